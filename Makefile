@@ -1,0 +1,111 @@
+# ntkit: GNU Makefile. `make` builds build/libntkit.a, build/libntkit.so and build/ntkit.
+# Targets: all test asan bench demo install clean deps python-test
+
+VERSION   := 0.1.0
+SOMAJOR   := 0
+PREFIX    ?= /usr/local
+BUILD     ?= build
+CC        ?= cc
+PYTHON    ?= /usr/bin/python3
+
+PKGS      := openblas lapacke libcjson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) gsl 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lgsl
+
+WARN      := -Wall -Wextra -Wshadow -Wno-unused-parameter
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(WARN) -fPIC -Iinclude -Isrc $(PKG_CFLAGS)
+LDLIBS    := $(PKG_LIBS) -lm -lpthread
+
+SRC       := $(sort $(wildcard src/*.c))
+OBJ       := $(SRC:src/%.c=$(BUILD)/obj/%.o)
+CLI_SRC   := $(sort $(wildcard cli/*.c))
+CLI_OBJ   := $(CLI_SRC:cli/%.c=$(BUILD)/cli/%.o)
+TEST_SRC  := $(sort $(wildcard tests/test_*.c))
+TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+HDRS      := include/ntkit.h $(wildcard src/*.h) $(wildcard cli/*.h) $(wildcard tests/*.h)
+
+LIB_A     := $(BUILD)/libntkit.a
+LIB_SO    := $(BUILD)/libntkit.so.$(VERSION)
+CLI_BIN   := $(BUILD)/ntkit
+
+.PHONY: all test asan bench demo install clean deps check-deps python-test tests
+all: check-deps $(LIB_A) $(LIB_SO) $(CLI_BIN)
+
+# Stops with the exact apt-get line when a build dependency is missing.
+check-deps:
+	@sh scripts/deps.sh check-build
+
+# Installs missing Debian packages when run as root, else prints the apt-get line.
+deps:
+	@sh scripts/deps.sh install
+
+$(BUILD)/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/cli/%.o: cli/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Icli -c $< -o $@
+
+$(LIB_A): $(OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIB_SO): $(OBJ)
+	$(CC) $(CFLAGS) -shared -Wl,-soname,libntkit.so.$(SOMAJOR) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	ln -sf libntkit.so.$(VERSION) $(BUILD)/libntkit.so.$(SOMAJOR)
+	ln -sf libntkit.so.$(SOMAJOR) $(BUILD)/libntkit.so
+
+$(CLI_BIN): $(CLI_OBJ) $(LIB_A)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(LIB_A) $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(LIB_A) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB_A) $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(LIB_A) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_A) $(LDFLAGS) $(LDLIBS)
+
+tests: $(TEST_BIN)
+
+# The test suite: C unit tests, CLI tests, Python tests, experiment smoke runs.
+test: deps
+	@$(MAKE) --no-print-directory all tests
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh
+
+# ASan + UBSan over the C test suite, in a separate build tree.
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan \
+	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	  LDFLAGS="-fsanitize=address,undefined" all tests
+	@ASAN_OPTIONS=detect_leaks=1 BUILD=build-asan NTK_TEST_C_ONLY=1 sh tests/run.sh
+
+bench: check-deps $(LIB_A) $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/demo.sh $(CLI_BIN)
+
+python-test: all
+	@cd python && NTKIT_LIBRARY=$(CURDIR)/$(BUILD)/libntkit.so $(PYTHON) -m unittest discover -s tests -v
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/ntkit
+	install -m 644 include/ntkit.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libntkit.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libntkit.so.$(SOMAJOR)
+	ln -sf libntkit.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libntkit.so
+	install -m 755 $(CLI_BIN) $(DESTDIR)$(PREFIX)/bin/
+	if [ -d tools ]; then install -m 644 tools/*.py $(DESTDIR)$(PREFIX)/share/ntkit/; fi
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' ntkit.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ntkit.pc
+
+clean:
+	rm -rf build build-asan

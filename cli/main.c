@@ -1,0 +1,47 @@
+/* ntkit command-line entry point: dispatches to one function per command. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"train", cmd_train, "train the two-layer network by gradient descent and write a run directory"},
+};
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "ntkit %s: wide two-layer networks, neural tangent kernels and lazy training\n\n"
+            "usage: ntkit COMMAND [options]   (ntkit COMMAND --help for its options)\n\n"
+            "commands:\n",
+            NTK_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(fp, "  %-16s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("ntkit %s\n", NTK_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(cmd, commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "ntkit: error: unknown command '%s'; run 'ntkit --help' for the list\n", cmd);
+    return 2;
+}

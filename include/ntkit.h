@@ -1,0 +1,434 @@
+/*
+ * ntkit: wide two-layer networks, their neural tangent kernels, lazy training
+ * and linearized models.
+ *
+ * One public header. Conventions:
+ *   - every matrix is a contiguous row-major float64 array; shapes are given
+ *     in the comment next to each function as (rows,cols);
+ *   - functions return an ntk_status; on failure ntk_errmsg() gives a
+ *     one-line message naming the problem and, where there is one, the fix;
+ *   - the library never prints and never exits;
+ *   - "caller owns" means the caller must release the result with the
+ *     matching _free function; _free(NULL) is always a no-op;
+ *   - outputs come first among the array arguments only where noted; the
+ *     usual order is (inputs..., sizes..., outputs...).
+ *
+ * The formulas referred to as "MATH.md §k" are in the project's formula sheet.
+ */
+#ifndef NTKIT_H
+#define NTKIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NTK_VERSION "0.1.0"
+
+/* ======================================================================
+ * Status, errors, threads, memory
+ * ==================================================================== */
+
+typedef enum {
+    NTK_OK = 0,
+    NTK_ERR_ARG = 1,         /* invalid argument, bad value or shape mismatch */
+    NTK_ERR_NOMEM = 2,       /* allocation failed, or the estimate exceeds the memory limit */
+    NTK_ERR_IO = 3,          /* a file could not be opened, read or written */
+    NTK_ERR_FORMAT = 4,      /* a file is malformed or truncated */
+    NTK_ERR_NONFINITE = 5,   /* NaN or Inf in input data */
+    NTK_ERR_DIVERGED = 6,    /* training produced a non-finite loss or weight */
+    NTK_ERR_LAPACK = 7,      /* a LAPACK routine reported failure */
+    NTK_ERR_INTERRUPTED = 8  /* stopped by a caller's request (e.g. Ctrl-C) */
+} ntk_status;
+
+/* Message of the most recent failure in the calling thread (never NULL). */
+const char *ntk_errmsg(void);
+/* Short name of a status, e.g. "NTK_ERR_ARG". */
+const char *ntk_status_name(ntk_status st);
+/* Record a failure message (printf-style) and return st. Used by the library
+ * and by front ends that want one error channel. */
+ntk_status ntk_set_error(ntk_status st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void ntk_clear_error(void);
+
+/* OpenBLAS thread count (<= 0 selects the number of cores). */
+void ntk_set_threads(int nthreads);
+int ntk_get_threads(void);
+
+/* Bytes the OS reports as available (MemAvailable), or 0 if unknown. */
+size_t ntk_mem_available(void);
+/* NTK_OK if `bytes` fits in `limit` (limit 0: 90% of ntk_mem_available()),
+ * else NTK_ERR_NOMEM with a message naming `what`, the estimate and the limit. */
+ntk_status ntk_mem_check(size_t bytes, size_t limit, const char *what);
+/* a*b*c*elt with overflow detection; returns SIZE_MAX on overflow. */
+size_t ntk_size_mul(size_t a, size_t b, size_t c, size_t elt);
+
+/* NaN/Inf scan; on failure the message names `what` and the first bad index. */
+ntk_status ntk_check_finite(const double *x, size_t count, const char *what);
+
+/* ======================================================================
+ * Random numbers (xoshiro256** seeded by splitmix64; Box–Muller normals).
+ * Identical seeds give identical streams on every platform.
+ * ==================================================================== */
+
+typedef struct {
+    uint64_t s[4];
+    int has_spare;
+    double spare;
+} ntk_rng;
+
+void ntk_rng_seed(ntk_rng *rng, uint64_t seed);
+uint64_t ntk_rng_u64(ntk_rng *rng);
+double ntk_rng_uniform(ntk_rng *rng);            /* [0,1) */
+double ntk_rng_normal(ntk_rng *rng);             /* N(0,1) */
+void ntk_rng_normal_fill(ntk_rng *rng, double *x, size_t count);
+
+/* ======================================================================
+ * Activations (src/activation.c)
+ * ==================================================================== */
+
+typedef enum {
+    NTK_ACT_RELU = 0,
+    NTK_ACT_LEAKY_RELU,   /* param a: slope below zero */
+    NTK_ACT_ERF,
+    NTK_ACT_TANH,
+    NTK_ACT_SIGMOID,
+    NTK_ACT_SOFTPLUS,
+    NTK_ACT_GELU,         /* x·Φ(x), exact (erf-based) form */
+    NTK_ACT_IDENTITY,
+    NTK_ACT_COUNT
+} ntk_act_kind;
+
+typedef struct {
+    ntk_act_kind kind;
+    double param;         /* leaky_relu slope; ignored otherwise */
+} ntk_act;
+
+/* "relu", "leaky_relu", "erf", "tanh", "sigmoid", "softplus", "gelu", "identity". */
+ntk_status ntk_act_parse(const char *name, double param, ntk_act *out);
+const char *ntk_act_name(ntk_act_kind kind);
+/* 1 for relu, leaky_relu and identity (φ'' = 0 almost everywhere). */
+int ntk_act_piecewise_linear(ntk_act act);
+double ntk_act_phi(ntk_act act, double x);
+double ntk_act_dphi(ntk_act act, double x);
+double ntk_act_d2phi(ntk_act act, double x);
+/* Elementwise over count values: phi[i] = φ(z[i]), dphi[i] = φ'(z[i]).
+ * Either output may be NULL; an output may alias z. */
+void ntk_act_apply(ntk_act act, size_t count, const double *z, double *phi, double *dphi);
+
+/* ======================================================================
+ * The network (src/network.c), MATH.md §1:
+ *   f(x) = α/√m · Σ_r v_r φ(w_r·x / s)
+ * ==================================================================== */
+
+typedef enum { NTK_INIT_GAUSSIAN = 0, NTK_INIT_SIGN, NTK_INIT_SYMMETRIC } ntk_init_kind;
+typedef enum { NTK_LOSS_MEAN = 0, NTK_LOSS_SUM } ntk_loss_kind;
+typedef enum { NTK_SCALE_SQRT_D = 0, NTK_SCALE_ONE } ntk_input_scale;
+
+typedef struct {
+    size_t d;                      /* input dimension */
+    size_t m;                      /* width */
+    ntk_act act;
+    ntk_init_kind init;
+    ntk_input_scale input_scale;   /* s = √d or s = 1 */
+    double alpha;                  /* output scale α */
+    int centered;                  /* 1: the model is f(x;θ) − f(x;θ0) */
+    uint64_t seed;                 /* seed of the weight draw */
+} ntk_net_config;
+
+/* d, m as given; relu, gaussian, s = √d, α = 1, not centred, seed 0. */
+ntk_net_config ntk_net_config_default(size_t d, size_t m);
+/* NTK_OK or NTK_ERR_ARG with a message (zero width, odd m with symmetric, α ≤ 0 ...). */
+ntk_status ntk_net_config_check(const ntk_net_config *cfg);
+double ntk_net_config_s(const ntk_net_config *cfg);
+ntk_status ntk_init_parse(const char *name, ntk_init_kind *out);     /* gaussian|sign|symmetric */
+const char *ntk_init_name(ntk_init_kind kind);
+ntk_status ntk_loss_parse(const char *name, ntk_loss_kind *out);     /* mean|sum */
+const char *ntk_loss_name(ntk_loss_kind kind);
+ntk_status ntk_input_scale_parse(const char *name, ntk_input_scale *out); /* sqrt_d|one */
+const char *ntk_input_scale_name(ntk_input_scale s);
+
+/* Draw W0 (m,d) and v0 (m) as the config's init prescribes. */
+ntk_status ntk_init_weights(const ntk_net_config *cfg, double *W0, double *v0);
+
+typedef struct ntk_net ntk_net;
+
+/* Create a network with weights drawn from cfg->seed; W = W0. Caller owns. */
+ntk_status ntk_net_create(const ntk_net_config *cfg, ntk_net **out);
+/* Create a network with given initial weights W0 (m,d), v0 (m) (copied);
+ * cfg->init and cfg->seed are recorded but not used. Caller owns. */
+ntk_status ntk_net_create_from(const ntk_net_config *cfg, const double *W0,
+                               const double *v0, ntk_net **out);
+void ntk_net_free(ntk_net *net);
+
+const ntk_net_config *ntk_net_cfg(const ntk_net *net);
+double *ntk_net_W(ntk_net *net);          /* current weights (m,d), owned by net */
+double *ntk_net_v(ntk_net *net);          /* (m) */
+const double *ntk_net_W0(const ntk_net *net);
+const double *ntk_net_v0(const ntk_net *net);
+/* Copy in current weights (checked finite). */
+ntk_status ntk_net_set_weights(ntk_net *net, const double *W, const double *v);
+
+/* Uncentred f(x; W, v) for X (n,d) -> f (n). Works in row blocks; allocates
+ * O(block·m) scratch. */
+ntk_status ntk_forward(const ntk_net_config *cfg, const double *W, const double *v,
+                       const double *X, size_t n, double *f);
+/* The model's output at the current weights: f(x;θ), or f(x;θ) − f(x;θ0)
+ * when centred. */
+ntk_status ntk_net_predict(const ntk_net *net, const double *X, size_t n, double *f);
+
+/* Loss of predictions f against y: mean form 1/(2n)Σ r², sum form 1/2 Σ r². */
+double ntk_loss_value(ntk_loss_kind loss, const double *f, const double *y, size_t n);
+/* Factor c with ∇_f L = c · (f − y): 1/n for mean, 1 for sum. */
+double ntk_loss_scale(ntk_loss_kind loss, size_t n);
+
+/* Loss and gradients at weights (W, v), MATH.md §1:
+ *   ∇_v L = c·α/√m · φ(Z)ᵀ r,  ∇_W L = c·α/(√m s) · (φ'(Z) ⊙ r vᵀ)ᵀ X,
+ *   Z = X Wᵀ/s, r = f − y, c = ntk_loss_scale.
+ * f0 (n) is subtracted from the output when non-NULL (centred model).
+ * gW (m,d), gv (m), f_out (n) may each be NULL. */
+ntk_status ntk_loss_grad(const ntk_net_config *cfg, const double *W, const double *v,
+                         const double *X, const double *y, size_t n, ntk_loss_kind loss,
+                         const double *f0, double *loss_out, double *gW, double *gv,
+                         double *f_out);
+
+/* Bytes a trainer on n points needs (weights, gradients, scratch). */
+size_t ntk_trainer_mem_bytes(size_t n, size_t d, size_t m);
+
+typedef struct {
+    double lr1;                /* η1, first layer; 0 freezes W */
+    double lr2;                /* η2, second layer; 0 freezes v */
+    ntk_loss_kind loss;
+} ntk_gd_config;
+
+/* Full-batch gradient descent on (X (n,d), y (n)). Borrows net, X and y
+ * (they must outlive the trainer); caches f(X;θ0) when the net is centred.
+ * Caller owns. */
+typedef struct ntk_trainer ntk_trainer;
+ntk_status ntk_trainer_create(ntk_net *net, const double *X, const double *y, size_t n,
+                              ntk_gd_config gd, ntk_trainer **out);
+void ntk_trainer_free(ntk_trainer *tr);
+/* Evaluate predictions, loss and gradient at the current weights. Returns
+ * NTK_ERR_DIVERGED if the loss or gradient is not finite. */
+ntk_status ntk_trainer_eval(ntk_trainer *tr);
+/* Apply W -= η1 gW, v -= η2 gv using the last evaluation. */
+ntk_status ntk_trainer_apply(ntk_trainer *tr);
+/* eval + apply. */
+ntk_status ntk_trainer_step(ntk_trainer *tr);
+/* Results of the last evaluation (valid after ntk_trainer_eval). */
+double ntk_trainer_loss(const ntk_trainer *tr);
+/* ‖∇_θ L‖ over the trained layers only. */
+double ntk_trainer_grad_norm(const ntk_trainer *tr);
+const double *ntk_trainer_pred(const ntk_trainer *tr);   /* (n) */
+const double *ntk_trainer_gW(const ntk_trainer *tr);     /* (m,d) */
+const double *ntk_trainer_gv(const ntk_trainer *tr);     /* (m) */
+
+/* Distances from init: ‖W − W0‖_F, ‖v − v0‖, max_r ‖w_r − w_r0‖. */
+typedef struct {
+    double w_fro, v_norm, w_max_row, theta;   /* theta = sqrt(w_fro² + v_norm²) */
+} ntk_weight_dist;
+void ntk_net_weight_dist(const ntk_net *net, ntk_weight_dist *out);
+
+/* ======================================================================
+ * Arrays and .npy (src/npy.c)
+ * ==================================================================== */
+
+typedef struct {
+    double *data;       /* rows*cols values, row-major, owned */
+    size_t rows, cols;  /* a 1-d array has cols = 1 and ndim = 1 */
+    int ndim;
+} ntk_array;
+
+void ntk_array_free(ntk_array *a);   /* frees data, zeroes the struct */
+
+/* Read a C-order .npy of float32/float64 (either byte order), 1-d or 2-d,
+ * into float64. Rejects Fortran order, other dtypes, truncation and NaN/Inf. */
+ntk_status ntk_npy_read(const char *path, ntk_array *out);
+/* Write float64 .npy (ndim 1: shape (rows,), ndim 2: (rows, cols)) through a
+ * temporary file renamed into place. */
+ntk_status ntk_npy_write(const char *path, const double *data, size_t rows, size_t cols,
+                         int ndim);
+
+/* Write `len` bytes to path through path.tmp.XXXXXX + rename. */
+ntk_status ntk_write_file_atomic(const char *path, const void *buf, size_t len);
+
+/* ======================================================================
+ * Data (src/data.c, src/loaders.c)
+ * ==================================================================== */
+
+/* Synthetic inputs X (n,d) by spec:
+ *   "gaussian"                N(0, I)
+ *   "gaussian:decay=P"        N(0, Σ), Σ = diag(k^-P) rescaled to Tr Σ = d
+ *   "sphere"                  uniform on the sphere of radius √d
+ *   "unit-sphere"             uniform on the unit sphere                         */
+ntk_status ntk_inputs_generate(const char *spec, size_t n, size_t d, ntk_rng *rng, double *X);
+
+/* A teacher function drawn once from its own seed, then evaluated on any X.
+ * Specs (options after ':' separated by ','):
+ *   "linear"                  y = βᵀx/√d, β ~ N(0, I)
+ *   "relu-neuron"             y = √2·relu(uᵀx/‖x‖·√d... see data.c), u unit
+ *   "two-layer:k=K"           y = 1/√K Σ_j a_j relu(u_jᵀx/√d), a_j = ±1
+ *   "hermite:1=c1,2=c2,..."   y = Σ_k c_k He_k(uᵀx/√(uᵀΣu))/√(k!), u unit
+ *   "poly:1=c1,3=c3,..."      y = Σ_k c_k (uᵀx)^k
+ *   "gegenbauer:1=c1,2=c2"    unit-norm degree-k components on the sphere √d
+ *   "noise"                   y ~ N(0,1), independent of x
+ * Any spec may add ",noise=σ" (label noise N(0,σ²)). Caller owns. */
+typedef struct ntk_target ntk_target;
+ntk_status ntk_target_create(const char *spec, size_t d, uint64_t seed, ntk_target **out);
+void ntk_target_free(ntk_target *t);
+/* Evaluate on X (n,d); noise (if any) drawn from rng. */
+ntk_status ntk_target_eval(const ntk_target *t, const double *X, size_t n, ntk_rng *rng,
+                           double *y);
+
+/* Loaders. Classes map to ±1: pos -> +1, neg -> -1; other classes dropped.
+ * max_n = 0 loads all. Caller owns the arrays. */
+/* CSV: comma-separated numbers; an optional first header line (detected when
+ * not numeric); target column `target_col` (-1 = last). */
+ntk_status ntk_load_csv(const char *path, int target_col, ntk_array *X, ntk_array *y);
+/* CIFAR-10 binary batch file (records of 1 label byte + 3072 pixel bytes). */
+ntk_status ntk_load_cifar10(const char *path, int pos, int neg, size_t max_n,
+                            ntk_array *X, ntk_array *y);
+/* MNIST idx3 images + idx1 labels. */
+ntk_status ntk_load_mnist(const char *images, const char *labels, int pos, int neg,
+                          size_t max_n, ntk_array *X, ntk_array *y);
+
+/* Standardisation: centre each column by `mean` and multiply every entry by
+ * one `scale`, chosen on X (n,d) so that Tr Σ = d. Apply the same to test
+ * data with ntk_standardize_apply. */
+ntk_status ntk_standardize_fit(const double *X, size_t n, size_t d, double *mean,
+                               double *scale);
+void ntk_standardize_apply(double *X, size_t n, size_t d, const double *mean, double scale);
+
+/* A dataset resolved from --data/--target style specs:
+ *   data:   a synthetic inputs spec (above), or
+ *           "npy:X.npy[:y.npy]", "csv:FILE[:target=COL]",
+ *           "cifar10:FILE:POS,NEG", "mnist:IMAGES:LABELS:POS,NEG"
+ *   target: a target spec (above), "npy:y.npy", or NULL/"" when the data
+ *           file carries labels.
+ * Files are split: the first n rows train, the next n_test test (n = 0: all
+ * but n_test). Synthetic data use seed for inputs and seed+1 for the teacher.
+ * standardize: 1 to centre and rescale to Tr Σ = d with the training
+ * statistics. */
+typedef struct {
+    double *X_train, *y_train, *X_test, *y_test;   /* owned */
+    size_t n, n_test, d;
+} ntk_dataset;
+ntk_status ntk_dataset_make(const char *data_spec, const char *target_spec, size_t n,
+                            size_t n_test, size_t d, uint64_t seed, int standardize,
+                            ntk_dataset *out);
+void ntk_dataset_free(ntk_dataset *ds);
+
+/* ======================================================================
+ * Kernels (src/kernel_emp.c, src/kernel_inf.c, src/constants.c), MATH.md §2–§4
+ * A kernel is requested as K = c1·Θ1 + c2·Θ2:
+ *   ntk: (1,1)  ntk1: (1,0)  ntk2 = nngp: (0,1)  rate-weighted: (η1,η2).
+ * X2 == NULL asks for the symmetric train×train block K (n1,n1), computed
+ * half-and-mirrored; otherwise the cross block K (n1,n2).
+ * ==================================================================== */
+
+/* Empirical NTK at weights (W (m,d), v (m)), MATH.md §2:
+ *   Θ1 = α²/m (φ'(Z1) diag(v²) φ'(Z2)ᵀ) ⊙ (X1 X2ᵀ/s²),  Θ2 = α²/m φ(Z1) φ(Z2)ᵀ.
+ * Works in tiles so that scratch stays under mem_limit bytes (0: a default of
+ * 1 GiB, capped by available memory); NTK_ERR_NOMEM if one tile cannot fit. */
+ntk_status ntk_kernel_empirical(const ntk_net_config *cfg, const double *W, const double *v,
+                                const double *X1, size_t n1, const double *X2, size_t n2,
+                                double c1, double c2, size_t mem_limit, double *K);
+
+/* Infinite-width kernels, MATH.md §3, for E[v²] = 1: closed forms for relu,
+ * leaky_relu, erf and identity; Gauss–Hermite quadrature of order quad_order
+ * (0: default 64) for the rest. Uses cfg->act, input_scale, alpha and d. */
+ntk_status ntk_kernel_infinite(const ntk_net_config *cfg, const double *X1, size_t n1,
+                               const double *X2, size_t n2, double c1, double c2,
+                               int quad_order, double *K);
+/* Same expectations by quadrature for every activation (for testing the
+ * closed forms). */
+ntk_status ntk_kernel_infinite_quad(const ntk_net_config *cfg, const double *X1, size_t n1,
+                                    const double *X2, size_t n2, double c1, double c2,
+                                    int quad_order, double *K);
+
+/* Gaussian constants of MATH.md §4 (g ~ N(0,1)). */
+typedef struct {
+    double zeta;      /* E[φ'(g)] */
+    double nu;        /* E[g φ'(g)] · trace_factor */
+    double theta0;    /* E[φ(g)] */
+    double theta1;    /* E[g φ'(g)] */
+    double theta2;    /* E[(g³/2 − g) φ'(g)] */
+    double e_phi2;    /* E[φ(g)²] */
+    double e_dphi2;   /* E[φ'(g)²] */
+    double trace_factor; /* √(Tr Σ²/d) used for ν */
+} ntk_constants;
+
+/* trace_factor: √(Tr Σ²/d); pass 1 for isotropic data. quad_order 0: default. */
+ntk_status ntk_constants_compute(ntk_act act, double trace_factor, int quad_order,
+                                 ntk_constants *out);
+/* √(Tr Σ̂²/d) of the sample covariance of X (n,d), after rescaling Σ̂ to
+ * Tr Σ̂ = d (so isotropic data give ≈ 1 plus a d/n bias). */
+ntk_status ntk_trace_factor(const double *X, size_t n, size_t d, double *out);
+
+/* Feature maps of seed 000, MATH.md §4, scaled by α:
+ *   layer 1: ψ1(x) = α/√d [ζx ; ν]                       Psi (n, d+1)
+ *   layer 2: ψ2(x) = α [ζx/√d ; ν/√(2d) ; ϑ0 + ϑ1(‖x‖/√d−1) + ϑ2(‖x‖/√d−1)²]
+ *                                                        Psi (n, d+2)   */
+ntk_status ntk_lin_features(const ntk_constants *c, double alpha, int layer,
+                            const double *X, size_t n, size_t d, double *Psi);
+/* K = c1·ψ1ψ1ᵀ + c2·ψ2ψ2ᵀ (Θ_lin1, Θ_lin2, Θ_lin). */
+ntk_status ntk_kernel_lin(const ntk_constants *c, double alpha, const double *X1, size_t n1,
+                          const double *X2, size_t n2, size_t d, double c1, double c2,
+                          double *K);
+
+/* ======================================================================
+ * Spectra and distances (src/spectrum.c)
+ * ==================================================================== */
+
+/* Eigen-decomposition of symmetric K (n,n) (dsyevd): evals ascending (n);
+ * evecs (n,n) row-major with eigenvector k in column k, or NULL for values
+ * only. Checks symmetry to a relative 1e-8 first. */
+ntk_status ntk_eigh(const double *K, size_t n, double *evals, double *evecs);
+
+typedef struct {
+    double lmin, lmax, cond;   /* cond = lmax / lmin (Inf if lmin <= 0) */
+} ntk_spectrum_summary;
+ntk_status ntk_spectrum_summary_of(const double *K, size_t n, ntk_spectrum_summary *out);
+
+typedef struct {
+    double op, fro;            /* ‖A − B‖_op, ‖A − B‖_F */
+    double rel_op, rel_fro;    /* divided by ‖B‖_op, ‖B‖_F */
+} ntk_kernel_dist;
+/* Distances between symmetric A and B (n,n); B is the reference. */
+ntk_status ntk_kernel_distance(const double *A, const double *B, size_t n,
+                               ntk_kernel_dist *out);
+/* ‖K^{-1/2} K_N K^{-1/2} − I‖_op (seed 002 Theorem 2); K must be positive
+ * definite. */
+ntk_status ntk_normalized_distance(const double *K, const double *KN, size_t n, double *out);
+
+/* ======================================================================
+ * Closed-form kernel gradient descent (src/kgd.c), MATH.md §6
+ * u(t) − y = (I − c·η K)^t (u(0) − y), c = ntk_loss_scale; flow: exp(−c η t K).
+ * ==================================================================== */
+
+typedef struct ntk_kgd ntk_kgd;
+/* K (n,n) symmetric (copied), y (n), u0 (n) the predictions at t = 0.
+ * lr multiplies K (pass 1 when K already holds η1Θ1 + η2Θ2). Caller owns. */
+ntk_status ntk_kgd_create(const double *K, size_t n, const double *y, const double *u0,
+                          double lr, ntk_loss_kind loss, ntk_kgd **out);
+void ntk_kgd_free(ntk_kgd *g);
+/* Eigenvalues of K (ascending), owned by g. */
+const double *ntk_kgd_evals(const ntk_kgd *g);
+/* Training predictions u(t) (n); t is a step count, or a time when flow = 1. */
+ntk_status ntk_kgd_predict_train(const ntk_kgd *g, double t, int flow, double *u);
+/* Test predictions: f_test(t) = f0_test + K_test · Q diag(h(λ,t)) Qᵀ (y − u0),
+ * with K_test (nt,n) the test×train kernel (scaled like K) and f0_test (nt). */
+ntk_status ntk_kgd_predict_test(const ntk_kgd *g, double t, int flow, const double *K_test,
+                                size_t nt, const double *f0_test, double *f_test);
+
+/* Kernel ridge regression: alpha_out = (λI + K)^{-1} y by Cholesky (dposv);
+ * predictions K_test · alpha_out. */
+ntk_status ntk_kernel_ridge(const double *K, size_t n, const double *y, double ridge,
+                            double *alpha_out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NTKIT_H */

@@ -1,0 +1,56 @@
+#!/bin/sh
+# Runs every test program and prints the combined "N passed, N failed".
+#   BUILD     build directory holding tests/ and ntkit (default build)
+#   NTK_TEST_C_ONLY=1   run only the C test programs (used by make asan)
+set -u
+BUILD=${BUILD:-build}
+PYTHON=${PYTHON:-/usr/bin/python3}
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+export NTKIT=${NTKIT:-$(pwd)/$BUILD/ntkit}
+export NTKIT_LIBRARY=${NTKIT_LIBRARY:-$(pwd)/$BUILD/libntkit.so}
+total_pass=0
+total_fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+run_one() {
+    name=$1
+    shift
+    start=$(date +%s)
+    "$@" >"$tmp/out" 2>&1
+    rc=$?
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$tmp/out" | tail -n 1)
+    p=$(echo "$line" | sed -n 's/^\([0-9]*\) passed.*/\1/p')
+    f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
+    [ -z "$p" ] && p=0
+    [ -z "$f" ] && f=0
+    if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+    el=$(( $(date +%s) - start ))
+    if [ "$f" -ne 0 ]; then
+        echo "FAIL $name ($p passed, $f failed, ${el}s)"
+        tail -n 40 "$tmp/out"
+    else
+        echo "ok   $name ($p passed, ${el}s)"
+    fi
+}
+
+for t in "$BUILD"/tests/test_*; do
+    [ -x "$t" ] || continue
+    run_one "$(basename "$t")" "$t"
+done
+
+if [ "${NTK_TEST_C_ONLY:-0}" != 1 ]; then
+    for t in tests/cli_*.sh; do
+        [ -f "$t" ] || continue
+        run_one "$(basename "$t")" sh "$t"
+    done
+    if [ -d python/tests ]; then
+        run_one python-unittest sh -c "cd python && $PYTHON -m unittest discover -s tests 2>&1; rc=\$?; \
+            exit \$rc" 
+    fi
+fi
+
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
