@@ -222,6 +222,7 @@ double ntk_trainer_loss(const ntk_trainer *tr);
 /* ‖∇_θ L‖ over the trained layers only. */
 double ntk_trainer_grad_norm(const ntk_trainer *tr);
 const double *ntk_trainer_pred(const ntk_trainer *tr);   /* (n) */
+/* Gradients of the last evaluation; NULL for a frozen layer (rate 0). */
 const double *ntk_trainer_gW(const ntk_trainer *tr);     /* (m,d) */
 const double *ntk_trainer_gv(const ntk_trainer *tr);     /* (m) */
 
