@@ -72,6 +72,77 @@ int cli_threads(const cli_args *a);
 /* 1 when stderr is a terminal (progress lines are shown only then). */
 int cli_isatty_stderr(void);
 
+/* ----------------------------------------------------------------------
+ * Shared set-up of train and run: data, network and rates from flags.
+ * -------------------------------------------------------------------- */
+
+#define CLI_TRAIN_FLAGS                                                                   \
+    {"n", 1, "N", "training points (default 1000; 0 with a data file: all rows but --n-test)"}, \
+    {"n-test", 1, "N", "test points (default 200)"},                                       \
+    {"d", 1, "D", "input dimension of synthetic data (default 20; files set their own)"}, \
+    CLI_NET_FLAGS,                                                                         \
+    {"loss", 1, "FORM", "loss form: mean (1/2n sum r^2) | sum (1/2 sum r^2) (default mean)"}, \
+    {"lr1", 1, "ETA", "first-layer rate eta1, 0 freezes W (default 1)"},                  \
+    {"lr2", 1, "ETA", "second-layer rate eta2, 0 freezes v (default 1)"},                 \
+    {"steps", 1, "K", "gradient steps (default 1000)"},                                    \
+    {"log-every", 1, "K", "log metrics every K steps; the last step is always logged (default 10)"}, \
+    {"data", 1, "SPEC", "inputs: gaussian | gaussian:decay=P | sphere | unit-sphere | npy:X.npy[:y.npy] | csv:FILE[:target=COL] | cifar10:FILE:POS,NEG | mnist:IMAGES:LABELS:POS,NEG (default gaussian)"}, \
+    {"target", 1, "SPEC", "labels: linear | relu-neuron | two-layer:k=K | hermite:1=c,2=c | poly:1=c | gegenbauer:1=c | noise | npy:y.npy, plus ,noise=SIGMA (default linear; files with labels need none)"}, \
+    {"standardize", 0, NULL, "centre inputs and rescale so that Tr Sigma = d (training statistics)"}, \
+    {"W0", 1, "FILE", "initial first-layer weights (m x d .npy) instead of drawing them"}, \
+    {"v0", 1, "FILE", "initial second-layer weights (m .npy); needs --W0"},               \
+    {"out", 1, "DIR", "run directory to write (required)"},                               \
+    {"threads", 1, "T", "OpenBLAS threads (default: all cores)"},                          \
+    {"quiet", 0, NULL, "no progress line"}
+
+typedef struct {
+    ntk_dataset ds;
+    ntk_net_config cfg;
+    ntk_net *net;
+    ntk_gd_config gd;
+    size_t steps, log_every;
+    const char *out_dir;
+    const char *data_spec, *target_spec;
+    const char *W0_path, *v0_path;
+    int standardize, quiet;
+} cli_setup;
+
+/* Resolve flags, make the dataset and the network, create the run directory.
+ * On failure prints one error line and returns nonzero (s is freed). */
+int cli_setup_from_args(const cli_args *a, cli_setup *s);
+void cli_setup_free(cli_setup *s);
+/* Every resolved setting as a JSON object (caller frees with cJSON_Delete). */
+struct cJSON *cli_setup_config_json(const cli_setup *s, const char *command);
+/* Write X_train, y_train, X_test, y_test, W0, v0 into the run directory. */
+int cli_write_inputs(const cli_setup *s);
+
+/* Write a JSON object to dir/name atomically. */
+int cli_write_json(const char *dir, const char *name, const struct cJSON *obj);
+/* dir/name into buf. */
+void cli_path(char *buf, size_t len, const char *dir, const char *name);
+/* mkdir -p */
+int cli_mkdirs(const char *dir);
+
+/* A CSV written row by row to dir/name.partial and renamed to dir/name by
+ * cli_csv_close, so that an interrupted run never leaves a truncated file
+ * under the final name. */
+typedef struct {
+    void *fp;
+    char path[4096], tmp[4096 + 16];
+    int ncols;
+} cli_csv;
+int cli_csv_open(cli_csv *c, const char *dir, const char *name, const char *header);
+void cli_csv_row(cli_csv *c, const double *vals);
+int cli_csv_close(cli_csv *c);
+
+/* Ctrl-C: the first SIGINT sets cli_interrupted, the run stops at the next
+ * step and writes what it has. */
+extern volatile int cli_interrupted;
+void cli_catch_sigint(void);
+
+/* Progress line on stderr (only on a terminal): step/total, loss, ETA. */
+void cli_progress(size_t step, size_t total, double loss, double elapsed, int final);
+
 /* Commands: each returns the process exit status. */
 int cmd_train(int argc, char **argv);
 

@@ -1,0 +1,140 @@
+/* ntkit train: gradient descent on the two-layer network, written to a run
+ * directory (config.json, data, weights, metrics.csv, summary.json). */
+#include "cli.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const cli_flag train_flags[] = {CLI_TRAIN_FLAGS};
+#define NFLAGS (sizeof train_flags / sizeof train_flags[0])
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int write_weights(const cli_setup *s)
+{
+    char p[4096];
+    cli_path(p, sizeof p, s->out_dir, "W.npy");
+    if (ntk_npy_write(p, ntk_net_W(s->net), s->cfg.m, s->cfg.d, 2) != NTK_OK) return cli_fail_lib(NULL);
+    cli_path(p, sizeof p, s->out_dir, "v.npy");
+    if (ntk_npy_write(p, ntk_net_v(s->net), s->cfg.m, 1, 1) != NTK_OK) return cli_fail_lib(NULL);
+    return 0;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    cli_args a;
+    if (cli_parse(&a, train_flags, NFLAGS, argc, argv)) return 2;
+    if (a.help) {
+        cli_usage("train", "--out DIR [options]",
+                  "Train f(x) = alpha/sqrt(m) v^T phi(W x / s) by full-batch gradient descent with\n"
+                  "rates eta1 (W) and eta2 (v). Writes DIR/config.json, X_train.npy, y_train.npy,\n"
+                  "X_test.npy, y_test.npy, W0.npy, v0.npy, W.npy, v.npy, metrics.csv and summary.json.\n"
+                  "metrics.csv row k holds the state after k updates; row 0 is the initial state.",
+                  train_flags, NFLAGS);
+        return 0;
+    }
+    if (a.npositional) return cli_fail("unexpected argument '%s'", a.positional[0]);
+    cli_setup s;
+    if (cli_setup_from_args(&a, &s)) return 1;
+    int rc = 0;
+    cJSON *cfg = cli_setup_config_json(&s, "train");
+    if (cli_write_json(s.out_dir, "config.json", cfg) || cli_write_inputs(&s)) {
+        cJSON_Delete(cfg);
+        cli_setup_free(&s);
+        return 1;
+    }
+    cJSON_Delete(cfg);
+
+    ntk_trainer *tr = NULL;
+    if (ntk_trainer_create(s.net, s.ds.X_train, s.ds.y_train, s.ds.n, s.gd, &tr) != NTK_OK) {
+        cli_setup_free(&s);
+        return cli_fail_lib(NULL);
+    }
+    double *ftest = s.ds.n_test ? malloc(s.ds.n_test * sizeof(double)) : NULL;
+    cli_csv csv;
+    if (cli_csv_open(&csv, s.out_dir, "metrics.csv",
+                     "step,train_loss,test_loss,w_dist_fro,v_dist,w_dist_max_row,grad_norm,seconds")) {
+        ntk_trainer_free(tr);
+        free(ftest);
+        cli_setup_free(&s);
+        return 1;
+    }
+    cli_catch_sigint();
+    const char *status = "completed";
+    size_t diverged_at = 0, k = 0;
+    double t0 = now_seconds(), loss0 = NAN, loss = NAN, test_loss = NAN;
+    for (k = 0;; k++) {
+        ntk_status st = ntk_trainer_eval(tr);
+        loss = ntk_trainer_loss(tr);
+        if (k == 0) loss0 = loss;
+        int last = k == s.steps;
+        if (st == NTK_OK && (k % s.log_every == 0 || last || cli_interrupted)) {
+            if (s.ds.n_test && ntk_net_predict(s.net, s.ds.X_test, s.ds.n_test, ftest) == NTK_OK)
+                test_loss = ntk_loss_value(s.gd.loss, ftest, s.ds.y_test, s.ds.n_test);
+            ntk_weight_dist wd;
+            ntk_net_weight_dist(s.net, &wd);
+            double row[8] = {(double)k, loss, test_loss, wd.w_fro, wd.v_norm, wd.w_max_row,
+                             ntk_trainer_grad_norm(tr), now_seconds() - t0};
+            cli_csv_row(&csv, row);
+        }
+        if (st == NTK_ERR_DIVERGED) {
+            status = "diverged";
+            diverged_at = k;
+            break;
+        }
+        if (!s.quiet) cli_progress(k, s.steps, loss, now_seconds() - t0, last);
+        if (last) break;
+        if (cli_interrupted) {
+            status = "interrupted";
+            break;
+        }
+        ntk_trainer_apply(tr);
+    }
+    double elapsed = now_seconds() - t0;
+    if (cli_csv_close(&csv)) rc = 1;
+    if (!rc && write_weights(&s)) rc = 1;
+
+    cJSON *sum = cJSON_CreateObject();
+    cJSON_AddStringToObject(sum, "status", status);
+    cJSON_AddNumberToObject(sum, "steps_run", (double)k);
+    cJSON_AddNumberToObject(sum, "initial_train_loss", loss0);
+    if (isfinite(loss)) cJSON_AddNumberToObject(sum, "final_train_loss", loss);
+    if (isfinite(test_loss)) cJSON_AddNumberToObject(sum, "final_test_loss", test_loss);
+    ntk_weight_dist wd;
+    ntk_net_weight_dist(s.net, &wd);
+    cJSON_AddNumberToObject(sum, "w_dist_fro", wd.w_fro);
+    cJSON_AddNumberToObject(sum, "v_dist", wd.v_norm);
+    cJSON_AddNumberToObject(sum, "w_dist_max_row", wd.w_max_row);
+    cJSON_AddNumberToObject(sum, "seconds", elapsed);
+    cJSON_AddNumberToObject(sum, "steps_per_second", elapsed > 0 ? (double)k / elapsed : 0.0);
+    if (!strcmp(status, "diverged")) cJSON_AddNumberToObject(sum, "diverged_at_step", (double)diverged_at);
+    if (cli_write_json(s.out_dir, "summary.json", sum)) rc = 1;
+    cJSON_Delete(sum);
+
+    if (!strcmp(status, "diverged")) {
+        rc = cli_fail("training diverged at step %zu (loss %g); try smaller rates than --lr1 %g "
+                      "--lr2 %g (metrics up to that step kept in %s/metrics.csv)",
+                      diverged_at, loss, s.gd.lr1, s.gd.lr2, s.out_dir);
+    } else if (!strcmp(status, "interrupted")) {
+        fprintf(stderr, "ntkit: interrupted at step %zu; metrics and summary written to %s\n", k,
+                s.out_dir);
+        rc = 130;
+    } else if (!rc) {
+        printf("trained %zu steps in %.2fs: train loss %.6g -> %.6g", k, elapsed, loss0, loss);
+        if (isfinite(test_loss)) printf(", test loss %.6g", test_loss);
+        printf("\nrun directory: %s\n", s.out_dir);
+    }
+    free(ftest);
+    ntk_trainer_free(tr);
+    cli_setup_free(&s);
+    return rc;
+}

@@ -1,0 +1,284 @@
+/* Shared set-up for commands that train: flags -> dataset, network, rates,
+ * run directory; plus atomic JSON/CSV writers and the progress line. */
+#include "cli.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+volatile int cli_interrupted = 0;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    if (cli_interrupted) _exit(130);   /* second Ctrl-C: stop at once */
+    cli_interrupted = 1;
+}
+
+void cli_catch_sigint(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+void cli_path(char *buf, size_t len, const char *dir, const char *name)
+{
+    snprintf(buf, len, "%s/%s", dir, name);
+}
+
+int cli_mkdirs(const char *dir)
+{
+    char tmp[4096];
+    size_t len = strlen(dir);
+    if (len == 0 || len >= sizeof tmp) return cli_fail("bad output directory '%s'", dir);
+    memcpy(tmp, dir, len + 1);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+            return cli_fail("cannot create directory '%s': %s", tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+        return cli_fail("cannot create directory '%s': %s", tmp, strerror(errno));
+    struct stat st;
+    if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cli_fail("'%s' exists and is not a directory", tmp);
+    return 0;
+}
+
+int cli_write_json(const char *dir, const char *name, const cJSON *obj)
+{
+    char path[4096];
+    cli_path(path, sizeof path, dir, name);
+    char *text = cJSON_Print(obj);
+    if (!text) return cli_fail("%s: could not format JSON", path);
+    size_t len = strlen(text);
+    text = realloc(text, len + 2);
+    text[len] = '\n';
+    text[len + 1] = '\0';
+    ntk_status st = ntk_write_file_atomic(path, text, len + 1);
+    free(text);
+    return st == NTK_OK ? 0 : cli_fail_lib(NULL);
+}
+
+int cli_csv_open(cli_csv *c, const char *dir, const char *name, const char *header)
+{
+    memset(c, 0, sizeof *c);
+    cli_path(c->path, sizeof c->path, dir, name);
+    snprintf(c->tmp, sizeof c->tmp, "%s.partial", c->path);
+    FILE *fp = fopen(c->tmp, "w");
+    if (!fp) return cli_fail("cannot write '%s': %s", c->tmp, strerror(errno));
+    c->fp = fp;
+    c->ncols = 1;
+    for (const char *p = header; *p; p++) c->ncols += *p == ',';
+    fprintf(fp, "%s\n", header);
+    return 0;
+}
+
+void cli_csv_row(cli_csv *c, const double *vals)
+{
+    FILE *fp = c->fp;
+    for (int k = 0; k < c->ncols; k++) {
+        if (k) fputc(',', fp);
+        if (isnan(vals[k]))
+            fputs("", fp);   /* empty cell: not measured at this step */
+        else
+            fprintf(fp, "%.10g", vals[k]);
+    }
+    fputc('\n', fp);
+    fflush(fp);
+}
+
+int cli_csv_close(cli_csv *c)
+{
+    if (!c->fp) return 0;
+    FILE *fp = c->fp;
+    c->fp = NULL;
+    int bad = ferror(fp);
+    if (fclose(fp) != 0 || bad) return cli_fail("error writing '%s'", c->tmp);
+    if (rename(c->tmp, c->path) != 0)
+        return cli_fail("cannot rename '%s' to '%s': %s", c->tmp, c->path, strerror(errno));
+    return 0;
+}
+
+void cli_progress(size_t step, size_t total, double loss, double elapsed, int final)
+{
+    static double last = -1.0;
+    if (!cli_isatty_stderr()) return;
+    if (!final && elapsed - last < 0.2 && step != 0) return;
+    last = elapsed;
+    double eta = step > 0 ? elapsed * (double)(total - step) / (double)step : 0.0;
+    fprintf(stderr, "\r  step %zu/%zu  loss %.4e  elapsed %.1fs  eta %.1fs   ", step, total, loss,
+            elapsed, eta);
+    if (final) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/* ---------------------------------------------------------------------- */
+
+static int load_init_weights(cli_setup *s, const cli_args *a)
+{
+    ntk_array W0 = {0}, v0 = {0};
+    if (ntk_npy_read(s->W0_path, &W0) != NTK_OK) return cli_fail_lib("--W0");
+    if (W0.ndim != 2 || W0.cols != s->ds.d) {
+        int r = cli_fail("--W0 %s has shape (%zu, %zu) but the data have d = %zu; it must be (m, %zu)",
+                         s->W0_path, W0.rows, W0.cols, s->ds.d, s->ds.d);
+        ntk_array_free(&W0);
+        return r;
+    }
+    if (cli_has(a, "width") && W0.rows != s->cfg.m) {
+        int r = cli_fail("--W0 has %zu rows but --width is %zu; drop --width or fix the file", W0.rows,
+                         s->cfg.m);
+        ntk_array_free(&W0);
+        return r;
+    }
+    s->cfg.m = W0.rows;
+    int rc = 0;
+    if (s->v0_path) {
+        if (ntk_npy_read(s->v0_path, &v0) != NTK_OK)
+            rc = cli_fail_lib("--v0");
+        else if (v0.rows * v0.cols != s->cfg.m)
+            rc = cli_fail("--v0 %s has %zu values but W0 has m = %zu rows", s->v0_path,
+                          v0.rows * v0.cols, s->cfg.m);
+    } else {
+        /* W0 given alone: draw v0 from the seed as the init prescribes */
+        v0.data = malloc(s->cfg.m * sizeof(double));
+        double *Wtmp = malloc(s->cfg.m * s->ds.d * sizeof(double));
+        if (!v0.data || !Wtmp || ntk_init_weights(&s->cfg, Wtmp, v0.data) != NTK_OK)
+            rc = cli_fail_lib("drawing v0");
+        free(Wtmp);
+    }
+    if (!rc && ntk_net_config_check(&s->cfg) != NTK_OK) rc = cli_fail_lib(NULL);
+    if (!rc && ntk_net_create_from(&s->cfg, W0.data, v0.data, &s->net) != NTK_OK)
+        rc = cli_fail_lib("initial weights");
+    ntk_array_free(&W0);
+    ntk_array_free(&v0);
+    return rc;
+}
+
+int cli_setup_from_args(const cli_args *a, cli_setup *s)
+{
+    memset(s, 0, sizeof *s);
+    size_t n, n_test, d;
+    if (cli_size(a, "n", 1000, 0, &n) || cli_size(a, "n-test", 200, 0, &n_test) ||
+        cli_size(a, "d", 20, 1, &d))
+        return 1;
+    if (cli_size(a, "steps", 1000, 0, &s->steps) || cli_size(a, "log-every", 10, 1, &s->log_every))
+        return 1;
+    if (cli_double(a, "lr1", 1.0, -INFINITY, &s->gd.lr1) ||
+        cli_double(a, "lr2", 1.0, -INFINITY, &s->gd.lr2))
+        return 1;
+    if (s->gd.lr1 < 0 || s->gd.lr2 < 0)
+        return cli_fail("learning rates must be non-negative (--lr1 %g, --lr2 %g); use 0 to freeze a layer",
+                        s->gd.lr1, s->gd.lr2);
+    if (ntk_loss_parse(cli_str(a, "loss", "mean"), &s->gd.loss) != NTK_OK) return cli_fail_lib("--loss");
+    if (cli_threads(a)) return 1;
+    s->out_dir = cli_str(a, "out", NULL);
+    if (!s->out_dir) return cli_fail("--out DIR is required: the run directory to write");
+    s->data_spec = cli_str(a, "data", "gaussian");
+    s->target_spec = cli_str(a, "target", NULL);
+    s->standardize = cli_has(a, "standardize");
+    s->quiet = cli_has(a, "quiet");
+    s->W0_path = cli_str(a, "W0", NULL);
+    s->v0_path = cli_str(a, "v0", NULL);
+    if (s->v0_path && !s->W0_path) return cli_fail("--v0 needs --W0");
+
+    /* the net flags are checked first so that e.g. an odd symmetric width
+     * fails before any data are made */
+    if (cli_net_config(a, d, &s->cfg)) return 1;
+    int is_file = strchr(s->data_spec, ':') && strncmp(s->data_spec, "gaussian", 8) != 0;
+    const char *target = s->target_spec;
+    if (!target && !is_file) target = "linear";
+    if (n == 0 && !is_file) return cli_fail("--n must be positive for synthetic data");
+    size_t need = ntk_size_mul(n + n_test, d + 1, 1, sizeof(double));
+    if (!is_file && ntk_mem_check(need, 0, "the dataset") != NTK_OK) return cli_fail_lib(NULL);
+    if (ntk_dataset_make(s->data_spec, target, n, n_test, is_file && !cli_has(a, "d") ? 0 : d,
+                         s->cfg.seed, s->standardize, &s->ds) != NTK_OK)
+        return cli_fail_lib("--data/--target");
+    s->target_spec = target;
+    s->cfg.d = s->ds.d;
+    if (ntk_net_config_check(&s->cfg) != NTK_OK) {
+        cli_setup_free(s);
+        return cli_fail_lib(NULL);
+    }
+    if (ntk_mem_check(ntk_trainer_mem_bytes(s->ds.n, s->cfg.d, s->cfg.m) +
+                          ntk_size_mul(4 * s->cfg.m, s->cfg.d, 1, sizeof(double)),
+                      0, "training") != NTK_OK) {
+        cli_setup_free(s);
+        return cli_fail("%s; use a smaller --n or --width", ntk_errmsg());
+    }
+    int rc = s->W0_path ? load_init_weights(s, a)
+                        : (ntk_net_create(&s->cfg, &s->net) != NTK_OK ? cli_fail_lib(NULL) : 0);
+    if (!rc) rc = cli_mkdirs(s->out_dir);
+    if (rc) cli_setup_free(s);
+    return rc;
+}
+
+void cli_setup_free(cli_setup *s)
+{
+    ntk_net_free(s->net);
+    s->net = NULL;
+    ntk_dataset_free(&s->ds);
+}
+
+cJSON *cli_setup_config_json(const cli_setup *s, const char *command)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "command", command);
+    cJSON_AddStringToObject(o, "version", NTK_VERSION);
+    cJSON_AddNumberToObject(o, "n", (double)s->ds.n);
+    cJSON_AddNumberToObject(o, "n_test", (double)s->ds.n_test);
+    cJSON_AddNumberToObject(o, "d", (double)s->cfg.d);
+    cJSON_AddNumberToObject(o, "width", (double)s->cfg.m);
+    cJSON_AddStringToObject(o, "act", ntk_act_name(s->cfg.act.kind));
+    cJSON_AddNumberToObject(o, "act_param", s->cfg.act.param);
+    cJSON_AddStringToObject(o, "init", ntk_init_name(s->cfg.init));
+    cJSON_AddStringToObject(o, "input_scale", ntk_input_scale_name(s->cfg.input_scale));
+    cJSON_AddNumberToObject(o, "s", ntk_net_config_s(&s->cfg));
+    cJSON_AddNumberToObject(o, "alpha", s->cfg.alpha);
+    cJSON_AddBoolToObject(o, "centered", s->cfg.centered);
+    cJSON_AddStringToObject(o, "loss", ntk_loss_name(s->gd.loss));
+    cJSON_AddNumberToObject(o, "lr1", s->gd.lr1);
+    cJSON_AddNumberToObject(o, "lr2", s->gd.lr2);
+    cJSON_AddNumberToObject(o, "steps", (double)s->steps);
+    cJSON_AddNumberToObject(o, "log_every", (double)s->log_every);
+    cJSON_AddNumberToObject(o, "seed", (double)s->cfg.seed);
+    cJSON_AddStringToObject(o, "data", s->data_spec);
+    if (s->target_spec)
+        cJSON_AddStringToObject(o, "target", s->target_spec);
+    else
+        cJSON_AddNullToObject(o, "target");
+    cJSON_AddBoolToObject(o, "standardize", s->standardize);
+    if (s->W0_path) cJSON_AddStringToObject(o, "W0_file", s->W0_path);
+    if (s->v0_path) cJSON_AddStringToObject(o, "v0_file", s->v0_path);
+    cJSON_AddNumberToObject(o, "threads", ntk_get_threads());
+    return o;
+}
+
+int cli_write_inputs(const cli_setup *s)
+{
+    char p[4096];
+    const ntk_dataset *ds = &s->ds;
+    size_t m = s->cfg.m, d = s->cfg.d;
+    struct { const char *name; const double *x; size_t rows, cols; int ndim; } files[] = {
+        {"X_train.npy", ds->X_train, ds->n, d, 2},   {"y_train.npy", ds->y_train, ds->n, 1, 1},
+        {"X_test.npy", ds->X_test, ds->n_test, d, 2}, {"y_test.npy", ds->y_test, ds->n_test, 1, 1},
+        {"W0.npy", ntk_net_W0(s->net), m, d, 2},     {"v0.npy", ntk_net_v0(s->net), m, 1, 1},
+    };
+    for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
+        cli_path(p, sizeof p, s->out_dir, files[k].name);
+        if (ntk_npy_write(p, files[k].x, files[k].rows, files[k].cols, files[k].ndim) != NTK_OK)
+            return cli_fail_lib(NULL);
+    }
+    return 0;
+}
