@@ -114,55 +114,96 @@ double ntk_act_d2phi(ntk_act act, double x)
     }
 }
 
-/* z, phi, dphi are (count); phi/dphi may be NULL or alias z. The switch sits
- * outside the loops so that each loop is a tight elementwise kernel. */
-void ntk_act_apply(ntk_act act, size_t count, const double *z, double *phi, double *dphi)
+/* One chunk [i0,i1) of an elementwise map. */
+typedef struct {
+    ntk_act act;
+    const double *z;
+    double *phi, *dphi;
+} act_job;
+
+static void act_chunk(void *ctx, size_t i0, size_t i1)
 {
+    const act_job *j = ctx;
+    const double *z = j->z;
+    double *phi = j->phi, *dphi = j->dphi;
+    double a = j->act.param;
     size_t i;
-    switch (act.kind) {
+#define LOOP(body)                  \
+    for (i = i0; i < i1; i++) {     \
+        double x = z[i];            \
+        body;                       \
+    }                               \
+    return
+    switch (j->act.kind) {
     case NTK_ACT_RELU:
-        for (i = 0; i < count; i++) {
-            double x = z[i];
+        LOOP({
             if (phi) phi[i] = x > 0 ? x : 0.0;
             if (dphi) dphi[i] = x > 0 ? 1.0 : 0.0;
-        }
-        return;
-    case NTK_ACT_LEAKY_RELU: {
-        double a = act.param;
-        for (i = 0; i < count; i++) {
-            double x = z[i];
+        });
+    case NTK_ACT_LEAKY_RELU:
+        LOOP({
             if (phi) phi[i] = x > 0 ? x : a * x;
             if (dphi) dphi[i] = x > 0 ? 1.0 : a;
-        }
-        return;
-    }
+        });
     case NTK_ACT_IDENTITY:
-        for (i = 0; i < count; i++) {
-            double x = z[i];
+        LOOP({
             if (phi) phi[i] = x;
             if (dphi) dphi[i] = 1.0;
-        }
-        return;
+        });
+    case NTK_ACT_ERF:
+        LOOP({
+            if (phi) phi[i] = erf(x);
+            if (dphi) dphi[i] = 2.0 * INV_SQRT_PI * exp(-x * x);
+        });
     case NTK_ACT_TANH:
-        for (i = 0; i < count; i++) {
-            double t = tanh(z[i]);
+        LOOP({
+            double t = tanh(x);
             if (phi) phi[i] = t;
             if (dphi) dphi[i] = 1.0 - t * t;
-        }
-        return;
+        });
     case NTK_ACT_SIGMOID:
-        for (i = 0; i < count; i++) {
-            double s = sigmoid(z[i]);
-            if (phi) phi[i] = s;
-            if (dphi) dphi[i] = s * (1.0 - s);
-        }
-        return;
+        LOOP({
+            double sg = sigmoid(x);
+            if (phi) phi[i] = sg;
+            if (dphi) dphi[i] = sg * (1.0 - sg);
+        });
     default:
-        for (i = 0; i < count; i++) {
-            double x = z[i];
-            if (phi) phi[i] = ntk_act_phi(act, x);
-            if (dphi) dphi[i] = ntk_act_dphi(act, x);
-        }
-        return;
+        LOOP({
+            if (phi) phi[i] = ntk_act_phi(j->act, x);
+            if (dphi) dphi[i] = ntk_act_dphi(j->act, x);
+        });
     }
+#undef LOOP
+}
+
+/* z, phi, dphi are (count); phi/dphi may be NULL or alias z. Large maps are
+ * split over threads; each element is independent, so the result does not
+ * depend on the thread count. */
+void ntk_act_apply(ntk_act act, size_t count, const double *z, double *phi, double *dphi)
+{
+    act_job j = {act, z, phi, dphi};
+    ntk_parallel_for(count, act_chunk, &j);
+}
+
+typedef struct {
+    double *G;
+    size_t m;
+    const double *r, *v;
+} scale_job;
+
+static void scale_chunk(void *ctx, size_t i0, size_t i1)
+{
+    const scale_job *j = ctx;
+    for (size_t i = i0; i < i1; i++) {
+        double *Gi = j->G + i * j->m;
+        double ri = j->r[i];
+        for (size_t k = 0; k < j->m; k++) Gi[k] *= ri * j->v[k];
+    }
+}
+
+/* G (B,m) holds φ'(Z); scale in place to G_ik = φ'(Z_ik) · r_i · v_k. */
+void ntk_scale_rows_cols(double *G, size_t B, size_t m, const double *r, const double *v)
+{
+    scale_job j = {G, m, r, v};
+    ntk_parallel_for_grain(B, m, scale_chunk, &j);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <pthread.h>
 
 static _Thread_local char g_errmsg[1024] = "";
 
@@ -125,6 +126,57 @@ void *ntk_calloc(size_t count, size_t elt, const char *what)
     void *p = ntk_alloc(count, elt, what);
     if (p) memset(p, 0, count * elt);
     return p;
+}
+
+/* ---------------------------------------------------------------------
+ * Parallel loops for elementwise work
+ * ------------------------------------------------------------------- */
+
+#define NTK_PAR_MIN_WORK 65536
+#define NTK_PAR_MAX_THREADS 64
+
+typedef struct {
+    ntk_range_fn fn;
+    void *ctx;
+    size_t i0, i1;
+} range_task;
+
+static void *run_range(void *arg)
+{
+    range_task *t = arg;
+    t->fn(t->ctx, t->i0, t->i1);
+    return NULL;
+}
+
+void ntk_parallel_for_grain(size_t count, size_t grain, ntk_range_fn fn, void *ctx)
+{
+    int nt = ntk_get_threads();
+    if (nt > NTK_PAR_MAX_THREADS) nt = NTK_PAR_MAX_THREADS;
+    if ((size_t)nt > count) nt = (int)count;
+    if (nt <= 1 || count * (grain ? grain : 1) < NTK_PAR_MIN_WORK) {
+        if (count) fn(ctx, 0, count);
+        return;
+    }
+    range_task tasks[NTK_PAR_MAX_THREADS];
+    pthread_t tids[NTK_PAR_MAX_THREADS];
+    int started[NTK_PAR_MAX_THREADS] = {0};
+    for (int k = 0; k < nt; k++) {
+        tasks[k] = (range_task){fn, ctx, count * (size_t)k / (size_t)nt,
+                                count * (size_t)(k + 1) / (size_t)nt};
+        if (k > 0) started[k] = pthread_create(&tids[k], NULL, run_range, &tasks[k]) == 0;
+    }
+    run_range(&tasks[0]);
+    for (int k = 1; k < nt; k++) {
+        if (started[k])
+            pthread_join(tids[k], NULL);
+        else
+            run_range(&tasks[k]);   /* could not start a thread: do it here */
+    }
+}
+
+void ntk_parallel_for(size_t count, ntk_range_fn fn, void *ctx)
+{
+    ntk_parallel_for_grain(count, 1, fn, ctx);
 }
 
 /* ---------------------------------------------------------------------
