@@ -269,9 +269,9 @@ ntk_status ntk_inputs_generate(const char *spec, size_t n, size_t d, ntk_rng *rn
 /* A teacher function drawn once from its own seed, then evaluated on any X.
  * Specs (options after ':' separated by ','):
  *   "linear"                  y = βᵀx/√d, β ~ N(0, I)
- *   "relu-neuron"             y = √2·relu(uᵀx/‖x‖·√d... see data.c), u unit
+ *   "relu-neuron"             y = √2·relu(uᵀx), u unit (formulas: see data.c)
  *   "two-layer:k=K"           y = 1/√K Σ_j a_j relu(u_jᵀx/√d), a_j = ±1
- *   "hermite:1=c1,2=c2,..."   y = Σ_k c_k He_k(uᵀx/√(uᵀΣu))/√(k!), u unit
+ *   "hermite:1=c1,2=c2,..."   y = Σ_k c_k He_k(uᵀx)/√(k!), u unit
  *   "poly:1=c1,3=c3,..."      y = Σ_k c_k (uᵀx)^k
  *   "gegenbauer:1=c1,2=c2"    unit-norm degree-k components on the sphere √d
  *   "noise"                   y ~ N(0,1), independent of x
@@ -428,6 +428,105 @@ ntk_status ntk_kgd_predict_test(const ntk_kgd *g, double t, int flow, const doub
  * predictions K_test · alpha_out. */
 ntk_status ntk_kernel_ridge(const double *K, size_t n, const double *y, double ridge,
                             double *alpha_out);
+
+/* ======================================================================
+ * Side-by-side runs (src/run.c, src/linearized.c, src/flow.c), MATH.md §1, §4–§7
+ * The network and its surrogates, trained from the same θ0 on the same data
+ * with the same rates:
+ *   nn          the network;
+ *   linearized  the first-order Taylor model at θ0, GD in parameter space;
+ *   lin         Hu et al.'s linear model on ψ1 / ψ2 / both (blocks scaled by
+ *               √η1, √η2), from f(θ0);
+ *   ntk         closed-form kernel GD with η1Θ1 + η2Θ2 at θ0;
+ *   ntk_inf     the same with η1Θ1∞ + η2Θ2∞.
+ * ==================================================================== */
+
+enum {
+    NTK_MODEL_NN = 1u << 0,
+    NTK_MODEL_LINEARIZED = 1u << 1,
+    NTK_MODEL_LIN = 1u << 2,
+    NTK_MODEL_NTK = 1u << 3,
+    NTK_MODEL_NTK_INF = 1u << 4,
+    NTK_MODEL_ALL = 31u
+};
+#define NTK_NMODELS 5
+/* "nn", "linearized", "lin", "ntk", "ntk_inf" for model index 0..4. */
+const char *ntk_model_name(int index);
+/* Comma-separated list ("nn,linearized,ntk-inf"; '-' and '_' both accepted,
+ * "all") to a bit mask. */
+ntk_status ntk_models_parse(const char *list, unsigned *mask);
+
+typedef struct {
+    ntk_net_config net;
+    ntk_gd_config gd;
+    unsigned models;          /* NTK_MODEL_* bits; nn is always included */
+    int flow;                 /* 1: gradient flow; t counts time, not steps */
+    double flow_rtol;         /* ODE tolerance (relative and absolute), e.g. 1e-8 */
+    size_t kernel_every;      /* logged NTK drift every this many log points (0: never) */
+    size_t kernel_subsample;  /* training points used for the drift (0: all) */
+    int quad_order;           /* Gauss–Hermite order for Θ∞ and constants (0: default) */
+    size_t mem_limit;         /* bytes for kernel tiles (0: default) */
+    double trace_factor;      /* √(Tr Σ²/d) for ν; 0: estimate from the training inputs */
+} ntk_run_config;
+
+/* Defaults: all models, GD, rtol 1e-8, kernel drift at every 10th log point
+ * on up to 500 points. */
+ntk_run_config ntk_run_config_default(ntk_net_config net, ntk_gd_config gd);
+
+/* Bytes a run on n train and nt test points needs (models included). */
+size_t ntk_run_mem_bytes(const ntk_run_config *cfg, size_t n, size_t nt);
+
+typedef struct ntk_run ntk_run;
+/* Set up every model at t = 0. X (n,d), y (n), Xt (nt,d), yt (nt) are
+ * borrowed and must outlive the run. W0/v0: initial weights, or NULL to draw
+ * them from cfg->net. Caller owns. */
+ntk_status ntk_run_create(const ntk_run_config *cfg, const double *X, const double *y, size_t n,
+                          const double *Xt, const double *yt, size_t nt, const double *W0,
+                          const double *v0, ntk_run **out);
+void ntk_run_free(ntk_run *run);
+
+/* Move every model to time t (a step count for GD, a time for flow); t must
+ * not decrease. NTK_ERR_DIVERGED if the network's loss or weights become
+ * non-finite (the state before the failing step is kept). */
+ntk_status ntk_run_advance(ntk_run *run, double t);
+double ntk_run_time(const ntk_run *run);
+
+/* Metrics at the current time, one value per column (NaN: not measured,
+ * e.g. a model that is off or the kernel drift between kernel steps).
+ * ntk_run_columns gives the names; with_kernel = 1 also measures the NTK
+ * drift and λ_min now. */
+size_t ntk_run_ncolumns(const ntk_run *run);
+const char *ntk_run_column(const ntk_run *run, size_t k);
+ntk_status ntk_run_metrics(ntk_run *run, int with_kernel, double *row);
+
+/* Predictions of a model (index 0..4) at the current time: train (n) and
+ * test (nt), either may be NULL. NTK_ERR_ARG if the model is off. */
+ntk_status ntk_run_predictions(const ntk_run *run, int model, double *f_train, double *f_test);
+const ntk_net *ntk_run_net(const ntk_run *run);
+
+/* Theory at t = 0 and along the run (MATH.md §5–§7, seeds 000, 001, 003). */
+typedef struct {
+    /* spectra of the trained-layer kernel Θ(0) and of Θ∞ (unweighted) */
+    double ntk_lmin, ntk_lmax, inf_lmin, inf_lmax;
+    double jac_smin, jac_smax;     /* σ(J0) = √λ(Θ(0)) */
+    double lr_max_stable;          /* 2/(c·λ_max(Θ(0))): largest common stable rate */
+    double stability;              /* c·λ_max(η1Θ1 + η2Θ2) (< 2 is stable) */
+    double envelope_rate;          /* c·λ_min(η1Θ1 + η2Θ2) */
+    double loss0;                  /* training loss at t = 0 */
+    /* seed 001 */
+    double D_bound;                /* 4√n‖y − u(0)‖ / (√m λ_min(Θ1∞)), in its units */
+    double flip_bound_D;           /* min(1, 2D/√(2π)) */
+    /* seed 003 (for h = f/α, sum loss) */
+    double beta_bound;             /* upper bound on Lip(J) (smooth φ), NaN otherwise */
+    double alpha_condition;        /* 6β√(8σ_max² L0)/σ_min³ with β = beta_bound or estimate */
+    double weight_bound;           /* 3√(8σ_max² L0)/(α σ_min²) */
+    /* seed 000 */
+    double horizon_T;              /* d·log d / η1 (NaN when η1 = 0) */
+} ntk_run_theory;
+ntk_status ntk_run_theory_get(ntk_run *run, ntk_run_theory *out);
+/* Empirical Lipschitz estimate ‖J(θ) − J(θ0)‖_op / ‖θ − θ0‖ for h = f/α on
+ * the kernel subsample, at the current weights (NaN at θ = θ0). */
+ntk_status ntk_run_beta_estimate(ntk_run *run, double *beta);
 
 #ifdef __cplusplus
 }

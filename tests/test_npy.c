@@ -1,0 +1,325 @@
+/* .npy reading and writing, atomic writes. Files are crafted byte by byte
+ * (float32, big-endian, version 2.0, broken headers) in a mkdtemp folder. */
+#include "harness.h"
+#include "ntkit.h"
+
+#include <dirent.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char g_dir[64];
+
+static const char *in_dir(const char *name)
+{
+    static char buf[4][256];
+    static int k = 0;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", g_dir, name);
+    return buf[k];
+}
+
+static void write_raw(const char *path, const void *buf, size_t len)
+{
+    FILE *fp = fopen(path, "wb");
+    if (!fp || fwrite(buf, 1, len, fp) != len) {
+        perror(path);
+        exit(2);
+    }
+    fclose(fp);
+}
+
+static size_t read_raw(const char *path, unsigned char *buf, size_t cap)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return 0;
+    size_t len = fread(buf, 1, cap, fp);
+    fclose(fp);
+    return len;
+}
+
+/* Entries in a folder, "." and ".." excluded. */
+static int count_entries(const char *dir)
+{
+    DIR *dp = opendir(dir);
+    int k = 0;
+    for (struct dirent *e; dp && (e = readdir(dp));)
+        k += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    if (dp) closedir(dp);
+    return k;
+}
+
+static int mkdir_ok(const char *path) { return mkdir(path, 0755) == 0; }
+
+static void remove_tree(const char *dir)
+{
+    DIR *dp = opendir(dir);
+    char path[512];
+    for (struct dirent *e; dp && (e = readdir(dp));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (unlink(path) != 0) remove_tree(path);
+    }
+    if (dp) closedir(dp);
+    rmdir(dir);
+}
+
+/* value bytes in a chosen byte order, independent of the host. */
+static void put_f8(unsigned char *dst, double v, int big)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, 8);
+    for (int k = 0; k < 8; k++) dst[big ? 7 - k : k] = (unsigned char)(bits >> (8 * k));
+}
+
+static void put_f4(unsigned char *dst, float v, int big)
+{
+    uint32_t bits;
+    memcpy(&bits, &v, 4);
+    for (int k = 0; k < 4; k++) dst[big ? 3 - k : k] = (unsigned char)(bits >> (8 * k));
+}
+
+/* A .npy image: magic, version major.0, header length, dict padded with
+ * spaces and '\n' to a multiple of 64, then data. Returns its length. */
+static size_t craft(unsigned char *buf, int major, const char *dict, const void *data,
+                    size_t dlen)
+{
+    size_t pre = major == 1 ? 10 : 12, dl = strlen(dict);
+    size_t total = (pre + dl + 1 + 63) / 64 * 64, hlen = total - pre;
+    memcpy(buf, "\x93NUMPY", 6);
+    buf[6] = (unsigned char)major;
+    buf[7] = 0;
+    for (size_t k = 0; k < pre - 8; k++) buf[8 + k] = (unsigned char)(hlen >> (8 * k));
+    memcpy(buf + pre, dict, dl);
+    memset(buf + pre + dl, ' ', hlen - dl - 1);
+    buf[total - 1] = '\n';
+    if (dlen) memcpy(buf + total, data, dlen);
+    return total + dlen;
+}
+
+static unsigned char g_buf[1 << 16];
+
+static void craft_file(const char *name, int major, const char *dict, const void *data,
+                       size_t dlen)
+{
+    write_raw(in_dir(name), g_buf, craft(g_buf, major, dict, data, dlen));
+}
+
+static void test_round_trip(void)
+{
+    const double A[12] = {0.1, -0.0, 1e-310, 1e308, M_PI, -2.5, 7, 8, 9, 10, 11, -1e-20};
+    ntk_array a;
+    CHECK_OK(ntk_npy_write(in_dir("A.npy"), A, 3, 4, 2));
+    CHECK_OK(ntk_npy_read(in_dir("A.npy"), &a));
+    CHECK(a.ndim == 2 && a.rows == 3 && a.cols == 4, "shape %zux%zu ndim %d", a.rows, a.cols,
+          a.ndim);
+    CHECK(a.data && memcmp(a.data, A, sizeof A) == 0, "2-d values differ bitwise");
+    ntk_array_free(&a);
+    CHECK(a.data == NULL && a.rows == 0 && a.ndim == 0, "ntk_array_free zeroes the struct");
+    ntk_array_free(NULL);
+
+    CHECK_OK(ntk_npy_write(in_dir("v.npy"), A, 5, 1, 1));
+    CHECK_OK(ntk_npy_read(in_dir("v.npy"), &a));
+    CHECK(a.ndim == 1 && a.rows == 5 && a.cols == 1, "1-d shape %zu ndim %d", a.rows, a.ndim);
+    CHECK(a.data && memcmp(a.data, A, 5 * sizeof(double)) == 0, "1-d values differ");
+    ntk_array_free(&a);
+
+    CHECK_OK(ntk_npy_write(in_dir("empty.npy"), NULL, 0, 3, 2));
+    CHECK_OK(ntk_npy_read(in_dir("empty.npy"), &a));
+    CHECK(a.rows == 0 && a.cols == 3 && a.ndim == 2, "(0,3) array read back as %zux%zu", a.rows,
+          a.cols);
+    ntk_array_free(&a);
+}
+
+/* The writer's layout: version 1.0, '<f8', 64-byte aligned header ending in '\n'. */
+static void test_writer_layout(void)
+{
+    const double A[6] = {1, 2, 3, 4, 5, 6};
+    CHECK_OK(ntk_npy_write(in_dir("L.npy"), A, 2, 3, 2));
+    unsigned char b[512];
+    size_t len = read_raw(in_dir("L.npy"), b, sizeof b);
+    size_t hlen = b[8] | (size_t)b[9] << 8;
+    CHECK(memcmp(b, "\x93NUMPY\x01\x00", 8) == 0, "magic and version 1.0");
+    CHECK((10 + hlen) % 64 == 0, "header length %zu not aligned", hlen);
+    CHECK(b[10 + hlen - 1] == '\n', "header ends with a newline");
+    CHECK(len == 10 + hlen + sizeof A, "file size %zu", len);
+    b[10 + hlen] = '\0';
+    CHECK(strstr((char *)b + 10, "'descr': '<f8'") && strstr((char *)b + 10, "(2, 3)") &&
+              strstr((char *)b + 10, "'fortran_order': False"),
+          "header %s", b + 10);
+    unsigned char le[8];
+    put_f8(le, 1.0, 0);
+    CHECK(memcmp(b + 10 + hlen, le, 8) == 0, "data are little-endian");
+}
+
+/* float32, big-endian and version-2.0 files written by hand. */
+static void test_crafted(void)
+{
+    const float F[6] = {1.5f, -2.25f, 3.0f, 0.1f, 1e-30f, -7.0f};
+    unsigned char raw[64];
+    ntk_array a;
+    for (int big = 0; big <= 1; big++) {
+        for (int k = 0; k < 6; k++) put_f4(raw + 4 * k, F[k], big);
+        craft_file("f4.npy", 1,
+                   big ? "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }"
+                       : "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+                   raw, 24);
+        CHECK_OK(ntk_npy_read(in_dir("f4.npy"), &a));
+        CHECK(a.rows == 2 && a.cols == 3 && a.ndim == 2, "f4 shape (big %d)", big);
+        int same = a.data != NULL;
+        for (int k = 0; same && k < 6; k++) same = a.data[k] == (double)F[k];
+        CHECK(same, "float32 values (big-endian %d)", big);
+        ntk_array_free(&a);
+    }
+
+    const double D[4] = {M_PI, -1e-300, 12345.678, 0.0};
+    for (int k = 0; k < 4; k++) put_f8(raw + 8 * k, D[k], 1);
+    craft_file("be.npy", 1, "{'descr': '>f8', 'fortran_order': False, 'shape': (4,), }", raw, 32);
+    CHECK_OK(ntk_npy_read(in_dir("be.npy"), &a));
+    CHECK(a.ndim == 1 && a.rows == 4 && a.data && memcmp(a.data, D, sizeof D) == 0,
+          "big-endian float64 1-d");
+    ntk_array_free(&a);
+
+    for (int k = 0; k < 4; k++) put_f8(raw + 8 * k, D[k], 0);
+    craft_file("v2.npy", 2, "{\"shape\":(2,2),\"fortran_order\":False,\"descr\":\"<f8\"}", raw, 32);
+    CHECK_OK(ntk_npy_read(in_dir("v2.npy"), &a));
+    CHECK(a.ndim == 2 && a.rows == 2 && a.cols == 2 && a.data &&
+              memcmp(a.data, D, sizeof D) == 0,
+          "version 2.0, double quotes, other key order");
+    ntk_array_free(&a);
+
+    craft_file("n1.npy", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4, 1), }", raw, 32);
+    CHECK_OK(ntk_npy_read(in_dir("n1.npy"), &a));
+    CHECK(a.ndim == 2 && a.rows == 4 && a.cols == 1, "shape (4, 1) stays 2-d");
+    ntk_array_free(&a);
+
+    unsigned char tail[40];
+    memcpy(tail, raw, 32);
+    memcpy(tail + 32, "GARBAGE!", 8);
+    craft_file("tail.npy", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4,), }", tail, 40);
+    CHECK_OK(ntk_npy_read(in_dir("tail.npy"), &a));
+    CHECK(a.rows == 4, "trailing bytes are ignored");
+    ntk_array_free(&a);
+}
+
+/* name: file crafted from dict and n little-endian doubles of value v. */
+static ntk_status read_crafted(int major, const char *dict, size_t n, double v, ntk_array *a)
+{
+    static unsigned char raw[8 * 600];
+    for (size_t k = 0; k < n; k++) put_f8(raw + 8 * k, v, 0);
+    craft_file("bad.npy", major, dict, raw, 8 * n);
+    a->data = (double *)1;   /* must be reset by the reader */
+    return ntk_npy_read(in_dir("bad.npy"), a);
+}
+
+static void expect_format(int major, const char *dict, size_t n, const char *needle)
+{
+    ntk_array a;
+    ntk_status st = read_crafted(major, dict, n, 1.0, &a);
+    CHECK(st == NTK_ERR_FORMAT, "%s -> %s (%s)", dict, ntk_status_name(st), ntk_errmsg());
+    CHECK(!needle || strstr(ntk_errmsg(), needle), "message '%s' lacks '%s'", ntk_errmsg(),
+          needle);
+    CHECK(a.data == NULL && a.rows == 0, "output reset after failure");
+}
+
+static void test_broken(void)
+{
+    const char *ok500 = "{'descr': '<f8', 'fortran_order': False, 'shape': (100, 5), }";
+    expect_format(1, ok500, 499, "truncated");
+    CHECK(strstr(ntk_errmsg(), "100x5 float64 (4000 bytes of data) but only 3992 bytes"),
+          "message: %s", ntk_errmsg());
+    expect_format(1, "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2), }", 4, "Fortran");
+    expect_format(1, "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 2), }", 4, "'<i4'");
+    expect_format(1, "{'descr': '<f2', 'fortran_order': False, 'shape': (2,), }", 1, "'<f2'");
+    expect_format(1, "{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (2,), }", 2,
+                  "structured");
+    expect_format(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000, 1000000), }",
+                  4, NULL);
+    expect_format(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000,), }", 4,
+                  "truncated");
+    expect_format(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999999999999,), }",
+                  4, NULL);
+    expect_format(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }",
+                  4, "overflow");
+    expect_format(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2, 1), }", 4,
+                  "3 dimensions");
+    expect_format(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (), }", 1, "0 dimensions");
+    expect_format(1, "{'descr': '<f8', 'shape': (2,), }", 2, "missing");
+    expect_format(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), 'x': 1}", 2, "'x'");
+    expect_format(1, "hello", 2, "malformed");
+    expect_format(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (-2,), }", 2, NULL);
+    expect_format(2, "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", 2, "truncated");
+
+    ntk_array a;
+    const char *dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }";
+    CHECK_ERR(read_crafted(1, dict, 3, NAN, &a), NTK_ERR_NONFINITE);
+    CHECK(a.data == NULL, "no data after NaN");
+    CHECK_ERR(read_crafted(1, dict, 3, -INFINITY, &a), NTK_ERR_NONFINITE);
+
+    /* broken preambles */
+    size_t len = craft(g_buf, 1, dict, NULL, 0);
+    unsigned char b[256];
+    memcpy(b, g_buf, len);
+    b[5] = 'Z';
+    write_raw(in_dir("magic.npy"), b, len);
+    CHECK_ERR(ntk_npy_read(in_dir("magic.npy"), &a), NTK_ERR_FORMAT);
+    b[5] = 'Y';
+    b[6] = 3;
+    write_raw(in_dir("v3.npy"), b, len);
+    CHECK_ERR(ntk_npy_read(in_dir("v3.npy"), &a), NTK_ERR_FORMAT);
+    CHECK(strstr(ntk_errmsg(), "3.0"), "version named: %s", ntk_errmsg());
+    write_raw(in_dir("cut.npy"), g_buf, 40);   /* header cut short */
+    CHECK_ERR(ntk_npy_read(in_dir("cut.npy"), &a), NTK_ERR_FORMAT);
+    CHECK(strstr(ntk_errmsg(), "truncated"), "message: %s", ntk_errmsg());
+    write_raw(in_dir("tiny.npy"), g_buf, 7);
+    CHECK_ERR(ntk_npy_read(in_dir("tiny.npy"), &a), NTK_ERR_FORMAT);
+    write_raw(in_dir("zero.npy"), g_buf, 0);
+    CHECK_ERR(ntk_npy_read(in_dir("zero.npy"), &a), NTK_ERR_FORMAT);
+    CHECK_ERR(ntk_npy_read(in_dir("missing.npy"), &a), NTK_ERR_IO);
+    CHECK(strstr(ntk_errmsg(), "missing.npy"), "path named: %s", ntk_errmsg());
+    CHECK_ERR(ntk_npy_read(g_dir, &a), NTK_ERR_IO);
+}
+
+static void test_atomic(void)
+{
+    int before = count_entries(g_dir);
+    const char *p = in_dir("note.txt");
+    CHECK_OK(ntk_write_file_atomic(p, "hello", 5));
+    CHECK_OK(ntk_write_file_atomic(p, "bye", 3));
+    unsigned char b[16];
+    CHECK(read_raw(p, b, sizeof b) == 3 && memcmp(b, "bye", 3) == 0, "overwritten contents");
+    CHECK(count_entries(g_dir) == before + 1, "no temporary files left (%d entries)",
+          count_entries(g_dir));
+
+    CHECK_ERR(ntk_write_file_atomic(in_dir("nodir/x.txt"), "a", 1), NTK_ERR_IO);
+    CHECK(strstr(ntk_errmsg(), "nodir/x.txt"), "path named: %s", ntk_errmsg());
+    const char *sub = in_dir("sub");
+    CHECK(mkdir_ok(sub), "mkdir");
+    char target[300];
+    snprintf(target, sizeof target, "%s/inner", sub);
+    CHECK(mkdir_ok(target), "mkdir inner");
+    CHECK_ERR(ntk_write_file_atomic(target, "a", 1), NTK_ERR_IO);   /* rename onto a folder */
+    CHECK(count_entries(sub) == 1, "temporary file removed after a failed rename");
+
+    const double x[2] = {1, 2};
+    CHECK_ERR(ntk_npy_write(in_dir("bad.npy"), x, 1, 2, 1), NTK_ERR_ARG);
+    CHECK_ERR(ntk_npy_write(in_dir("bad.npy"), x, 1, 2, 3), NTK_ERR_ARG);
+    CHECK_ERR(ntk_npy_write(in_dir("bad.npy"), NULL, 1, 2, 2), NTK_ERR_ARG);
+    CHECK_ERR(ntk_npy_write("", x, 1, 2, 2), NTK_ERR_ARG);
+}
+
+int main(void)
+{
+    snprintf(g_dir, sizeof g_dir, "/tmp/ntk_npy_XXXXXX");
+    if (!mkdtemp(g_dir)) {
+        perror("mkdtemp");
+        return 2;
+    }
+    test_round_trip();
+    test_writer_layout();
+    test_crafted();
+    test_broken();
+    test_atomic();
+    remove_tree(g_dir);
+    return t_finish();
+}
