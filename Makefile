@@ -14,7 +14,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lgsl
 
 WARN      := -Wall -Wextra -Wshadow -Wno-unused-parameter
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(WARN) -fPIC -Iinclude -Isrc $(PKG_CFLAGS)
+override CFLAGS += -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(WARN) -fPIC -Iinclude -Isrc $(PKG_CFLAGS)
 LDLIBS    := $(PKG_LIBS) -lm -lpthread
 
 SRC       := $(sort $(wildcard src/*.c))
