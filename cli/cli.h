@@ -101,6 +101,8 @@ typedef struct {
     ntk_net *net;
     ntk_gd_config gd;
     size_t steps, log_every;
+    double t_final, t_every;   /* --steps/--log-every as numbers (flow: times) */
+    int flow;
     const char *out_dir;
     const char *data_spec, *target_spec;
     const char *W0_path, *v0_path;
@@ -145,5 +147,7 @@ void cli_progress(size_t step, size_t total, double loss, double elapsed, int fi
 
 /* Commands: each returns the process exit status. */
 int cmd_train(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 #endif

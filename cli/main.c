@@ -12,6 +12,8 @@ typedef struct {
 
 static const command commands[] = {
     {"train", cmd_train, "train the two-layer network by gradient descent and write a run directory"},
+    {"run", cmd_run, "train nn, linearized, lin, ntk and ntk-inf side by side and measure the gaps"},
+    {"sweep", cmd_sweep, "repeat a run over values of width|alpha|n|d|lr1|lr2|seed"},
 };
 
 static void usage(FILE *fp)

@@ -173,8 +173,15 @@ int cli_setup_from_args(const cli_args *a, cli_setup *s)
     if (cli_size(a, "n", 1000, 0, &n) || cli_size(a, "n-test", 200, 0, &n_test) ||
         cli_size(a, "d", 20, 1, &d))
         return 1;
-    if (cli_size(a, "steps", 1000, 0, &s->steps) || cli_size(a, "log-every", 10, 1, &s->log_every))
+    s->flow = cli_has(a, "flow");
+    if (cli_double(a, "steps", 1000, 0, &s->t_final) || cli_double(a, "log-every", 10, 0, &s->t_every))
         return 1;
+    if (!(s->t_every > 0)) return cli_fail("--log-every must be positive");
+    if (!s->flow && (s->t_final != floor(s->t_final) || s->t_every != floor(s->t_every)))
+        return cli_fail("--steps and --log-every count steps and must be integers (times are for --flow)");
+    if (s->t_final > 1e12) return cli_fail("--steps %g is too large", s->t_final);
+    s->steps = (size_t)s->t_final;
+    s->log_every = s->t_every >= 1 ? (size_t)s->t_every : 1;
     if (cli_double(a, "lr1", 1.0, -INFINITY, &s->gd.lr1) ||
         cli_double(a, "lr2", 1.0, -INFINITY, &s->gd.lr2))
         return 1;
@@ -196,6 +203,15 @@ int cli_setup_from_args(const cli_args *a, cli_setup *s)
     /* the net flags are checked first so that e.g. an odd symmetric width
      * fails before any data are made */
     if (cli_net_config(a, d, &s->cfg)) return 1;
+    /* --lr-scale alpha2: rates divided by α² so that runs with different α
+     * share one time axis (lazy training, MATH.md §5) */
+    const char *lrs = cli_str(a, "lr-scale", "none");
+    if (strcmp(lrs, "alpha2") == 0) {
+        s->gd.lr1 /= s->cfg.alpha * s->cfg.alpha;
+        s->gd.lr2 /= s->cfg.alpha * s->cfg.alpha;
+    } else if (strcmp(lrs, "none") != 0) {
+        return cli_fail("--lr-scale must be none or alpha2, got '%s'", lrs);
+    }
     int is_file = strchr(s->data_spec, ':') && strncmp(s->data_spec, "gaussian", 8) != 0;
     const char *target = s->target_spec;
     if (!target && !is_file) target = "linear";
@@ -250,8 +266,9 @@ cJSON *cli_setup_config_json(const cli_setup *s, const char *command)
     cJSON_AddStringToObject(o, "loss", ntk_loss_name(s->gd.loss));
     cJSON_AddNumberToObject(o, "lr1", s->gd.lr1);
     cJSON_AddNumberToObject(o, "lr2", s->gd.lr2);
-    cJSON_AddNumberToObject(o, "steps", (double)s->steps);
-    cJSON_AddNumberToObject(o, "log_every", (double)s->log_every);
+    cJSON_AddNumberToObject(o, "steps", s->t_final);
+    cJSON_AddNumberToObject(o, "log_every", s->t_every);
+    cJSON_AddBoolToObject(o, "flow", s->flow);
     cJSON_AddNumberToObject(o, "seed", (double)s->cfg.seed);
     cJSON_AddStringToObject(o, "data", s->data_spec);
     if (s->target_spec)
