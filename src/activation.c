@@ -114,66 +114,69 @@ double ntk_act_d2phi(ntk_act act, double x)
     }
 }
 
-/* One chunk [i0,i1) of an elementwise map. */
 typedef struct {
     ntk_act act;
     const double *z;
     double *phi, *dphi;
 } act_job;
 
+/* φ and φ' of len values x into phi/dphi (either may be NULL). The inputs
+ * sit in a private buffer, so the outputs cannot alias them and each loop is
+ * a plain vectorisable map. */
+static void act_block(ntk_act act, size_t len, const double *restrict x, double *restrict phi,
+                      double *restrict dphi)
+{
+    double a = act.param;
+    size_t i;
+    switch (act.kind) {
+    case NTK_ACT_RELU:
+        if (phi) for (i = 0; i < len; i++) phi[i] = x[i] > 0 ? x[i] : 0.0;
+        if (dphi) for (i = 0; i < len; i++) dphi[i] = x[i] > 0 ? 1.0 : 0.0;
+        return;
+    case NTK_ACT_LEAKY_RELU:
+        if (phi) for (i = 0; i < len; i++) phi[i] = x[i] > 0 ? x[i] : a * x[i];
+        if (dphi) for (i = 0; i < len; i++) dphi[i] = x[i] > 0 ? 1.0 : a;
+        return;
+    case NTK_ACT_IDENTITY:
+        if (phi) for (i = 0; i < len; i++) phi[i] = x[i];
+        if (dphi) for (i = 0; i < len; i++) dphi[i] = 1.0;
+        return;
+    case NTK_ACT_ERF:
+        if (phi) for (i = 0; i < len; i++) phi[i] = erf(x[i]);
+        if (dphi) for (i = 0; i < len; i++) dphi[i] = 2.0 * INV_SQRT_PI * exp(-x[i] * x[i]);
+        return;
+    case NTK_ACT_TANH:
+        for (i = 0; i < len; i++) {
+            double t = tanh(x[i]);
+            if (phi) phi[i] = t;
+            if (dphi) dphi[i] = 1.0 - t * t;
+        }
+        return;
+    case NTK_ACT_SIGMOID:
+        for (i = 0; i < len; i++) {
+            double sg = sigmoid(x[i]);
+            if (phi) phi[i] = sg;
+            if (dphi) dphi[i] = sg * (1.0 - sg);
+        }
+        return;
+    default:
+        if (phi) for (i = 0; i < len; i++) phi[i] = ntk_act_phi(act, x[i]);
+        if (dphi) for (i = 0; i < len; i++) dphi[i] = ntk_act_dphi(act, x[i]);
+        return;
+    }
+}
+
+/* One chunk [i0,i1) of an elementwise map, in pieces of ACT_PIECE values. */
+#define ACT_PIECE 512
 static void act_chunk(void *ctx, size_t i0, size_t i1)
 {
     const act_job *j = ctx;
-    const double *z = j->z;
-    double *phi = j->phi, *dphi = j->dphi;
-    double a = j->act.param;
-    size_t i;
-#define LOOP(body)                  \
-    for (i = i0; i < i1; i++) {     \
-        double x = z[i];            \
-        body;                       \
-    }                               \
-    return
-    switch (j->act.kind) {
-    case NTK_ACT_RELU:
-        LOOP({
-            if (phi) phi[i] = x > 0 ? x : 0.0;
-            if (dphi) dphi[i] = x > 0 ? 1.0 : 0.0;
-        });
-    case NTK_ACT_LEAKY_RELU:
-        LOOP({
-            if (phi) phi[i] = x > 0 ? x : a * x;
-            if (dphi) dphi[i] = x > 0 ? 1.0 : a;
-        });
-    case NTK_ACT_IDENTITY:
-        LOOP({
-            if (phi) phi[i] = x;
-            if (dphi) dphi[i] = 1.0;
-        });
-    case NTK_ACT_ERF:
-        LOOP({
-            if (phi) phi[i] = erf(x);
-            if (dphi) dphi[i] = 2.0 * INV_SQRT_PI * exp(-x * x);
-        });
-    case NTK_ACT_TANH:
-        LOOP({
-            double t = tanh(x);
-            if (phi) phi[i] = t;
-            if (dphi) dphi[i] = 1.0 - t * t;
-        });
-    case NTK_ACT_SIGMOID:
-        LOOP({
-            double sg = sigmoid(x);
-            if (phi) phi[i] = sg;
-            if (dphi) dphi[i] = sg * (1.0 - sg);
-        });
-    default:
-        LOOP({
-            if (phi) phi[i] = ntk_act_phi(j->act, x);
-            if (dphi) dphi[i] = ntk_act_dphi(j->act, x);
-        });
+    double x[ACT_PIECE];
+    for (size_t b = i0; b < i1; b += ACT_PIECE) {
+        size_t len = i1 - b < ACT_PIECE ? i1 - b : ACT_PIECE;
+        memcpy(x, j->z + b, len * sizeof(double));
+        act_block(j->act, len, x, j->phi ? j->phi + b : NULL, j->dphi ? j->dphi + b : NULL);
     }
-#undef LOOP
 }
 
 /* z, phi, dphi are (count); phi/dphi may be NULL or alias z. Large maps are
