@@ -42,15 +42,12 @@ static double rel_err(const double *a, const double *b, size_t n)
  * and test predictions */
 static double track(ntk_run *r, int a, int b, const double *times, int nt_)
 {
-    size_t n = 0, nte = 0;
-    (void)n;
     double worst = 0;
     double fa[400], fb[400], ta[400], tb[400];
     for (int k = 0; k < nt_; k++) {
         if (ntk_run_advance(r, times[k]) != NTK_OK) return INFINITY;
         if (ntk_run_predictions(r, a, fa, ta) != NTK_OK || ntk_run_predictions(r, b, fb, tb) != NTK_OK)
             return INFINITY;
-        (void)nte;
         double e1 = rel_err(fa, fb, 60), e2 = rel_err(ta, tb, 20);
         if (e1 > worst) worst = e1;
         if (e2 > worst) worst = e2;
@@ -101,7 +98,6 @@ static void test_linearized_equals_kernel_gd(void)
         CHECK_OK(ntk_kernel_lin(&c, nc.alpha, Xr, D.n, NULL, 0, D.d, gd.lr1, gd.lr2, K));
         CHECK_OK(ntk_kernel_lin(&c, nc.alpha, Xtr, D.nt, Xr, D.n, D.d, gd.lr1, gd.lr2, Kt));
         double u0[60], ft0[20];
-        ntk_run_predictions(r, 0, NULL, NULL);
         /* the outputs at θ0 */
         ntk_run *r0;
         ntk_run_config rc0 = rc;
@@ -153,11 +149,10 @@ static void test_flow_vs_small_gd(void)
         double T = 3.0;
         CHECK_OK(ntk_run_advance(rf, T));
         CHECK_OK(ntk_run_advance(rg, round(T / eps)));
-        double a[60], b[60], a0[60];
+        double a[60], b[60];
         ntk_run_predictions(rf, 0, a, NULL);
         ntk_run_predictions(rg, 0, b, NULL);
         double err = t_max_rel_err(a, b, D.n);
-        ntk_run_predictions(rf, 1, a0, NULL);
         CHECK(err < 20 * eps, "flow vs GD with rate %g: rel diff %.3g", eps, err);
         CHECK(err < prev, "error shrinks with the rate (%.3g after %.3g)", err, prev);
         prev = err;
