@@ -147,6 +147,9 @@ void cli_progress(size_t step, size_t total, double loss, double elapsed, int fi
 
 /* Commands: each returns the process exit status. */
 int cmd_train(int argc, char **argv);
+int cmd_kernel(int argc, char **argv);
+int cmd_constants(int argc, char **argv);
+int cmd_compare_kernels(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 

@@ -1,0 +1,314 @@
+#!/bin/sh
+# CLI tests of ntkit kernel, ntkit constants and ntkit compare-kernels against
+# numpy oracles. Needs $NTKIT (default build/ntkit) and /usr/bin/python3 with
+# numpy. Prints "N passed, N failed"; exits nonzero on any failure.
+set -u
+NTKIT=${NTKIT:-build/ntkit}
+PY=/usr/bin/python3
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; [ -f "$tmp/log" ] && sed 's/^/     /' "$tmp/log"; }
+
+# run NAME CMD...: the command must succeed
+run() {
+    name=$1
+    shift
+    if "$@" >"$tmp/log" 2>&1; then ok "$name"; else bad "$name"; fi
+}
+
+# runto NAME FILE CMD...: the command must succeed; its stdout goes to FILE
+runto() {
+    name=$1
+    file=$2
+    shift 2
+    if "$@" >"$file" 2>"$tmp/log"; then ok "$name"; else bad "$name"; fi
+}
+
+# pycheck NAME < script: a numpy check run with argv[1] = $tmp; exit 0 = pass
+pycheck() {
+    if "$PY" - "$tmp" >"$tmp/log" 2>&1; then ok "$1"; else bad "$1"; fi
+}
+
+# fails NAME CMD...: nonzero exit, exactly one stderr line "ntkit: error: ...",
+# and nothing written to $tmp/o (the directory every such command writes into)
+fails() {
+    name=$1
+    shift
+    rm -rf "$tmp/o"
+    mkdir "$tmp/o"
+    "$@" >"$tmp/stdout" 2>"$tmp/log"
+    rc=$?
+    lines=$(wc -l <"$tmp/log")
+    left=$(ls -A "$tmp/o" | wc -l)
+    if [ $rc -ne 0 ] && [ "$lines" -eq 1 ] && grep -q '^ntkit: error: ' "$tmp/log" && [ "$left" -eq 0 ]; then
+        ok "$name"
+    else
+        echo "     rc=$rc stderr lines=$lines files left=$left"
+        bad "$name"
+    fi
+}
+
+# ---------------------------------------------------------------- data
+"$PY" - "$tmp" <<'EOF' || { echo "0 passed, 1 failed"; exit 1; }
+import sys, numpy as np
+t = sys.argv[1]
+r = np.random.default_rng(7)
+np.save(t + "/X.npy", r.standard_normal((24, 6)))
+np.save(t + "/Z.npy", r.standard_normal((9, 6)))
+np.save(t + "/Xd7.npy", r.standard_normal((9, 7)))
+U = r.standard_normal((20, 6)); U /= np.linalg.norm(U, axis=1, keepdims=True)
+np.save(t + "/U.npy", U)
+np.save(t + "/X10.npy", r.standard_normal((10, 5)))
+Xn = r.standard_normal((5, 6)); Xn[2, 3] = np.nan
+np.save(t + "/Xnan.npy", Xn)
+np.save(t + "/vec.npy", r.standard_normal(6))
+open(t + "/junk.npy", "w").write("this is not an npy file\n")
+G = r.standard_normal((12, 12)); B = G @ G.T / 12 + 0.5 * np.eye(12)
+E = 0.05 * r.standard_normal((12, 12)); A = B + (E + E.T) / 2
+np.save(t + "/A.npy", A); np.save(t + "/B.npy", B)
+np.save(t + "/Bsing.npy", np.outer(G[0], G[0]))     # rank one: not PD
+np.save(t + "/rect.npy", r.standard_normal((12, 5)))
+np.save(t + "/nonsym.npy", r.standard_normal((12, 12)))
+np.save(t + "/B5.npy", np.eye(5))
+EOF
+
+# ------------------------------------------------- kernel at init of a train run
+run "train a run (width 64, seed 3)" "$NTKIT" train --n 40 --n-test 5 --d 6 --width 64 --seed 3 \
+    --steps 20 --lr1 2 --lr2 2 --out "$tmp/run" --quiet
+run "kernel --weights --at init" "$NTKIT" kernel --kind ntk --weights "$tmp/run" --at init \
+    --x "$tmp/run/X_train.npy" --out "$tmp/K_init.npy"
+run "kernel --width 64 --seed 3" "$NTKIT" kernel --kind ntk --width 64 --seed 3 \
+    --x "$tmp/run/X_train.npy" --out "$tmp/K_seed.npy"
+run "kernel --weights (final)" "$NTKIT" kernel --kind ntk --weights "$tmp/run" \
+    --x "$tmp/run/X_train.npy" --out "$tmp/K_final.npy"
+run "kernel --weights --at final" "$NTKIT" kernel --kind ntk --weights "$tmp/run" --at final \
+    --x "$tmp/run/X_train.npy" --out "$tmp/K_final2.npy"
+pycheck "init kernel of the run == --width/--seed kernel (1e-12)" <<'EOF'
+import sys, numpy as np
+t = sys.argv[1]
+A, B = np.load(t + "/K_init.npy"), np.load(t + "/K_seed.npy")
+assert A.shape == (40, 40), A.shape
+err = np.abs(A - B).max()
+assert err <= 1e-12 * max(1.0, np.abs(B).max()), err
+EOF
+pycheck "final kernel: default == --at final, differs from init" <<'EOF'
+import sys, numpy as np
+t = sys.argv[1]
+F, F2, I = (np.load(t + f) for f in ("/K_final.npy", "/K_final2.npy", "/K_init.npy"))
+assert np.array_equal(F, F2)
+assert np.abs(F - I).max() > 1e-6, np.abs(F - I).max()
+EOF
+pycheck "final kernel == numpy Theta1 + Theta2 from W.npy, v.npy (MATH.md 2)" <<'EOF'
+import sys, numpy as np
+t = sys.argv[1]
+X, W, v = (np.load(t + "/run/" + f) for f in ("X_train.npy", "W.npy", "v.npy"))
+m, d = W.shape
+s = np.sqrt(d)
+Z = X @ W.T / s
+P, D = np.maximum(Z, 0), (Z > 0).astype(float)
+T1 = ((D * v**2) @ D.T) * (X @ X.T / s**2) / m
+T2 = P @ P.T / m
+K = np.load(t + "/K_final.npy")
+err = np.abs(K - T1 - T2).max()
+assert err <= 1e-12 * np.abs(K).max(), err
+EOF
+
+# ------------------------------------------------- identities and cross blocks
+for k in ntk ntk1 ntk2 nngp ntk-inf ntk1-inf ntk2-inf; do
+    run "kernel --kind $k (tanh)" "$NTKIT" kernel --kind $k --width 50 --seed 1 --act tanh \
+        --x "$tmp/X.npy" --out "$tmp/I_$k.npy"
+done
+pycheck "ntk = ntk1 + ntk2, nngp = ntk2, ntk-inf = ntk1-inf + ntk2-inf" <<'EOF'
+import sys, numpy as np
+t = sys.argv[1]
+L = lambda k: np.load(t + "/I_" + k + ".npy")
+K, K1, K2 = L("ntk"), L("ntk1"), L("ntk2")
+assert np.abs(K - K1 - K2).max() <= 1e-12 * np.abs(K).max()
+assert np.array_equal(L("nngp"), K2)
+Ki = L("ntk-inf")
+assert np.abs(Ki - L("ntk1-inf") - L("ntk2-inf")).max() <= 1e-12 * np.abs(Ki).max()
+EOF
+
+"$PY" -c "import numpy as np, sys; t=sys.argv[1]; np.save(t+'/XZ.npy', np.vstack([np.load(t+'/X.npy'), np.load(t+'/Z.npy')]))" "$tmp"
+for k in ntk ntk1-inf lin; do
+    run "kernel --kind $k --x2 (erf)" "$NTKIT" kernel --kind $k --width 40 --seed 5 --act erf \
+        --trace-factor 1.3 --x "$tmp/X.npy" --x2 "$tmp/Z.npy" --out "$tmp/C_$k.npy"
+    run "kernel --kind $k on stacked inputs" "$NTKIT" kernel --kind $k --width 40 --seed 5 \
+        --act erf --trace-factor 1.3 --x "$tmp/XZ.npy" --out "$tmp/S_$k.npy"
+    pycheck "cross block $k: shape (24, 9) and == block of the stacked kernel" <<EOF
+import sys, numpy as np
+t = sys.argv[1]
+C, S = np.load(t + "/C_$k.npy"), np.load(t + "/S_$k.npy")
+assert C.shape == (24, 9), C.shape
+err = np.abs(C - S[:24, 24:]).max()
+assert err <= 1e-12 * np.abs(S).max(), err
+EOF
+done
+
+# ------------------------------------------------- infinite width vs MATH.md 3 in numpy
+run "kernel ntk-inf relu (alpha 1.5)" "$NTKIT" kernel --kind ntk-inf --alpha 1.5 --x "$tmp/X.npy" \
+    --out "$tmp/inf_relu.npy" --spectrum "$tmp/inf_relu.csv"
+run "kernel ntk-inf erf (input-scale one)" "$NTKIT" kernel --kind ntk-inf --act erf \
+    --input-scale one --x "$tmp/U.npy" --out "$tmp/inf_erf.npy"
+pycheck "ntk-inf relu == numpy closed form of MATH.md 3 (1e-12)" <<'EOF'
+import sys, numpy as np
+t = sys.argv[1]
+X = np.load(t + "/X.npy"); n, d = X.shape
+s2, a2 = d, 1.5**2
+C = X @ X.T / s2
+q = np.diag(C)
+k = np.sqrt(np.outer(q, q))
+# angle from unit vectors, theta = 2 arcsin(|xh - yh|/2): exact where arccos(rho) loses digits
+Xh = X / np.linalg.norm(X, axis=1, keepdims=True)
+dist = np.linalg.norm(Xh[:, None, :] - Xh[None, :, :], axis=2)
+th = 2 * np.arcsin(np.minimum(dist / 2, 1.0))
+Sig = k / (2 * np.pi) * (np.sin(th) + (np.pi - th) * np.cos(th))
+dSig = (np.pi - th) / (2 * np.pi)
+ref = a2 * (C * dSig + Sig)
+K = np.load(t + "/inf_relu.npy")
+err = np.abs(K - ref).max()
+assert err <= 1e-12 * np.abs(ref).max(), err
+EOF
+pycheck "ntk-inf erf, s = 1 == numpy closed form (1e-12)" <<'EOF'
+import sys, numpy as np
+t = sys.argv[1]
+X = np.load(t + "/U.npy")
+C = X @ X.T
+q = np.diag(C)
+den = np.outer(1 + 2 * q, 1 + 2 * q)
+Sig = 2 / np.pi * np.arcsin(np.clip(2 * C / np.sqrt(den), -1, 1))
+dSig = 4 / np.pi / np.sqrt(den - 4 * C**2)
+ref = C * dSig + Sig
+K = np.load(t + "/inf_erf.npy")
+err = np.abs(K - ref).max()
+assert err <= 1e-12 * np.abs(ref).max(), err
+EOF
+pycheck "--spectrum: header, ascending, == numpy eigvalsh" <<'EOF'
+import sys, numpy as np
+t = sys.argv[1]
+lines = open(t + "/inf_relu.csv").read().splitlines()
+assert lines[0] == "index,eigenvalue", lines[0]
+rows = [l.split(",") for l in lines[1:]]
+assert [int(r[0]) for r in rows] == list(range(24))
+ev = np.array([float(r[1]) for r in rows])
+assert np.all(np.diff(ev) >= 0)
+ref = np.linalg.eigvalsh(np.load(t + "/inf_relu.npy"))
+assert np.abs(ev - ref).max() <= 1e-10 * ref.max()
+EOF
+
+# ------------------------------------------------- linear models, MATH.md 4
+run "kernel lin1 relu --trace-factor 1" "$NTKIT" kernel --kind lin1 --trace-factor 1 \
+    --x "$tmp/X.npy" --out "$tmp/lin1_tf1.npy"
+run "kernel lin1 relu (estimated trace factor)" "$NTKIT" kernel --kind lin1 --x "$tmp/X.npy" \
+    --out "$tmp/lin1_est.npy"
+run "kernel lin1 relu --input-scale one" "$NTKIT" kernel --kind lin1 --trace-factor 1 \
+    --input-scale one --x "$tmp/U.npy" --out "$tmp/lin1_one.npy"
+pycheck "lin1 == (zeta^2 X X^T + nu^2)/d in numpy (given, estimated trace factor; s = 1)" <<'EOF'
+import sys, numpy as np
+t = sys.argv[1]
+X = np.load(t + "/X.npy"); n, d = X.shape
+zeta, e = 0.5, 1 / np.sqrt(2 * np.pi)         # relu: zeta, E[g phi'(g)]
+ref = lambda nu, Y: (zeta**2 * Y @ Y.T + nu**2) / d
+K = np.load(t + "/lin1_tf1.npy")
+assert np.abs(K - ref(e, X)).max() <= 1e-13, np.abs(K - ref(e, X)).max()
+Xc = X - X.mean(0)
+S = Xc.T @ Xc
+tf = np.sqrt(d) * np.linalg.norm(S) / np.trace(S)   # sqrt(Tr S^2/d) with Tr S = d
+K = np.load(t + "/lin1_est.npy")
+assert np.abs(K - ref(e * tf, X)).max() <= 1e-13, np.abs(K - ref(e * tf, X)).max()
+U = np.load(t + "/U.npy")                          # s = 1: the features see sqrt(d) x
+K = np.load(t + "/lin1_one.npy")
+assert np.abs(K - ref(e, np.sqrt(d) * U)).max() <= 1e-13
+EOF
+
+# ------------------------------------------------- constants
+runto "constants relu" "$tmp/c_relu.json" "$NTKIT" constants --act relu --trace-factor 2
+runto "constants erf" "$tmp/c_erf.json" "$NTKIT" constants --act erf
+runto "constants leaky_relu" "$tmp/c_leaky.json" "$NTKIT" constants --act leaky_relu --act-param 0.2
+pycheck "constants JSON: relu zeta 1/2, theta0 1/sqrt(2pi), nu; erf zeta 2/sqrt(3pi); leaky" <<'EOF'
+import sys, json, math
+t = sys.argv[1]
+r = json.load(open(t + "/c_relu.json"))
+e = json.load(open(t + "/c_erf.json"))
+l = json.load(open(t + "/c_leaky.json"))
+keys = {"zeta", "nu", "theta0", "theta1", "theta2", "e_phi2", "e_dphi2", "trace_factor", "act", "act_param"}
+assert set(r) == keys, set(r) ^ keys
+assert r["act"] == "relu" and e["act"] == "erf"
+c = 1 / math.sqrt(2 * math.pi)
+assert abs(r["zeta"] - 0.5) < 1e-15 and abs(r["theta0"] - c) < 1e-15
+assert abs(r["nu"] - 2 * c) < 1e-15 and r["trace_factor"] == 2 and r["theta2"] == 0
+assert abs(r["e_dphi2"] - 0.5) < 1e-15
+assert abs(e["zeta"] - 2 / math.sqrt(3 * math.pi)) < 1e-12, e["zeta"]
+assert abs(e["nu"]) < 1e-12 and abs(e["theta0"]) < 1e-12 and abs(e["theta2"]) < 1e-12
+assert l["act_param"] == 0.2 and abs(l["zeta"] - 0.6) < 1e-15
+EOF
+
+# ------------------------------------------------- compare-kernels
+runto "compare-kernels --json" "$tmp/cmp.json" "$NTKIT" compare-kernels "$tmp/A.npy" "$tmp/B.npy" --json
+runto "compare-kernels --json, B not PD (not an error)" "$tmp/cmp_sing.json" "$NTKIT" \
+    compare-kernels "$tmp/A.npy" "$tmp/Bsing.npy" --json
+run "compare-kernels table output" "$NTKIT" compare-kernels "$tmp/A.npy" "$tmp/B.npy"
+pycheck "compare-kernels == numpy norms; normalised distance; not-PD B reported" <<'EOF'
+import sys, json, numpy as np
+t = sys.argv[1]
+A, B = np.load(t + "/A.npy"), np.load(t + "/B.npy")
+j = json.load(open(t + "/cmp.json"))
+D = A - B
+op, fro = np.linalg.norm(D, 2), np.linalg.norm(D)
+w, Q = np.linalg.eigh(B)
+Bih = Q @ np.diag(w**-0.5) @ Q.T
+nd = np.linalg.norm(Bih @ A @ Bih - np.eye(len(B)), 2)
+for key, ref in (("op", op), ("fro", fro), ("rel_op", op / np.linalg.norm(B, 2)),
+                 ("rel_fro", fro / np.linalg.norm(B)), ("normalized", nd)):
+    assert abs(j[key] - ref) <= 1e-10 * ref, (key, j[key], ref)
+s = json.load(open(t + "/cmp_sing.json"))
+assert s["normalized"] is None and "positive definite" in s["normalized_unavailable"], s
+Bs = np.load(t + "/Bsing.npy")
+assert abs(s["fro"] - np.linalg.norm(A - Bs)) <= 1e-10 * s["fro"]
+EOF
+
+# ------------------------------------------------- bad inputs
+o=$tmp/o
+fails "unknown kind" "$NTKIT" kernel --kind ntk3 --x "$tmp/X.npy" --out "$o/K.npy"
+fails "unknown flag" "$NTKIT" kernel --kind ntk --bogus 1 --x "$tmp/X.npy" --out "$o/K.npy"
+fails "missing --x" "$NTKIT" kernel --kind ntk --out "$o/K.npy"
+fails "missing --kind" "$NTKIT" kernel --x "$tmp/X.npy" --out "$o/K.npy"
+fails "bad npy file" "$NTKIT" kernel --kind ntk --x "$tmp/junk.npy" --out "$o/K.npy"
+fails "missing npy file" "$NTKIT" kernel --kind ntk --x "$tmp/nope.npy" --out "$o/K.npy"
+fails "1-d inputs" "$NTKIT" kernel --kind ntk --x "$tmp/vec.npy" --out "$o/K.npy"
+fails "NaN in X" "$NTKIT" kernel --kind ntk-inf --x "$tmp/Xnan.npy" --out "$o/K.npy"
+fails "mismatched d: X vs X2" "$NTKIT" kernel --kind ntk --x "$tmp/X.npy" --x2 "$tmp/Xd7.npy" \
+    --out "$o/K.npy"
+fails "mismatched d: X vs --weights" "$NTKIT" kernel --kind ntk --weights "$tmp/run" \
+    --x "$tmp/Xd7.npy" --out "$o/K.npy"
+fails "net flag with --weights" "$NTKIT" kernel --kind ntk --weights "$tmp/run" --width 8 \
+    --x "$tmp/run/X_train.npy" --out "$o/K.npy"
+fails "--weights not a run directory" "$NTKIT" kernel --kind ntk --weights "$tmp" \
+    --x "$tmp/X.npy" --out "$o/K.npy"
+fails "--at without --weights" "$NTKIT" kernel --kind ntk --at init --x "$tmp/X.npy" \
+    --out "$o/K.npy"
+fails "--spectrum with --x2" "$NTKIT" kernel --kind ntk --x "$tmp/X.npy" --x2 "$tmp/Z.npy" \
+    --out "$o/K.npy" --spectrum "$o/s.csv"
+fails "--mem-limit too small for one tile (library NOMEM)" "$NTKIT" kernel --kind ntk \
+    --width 4096 --x "$tmp/X10.npy" --out "$o/K.npy" --mem-limit 8K
+grep -q 'smallest tile' "$tmp/log" && ok "tile error comes from the library" || bad "tile error comes from the library"
+fails "--mem-limit too small for the output" "$NTKIT" kernel --kind lin --x "$tmp/X.npy" \
+    --out "$o/K.npy" --mem-limit 100
+fails "--mem-limit malformed" "$NTKIT" kernel --kind lin --x "$tmp/X.npy" --out "$o/K.npy" \
+    --mem-limit 12Q
+fails "bad --act" "$NTKIT" kernel --kind ntk-inf --act swish --x "$tmp/X.npy" --out "$o/K.npy"
+fails "constants without --act" "$NTKIT" constants
+fails "constants unknown activation" "$NTKIT" constants --act nope
+fails "compare-kernels non-square" "$NTKIT" compare-kernels "$tmp/rect.npy" "$tmp/B.npy"
+fails "compare-kernels mismatched sizes" "$NTKIT" compare-kernels "$tmp/A.npy" "$tmp/B5.npy"
+fails "compare-kernels non-symmetric" "$NTKIT" compare-kernels "$tmp/nonsym.npy" "$tmp/B.npy"
+fails "compare-kernels one file" "$NTKIT" compare-kernels "$tmp/A.npy"
+fails "compare-kernels bad file" "$NTKIT" compare-kernels "$tmp/junk.npy" "$tmp/B.npy"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
