@@ -228,3 +228,32 @@ int cli_threads(const cli_args *a)
     if (cli_has(a, "threads") || !getenv("OPENBLAS_NUM_THREADS")) ntk_set_threads(t);
     return 0;
 }
+
+/* "512M", "2G", "1.5GiB", "4096" -> bytes (binary multiples); nonzero on error. */
+int cli_bytes(const char *flag, const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno == ERANGE || !isfinite(v) || v <= 0)
+        return cli_fail("--%s expects a positive size such as 4096, 512M or 2G, got '%s'", flag,
+                        s);
+    double mult = 1.0;
+    switch (*end) {
+    case 'k': case 'K': mult = 1024.0; end++; break;
+    case 'm': case 'M': mult = 1048576.0; end++; break;
+    case 'g': case 'G': mult = 1073741824.0; end++; break;
+    case 't': case 'T': mult = 1099511627776.0; end++; break;
+    default: break;
+    }
+    if (mult > 1.0 && *end == 'i') end++;
+    if (*end == 'B' || *end == 'b') end++;
+    if (*end != '\0')
+        return cli_fail("--%s expects a positive size such as 4096, 512M or 2G, got '%s'", flag,
+                        s);
+    v *= mult;
+    if (v < 1.0 || v >= 0.5 * (double)SIZE_MAX)
+        return cli_fail("--%s %s is out of range", flag, s);
+    *out = (size_t)v;
+    return 0;
+}

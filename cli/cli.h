@@ -44,6 +44,9 @@ int cli_double(const cli_args *a, const char *name, double def, double min, doub
 int cli_u64(const cli_args *a, const char *name, uint64_t def, uint64_t *out);
 int cli_int(const cli_args *a, const char *name, int def, int min, int max, int *out);
 
+/* "512M", "2G", "1.5GiB", "4096" -> bytes; prints an error naming --flag. */
+int cli_bytes(const char *flag, const char *s, size_t *out);
+
 /* Print "ntkit: error: <msg>" to stderr and return 1 (use as `return cli_fail(...)`). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* cli_fail with the library's last message, prefixed by context. */
@@ -151,6 +154,7 @@ int cmd_kernel(int argc, char **argv);
 int cmd_constants(int argc, char **argv);
 int cmd_compare_kernels(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_krr(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 
 #endif

@@ -31,21 +31,6 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* "512M", "2G", "1000000" -> bytes */
-static int parse_bytes(const char *s, size_t *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    double mul = 1;
-    if (*end == 'K' || *end == 'k') mul = 1024.0, end++;
-    else if (*end == 'M' || *end == 'm') mul = 1048576.0, end++;
-    else if (*end == 'G' || *end == 'g') mul = 1073741824.0, end++;
-    if (end == s || *end != '\0' || !(v > 0) || v * mul > 1e18)
-        return cli_fail("--mem-limit expects a size such as 512M or 2G, got '%s'", s);
-    *out = (size_t)(v * mul);
-    return 0;
-}
-
 /* Summary of one run, for sweeps: final and max of every metric column. */
 typedef struct {
     size_t ncols;
@@ -104,7 +89,7 @@ static int run_with_args(const cli_args *a, int quiet_summary, run_result *res)
                    cli_size(a, "kernel-subsample", 500, 0, &rc.kernel_subsample) ||
                    cli_int(a, "quad-order", 0, 0, 4096, &rc.quad_order)))
         rcode = 1;
-    if (!rcode && cli_has(a, "mem-limit") && parse_bytes(cli_str(a, "mem-limit", ""), &rc.mem_limit)) rcode = 1;
+    if (!rcode && cli_has(a, "mem-limit") && cli_bytes("mem-limit", cli_str(a, "mem-limit", ""), &rc.mem_limit)) rcode = 1;
     if (!rcode && rc.flow_rtol >= 1) rcode = cli_fail("--flow-tol must be below 1");
     if (rcode) {
         cli_setup_free(&s);

@@ -15,6 +15,7 @@ static const command commands[] = {
     {"kernel", cmd_kernel, "write an empirical, infinite-width or linear-model kernel matrix (.npy)"},
     {"constants", cmd_constants, "print an activation's Gaussian constants (zeta, nu, theta0..2) as JSON"},
     {"compare-kernels", cmd_compare_kernels, "operator, Frobenius and normalised distances between two kernels"},
+    {"krr", cmd_krr, "kernel ridge regression with any kernel kind; train and test errors"},
     {"run", cmd_run, "train nn, linearized, lin, ntk and ntk-inf side by side and measure the gaps"},
     {"sweep", cmd_sweep, "repeat a run over values of width|alpha|n|d|lr1|lr2|seed"},
 };

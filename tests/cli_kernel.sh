@@ -310,5 +310,28 @@ fails "compare-kernels non-symmetric" "$NTKIT" compare-kernels "$tmp/nonsym.npy"
 fails "compare-kernels one file" "$NTKIT" compare-kernels "$tmp/A.npy"
 fails "compare-kernels bad file" "$NTKIT" compare-kernels "$tmp/junk.npy" "$tmp/B.npy"
 
+# ---------------------------------------------------------------- krr
+# kernel ridge regression against numpy's solve on the kernels ntkit writes
+"$PY" -c "import numpy as np; r=np.random.default_rng(3); np.save('$tmp/kx.npy', r.standard_normal((60,4))); np.save('$tmp/ky.npy', r.standard_normal(60)); np.save('$tmp/kxt.npy', r.standard_normal((25,4))); np.save('$tmp/kyt.npy', r.standard_normal(25)); np.save('$tmp/ky7.npy', np.ones(7))"
+run "kernel ntk-inf for krr" "$NTKIT" kernel --kind ntk-inf --act erf --x "$tmp/kx.npy" --out "$tmp/kK.npy"
+run "cross kernel for krr" "$NTKIT" kernel --kind ntk-inf --act erf --x "$tmp/kxt.npy" --x2 "$tmp/kx.npy" --out "$tmp/kKt.npy"
+runto "krr json" "$tmp/krr.json" "$NTKIT" krr --kind ntk-inf --act erf --x "$tmp/kx.npy" --y "$tmp/ky.npy" --x-test "$tmp/kxt.npy" --y-test "$tmp/kyt.npy" --ridge 0.01,1 --json
+pycheck "krr matches numpy's solve" <<'PYEOF'
+import sys, json, numpy as np
+t = sys.argv[1]
+K, Kt = np.load(t + "/kK.npy"), np.load(t + "/kKt.npy")
+y, yt = np.load(t + "/ky.npy"), np.load(t + "/kyt.npy")
+out = json.load(open(t + "/krr.json"))
+assert [o["ridge"] for o in out] == [0.01, 1]
+for o in out:
+    a = np.linalg.solve(K + o["ridge"] * np.eye(len(y)), y)
+    tr, te = np.mean((K @ a - y) ** 2), np.mean((Kt @ a - yt) ** 2)
+    assert abs(o["train_mse"] - tr) <= 1e-8 * max(tr, 1e-12) + 1e-14, (o, tr)
+    assert abs(o["test_mse"] - te) <= 1e-8 * te, (o, te)
+PYEOF
+fails "krr y of the wrong length" "$NTKIT" krr --kind ntk-inf --x "$tmp/kx.npy" --y "$tmp/ky7.npy" --x-test "$tmp/kxt.npy" --y-test "$tmp/kyt.npy"
+fails "krr missing --y-test" "$NTKIT" krr --kind ntk-inf --x "$tmp/kx.npy" --y "$tmp/ky.npy" --x-test "$tmp/kxt.npy"
+fails "krr negative ridge" "$NTKIT" krr --kind ntk-inf --x "$tmp/kx.npy" --y "$tmp/ky.npy" --x-test "$tmp/kxt.npy" --y-test "$tmp/kyt.npy" --ridge -1
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
