@@ -8,40 +8,6 @@
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
-/* ---------------------------------------------------------------------
- * The linearized network (src/linearized.c), MATH.md §5:
- *   f_lin(x; θ) = f0(x) + α/√m Σ_r [Δv_r φ(z_r0) + v_r0 φ'(z_r0) Δw_r·x/s]
- * Parameters p = [ΔW (m,d) row-major ; Δv (m)], stored with the model.
- * ------------------------------------------------------------------- */
-typedef struct ntk_linz ntk_linz;
-/* X (n,d), Xt (nt,d) borrowed; f0 (n), ft0 (nt) copied (model outputs at θ0). */
-ntk_status ntk_linz_create(const ntk_net_config *cfg, const double *W0, const double *v0,
-                           const double *X, size_t n, const double *Xt, size_t nt,
-                           const double *f0, const double *ft0, ntk_linz **out);
-void ntk_linz_free(ntk_linz *lz);
-size_t ntk_linz_nparams(const ntk_linz *lz);
-double *ntk_linz_params(ntk_linz *lz);
-/* f (n or nt) at parameters p; test = 1 for the test inputs. */
-void ntk_linz_predict(ntk_linz *lz, const double *p, int test, double *f);
-/* Loss at p and its gradient g (nparams), for targets y (n). f (n) gets the
- * train predictions. */
-double ntk_linz_loss_grad(ntk_linz *lz, const double *p, const double *y, ntk_loss_kind loss,
-                          double *f, double *g);
-size_t ntk_linz_mem_bytes(size_t n, size_t nt, size_t d, size_t m);
-
-/* ---------------------------------------------------------------------
- * Adaptive ODE integration (src/flow.c): GSL's embedded Runge–Kutta
- * Prince–Dormand 8(9) pair with error control |err| <= rtol (|y| + 1).
- * ------------------------------------------------------------------- */
-typedef ntk_status (*ntk_rhs_fn)(void *ctx, double t, const double *y, double *dydt);
-typedef struct ntk_ode ntk_ode;
-ntk_status ntk_ode_create(size_t dim, double rtol, ntk_rhs_fn f, void *ctx, ntk_ode **out);
-/* Integrate y from *t to t1; *t is updated. Returns the rhs's failure, or
- * NTK_ERR_DIVERGED when the integrator cannot meet the tolerance. */
-ntk_status ntk_ode_advance(ntk_ode *ode, double *t, double t1, double *y);
-size_t ntk_ode_nsteps(const ntk_ode *ode);
-void ntk_ode_free(ntk_ode *ode);
-
 #endif
 
 /* malloc/calloc that set the error message on failure (count*elt checked). */
