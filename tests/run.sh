@@ -47,8 +47,7 @@ if [ "${NTK_TEST_C_ONLY:-0}" != 1 ]; then
         run_one "$(basename "$t")" sh "$t"
     done
     if [ -d python/tests ]; then
-        run_one python-unittest sh -c "cd python && $PYTHON -m unittest discover -s tests 2>&1; rc=\$?; \
-            exit \$rc" 
+        run_one python-tests sh -c "cd python && $PYTHON run_tests.py"
     fi
 fi
 

@@ -1,0 +1,37 @@
+"""ntkit: wide two-layer networks, their neural tangent kernels and lazy
+training — a thin ctypes layer over libntkit.so (no maths of its own).
+
+    import ntkit
+    net = ntkit.Network(d=10, width=1024, seed=0)
+    K = ntkit.ntk(net, X)                              # (n, n) empirical NTK
+    predict = ntkit.gradient_descent_mse(K, y, lr=1.0)
+    f_t = predict(100, net(X))                         # kernel GD after 100 steps
+    hist = net.train(X, y, lr1=1.0, lr2=1.0, steps=100)
+
+Arrays: float64 C-contiguous inputs are passed to the library without a
+copy; other real arrays are converted once. Shapes are checked before any
+C call (ValueError). Library errors raise ValueError (bad argument, format,
+NaN/Inf), MemoryError, DivergedError (a RuntimeError) or RuntimeError, with
+the library's message.
+
+The library is found through $NTKIT_LIBRARY, then libntkit.so* next to this
+file, then ../../build/libntkit.so (the repository's build tree).
+"""
+from ._lib import DivergedError, get_threads, library_path, set_threads
+from .data import make_dataset
+from .dynamics import KernelGD, gradient_descent_mse, kernel_ridge, kernel_ridge_predict
+from .kernels import (constants, estimate_trace_factor, lin_features, lin_kernel, nngp,
+                      nngp_inf, ntk, ntk_inf)
+from .network import Network
+from .run import MODELS, Run, run
+from .spectrum import eigh, kernel_distance, normalized_distance, spectrum_summary
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Network", "ntk", "nngp", "ntk_inf", "nngp_inf", "lin_kernel", "lin_features", "constants",
+    "estimate_trace_factor", "eigh", "spectrum_summary", "kernel_distance",
+    "normalized_distance", "gradient_descent_mse", "KernelGD", "kernel_ridge",
+    "kernel_ridge_predict", "run", "Run", "MODELS", "make_dataset", "set_threads",
+    "get_threads", "DivergedError", "library_path", "__version__",
+]

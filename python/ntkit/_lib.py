@@ -1,0 +1,396 @@
+"""Loading libntkit.so, the C structs, the function prototypes and errors.
+
+Everything the other modules call goes through `lib` (the library's
+functions, each with its prototype set; nothing else is reachable through
+it) and `check` (status -> exception).
+"""
+import ctypes
+import os
+from ctypes import (POINTER, Structure, byref, c_char_p, c_double, c_int, c_size_t,
+                    c_uint, c_uint64, c_void_p)
+
+import numpy as np
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+# ----------------------------------------------------------------------
+# Library discovery: $NTKIT_LIBRARY, next to the package, the build tree.
+# ----------------------------------------------------------------------
+
+def _candidates():
+    env = os.environ.get("NTKIT_LIBRARY")
+    if env:
+        return [("NTKIT_LIBRARY", env)]
+    out = []
+    for name in sorted(os.listdir(_HERE)):
+        if name.startswith("libntkit.so"):
+            out.append(("package", os.path.join(_HERE, name)))
+    build = os.path.normpath(os.path.join(_HERE, "..", "..", "build", "libntkit.so"))
+    out.append(("build tree", build))
+    return out
+
+
+def _load():
+    tried = []
+    for where, path in _candidates():
+        if not os.path.exists(path):
+            tried.append("%s (%s: not found)" % (path, where))
+            continue
+        try:
+            return ctypes.CDLL(path), path
+        except OSError as e:
+            tried.append("%s (%s: %s)" % (path, where, e))
+    raise ImportError(
+        "ntkit: cannot load libntkit.so; tried " + "; ".join(tried) + ".\n"
+        "The library is looked for in (1) $NTKIT_LIBRARY (a path to the .so; when set, "
+        "nothing else is tried), (2) next to the package: %s/libntkit.so*, (3) the build "
+        "tree: %s. Build it with `make` in the repository root."
+        % (_HERE, os.path.normpath(os.path.join(_HERE, "..", "..", "build", "libntkit.so"))))
+
+
+_cdll, library_path = _load()
+
+
+# ----------------------------------------------------------------------
+# Array arguments: float64 C-contiguous ndarrays, None (NULL) or a ctypes
+# double pointer (weights owned by a C object).
+# ----------------------------------------------------------------------
+
+_f64_base = np.ctypeslib.ndpointer(dtype=np.float64, flags="C_CONTIGUOUS")
+
+
+class F64(_f64_base):
+    """ndpointer(float64, C_CONTIGUOUS) that also accepts None and double*."""
+
+    @classmethod
+    def from_param(cls, obj):
+        if obj is None or isinstance(obj, ctypes._Pointer):
+            return obj
+        return super().from_param(obj)
+
+
+DP = POINTER(c_double)
+
+
+def as_array(ptr, shape):
+    """Copy `shape` doubles from a C pointer into a new ndarray."""
+    if not ptr:
+        return None
+    return np.ctypeslib.as_array(ptr, shape=shape).copy()
+
+
+# ----------------------------------------------------------------------
+# Structs (layouts of include/ntkit.h; checked by the tests' sizeof probe)
+# ----------------------------------------------------------------------
+
+class Act(Structure):
+    _fields_ = [("kind", c_int), ("param", c_double)]
+
+
+class NetConfig(Structure):
+    _fields_ = [("d", c_size_t), ("m", c_size_t), ("act", Act), ("init", c_int),
+                ("input_scale", c_int), ("alpha", c_double), ("centered", c_int),
+                ("seed", c_uint64)]
+
+
+class GDConfig(Structure):
+    _fields_ = [("lr1", c_double), ("lr2", c_double), ("loss", c_int)]
+
+
+class RunConfig(Structure):
+    _fields_ = [("net", NetConfig), ("gd", GDConfig), ("models", c_uint), ("flow", c_int),
+                ("flow_rtol", c_double), ("kernel_every", c_size_t),
+                ("kernel_subsample", c_size_t), ("quad_order", c_int), ("mem_limit", c_size_t),
+                ("trace_factor", c_double)]
+
+
+def _doubles(*names):
+    return [(n, c_double) for n in names]
+
+
+class WeightDist(Structure):
+    _fields_ = _doubles("w_fro", "v_norm", "w_max_row", "theta")
+
+
+class Constants(Structure):
+    _fields_ = _doubles("zeta", "nu", "theta0", "theta1", "theta2", "e_phi2", "e_dphi2",
+                        "trace_factor")
+
+
+class KernelDist(Structure):
+    _fields_ = _doubles("op", "fro", "rel_op", "rel_fro")
+
+
+class SpectrumSummary(Structure):
+    _fields_ = _doubles("lmin", "lmax", "cond")
+
+
+class RunTheory(Structure):
+    _fields_ = _doubles("ntk_lmin", "ntk_lmax", "inf_lmin", "inf_lmax", "jac_smin", "jac_smax",
+                        "lr_max_stable", "stability", "envelope_rate", "loss0", "D_bound",
+                        "flip_bound_D", "beta_bound", "alpha_condition", "weight_bound",
+                        "horizon_T")
+
+
+class Dataset(Structure):
+    _fields_ = [("X_train", DP), ("y_train", DP), ("X_test", DP), ("y_test", DP),
+                ("n", c_size_t), ("n_test", c_size_t), ("d", c_size_t)]
+
+
+def struct_dict(s):
+    """A ctypes struct of doubles as a dict {field: float}."""
+    return {name: float(getattr(s, name)) for name, _ in s._fields_}
+
+
+# ----------------------------------------------------------------------
+# Prototypes
+# ----------------------------------------------------------------------
+
+st = c_int        # ntk_status
+H = c_void_p      # opaque handle
+S = c_size_t
+
+_PROTOTYPES = {
+    # status, threads
+    "ntk_errmsg": (c_char_p, []),
+    "ntk_status_name": (c_char_p, [c_int]),
+    "ntk_clear_error": (None, []),
+    "ntk_check_finite": (st, [F64, S, c_char_p]),
+    "ntk_set_threads": (None, [c_int]),
+    "ntk_get_threads": (c_int, []),
+    # parsing
+    "ntk_act_parse": (st, [c_char_p, c_double, POINTER(Act)]),
+    "ntk_init_parse": (st, [c_char_p, POINTER(c_int)]),
+    "ntk_loss_parse": (st, [c_char_p, POINTER(c_int)]),
+    "ntk_input_scale_parse": (st, [c_char_p, POINTER(c_int)]),
+    "ntk_models_parse": (st, [c_char_p, POINTER(c_uint)]),
+    "ntk_model_name": (c_char_p, [c_int]),
+    "ntk_act_name": (c_char_p, [c_int]),
+    "ntk_init_name": (c_char_p, [c_int]),
+    "ntk_loss_name": (c_char_p, [c_int]),
+    "ntk_input_scale_name": (c_char_p, [c_int]),
+    # network
+    "ntk_net_config_default": (NetConfig, [S, S]),
+    "ntk_net_config_check": (st, [POINTER(NetConfig)]),
+    "ntk_net_config_s": (c_double, [POINTER(NetConfig)]),
+    "ntk_init_weights": (st, [POINTER(NetConfig), F64, F64]),
+    "ntk_net_create": (st, [POINTER(NetConfig), POINTER(H)]),
+    "ntk_net_create_from": (st, [POINTER(NetConfig), F64, F64, POINTER(H)]),
+    "ntk_net_free": (None, [H]),
+    "ntk_net_W": (DP, [H]),
+    "ntk_net_v": (DP, [H]),
+    "ntk_net_W0": (DP, [H]),
+    "ntk_net_v0": (DP, [H]),
+    "ntk_net_set_weights": (st, [H, F64, F64]),
+    "ntk_forward": (st, [POINTER(NetConfig), F64, F64, F64, S, F64]),
+    "ntk_net_predict": (st, [H, F64, S, F64]),
+    "ntk_loss_value": (c_double, [c_int, F64, F64, S]),
+    "ntk_loss_grad": (st, [POINTER(NetConfig), F64, F64, F64, F64, S, c_int, F64,
+                           POINTER(c_double), F64, F64, F64]),
+    "ntk_net_weight_dist": (None, [H, POINTER(WeightDist)]),
+    # trainer
+    "ntk_trainer_create": (st, [H, F64, F64, S, GDConfig, POINTER(H)]),
+    "ntk_trainer_free": (None, [H]),
+    "ntk_trainer_eval": (st, [H]),
+    "ntk_trainer_apply": (st, [H]),
+    "ntk_trainer_loss": (c_double, [H]),
+    "ntk_trainer_grad_norm": (c_double, [H]),
+    # data
+    "ntk_dataset_make": (st, [c_char_p, c_char_p, S, S, S, c_uint64, c_int, POINTER(Dataset)]),
+    "ntk_dataset_free": (None, [POINTER(Dataset)]),
+    # kernels
+    "ntk_kernel_empirical": (st, [POINTER(NetConfig), F64, F64, F64, S, F64, S, c_double,
+                                  c_double, S, F64]),
+    "ntk_kernel_infinite": (st, [POINTER(NetConfig), F64, S, F64, S, c_double, c_double, c_int,
+                                 F64]),
+    "ntk_constants_compute": (st, [Act, c_double, c_int, POINTER(Constants)]),
+    "ntk_trace_factor": (st, [F64, S, S, POINTER(c_double)]),
+    "ntk_lin_features": (st, [POINTER(Constants), c_double, c_int, F64, S, S, F64]),
+    "ntk_kernel_lin": (st, [POINTER(Constants), c_double, F64, S, F64, S, S, c_double, c_double,
+                            F64]),
+    # spectra
+    "ntk_eigh": (st, [F64, S, F64, F64]),
+    "ntk_spectrum_summary_of": (st, [F64, S, POINTER(SpectrumSummary)]),
+    "ntk_kernel_distance": (st, [F64, F64, S, POINTER(KernelDist)]),
+    "ntk_normalized_distance": (st, [F64, F64, S, POINTER(c_double)]),
+    # kernel GD, ridge
+    "ntk_kgd_create_method": (st, [F64, S, F64, F64, c_double, c_int, c_int, POINTER(H)]),
+    "ntk_kgd_extremes": (st, [H, POINTER(c_double), POINTER(c_double), POINTER(c_int)]),
+    "ntk_kgd_info": (st, [H, POINTER(c_int), POINTER(c_size_t), POINTER(c_double)]),
+    "ntk_kgd_free": (None, [H]),
+    "ntk_kgd_evals": (DP, [H]),
+    "ntk_kgd_predict_train": (st, [H, c_double, c_int, F64]),
+    "ntk_kgd_predict_test": (st, [H, c_double, c_int, F64, S, F64, F64]),
+    "ntk_kernel_ridge": (st, [F64, S, F64, c_double, F64]),
+    # side-by-side runs
+    "ntk_run_config_default": (RunConfig, [NetConfig, GDConfig]),
+    "ntk_run_create": (st, [POINTER(RunConfig), F64, F64, S, F64, F64, S, F64, F64, POINTER(H)]),
+    "ntk_run_free": (None, [H]),
+    "ntk_run_advance": (st, [H, c_double]),
+    "ntk_run_time": (c_double, [H]),
+    "ntk_run_ncolumns": (S, [H]),
+    "ntk_run_column": (c_char_p, [H, S]),
+    "ntk_run_metrics": (st, [H, c_int, F64]),
+    "ntk_run_predictions": (st, [H, c_int, F64, F64]),
+    "ntk_run_net": (H, [H]),
+    "ntk_run_theory_get": (st, [H, POINTER(RunTheory)]),
+    "ntk_run_beta_estimate": (st, [H, POINTER(c_double)]),
+}
+
+
+
+class _Lib:
+    """The prototyped functions only: a call to one without a prototype
+    (whose pointer result ctypes would truncate to int) is an AttributeError."""
+
+
+lib = _Lib()
+for _name, (_res, _args) in _PROTOTYPES.items():
+    _fn = getattr(_cdll, _name)
+    _fn.restype = _res
+    _fn.argtypes = _args
+    setattr(lib, _name, _fn)
+
+
+# ----------------------------------------------------------------------
+# Errors
+# ----------------------------------------------------------------------
+
+NTK_OK, NTK_ERR_ARG, NTK_ERR_NOMEM, NTK_ERR_IO, NTK_ERR_FORMAT = 0, 1, 2, 3, 4
+NTK_ERR_NONFINITE, NTK_ERR_DIVERGED, NTK_ERR_LAPACK, NTK_ERR_INTERRUPTED = 5, 6, 7, 8
+
+
+class DivergedError(RuntimeError):
+    """Training produced a non-finite loss or weight (NTK_ERR_DIVERGED).
+
+    `.partial` holds what was recorded before the failing step (the same
+    dict the call would have returned), where the call keeps one.
+    """
+    partial = None
+
+
+def error(status, context=None):
+    """The exception for a nonzero ntk_status, carrying ntk_errmsg()."""
+    msg = lib.ntk_errmsg().decode("utf-8", "replace")
+    if context:
+        msg = "%s: %s" % (context, msg)
+    if status in (NTK_ERR_ARG, NTK_ERR_FORMAT, NTK_ERR_NONFINITE):
+        exc = ValueError(msg)
+    elif status == NTK_ERR_NOMEM:
+        exc = MemoryError(msg)
+    elif status == NTK_ERR_DIVERGED:
+        exc = DivergedError(msg)
+    else:
+        exc = RuntimeError(msg)
+    exc.status = lib.ntk_status_name(status).decode()
+    return exc
+
+
+def check(status, context=None):
+    """Raise error(status) unless status is NTK_OK."""
+    if status != NTK_OK:
+        raise error(status, context)
+
+
+def check_finite(a, what):
+    """ValueError (the library's NaN/Inf message naming `what`) unless a is finite."""
+    check(lib.ntk_check_finite(a, a.size, what.encode()))
+
+
+# ----------------------------------------------------------------------
+# Names -> enums (the library parses, so its messages list the choices)
+# ----------------------------------------------------------------------
+
+def _enc(name, what):
+    if not isinstance(name, str):
+        raise TypeError("%s must be a string, got %r" % (what, name))
+    return name.encode()
+
+
+def parse_act(name, param=None):
+    """Activation by name; act_param None gives 0.1 (the CLI's default slope)."""
+    a = Act()
+    check(lib.ntk_act_parse(_enc(name, "act"), 0.1 if param is None else float(param), byref(a)))
+    return a
+
+
+def _parse_enum(fn, name, what):
+    out = c_int()
+    check(fn(_enc(name, what), byref(out)))
+    return out.value
+
+
+def parse_init(name):
+    return _parse_enum(lib.ntk_init_parse, name, "init")
+
+
+def parse_loss(name):
+    return _parse_enum(lib.ntk_loss_parse, name, "loss")
+
+
+def parse_input_scale(name):
+    return _parse_enum(lib.ntk_input_scale_parse, name, "input_scale")
+
+
+def parse_models(spec):
+    """"all", "nn,ntk", or a list of model names -> NTK_MODEL_* mask."""
+    if not isinstance(spec, str):
+        spec = ",".join(spec)
+    out = c_uint()
+    check(lib.ntk_models_parse(_enc(spec, "models"), byref(out)))
+    return out.value
+
+
+_LAYERS = {"both": (1.0, 1.0), "first": (1.0, 0.0), "second": (0.0, 1.0)}
+
+
+def layer_coeffs(layer):
+    """"both" | "first" | "second" | (c1, c2) -> (c1, c2) of K = c1·Θ1 + c2·Θ2.
+
+    A pair gives the rate-weighted kernel, e.g. (lr1, lr2) for η1Θ1 + η2Θ2.
+    """
+    if isinstance(layer, str):
+        if layer in _LAYERS:
+            return _LAYERS[layer]
+    elif isinstance(layer, (tuple, list)) and len(layer) == 2:
+        return float(layer[0]), float(layer[1])
+    raise ValueError("layer must be 'both', 'first', 'second' or a pair (c1, c2), got %r"
+                     % (layer,))
+
+
+def net_config(d, width, act="relu", act_param=None, init="gaussian", input_scale="sqrt_d",
+               alpha=1.0, centered=False, seed=0):
+    """An ntk_net_config from keyword values, checked by the library."""
+    cfg = lib.ntk_net_config_default(size_arg(d, "d"), size_arg(width, "width"))
+    cfg.act = parse_act(act, act_param)
+    cfg.init = parse_init(init)
+    cfg.input_scale = parse_input_scale(input_scale)
+    cfg.alpha = float(alpha)
+    cfg.centered = 1 if centered else 0
+    cfg.seed = seed_arg(seed)
+    check(lib.ntk_net_config_check(byref(cfg)))
+    return cfg
+
+
+def seed_arg(seed):
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) \
+            or not 0 <= seed < 2 ** 64:
+        raise ValueError("seed must be an integer in [0, 2**64), got %r" % (seed,))
+    return int(seed)
+
+
+def size_arg(x, what):
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)) or x < 0:
+        raise ValueError("%s must be a non-negative integer, got %r" % (what, x))
+    return int(x)
+
+
+def set_threads(n):
+    """OpenBLAS thread count for the library (n <= 0: one per core)."""
+    lib.ntk_set_threads(int(n))
+
+
+def get_threads():
+    """The current OpenBLAS thread count."""
+    return lib.ntk_get_threads()

@@ -1,0 +1,30 @@
+"""Datasets as the CLI makes them (ntk_dataset_make): the same specs and
+seeds give the same arrays as `ntkit train --data ... --target ... --seed S`."""
+from ctypes import byref
+
+from ._lib import Dataset, as_array, check, lib, seed_arg, size_arg
+
+
+def make_dataset(data="gaussian", target="linear", n=1000, n_test=200, d=20, seed=0,
+                 standardize=False):
+    """dict(X_train (n,d), y_train (n,), X_test (n_test,d), y_test (n_test,)).
+
+    data: gaussian | gaussian:decay=P | sphere | unit-sphere | npy:X.npy[:y.npy]
+          | csv:FILE[:target=COL] | cifar10:FILE:POS,NEG | mnist:IMAGES:LABELS:POS,NEG
+    target: linear | relu-neuron | two-layer:k=K | hermite:... | poly:... |
+          gegenbauer:... | noise | npy:y.npy (plus ",noise=SIGMA"), or None
+          when the data file carries labels.
+    Synthetic inputs use `seed`, the teacher seed + 1 (as the CLI).
+    """
+    ds = Dataset()
+    tgt = None if target is None else target.encode()
+    check(lib.ntk_dataset_make(data.encode(), tgt, size_arg(n, "n"), size_arg(n_test, "n_test"),
+                               size_arg(d, "d"), seed_arg(seed), 1 if standardize else 0,
+                               byref(ds)))
+    try:
+        n, nt, d = ds.n, ds.n_test, ds.d
+        return {"X_train": as_array(ds.X_train, (n, d)), "y_train": as_array(ds.y_train, (n,)),
+                "X_test": as_array(ds.X_test, (nt, d)) if nt else None,
+                "y_test": as_array(ds.y_test, (nt,)) if nt else None}
+    finally:
+        lib.ntk_dataset_free(byref(ds))

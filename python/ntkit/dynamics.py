@@ -1,0 +1,155 @@
+"""Closed-form kernel gradient descent and kernel ridge regression
+(MATH.md §6, src/kgd.c).
+
+    u(t) − y = (I − c·η K)^t (u(0) − y)      GD, t steps
+    u(t) − y = exp(−c·η t K) (u(0) − y)      gradient flow, time t
+    c = 1/n (loss "mean") or 1 (loss "sum")
+"""
+import ctypes
+from ctypes import byref
+
+import numpy as np
+
+from . import _arrays
+from ._lib import as_array, check, lib, parse_loss
+
+
+METHODS = {"auto": 0, "eig": 1, "krylov": 2}
+
+
+class KernelGD:
+    """Predictions of kernel GD on K_train (n,n), y_train (n,); made by
+    gradient_descent_mse. Call it as predict(t, f0_train, f0_test=None,
+    K_test_train=None).
+
+    The C object (ntk_kgd: an eigendecomposition of K, or a Lanczos basis
+    built from r0 = y − f0_train) is built on first use and rebuilt only
+    when a call passes different f0_train values (the last one is cached by
+    content). K_train is referenced, not copied, and read at each build: do
+    not modify it in place while the predictor is in use.
+    """
+
+    def __init__(self, K_train, y_train, lr=1.0, loss="mean", flow=False, method="auto"):
+        self._K = _arrays.square(K_train, "K_train")
+        self.n = self._K.shape[0]
+        self._y = _arrays.vector(y_train, "y_train", self.n)
+        self.lr = float(lr)
+        self.loss = loss
+        self._loss = parse_loss(loss)
+        self.flow = bool(flow)
+        if method not in METHODS:
+            raise ValueError("method must be 'auto', 'eig' or 'krylov', got %r" % (method,))
+        self.method = method
+        self._h = None
+        self._key = None
+
+    def close(self):
+        """Free the C object (idempotent; a later call rebuilds it)."""
+        h, self._h = self._h, None
+        self._key = None
+        if h is not None and lib is not None:
+            lib.ntk_kgd_free(h)
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def _handle(self, f0):
+        key = f0.tobytes()
+        if self._h is None or key != self._key:
+            self.close()
+            h = ctypes.c_void_p()
+            check(lib.ntk_kgd_create_method(self._K, self.n, self._y, f0, self.lr, self._loss,
+                                            METHODS[self.method], byref(h)))
+            self._h, self._key = h, key
+        return self._h
+
+    def _current(self, f0_train):
+        if f0_train is not None:
+            return self._handle(_arrays.vector(f0_train, "f0_train", self.n))
+        return self._h if self._h is not None else self._handle(np.zeros(self.n))
+
+    def evals(self, f0_train=None):
+        """Eigenvalues of K_train (n,), ascending (method "eig"; None for a
+        Krylov basis, see extremes())."""
+        return as_array(lib.ntk_kgd_evals(self._current(f0_train)), (self.n,))
+
+    def extremes(self, f0_train=None):
+        """dict(lmin, lmax, exact): λ_min, λ_max of K_train; for a Krylov
+        basis (exact False) the extreme Ritz values (lmin only an upper bound)."""
+        lo, hi, ex = ctypes.c_double(), ctypes.c_double(), ctypes.c_int()
+        check(lib.ntk_kgd_extremes(self._current(f0_train), byref(lo), byref(hi), byref(ex)))
+        return {"lmin": lo.value, "lmax": hi.value, "exact": bool(ex.value)}
+
+    def info(self, f0_train=None):
+        """dict(method "eig"|"krylov", k = basis size (n for eig), err_est =
+        estimated relative error of the predictions)."""
+        meth, k, err = ctypes.c_int(), ctypes.c_size_t(), ctypes.c_double()
+        check(lib.ntk_kgd_info(self._current(f0_train), byref(meth), byref(k), byref(err)))
+        name = {v: n for n, v in METHODS.items()}[meth.value]
+        return {"method": name, "k": k.value, "err_est": err.value}
+
+    def __call__(self, t, f0_train=None, f0_test=None, K_test_train=None):
+        """Predictions at time(s) t (steps for GD, time for flow).
+
+        t            a scalar or an array of shape (T,) (any shape works)
+        f0_train     predictions at t = 0 on the training set (n,) (None: 0)
+        f0_test      predictions at t = 0 on the test set (nt,) (None: 0)
+        K_test_train test×train kernel (nt,n), scaled like K_train
+
+        Returns f_train of shape t.shape + (n,), or (f_train, f_test) with
+        f_test of shape t.shape + (nt,) when K_test_train is given.
+        """
+        n = self.n
+        f0 = np.zeros(n) if f0_train is None else _arrays.vector(f0_train, "f0_train", n)
+        Kt = None
+        if K_test_train is not None:
+            Kt = _arrays.matrix(K_test_train, "K_test_train", cols=n)
+            nt = Kt.shape[0]
+            f0t = np.zeros(nt) if f0_test is None else _arrays.vector(f0_test, "f0_test", nt)
+        elif f0_test is not None:
+            raise ValueError("f0_test needs K_test_train")
+        ts = np.asarray(t, dtype=np.float64)
+        h = self._handle(f0)
+        flat = ts.ravel()
+        out = np.empty((flat.size, n))
+        out_t = np.empty((flat.size, nt)) if Kt is not None else None
+        for j, tj in enumerate(flat):
+            check(lib.ntk_kgd_predict_train(h, float(tj), int(self.flow), out[j]))
+            if Kt is not None:
+                check(lib.ntk_kgd_predict_test(h, float(tj), int(self.flow), Kt, nt, f0t,
+                                               out_t[j]))
+        f_train = out.reshape(ts.shape + (n,))
+        if Kt is None:
+            return f_train
+        return f_train, out_t.reshape(ts.shape + (nt,))
+
+
+def gradient_descent_mse(K_train, y_train, lr=1.0, loss="mean", flow=False, method="auto"):
+    """Closed-form GD (or flow, flow=True) on the squared loss with kernel K_train.
+
+    K_train (n,n) symmetric, y_train (n,); lr multiplies K (pass 1 when
+    K_train already holds η1Θ1 + η2Θ2); loss "mean" (c = 1/n) or "sum" (c = 1).
+    method: "eig" (exact eigendecomposition, O(n³)), "krylov" (Lanczos from
+    y − f0_train) or "auto" (the library's choice: eig up to n = 4000).
+    Returns predict(t, f0_train, f0_test=None, K_test_train=None), a KernelGD.
+    """
+    return KernelGD(K_train, y_train, lr, loss, flow, method)
+
+
+def kernel_ridge(K_train, y_train, ridge):
+    """Coefficients (λI + K)^{-1} y (n,) by Cholesky, for K_train (n,n), y_train (n,)."""
+    K = _arrays.square(K_train, "K_train")
+    n = K.shape[0]
+    y = _arrays.vector(y_train, "y_train", n)
+    coef = np.empty(n)
+    check(lib.ntk_kernel_ridge(K, n, y, float(ridge), coef))
+    return coef
+
+
+def kernel_ridge_predict(K_test_train, coef):
+    """Predictions K_test_train (nt,n) @ coef (n,) -> (nt,) (a numpy matmul)."""
+    K = _arrays.matrix(K_test_train, "K_test_train")
+    return K @ _arrays.vector(coef, "coef", K.shape[1])

@@ -1,0 +1,118 @@
+"""Kernels: empirical NTK/NNGP of a Network, infinite-width kernels, the
+linear models' kernels and Gaussian constants (MATH.md §2–§4).
+
+A kernel is K = c1·Θ1 + c2·Θ2, chosen by `layer`:
+"both" (1,1), "first" (1,0), "second" (0,1) = NNGP, or a pair (c1, c2) such
+as (lr1, lr2) for the rate-weighted kernel. With X2 None the result is the
+symmetric K(X, X) (n1,n1); otherwise the cross block K(X, X2) (n1,n2).
+"""
+import ctypes
+from ctypes import byref
+
+import numpy as np
+
+from . import _arrays
+from ._lib import Constants, check, layer_coeffs, lib, net_config, parse_act, struct_dict
+
+
+def _out(n1, n2):
+    return np.empty((n1, n2 if n2 else n1))
+
+
+def ntk(net, X, X2=None, layer="both", mem_limit=0):
+    """Empirical NTK of `net` at its current weights, MATH.md §2.
+
+    X (n1,d), X2 (n2,d) or None -> K (n1,n2) or (n1,n1).
+    mem_limit: bytes of scratch for the tiles (0: library default).
+    """
+    X, n1, X2, n2, _ = _arrays.pair(X, X2, d=net.d)
+    c1, c2 = layer_coeffs(layer)
+    K = _out(n1, n2)
+    h = net.handle
+    check(lib.ntk_kernel_empirical(byref(net._cfg), lib.ntk_net_W(h), lib.ntk_net_v(h), X, n1,
+                                   X2, n2, c1, c2, int(mem_limit), K))
+    return K
+
+
+def nngp(net, X, X2=None, mem_limit=0):
+    """Empirical NNGP kernel Θ2 = α²/m φ(Z1)φ(Z2)ᵀ of `net` (ntk with layer="second")."""
+    return ntk(net, X, X2, layer="second", mem_limit=mem_limit)
+
+
+def ntk_inf(X, X2=None, act="relu", act_param=None, input_scale="sqrt_d", alpha=1.0,
+            layer="both", quad_order=0):
+    """Infinite-width NTK for E[v²] = 1, MATH.md §3.
+
+    Closed forms for relu, leaky_relu, erf, identity; Gauss–Hermite quadrature
+    of order quad_order (0: 64) otherwise. X (n1,d), X2 (n2,d) or None.
+    """
+    X, n1, X2, n2, d = _arrays.pair(X, X2)
+    cfg = net_config(d, 1, act=act, act_param=act_param, input_scale=input_scale, alpha=alpha)
+    c1, c2 = layer_coeffs(layer)
+    K = _out(n1, n2)
+    check(lib.ntk_kernel_infinite(byref(cfg), X, n1, X2, n2, c1, c2, int(quad_order), K))
+    return K
+
+
+def nngp_inf(X, X2=None, act="relu", act_param=None, input_scale="sqrt_d", alpha=1.0,
+             quad_order=0):
+    """Infinite-width NNGP kernel α²Σ (ntk_inf with layer="second")."""
+    return ntk_inf(X, X2, act, act_param, input_scale, alpha, "second", quad_order)
+
+
+def constants(act, act_param=None, trace_factor=1.0, quad_order=0):
+    """Gaussian constants of MATH.md §4 as a dict: zeta, nu, theta0, theta1,
+    theta2, e_phi2, e_dphi2, trace_factor. trace_factor = √(Tr Σ²/d)
+    (1 for isotropic data) multiplies ν."""
+    c = Constants()
+    check(lib.ntk_constants_compute(parse_act(act, act_param), float(trace_factor),
+                                    int(quad_order), byref(c)))
+    return struct_dict(c)
+
+
+def estimate_trace_factor(X):
+    """√(Tr Σ̂²/d) of the sample covariance of X (n,d) rescaled to Tr Σ̂ = d."""
+    X = _arrays.matrix(X, "X")
+    out = ctypes.c_double()
+    check(lib.ntk_trace_factor(X, X.shape[0], X.shape[1], byref(out)))
+    return out.value
+
+
+def _lin_constants(X, act, act_param, tf, quad_order):
+    tf = estimate_trace_factor(X) if tf is None else float(tf)
+    c = Constants()
+    check(lib.ntk_constants_compute(parse_act(act, act_param), tf, int(quad_order), byref(c)))
+    return c
+
+
+def lin_features(X, layer="first", act="relu", act_param=None, alpha=1.0, trace_factor=None,
+                 quad_order=0):
+    """Hu et al.'s feature maps (MATH.md §4), scaled by α.
+
+    layer "first": ψ1 (n, d+1); "second": ψ2 (n, d+2). trace_factor None:
+    estimated from X (as ntk_run does with 0), else the given √(Tr Σ²/d).
+    """
+    X = _arrays.matrix(X, "X")
+    n, d = X.shape
+    if layer not in ("first", "second"):
+        raise ValueError("layer must be 'first' or 'second', got %r" % (layer,))
+    lay = 1 if layer == "first" else 2
+    c = _lin_constants(X, act, act_param, trace_factor, quad_order)
+    Psi = np.empty((n, d + lay))
+    check(lib.ntk_lin_features(byref(c), float(alpha), lay, X, n, d, Psi))
+    return Psi
+
+
+def lin_kernel(X, X2=None, act="relu", act_param=None, layer="both", alpha=1.0,
+               trace_factor=None, quad_order=0):
+    """Kernel of the linear models, c1·ψ1ψ1ᵀ + c2·ψ2ψ2ᵀ (Θ_lin1, Θ_lin2, Θ_lin).
+
+    X (n1,d), X2 (n2,d) or None. trace_factor None: estimated from X (as
+    ntk_run does), else the given √(Tr Σ²/d) (1 for isotropic data).
+    """
+    X, n1, X2, n2, d = _arrays.pair(X, X2)
+    c1, c2 = layer_coeffs(layer)
+    c = _lin_constants(X, act, act_param, trace_factor, quad_order)
+    K = _out(n1, n2)
+    check(lib.ntk_kernel_lin(byref(c), float(alpha), X, n1, X2, n2, d, c1, c2, K))
+    return K

@@ -1,0 +1,50 @@
+"""Spectra of kernel matrices and distances between kernels (src/spectrum.c)."""
+import ctypes
+from ctypes import byref
+
+import numpy as np
+
+from . import _arrays
+from ._lib import KernelDist, SpectrumSummary, check, lib, struct_dict
+
+
+def eigh(K, vectors=True):
+    """Eigen-decomposition of symmetric K (n,n) (LAPACK dsyevd).
+
+    Returns (evals (n,) ascending, evecs (n,n) with eigenvector k in column
+    k), as numpy.linalg.eigh, or evals alone when vectors=False. The library
+    checks symmetry to a relative 1e-8 first (ValueError otherwise).
+    """
+    K = _arrays.square(K, "K")
+    n = K.shape[0]
+    evals = np.empty(n)
+    evecs = np.empty((n, n)) if vectors else None
+    check(lib.ntk_eigh(K, n, evals, evecs))
+    return (evals, evecs) if vectors else evals
+
+
+def spectrum_summary(K):
+    """dict(lmin, lmax, cond = lmax/lmin) of symmetric K (n,n)."""
+    K = _arrays.square(K, "K")
+    out = SpectrumSummary()
+    check(lib.ntk_spectrum_summary_of(K, K.shape[0], byref(out)))
+    return struct_dict(out)
+
+
+def kernel_distance(A, B):
+    """Distances between symmetric A and B (n,n), B the reference:
+    dict(op = ‖A − B‖_op, fro = ‖A − B‖_F, rel_op, rel_fro (divided by B's norms))."""
+    A = _arrays.square(A, "A")
+    B = _arrays.square(B, "B", A.shape[0])
+    out = KernelDist()
+    check(lib.ntk_kernel_distance(A, B, A.shape[0], byref(out)))
+    return struct_dict(out)
+
+
+def normalized_distance(K, KN):
+    """‖K^{-1/2} K_N K^{-1/2} − I‖_op for K (n,n) positive definite and KN (n,n)."""
+    K = _arrays.square(K, "K")
+    KN = _arrays.square(KN, "KN", K.shape[0])
+    out = ctypes.c_double()
+    check(lib.ntk_normalized_distance(K, KN, K.shape[0], byref(out)))
+    return out.value

@@ -1,0 +1,184 @@
+"""Errors: shape checks before C, library messages, conversions, loading,
+struct layouts."""
+import ctypes
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+
+from helpers import REPO, data, ntkit
+from ntkit import _arrays, _lib
+
+
+class ShapeChecks(unittest.TestCase):
+    def setUp(self):
+        self.net = ntkit.Network(4, 8)
+
+    def test_wrong_columns_and_ndim(self):
+        with self.assertRaisesRegex(ValueError, "X has 3 columns, expected 4"):
+            self.net(np.zeros((5, 3)))
+        with self.assertRaisesRegex(ValueError, "must be 2-d"):
+            self.net(np.zeros(4))
+        with self.assertRaisesRegex(ValueError, "X2 has 5 columns"):
+            ntkit.ntk(self.net, np.zeros((2, 4)), np.zeros((2, 5)))
+        with self.assertRaisesRegex(ValueError, "y has length 4, expected 5"):
+            self.net.train(np.zeros((5, 4)), np.zeros(4), 1, 1, 3)
+        with self.assertRaisesRegex(ValueError, "must be square"):
+            ntkit.eigh(np.zeros((3, 4)))
+        with self.assertRaisesRegex(ValueError, "W has shape|W has 3 columns"):
+            self.net.W = np.zeros((8, 3))
+        with self.assertRaisesRegex(ValueError, "K_test_train has 3 columns"):
+            ntkit.gradient_descent_mse(np.eye(4), np.ones(4))(1, np.zeros(4), None, np.ones((2, 3)))
+        with self.assertRaisesRegex(ValueError, "real numbers"):
+            self.net(np.array([["a", "b", "c", "d"]]))
+        with self.assertRaisesRegex(ValueError, "layer must be"):
+            ntkit.ntk(self.net, np.zeros((2, 4)), layer="third")
+
+    def test_conversion_and_no_copy(self):
+        X = np.ones((3, 4))
+        self.assertIs(_arrays.matrix(X, "X"), X)
+        for other in (np.ones((3, 4), dtype=np.float32), np.asfortranarray(X), np.ones((3, 8))[:, ::2],
+                      np.ones((3, 4), dtype=int), X.tolist()):
+            conv = _arrays.matrix(other, "X")
+            self.assertTrue(conv.flags.c_contiguous and conv.dtype == np.float64)
+            np.testing.assert_array_equal(self.net(other), self.net(X))
+
+
+class LibraryErrors(unittest.TestCase):
+    def test_nonfinite_inputs(self):
+        net = ntkit.Network(3, 4)
+        X, y = data(5, 3)
+        X[2, 1] = np.nan
+        for call in (lambda: net(X), lambda: ntkit.ntk(net, X), lambda: ntkit.ntk_inf(X),
+                     lambda: net.train(X, y, 1, 1, 2)):
+            with self.assertRaises(ValueError) as cm:
+                call()
+            self.assertEqual(cm.exception.status, "NTK_ERR_NONFINITE")
+            self.assertIn("NaN", str(cm.exception))
+        X[2, 1] = 0
+        y[0] = np.inf
+        with self.assertRaisesRegex(ValueError, "Inf"):
+            net.train(X, y, 1, 1, 2)
+
+    def test_bad_settings_carry_library_message(self):
+        with self.assertRaisesRegex(ValueError, "even width"):
+            ntkit.Network(3, 5, init="symmetric")
+        with self.assertRaisesRegex(ValueError, "unknown activation 'foo'"):
+            ntkit.Network(3, 4, act="foo")
+        with self.assertRaisesRegex(ValueError, "alpha"):
+            ntkit.Network(3, 4, alpha=0)
+        with self.assertRaisesRegex(ValueError, "not symmetric"):
+            ntkit.eigh(np.array([[1.0, 2.0], [0.0, 1.0]]))
+        with self.assertRaisesRegex(ValueError, "ridge"):
+            ntkit.kernel_ridge(np.eye(2), np.ones(2), -1.0)
+        with self.assertRaisesRegex(ValueError, "loss"):
+            ntkit.Network(3, 4).train(np.zeros((2, 3)), np.zeros(2), 1, 1, 1, loss="huber")
+        with self.assertRaisesRegex(ValueError, "seed"):
+            ntkit.Network(3, 4, seed=-1)
+        with self.assertRaises(ValueError) as cm:
+            ntkit.Network(3, 0)
+        self.assertEqual(cm.exception.status, "NTK_ERR_ARG")
+
+    def test_status_mapping(self):
+        self.assertIsInstance(_lib.error(_lib.NTK_ERR_FORMAT), ValueError)
+        self.assertIsInstance(_lib.error(_lib.NTK_ERR_NOMEM), MemoryError)
+        self.assertIsInstance(_lib.error(_lib.NTK_ERR_IO), RuntimeError)
+        self.assertIsInstance(_lib.error(_lib.NTK_ERR_LAPACK), RuntimeError)
+        self.assertIsInstance(_lib.error(_lib.NTK_ERR_DIVERGED), ntkit.DivergedError)
+
+    def test_dataset_file_errors(self):
+        with self.assertRaises((RuntimeError, ValueError)) as cm:
+            ntkit.make_dataset("npy:/nonexistent/X.npy", None, n=5, n_test=0)
+        self.assertIn("/nonexistent/X.npy", str(cm.exception))
+
+    def test_threads(self):
+        old = ntkit.get_threads()
+        ntkit.set_threads(1)
+        self.assertEqual(ntkit.get_threads(), 1)
+        ntkit.set_threads(old)
+
+
+class Loading(unittest.TestCase):
+    def run_import(self, env):
+        code = "import ntkit; print(ntkit.library_path)"
+        return subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(ntkit.__path__[0]),
+                              env=env, capture_output=True, text=True)
+
+    def test_missing_library_message(self):
+        env = dict(os.environ, NTKIT_LIBRARY="/nonexistent/libntkit.so")
+        res = self.run_import(env)
+        self.assertNotEqual(res.returncode, 0)
+        self.assertIn("ImportError", res.stderr)
+        for word in ("NTKIT_LIBRARY", "/nonexistent/libntkit.so", "make", "build/libntkit.so"):
+            self.assertIn(word, res.stderr)
+
+    def test_library_next_to_package(self):
+        tmp = tempfile.mkdtemp()
+        try:
+            shutil.copytree(ntkit.__path__[0], os.path.join(tmp, "ntkit"),
+                            ignore=shutil.ignore_patterns("__pycache__", "libntkit.so*"))
+            shutil.copy(os.path.realpath(ntkit.library_path), os.path.join(tmp, "ntkit", "libntkit.so"))
+            env = {k: v for k, v in os.environ.items() if k != "NTKIT_LIBRARY"}
+            code = "import ntkit; print(ntkit.library_path)"
+            res = subprocess.run([sys.executable, "-c", code], cwd=tmp, env=env, capture_output=True,
+                                 text=True)
+            self.assertEqual(res.returncode, 0, res.stderr)
+            self.assertEqual(res.stdout.strip(), os.path.join(tmp, "ntkit", "libntkit.so"))
+        finally:
+            shutil.rmtree(tmp)
+
+
+PROBE = r"""
+#include "ntkit.h"
+#include <stdio.h>
+#include <stddef.h>
+#define S(T) printf(#T " %zu\n", sizeof(T))
+#define O(T, f) printf(#T "." #f " %zu\n", offsetof(T, f))
+int main(void) {
+    S(ntk_net_config); O(ntk_net_config, act); O(ntk_net_config, alpha); O(ntk_net_config, seed);
+    S(ntk_gd_config); S(ntk_run_config); O(ntk_run_config, gd); O(ntk_run_config, models);
+    O(ntk_run_config, kernel_every); O(ntk_run_config, quad_order); O(ntk_run_config, trace_factor);
+    S(ntk_run_theory); S(ntk_constants); S(ntk_dataset); O(ntk_dataset, n);
+    S(ntk_weight_dist); S(ntk_kernel_dist); S(ntk_spectrum_summary);
+    return 0;
+}
+"""
+
+
+@unittest.skipUnless(shutil.which("cc") and os.path.exists(os.path.join(REPO, "include", "ntkit.h")),
+                     "needs cc and include/ntkit.h")
+class StructLayouts(unittest.TestCase):
+    def test_ctypes_structs_match_header(self):
+        tmp = tempfile.mkdtemp()
+        try:
+            src, exe = os.path.join(tmp, "probe.c"), os.path.join(tmp, "probe")
+            with open(src, "w") as fp:
+                fp.write(PROBE)
+            subprocess.run(["cc", "-I", os.path.join(REPO, "include"), src, "-o", exe], check=True)
+            out = subprocess.run([exe], capture_output=True, text=True, check=True).stdout
+        finally:
+            shutil.rmtree(tmp)
+        c = {k: int(v) for k, v in (line.split() for line in out.splitlines())}
+        L = _lib
+        py = {
+            "ntk_net_config": ctypes.sizeof(L.NetConfig), "ntk_net_config.act": L.NetConfig.act.offset,
+            "ntk_net_config.alpha": L.NetConfig.alpha.offset, "ntk_net_config.seed": L.NetConfig.seed.offset,
+            "ntk_gd_config": ctypes.sizeof(L.GDConfig), "ntk_run_config": ctypes.sizeof(L.RunConfig),
+            "ntk_run_config.gd": L.RunConfig.gd.offset, "ntk_run_config.models": L.RunConfig.models.offset,
+            "ntk_run_config.kernel_every": L.RunConfig.kernel_every.offset,
+            "ntk_run_config.quad_order": L.RunConfig.quad_order.offset,
+            "ntk_run_config.trace_factor": L.RunConfig.trace_factor.offset,
+            "ntk_run_theory": ctypes.sizeof(L.RunTheory), "ntk_constants": ctypes.sizeof(L.Constants),
+            "ntk_dataset": ctypes.sizeof(L.Dataset), "ntk_dataset.n": L.Dataset.n.offset,
+            "ntk_weight_dist": ctypes.sizeof(L.WeightDist), "ntk_kernel_dist": ctypes.sizeof(L.KernelDist),
+            "ntk_spectrum_summary": ctypes.sizeof(L.SpectrumSummary),
+        }
+        self.assertEqual(py, c)
+
+
+if __name__ == "__main__":
+    unittest.main()
