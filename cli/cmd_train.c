@@ -68,7 +68,6 @@ int cmd_train(int argc, char **argv)
         cli_setup_free(&s);
         return 1;
     }
-    cli_catch_sigint();
     const char *status = "completed";
     size_t diverged_at = 0, k = 0;
     double t0 = now_seconds(), loss0 = NAN, loss = NAN, test_loss = NAN;

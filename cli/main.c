@@ -37,6 +37,9 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* Ctrl-C handling from the start, so that a signal during set-up is not
+     * lost; commands that train check cli_interrupted at each step. */
+    cli_catch_sigint();
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);

@@ -93,7 +93,7 @@ void cli_csv_row(cli_csv *c, const double *vals)
         if (isnan(vals[k]))
             fputs("", fp);   /* empty cell: not measured at this step */
         else
-            fprintf(fp, "%.10g", vals[k]);
+            fprintf(fp, "%.17g", vals[k]);
     }
     fputc('\n', fp);
     fflush(fp);

@@ -275,7 +275,7 @@ static ntk_status check_net_args(const ntk_net_config *cfg, const double *W, con
     NTK_TRY(ntk_net_config_check(cfg));
     if (!W || !v || !X) return ntk_set_error(NTK_ERR_ARG, "weights or inputs pointer is NULL");
     if (n == 0) return ntk_set_error(NTK_ERR_ARG, "no input points (n = 0)");
-    return NTK_OK;
+    return ntk_check_finite(X, n * cfg->d, "inputs X");
 }
 
 /* One block of B rows Xb (B,d): Z = Xb Wᵀ/s, A = φ(Z), fb (B) = α/√m A v.
@@ -378,6 +378,7 @@ ntk_status ntk_loss_grad(const ntk_net_config *cfg, const double *W, const doubl
 {
     NTK_TRY(check_net_args(cfg, W, v, X, n));
     if (!y) return ntk_set_error(NTK_ERR_ARG, "targets pointer is NULL");
+    NTK_TRY(ntk_check_finite(y, n, "targets y"));
     scratch s;
     NTK_TRY(scratch_init(&s, n, cfg->m));
     double *f = f_out ? f_out : ntk_alloc(n, sizeof(double), "predictions");
@@ -424,6 +425,7 @@ ntk_status ntk_trainer_create(ntk_net *net, const double *X, const double *y, si
     if (!net) return ntk_set_error(NTK_ERR_ARG, "network is NULL");
     NTK_TRY(check_net_args(&net->cfg, net->W, net->v, X, n));
     if (!y) return ntk_set_error(NTK_ERR_ARG, "targets pointer is NULL");
+    NTK_TRY(ntk_check_finite(y, n, "targets y"));
     if (!(gd.lr1 >= 0) || !(gd.lr2 >= 0) || !isfinite(gd.lr1) || !isfinite(gd.lr2))
         return ntk_set_error(NTK_ERR_ARG,
                              "learning rates must be finite and non-negative (lr1 = %g, lr2 = %g)",

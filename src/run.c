@@ -58,7 +58,7 @@ ntk_run_config ntk_run_config_default(ntk_net_config net, ntk_gd_config gd)
     c.gd = gd;
     c.models = NTK_MODEL_ALL;
     c.flow = 0;
-    c.flow_rtol = 1e-8;
+    c.flow_rtol = 1e-6;
     c.kernel_every = 10;
     c.kernel_subsample = 500;
     return c;

@@ -133,11 +133,15 @@ expect_fail "sweep bad value" "not a number" $NTKIT sweep --param width --values
 $NTKIT run --n 3000 --d 20 --width 256 --steps 100000 --log-every 5 --models nn,linearized --quiet --out "$T/int" >/dev/null 2>&1 &
 pid=$!
 i=0
-while [ ! -s "$T/int/metrics.csv.partial" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+while [ ! -s "$T/int/metrics.csv.partial" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 sleep 0.5
 kill -INT $pid
+# a run that ignores the signal must not hang the suite
+( sleep 60; kill -KILL $pid 2>/dev/null ) &
+guard=$!
 wait $pid
 rc=$?
+kill $guard 2>/dev/null
 check "[ $rc -eq 130 ] && grep -q interrupted '$T/int/summary.json' && [ -s '$T/int/metrics.csv' ]" "Ctrl-C writes metrics and an interrupted summary (rc $rc)"
 
 echo "$pass passed, $fail failed"
