@@ -84,6 +84,7 @@ static int run_with_args(const cli_args *a, int quiet_summary, run_result *res)
     int rcode = 0;
     if (ntk_models_parse(cli_str(a, "models", "all"), &rc.models) != NTK_OK) rcode = cli_fail_lib("--models");
     rc.flow = s.flow;
+    rc.t_max = s.t_final;
     if (!rcode && (cli_double(a, "flow-tol", 1e-6, 1e-14, &rc.flow_rtol) ||
                    cli_size(a, "kernel-every", 10, 0, &rc.kernel_every) ||
                    cli_size(a, "kernel-subsample", 500, 0, &rc.kernel_subsample) ||

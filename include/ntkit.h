@@ -410,17 +410,48 @@ ntk_status ntk_normalized_distance(const double *K, const double *KN, size_t n, 
  * ==================================================================== */
 
 typedef struct ntk_kgd ntk_kgd;
-/* K (n,n) symmetric (copied), y (n), u0 (n) the predictions at t = 0.
- * lr multiplies K (pass 1 when K already holds η1Θ1 + η2Θ2). Caller owns. */
+/* How the predictions' functions of K are applied to r0 = y − u0:
+ *   EIG     K = QΛQᵀ once (dsyevd): exact, O(n³) time and ~3n² doubles;
+ *   KRYLOV  Lanczos with full reorthogonalisation from r0: k <= min(n, 600)
+ *           products K·v (dsymv), an n×k basis kept, k chosen by an error
+ *           estimate over t in [0, t_max] (src/kgd.c); K is not needed
+ *           after create;
+ *   AUTO    EIG for n <= 2000, KRYLOV above. */
+typedef enum { NTK_KGD_AUTO = 0, NTK_KGD_EIG, NTK_KGD_KRYLOV } ntk_kgd_method;
+/* K (n,n) symmetric (read during create only), y (n), u0 (n) the predictions
+ * at t = 0. lr multiplies K (pass 1 when K already holds η1Θ1 + η2Θ2).
+ * Uses NTK_KGD_AUTO. Caller owns. */
 ntk_status ntk_kgd_create(const double *K, size_t n, const double *y, const double *u0,
                           double lr, ntk_loss_kind loss, ntk_kgd **out);
+/* Same with an explicit method and, for KRYLOV, the horizon t_max: the
+ * largest t (steps, or time for flow) that will be predicted; the Krylov
+ * dimension is chosen for accuracy on [0, t_max], and later t are refused
+ * (NTK_ERR_ARG). t_max = 0: every t >= 0, which on ill-conditioned or
+ * rank-deficient kernels (K⁺r0 as t → ∞) can need many more products.
+ * EIG ignores t_max. */
+ntk_status ntk_kgd_create_method(const double *K, size_t n, const double *y, const double *u0,
+                                 double lr, ntk_loss_kind loss, ntk_kgd_method method,
+                                 double t_max, ntk_kgd **out);
 void ntk_kgd_free(ntk_kgd *g);
-/* Eigenvalues of K (ascending), owned by g. */
+/* Eigenvalues of K (n, ascending), owned by g; NULL for KRYLOV (no full
+ * spectrum: use ntk_kgd_extremes). */
 const double *ntk_kgd_evals(const ntk_kgd *g);
+/* λ_min and λ_max of K (either pointer may be NULL). EIG: exact (*exact = 1).
+ * KRYLOV: the extreme Ritz values θ_min >= λ_min and θ_max <= λ_max, with
+ * *exact = 0 unless k = n. θ_max converges fast and matches λ_max when r0 has
+ * a component along the top eigenvector (it is stopped only after its Ritz
+ * residual is below 1e-8·θ_max); θ_min is only an upper bound on λ_min. */
+ntk_status ntk_kgd_extremes(const ntk_kgd *g, double *lmin, double *lmax, int *exact);
+/* The method used, the basis size k (n for EIG) and the estimated error of
+ * the predictions on [0, t_max] relative to ‖y − u0‖₂ (0 for EIG or an exact
+ * Krylov space; KRYLOV targets 1e-10 and reports more when it stopped at
+ * k = 600). Any output may be NULL. */
+ntk_status ntk_kgd_info(const ntk_kgd *g, ntk_kgd_method *method, size_t *k, double *err_est);
 /* Training predictions u(t) (n); t is a step count, or a time when flow = 1. */
 ntk_status ntk_kgd_predict_train(const ntk_kgd *g, double t, int flow, double *u);
-/* Test predictions: f_test(t) = f0_test + K_test · Q diag(h(λ,t)) Qᵀ (y − u0),
- * with K_test (nt,n) the test×train kernel (scaled like K) and f0_test (nt). */
+/* Test predictions: f_test(t) = f0_test + K_test · h_t(K) (y − u0),
+ * h_t(λ) = (1 − (1 − cηλ)^t)/λ (flow: (1 − e^{−cηλt})/λ), with K_test (nt,n)
+ * the test×train kernel (scaled like K) and f0_test (nt) or NULL (zeros). */
 ntk_status ntk_kgd_predict_test(const ntk_kgd *g, double t, int flow, const double *K_test,
                                 size_t nt, const double *f0_test, double *f_test);
 
@@ -461,15 +492,17 @@ typedef struct {
     ntk_gd_config gd;
     unsigned models;          /* NTK_MODEL_* bits; nn is always included */
     int flow;                 /* 1: gradient flow; t counts time, not steps */
-    double flow_rtol;         /* ODE tolerance (relative and absolute), e.g. 1e-8 */
+    double flow_rtol;         /* ODE tolerance (relative and absolute), default 1e-6 */
     size_t kernel_every;      /* logged NTK drift every this many log points (0: never) */
     size_t kernel_subsample;  /* training points used for the drift (0: all) */
     int quad_order;           /* Gauss–Hermite order for Θ∞ and constants (0: default) */
     size_t mem_limit;         /* bytes for kernel tiles (0: default) */
     double trace_factor;      /* √(Tr Σ²/d) for ν; 0: estimate from the training inputs */
+    double t_max;             /* last time the run will reach (sizes the Krylov kernel
+                                 models for n > 2000); 0: unbounded */
 } ntk_run_config;
 
-/* Defaults: all models, GD, rtol 1e-8, kernel drift at every 10th log point
+/* Defaults: all models, GD, rtol 1e-6, kernel drift at every 10th log point
  * on up to 500 points. */
 ntk_run_config ntk_run_config_default(ntk_net_config net, ntk_gd_config gd);
 
@@ -522,6 +555,8 @@ typedef struct {
     double weight_bound;           /* 3√(8σ_max² L0)/(α σ_min²) */
     /* seed 000 */
     double horizon_T;              /* d·log d / η1 (NaN when η1 = 0) */
+    double spectra_exact;          /* 1: λ's from full eigendecompositions; 0: upper
+                                      bounds for λ_min (Krylov or a 3000-point subset) */
 } ntk_run_theory;
 ntk_status ntk_run_theory_get(ntk_run *run, ntk_run_theory *out);
 /* Empirical Lipschitz estimate ‖J(θ) − J(θ0)‖_op / ‖θ − θ0‖ for h = f/α on

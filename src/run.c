@@ -158,10 +158,12 @@ size_t ntk_run_mem_bytes(const ntk_run_config *cfg, size_t n, size_t nt)
     if (cfg->models & NTK_MODEL_LIN) b += ntk_size_mul(n + nt, 2 * d + 3, 1, sizeof(double));
     int nk = !!(cfg->models & NTK_MODEL_NTK) + !!(cfg->models & NTK_MODEL_NTK_INF);
     if (nk) {
-        /* per model: Q (n²) and K_test (nt·n) kept; while one is built, the
-         * kernel, its copy and the eigensolver's workspace (≈ 4n²) */
-        size_t keep = ntk_size_mul(n, n + nt, 1, sizeof(double));
-        size_t build = ntk_size_mul(4 * n, n, 1, sizeof(double));
+        /* per model, kept: the eigenvectors (n ≤ 2000) or a Krylov basis of at
+         * most 600 vectors, and K_test; while one is built: the kernel, plus
+         * the eigensolver's copies and workspace (≈ 4n²) or the basis */
+        int eig = n <= 2000;
+        size_t keep = ntk_size_mul(n, (eig ? n : 600) + nt, 1, sizeof(double));
+        size_t build = ntk_size_mul(eig ? 4 * n : n + 600, n, 1, sizeof(double));
         if (keep == SIZE_MAX || build == SIZE_MAX) return SIZE_MAX;
         b += (size_t)nk * keep + build;
     }
@@ -202,6 +204,9 @@ static ntk_status kernel_at_init(const ntk_run *r, int inf, const double *X1, si
                                 n2, c1, c2, r->cfg.mem_limit, K);
 }
 
+static ntk_status weighted_extremes(ntk_run *r, int inf, double c1, double c2, double *lmin,
+                                    double *lmax, int *exact);
+
 /* ntk / ntk_inf: K = η1Θ1 + η2Θ2 at θ0 (or ∞), eigendecomposed once */
 static ntk_status setup_kernel_model(ntk_run *r, int inf)
 {
@@ -209,7 +214,9 @@ static ntk_status setup_kernel_model(ntk_run *r, int inf)
     double *K = ntk_alloc(n * n, sizeof(double), "kernel matrix");
     if (!K) return NTK_ERR_NOMEM;
     ntk_status st = kernel_at_init(r, inf, r->X, n, NULL, 0, r->cfg.gd.lr1, r->cfg.gd.lr2, K);
-    if (st == NTK_OK) st = ntk_kgd_create(K, n, r->y, r->f0, 1.0, r->cfg.gd.loss, &r->kgd[inf]);
+    if (st == NTK_OK)
+        st = ntk_kgd_create_method(K, n, r->y, r->f0, 1.0, r->cfg.gd.loss, NTK_KGD_AUTO,
+                                   r->cfg.t_max, &r->kgd[inf]);
     free(K);
     if (st != NTK_OK || nt == 0) return st;
     r->Ktest[inf] = ntk_alloc(nt * n, sizeof(double), "test kernel");
@@ -469,19 +476,12 @@ ntk_status ntk_run_create(const ntk_run_config *cfg, const double *X, const doub
     FAIL(ntk_trainer_eval(r->tr));
     r->nn_evaluated = 1;
     r->loss0 = ntk_trainer_loss(r->tr);
-    if (r->kgd[0]) {
-        r->env_rate = r->c * ntk_kgd_evals(r->kgd[0])[0];
-    } else {
-        double *K = ntk_alloc(r->S * r->S, sizeof(double), "kernel");
-        if (!K) FAIL(NTK_ERR_NOMEM);
-        ntk_spectrum_summary sp;
-        st = kernel_at_init(r, 0, X, r->S, NULL, 0, cfg->gd.lr1, cfg->gd.lr2, K);
-        if (st == NTK_OK) st = ntk_spectrum_summary_of(K, r->S, &sp);
-        free(K);
-        FAIL(st);
-        r->env_rate = r->c * sp.lmin;
+    {
+        double lmin, lmax;
+        int exact;
+        FAIL(weighted_extremes(r, 0, cfg->gd.lr1, cfg->gd.lr2, &lmin, &lmax, &exact));
+        r->env_rate = lmin > 0 ? r->c * lmin : 0.0;
     }
-    if (r->env_rate < 0) r->env_rate = 0;
     build_columns(r);
 #undef FAIL
     *out = r;
@@ -673,9 +673,10 @@ static void act_sup(ntk_act act, double *L1, double *L2)
 }
 
 /* λ_min, λ_max of K = c1Θ1 + c2Θ2 (empirical at θ0 or ∞) on the first
- * min(n, 3000) training points */
+ * min(n, 3000) training points; exact when that is all of them, else an
+ * upper bound on λ_min and a lower bound on λ_max (Cauchy interlacing). */
 static ntk_status spectrum_on_points(ntk_run *r, int inf, double c1, double c2, double *lmin,
-                                     double *lmax)
+                                     double *lmax, int *exact)
 {
     size_t N = r->n < 3000 ? r->n : 3000;
     double *K = ntk_alloc(N * N, sizeof(double), "theory kernel");
@@ -687,42 +688,51 @@ static ntk_status spectrum_on_points(ntk_run *r, int inf, double c1, double c2, 
     NTK_TRY(st);
     *lmin = sp.lmin;
     *lmax = sp.lmax;
+    *exact = N == r->n;
     return NTK_OK;
+}
+
+/* Extremes of c1Θ1 + c2Θ2 on the training set: from the kernel model's
+ * solver when that kernel is a multiple of its η1Θ1 + η2Θ2 (exact with an
+ * eigendecomposition; Ritz values with Krylov), else from the points; with
+ * two upper bounds on λ_min the smaller is kept. */
+static ntk_status weighted_extremes(ntk_run *r, int inf, double c1, double c2, double *lmin,
+                                    double *lmax, int *exact)
+{
+    double e1 = r->cfg.gd.lr1, e2 = r->cfg.gd.lr2;
+    /* (c1, c2) = f·(η1, η2)? */
+    double f = e1 > 0 ? c1 / e1 : c2 / e2;
+    int prop = fabs(c1 - f * e1) <= 1e-15 * fabs(c1) && fabs(c2 - f * e2) <= 1e-15 * fabs(c2) && f > 0;
+    if (r->kgd[inf] && prop) {
+        double a, b;
+        NTK_TRY(ntk_kgd_extremes(r->kgd[inf], &a, &b, exact));
+        *lmin = a * f;
+        *lmax = b * f;
+        if (*exact) return NTK_OK;
+        double pa, pb;
+        int pe;
+        NTK_TRY(spectrum_on_points(r, inf, c1, c2, &pa, &pb, &pe));
+        *lmin = fmin(*lmin, pa);
+        *lmax = fmax(*lmax, pb);
+        return NTK_OK;
+    }
+    return spectrum_on_points(r, inf, c1, c2, lmin, lmax, exact);
 }
 
 ntk_status ntk_run_theory_get(ntk_run *r, ntk_run_theory *o)
 {
     for (double *p = (double *)o; p < (double *)(o + 1); p++) *p = NAN;
     double e1 = r->cfg.gd.lr1, e2 = r->cfg.gd.lr2;
-    /* the trained-layer kernel Θ (unweighted); reuse the ntk models' spectra
-     * when η1Θ1 + η2Θ2 is a multiple of it (equal rates or one layer) */
-    int prop = (e1 == e2) || e1 == 0 || e2 == 0;
-    double eta = e1 > 0 ? e1 : e2;
-    for (int inf = 0; inf < 2; inf++) {
-        double lmin, lmax;
-        if (r->kgd[inf] && prop) {
-            const double *ev = ntk_kgd_evals(r->kgd[inf]);
-            lmin = ev[0] / eta;
-            lmax = ev[r->n - 1] / eta;
-        } else {
-            NTK_TRY(spectrum_on_points(r, inf, tc1(r), tc2(r), &lmin, &lmax));
-        }
-        if (inf) {
-            o->inf_lmin = lmin, o->inf_lmax = lmax;
-        } else {
-            o->ntk_lmin = lmin, o->ntk_lmax = lmax;
-        }
-    }
+    /* the trained-layer kernel Θ (unweighted) and the rate-weighted one */
+    int ex[4];
+    NTK_TRY(weighted_extremes(r, 0, tc1(r), tc2(r), &o->ntk_lmin, &o->ntk_lmax, &ex[0]));
+    NTK_TRY(weighted_extremes(r, 1, tc1(r), tc2(r), &o->inf_lmin, &o->inf_lmax, &ex[1]));
     o->jac_smin = sqrt(fmax(o->ntk_lmin, 0.0));
     o->jac_smax = sqrt(fmax(o->ntk_lmax, 0.0));
     o->lr_max_stable = 2.0 / (r->c * o->ntk_lmax);
-    if (r->kgd[0])
-        o->stability = r->c * ntk_kgd_evals(r->kgd[0])[r->n - 1];
-    else {
-        double lmin, lmax;
-        NTK_TRY(spectrum_on_points(r, 0, e1, e2, &lmin, &lmax));
-        o->stability = r->c * lmax;
-    }
+    double wmin, wmax;
+    NTK_TRY(weighted_extremes(r, 0, e1, e2, &wmin, &wmax, &ex[2]));
+    o->stability = r->c * wmax;
     o->envelope_rate = r->env_rate;
     o->loss0 = r->loss0;
 
@@ -744,11 +754,9 @@ ntk_status ntk_run_theory_get(ntk_run *r, ntk_run_theory *o)
     /* seed 001 (MATH.md §7), generalised to α, s, |v_r| ≤ V and sup|φ'| = L1:
      * ‖w_r(t) − w_r(0)‖ ≤ ∫ η1‖∂L/∂w_r‖ ≤ 4 α V L1 √q_max √n ‖y − u(0)‖ / (√m λ),
      * λ = λ_min(Θ1∞); reduces to 4√n‖y − u(0)‖/(√m λ) in the seed's setting. */
-    double l1inf = o->inf_lmin;
-    if (!(e1 > 0 && e2 == 0)) {
-        double lmax;
-        NTK_TRY(spectrum_on_points(r, 1, 1.0, 0.0, &l1inf, &lmax));
-    }
+    double l1inf, l1max;
+    NTK_TRY(weighted_extremes(r, 1, 1.0, 0.0, &l1inf, &l1max, &ex[3]));
+    o->spectra_exact = ex[0] && ex[1] && ex[2] && ex[3];
     if (l1inf > 0) {
         o->D_bound = 4.0 * alpha * V * L1 * sqrt(qmax) * sqrt((double)r->n) * res0 /
                      (sqrt((double)r->m) * l1inf);

@@ -1,10 +1,24 @@
 /* Closed-form kernel GD (MATH.md §6) against explicit iteration of the
  * kernel model, gradient flow against its power series, the singular limit
- * against the minimum-norm interpolant, and kernel ridge against LU. */
+ * against the minimum-norm interpolant, and kernel ridge against LU; each
+ * for both methods (eigendecomposition and Lanczos). The Krylov method
+ * against the eigendecomposition on larger kernels with spread, near-zero
+ * and repeated eigenvalues, its exact termination and its extreme Ritz
+ * values. */
 #include "harness.h"
 #include "ntkit.h"
 
+#include <cblas.h>
 #include <lapacke.h>
+
+/* Method used by the formula tests (run once per method). */
+static ntk_kgd_method g_method = NTK_KGD_AUTO;
+
+static ntk_status kgd_new(const double *K, size_t n, const double *y, const double *u0, double lr,
+                          ntk_loss_kind loss, ntk_kgd **g)
+{
+    return ntk_kgd_create_method(K, n, y, u0, lr, loss, g_method, 0.0, g);
+}
 
 /* A kernel problem: features F (n+nt, r) give K = F Fᵀ/r on the first n
  * rows (train) and K_test on the remaining nt rows; rank K = min(n, r). */
@@ -73,7 +87,7 @@ static void check_vs_iteration(const problem *p, ntk_loss_kind loss, double ceta
     double c = loss == NTK_LOSS_MEAN ? 1.0 / (double)n : 1.0;
     double lr = ceta_lmax / (c * lambda_max(p));
     ntk_kgd *g = NULL;
-    CHECK_OK(ntk_kgd_create(p->K, n, p->y, p->u0, lr, loss, &g));
+    CHECK_OK(kgd_new(p->K, n, p->y, p->u0, lr, loss, &g));
     if (!g) return;
     double u[n], ft[nt], r[n], Kr[nt > n ? nt : n], uc[n], fc[nt];
     memcpy(u, p->u0, sizeof u);
@@ -118,7 +132,7 @@ static void test_fractional(void)
     problem p = make_problem(n, nt, 25, 33);
     double c = 1.0 / (double)n, lr = 0.8 / (c * lambda_max(&p));
     ntk_kgd *g = NULL;
-    CHECK_OK(ntk_kgd_create(p.K, n, p.y, p.u0, lr, NTK_LOSS_MEAN, &g));
+    CHECK_OK(kgd_new(p.K, n, p.y, p.u0, lr, NTK_LOSS_MEAN, &g));
     double u[n], u1[n], f[nt], f1[nt], r[n], Kr[n];
     CHECK_OK(ntk_kgd_predict_train(g, 2.5, 0, u));
     CHECK_OK(ntk_kgd_predict_test(g, 2.5, 0, p.Kt, nt, p.f0, f));
@@ -147,13 +161,13 @@ static void test_fractional(void)
     CHECK_ERR(ntk_kgd_predict_train(g, NAN, 1, u), NTK_ERR_ARG);
     ntk_kgd_free(g);
     /* oscillating modes admit integer t only */
-    CHECK_OK(ntk_kgd_create(p.K, n, p.y, p.u0, 1.5 / (c * lambda_max(&p)), NTK_LOSS_MEAN, &g));
+    CHECK_OK(kgd_new(p.K, n, p.y, p.u0, 1.5 / (c * lambda_max(&p)), NTK_LOSS_MEAN, &g));
     CHECK_OK(ntk_kgd_predict_train(g, 3, 0, u));
     CHECK_ERR(ntk_kgd_predict_train(g, 2.5, 0, u), NTK_ERR_ARG);
     CHECK_OK(ntk_kgd_predict_train(g, 2.5, 1, u));   /* flow is fine */
     ntk_kgd_free(g);
     /* divergent rate: reported, not returned as Inf */
-    CHECK_OK(ntk_kgd_create(p.K, n, p.y, p.u0, 2.5 / (c * lambda_max(&p)), NTK_LOSS_MEAN, &g));
+    CHECK_OK(kgd_new(p.K, n, p.y, p.u0, 2.5 / (c * lambda_max(&p)), NTK_LOSS_MEAN, &g));
     CHECK_ERR(ntk_kgd_predict_train(g, 5000, 0, u), NTK_ERR_DIVERGED);
     CHECK_ERR(ntk_kgd_predict_test(g, 5000, 0, p.Kt, nt, p.f0, f), NTK_ERR_DIVERGED);
     ntk_kgd_free(g);
@@ -190,7 +204,7 @@ static void test_flow(void)
             matvec(p.Kt, nt, n, Iv, ft);
             for (size_t i = 0; i < nt; i++) ft[i] = p.f0[i] - c * lr * ft[i];
             ntk_kgd *g = NULL;
-            CHECK_OK(ntk_kgd_create(p.K, n, p.y, p.u0, lr, loss, &g));
+            CHECK_OK(kgd_new(p.K, n, p.y, p.u0, lr, loss, &g));
             CHECK_OK(ntk_kgd_predict_train(g, T, 1, uc));
             CHECK_OK(ntk_kgd_predict_test(g, T, 1, p.Kt, nt, p.f0, fc));
             CHECK(t_max_rel_err(uc, u, n) < 1e-10, "flow train (singular=%d, loss=%d): %.3g",
@@ -209,7 +223,7 @@ static void test_flow(void)
                 matvec(p.K, n, n, r, tmp);
                 for (size_t i = 0; i < n; i++) ug[i] -= c * lr / N * tmp[i];
             }
-            CHECK_OK(ntk_kgd_create(p.K, n, p.y, p.u0, lr, loss, &g));
+            CHECK_OK(kgd_new(p.K, n, p.y, p.u0, lr, loss, &g));
             CHECK_OK(ntk_kgd_predict_train(g, Ts, 1, uc));
             CHECK(t_max_rel_err(uc, ug, n) < 5e-3, "flow vs tiny steps: %.3g",
                   t_max_rel_err(uc, ug, n));
@@ -255,12 +269,16 @@ static void test_singular_limit(void)
     }
     double c = 1.0 / (double)n, lr = 1.0 / (c * lambda_max(&p)), uc[n], fc[nt];
     ntk_kgd *g = NULL;
-    CHECK_OK(ntk_kgd_create(p.K, n, p.y, p.u0, lr, NTK_LOSS_MEAN, &g));
+    CHECK_OK(kgd_new(p.K, n, p.y, p.u0, lr, NTK_LOSS_MEAN, &g));
     const double *w = ntk_kgd_evals(g);
-    int asc = 1;
-    for (size_t k = 1; k < n; k++) asc &= w[k] >= w[k - 1];
-    CHECK(asc, "evals not ascending");
-    CHECK(fabs(w[n - r - 1]) < 1e-12 * w[n - 1], "expected %zu zero eigenvalues", n - r);
+    if (g_method == NTK_KGD_KRYLOV) {
+        CHECK(w == NULL, "Krylov mode has no full spectrum");
+    } else if (w) {
+        int asc = 1;
+        for (size_t k = 1; k < n; k++) asc &= w[k] >= w[k - 1];
+        CHECK(asc, "evals not ascending");
+        CHECK(fabs(w[n - r - 1]) < 1e-12 * w[n - 1], "expected %zu zero eigenvalues", n - r);
+    }
     for (int flow = 0; flow < 2; flow++) {
         CHECK_OK(ntk_kgd_predict_train(g, 1e6, flow, uc));
         CHECK_OK(ntk_kgd_predict_test(g, 1e6, flow, p.Kt, nt, p.f0, fc));
@@ -332,13 +350,373 @@ static void test_ridge(void)
     free_problem(&p);
 }
 
+/* ---- Krylov (Lanczos) against the eigendecomposition ------------------ */
+
+/* A kernel with prescribed spectrum: K = Q diag(lam) Qᵀ (n,n) and the
+ * consistent test block K_test = G diag(lam) Qᵀ (nt,n), i.e. features
+ * Q Λ^{1/2} for training points and G Λ^{1/2} for test points (G Gaussian,
+ * Q a random orthogonal matrix). */
+typedef struct {
+    size_t n, nt;
+    double *Q, *lam, *K, *Kt;
+} spec_kernel;
+
+static spec_kernel make_spec_kernel(size_t n, size_t nt, const double *lam, uint64_t seed)
+{
+    spec_kernel s = {n, nt, malloc(n * n * sizeof(double)), malloc(n * sizeof(double)),
+                     malloc(n * n * sizeof(double)), malloc(nt * n * sizeof(double))};
+    ntk_rng rng;
+    ntk_rng_seed(&rng, seed);
+    memcpy(s.lam, lam, n * sizeof(double));
+    double *tau = malloc(n * sizeof(double)), *QL = malloc(n * n * sizeof(double));
+    double *G = malloc(nt * n * sizeof(double));
+    ntk_rng_normal_fill(&rng, s.Q, n * n);
+    ntk_rng_normal_fill(&rng, G, nt * n);
+    LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)n, s.Q, (lapack_int)n, tau);
+    LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)n, (lapack_int)n, s.Q,
+                   (lapack_int)n, tau);
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < n; k++) QL[i * n + k] = s.Q[i * n + k] * lam[k];
+    for (size_t i = 0; i < nt; i++)
+        for (size_t k = 0; k < n; k++) G[i * n + k] *= lam[k] / sqrt((double)n);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)n, 1.0, QL, (int)n,
+                s.Q, (int)n, 0.0, s.K, (int)n);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nt, (int)n, (int)n, 1.0, G, (int)n,
+                s.Q, (int)n, 0.0, s.Kt, (int)n);
+    for (size_t i = 0; i < n; i++)   /* exact symmetry */
+        for (size_t j = 0; j < i; j++) s.K[j * n + i] = s.K[i * n + j];
+    free(tau), free(QL), free(G);
+    return s;
+}
+
+static void free_spec_kernel(spec_kernel *s) { free(s->Q), free(s->lam), free(s->K), free(s->Kt); }
+
+/* KRYLOV (horizon t_max, 0: every t) against EIG on one kernel: GD (stable
+ * and oscillating) and flow, mean and sum loss, t from 0 to 5000, train and
+ * test, to 1e-9 of max(‖y‖∞, 1). Returns the worst error seen and the
+ * largest Krylov dimension. */
+static double krylov_vs_eig(const double *K, size_t n, const double *Kt, size_t nt,
+                            const double *y, const double *u0, const double *f0, double lmax,
+                            double t_max, const char *what, size_t *k_out)
+{
+    static const double ts[] = {0, 1, 2, 5, 17, 100, 333, 1000, 2500, 5000};
+    double *ue = malloc(n * sizeof(double)), *uk = malloc(n * sizeof(double));
+    double *fe = malloc(nt * sizeof(double)), *fk = malloc(nt * sizeof(double));
+    double ymax = 1.0, worst = 0.0;
+    for (size_t i = 0; i < n; i++) ymax = fmax(ymax, fabs(y[i]));
+    *k_out = 0;
+    for (int lf = 0; lf < 2; lf++) {
+        ntk_loss_kind loss = lf ? NTK_LOSS_SUM : NTK_LOSS_MEAN;
+        double c = lf ? 1.0 : 1.0 / (double)n;
+        for (int osc = 0; osc < 2; osc++) {
+            double lr = (osc ? 1.7 : 0.9) / (c * lmax);
+            ntk_kgd *ge = NULL, *gk = NULL;
+            CHECK_OK(ntk_kgd_create_method(K, n, y, u0, lr, loss, NTK_KGD_EIG, 0.0, &ge));
+            CHECK_OK(ntk_kgd_create_method(K, n, y, u0, lr, loss, NTK_KGD_KRYLOV, t_max, &gk));
+            if (!ge || !gk) {
+                ntk_kgd_free(ge), ntk_kgd_free(gk);
+                continue;
+            }
+            size_t k = 0;
+            ntk_kgd_method m = NTK_KGD_AUTO;
+            CHECK_OK(ntk_kgd_info(gk, &m, &k, NULL));
+            CHECK(m == NTK_KGD_KRYLOV, "%s: method %d", what, (int)m);
+            if (k > *k_out) *k_out = k;
+            for (int flow = 0; flow < 2; flow++) {
+                if (osc && flow) continue;   /* the same flow as osc = 0 up to scale */
+                for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) {
+                    CHECK_OK(ntk_kgd_predict_train(ge, ts[i], flow, ue));
+                    CHECK_OK(ntk_kgd_predict_train(gk, ts[i], flow, uk));
+                    CHECK_OK(ntk_kgd_predict_test(ge, ts[i], flow, Kt, nt, f0, fe));
+                    CHECK_OK(ntk_kgd_predict_test(gk, ts[i], flow, Kt, nt, f0, fk));
+                    double eu = 0.0, ef = 0.0;
+                    for (size_t j = 0; j < n; j++) eu = fmax(eu, fabs(uk[j] - ue[j]));
+                    for (size_t j = 0; j < nt; j++) ef = fmax(ef, fabs(fk[j] - fe[j]));
+                    eu /= ymax, ef /= ymax;
+                    CHECK(eu <= 1e-9, "%s loss=%d osc=%d flow=%d t=%g: train %.3g (k=%zu)", what,
+                          lf, osc, flow, ts[i], eu, k);
+                    CHECK(ef <= 1e-9, "%s loss=%d osc=%d flow=%d t=%g: test %.3g (k=%zu)", what,
+                          lf, osc, flow, ts[i], ef, k);
+                    worst = fmax(worst, fmax(eu, ef));
+                }
+            }
+            /* λ_max from the top Ritz value; θ_min bounds λ_min from above */
+            double lo, hi, elo, ehi;
+            int ex = -1;
+            CHECK_OK(ntk_kgd_extremes(gk, &lo, &hi, &ex));
+            CHECK_OK(ntk_kgd_extremes(ge, &elo, &ehi, NULL));
+            CHECK(fabs(hi - ehi) <= 1e-10 * ehi, "%s: Ritz lambda_max %.17g vs %.17g", what, hi,
+                  ehi);
+            CHECK(lo >= elo - 1e-12 * ehi, "%s: Ritz lambda_min %.17g below %.17g", what, lo, elo);
+            CHECK(ex == (k == n), "%s: exact = %d with k = %zu", what, ex, k);
+            ntk_kgd_free(ge), ntk_kgd_free(gk);
+        }
+    }
+    free(ue), free(uk), free(fe), free(fk);
+    return worst;
+}
+
+static void test_krylov(void)
+{
+    enum { n = 600, nt = 40 };
+    ntk_rng rng;
+    ntk_rng_seed(&rng, 41);
+    double *y = malloc(n * sizeof(double)), *u0 = malloc(n * sizeof(double));
+    double *f0 = malloc(nt * sizeof(double)), *lam = malloc(n * sizeof(double));
+    ntk_rng_normal_fill(&rng, y, n);
+    ntk_rng_normal_fill(&rng, u0, n);
+    ntk_rng_normal_fill(&rng, f0, nt);
+    size_t k;
+
+    /* NTK-like: relu NTK of Gaussian inputs (a large outlier, a bulk) */
+    {
+        const size_t d = 10;
+        double *X = malloc((n + nt) * d * sizeof(double));
+        double *K = malloc(n * n * sizeof(double)), *Kt = malloc(nt * n * sizeof(double));
+        ntk_rng_normal_fill(&rng, X, (n + nt) * d);
+        ntk_net_config cfg = ntk_net_config_default(d, 256);
+        CHECK_OK(ntk_kernel_infinite(&cfg, X, n, NULL, 0, 1.0, 1.0, 0, K));
+        CHECK_OK(ntk_kernel_infinite(&cfg, X + n * d, nt, X, n, 1.0, 1.0, 0, Kt));
+        ntk_spectrum_summary sp;
+        CHECK_OK(ntk_spectrum_summary_of(K, n, &sp));
+        for (int h = 0; h < 2; h++) {
+            double e = krylov_vs_eig(K, n, Kt, nt, y, u0, f0, sp.lmax, h ? 5000.0 : 0.0,
+                                     "relu NTK", &k);
+            CHECK(k < n / 2, "relu NTK: the stopping rule should stop early, k = %zu", k);
+            printf("krylov vs eig, relu NTK n=%d, t_max=%s: k=%zu, worst %.2g\n", n,
+                   h ? "5000" : "inf", k, e);
+        }
+        free(X), free(K), free(Kt);
+    }
+    /* A Aᵀ/m, m = 400 < n: 200 zero eigenvalues, plus a rank-one outlier */
+    {
+        const size_t m = 400;
+        double *A = malloc((n + nt) * m * sizeof(double));
+        double *K = malloc(n * n * sizeof(double)), *Kt = malloc(nt * n * sizeof(double));
+        ntk_rng_normal_fill(&rng, A, (n + nt) * m);
+        for (size_t i = 0; i < n + nt; i++) A[i * m] = 3.0;   /* mean feature: outlier */
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)m, 1.0 / m, A,
+                    (int)m, A, (int)m, 0.0, K, (int)n);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nt, (int)n, (int)m, 1.0 / m,
+                    A + n * m, (int)m, A, (int)m, 0.0, Kt, (int)n);
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < i; j++) K[j * n + i] = K[i * n + j];
+        ntk_spectrum_summary sp;
+        CHECK_OK(ntk_spectrum_summary_of(K, n, &sp));
+        for (int h = 0; h < 2; h++) {
+            double e = krylov_vs_eig(K, n, Kt, nt, y, u0, f0, sp.lmax, h ? 5000.0 : 0.0,
+                                     "A A^T/m", &k);
+            printf("krylov vs eig, A A^T/m (rank %zu), t_max=%s: k=%zu, worst %.2g\n", m,
+                   h ? "5000" : "inf", k, e);
+        }
+        free(A), free(K), free(Kt);
+    }
+    /* prescribed spectrum: log-spread 1e-9..1, 20 exact zeros, a cluster
+     * of 60 equal eigenvalues 0.3, a cluster 2 ± 1e-9 and an outlier 40 */
+    {
+        for (size_t i = 0; i < n; i++) lam[i] = pow(10.0, -9.0 + 9.0 * (double)i / (double)n);
+        for (size_t i = 0; i < 20; i++) lam[i] = 0.0;
+        for (size_t i = 100; i < 160; i++) lam[i] = 0.3;
+        for (size_t i = 300; i < 340; i++) lam[i] = 2.0 + 1e-9 * (double)(i - 300);
+        lam[n - 1] = 40.0;
+        spec_kernel s = make_spec_kernel(n, nt, lam, 42);
+        for (int h = 0; h < 2; h++) {
+            double e = krylov_vs_eig(s.K, n, s.Kt, nt, y, u0, f0, 40.0, h ? 5000.0 : 0.0,
+                                     "clusters", &k);
+            printf("krylov vs eig, clustered spectrum, t_max=%s: k=%zu, worst %.2g\n",
+                   h ? "5000" : "inf", k, e);
+        }
+        free_spec_kernel(&s);
+    }
+    free(y), free(u0), free(f0), free(lam);
+}
+
+/* KRYLOV against EIG (to 1e-12) on K with r0 = y − u0 in an invariant
+ * subspace; returns the Krylov dimension and error estimate. */
+static void invariant_case(const double *K, size_t n, const double *Kt, size_t nt,
+                           const double *y, const double *u0, const double *f0, double lmax,
+                           int flow, size_t *k, double *err)
+{
+    double *ue = malloc(n * sizeof(double)), *uk = malloc(n * sizeof(double));
+    double *fe = malloc(nt * sizeof(double)), *fk = malloc(nt * sizeof(double));
+    ntk_kgd *ge = NULL, *gk = NULL;
+    double lr = 0.8 * (double)n / lmax;
+    CHECK_OK(ntk_kgd_create_method(K, n, y, u0, lr, NTK_LOSS_MEAN, NTK_KGD_EIG, 0.0, &ge));
+    CHECK_OK(ntk_kgd_create_method(K, n, y, u0, lr, NTK_LOSS_MEAN, NTK_KGD_KRYLOV, 0.0, &gk));
+    *k = 0;
+    *err = -1.0;
+    if (ge && gk) {
+        CHECK_OK(ntk_kgd_info(gk, NULL, k, err));
+        for (double t = 0; t <= 1e4; t = t ? t * 10 : 1) {
+            CHECK_OK(ntk_kgd_predict_train(ge, t, flow, ue));
+            CHECK_OK(ntk_kgd_predict_train(gk, t, flow, uk));
+            CHECK_OK(ntk_kgd_predict_test(ge, t, flow, Kt, nt, f0, fe));
+            CHECK_OK(ntk_kgd_predict_test(gk, t, flow, Kt, nt, f0, fk));
+            CHECK(t_max_rel_err(uk, ue, n) < 1e-12, "invariant train t=%g: %.3g", t,
+                  t_max_rel_err(uk, ue, n));
+            CHECK(t_max_rel_err(fk, fe, nt) < 1e-12, "invariant test t=%g: %.3g", t,
+                  t_max_rel_err(fk, fe, nt));
+        }
+    }
+    ntk_kgd_free(ge), ntk_kgd_free(gk);
+    free(ue), free(uk), free(fe), free(fk);
+}
+
+/* r0 = y − u0 in a 5-dimensional invariant subspace of a rank-deficient K.
+ * Exactly (K = F Fᵀ with r0 on 5 coordinates whose features are disjoint
+ * from the others', rank 4 there): Lanczos stops at k = 5, exact. Up to
+ * rounding (K = QΛQᵀ, r0 a combination of 5 eigenvectors, two of them
+ * close): the rounding noise of r0 grows by 1/Π β_j, so Lanczos goes on
+ * until the estimate is met, and stays accurate. */
+static void test_krylov_invariant(void)
+{
+    enum { n = 200, nt = 9, r = 5, p1 = 4, p2 = 50, p = p1 + p2 };
+    static const size_t rows[r] = {7, 50, 51, 120, 199};
+    double *F = calloc((n + nt) * p, sizeof(double)), *K = malloc(n * n * sizeof(double));
+    double *Kt = malloc(nt * n * sizeof(double)), y[n], u0[n], f0[nt];
+    int on[n];
+    ntk_rng rng;
+    ntk_rng_seed(&rng, 44);
+    memset(on, 0, sizeof on);
+    for (size_t j = 0; j < r; j++) on[rows[j]] = 1;
+    for (size_t i = 0; i < n + nt; i++)
+        for (size_t a = 0; a < p; a++)
+            if (i >= n || (on[i] ? a < p1 : a >= p1)) F[i * p + a] = ntk_rng_normal(&rng);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)p, 1.0 / p, F,
+                (int)p, F, (int)p, 0.0, K, (int)n);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nt, (int)n, (int)p, 1.0 / p,
+                F + n * p, (int)p, F, (int)p, 0.0, Kt, (int)n);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < i; j++) K[j * n + i] = K[i * n + j];
+    ntk_rng_normal_fill(&rng, u0, n);
+    ntk_rng_normal_fill(&rng, f0, nt);
+    for (size_t i = 0; i < n; i++) y[i] = u0[i] + (on[i] ? ntk_rng_normal(&rng) : 0.0);
+    ntk_spectrum_summary sp;
+    CHECK_OK(ntk_spectrum_summary_of(K, n, &sp));
+    for (int flow = 0; flow < 2; flow++) {
+        size_t k;
+        double err;
+        invariant_case(K, n, Kt, nt, y, u0, f0, sp.lmax, flow, &k, &err);
+        CHECK(k == r, "invariant subspace of dimension %d, k = %zu", r, k);
+        CHECK(err == 0.0, "exact termination reports err %.3g", err);
+    }
+    /* the extreme Ritz values are those of the 5×5 block: one is 0 */
+    ntk_kgd *g = NULL;
+    double lo, hi, blk[r * r], w[r];
+    for (size_t a = 0; a < r; a++)
+        for (size_t b = 0; b < r; b++) blk[a * r + b] = K[rows[a] * n + rows[b]];
+    CHECK_OK(ntk_eigh(blk, r, w, NULL));
+    CHECK_OK(ntk_kgd_create_method(K, n, y, u0, 1.0, NTK_LOSS_SUM, NTK_KGD_KRYLOV, 0.0, &g));
+    CHECK_OK(ntk_kgd_extremes(g, &lo, &hi, NULL));
+    CHECK_CLOSE(hi, w[r - 1], 1e-13, "Ritz lambda_max of the subspace");
+    CHECK(fabs(lo) < 1e-13 * hi, "Ritz lambda_min %.3g (null vector in r0)", lo);
+    ntk_kgd_free(g);
+    free(F), free(K), free(Kt);
+
+    double lam[n];
+    for (size_t i = 0; i < n; i++) lam[i] = i < n / 2 ? 0.0 : 1.0 + (double)i / n;
+    spec_kernel s = make_spec_kernel(n, nt, lam, 43);
+    static const size_t cols[r] = {3, 120, 150, 151, n - 1};   /* a null vector, 4 others */
+    static const double coef[r] = {0.7, -1.2, 0.4, 2.0, -0.9};
+    for (size_t i = 0; i < n; i++) {
+        y[i] = u0[i];
+        for (size_t j = 0; j < r; j++) y[i] += coef[j] * s.Q[i * n + cols[j]];
+    }
+    for (int flow = 0; flow < 2; flow++) {
+        size_t k;
+        double err;
+        invariant_case(s.K, n, s.Kt, nt, y, u0, f0, lam[n - 1], flow, &k, &err);
+        CHECK(k >= r && k <= 40, "near-invariant subspace: k = %zu", k);
+        CHECK(err <= 1e-12, "near-invariant subspace: err %.3g", err);
+    }
+    free_spec_kernel(&s);
+}
+
+/* Krylov specifics: no full spectrum, r0 = 0, oscillating/divergent
+ * rates, symmetry check, AUTO's choice. */
+static void test_krylov_modes(void)
+{
+    problem p = make_problem(30, 4, 12, 45);
+    const size_t n = p.n, nt = p.nt;
+    double c = 1.0 / (double)n, lmax = lambda_max(&p), u[30], f[4];
+    ntk_kgd *g = NULL;
+    ntk_kgd_method m = NTK_KGD_KRYLOV;
+    CHECK_OK(ntk_kgd_create(p.K, n, p.y, p.u0, 1.0, NTK_LOSS_MEAN, &g));
+    CHECK_OK(ntk_kgd_info(g, &m, NULL, NULL));
+    CHECK(m == NTK_KGD_EIG, "AUTO at n = %zu picks EIG, got %d", n, (int)m);
+    int ex = 0;
+    double lo, hi;
+    CHECK_OK(ntk_kgd_extremes(g, &lo, &hi, &ex));
+    CHECK(ex == 1 && hi == ntk_kgd_evals(g)[n - 1] && lo == ntk_kgd_evals(g)[0], "EIG extremes");
+    ntk_kgd_free(g);
+    CHECK_OK(ntk_kgd_create_method(p.K, n, p.y, p.u0, 1.0, NTK_LOSS_MEAN, NTK_KGD_KRYLOV, 0.0,
+                                   &g));
+    CHECK(ntk_kgd_evals(g) == NULL, "KRYLOV has no evals");
+    ntk_kgd_free(g);
+    /* a horizon: later t are refused, EIG ignores it */
+    CHECK_OK(ntk_kgd_create_method(p.K, n, p.y, p.u0, 1.0, NTK_LOSS_MEAN, NTK_KGD_KRYLOV, 100.0,
+                                   &g));
+    CHECK_OK(ntk_kgd_predict_train(g, 100.0, 0, u));
+    CHECK_ERR(ntk_kgd_predict_train(g, 101.0, 0, u), NTK_ERR_ARG);
+    CHECK_ERR(ntk_kgd_predict_test(g, 1e9, 1, p.Kt, nt, p.f0, f), NTK_ERR_ARG);
+    ntk_kgd_free(g);
+    CHECK_OK(ntk_kgd_create_method(p.K, n, p.y, p.u0, 1.0, NTK_LOSS_MEAN, NTK_KGD_EIG, 100.0, &g));
+    CHECK_OK(ntk_kgd_predict_train(g, 1e9, 0, u));
+    ntk_kgd_free(g);
+    CHECK_ERR(ntk_kgd_create_method(p.K, n, p.y, p.u0, 1.0, NTK_LOSS_MEAN, NTK_KGD_KRYLOV, -1.0,
+                                    &g),
+              NTK_ERR_ARG);
+    /* r0 = 0: predictions stay at u0 / f0 */
+    CHECK_OK(ntk_kgd_create_method(p.K, n, p.y, p.y, 1.0, NTK_LOSS_SUM, NTK_KGD_KRYLOV, 0.0,
+                                   &g));
+    CHECK_OK(ntk_kgd_predict_train(g, 50, 0, u));
+    CHECK(t_max_rel_err(u, p.y, n) == 0.0, "r0 = 0 train moved");
+    CHECK_OK(ntk_kgd_predict_test(g, 50, 1, p.Kt, nt, p.f0, f));
+    CHECK(t_max_rel_err(f, p.f0, nt) == 0.0, "r0 = 0 test moved");
+    CHECK_OK(ntk_kgd_extremes(g, &lo, &hi, NULL));
+    CHECK(fabs(hi - lmax) <= 1e-10 * lmax, "r0 = 0: lambda_max %.17g vs %.17g", hi, lmax);
+    ntk_kgd_free(g);
+    /* oscillating modes admit integer t only; divergence is reported */
+    CHECK_OK(ntk_kgd_create_method(p.K, n, p.y, p.u0, 1.5 / (c * lmax), NTK_LOSS_MEAN,
+                                   NTK_KGD_KRYLOV, 0.0, &g));
+    CHECK_OK(ntk_kgd_predict_train(g, 3, 0, u));
+    CHECK_ERR(ntk_kgd_predict_train(g, 2.5, 0, u), NTK_ERR_ARG);
+    CHECK_ERR(ntk_kgd_predict_test(g, 2.5, 0, p.Kt, nt, p.f0, f), NTK_ERR_ARG);
+    CHECK_OK(ntk_kgd_predict_train(g, 2.5, 1, u));
+    ntk_kgd_free(g);
+    CHECK_OK(ntk_kgd_create_method(p.K, n, p.y, p.u0, 2.5 / (c * lmax), NTK_LOSS_MEAN,
+                                   NTK_KGD_KRYLOV, 0.0, &g));
+    CHECK_ERR(ntk_kgd_predict_train(g, 5000, 0, u), NTK_ERR_DIVERGED);
+    CHECK_ERR(ntk_kgd_predict_test(g, 5000, 0, p.Kt, nt, p.f0, f), NTK_ERR_DIVERGED);
+    ntk_kgd_free(g);
+    /* arguments */
+    CHECK_ERR(ntk_kgd_create_method(p.K, n, p.y, p.u0, 1, NTK_LOSS_MEAN, (ntk_kgd_method)9, 0.0,
+                                    &g),
+              NTK_ERR_ARG);
+    p.K[1] += 1.0;
+    CHECK_ERR(ntk_kgd_create_method(p.K, n, p.y, p.u0, 1, NTK_LOSS_MEAN, NTK_KGD_KRYLOV, 0.0,
+                                    &g),
+              NTK_ERR_ARG);
+    CHECK(g == NULL, "out not cleared");
+    p.K[1] -= 1.0;
+    CHECK_ERR(ntk_kgd_extremes(NULL, &lo, &hi, NULL), NTK_ERR_ARG);
+    CHECK_ERR(ntk_kgd_info(NULL, NULL, NULL, NULL), NTK_ERR_ARG);
+    free_problem(&p);
+}
+
 int main(void)
 {
-    test_gd();
-    test_fractional();
-    test_flow();
-    test_singular_limit();
+    for (int m = 0; m < 2; m++) {
+        g_method = m ? NTK_KGD_KRYLOV : NTK_KGD_EIG;
+        test_gd();
+        test_fractional();
+        test_flow();
+        test_singular_limit();
+    }
     test_kgd_arguments();
     test_ridge();
+    test_krylov();
+    test_krylov_invariant();
+    test_krylov_modes();
     return t_finish();
 }

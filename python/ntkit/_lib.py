@@ -102,7 +102,7 @@ class RunConfig(Structure):
     _fields_ = [("net", NetConfig), ("gd", GDConfig), ("models", c_uint), ("flow", c_int),
                 ("flow_rtol", c_double), ("kernel_every", c_size_t),
                 ("kernel_subsample", c_size_t), ("quad_order", c_int), ("mem_limit", c_size_t),
-                ("trace_factor", c_double)]
+                ("trace_factor", c_double), ("t_max", c_double)]
 
 
 def _doubles(*names):
@@ -130,7 +130,7 @@ class RunTheory(Structure):
     _fields_ = _doubles("ntk_lmin", "ntk_lmax", "inf_lmin", "inf_lmax", "jac_smin", "jac_smax",
                         "lr_max_stable", "stability", "envelope_rate", "loss0", "D_bound",
                         "flip_bound_D", "beta_bound", "alpha_condition", "weight_bound",
-                        "horizon_T")
+                        "horizon_T", "spectra_exact")
 
 
 class Dataset(Structure):
@@ -215,7 +215,7 @@ _PROTOTYPES = {
     "ntk_kernel_distance": (st, [F64, F64, S, POINTER(KernelDist)]),
     "ntk_normalized_distance": (st, [F64, F64, S, POINTER(c_double)]),
     # kernel GD, ridge
-    "ntk_kgd_create_method": (st, [F64, S, F64, F64, c_double, c_int, c_int, POINTER(H)]),
+    "ntk_kgd_create_method": (st, [F64, S, F64, F64, c_double, c_int, c_int, c_double, POINTER(H)]),
     "ntk_kgd_extremes": (st, [H, POINTER(c_double), POINTER(c_double), POINTER(c_int)]),
     "ntk_kgd_info": (st, [H, POINTER(c_int), POINTER(c_size_t), POINTER(c_double)]),
     "ntk_kgd_free": (None, [H]),

@@ -29,7 +29,8 @@ class KernelGD:
     not modify it in place while the predictor is in use.
     """
 
-    def __init__(self, K_train, y_train, lr=1.0, loss="mean", flow=False, method="auto"):
+    def __init__(self, K_train, y_train, lr=1.0, loss="mean", flow=False, method="auto",
+                 t_max=0.0):
         self._K = _arrays.square(K_train, "K_train")
         self.n = self._K.shape[0]
         self._y = _arrays.vector(y_train, "y_train", self.n)
@@ -40,6 +41,9 @@ class KernelGD:
         if method not in METHODS:
             raise ValueError("method must be 'auto', 'eig' or 'krylov', got %r" % (method,))
         self.method = method
+        if not t_max >= 0:
+            raise ValueError("t_max must be >= 0 (0: no horizon), got %r" % (t_max,))
+        self.t_max = float(t_max)
         self._h = None
         self._key = None
 
@@ -62,7 +66,7 @@ class KernelGD:
             self.close()
             h = ctypes.c_void_p()
             check(lib.ntk_kgd_create_method(self._K, self.n, self._y, f0, self.lr, self._loss,
-                                            METHODS[self.method], byref(h)))
+                                            METHODS[self.method], self.t_max, byref(h)))
             self._h, self._key = h, key
         return self._h
 
@@ -127,16 +131,19 @@ class KernelGD:
         return f_train, out_t.reshape(ts.shape + (nt,))
 
 
-def gradient_descent_mse(K_train, y_train, lr=1.0, loss="mean", flow=False, method="auto"):
+def gradient_descent_mse(K_train, y_train, lr=1.0, loss="mean", flow=False, method="auto",
+                         t_max=0.0):
     """Closed-form GD (or flow, flow=True) on the squared loss with kernel K_train.
 
     K_train (n,n) symmetric, y_train (n,); lr multiplies K (pass 1 when
     K_train already holds η1Θ1 + η2Θ2); loss "mean" (c = 1/n) or "sum" (c = 1).
     method: "eig" (exact eigendecomposition, O(n³)), "krylov" (Lanczos from
-    y − f0_train) or "auto" (the library's choice: eig up to n = 4000).
+    y − f0_train) or "auto" (the library's choice: eig up to n = 2000).
+    t_max: for krylov, the largest t that will be asked for (0: any t; a
+    horizon makes the basis smaller and later t are refused).
     Returns predict(t, f0_train, f0_test=None, K_test_train=None), a KernelGD.
     """
-    return KernelGD(K_train, y_train, lr, loss, flow, method)
+    return KernelGD(K_train, y_train, lr, loss, flow, method, t_max)
 
 
 def kernel_ridge(K_train, y_train, ridge):

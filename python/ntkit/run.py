@@ -27,9 +27,9 @@ class Run:
 
     def __init__(self, X, y, X_test=None, y_test=None, d=None, width=256, act="relu",
                  act_param=None, init="gaussian", input_scale="sqrt_d", alpha=1.0,
-                 centered=False, lr1=1.0, lr2=1.0, models="all", flow=False, flow_rtol=1e-8,
+                 centered=False, lr1=1.0, lr2=1.0, models="all", flow=False, flow_rtol=1e-6,
                  loss="mean", kernel_every=10, kernel_subsample=500, quad_order=0, mem_limit=0,
-                 trace_factor=None, seed=0, W0=None, v0=None):
+                 trace_factor=None, seed=0, W0=None, v0=None, t_max=0.0):
         self._h = None
         X = _arrays.matrix(X, "X", cols=d)
         n, d = X.shape
@@ -52,6 +52,7 @@ class Run:
         cfg.quad_order = int(quad_order)
         cfg.mem_limit = size_arg(mem_limit, "mem_limit")
         cfg.trace_factor = 0.0 if trace_factor is None else float(trace_factor)
+        cfg.t_max = float(t_max)
         m = ncfg.m
         if W0 is not None:
             W0 = _arrays.matrix(W0, "W0", cols=d, rows=m)
@@ -170,7 +171,7 @@ def _result(r, rows, theory):
 
 def run(X, y, X_test=None, y_test=None, d=None, width=256, act="relu", act_param=None,
         init="gaussian", input_scale="sqrt_d", alpha=1.0, centered=False, lr1=1.0, lr2=1.0,
-        steps=1000, log_every=10, models="all", flow=False, flow_rtol=1e-8, loss="mean",
+        steps=1000, log_every=10, models="all", flow=False, flow_rtol=1e-6, loss="mean",
         kernel_every=10, kernel_subsample=500, quad_order=0, mem_limit=0, trace_factor=None,
         seed=0, W0=None, v0=None, times=None):
     """Train the network and its surrogates side by side; the `ntkit run` experiment.
@@ -199,7 +200,7 @@ def run(X, y, X_test=None, y_test=None, d=None, width=256, act="relu", act_param
              models=models, flow=flow, flow_rtol=flow_rtol, loss=loss,
              kernel_every=kernel_every, kernel_subsample=kernel_subsample,
              quad_order=quad_order, mem_limit=mem_limit, trace_factor=trace_factor, seed=seed,
-             W0=W0, v0=v0) as r:
+             W0=W0, v0=v0, t_max=float(np.max(ts))) as r:
         theory = r.theory()
         rows = []
         for j, t in enumerate(ts):
