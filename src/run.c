@@ -70,6 +70,11 @@ ntk_run_config ntk_run_config_default(ntk_net_config net, ntk_gd_config gd)
  * for models that are on. */
 enum { COL_MAX = 64 };
 
+typedef struct {
+    int inf, exact;
+    double c1, c2, lmin, lmax;
+} spec_entry;
+
 struct ntk_run {
     ntk_run_config cfg;
     const double *X, *y, *Xt, *yt;
@@ -112,6 +117,9 @@ struct ntk_run {
     double env_rate, loss0;
     ntk_constants consts;
     int consts_ok;
+    /* spectra already computed on the first points, keyed by (inf, c1, c2) */
+    spec_entry spec[6];
+    int nspec;
 };
 
 static int model_on(const ntk_run *r, int k) { return (r->cfg.models >> k) & 1u; }
@@ -678,6 +686,11 @@ static void act_sup(ntk_act act, double *L1, double *L2)
 static ntk_status spectrum_on_points(ntk_run *r, int inf, double c1, double c2, double *lmin,
                                      double *lmax, int *exact)
 {
+    for (int k = 0; k < r->nspec; k++)
+        if (r->spec[k].inf == inf && r->spec[k].c1 == c1 && r->spec[k].c2 == c2) {
+            *lmin = r->spec[k].lmin, *lmax = r->spec[k].lmax, *exact = r->spec[k].exact;
+            return NTK_OK;
+        }
     size_t N = r->n < 3000 ? r->n : 3000;
     double *K = ntk_alloc(N * N, sizeof(double), "theory kernel");
     if (!K) return NTK_ERR_NOMEM;
@@ -689,6 +702,8 @@ static ntk_status spectrum_on_points(ntk_run *r, int inf, double c1, double c2, 
     *lmin = sp.lmin;
     *lmax = sp.lmax;
     *exact = N == r->n;
+    if (r->nspec < 6)
+        r->spec[r->nspec++] = (spec_entry){inf, *exact, c1, c2, sp.lmin, sp.lmax};
     return NTK_OK;
 }
 
