@@ -190,6 +190,7 @@ void ntk_act_apply(ntk_act act, size_t count, const double *z, double *phi, doub
 
 typedef struct {
     double *G;
+    const double *S;
     size_t m;
     const double *r, *v;
 } scale_job;
@@ -199,14 +200,20 @@ static void scale_chunk(void *ctx, size_t i0, size_t i1)
     const scale_job *j = ctx;
     for (size_t i = i0; i < i1; i++) {
         double *Gi = j->G + i * j->m;
+        const double *Si = j->S + i * j->m;
         double ri = j->r[i];
-        for (size_t k = 0; k < j->m; k++) Gi[k] *= ri * j->v[k];
+        if (j->v)
+            for (size_t k = 0; k < j->m; k++) Gi[k] = Si[k] * ri * j->v[k];
+        else
+            for (size_t k = 0; k < j->m; k++) Gi[k] = Si[k] * ri;
     }
 }
 
-/* G (B,m) holds φ'(Z); scale in place to G_ik = φ'(Z_ik) · r_i · v_k. */
-void ntk_scale_rows_cols(double *G, size_t B, size_t m, const double *r, const double *v)
+/* G (B,m) = S ⊙ r vᵀ, i.e. G_ik = S_ik · r_i · v_k (v NULL: all ones); G may
+ * be S. */
+void ntk_scale_rows_cols(double *G, const double *S, size_t B, size_t m, const double *r,
+                         const double *v)
 {
-    scale_job j = {G, m, r, v};
+    scale_job j = {G, S, m, r, v};
     ntk_parallel_for_grain(B, m, scale_chunk, &j);
 }

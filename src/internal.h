@@ -22,8 +22,9 @@ void ntk_parallel_for(size_t count, ntk_range_fn fn, void *ctx);
 /* Same, where each index stands for `grain` units of work. */
 void ntk_parallel_for_grain(size_t count, size_t grain, ntk_range_fn fn, void *ctx);
 
-/* G (B,m) ← G ⊙ r vᵀ, threaded like the activations. */
-void ntk_scale_rows_cols(double *G, size_t B, size_t m, const double *r, const double *v);
+/* G (B,m) = S ⊙ r vᵀ (v NULL: ones; G may be S), threaded like the activations. */
+void ntk_scale_rows_cols(double *G, const double *S, size_t B, size_t m, const double *r,
+                         const double *v);
 
 /* NTK_OK if K (n,n) is finite and symmetric to a relative 1e-8 (spectrum.c). */
 ntk_status ntk_check_symmetric(const double *K, size_t n, const char *what);

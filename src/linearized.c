@@ -15,7 +15,6 @@ struct ntk_linz {
     double *A0t, *DV0t;   /* (nt,m): the same on the test inputs */
     double *f0, *ft0;     /* (n), (nt): outputs at θ0 */
     double *P;            /* (max(n,nt),m) scratch: X ΔWᵀ/s, then G */
-    double *ones;         /* (m) */
     double *r;            /* (n) residuals */
     double *p;            /* (md + m) parameters ΔW, Δv */
 };
@@ -29,16 +28,21 @@ size_t ntk_linz_mem_bytes(size_t n, size_t nt, size_t d, size_t m)
 }
 
 /* A (rows,m) = φ(X W0ᵀ/s), DV (rows,m) = φ'(X W0ᵀ/s) diag(v0) */
-static void features_at_init(const ntk_net_config *cfg, const double *W0, const double *v0,
-                             const double *X, size_t rows, double *A, double *DV)
+static ntk_status features_at_init(const ntk_net_config *cfg, const double *W0,
+                                   const double *v0, const double *X, size_t rows, double *A,
+                                   double *DV)
 {
     size_t m = cfg->m, d = cfg->d;
-    if (rows == 0) return;
+    if (rows == 0) return NTK_OK;
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)m, (int)d,
                 1.0 / ntk_net_config_s(cfg), X, (int)d, W0, (int)d, 0.0, DV, (int)m);
     ntk_act_apply(cfg->act, rows * m, DV, A, DV);
-    for (size_t i = 0; i < rows; i++)
-        for (size_t k = 0; k < m; k++) DV[i * m + k] *= v0[k];
+    double *ones = ntk_alloc(rows, sizeof(double), "ones");
+    if (!ones) return NTK_ERR_NOMEM;
+    for (size_t i = 0; i < rows; i++) ones[i] = 1.0;
+    ntk_scale_rows_cols(DV, DV, rows, m, ones, v0);
+    free(ones);
+    return NTK_OK;
 }
 
 ntk_status ntk_linz_create(const ntk_net_config *cfg, const double *W0, const double *v0,
@@ -51,7 +55,7 @@ ntk_status ntk_linz_create(const ntk_net_config *cfg, const double *W0, const do
     NTK_TRY(ntk_mem_check(ntk_linz_mem_bytes(n, nt, d, m), 0, "the linearized model"));
     ntk_linz *lz = ntk_calloc(1, sizeof *lz, "linearized model");
     if (!lz) return NTK_ERR_NOMEM;
-    size_t count = 2 * n * m + 2 * nt * m + big * m + 2 * n + nt + m * d + 2 * m;
+    size_t count = 2 * n * m + 2 * nt * m + big * m + 2 * n + nt + m * d + m;
     double *buf = ntk_calloc(count, sizeof(double), "linearized model buffers");
     if (!buf) {
         free(lz);
@@ -71,10 +75,11 @@ ntk_status ntk_linz_create(const ntk_net_config *cfg, const double *W0, const do
     lz->r = lz->f0 + n;
     lz->ft0 = lz->r + n;
     lz->p = lz->ft0 + nt;
-    lz->ones = lz->p + m * d + m;
-    for (size_t k = 0; k < m; k++) lz->ones[k] = 1.0;
-    features_at_init(cfg, W0, v0, X, n, lz->A0, lz->DV0);
-    features_at_init(cfg, W0, v0, Xt, nt, lz->A0t, lz->DV0t);
+    if (features_at_init(cfg, W0, v0, X, n, lz->A0, lz->DV0) != NTK_OK ||
+        features_at_init(cfg, W0, v0, Xt, nt, lz->A0t, lz->DV0t) != NTK_OK) {
+        ntk_linz_free(lz);
+        return NTK_ERR_NOMEM;
+    }
     memcpy(lz->f0, f0, n * sizeof(double));
     if (nt) memcpy(lz->ft0, ft0, nt * sizeof(double));
     *out = lz;
@@ -129,8 +134,7 @@ double ntk_linz_loss_grad(ntk_linz *lz, const double *p, const double *y, ntk_lo
     }
     cblas_dgemv(CblasRowMajor, CblasTrans, (int)n, (int)m, c * k, lz->A0, (int)m, lz->r, 1, 0.0,
                 g + m * d, 1);
-    memcpy(lz->P, lz->DV0, n * m * sizeof(double));
-    ntk_scale_rows_cols(lz->P, n, m, lz->r, lz->ones);
+    ntk_scale_rows_cols(lz->P, lz->DV0, n, m, lz->r, NULL);
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)d, (int)n,
                 c * k / ntk_net_config_s(&lz->cfg), lz->P, (int)m, lz->X, (int)d, 0.0, g, (int)d);
     return 0.5 * c * sse;

@@ -363,7 +363,7 @@ static double loss_grad_ws(const ntk_net_config *cfg, const double *W, const dou
             cblas_dgemv(CblasRowMajor, CblasTrans, (int)B, (int)m, c * a_sqm, s->A, (int)m, s->r,
                         1, beta, gv, 1);
         if (gW) {
-            ntk_scale_rows_cols(s->Z, B, m, s->r, v);
+            ntk_scale_rows_cols(s->Z, s->Z, B, m, s->r, v);
             cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)d, (int)B,
                         c * a_sqm / s_in, s->Z, (int)m, Xb, (int)d, beta, gW, (int)d);
         }
