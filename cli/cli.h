@@ -156,5 +156,7 @@ int cmd_compare_kernels(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_krr(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_experiment(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 
 #endif

@@ -18,6 +18,8 @@ static const command commands[] = {
     {"krr", cmd_krr, "kernel ridge regression with any kernel kind; train and test errors"},
     {"run", cmd_run, "train nn, linearized, lin, ntk and ntk-inf side by side and measure the gaps"},
     {"sweep", cmd_sweep, "repeat a run over values of width|alpha|n|d|lr1|lr2|seed"},
+    {"experiment", cmd_experiment, "run a paper experiment end to end and write its report (--list)"},
+    {"plot", cmd_plot, "draw a run or sweep directory into DIR/plots/ (PNG and SVG)"},
 };
 
 static void usage(FILE *fp)
