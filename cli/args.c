@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 int cli_fail(const char *fmt, ...)
@@ -256,4 +257,11 @@ int cli_bytes(const char *flag, const char *s, size_t *out)
         return cli_fail("--%s %s is out of range", flag, s);
     *out = (size_t)v;
     return 0;
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

@@ -72,6 +72,9 @@ int cli_net_config(const cli_args *a, size_t d, ntk_net_config *cfg);
 /* Apply --threads if present (default: all cores). */
 int cli_threads(const cli_args *a);
 
+/* Monotonic wall clock in seconds. */
+double cli_now(void);
+
 /* 1 when stderr is a terminal (progress lines are shown only then). */
 int cli_isatty_stderr(void);
 

@@ -56,13 +56,6 @@
 #include <string.h>
 #include <time.h>
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* bytes -> "512 B", "6.2 KiB", "1.5 GiB" in buf (32 chars); returns buf. */
 static const char *fmt_bytes(size_t bytes, char *buf)
 {
@@ -474,11 +467,11 @@ int cmd_kernel(int argc, char **argv)
         if (!K || (sym && !evals))
             rc = cli_fail("out of memory for the %zu x %zu kernel", n1, n2);
     }
-    double t0 = now_seconds();
+    double t0 = cli_now();
     if (!rc) rc = compute_kernel(&o, &a, &X, sym ? NULL : &X2, tile_limit, K, &tf_used);
-    double t1 = now_seconds();
+    double t1 = cli_now();
     if (!rc && sym && ntk_eigh(K, n1, evals, NULL) != NTK_OK) rc = cli_fail_lib("eigenvalues");
-    double t_kernel = t1 - t0, t_eig = now_seconds() - t1;
+    double t_kernel = t1 - t0, t_eig = cli_now() - t1;
 
     if (!rc && ntk_npy_write(o.out_path, K, n1, n2, 2) != NTK_OK) rc = cli_fail_lib("--out");
     if (!rc && o.spec_path && write_spectrum(o.spec_path, evals, n1)) {

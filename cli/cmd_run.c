@@ -24,13 +24,6 @@
 static const cli_flag run_flags[] = {RUN_FLAGS};
 #define NRUN (sizeof run_flags / sizeof run_flags[0])
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Summary of one run, for sweeps: final and max of every metric column. */
 typedef struct {
     size_t ncols;
@@ -77,7 +70,7 @@ static int col_index(const ntk_run *r, const char *name)
 /* The whole run, given parsed flags; fills res when non-NULL (sweeps). */
 static int run_with_args(const cli_args *a, int quiet_summary, run_result *res)
 {
-    double t_start = now_seconds();
+    double t_start = cli_now();
     cli_setup s;
     if (cli_setup_from_args(a, &s)) return 1;
     ntk_run_config rc = ntk_run_config_default(s.cfg, s.gd);
@@ -125,7 +118,7 @@ static int run_with_args(const cli_args *a, int quiet_summary, run_result *res)
         cli_setup_free(&s);
         return e;
     }
-    double t_setup = now_seconds() - t_start;
+    double t_setup = cli_now() - t_start;
     ntk_run_theory th;
     if (ntk_run_theory_get(r, &th) != NTK_OK) {
         int e = cli_fail_lib("theory");
@@ -154,7 +147,7 @@ static int run_with_args(const cli_args *a, int quiet_summary, run_result *res)
     double *row = calloc(nc + 1, sizeof(double)), *mx = calloc(nc, sizeof(double));
     for (size_t k = 0; k < nc; k++) mx[k] = NAN;
     const char *status = "completed";
-    double t_loop = now_seconds(), t = 0, diverged_at = NAN;
+    double t_loop = cli_now(), t = 0, diverged_at = NAN;
     int env_col = col_index(r, "envelope"), loss_col = col_index(r, "nn_train_loss");
     int gap_lin = col_index(r, "gap_lin_train"), rowcol = col_index(r, "w_dist_max_row");
     int theta_col = col_index(r, "theta_dist"), flip_col = col_index(r, "flip_frac");
@@ -174,7 +167,7 @@ static int run_with_args(const cli_args *a, int quiet_summary, run_result *res)
             status = "failed";
             break;
         }
-        row[nc] = now_seconds() - t_loop;
+        row[nc] = cli_now() - t_loop;
         cli_csv_row(&csv, row);
         for (size_t k = 0; k < nc; k++)
             if (!isnan(row[k]) && !(row[k] <= mx[k])) mx[k] = row[k];
@@ -184,7 +177,7 @@ static int run_with_args(const cli_args *a, int quiet_summary, run_result *res)
             gap_at_T = row[gap_lin];
             t_at_T = t;
         }
-        if (!s.quiet) cli_progress((size_t)t, (size_t)s.t_final, row[loss_col], now_seconds() - t_loop, last);
+        if (!s.quiet) cli_progress((size_t)t, (size_t)s.t_final, row[loss_col], cli_now() - t_loop, last);
         if (last) break;
         if (cli_interrupted) {
             status = "interrupted";
@@ -204,7 +197,7 @@ static int run_with_args(const cli_args *a, int quiet_summary, run_result *res)
         t = ntk_run_time(r);
         logk++;
     }
-    double loop_seconds = now_seconds() - t_loop;
+    double loop_seconds = cli_now() - t_loop;
     if (cli_csv_close(&csv)) rcode = 1;
     char p[4200];
     cli_path(p, sizeof p, s.out_dir, "W.npy");

@@ -12,13 +12,6 @@
 static const cli_flag train_flags[] = {CLI_TRAIN_FLAGS};
 #define NFLAGS (sizeof train_flags / sizeof train_flags[0])
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int write_weights(const cli_setup *s)
 {
     char p[4096];
@@ -70,7 +63,7 @@ int cmd_train(int argc, char **argv)
     }
     const char *status = "completed";
     size_t diverged_at = 0, k = 0;
-    double t0 = now_seconds(), loss0 = NAN, loss = NAN, test_loss = NAN;
+    double t0 = cli_now(), loss0 = NAN, loss = NAN, test_loss = NAN;
     for (k = 0;; k++) {
         ntk_status st = ntk_trainer_eval(tr);
         loss = ntk_trainer_loss(tr);
@@ -82,7 +75,7 @@ int cmd_train(int argc, char **argv)
             ntk_weight_dist wd;
             ntk_net_weight_dist(s.net, &wd);
             double row[8] = {(double)k, loss, test_loss, wd.w_fro, wd.v_norm, wd.w_max_row,
-                             ntk_trainer_grad_norm(tr), now_seconds() - t0};
+                             ntk_trainer_grad_norm(tr), cli_now() - t0};
             cli_csv_row(&csv, row);
         }
         if (st == NTK_ERR_DIVERGED) {
@@ -90,7 +83,7 @@ int cmd_train(int argc, char **argv)
             diverged_at = k;
             break;
         }
-        if (!s.quiet) cli_progress(k, s.steps, loss, now_seconds() - t0, last);
+        if (!s.quiet) cli_progress(k, s.steps, loss, cli_now() - t0, last);
         if (last) break;
         if (cli_interrupted) {
             status = "interrupted";
@@ -98,7 +91,7 @@ int cmd_train(int argc, char **argv)
         }
         ntk_trainer_apply(tr);
     }
-    double elapsed = now_seconds() - t0;
+    double elapsed = cli_now() - t0;
     if (cli_csv_close(&csv)) rc = 1;
     if (!rc && write_weights(&s)) rc = 1;
 

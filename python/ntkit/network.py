@@ -9,11 +9,12 @@ from ctypes import byref, c_double
 import numpy as np
 
 from . import _arrays
+from ._handle import Owned
 from ._lib import (GDConfig, WeightDist, as_array, check, check_finite, error, lib,
                    net_config, parse_loss, struct_dict)
 
 
-class Network:
+class Network(Owned):
     """A wide two-layer network, wrapping ntk_net.
 
     Network(d, width, act="relu", act_param=None, init="gaussian",
@@ -34,6 +35,9 @@ class Network:
     The current weights W (m,d), v (m,) start at W0, v0 and move with train().
     """
 
+    _free = "ntk_net_free"
+    _what = "network"
+
     def __init__(self, d, width, act="relu", act_param=None, init="gaussian",
                  input_scale="sqrt_d", alpha=1.0, centered=False, seed=0, W0=None, v0=None):
         self._h = None
@@ -52,33 +56,6 @@ class Network:
             v0 = _arrays.vector(v0, "v0", m)
             check(lib.ntk_net_create_from(byref(self._cfg), W0, v0, byref(h)))
         self._h = h
-
-    # -- lifetime -------------------------------------------------------
-
-    def close(self):
-        """Free the C network now (idempotent)."""
-        h, self._h = self._h, None
-        if h is not None and lib is not None:
-            lib.ntk_net_free(h)
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    @property
-    def handle(self):
-        """The ntk_net* (ctypes.c_void_p); ValueError after close()."""
-        if self._h is None:
-            raise ValueError("the network has been closed")
-        return self._h
 
     # -- configuration ----------------------------------------------------
 

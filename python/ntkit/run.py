@@ -10,13 +10,14 @@ from ctypes import byref
 import numpy as np
 
 from . import _arrays
+from ._handle import Owned
 from ._lib import (NTK_ERR_DIVERGED, GDConfig, RunTheory, as_array, check, error, lib, net_config,
                    parse_loss, parse_models, size_arg, struct_dict)
 
 MODELS = ("nn", "linearized", "lin", "ntk", "ntk_inf")
 
 
-class Run:
+class Run(Owned):
     """One ntk_run handle: Run(X, y, X_test=None, y_test=None, **settings).
 
     X (n,d), y (n,), X_test (nt,d), y_test (nt,) are borrowed by the C run
@@ -24,6 +25,9 @@ class Run:
     schedule (steps, log_every, times). Use advance(t), metrics(),
     predictions(model), theory(), beta_estimate(); close() frees.
     """
+
+    _free = "ntk_run_free"
+    _what = "run"
 
     def __init__(self, X, y, X_test=None, y_test=None, d=None, width=256, act="relu",
                  act_param=None, init="gaussian", input_scale="sqrt_d", alpha=1.0,
@@ -71,30 +75,6 @@ class Run:
         self._h = h
         self.columns = [lib.ntk_run_column(h, k).decode() for k in range(lib.ntk_run_ncolumns(h))]
         self.models = [MODELS[k] for k in range(len(MODELS)) if (cfg.models >> k) & 1]
-
-    def close(self):
-        """Free the C run (idempotent)."""
-        h, self._h = self._h, None
-        if h is not None and lib is not None:
-            lib.ntk_run_free(h)
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    @property
-    def handle(self):
-        if self._h is None:
-            raise ValueError("the run has been closed")
-        return self._h
 
     @property
     def time(self):
