@@ -9,12 +9,12 @@
  * more. */
 #include "harness.h"
 #include "ntkit.h"
+#include "tmpdir.h"
 
 #include <unistd.h>
 
 #define SQ(x) ((x) * (x))
 
-static char g_dir[64];
 
 static double *vec(size_t n)
 {
@@ -515,15 +515,6 @@ static void test_dataset_synthetic(void)
     free(y);
 }
 
-static const char *in_dir(const char *name)
-{
-    static char buf[4][256];
-    static int k = 0;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", g_dir, name);
-    return buf[k];
-}
-
 static void test_dataset_npy(void)
 {
     const size_t N = 30, d = 4;
@@ -596,11 +587,7 @@ static void test_dataset_npy(void)
 
 int main(void)
 {
-    snprintf(g_dir, sizeof g_dir, "/tmp/ntk_data_XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
-        return 2;
-    }
+    tmpdir_make("ntk_data");
     test_sphere();
     test_gaussian();
     test_inputs_errors();
@@ -615,6 +602,6 @@ int main(void)
     test_standardize();
     test_dataset_synthetic();
     test_dataset_npy();
-    rmdir(g_dir);
+    remove_tree(g_dir);
     return t_finish();
 }

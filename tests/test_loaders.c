@@ -2,44 +2,12 @@
  * and the file forms of ntk_dataset_make that name them. */
 #include "harness.h"
 #include "ntkit.h"
+#include "tmpdir.h"
 
 #include <dirent.h>
 #include <unistd.h>
 
-static char g_dir[64];
-
-static const char *in_dir(const char *name)
-{
-    static char buf[4][256];
-    static int k = 0;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", g_dir, name);
-    return buf[k];
-}
-
-static void write_raw(const char *name, const void *buf, size_t len)
-{
-    FILE *fp = fopen(in_dir(name), "wb");
-    if (!fp || fwrite(buf, 1, len, fp) != len) {
-        perror(name);
-        exit(2);
-    }
-    fclose(fp);
-}
-
-static void write_text(const char *name, const char *text) { write_raw(name, text, strlen(text)); }
-
-static void remove_dir(void)
-{
-    DIR *dp = opendir(g_dir);
-    char path[512];
-    for (struct dirent *e; dp && (e = readdir(dp));) {
-        snprintf(path, sizeof path, "%s/%s", g_dir, e->d_name);
-        if (e->d_name[0] != '.') unlink(path);
-    }
-    if (dp) closedir(dp);
-    rmdir(g_dir);
-}
+static void write_text(const char *name, const char *text) { write_raw(in_dir(name), text, strlen(text)); }
 
 static int equals(const double *a, const double *b, size_t n)
 {
@@ -127,7 +95,7 @@ static void make_cifar(void)
         g_cifar[r * REC] = cifar_labels[r];
         for (size_t j = 0; j < 3072; j++) g_cifar[r * REC + 1 + j] = cifar_pixel(r, j);
     }
-    write_raw("batch.bin", g_cifar, sizeof g_cifar);
+    write_raw(in_dir("batch.bin"), g_cifar, sizeof g_cifar);
 }
 
 /* Rows of X hold the pixels/255 of records recs[0..k), with labels ye. */
@@ -168,20 +136,20 @@ static void test_cifar(void)
     ntk_array_free(&X);
     ntk_array_free(&y);
 
-    write_raw("cut.bin", g_cifar, sizeof g_cifar - 10);
+    write_raw(in_dir("cut.bin"), g_cifar, sizeof g_cifar - 10);
     CHECK_ERR(ntk_load_cifar10(in_dir("cut.bin"), 3, 5, 0, &X, &y), NTK_ERR_FORMAT);
     CHECK(strstr(ntk_errmsg(), "3073") && strstr(ntk_errmsg(), "truncated"), "msg: %s",
           ntk_errmsg());
     CHECK(!X.data && !y.data, "no outputs after failure");
-    write_raw("empty.bin", g_cifar, 0);
+    write_raw(in_dir("empty.bin"), g_cifar, 0);
     CHECK_ERR(ntk_load_cifar10(in_dir("empty.bin"), 3, 5, 0, &X, &y), NTK_ERR_FORMAT);
     g_cifar[2 * REC] = 12;
-    write_raw("label.bin", g_cifar, sizeof g_cifar);
+    write_raw(in_dir("label.bin"), g_cifar, sizeof g_cifar);
     g_cifar[2 * REC] = cifar_labels[2];
     CHECK_ERR(ntk_load_cifar10(in_dir("label.bin"), 3, 5, 0, &X, &y), NTK_ERR_FORMAT);
     CHECK(strstr(ntk_errmsg(), "label 12"), "msg: %s", ntk_errmsg());
     const unsigned char gz[REC] = {0x1f, 0x8b};
-    write_raw("gz.bin", gz, sizeof gz);
+    write_raw(in_dir("gz.bin"), gz, sizeof gz);
     CHECK_ERR(ntk_load_cifar10(in_dir("gz.bin"), 3, 5, 0, &X, &y), NTK_ERR_FORMAT);
     CHECK(strstr(ntk_errmsg(), "gzip"), "msg: %s", ntk_errmsg());
     CHECK_ERR(ntk_load_cifar10(in_dir("batch.bin"), 3, 3, 0, &X, &y), NTK_ERR_ARG);
@@ -218,8 +186,8 @@ static void make_mnist(const char *img, const char *lab, unsigned n_labels, size
     put_be32(lb + 4, n_labels);
     memcpy(lb + 8, mnist_labels, NIMG);
     lb[8 + NIMG] = 7;
-    write_raw(img, ib, img_len);
-    write_raw(lab, lb, 8 + n_labels);
+    write_raw(in_dir(img), ib, img_len);
+    write_raw(in_dir(lab), lb, 8 + n_labels);
 }
 
 static void test_mnist(void)
@@ -271,7 +239,7 @@ static void test_mnist(void)
     put_be32(lb + 4, NIMG);
     memcpy(lb + 8, mnist_labels, NIMG);
     lb[8 + 3] = 10;
-    write_raw("lab_bad", lb, sizeof lb);
+    write_raw(in_dir("lab_bad"), lb, sizeof lb);
     CHECK_ERR(ntk_load_mnist(in_dir("img"), in_dir("lab_bad"), 7, 1, 0, &X, &y), NTK_ERR_FORMAT);
     CHECK(strstr(ntk_errmsg(), "label 10"), "msg: %s", ntk_errmsg());
 }
@@ -322,15 +290,11 @@ static void test_dataset_files(void)
 
 int main(void)
 {
-    snprintf(g_dir, sizeof g_dir, "/tmp/ntk_loaders_XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
-        return 2;
-    }
+    tmpdir_make("ntk_loaders");
     test_csv();
     test_cifar();
     test_mnist();
     test_dataset_files();
-    remove_dir();
+    remove_tree(g_dir);
     return t_finish();
 }

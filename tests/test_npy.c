@@ -2,32 +2,12 @@
  * (float32, big-endian, version 2.0, broken headers) in a mkdtemp folder. */
 #include "harness.h"
 #include "ntkit.h"
+#include "tmpdir.h"
 
 #include <dirent.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char g_dir[64];
-
-static const char *in_dir(const char *name)
-{
-    static char buf[4][256];
-    static int k = 0;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", g_dir, name);
-    return buf[k];
-}
-
-static void write_raw(const char *path, const void *buf, size_t len)
-{
-    FILE *fp = fopen(path, "wb");
-    if (!fp || fwrite(buf, 1, len, fp) != len) {
-        perror(path);
-        exit(2);
-    }
-    fclose(fp);
-}
 
 static size_t read_raw(const char *path, unsigned char *buf, size_t cap)
 {
@@ -50,19 +30,6 @@ static int count_entries(const char *dir)
 }
 
 static int mkdir_ok(const char *path) { return mkdir(path, 0755) == 0; }
-
-static void remove_tree(const char *dir)
-{
-    DIR *dp = opendir(dir);
-    char path[512];
-    for (struct dirent *e; dp && (e = readdir(dp));) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (unlink(path) != 0) remove_tree(path);
-    }
-    if (dp) closedir(dp);
-    rmdir(dir);
-}
 
 /* value bytes in a chosen byte order, independent of the host. */
 static void put_f8(unsigned char *dst, double v, int big)
@@ -310,11 +277,7 @@ static void test_atomic(void)
 
 int main(void)
 {
-    snprintf(g_dir, sizeof g_dir, "/tmp/ntk_npy_XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
-        return 2;
-    }
+    tmpdir_make("ntk_npy");
     test_round_trip();
     test_writer_layout();
     test_crafted();
