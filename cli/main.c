@@ -39,10 +39,11 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    /* Ctrl-C handling from the start, so that a signal during set-up is not
-     * lost; commands that train check cli_interrupted at each step. */
-    cli_catch_sigint();
     const char *cmd = argv[1];
+    /* The commands that train check cli_interrupted at each step and stop
+     * cleanly; they catch Ctrl-C from the start so that a signal during
+     * set-up is not lost. The others keep the default (stop at once). */
+    if (!strcmp(cmd, "train") || !strcmp(cmd, "run") || !strcmp(cmd, "sweep")) cli_catch_sigint();
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;
