@@ -361,16 +361,15 @@ static int compute_kernel(const kernel_opts *o, const cli_args *a, const ntk_arr
         ntk_constants c;
         if (ntk_constants_compute(cfg.act, tf, o->quad_order, &c) != NTK_OK)
             return cli_fail_lib("constants");
-        // the features take x on the √d scale; the network sees x/s, i.e. √d·x/s on that scale
-        double r = sqrt((double)d) / ntk_net_config_s(&cfg);
+        // the features take x on the √d scale; the network sees x/s
         double *Xs = X->data, *Zs = (double *)Z;
-        if (r != 1.0) {
+        if (cfg.input_scale != NTK_SCALE_SQRT_D) {
             Xs = malloc((n1 + n2) * d * sizeof(double));
             if (!Xs) return cli_fail("out of memory rescaling the inputs");
-            for (size_t i = 0; i < n1 * d; i++) Xs[i] = r * X->data[i];
+            ntk_lin_inputs(&cfg, X->data, n1, Xs);
             if (Z) {
                 Zs = Xs + n1 * d;
-                for (size_t i = 0; i < n2 * d; i++) Zs[i] = r * Z[i];
+                ntk_lin_inputs(&cfg, Z, n2, Zs);
             }
         }
         // MATH.md §4: K = c1·ψ1ψ1ᵀ + c2·ψ2ψ2ᵀ

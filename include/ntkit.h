@@ -374,6 +374,10 @@ ntk_status ntk_trace_factor(const double *X, size_t n, size_t d, double *out);
  *                                                        Psi (n, d+2)   */
 ntk_status ntk_lin_features(const ntk_constants *c, double alpha, int layer,
                             const double *X, size_t n, size_t d, double *Psi);
+/* The inputs as the features expect them for a network with this config:
+ * Xr = X·√d/s (the network sees only x/s, and ψ is written for s = √d).
+ * X and Xr are (n, cfg->d); Xr may be X. */
+void ntk_lin_inputs(const ntk_net_config *cfg, const double *X, size_t n, double *Xr);
 /* K = c1·ψ1ψ1ᵀ + c2·ψ2ψ2ᵀ (Θ_lin1, Θ_lin2, Θ_lin). */
 ntk_status ntk_kernel_lin(const ntk_constants *c, double alpha, const double *X1, size_t n1,
                           const double *X2, size_t n2, size_t d, double c1, double c2,

@@ -267,3 +267,12 @@ ntk_status ntk_kernel_lin(const ntk_constants *c, double alpha, const double *X1
             for (size_t j = 0; j < i; j++) K[i * n1 + j] = K[j * n1 + i];
     return NTK_OK;
 }
+
+/* Xr (n,d) = X·√d/s */
+void ntk_lin_inputs(const ntk_net_config *cfg, const double *X, size_t n, double *Xr)
+{
+    size_t count = n * cfg->d;
+    if (Xr != X) memcpy(Xr, X, count * sizeof(double));
+    double sc = sqrt((double)cfg->d) / ntk_net_config_s(cfg);
+    if (sc != 1.0) cblas_dscal((int)count, sc, Xr, 1);
+}

@@ -252,10 +252,8 @@ static ntk_status setup_lin(ntk_run *r)
     r->lin_V = r->lin_mu + p;
     double *F = r->lin_V + p * p;            /* (n+nt, d+2) one block of features */
     double *Xr = F + (n + nt) * (d + 2);     /* (n+nt, d) rescaled inputs */
-    double sc = sqrt((double)d) / ntk_net_config_s(&r->cfg.net);
-    memcpy(Xr, r->X, n * d * sizeof(double));
-    if (nt) memcpy(Xr + n * d, r->Xt, nt * d * sizeof(double));
-    cblas_dscal((int)((n + nt) * d), sc, Xr, 1);
+    ntk_lin_inputs(&r->cfg.net, r->X, n, Xr);
+    if (nt) ntk_lin_inputs(&r->cfg.net, r->Xt, nt, Xr + n * d);
     double alpha = r->cfg.net.alpha;
     for (int layer = 1; layer <= 2; layer++) {
         double eta = layer == 1 ? e1 : e2;
