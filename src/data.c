@@ -544,12 +544,25 @@ static ntk_status check_labels(const char *path, const ntk_array *y, size_t rows
     return NTK_OK;
 }
 
+/* Inputs read from `path` need at least one row and one column. */
+static ntk_status check_inputs_shape(const char *spec, const char *path, const ntk_array *X)
+{
+    if (X->rows > 0 && X->cols > 0) return NTK_OK;
+    char shape[64];
+    if (X->ndim == 1) snprintf(shape, sizeof shape, "(%zu,)", X->rows);
+    else snprintf(shape, sizeof shape, "(%zu, %zu)", X->rows, X->cols);
+    return ntk_set_error(NTK_ERR_ARG, "data '%s': %s has shape %s, no %s; the inputs must be an "
+                         "(n, d) array with n >= 1 rows and d >= 1 columns", spec, path, shape,
+                         X->rows == 0 ? "rows" : "columns");
+}
+
 /* "X.npy[:y.npy]" */
 static ntk_status load_npy_spec(const char *spec, char **f, int nf, ntk_array *X, ntk_array *y)
 {
     if (nf < 2 || nf > 3)
         return ntk_set_error(NTK_ERR_ARG, "data '%s': use npy:X.npy or npy:X.npy:y.npy", spec);
     NTK_TRY(ntk_npy_read(f[1], X));
+    NTK_TRY(check_inputs_shape(spec, f[1], X));
     if (nf == 2) return NTK_OK;
     NTK_TRY(ntk_npy_read(f[2], y));
     return check_labels(f[2], y, X->rows);
@@ -587,6 +600,7 @@ static ntk_status load_file_spec(const char *spec, size_t max_n, ntk_array *X, n
                      : parse_classes(spec, f[3], &pos, &neg);
         if (st == NTK_OK) st = ntk_load_mnist(f[1], f[2], pos, neg, max_n, X, y);
     }
+    if (st == NTK_OK) st = check_inputs_shape(spec, f[1], X);
     free(copy);
     return st;
 }
@@ -693,8 +707,11 @@ static ntk_status split_into(ntk_array *X, ntk_array *y, size_t n, size_t n_test
     NTK_TRY(copy_rows(X->data, n, n_test, d, &out->X_test));
     NTK_TRY(copy_rows(y->data, n, n_test, 1, &out->y_test));
     NTK_TRY(copy_rows(y->data, 0, n, 1, &out->y_train));
-    double *shrunk = realloc(X->data, n * d * sizeof(double));   /* keep the first n rows */
-    out->X_train = shrunk ? shrunk : X->data;
+    if (n < X->rows && n * d > 0) {   /* keep the first n rows; realloc(p, 0) would free p */
+        double *shrunk = realloc(X->data, n * d * sizeof(double));
+        if (shrunk) X->data = shrunk;
+    }
+    out->X_train = X->data;
     X->data = NULL;
     return NTK_OK;
 }

@@ -578,6 +578,28 @@ static void test_dataset_npy(void)
           "teacher labels on file inputs");
     free(yt);
     ntk_dataset_free(&ds);
+
+    /* Inputs without columns or without rows are refused with the file named
+     * (a (30, 0) array once reached realloc(p, 0) and a double free). */
+    CHECK_OK(ntk_npy_write(in_dir("X0.npy"), NULL, N, 0, 2));
+    CHECK_OK(ntk_npy_write(in_dir("Xr.npy"), NULL, 0, d, 2));
+    CHECK_OK(ntk_npy_write(in_dir("Xv.npy"), NULL, 0, 1, 1));
+    const char *empty[3] = {"X0.npy", "Xr.npy", "Xv.npy"};
+    const char *shape[3] = {"(30, 0)", "(0, 4)", "(0,)"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(spec, sizeof spec, "npy:%s:%s", in_dir(empty[k]), in_dir("y.npy"));
+        for (int std = 0; std <= 1; std++) {
+            CHECK_ERR(ntk_dataset_make(spec, "", 0, 5, 0, 0, std, &ds), NTK_ERR_ARG);
+            CHECK(strstr(ntk_errmsg(), empty[k]) && strstr(ntk_errmsg(), shape[k]),
+                  "message names the file and its shape: %s", ntk_errmsg());
+            CHECK_ERR(ntk_dataset_make(spec, "", 20, 5, 0, 0, std, &ds), NTK_ERR_ARG);
+        }
+        snprintf(spec, sizeof spec, "npy:%s", in_dir(empty[k]));
+        CHECK_ERR(ntk_dataset_make(spec, "linear", 20, 5, 0, 0, 0, &ds), NTK_ERR_ARG);
+        CHECK(strstr(ntk_errmsg(), empty[k]), "file named: %s", ntk_errmsg());
+        CHECK(ds.X_train == NULL && ds.y_train == NULL, "nothing left after failure");
+        unlink(in_dir(empty[k]));
+    }
     unlink(in_dir("X.npy"));
     unlink(in_dir("y.npy"));
     unlink(in_dir("y2.npy"));
