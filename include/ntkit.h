@@ -284,10 +284,20 @@ ntk_status ntk_target_eval(const ntk_target *t, const double *X, size_t n, ntk_r
                            double *y);
 
 /* Loaders. Classes map to ±1: pos -> +1, neg -> -1; other classes dropped.
- * max_n = 0 loads all. Caller owns the arrays. */
-/* CSV: comma-separated numbers; an optional first header line (detected when
- * not numeric); target column `target_col` (-1 = last). */
-ntk_status ntk_load_csv(const char *path, int target_col, ntk_array *X, ntk_array *y);
+ * max_n = 0 loads all. Caller owns the arrays. Every reader (these and
+ * ntk_npy_read) refuses a path that is not a regular file (a FIFO, a
+ * directory, a device) with NTK_ERR_IO, without blocking on a FIFO. */
+/* The first non-blank line of a CSV file:
+ *   AUTO  a header when none of its cells is a number, data when all are,
+ *         and an error (NTK_ERR_FORMAT) when it mixes numbers and text;
+ *   YES   always a header (skipped; its width must match the data);
+ *   NO    always data. */
+typedef enum { NTK_CSV_HEADER_AUTO = 0, NTK_CSV_HEADER_YES, NTK_CSV_HEADER_NO } ntk_csv_header;
+/* CSV: comma-separated numbers, after an optional UTF-8 byte order mark and
+ * the header line `header` describes; target column `target_col` (-1 =
+ * last). X (rows, cols−1), y (rows). */
+ntk_status ntk_load_csv(const char *path, int target_col, ntk_csv_header header, ntk_array *X,
+                        ntk_array *y);
 /* CIFAR-10 binary batch file (records of 1 label byte + 3072 pixel bytes). */
 ntk_status ntk_load_cifar10(const char *path, int pos, int neg, size_t max_n,
                             ntk_array *X, ntk_array *y);
@@ -304,8 +314,12 @@ void ntk_standardize_apply(double *X, size_t n, size_t d, const double *mean, do
 
 /* A dataset resolved from --data/--target style specs:
  *   data:   a synthetic inputs spec (above), or
- *           "npy:X.npy[:y.npy]", "csv:FILE[:target=COL]",
- *           "cifar10:FILE:POS,NEG", "mnist:IMAGES:LABELS:POS,NEG"
+ *           "npy:X.npy[:y.npy]", "csv:FILE[:OPTIONS]",
+ *           "cifar10:FILE:POS,NEG", "mnist:IMAGES:LABELS:POS,NEG";
+ *           CSV OPTIONS are key=value pairs separated by ',':
+ *           target=COL (default -1, the last column) and
+ *           header=yes|no|auto (default auto), e.g. csv:f.csv:target=0,header=no.
+ *           File inputs must have at least one row and one column.
  *   target: a target spec (above), "npy:y.npy", or NULL/"" when the data
  *           file carries labels.
  * Files are split: the first n rows train, the next n_test test (n = 0: all

@@ -568,15 +568,58 @@ static ntk_status load_npy_spec(const char *spec, char **f, int nf, ntk_array *X
     return check_labels(f[2], y, X->rows);
 }
 
-/* "FILE[:target=COL]" */
+#define CSV_SPEC_FORMS "use csv:FILE or csv:FILE:OPTIONS with OPTIONS from target=COL and " \
+                       "header=yes|no|auto separated by ',', e.g. csv:f.csv:target=0,header=no"
+
+/* One CSV option [s, e) -> *col or *header; seen: bit 1 target, bit 2 header. */
+static ntk_status csv_option(const char *spec, const char *s, const char *e, int *seen, long *col,
+                             ntk_csv_header *header)
+{
+    int len = (int)(e - s);
+    int is_target = has_prefix(s, "target=") && len >= 7;
+    int is_header = has_prefix(s, "header=") && len >= 7;
+    if ((is_target && (*seen & 1)) || (is_header && (*seen & 2)))
+        return ntk_set_error(NTK_ERR_ARG, "data '%s': option '%.6s' is given twice; "
+                             CSV_SPEC_FORMS, spec, s);
+    if (is_target) {
+        char *end;
+        *col = strtol(s + 7, &end, 10);
+        *seen |= 1;
+        if (end == s + 7 || end != e || *col < -1 || *col > INT32_MAX)
+            return ntk_set_error(NTK_ERR_ARG, "data '%s': '%.*s' needs a column number (0 for "
+                                 "the first, -1 for the last); " CSV_SPEC_FORMS, spec, len, s);
+        return NTK_OK;
+    }
+    if (is_header) {
+        static const char *const words[3] = {"auto", "yes", "no"};
+        static const ntk_csv_header modes[3] = {NTK_CSV_HEADER_AUTO, NTK_CSV_HEADER_YES,
+                                                NTK_CSV_HEADER_NO};
+        *seen |= 2;
+        for (int k = 0; k < 3; k++)
+            if ((size_t)(len - 7) == strlen(words[k]) && memcmp(s + 7, words[k], (size_t)(len - 7)) == 0) {
+                *header = modes[k];
+                return NTK_OK;
+            }
+        return ntk_set_error(NTK_ERR_ARG, "data '%s': '%.*s' must be header=yes, header=no or "
+                             "header=auto; " CSV_SPEC_FORMS, spec, len, s);
+    }
+    return ntk_set_error(NTK_ERR_ARG, "data '%s': unknown CSV option '%.*s'; " CSV_SPEC_FORMS, spec,
+                         len, s);
+}
+
+/* "FILE[:OPTIONS]" */
 static ntk_status load_csv_spec(const char *spec, char **f, int nf, ntk_array *X, ntk_array *y)
 {
+    if (nf < 2 || nf > 3) return ntk_set_error(NTK_ERR_ARG, "data '%s': " CSV_SPEC_FORMS, spec);
     long col = -1;
-    char *end = NULL;
-    if (nf == 3 && has_prefix(f[2], "target=")) col = strtol(f[2] + 7, &end, 10);
-    if (nf < 2 || nf > 3 || (nf == 3 && (end == f[2] + 7 || *end || col < -1 || col > INT32_MAX)))
-        return ntk_set_error(NTK_ERR_ARG, "data '%s': use csv:FILE or csv:FILE:target=COL", spec);
-    return ntk_load_csv(f[1], (int)col, X, y);
+    ntk_csv_header header = NTK_CSV_HEADER_AUTO;
+    int seen = 0;
+    for (const char *s = nf == 3 ? f[2] : NULL; s;) {
+        const char *e = s + strcspn(s, ",");
+        NTK_TRY(csv_option(spec, s, e, &seen, &col, &header));
+        s = *e ? e + 1 : NULL;
+    }
+    return ntk_load_csv(f[1], (int)col, header, X, y);
 }
 
 /* Inputs (and labels, when the source has them) named by a file spec. */
@@ -633,7 +676,7 @@ static ntk_status load_inputs(const char *spec, size_t n, size_t n_test, size_t 
     NTK_TRY(spec_parse(spec, &sp));
     if (input_kind_of(&sp) == IN_COUNT)
         return ntk_set_error(NTK_ERR_ARG, "unknown data '%s'; choose gaussian, gaussian:decay=P, "
-                             "sphere, unit-sphere, npy:X.npy[:y.npy], csv:FILE[:target=COL], "
+                             "sphere, unit-sphere, npy:X.npy[:y.npy], csv:FILE[:OPTIONS], "
                              "cifar10:FILE:POS,NEG or mnist:IMAGES:LABELS:POS,NEG", spec);
     if (d == 0 || n == 0)
         return ntk_set_error(NTK_ERR_ARG, "synthetic data '%s' need n > 0 and d > 0 (got n = "

@@ -1,34 +1,88 @@
-/* File loaders: CSV, CIFAR-10 binary batches and MNIST idx files. Every
- * loader reads the whole file after an estimate of the memory it will need
- * (the file plus its float64 copy), validates it completely, and only then
- * fills its outputs. */
+/* File loaders: CSV, CIFAR-10 binary batches and MNIST idx files, and the
+ * opening of input files that every reader shares. Every loader reads the
+ * whole file after an estimate of the memory it will need (the file plus its
+ * float64 copy), validates it completely, and only then fills its outputs. */
 #include "internal.h"
+#include "readers.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-/* Whole file -> *buf (NUL-terminated, caller frees) and *len; out_per_byte
- * is the number of output bytes the caller derives from one file byte. */
-static ntk_status read_file(const char *path, size_t out_per_byte, unsigned char **buf,
-                            size_t *len)
+/* ---------------------------------------------------------------------
+ * Opening input files
+ * ------------------------------------------------------------------- */
+
+/* The refusal of a file of type `mode`, with what to do instead. */
+static ntk_status not_regular(const char *path, mode_t mode)
+{
+    if (S_ISDIR(mode))
+        return ntk_set_error(NTK_ERR_IO, "%s is a directory, not a regular file; pass the path "
+                             "of a data file", path);
+    const char *kind = S_ISFIFO(mode) ? "a FIFO (named pipe)"
+                       : S_ISCHR(mode) ? "a character device"
+                       : S_ISBLK(mode) ? "a block device"
+                       : S_ISSOCK(mode) ? "a socket"
+                                        : "not a regular file";
+    return ntk_set_error(NTK_ERR_IO, "%s is %s, not a regular file; inputs are read only from "
+                         "regular files, so save the data to a file and pass its path", path,
+                         kind);
+}
+
+/* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
+ * before fstat could refuse it. */
+ntk_status ntk_input_open(const char *path, FILE **fp, size_t *size)
+{
+    *fp = NULL;
+    *size = 0;
+    if (!path) return ntk_set_error(NTK_ERR_ARG, "file path is NULL");
+    if (!*path) return ntk_set_error(NTK_ERR_ARG, "file path is empty; name an input file");
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) return ntk_set_error(NTK_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    ntk_status st = NTK_OK;
+    if (fstat(fd, &sb) != 0)
+        st = ntk_set_error(NTK_ERR_IO, "%s: cannot inspect: %s", path, strerror(errno));
+    else if (!S_ISREG(sb.st_mode))
+        st = not_regular(path, sb.st_mode);
+    else if (sb.st_size < 0 || (uintmax_t)sb.st_size >= SIZE_MAX)
+        st = ntk_set_error(NTK_ERR_IO, "%s: file size %jd is not usable", path,
+                           (intmax_t)sb.st_size);
+    int flags = st == NTK_OK ? fcntl(fd, F_GETFL) : -1;
+    if (flags >= 0) (void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    FILE *f = st == NTK_OK ? fdopen(fd, "rb") : NULL;
+    if (st == NTK_OK && !f)
+        st = ntk_set_error(NTK_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (st != NTK_OK) {
+        close(fd);
+        return st;
+    }
+    *fp = f;
+    *size = (size_t)sb.st_size;
+    return NTK_OK;
+}
+
+/* out_per_byte is the number of output bytes the caller derives from one
+ * file byte. */
+ntk_status ntk_input_read(const char *path, size_t out_per_byte, unsigned char **buf,
+                          size_t *len)
 {
     *buf = NULL;
     *len = 0;
-    if (!path) return ntk_set_error(NTK_ERR_ARG, "file path is NULL");
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return ntk_set_error(NTK_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    ntk_status st = NTK_OK;
-    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode))
-        st = ntk_set_error(NTK_ERR_IO, "%s: not a regular file", path);
-    size_t size = st == NTK_OK ? (size_t)sb.st_size : 0;
-    if (st == NTK_OK) st = ntk_mem_check(ntk_size_mul(size, 1 + out_per_byte, 1, 1), 0, path);
+    FILE *fp;
+    size_t size;
+    NTK_TRY(ntk_input_open(path, &fp, &size));
+    ntk_status st = ntk_mem_check(ntk_size_mul(size, 1 + out_per_byte, 1, 1), 0, path);
     if (st == NTK_OK && !(*buf = ntk_alloc(size + 1, 1, path))) st = NTK_ERR_NOMEM;
-    if (st == NTK_OK && fread(*buf, 1, size, fp) != size)
-        st = ntk_set_error(NTK_ERR_IO, "%s: read error", path);
+    size_t got = st == NTK_OK ? fread(*buf, 1, size, fp) : 0;
+    if (st == NTK_OK && got != size)
+        st = ntk_set_error(NTK_ERR_IO, "%s: read %zu of its %zu bytes (%s); was it changed while "
+                           "being read?", path, got, size,
+                           ferror(fp) ? strerror(errno) : "early end of file");
     fclose(fp);
     if (st != NTK_OK) {
         free(*buf);
@@ -60,6 +114,7 @@ static int is_gzip(const unsigned char *buf, size_t len)
  * ------------------------------------------------------------------- */
 
 typedef struct {
+    ntk_csv_header header;   /* how the first line is taken */
     size_t rows, cols;       /* data rows, fields per data row */
     size_t first_line;       /* line number of the first data row */
     size_t header_cols;      /* fields of the header line, 0 without one */
@@ -76,7 +131,8 @@ static void trim(const char **s, const char **e)
 }
 
 /* Cell [s, e) -> *v; 0 if it is not entirely a number. The text after e is
- * ',', a line end or the terminating NUL, none of which strtod consumes. */
+ * ',', a blank, a line end or the terminating NUL, none of which strtod
+ * consumes. */
 static int cell_number(const char *s, const char *e, double *v)
 {
     trim(&s, &e);
@@ -99,28 +155,62 @@ static size_t count_fields(const char *s, const char *e)
     return k;
 }
 
-/* 1 if every cell of line [s, e) is a number. */
-static int line_numeric(const char *s, const char *e)
+/* Cell [s, e), trimmed and cut to 40 bytes, for messages. */
+static int shown_len(const char **s, const char **e)
 {
+    trim(s, e);
+    return (int)(*e - *s > 40 ? 40 : *e - *s);
+}
+
+/* Whether the first non-blank line [s, e) is a header: always with
+ * header = YES, never with NO; with AUTO only when none of its cells is a
+ * number. Under AUTO a line with numbers and text both is refused: it is a
+ * header with a numeric name or data with a typo, and guessing loses a row
+ * or keeps a bad one. */
+static ntk_status first_line_is_header(const char *path, size_t line, const char *s,
+                                       const char *e, ntk_csv_header mode, int *is_header)
+{
+    *is_header = mode == NTK_CSV_HEADER_YES;
+    if (mode != NTK_CSV_HEADER_AUTO) return NTK_OK;
+    size_t numbers = 0, texts = 0, col = 0, text_col = 0;
+    const char *ts = s, *te = s;
     for (const char *c = s;;) {
         const char *ce = cell_end(c, e);
         double v;
-        if (!cell_number(c, ce, &v)) return 0;
-        if (ce == e) return 1;
+        col++;
+        if (cell_number(c, ce, &v)) {
+            numbers++;
+        } else if (texts++ == 0) {
+            text_col = col;
+            ts = c;
+            te = ce;
+        }
+        if (ce == e) break;
         c = ce + 1;
     }
+    *is_header = numbers == 0;
+    if (numbers == 0 || texts == 0) return NTK_OK;
+    int len = shown_len(&ts, &te);
+    return ntk_set_error(NTK_ERR_FORMAT, "%s: line %zu mixes numbers and text (column %zu is "
+                         "'%.*s'), so it is neither clearly a header nor data; use header=yes "
+                         "if it is a header, or header=no if it is data (and fix that cell)",
+                         path, line, text_col, len, ts);
 }
 
 static ntk_status bad_cell(const char *path, size_t line, size_t col, const char *s,
-                           const char *e)
+                           const char *e, int hint_header)
 {
-    trim(&s, &e);
-    if (s == e)
+    int len = shown_len(&s, &e);
+    char hint[96] = "";
+    if (hint_header)
+        snprintf(hint, sizeof hint, "; if line %zu is a header, use header=yes", line);
+    if (len == 0)
         return ntk_set_error(NTK_ERR_FORMAT, "%s: line %zu, column %zu: empty cell; every "
-                             "cell after the optional header must be a number", path, line, col);
-    int len = (int)(e - s > 40 ? 40 : e - s);
+                             "cell after the optional header must be a number%s", path, line,
+                             col, hint);
     return ntk_set_error(NTK_ERR_FORMAT, "%s: line %zu, column %zu: '%.*s' is not a number; every "
-                         "cell after the optional header must be numeric", path, line, col, len, s);
+                         "cell after the optional header must be numeric%s", path, line, col, len,
+                         s, hint);
 }
 
 /* Data line [s, e): checks its width and cells; stores them into row
@@ -141,7 +231,9 @@ static ntk_status csv_row(const char *path, size_t line, const char *s, const ch
     for (size_t j = 0; j < fields; j++) {
         const char *ce = cell_end(c, e);
         double v;
-        if (!cell_number(c, ce, &v)) return bad_cell(path, line, j + 1, c, ce);
+        if (!cell_number(c, ce, &v))
+            return bad_cell(path, line, j + 1, c, ce,
+                            sh->rows == 0 && sh->header == NTK_CSV_HEADER_NO);
         if (!isfinite(v))
             return ntk_set_error(NTK_ERR_NONFINITE, "%s: line %zu, column %zu is %s; clean the "
                                  "data first", path, line, j + 1, isnan(v) ? "NaN" : "Inf");
@@ -153,12 +245,14 @@ static ntk_status csv_row(const char *path, size_t line, const char *s, const ch
     return NTK_OK;
 }
 
-/* One pass over text[0, len): the first non-blank line is a header when not
- * all of it is numeric; blank lines are skipped; "\r\n" ends are accepted. */
+/* One pass over text[0, len): a UTF-8 byte order mark is skipped; the first
+ * non-blank line is a header or data as sh->header says; blank lines are
+ * skipped; "\r\n" ends are accepted. */
 static ntk_status csv_scan(const char *path, const char *text, size_t len, csv_shape *sh,
                            double *X, double *y)
 {
     const char *p = text, *end = text + len;
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) p += 3;
     int first = 1;
     sh->rows = 0;
     for (size_t line = 1; p < end; line++) {
@@ -170,9 +264,11 @@ static ntk_status csv_scan(const char *path, const char *text, size_t len, csv_s
         trim(&s, &t);
         p = next;
         if (s == t) continue;
-        if (first && !line_numeric(s, t)) sh->header_cols = count_fields(s, t);
-        else NTK_TRY(csv_row(path, line, s, t, sh, X, y));
+        int is_header = 0;
+        if (first) NTK_TRY(first_line_is_header(path, line, s, t, sh->header, &is_header));
         first = 0;
+        if (is_header) sh->header_cols = count_fields(s, t);
+        else NTK_TRY(csv_row(path, line, s, t, sh, X, y));
     }
     return NTK_OK;
 }
@@ -197,9 +293,14 @@ static ntk_status csv_check_shape(const char *path, int target_col, csv_shape *s
 }
 
 static ntk_status load_csv_text(const char *path, const char *text, size_t len, int target_col,
-                                ntk_array *X, ntk_array *y)
+                                ntk_csv_header header, ntk_array *X, ntk_array *y)
 {
+    if (header != NTK_CSV_HEADER_AUTO && header != NTK_CSV_HEADER_YES &&
+        header != NTK_CSV_HEADER_NO)
+        return ntk_set_error(NTK_ERR_ARG, "CSV header mode %d is not one of NTK_CSV_HEADER_AUTO, "
+                             "_YES, _NO", (int)header);
     csv_shape sh = {0};
+    sh.header = header;
     NTK_TRY(csv_scan(path, text, len, &sh, NULL, NULL));
     NTK_TRY(csv_check_shape(path, target_col, &sh));
     NTK_TRY(array_alloc(X, sh.rows, sh.cols - 1, 2, path));
@@ -208,20 +309,32 @@ static ntk_status load_csv_text(const char *path, const char *text, size_t len, 
 }
 
 /* X (rows, cols−1), y (rows). */
-ntk_status ntk_load_csv(const char *path, int target_col, ntk_array *X, ntk_array *y)
+ntk_status ntk_csv_parse(const char *name, const char *text, size_t len, int target_col,
+                         ntk_csv_header header, ntk_array *X, ntk_array *y)
+{
+    if (!X || !y) return ntk_set_error(NTK_ERR_ARG, "ntk_csv_parse: output array is NULL");
+    memset(X, 0, sizeof *X);
+    memset(y, 0, sizeof *y);
+    if (!text) return ntk_set_error(NTK_ERR_ARG, "ntk_csv_parse: text is NULL");
+    ntk_status st = load_csv_text(name ? name : "(buffer)", text, len, target_col, header, X, y);
+    if (st != NTK_OK) {
+        ntk_array_free(X);
+        ntk_array_free(y);
+    }
+    return st;
+}
+
+ntk_status ntk_load_csv(const char *path, int target_col, ntk_csv_header header, ntk_array *X,
+                        ntk_array *y)
 {
     if (!X || !y) return ntk_set_error(NTK_ERR_ARG, "ntk_load_csv: output array is NULL");
     memset(X, 0, sizeof *X);
     memset(y, 0, sizeof *y);
     unsigned char *buf;
     size_t len;
-    NTK_TRY(read_file(path, 4, &buf, &len));   /* ≤ (len+1)/2 cells of 8 bytes */
-    ntk_status st = load_csv_text(path, (const char *)buf, len, target_col, X, y);
+    NTK_TRY(ntk_input_read(path, 4, &buf, &len));   /* ≤ (len+1)/2 cells of 8 bytes */
+    ntk_status st = ntk_csv_parse(path, (const char *)buf, len, target_col, header, X, y);
     free(buf);
-    if (st != NTK_OK) {
-        ntk_array_free(X);
-        ntk_array_free(y);
-    }
     return st;
 }
 
@@ -284,6 +397,7 @@ static ntk_status take_classes(const char *path, const byte_images *im, int pos,
 static ntk_status cifar_parse(const char *path, const unsigned char *buf, size_t len, int pos,
                               int neg, size_t max_n, ntk_array *X, ntk_array *y)
 {
+    NTK_TRY(check_classes(pos, neg));
     if (is_gzip(buf, len))
         return ntk_set_error(NTK_ERR_FORMAT, "%s is gzip-compressed; extract the binary batch "
                              "files (data_batch_*.bin) first", path);
@@ -293,6 +407,21 @@ static ntk_status cifar_parse(const char *path, const unsigned char *buf, size_t
                              "truncated or not a CIFAR-10 binary batch", path, len, CIFAR_RECORD);
     byte_images im = {buf, buf + 1, CIFAR_RECORD, CIFAR_RECORD, len / CIFAR_RECORD, CIFAR_PIXELS};
     return take_classes(path, &im, pos, neg, max_n, X, y);
+}
+
+ntk_status ntk_cifar10_parse(const char *name, const unsigned char *buf, size_t len, int pos,
+                             int neg, size_t max_n, ntk_array *X, ntk_array *y)
+{
+    if (!X || !y) return ntk_set_error(NTK_ERR_ARG, "ntk_cifar10_parse: output array is NULL");
+    memset(X, 0, sizeof *X);
+    memset(y, 0, sizeof *y);
+    if (!buf && len > 0) return ntk_set_error(NTK_ERR_ARG, "ntk_cifar10_parse: buffer is NULL");
+    ntk_status st = cifar_parse(name ? name : "(buffer)", buf, len, pos, neg, max_n, X, y);
+    if (st != NTK_OK) {
+        ntk_array_free(X);
+        ntk_array_free(y);
+    }
+    return st;
 }
 
 /* X (k, 3072) with pixels in [0,1], y (k) = ±1. */
@@ -305,13 +434,9 @@ ntk_status ntk_load_cifar10(const char *path, int pos, int neg, size_t max_n, nt
     NTK_TRY(check_classes(pos, neg));
     unsigned char *buf;
     size_t len;
-    NTK_TRY(read_file(path, sizeof(double), &buf, &len));
-    ntk_status st = cifar_parse(path, buf, len, pos, neg, max_n, X, y);
+    NTK_TRY(ntk_input_read(path, sizeof(double), &buf, &len));
+    ntk_status st = ntk_cifar10_parse(path, buf, len, pos, neg, max_n, X, y);
     free(buf);
-    if (st != NTK_OK) {
-        ntk_array_free(X);
-        ntk_array_free(y);
-    }
     return st;
 }
 
@@ -357,15 +482,39 @@ static ntk_status mnist_parse(const char *images, const unsigned char *ib, size_
                               int neg, size_t max_n, ntk_array *X, ntk_array *y)
 {
     size_t idim[3], ldim[1];
+    NTK_TRY(check_classes(pos, neg));
     NTK_TRY(idx_header(images, ib, ilen, IDX_IMAGES_MAGIC, 3, "images (idx3-ubyte)", idim));
     NTK_TRY(idx_header(labels, lb, llen, IDX_LABELS_MAGIC, 1, "labels (idx1-ubyte)", ldim));
     if (idim[0] != ldim[0])
         return ntk_set_error(NTK_ERR_FORMAT, "%s has %zu images but %s has %zu labels; use "
                              "matching files", images, idim[0], labels, ldim[0]);
+    if (idim[0] == 0)
+        return ntk_set_error(NTK_ERR_FORMAT, "%s holds no images (its header says 0); use a "
+                             "non-empty MNIST file", images);
     size_t d = idim[1] * idim[2];
-    if (d == 0) return ntk_set_error(NTK_ERR_FORMAT, "%s: images have zero pixels", images);
+    if (d == 0)
+        return ntk_set_error(NTK_ERR_FORMAT, "%s: images have zero pixels (%zu x %zu); the "
+                             "header is corrupt", images, idim[1], idim[2]);
     byte_images im = {lb + 8, ib + 16, 1, d, idim[0], d};
     return take_classes(labels, &im, pos, neg, max_n, X, y);
+}
+
+ntk_status ntk_mnist_parse(const char *images, const unsigned char *ib, size_t ilen,
+                           const char *labels, const unsigned char *lb, size_t llen, int pos,
+                           int neg, size_t max_n, ntk_array *X, ntk_array *y)
+{
+    if (!X || !y) return ntk_set_error(NTK_ERR_ARG, "ntk_mnist_parse: output array is NULL");
+    memset(X, 0, sizeof *X);
+    memset(y, 0, sizeof *y);
+    if ((!ib && ilen > 0) || (!lb && llen > 0))
+        return ntk_set_error(NTK_ERR_ARG, "ntk_mnist_parse: buffer is NULL");
+    ntk_status st = mnist_parse(images ? images : "(images)", ib, ilen,
+                                labels ? labels : "(labels)", lb, llen, pos, neg, max_n, X, y);
+    if (st != NTK_OK) {
+        ntk_array_free(X);
+        ntk_array_free(y);
+    }
+    return st;
 }
 
 /* X (k, rows·cols) with pixels in [0,1], y (k) = ±1. */
@@ -378,16 +527,12 @@ ntk_status ntk_load_mnist(const char *images, const char *labels, int pos, int n
     NTK_TRY(check_classes(pos, neg));
     unsigned char *ib, *lb;
     size_t ilen, llen;
-    NTK_TRY(read_file(images, sizeof(double), &ib, &ilen));
-    ntk_status st = read_file(labels, 0, &lb, &llen);
+    NTK_TRY(ntk_input_read(images, sizeof(double), &ib, &ilen));
+    ntk_status st = ntk_input_read(labels, 0, &lb, &llen);
     if (st == NTK_OK) {
-        st = mnist_parse(images, ib, ilen, labels, lb, llen, pos, neg, max_n, X, y);
+        st = ntk_mnist_parse(images, ib, ilen, labels, lb, llen, pos, neg, max_n, X, y);
         free(lb);
     }
     free(ib);
-    if (st != NTK_OK) {
-        ntk_array_free(X);
-        ntk_array_free(y);
-    }
     return st;
 }

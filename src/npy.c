@@ -1,6 +1,7 @@
 /* Arrays, the .npy format (versions 1.0 and 2.0, float32/float64, C order,
  * 1-d or 2-d) and atomic file writes. */
 #include "internal.h"
+#include "readers.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -187,12 +188,29 @@ static ntk_status parse_header(const char *path, const char *text, npy_header *h
  * Reading
  * ------------------------------------------------------------------- */
 
+/* Where the bytes come from: an open file, or a buffer in memory. */
+typedef struct {
+    FILE *fp;                   /* NULL: read buf[pos, len) */
+    const unsigned char *buf;
+    size_t len, pos;
+} npy_src;
+
+/* Up to n bytes -> dst; returns how many were read. */
+static size_t src_read(npy_src *src, void *dst, size_t n)
+{
+    if (src->fp) return fread(dst, 1, n, src->fp);
+    size_t k = src->len - src->pos < n ? src->len - src->pos : n;
+    if (k) memcpy(dst, src->buf + src->pos, k);
+    src->pos += k;
+    return k;
+}
+
 /* Magic, version and header length -> *hlen (header bytes), *data_off. */
-static ntk_status read_preamble(FILE *fp, const char *path, size_t fsize, size_t *hlen,
+static ntk_status read_preamble(npy_src *src, const char *path, size_t fsize, size_t *hlen,
                                 size_t *data_off)
 {
     unsigned char pre[12];
-    if (fsize < 10 || fread(pre, 1, 8, fp) != 8 || memcmp(pre, NPY_MAGIC, NPY_MAGIC_LEN) != 0)
+    if (fsize < 10 || src_read(src, pre, 8) != 8 || memcmp(pre, NPY_MAGIC, NPY_MAGIC_LEN) != 0)
         return ntk_set_error(NTK_ERR_FORMAT,
                              "%s: not a .npy file (it does not start with \\x93NUMPY); "
                              "write it with numpy.save", path);
@@ -202,7 +220,7 @@ static ntk_status read_preamble(FILE *fp, const char *path, size_t fsize, size_t
         return ntk_set_error(NTK_ERR_FORMAT,
                              "%s: .npy format version %d.%d is not supported (1.0 and 2.0 are); "
                              "re-save it with numpy.save", path, major, minor);
-    if (fsize < 8 + lenbytes || fread(pre + 8, 1, lenbytes, fp) != lenbytes)
+    if (fsize < 8 + lenbytes || src_read(src, pre + 8, lenbytes) != lenbytes)
         return ntk_set_error(NTK_ERR_FORMAT, "%s: truncated inside the .npy preamble", path);
     size_t len = 0;
     for (size_t k = lenbytes; k-- > 0;) len = len << 8 | pre[8 + k];   /* little-endian */
@@ -218,12 +236,12 @@ static ntk_status read_preamble(FILE *fp, const char *path, size_t fsize, size_t
     return NTK_OK;
 }
 
-static ntk_status read_header(FILE *fp, const char *path, size_t hlen, npy_header *h)
+static ntk_status read_header(npy_src *src, const char *path, size_t hlen, npy_header *h)
 {
     char *text = ntk_alloc(hlen + 1, 1, "npy header");
     if (!text) return NTK_ERR_NOMEM;
     ntk_status st = NTK_OK;
-    if (fread(text, 1, hlen, fp) != hlen)
+    if (src_read(src, text, hlen) != hlen)
         st = ntk_set_error(NTK_ERR_IO, "%s: read error in the header", path);
     text[hlen] = '\0';
     if (st == NTK_OK && strlen(text) != hlen) st = bad_header(path, "it contains a NUL byte");
@@ -249,7 +267,7 @@ static void decode_values(const unsigned char *raw, size_t count, int esz, int s
     }
 }
 
-static ntk_status read_values(FILE *fp, const char *path, const npy_header *h, size_t count,
+static ntk_status read_values(npy_src *src, const char *path, const npy_header *h, size_t count,
                               double *x)
 {
     unsigned char raw[1 << 15];
@@ -257,7 +275,7 @@ static ntk_status read_values(FILE *fp, const char *path, const npy_header *h, s
     int swap = h->big_endian != host_big_endian();
     for (size_t i = 0; i < count; i += per) {
         size_t k = count - i < per ? count - i : per;
-        if (fread(raw, (size_t)h->esz, k, fp) != k)
+        if (src_read(src, raw, k * (size_t)h->esz) != k * (size_t)h->esz)
             return ntk_set_error(NTK_ERR_IO, "%s: read error after %zu of %zu values", path, i,
                                  count);
         decode_values(raw, k, h->esz, swap, x + i);
@@ -274,12 +292,12 @@ static void describe_shape(const npy_header *h, char *buf, size_t cap)
 }
 
 /* Header checked against the file size, then the values -> out. */
-static ntk_status read_npy(FILE *fp, const char *path, size_t fsize, ntk_array *out)
+static ntk_status read_npy(npy_src *src, const char *path, size_t fsize, ntk_array *out)
 {
     size_t hlen = 0, data_off = 0;
     npy_header h = {0};
-    NTK_TRY(read_preamble(fp, path, fsize, &hlen, &data_off));
-    NTK_TRY(read_header(fp, path, hlen, &h));
+    NTK_TRY(read_preamble(src, path, fsize, &hlen, &data_off));
+    NTK_TRY(read_header(src, path, hlen, &h));
     size_t rows = h.shape[0], cols = h.ndim == 2 ? h.shape[1] : 1;
     size_t need = ntk_size_mul(rows, cols, (size_t)h.esz, 1);
     char desc[96];
@@ -298,7 +316,7 @@ static ntk_status read_npy(FILE *fp, const char *path, size_t fsize, ntk_array *
     out->rows = rows;
     out->cols = cols;
     out->ndim = h.ndim;
-    NTK_TRY(read_values(fp, path, &h, rows * cols, out->data));
+    NTK_TRY(read_values(src, path, &h, rows * cols, out->data));
     return ntk_check_finite(out->data, rows * cols, path);
 }
 
@@ -307,15 +325,23 @@ ntk_status ntk_npy_read(const char *path, ntk_array *out)
     if (!out) return ntk_set_error(NTK_ERR_ARG, "ntk_npy_read: output array is NULL");
     memset(out, 0, sizeof *out);
     if (!path) return ntk_set_error(NTK_ERR_ARG, "ntk_npy_read: path is NULL");
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return ntk_set_error(NTK_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    ntk_status st;
-    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode))
-        st = ntk_set_error(NTK_ERR_IO, "%s: not a regular file", path);
-    else
-        st = read_npy(fp, path, (size_t)sb.st_size, out);
+    FILE *fp;
+    size_t size;
+    NTK_TRY(ntk_input_open(path, &fp, &size));
+    npy_src src = {fp, NULL, 0, 0};
+    ntk_status st = read_npy(&src, path, size, out);
     fclose(fp);
+    if (st != NTK_OK) ntk_array_free(out);
+    return st;
+}
+
+ntk_status ntk_npy_parse(const char *name, const unsigned char *buf, size_t len, ntk_array *out)
+{
+    if (!out) return ntk_set_error(NTK_ERR_ARG, "ntk_npy_parse: output array is NULL");
+    memset(out, 0, sizeof *out);
+    if (!buf && len > 0) return ntk_set_error(NTK_ERR_ARG, "ntk_npy_parse: buffer is NULL");
+    npy_src src = {NULL, buf, len, 0};
+    ntk_status st = read_npy(&src, name ? name : "(buffer)", len, out);
     if (st != NTK_OK) ntk_array_free(out);
     return st;
 }

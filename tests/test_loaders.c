@@ -5,6 +5,8 @@
 #include "tmpdir.h"
 
 #include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void write_text(const char *name, const char *text) { write_raw(in_dir(name), text, strlen(text)); }
@@ -20,11 +22,12 @@ static int equals(const double *a, const double *b, size_t n)
  * CSV
  * ------------------------------------------------------------------- */
 
-static void expect_csv(const char *text, int col, size_t rows, const double *Xe, const double *ye)
+static void expect_csv_mode(const char *text, int col, ntk_csv_header header, size_t rows,
+                            const double *Xe, const double *ye)
 {
     ntk_array X, y;
     write_text("t.csv", text);
-    CHECK_OK(ntk_load_csv(in_dir("t.csv"), col, &X, &y));
+    CHECK_OK(ntk_load_csv(in_dir("t.csv"), col, header, &X, &y));
     size_t d = X.cols;
     CHECK(X.rows == rows && y.rows == rows && X.ndim == 2 && y.ndim == 1, "%s: %zu rows", text,
           X.rows);
@@ -34,15 +37,26 @@ static void expect_csv(const char *text, int col, size_t rows, const double *Xe,
     ntk_array_free(&y);
 }
 
-static void expect_csv_err(const char *text, int col, ntk_status code, const char *needle)
+static void expect_csv(const char *text, int col, size_t rows, const double *Xe, const double *ye)
+{
+    expect_csv_mode(text, col, NTK_CSV_HEADER_AUTO, rows, Xe, ye);
+}
+
+static void expect_csv_err_mode(const char *text, int col, ntk_csv_header header,
+                                ntk_status code, const char *needle)
 {
     ntk_array X, y;
     write_text("t.csv", text);
-    ntk_status st = ntk_load_csv(in_dir("t.csv"), col, &X, &y);
+    ntk_status st = ntk_load_csv(in_dir("t.csv"), col, header, &X, &y);
     CHECK(st == code, "'%s' -> %s (%s), expected %s", text, ntk_status_name(st), ntk_errmsg(),
           ntk_status_name(code));
     CHECK(!needle || strstr(ntk_errmsg(), needle), "message '%s' lacks '%s'", ntk_errmsg(), needle);
     CHECK(!X.data && !y.data && X.rows == 0, "outputs empty after failure");
+}
+
+static void expect_csv_err(const char *text, int col, ntk_status code, const char *needle)
+{
+    expect_csv_err_mode(text, col, NTK_CSV_HEADER_AUTO, code, needle);
 }
 
 static void test_csv(void)
@@ -75,8 +89,45 @@ static void test_csv(void)
     expect_csv_err("1,2,3\n", -2, NTK_ERR_ARG, NULL);
 
     ntk_array X, y;
-    CHECK_ERR(ntk_load_csv(in_dir("none.csv"), -1, &X, &y), NTK_ERR_IO);
+    CHECK_ERR(ntk_load_csv(in_dir("none.csv"), -1, NTK_CSV_HEADER_AUTO, &X, &y), NTK_ERR_IO);
     CHECK(strstr(ntk_errmsg(), "none.csv"), "path named: %s", ntk_errmsg());
+    CHECK_ERR(ntk_load_csv("", -1, NTK_CSV_HEADER_AUTO, &X, &y), NTK_ERR_ARG);
+    CHECK_ERR(ntk_load_csv(in_dir("t.csv"), -1, (ntk_csv_header)7, &X, &y), NTK_ERR_ARG);
+}
+
+/* The first line under each header mode; a UTF-8 byte order mark. */
+static void test_csv_header_modes(void)
+{
+    const double X1[4] = {1, 2, 4, 5}, y1[2] = {3, 6}, X2[2] = {4, 5}, y2[1] = {6};
+    const ntk_csv_header AUTO = NTK_CSV_HEADER_AUTO, YES = NTK_CSV_HEADER_YES,
+                         NO = NTK_CSV_HEADER_NO;
+    expect_csv_mode("1,2,3\n4,5,6\n", -1, NO, 2, X1, y1);
+    expect_csv_mode("1,2,3\n4,5,6\n", -1, YES, 1, X2, y2);
+    expect_csv_mode("\n \n1,2,3\n4,5,6\n", -1, YES, 1, X2, y2);   /* first non-blank line */
+    expect_csv_mode("p,q,r\n4,5,6\n", -1, YES, 1, X2, y2);
+    expect_csv_mode("p,q,r\n4,5,6\n", -1, AUTO, 1, X2, y2);
+    expect_csv_mode(",,\n4,5,6\n", -1, AUTO, 1, X2, y2);           /* no cell is a number */
+    expect_csv_mode("\xEF\xBB\xBF" "1,2,3\n4,5,6\n", -1, AUTO, 2, X1, y1);
+    expect_csv_mode("\xEF\xBB\xBF" "1,2,3\n4,5,6\n", -1, NO, 2, X1, y1);
+    expect_csv_mode("\xEF\xBB\xBF" "a,b,c\n4,5,6\n", -1, AUTO, 1, X2, y2);
+    expect_csv_mode("\xEF\xBB\xBF" "a,b,c\n4,5,6\n", -1, YES, 1, X2, y2);
+
+    expect_csv_err_mode("1,2x,3\n4,5,6\n", -1, AUTO, NTK_ERR_FORMAT, "line 1 mixes");
+    CHECK(strstr(ntk_errmsg(), "column 2 is '2x'") && strstr(ntk_errmsg(), "header=yes") &&
+              strstr(ntk_errmsg(), "header=no"),
+          "the ambiguous cell and both fixes: %s", ntk_errmsg());
+    expect_csv_err_mode("\n\nx1,2,y\n4,5,6\n", -1, AUTO, NTK_ERR_FORMAT, "line 3 mixes");
+    expect_csv_err_mode("1,,3\n4,5,6\n", -1, AUTO, NTK_ERR_FORMAT, "column 2 is ''");
+    expect_csv_err_mode("\xEF\xBB" "1,2,3\n4,5,6\n", -1, AUTO, NTK_ERR_FORMAT, "line 1 mixes");
+    expect_csv_err_mode("a,b,c\n4,5,6\n", -1, NO, NTK_ERR_FORMAT, "line 1, column 1: 'a'");
+    CHECK(strstr(ntk_errmsg(), "if line 1 is a header, use header=yes"), "hint: %s",
+          ntk_errmsg());
+    expect_csv_err_mode("1,2,3\n4,x,6\n", -1, NO, NTK_ERR_FORMAT, "line 2, column 2: 'x'");
+    CHECK(!strstr(ntk_errmsg(), "header=yes"), "no header hint past the first row: %s",
+          ntk_errmsg());
+    expect_csv_err_mode("a,b\n4,5,6\n", -1, YES, NTK_ERR_FORMAT, "header has 2 columns");
+    expect_csv_err_mode("1,2,3\n", -1, YES, NTK_ERR_FORMAT, "no data rows");
+    expect_csv_err_mode("\xEF\xBB\xBF", -1, AUTO, NTK_ERR_FORMAT, "no data rows");
 }
 
 /* ---------------------------------------------------------------------
@@ -288,13 +339,154 @@ static void test_dataset_files(void)
     CHECK_ERR(ntk_dataset_make(spec, NULL, 2, 2, 0, 1, 0, &ds), NTK_ERR_ARG);
 }
 
+/* ---------------------------------------------------------------------
+ * CSV header detection through data specs
+ * ------------------------------------------------------------------- */
+
+/* 40 numeric rows "i,i+1,i+2"; row 0 replaced by first when not NULL;
+ * prefix (a byte order mark) before everything. */
+static void write_rows40(const char *name, const char *prefix, const char *first)
+{
+    static char text[2048];
+    size_t len = (size_t)snprintf(text, sizeof text, "%s", prefix);
+    for (int i = 0; i < 40; i++) {
+        if (i == 0 && first)
+            len += (size_t)snprintf(text + len, sizeof text - len, "%s\n", first);
+        else
+            len += (size_t)snprintf(text + len, sizeof text - len, "%d,%d,%d\n", i, i + 1, i + 2);
+    }
+    write_raw(in_dir(name), text, len);
+}
+
+/* ntk_dataset_make(csv:FILE[:opts]) with n = 0, n_test = 5: rows used or an error. */
+static ntk_status csv_dataset(const char *name, const char *opts, ntk_dataset *ds)
+{
+    char spec[512];
+    snprintf(spec, sizeof spec, "csv:%s%s%s", in_dir(name), opts ? ":" : "", opts ? opts : "");
+    return ntk_dataset_make(spec, NULL, 0, 5, 0, 1, 0, ds);
+}
+
+static void test_csv_header_specs(void)
+{
+    ntk_dataset ds;
+    /* A typo in the first data line must not turn it into a silent header. */
+    write_rows40("typo.csv", "", "0,1x,2");
+    CHECK_ERR(csv_dataset("typo.csv", NULL, &ds), NTK_ERR_FORMAT);
+    CHECK(strstr(ntk_errmsg(), "typo.csv") && strstr(ntk_errmsg(), "line 1") &&
+              strstr(ntk_errmsg(), "header=yes") && strstr(ntk_errmsg(), "header=no"),
+          "mixed first line named with both fixes: %s", ntk_errmsg());
+    CHECK(ds.X_train == NULL, "nothing left after failure");
+
+    /* A UTF-8 byte order mark before numeric data: every row is data. */
+    write_rows40("bom.csv", "\xEF\xBB\xBF", NULL);
+    CHECK_OK(csv_dataset("bom.csv", NULL, &ds));
+    CHECK(ds.n + ds.n_test == 40 && ds.X_train && ds.X_train[0] == 0 && ds.X_train[1] == 1 &&
+              ds.y_train && ds.y_train[0] == 2,
+          "BOM file: %zu + %zu rows, first row kept", ds.n, ds.n_test);
+    ntk_dataset_free(&ds);
+
+    /* A BOM before a real header: the header is still recognised. */
+    write_rows40("bomh.csv", "\xEF\xBB\xBF", "a,b,c");
+    CHECK_OK(csv_dataset("bomh.csv", NULL, &ds));
+    CHECK(ds.n + ds.n_test == 39 && ds.X_train && ds.X_train[0] == 1, "BOM + header: %zu rows",
+          ds.n + ds.n_test);
+    ntk_dataset_free(&ds);
+
+    /* Explicit modes, alone and with target=COL. */
+    write_rows40("num.csv", "", NULL);
+    CHECK_OK(csv_dataset("num.csv", "header=yes", &ds));
+    CHECK(ds.n + ds.n_test == 39 && ds.X_train && ds.X_train[0] == 1,
+          "header=yes skips the first line: %zu rows", ds.n + ds.n_test);
+    ntk_dataset_free(&ds);
+    CHECK_OK(csv_dataset("num.csv", "header=no,target=0", &ds));
+    CHECK(ds.n + ds.n_test == 40 && ds.X_train && ds.X_train[0] == 1 && ds.y_train[0] == 0,
+          "header=no with target=0: %zu rows", ds.n + ds.n_test);
+    ntk_dataset_free(&ds);
+    CHECK_OK(csv_dataset("num.csv", "target=1,header=auto", &ds));
+    CHECK(ds.n + ds.n_test == 40 && ds.y_train && ds.y_train[0] == 1, "target=1,header=auto");
+    ntk_dataset_free(&ds);
+    CHECK_OK(csv_dataset("typo.csv", "header=yes", &ds));
+    CHECK(ds.n + ds.n_test == 39, "header=yes accepts the typo line as a header");
+    ntk_dataset_free(&ds);
+    CHECK_ERR(csv_dataset("typo.csv", "header=no", &ds), NTK_ERR_FORMAT);
+    CHECK(strstr(ntk_errmsg(), "line 1, column 2: '1x'"), "header=no: %s", ntk_errmsg());
+    write_rows40("head.csv", "", "x,y,z");
+    CHECK_ERR(csv_dataset("head.csv", "header=no", &ds), NTK_ERR_FORMAT);
+    CHECK(strstr(ntk_errmsg(), "line 1, column 1: 'x'") && strstr(ntk_errmsg(), "header=yes"),
+          "header=no on a header line suggests header=yes: %s", ntk_errmsg());
+
+    const char *bad[] = {"header=maybe", "header=", "headers=yes", "target=1,target=0",
+                         "header=no,header=yes", "target=1,", "target=1:header=no", "foo"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        CHECK_ERR(csv_dataset("num.csv", bad[k], &ds), NTK_ERR_ARG);
+        CHECK(strstr(ntk_errmsg(), "header=yes|no|auto") && strstr(ntk_errmsg(), "target=COL"),
+              "'%s': the message shows the option syntax: %s", bad[k], ntk_errmsg());
+    }
+}
+
+/* ---------------------------------------------------------------------
+ * Input files that are not regular files
+ * ------------------------------------------------------------------- */
+
+static void blocked(int sig)
+{
+    static const char msg[] = "FAIL test_loaders: a reader blocked on a FIFO (named pipe)\n";
+    (void)sig;
+    if (write(2, msg, sizeof msg - 1) < 0) _exit(1);
+    _exit(1);
+}
+
+/* Every reader refuses a FIFO at once (opening one for reading blocks until
+ * a writer appears), a directory and a character device, naming the path. */
+static void test_not_regular(void)
+{
+    char fifo[256], dir[256];   /* in_dir's buffers are reused */
+    snprintf(fifo, sizeof fifo, "%s", in_dir("pipe"));
+    snprintf(dir, sizeof dir, "%s", in_dir("folder"));
+    CHECK(mkfifo(fifo, 0600) == 0, "mkfifo");
+    CHECK(mkdir(dir, 0700) == 0, "mkdir");
+    make_mnist("img_r", "lab_r", NIMG, 16 + NIMG * NPIX);
+    signal(SIGALRM, blocked);
+    alarm(20);
+    const char *paths[3] = {fifo, dir, "/dev/null"};
+    const char *kinds[3] = {"FIFO", "directory", "character device"};
+    for (int k = 0; k < 3; k++) {
+        ntk_array X, y;
+        const char *p = paths[k];
+        CHECK_ERR(ntk_load_cifar10(p, 3, 5, 0, &X, &y), NTK_ERR_IO);
+        CHECK(strstr(ntk_errmsg(), p) && strstr(ntk_errmsg(), kinds[k]) &&
+                  strstr(ntk_errmsg(), "regular file"),
+              "cifar10 on %s: %s", p, ntk_errmsg());
+        CHECK_ERR(ntk_load_mnist(p, in_dir("lab_r"), 7, 1, 0, &X, &y), NTK_ERR_IO);
+        CHECK(strstr(ntk_errmsg(), kinds[k]), "mnist images on %s: %s", p, ntk_errmsg());
+        CHECK_ERR(ntk_load_mnist(in_dir("img_r"), p, 7, 1, 0, &X, &y), NTK_ERR_IO);
+        CHECK(strstr(ntk_errmsg(), kinds[k]), "mnist labels on %s: %s", p, ntk_errmsg());
+        CHECK(!X.data && !y.data, "no outputs after failure");
+        char spec[512];
+        ntk_dataset ds;
+        snprintf(spec, sizeof spec, "csv:%s", p);
+        CHECK_ERR(ntk_dataset_make(spec, NULL, 0, 1, 0, 1, 0, &ds), NTK_ERR_IO);
+        CHECK(strstr(ntk_errmsg(), kinds[k]), "csv on %s: %s", p, ntk_errmsg());
+        snprintf(spec, sizeof spec, "npy:%s", p);
+        CHECK_ERR(ntk_dataset_make(spec, "linear", 0, 1, 0, 1, 0, &ds), NTK_ERR_IO);
+        CHECK(strstr(ntk_errmsg(), kinds[k]), "npy on %s: %s", p, ntk_errmsg());
+    }
+    alarm(0);
+    signal(SIGALRM, SIG_DFL);
+    unlink(fifo);
+    rmdir(dir);
+}
+
 int main(void)
 {
     tmpdir_make("ntk_loaders");
     test_csv();
+    test_csv_header_modes();
     test_cifar();
     test_mnist();
     test_dataset_files();
+    test_csv_header_specs();
+    test_not_regular();
     remove_tree(g_dir);
     return t_finish();
 }

@@ -5,6 +5,7 @@
 #include "tmpdir.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -245,6 +246,40 @@ static void test_broken(void)
     CHECK_ERR(ntk_npy_read(in_dir("missing.npy"), &a), NTK_ERR_IO);
     CHECK(strstr(ntk_errmsg(), "missing.npy"), "path named: %s", ntk_errmsg());
     CHECK_ERR(ntk_npy_read(g_dir, &a), NTK_ERR_IO);
+    CHECK(strstr(ntk_errmsg(), "is a directory, not a regular file"), "message: %s",
+          ntk_errmsg());
+}
+
+static void blocked(int sig)
+{
+    static const char msg[] = "FAIL test_npy: ntk_npy_read blocked on a FIFO (named pipe)\n";
+    (void)sig;
+    if (write(2, msg, sizeof msg - 1) < 0) _exit(1);
+    _exit(1);
+}
+
+/* A FIFO is refused at once (opening one for reading waits for a writer
+ * unless it is opened non-blocking), and so is a character device. */
+static void test_not_regular(void)
+{
+    char fifo[256];
+    snprintf(fifo, sizeof fifo, "%s", in_dir("pipe.npy"));
+    CHECK(mkfifo(fifo, 0600) == 0, "mkfifo");
+    signal(SIGALRM, blocked);
+    alarm(20);
+    ntk_array a;
+    CHECK_ERR(ntk_npy_read(fifo, &a), NTK_ERR_IO);
+    CHECK(strstr(ntk_errmsg(), fifo) && strstr(ntk_errmsg(), "FIFO") &&
+              strstr(ntk_errmsg(), "regular file"),
+          "message: %s", ntk_errmsg());
+    CHECK(a.data == NULL && a.rows == 0, "output reset");
+    alarm(0);
+    signal(SIGALRM, SIG_DFL);
+    CHECK_ERR(ntk_npy_read("/dev/null", &a), NTK_ERR_IO);
+    CHECK(strstr(ntk_errmsg(), "character device"), "message: %s", ntk_errmsg());
+    CHECK_ERR(ntk_npy_read("", &a), NTK_ERR_ARG);
+    CHECK_ERR(ntk_npy_read(NULL, &a), NTK_ERR_ARG);
+    unlink(fifo);
 }
 
 static void test_atomic(void)
@@ -282,6 +317,7 @@ int main(void)
     test_writer_layout();
     test_crafted();
     test_broken();
+    test_not_regular();
     test_atomic();
     remove_tree(g_dir);
     return t_finish();
