@@ -161,28 +161,6 @@ static char *read_text(const char *path)
     return buf;
 }
 
-static int json_number(const cJSON *o, const char *path, const char *key, double *out)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(it))
-        return cli_fail("%s: missing or non-numeric \"%s\"; is this a run directory of 'ntkit "
-                        "train'?",
-                        path, key);
-    *out = it->valuedouble;
-    return 0;
-}
-
-static int json_string(const cJSON *o, const char *path, const char *key, const char **out)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsString(it))
-        return cli_fail("%s: missing or non-string \"%s\"; is this a run directory of 'ntkit "
-                        "train'?",
-                        path, key);
-    *out = it->valuestring;
-    return 0;
-}
-
 /* DIR/config.json (written by ntkit train) -> cfg. */
 static int run_config(const char *dir, ntk_net_config *cfg)
 {
@@ -192,36 +170,9 @@ static int run_config(const char *dir, ntk_net_config *cfg)
     if (!text)
         return cli_fail("--weights %s: cannot read %s: %s; pass a run directory of 'ntkit train'",
                         dir, path, strerror(errno));
-    cJSON *o = cJSON_Parse(text);
+    ntk_status st = ntk_net_config_from_json(text, path, cfg);
     free(text);
-    if (!cJSON_IsObject(o)) {
-        cJSON_Delete(o);
-        return cli_fail("%s is not a JSON object; pass a run directory of 'ntkit train'", path);
-    }
-    double width = 0, d = 0, act_param = 0, alpha = 0, seed = 0;
-    const char *act = NULL, *init = NULL, *scale = NULL;
-    int rc = json_number(o, path, "width", &width) || json_number(o, path, "d", &d) ||
-             json_string(o, path, "act", &act) || json_number(o, path, "act_param", &act_param) ||
-             json_string(o, path, "init", &init) ||
-             json_string(o, path, "input_scale", &scale) ||
-             json_number(o, path, "alpha", &alpha) || json_number(o, path, "seed", &seed);
-    if (!rc && (!(width >= 1) || !(d >= 1) || width != floor(width) || d != floor(d) ||
-                width > 1e15 || d > 1e15 || !(seed >= 0) || seed > 1.8e19))
-        rc = cli_fail("%s: bad width %g, d %g or seed %g", path, width, d, seed);
-    if (!rc) {
-        *cfg = ntk_net_config_default((size_t)d, (size_t)width);
-        const cJSON *cen = cJSON_GetObjectItemCaseSensitive(o, "centered");
-        cfg->centered = cJSON_IsTrue(cen);
-        cfg->alpha = alpha;
-        cfg->seed = (uint64_t)seed;
-        if (ntk_act_parse(act, act_param, &cfg->act) != NTK_OK ||
-            ntk_init_parse(init, &cfg->init) != NTK_OK ||
-            ntk_input_scale_parse(scale, &cfg->input_scale) != NTK_OK ||
-            ntk_net_config_check(cfg) != NTK_OK)
-            rc = cli_fail_lib(path);
-    }
-    cJSON_Delete(o);
-    return rc;
+    return st == NTK_OK ? 0 : cli_fail("%s", ntk_errmsg());
 }
 
 /* DIR/W*.npy, DIR/v*.npy for cfg (m,d) -> W, v (caller frees both arrays). */

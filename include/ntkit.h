@@ -335,6 +335,14 @@ ntk_status ntk_dataset_make(const char *data_spec, const char *target_spec, size
                             ntk_dataset *out);
 void ntk_dataset_free(ntk_dataset *ds);
 
+/* The network of a run directory (src/runcfg.c): the text of the
+ * config.json that `ntkit train` writes -> *out (width, d, act, act_param,
+ * init, input_scale, alpha, seed, centered), checked with
+ * ntk_net_config_check. `source` names the file in messages (NULL:
+ * "config.json"). NTK_ERR_FORMAT for text that is not such an object; *out
+ * is written only on success. */
+ntk_status ntk_net_config_from_json(const char *json, const char *source, ntk_net_config *out);
+
 /* ======================================================================
  * Kernels (src/kernel_emp.c, src/kernel_inf.c, src/constants.c), MATH.md §2–§4
  * A kernel is requested as K = c1·Θ1 + c2·Θ2:

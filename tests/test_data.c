@@ -607,6 +607,70 @@ static void test_dataset_npy(void)
     unlink(in_dir("Y.npy"));
 }
 
+/* ---------------------------------------------------------------------
+ * The network of a run directory (config.json)
+ * ------------------------------------------------------------------- */
+
+static void expect_config_err(const char *json, ntk_status code, const char *needle)
+{
+    ntk_net_config cfg = ntk_net_config_default(99, 77);
+    ntk_status st = ntk_net_config_from_json(json, "run/config.json", &cfg);
+    CHECK(st == code, "'%s' -> %s (%s)", json, ntk_status_name(st), ntk_errmsg());
+    CHECK(strstr(ntk_errmsg(), needle), "'%s': message '%s' lacks '%s'", json, ntk_errmsg(),
+          needle);
+    CHECK(cfg.d == 99 && cfg.m == 77, "output untouched after failure");
+}
+
+static void test_net_config_json(void)
+{
+    const char *ok = "{\"command\": \"train\", \"d\": 5, \"width\": 12, \"act\": \"leaky_relu\", "
+                     "\"act_param\": 0.25, \"init\": \"symmetric\", \"input_scale\": \"one\", "
+                     "\"alpha\": 2.5, \"centered\": true, \"seed\": 12345678901}";
+    ntk_net_config cfg;
+    CHECK_OK(ntk_net_config_from_json(ok, NULL, &cfg));
+    CHECK(cfg.d == 5 && cfg.m == 12 && cfg.act.kind == NTK_ACT_LEAKY_RELU &&
+              cfg.act.param == 0.25 && cfg.init == NTK_INIT_SYMMETRIC &&
+              cfg.input_scale == NTK_SCALE_ONE && cfg.alpha == 2.5 && cfg.centered == 1 &&
+              cfg.seed == 12345678901u,
+          "every field read back");
+    /* what ntkit train writes for its defaults: relu ignores act_param */
+    CHECK_OK(ntk_net_config_from_json("{\"d\":3,\"width\":8,\"act\":\"relu\",\"act_param\":0.1,"
+                                      "\"init\":\"gaussian\",\"input_scale\":\"sqrt_d\",\"alpha\":1,"
+                                      "\"centered\":false,\"seed\":0}",
+                                      "c", &cfg));
+    CHECK(cfg.act.kind == NTK_ACT_RELU && cfg.act.param == 0 && cfg.centered == 0 &&
+              cfg.input_scale == NTK_SCALE_SQRT_D,
+          "defaults");
+
+    expect_config_err("[1, 2]", NTK_ERR_FORMAT, "run/config.json is not a JSON object");
+    expect_config_err("{\"d\": 3", NTK_ERR_FORMAT, "is not a JSON object");
+    expect_config_err("", NTK_ERR_FORMAT, "is not a JSON object");
+    expect_config_err("{}", NTK_ERR_FORMAT, "run/config.json: missing or non-numeric \"width\"");
+    expect_config_err("{\"width\": 4, \"d\": 2, \"act\": 1}", NTK_ERR_FORMAT,
+                      "missing or non-string \"act\"");
+    const char *tail = "\"act\":\"relu\",\"act_param\":0,\"init\":\"gaussian\","
+                       "\"input_scale\":\"sqrt_d\",\"alpha\":1";
+    char json[512];
+    const char *bad_sizes[] = {"\"width\":0,\"d\":3,\"seed\":0", "\"width\":2.5,\"d\":3,\"seed\":0",
+                               "\"width\":4,\"d\":-1,\"seed\":0", "\"width\":4,\"d\":3,\"seed\":-1",
+                               "\"width\":4,\"d\":3,\"seed\":2e19", "\"width\":1e16,\"d\":3,\"seed\":0"};
+    for (size_t k = 0; k < sizeof bad_sizes / sizeof bad_sizes[0]; k++) {
+        snprintf(json, sizeof json, "{%s,%s}", bad_sizes[k], tail);
+        expect_config_err(json, NTK_ERR_FORMAT, "run/config.json: bad width");
+    }
+    snprintf(json, sizeof json, "{\"width\":5,\"d\":3,\"seed\":0,\"act\":\"relu\",\"act_param\":0,"
+                                "\"init\":\"symmetric\",\"input_scale\":\"sqrt_d\",\"alpha\":1}");
+    expect_config_err(json, NTK_ERR_ARG, "run/config.json: symmetric initialisation needs an even");
+    snprintf(json, sizeof json, "{\"width\":4,\"d\":3,\"seed\":0,\"act\":\"cubic\",\"act_param\":0,"
+                                "\"init\":\"sign\",\"input_scale\":\"sqrt_d\",\"alpha\":1}");
+    expect_config_err(json, NTK_ERR_ARG, "run/config.json: unknown activation 'cubic'");
+    snprintf(json, sizeof json, "{\"width\":4,\"d\":3,\"seed\":0,\"act\":\"relu\",\"act_param\":0,"
+                                "\"init\":\"sign\",\"input_scale\":\"sqrt_d\",\"alpha\":1e999}");
+    expect_config_err(json, NTK_ERR_ARG, "alpha must be positive and finite");
+    CHECK_ERR(ntk_net_config_from_json(NULL, NULL, &cfg), NTK_ERR_ARG);
+    CHECK_ERR(ntk_net_config_from_json(ok, NULL, NULL), NTK_ERR_ARG);
+}
+
 int main(void)
 {
     tmpdir_make("ntk_data");
@@ -624,6 +688,7 @@ int main(void)
     test_standardize();
     test_dataset_synthetic();
     test_dataset_npy();
+    test_net_config_json();
     remove_tree(g_dir);
     return t_finish();
 }

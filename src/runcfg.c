@@ -1,0 +1,86 @@
+/* The network configuration of a run directory: the config.json that
+ * `ntkit train` writes, parsed back into an ntk_net_config. One parser for
+ * the command line (ntkit kernel --weights DIR) and the fuzz targets. */
+#include "internal.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static ntk_status json_number(const cJSON *o, const char *source, const char *key, double *out)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(it))
+        return ntk_set_error(NTK_ERR_FORMAT, "%s: missing or non-numeric \"%s\"; is this a run "
+                             "directory of 'ntkit train'?", source, key);
+    *out = it->valuedouble;
+    return NTK_OK;
+}
+
+static ntk_status json_string(const cJSON *o, const char *source, const char *key,
+                              const char **out)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsString(it))
+        return ntk_set_error(NTK_ERR_FORMAT, "%s: missing or non-string \"%s\"; is this a run "
+                             "directory of 'ntkit train'?", source, key);
+    *out = it->valuestring;
+    return NTK_OK;
+}
+
+/* A failure of the parsers or the config check, prefixed by source. */
+static ntk_status with_source(ntk_status st, const char *source)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", ntk_errmsg());
+    return ntk_set_error(st, "%s: %s", source, msg);
+}
+
+/* The fields of object o -> *cfg (the keys ntkit train writes). */
+static ntk_status config_fields(const cJSON *o, const char *source, ntk_net_config *cfg)
+{
+    double width = 0, d = 0, act_param = 0, alpha = 0, seed = 0;
+    const char *act = NULL, *init = NULL, *scale = NULL;
+    NTK_TRY(json_number(o, source, "width", &width));
+    NTK_TRY(json_number(o, source, "d", &d));
+    NTK_TRY(json_string(o, source, "act", &act));
+    NTK_TRY(json_number(o, source, "act_param", &act_param));
+    NTK_TRY(json_string(o, source, "init", &init));
+    NTK_TRY(json_string(o, source, "input_scale", &scale));
+    NTK_TRY(json_number(o, source, "alpha", &alpha));
+    NTK_TRY(json_number(o, source, "seed", &seed));
+    /* the bounds keep the casts below defined: 1e15 < 2^53, 1.8e19 < 2^64 */
+    if (!(width >= 1) || !(d >= 1) || width != floor(width) || d != floor(d) || width > 1e15 ||
+        d > 1e15 || !(seed >= 0) || seed > 1.8e19)
+        return ntk_set_error(NTK_ERR_FORMAT, "%s: bad width %g, d %g or seed %g", source, width,
+                             d, seed);
+    *cfg = ntk_net_config_default((size_t)d, (size_t)width);
+    cfg->centered = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "centered"));
+    cfg->alpha = alpha;
+    cfg->seed = (uint64_t)seed;
+    ntk_status st = ntk_act_parse(act, act_param, &cfg->act);
+    if (st == NTK_OK) st = ntk_init_parse(init, &cfg->init);
+    if (st == NTK_OK) st = ntk_input_scale_parse(scale, &cfg->input_scale);
+    if (st == NTK_OK) st = ntk_net_config_check(cfg);
+    return st == NTK_OK ? NTK_OK : with_source(st, source);
+}
+
+ntk_status ntk_net_config_from_json(const char *json, const char *source, ntk_net_config *out)
+{
+    if (!out) return ntk_set_error(NTK_ERR_ARG, "ntk_net_config_from_json: out is NULL");
+    if (!source) source = "config.json";
+    if (!json) return ntk_set_error(NTK_ERR_ARG, "%s: no JSON text", source);
+    cJSON *o = cJSON_Parse(json);
+    ntk_status st;
+    if (!cJSON_IsObject(o)) {
+        st = ntk_set_error(NTK_ERR_FORMAT, "%s is not a JSON object; pass a run directory of "
+                           "'ntkit train'", source);
+    } else {
+        ntk_net_config cfg;
+        st = config_fields(o, source, &cfg);
+        if (st == NTK_OK) *out = cfg;
+    }
+    cJSON_Delete(o);
+    return st;
+}
