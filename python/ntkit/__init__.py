@@ -10,14 +10,19 @@ training — a thin ctypes layer over libntkit.so (no maths of its own).
 
 Arrays: float64 C-contiguous inputs are passed to the library without a
 copy; other real arrays are converted once. Shapes are checked before any
-C call (ValueError). Library errors raise ValueError (bad argument, format,
-NaN/Inf), MemoryError, DivergedError (a RuntimeError) or RuntimeError, with
-the library's message.
+C call (ValueError). Every integer is range-checked before it reaches ctypes
+(which would wrap it) and every float argument must be finite; the
+ValueError names the argument. Inputs must be finite (NonFiniteError) and
+no function returns a non-finite result silently: an overflow raises
+NonFiniteError (a ValueError and a FloatingPointError) naming the result.
+Library errors raise ValueError (bad argument, format), NonFiniteError,
+MemoryError, DivergedError (a RuntimeError) or RuntimeError, with the
+library's message.
 
 The library is found through $NTKIT_LIBRARY, then libntkit.so* next to this
 file, then ../../build/libntkit.so (the repository's build tree).
 """
-from ._lib import DivergedError, get_threads, library_path, set_threads
+from ._lib import DivergedError, NonFiniteError, get_threads, library_path, set_threads
 from .data import make_dataset
 from .dynamics import KernelGD, gradient_descent_mse, kernel_ridge, kernel_ridge_predict
 from .kernels import (constants, estimate_trace_factor, lin_features, lin_kernel, nngp,
@@ -33,5 +38,5 @@ __all__ = [
     "estimate_trace_factor", "eigh", "spectrum_summary", "kernel_distance",
     "normalized_distance", "gradient_descent_mse", "KernelGD", "kernel_ridge",
     "kernel_ridge_predict", "run", "Run", "MODELS", "make_dataset", "set_threads",
-    "get_threads", "DivergedError", "library_path", "__version__",
+    "get_threads", "DivergedError", "NonFiniteError", "library_path", "__version__",
 ]

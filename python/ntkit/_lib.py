@@ -11,6 +11,9 @@ from ctypes import (POINTER, Structure, byref, c_char_p, c_double, c_int, c_size
 
 import numpy as np
 
+from ._args import (INT_MAX, INT_MIN, SIZE_MAX, UINT64_MAX, bool_arg, c_int_arg, float_arg,
+                    seed_arg, size_arg)
+
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -147,17 +150,37 @@ def struct_dict(s):
 # Prototypes
 # ----------------------------------------------------------------------
 
+def _range_checked(ctype, lo, hi):
+    """`ctype` for argtypes that refuses integers outside [lo, hi] instead of
+    wrapping them. The public functions check their integers first with a
+    message naming the argument (_args); this is the backstop."""
+
+    class Checked(ctype):
+        @classmethod
+        def from_param(cls, obj):
+            if isinstance(obj, (bool, np.bool_)) or not isinstance(obj, (int, np.integer)) \
+                    or not lo <= obj <= hi:
+                raise ValueError("integer argument %r does not fit in %s" % (obj, ctype.__name__))
+            return ctype(int(obj))
+
+    Checked.__name__ = "checked_" + ctype.__name__
+    return Checked
+
+
 st = c_int        # ntk_status
 H = c_void_p      # opaque handle
-S = c_size_t
+S = _range_checked(c_size_t, 0, SIZE_MAX)
+I = _range_checked(c_int, INT_MIN, INT_MAX)
+U64 = _range_checked(c_uint64, 0, UINT64_MAX)
 
 _PROTOTYPES = {
     # status, threads
     "ntk_errmsg": (c_char_p, []),
-    "ntk_status_name": (c_char_p, [c_int]),
+    "ntk_status_name": (c_char_p, [I]),
     "ntk_clear_error": (None, []),
     "ntk_check_finite": (st, [F64, S, c_char_p]),
-    "ntk_set_threads": (None, [c_int]),
+    "ntk_mem_check": (st, [S, S, c_char_p]),
+    "ntk_set_threads": (None, [I]),
     "ntk_get_threads": (c_int, []),
     # parsing
     "ntk_act_parse": (st, [c_char_p, c_double, POINTER(Act)]),
@@ -165,11 +188,11 @@ _PROTOTYPES = {
     "ntk_loss_parse": (st, [c_char_p, POINTER(c_int)]),
     "ntk_input_scale_parse": (st, [c_char_p, POINTER(c_int)]),
     "ntk_models_parse": (st, [c_char_p, POINTER(c_uint)]),
-    "ntk_model_name": (c_char_p, [c_int]),
-    "ntk_act_name": (c_char_p, [c_int]),
-    "ntk_init_name": (c_char_p, [c_int]),
-    "ntk_loss_name": (c_char_p, [c_int]),
-    "ntk_input_scale_name": (c_char_p, [c_int]),
+    "ntk_model_name": (c_char_p, [I]),
+    "ntk_act_name": (c_char_p, [I]),
+    "ntk_init_name": (c_char_p, [I]),
+    "ntk_loss_name": (c_char_p, [I]),
+    "ntk_input_scale_name": (c_char_p, [I]),
     # network
     "ntk_net_config_default": (NetConfig, [S, S]),
     "ntk_net_config_check": (st, [POINTER(NetConfig)]),
@@ -185,8 +208,8 @@ _PROTOTYPES = {
     "ntk_net_set_weights": (st, [H, F64, F64]),
     "ntk_forward": (st, [POINTER(NetConfig), F64, F64, F64, S, F64]),
     "ntk_net_predict": (st, [H, F64, S, F64]),
-    "ntk_loss_value": (c_double, [c_int, F64, F64, S]),
-    "ntk_loss_grad": (st, [POINTER(NetConfig), F64, F64, F64, F64, S, c_int, F64,
+    "ntk_loss_value": (c_double, [I, F64, F64, S]),
+    "ntk_loss_grad": (st, [POINTER(NetConfig), F64, F64, F64, F64, S, I, F64,
                            POINTER(c_double), F64, F64, F64]),
     "ntk_net_weight_dist": (None, [H, POINTER(WeightDist)]),
     # trainer
@@ -197,16 +220,16 @@ _PROTOTYPES = {
     "ntk_trainer_loss": (c_double, [H]),
     "ntk_trainer_grad_norm": (c_double, [H]),
     # data
-    "ntk_dataset_make": (st, [c_char_p, c_char_p, S, S, S, c_uint64, c_int, POINTER(Dataset)]),
+    "ntk_dataset_make": (st, [c_char_p, c_char_p, S, S, S, U64, I, POINTER(Dataset)]),
     "ntk_dataset_free": (None, [POINTER(Dataset)]),
     # kernels
     "ntk_kernel_empirical": (st, [POINTER(NetConfig), F64, F64, F64, S, F64, S, c_double,
                                   c_double, S, F64]),
-    "ntk_kernel_infinite": (st, [POINTER(NetConfig), F64, S, F64, S, c_double, c_double, c_int,
+    "ntk_kernel_infinite": (st, [POINTER(NetConfig), F64, S, F64, S, c_double, c_double, I,
                                  F64]),
-    "ntk_constants_compute": (st, [Act, c_double, c_int, POINTER(Constants)]),
+    "ntk_constants_compute": (st, [Act, c_double, I, POINTER(Constants)]),
     "ntk_trace_factor": (st, [F64, S, S, POINTER(c_double)]),
-    "ntk_lin_features": (st, [POINTER(Constants), c_double, c_int, F64, S, S, F64]),
+    "ntk_lin_features": (st, [POINTER(Constants), c_double, I, F64, S, S, F64]),
     "ntk_kernel_lin": (st, [POINTER(Constants), c_double, F64, S, F64, S, S, c_double, c_double,
                             F64]),
     # spectra
@@ -215,13 +238,13 @@ _PROTOTYPES = {
     "ntk_kernel_distance": (st, [F64, F64, S, POINTER(KernelDist)]),
     "ntk_normalized_distance": (st, [F64, F64, S, POINTER(c_double)]),
     # kernel GD, ridge
-    "ntk_kgd_create_method": (st, [F64, S, F64, F64, c_double, c_int, c_int, c_double, POINTER(H)]),
+    "ntk_kgd_create_method": (st, [F64, S, F64, F64, c_double, I, I, c_double, POINTER(H)]),
     "ntk_kgd_extremes": (st, [H, POINTER(c_double), POINTER(c_double), POINTER(c_int)]),
     "ntk_kgd_info": (st, [H, POINTER(c_int), POINTER(c_size_t), POINTER(c_double)]),
     "ntk_kgd_free": (None, [H]),
     "ntk_kgd_evals": (DP, [H]),
-    "ntk_kgd_predict_train": (st, [H, c_double, c_int, F64]),
-    "ntk_kgd_predict_test": (st, [H, c_double, c_int, F64, S, F64, F64]),
+    "ntk_kgd_predict_train": (st, [H, c_double, I, F64]),
+    "ntk_kgd_predict_test": (st, [H, c_double, I, F64, S, F64, F64]),
     "ntk_kernel_ridge": (st, [F64, S, F64, c_double, F64]),
     # side-by-side runs
     "ntk_run_config_default": (RunConfig, [NetConfig, GDConfig]),
@@ -229,10 +252,10 @@ _PROTOTYPES = {
     "ntk_run_free": (None, [H]),
     "ntk_run_advance": (st, [H, c_double]),
     "ntk_run_time": (c_double, [H]),
-    "ntk_run_ncolumns": (S, [H]),
+    "ntk_run_ncolumns": (c_size_t, [H]),
     "ntk_run_column": (c_char_p, [H, S]),
-    "ntk_run_metrics": (st, [H, c_int, F64]),
-    "ntk_run_predictions": (st, [H, c_int, F64, F64]),
+    "ntk_run_metrics": (st, [H, I, F64]),
+    "ntk_run_predictions": (st, [H, I, F64, F64]),
     "ntk_run_net": (H, [H]),
     "ntk_run_theory_get": (st, [H, POINTER(RunTheory)]),
     "ntk_run_beta_estimate": (st, [H, POINTER(c_double)]),
@@ -261,6 +284,12 @@ NTK_OK, NTK_ERR_ARG, NTK_ERR_NOMEM, NTK_ERR_IO, NTK_ERR_FORMAT = 0, 1, 2, 3, 4
 NTK_ERR_NONFINITE, NTK_ERR_DIVERGED, NTK_ERR_LAPACK, NTK_ERR_INTERRUPTED = 5, 6, 7, 8
 
 
+class NonFiniteError(ValueError, FloatingPointError):
+    """NaN or Inf where finite numbers are required (NTK_ERR_NONFINITE): in
+    the input data, or in a result that overflowed. A ValueError (as every
+    bad input) and a FloatingPointError (as numpy's overflow errors)."""
+
+
 class DivergedError(RuntimeError):
     """Training produced a non-finite loss or weight (NTK_ERR_DIVERGED).
 
@@ -275,7 +304,9 @@ def error(status, context=None):
     msg = lib.ntk_errmsg().decode("utf-8", "replace")
     if context:
         msg = "%s: %s" % (context, msg)
-    if status in (NTK_ERR_ARG, NTK_ERR_FORMAT, NTK_ERR_NONFINITE):
+    if status == NTK_ERR_NONFINITE:
+        exc = NonFiniteError(msg)
+    elif status in (NTK_ERR_ARG, NTK_ERR_FORMAT):
         exc = ValueError(msg)
     elif status == NTK_ERR_NOMEM:
         exc = MemoryError(msg)
@@ -283,7 +314,8 @@ def error(status, context=None):
         exc = DivergedError(msg)
     else:
         exc = RuntimeError(msg)
-    exc.status = lib.ntk_status_name(status).decode()
+    name = lib.ntk_status_name(status)
+    exc.status = name.decode() if name else "status %d" % status
     return exc
 
 
@@ -291,11 +323,6 @@ def check(status, context=None):
     """Raise error(status) unless status is NTK_OK."""
     if status != NTK_OK:
         raise error(status, context)
-
-
-def check_finite(a, what):
-    """ValueError (the library's NaN/Inf message naming `what`) unless a is finite."""
-    check(lib.ntk_check_finite(a, a.size, what.encode()))
 
 
 # ----------------------------------------------------------------------
@@ -311,7 +338,8 @@ def _enc(name, what):
 def parse_act(name, param=None):
     """Activation by name; act_param None gives 0.1 (the CLI's default slope)."""
     a = Act()
-    check(lib.ntk_act_parse(_enc(name, "act"), 0.1 if param is None else float(param), byref(a)))
+    param = 0.1 if param is None else float_arg(param, "act_param")
+    check(lib.ntk_act_parse(_enc(name, "act"), param, byref(a)))
     return a
 
 
@@ -353,8 +381,8 @@ def layer_coeffs(layer):
     if isinstance(layer, str):
         if layer in _LAYERS:
             return _LAYERS[layer]
-    elif isinstance(layer, (tuple, list)) and len(layer) == 2:
-        return float(layer[0]), float(layer[1])
+    elif isinstance(layer, (tuple, list, np.ndarray)) and len(layer) == 2:
+        return float_arg(layer[0], "layer[0]"), float_arg(layer[1], "layer[1]")
     raise ValueError("layer must be 'both', 'first', 'second' or a pair (c1, c2), got %r"
                      % (layer,))
 
@@ -362,33 +390,20 @@ def layer_coeffs(layer):
 def net_config(d, width, act="relu", act_param=None, init="gaussian", input_scale="sqrt_d",
                alpha=1.0, centered=False, seed=0):
     """An ntk_net_config from keyword values, checked by the library."""
-    cfg = lib.ntk_net_config_default(size_arg(d, "d"), size_arg(width, "width"))
+    cfg = lib.ntk_net_config_default(size_arg(d, "d", 1), size_arg(width, "width", 1))
     cfg.act = parse_act(act, act_param)
     cfg.init = parse_init(init)
     cfg.input_scale = parse_input_scale(input_scale)
-    cfg.alpha = float(alpha)
-    cfg.centered = 1 if centered else 0
+    cfg.alpha = float_arg(alpha, "alpha")
+    cfg.centered = int(bool_arg(centered, "centered"))
     cfg.seed = seed_arg(seed)
     check(lib.ntk_net_config_check(byref(cfg)))
     return cfg
 
 
-def seed_arg(seed):
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) \
-            or not 0 <= seed < 2 ** 64:
-        raise ValueError("seed must be an integer in [0, 2**64), got %r" % (seed,))
-    return int(seed)
-
-
-def size_arg(x, what):
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)) or x < 0:
-        raise ValueError("%s must be a non-negative integer, got %r" % (what, x))
-    return int(x)
-
-
 def set_threads(n):
     """OpenBLAS thread count for the library (n <= 0: one per core)."""
-    lib.ntk_set_threads(int(n))
+    lib.ntk_set_threads(c_int_arg(n, "n"))
 
 
 def get_threads():

@@ -2,7 +2,9 @@
 seeds give the same arrays as `ntkit train --data ... --target ... --seed S`."""
 from ctypes import byref
 
-from ._lib import Dataset, as_array, check, lib, seed_arg, size_arg
+from . import _arrays
+from ._args import bool_arg, seed_arg, size_arg
+from ._lib import Dataset, _enc, as_array, check, lib
 
 
 def make_dataset(data="gaussian", target="linear", n=1000, n_test=200, d=20, seed=0,
@@ -17,14 +19,18 @@ def make_dataset(data="gaussian", target="linear", n=1000, n_test=200, d=20, see
     Synthetic inputs use `seed`, the teacher seed + 1 (as the CLI).
     """
     ds = Dataset()
-    tgt = None if target is None else target.encode()
-    check(lib.ntk_dataset_make(data.encode(), tgt, size_arg(n, "n"), size_arg(n_test, "n_test"),
-                               size_arg(d, "d"), seed_arg(seed), 1 if standardize else 0,
-                               byref(ds)))
+    tgt = None if target is None else _enc(target, "target")
+    check(lib.ntk_dataset_make(_enc(data, "data"), tgt, size_arg(n, "n"),
+                               size_arg(n_test, "n_test"), size_arg(d, "d"), seed_arg(seed),
+                               int(bool_arg(standardize, "standardize")), byref(ds)))
     try:
         n, nt, d = ds.n, ds.n_test, ds.d
-        return {"X_train": as_array(ds.X_train, (n, d)), "y_train": as_array(ds.y_train, (n,)),
-                "X_test": as_array(ds.X_test, (nt, d)) if nt else None,
-                "y_test": as_array(ds.y_test, (nt,)) if nt else None}
+        out = {"X_train": as_array(ds.X_train, (n, d)), "y_train": as_array(ds.y_train, (n,)),
+               "X_test": as_array(ds.X_test, (nt, d)) if nt else None,
+               "y_test": as_array(ds.y_test, (nt,)) if nt else None}
     finally:
         lib.ntk_dataset_free(byref(ds))
+    for k, v in out.items():
+        _arrays.result(v, "make_dataset: %s" % k,
+                       hint="clean the data file, or choose a target whose values stay finite")
+    return out

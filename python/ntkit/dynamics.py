@@ -11,6 +11,7 @@ from ctypes import byref
 import numpy as np
 
 from . import _arrays
+from ._args import bool_arg, float_arg
 from ._lib import as_array, check, lib, parse_loss
 
 
@@ -34,16 +35,17 @@ class KernelGD:
         self._K = _arrays.square(K_train, "K_train")
         self.n = self._K.shape[0]
         self._y = _arrays.vector(y_train, "y_train", self.n)
-        self.lr = float(lr)
+        self.lr = float_arg(lr, "lr")
         self.loss = loss
         self._loss = parse_loss(loss)
-        self.flow = bool(flow)
-        if method not in METHODS:
+        self.flow = bool_arg(flow, "flow")
+        if not isinstance(method, str) or method not in METHODS:
             raise ValueError("method must be 'auto', 'eig' or 'krylov', got %r" % (method,))
         self.method = method
+        t_max = float_arg(t_max, "t_max")
         if not t_max >= 0:
             raise ValueError("t_max must be >= 0 (0: no horizon), got %r" % (t_max,))
-        self.t_max = float(t_max)
+        self.t_max = t_max
         self._h = None
         self._key = None
 
@@ -78,14 +80,18 @@ class KernelGD:
     def evals(self, f0_train=None):
         """Eigenvalues of K_train (n,), ascending (method "eig"; None for a
         Krylov basis, see extremes())."""
-        return as_array(lib.ntk_kgd_evals(self._current(f0_train)), (self.n,))
+        ev = as_array(lib.ntk_kgd_evals(self._current(f0_train)), (self.n,))
+        return _arrays.result(ev, "eigenvalues of K_train", K_train=self._K)
 
     def extremes(self, f0_train=None):
         """dict(lmin, lmax, exact): λ_min, λ_max of K_train; for a Krylov
         basis (exact False) the extreme Ritz values (lmin only an upper bound)."""
         lo, hi, ex = ctypes.c_double(), ctypes.c_double(), ctypes.c_int()
         check(lib.ntk_kgd_extremes(self._current(f0_train), byref(lo), byref(hi), byref(ex)))
-        return {"lmin": lo.value, "lmax": hi.value, "exact": bool(ex.value)}
+        out = _arrays.result_dict({"lmin": lo.value, "lmax": hi.value}, "extremes",
+                                  K_train=self._K)
+        out["exact"] = bool(ex.value)
+        return out
 
     def info(self, f0_train=None):
         """dict(method "eig"|"krylov", k = basis size (n for eig), err_est =
@@ -93,7 +99,8 @@ class KernelGD:
         meth, k, err = ctypes.c_int(), ctypes.c_size_t(), ctypes.c_double()
         check(lib.ntk_kgd_info(self._current(f0_train), byref(meth), byref(k), byref(err)))
         name = {v: n for n, v in METHODS.items()}[meth.value]
-        return {"method": name, "k": k.value, "err_est": err.value}
+        return {"method": name, "k": k.value,
+                "err_est": _arrays.result(err.value, "err_est", K_train=self._K)}
 
     def __call__(self, t, f0_train=None, f0_test=None, K_test_train=None):
         """Predictions at time(s) t (steps for GD, time for flow).
@@ -115,20 +122,37 @@ class KernelGD:
             f0t = np.zeros(nt) if f0_test is None else _arrays.vector(f0_test, "f0_test", nt)
         elif f0_test is not None:
             raise ValueError("f0_test needs K_test_train")
-        ts = np.asarray(t, dtype=np.float64)
+        ts = _times(t)
         h = self._handle(f0)
         flat = ts.ravel()
-        out = np.empty((flat.size, n))
-        out_t = np.empty((flat.size, nt)) if Kt is not None else None
+        out = _arrays.empty((flat.size, n), "the training predictions")
+        out_t = _arrays.empty((flat.size, nt), "the test predictions") if Kt is not None else None
         for j, tj in enumerate(flat):
             check(lib.ntk_kgd_predict_train(h, float(tj), int(self.flow), out[j]))
             if Kt is not None:
                 check(lib.ntk_kgd_predict_test(h, float(tj), int(self.flow), Kt, nt, f0t,
                                                out_t[j]))
-        f_train = out.reshape(ts.shape + (n,))
+        inputs = dict(K_train=self._K, y_train=self._y, f0_train=f0, t=flat, lr=self.lr)
+        f_train = _arrays.result(out, "kernel GD training predictions", **inputs)
+        f_train = f_train.reshape(ts.shape + (n,))
         if Kt is None:
             return f_train
+        out_t = _arrays.result(out_t, "kernel GD test predictions", K_test_train=Kt, f0_test=f0t,
+                               **inputs)
         return f_train, out_t.reshape(ts.shape + (nt,))
+
+
+def _times(t):
+    """t as a float64 array of finite times >= 0 (ValueError naming t otherwise)."""
+    ts = np.asarray(t)
+    if ts.dtype.kind not in "iuf":
+        raise ValueError("t must be a time or an array of times (real numbers >= 0), got %r"
+                         % (t,))
+    ts = ts.astype(np.float64)
+    bad = ~(np.isfinite(ts) & (ts >= 0))
+    if bad.any():
+        raise ValueError("t must be finite and >= 0, got %r" % float(ts[bad].flat[0]))
+    return ts
 
 
 def gradient_descent_mse(K_train, y_train, lr=1.0, loss="mean", flow=False, method="auto",
@@ -152,11 +176,14 @@ def kernel_ridge(K_train, y_train, ridge):
     n = K.shape[0]
     y = _arrays.vector(y_train, "y_train", n)
     coef = np.empty(n)
-    check(lib.ntk_kernel_ridge(K, n, y, float(ridge), coef))
-    return coef
+    check(lib.ntk_kernel_ridge(K, n, y, float_arg(ridge, "ridge"), coef))
+    return _arrays.result(coef, "kernel ridge coefficients", K_train=K, y_train=y)
 
 
 def kernel_ridge_predict(K_test_train, coef):
     """Predictions K_test_train (nt,n) @ coef (n,) -> (nt,) (a numpy matmul)."""
     K = _arrays.matrix(K_test_train, "K_test_train")
-    return K @ _arrays.vector(coef, "coef", K.shape[1])
+    coef = _arrays.vector(coef, "coef", K.shape[1])
+    with np.errstate(over="ignore", invalid="ignore"):
+        f = K @ coef
+    return _arrays.result(f, "kernel ridge predictions", K_test_train=K, coef=coef)

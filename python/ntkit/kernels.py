@@ -9,14 +9,18 @@ symmetric K(X, X) (n1,n1); otherwise the cross block K(X, X2) (n1,n2).
 import ctypes
 from ctypes import byref
 
-import numpy as np
 
 from . import _arrays
+from ._args import c_int_arg, float_arg, size_arg
 from ._lib import Constants, check, layer_coeffs, lib, net_config, parse_act, struct_dict
 
 
 def _out(n1, n2):
-    return np.empty((n1, n2 if n2 else n1))
+    return _arrays.empty((n1, n2 if n2 else n1), "the kernel matrix K")
+
+
+def _quad(quad_order):
+    return c_int_arg(quad_order, "quad_order", 0)
 
 
 def ntk(net, X, X2=None, layer="both", mem_limit=0):
@@ -27,11 +31,12 @@ def ntk(net, X, X2=None, layer="both", mem_limit=0):
     """
     X, n1, X2, n2, _ = _arrays.pair(X, X2, d=net.d)
     c1, c2 = layer_coeffs(layer)
+    mem_limit = size_arg(mem_limit, "mem_limit")
     K = _out(n1, n2)
     h = net.handle
     check(lib.ntk_kernel_empirical(byref(net._cfg), lib.ntk_net_W(h), lib.ntk_net_v(h), X, n1,
-                                   X2, n2, c1, c2, int(mem_limit), K))
-    return K
+                                   X2, n2, c1, c2, mem_limit, K))
+    return _arrays.result(K, "empirical kernel K", X=X, X2=X2, W=net.W, v=net.v)
 
 
 def nngp(net, X, X2=None, mem_limit=0):
@@ -49,9 +54,10 @@ def ntk_inf(X, X2=None, act="relu", act_param=None, input_scale="sqrt_d", alpha=
     X, n1, X2, n2, d = _arrays.pair(X, X2)
     cfg = net_config(d, 1, act=act, act_param=act_param, input_scale=input_scale, alpha=alpha)
     c1, c2 = layer_coeffs(layer)
+    quad_order = _quad(quad_order)
     K = _out(n1, n2)
-    check(lib.ntk_kernel_infinite(byref(cfg), X, n1, X2, n2, c1, c2, int(quad_order), K))
-    return K
+    check(lib.ntk_kernel_infinite(byref(cfg), X, n1, X2, n2, c1, c2, quad_order, K))
+    return _arrays.result(K, "infinite-width kernel K", X=X, X2=X2)
 
 
 def nngp_inf(X, X2=None, act="relu", act_param=None, input_scale="sqrt_d", alpha=1.0,
@@ -65,9 +71,10 @@ def constants(act, act_param=None, trace_factor=1.0, quad_order=0):
     theta2, e_phi2, e_dphi2, trace_factor. trace_factor = √(Tr Σ²/d)
     (1 for isotropic data) multiplies ν."""
     c = Constants()
-    check(lib.ntk_constants_compute(parse_act(act, act_param), float(trace_factor),
-                                    int(quad_order), byref(c)))
-    return struct_dict(c)
+    check(lib.ntk_constants_compute(parse_act(act, act_param),
+                                    float_arg(trace_factor, "trace_factor"), _quad(quad_order),
+                                    byref(c)))
+    return _arrays.result_dict(struct_dict(c), "constants")
 
 
 def estimate_trace_factor(X):
@@ -75,13 +82,14 @@ def estimate_trace_factor(X):
     X = _arrays.matrix(X, "X")
     out = ctypes.c_double()
     check(lib.ntk_trace_factor(X, X.shape[0], X.shape[1], byref(out)))
-    return out.value
+    return _arrays.result(out.value, "trace factor", X=X)
 
 
 def _lin_constants(X, act, act_param, tf, quad_order):
-    tf = estimate_trace_factor(X) if tf is None else float(tf)
+    tf = estimate_trace_factor(X) if tf is None else float_arg(tf, "trace_factor")
     c = Constants()
-    check(lib.ntk_constants_compute(parse_act(act, act_param), tf, int(quad_order), byref(c)))
+    check(lib.ntk_constants_compute(parse_act(act, act_param), tf, _quad(quad_order), byref(c)))
+    _arrays.result_dict(struct_dict(c), "constants")
     return c
 
 
@@ -97,10 +105,11 @@ def lin_features(X, layer="first", act="relu", act_param=None, alpha=1.0, trace_
     if layer not in ("first", "second"):
         raise ValueError("layer must be 'first' or 'second', got %r" % (layer,))
     lay = 1 if layer == "first" else 2
+    alpha = float_arg(alpha, "alpha")
     c = _lin_constants(X, act, act_param, trace_factor, quad_order)
-    Psi = np.empty((n, d + lay))
-    check(lib.ntk_lin_features(byref(c), float(alpha), lay, X, n, d, Psi))
-    return Psi
+    Psi = _arrays.empty((n, d + lay), "the features Psi")
+    check(lib.ntk_lin_features(byref(c), alpha, lay, X, n, d, Psi))
+    return _arrays.result(Psi, "features Psi", X=X)
 
 
 def lin_kernel(X, X2=None, act="relu", act_param=None, layer="both", alpha=1.0,
@@ -112,7 +121,8 @@ def lin_kernel(X, X2=None, act="relu", act_param=None, layer="both", alpha=1.0,
     """
     X, n1, X2, n2, d = _arrays.pair(X, X2)
     c1, c2 = layer_coeffs(layer)
+    alpha = float_arg(alpha, "alpha")
     c = _lin_constants(X, act, act_param, trace_factor, quad_order)
     K = _out(n1, n2)
-    check(lib.ntk_kernel_lin(byref(c), float(alpha), X, n1, X2, n2, d, c1, c2, K))
-    return K
+    check(lib.ntk_kernel_lin(byref(c), alpha, X, n1, X2, n2, d, c1, c2, K))
+    return _arrays.result(K, "linear-model kernel K", X=X, X2=X2)

@@ -9,9 +9,10 @@ from ctypes import byref, c_double
 import numpy as np
 
 from . import _arrays
+from ._args import float_arg, int_arg
 from ._handle import Owned
-from ._lib import (GDConfig, WeightDist, as_array, check, check_finite, error, lib,
-                   net_config, parse_loss, struct_dict)
+from ._lib import (GDConfig, WeightDist, as_array, check, error, lib, net_config, parse_loss,
+                   struct_dict)
 
 
 class Network(Owned):
@@ -52,7 +53,7 @@ class Network(Owned):
             W0 = _arrays.matrix(W0, "W0", cols=d, rows=m)
             if v0 is None:
                 v0 = np.empty(m)
-                check(lib.ntk_init_weights(byref(self._cfg), np.empty((m, d)), v0))
+                check(lib.ntk_init_weights(byref(self._cfg), _arrays.empty((m, d), "W0"), v0))
             v0 = _arrays.vector(v0, "v0", m)
             check(lib.ntk_net_create_from(byref(self._cfg), W0, v0, byref(h)))
         self._h = h
@@ -133,17 +134,16 @@ class Network(Owned):
         w_max_row = max_r ‖w_r − w_r0‖, theta = √(w_fro² + v_norm²)."""
         wd = WeightDist()
         lib.ntk_net_weight_dist(self.handle, byref(wd))
-        return struct_dict(wd)
+        return _arrays.result_dict(struct_dict(wd), "weight_dist", W=self.W, v=self.v)
 
     # -- evaluation -------------------------------------------------------
 
     def __call__(self, X):
         """The model's output f (n,) on X (n,d) (centred when the net is)."""
-        X = _arrays.matrix(X, "X", cols=self.d)
-        check_finite(X, "X")   # ntk_net_predict itself does not scan its input
+        X = _arrays.matrix(X, "X", cols=self.d)   # checked finite: ntk_net_predict does not scan
         f = np.empty(X.shape[0])
         check(lib.ntk_net_predict(self.handle, X, X.shape[0], f))
-        return f
+        return _arrays.result(f, "network output f", X=X, W=self.W, v=self.v)
 
     predict = __call__
 
@@ -156,18 +156,20 @@ class Network(Owned):
         X = _arrays.matrix(X, "X", cols=self.d)
         n = X.shape[0]
         y = _arrays.vector(y, "y", n)
-        check_finite(X, "X")
-        check_finite(y, "y")
         h, m, d = self.handle, self.width, self.d
         f0 = None
         if self._cfg.centered:
             f0 = np.empty(n)
             check(lib.ntk_forward(byref(self._cfg), lib.ntk_net_W0(h), lib.ntk_net_v0(h), X, n, f0))
         L = c_double()
-        gW, gv, f = np.empty((m, d)), np.empty(m), np.empty(n)
+        gW, gv, f = _arrays.empty((m, d), "grad_W"), np.empty(m), np.empty(n)
         check(lib.ntk_loss_grad(byref(self._cfg), lib.ntk_net_W(h), lib.ntk_net_v(h), X, y, n,
                                 parse_loss(loss), f0, byref(L), gW, gv, f))
-        return {"loss": L.value, "grad_W": gW, "grad_v": gv, "f": f}
+        inputs = dict(X=X, y=y, W=self.W, v=self.v)
+        return {"loss": _arrays.result(L.value, "loss", **inputs),
+                "grad_W": _arrays.result(gW, "grad_W", **inputs),
+                "grad_v": _arrays.result(gv, "grad_v", **inputs),
+                "f": _arrays.result(f, "network output f", **inputs)}
 
     # -- training ---------------------------------------------------------
 
@@ -188,19 +190,19 @@ class Network(Owned):
         X = _arrays.matrix(X, "X", cols=self.d)
         n = X.shape[0]
         y = _arrays.vector(y, "y", n)
-        steps, log_every = int(steps), int(log_every)
-        if steps < 0 or log_every < 1:
-            raise ValueError("steps must be >= 0 and log_every >= 1")
-        has_test = X_test is not None or y_test is not None
+        steps = int_arg(steps, "steps", 0, 2 ** 63 - 1)
+        log_every = int_arg(log_every, "log_every", 1, 2 ** 63 - 1)
+        if (X_test is None) != (y_test is None):
+            raise ValueError("pass both X_test and y_test, or neither")
+        has_test = X_test is not None
         if has_test:
             X_test = _arrays.matrix(X_test, "X_test", cols=self.d)
             y_test = _arrays.vector(y_test, "y_test", X_test.shape[0])
             ftest = np.empty(X_test.shape[0])
-        for a, what in ((X, "X"), (y, "y"), (X_test, "X_test"), (y_test, "y_test")):
-            if a is not None:   # the trainer does not scan its data (NaN would read as divergence)
-                check_finite(a, what)
+        # (the arrays were checked finite above: the trainer does not scan its data, and NaN
+        # there would read as divergence)
         loss_kind = parse_loss(loss)
-        gd = GDConfig(float(lr1), float(lr2), loss_kind)
+        gd = GDConfig(float_arg(lr1, "lr1"), float_arg(lr2, "lr2"), loss_kind)
         names = ["step", "train_loss", "grad_norm", "w_dist_fro", "v_dist", "w_dist_max_row"]
         if has_test:
             names.append("test_loss")
@@ -219,7 +221,9 @@ class Network(Owned):
                            wd["w_fro"], wd["v_norm"], wd["w_max_row"]]
                     if has_test:
                         check(lib.ntk_net_predict(self.handle, X_test, X_test.shape[0], ftest))
-                        row.append(lib.ntk_loss_value(loss_kind, ftest, y_test, X_test.shape[0]))
+                        lt = lib.ntk_loss_value(loss_kind, ftest, y_test, X_test.shape[0])
+                        row.append(_arrays.result(lt, "step %d: test loss" % k, X_test=X_test,
+                                                  y_test=y_test, W=self.W, v=self.v))
                     rows.append(row)
                 if status != 0:
                     exc = error(status, "step %d" % k)

@@ -10,9 +10,10 @@ from ctypes import byref
 import numpy as np
 
 from . import _arrays
+from ._args import bool_arg, c_int_arg, float_arg, int_arg, size_arg
 from ._handle import Owned
 from ._lib import (NTK_ERR_DIVERGED, GDConfig, RunTheory, as_array, check, error, lib, net_config,
-                   parse_loss, parse_models, size_arg, struct_dict)
+                   parse_loss, parse_models, struct_dict)
 
 MODELS = ("nn", "linearized", "lin", "ntk", "ntk_inf")
 
@@ -35,28 +36,33 @@ class Run(Owned):
                  loss="mean", kernel_every=10, kernel_subsample=500, quad_order=0, mem_limit=0,
                  trace_factor=None, seed=0, W0=None, v0=None, t_max=0.0):
         self._h = None
-        X = _arrays.matrix(X, "X", cols=d)
+        # The C run borrows the data for its whole life: keep private copies, so that a
+        # caller changing its arrays in place cannot change the run's numbers silently.
+        X = _own(_arrays.matrix(X, "X", cols=d), X)
         n, d = X.shape
-        y = _arrays.vector(y, "y", n)
+        y = _own(_arrays.vector(y, "y", n), y)
         if (X_test is None) != (y_test is None):
             raise ValueError("pass both X_test and y_test, or neither")
         nt = 0
         if X_test is not None:
-            X_test = _arrays.matrix(X_test, "X_test", cols=d)
+            X_test = _own(_arrays.matrix(X_test, "X_test", cols=d), X_test)
             nt = X_test.shape[0]
-            y_test = _arrays.vector(y_test, "y_test", nt)
+            y_test = _own(_arrays.vector(y_test, "y_test", nt), y_test)
         ncfg = net_config(d, width, act, act_param, init, input_scale, alpha, centered, seed)
-        gd = GDConfig(float(lr1), float(lr2), parse_loss(loss))
+        gd = GDConfig(float_arg(lr1, "lr1"), float_arg(lr2, "lr2"), parse_loss(loss))
         cfg = lib.ntk_run_config_default(ncfg, gd)
         cfg.models = parse_models(models)
-        cfg.flow = 1 if flow else 0
-        cfg.flow_rtol = float(flow_rtol)
+        cfg.flow = int(bool_arg(flow, "flow"))
+        cfg.flow_rtol = float_arg(flow_rtol, "flow_rtol")
         cfg.kernel_every = size_arg(kernel_every, "kernel_every")
         cfg.kernel_subsample = size_arg(kernel_subsample, "kernel_subsample")
-        cfg.quad_order = int(quad_order)
+        cfg.quad_order = c_int_arg(quad_order, "quad_order", 0)
         cfg.mem_limit = size_arg(mem_limit, "mem_limit")
-        cfg.trace_factor = 0.0 if trace_factor is None else float(trace_factor)
-        cfg.t_max = float(t_max)
+        cfg.trace_factor = 0.0 if trace_factor is None else float_arg(trace_factor, "trace_factor")
+        t_max = float_arg(t_max, "t_max")
+        if t_max < 0:
+            raise ValueError("t_max must be >= 0 (0: unbounded), got %r" % t_max)
+        cfg.t_max = t_max
         m = ncfg.m
         if W0 is not None:
             W0 = _arrays.matrix(W0, "W0", cols=d, rows=m)
@@ -82,33 +88,57 @@ class Run(Owned):
         return lib.ntk_run_time(self.handle)
 
     def advance(self, t):
-        """Move every model to time t (not before the current time).
-        DivergedError if the network diverges (state before the failing step kept)."""
-        check(lib.ntk_run_advance(self.handle, float(t)))
+        """Move every model to time t (not before the current time): a whole
+        number of steps for GD, a time for flow. DivergedError if the network
+        diverges (state before the failing step kept)."""
+        check(lib.ntk_run_advance(self.handle, _time_arg(t, self.flow, "t")))
 
     def metrics(self, with_kernel=False):
         """Metrics now: dict {column: float} (NaN: not measured). with_kernel
-        also measures the NTK drift and λ_min on the kernel subsample."""
+        also measures the NTK drift and λ_min on the kernel subsample.
+        NonFiniteError if a value is ±Inf (a model overflowed)."""
         row = np.empty(len(self.columns))
-        check(lib.ntk_run_metrics(self.handle, 1 if with_kernel else 0, row))
-        return dict(zip(self.columns, row.tolist()))
+        check(lib.ntk_run_metrics(self.handle, int(bool_arg(with_kernel, "with_kernel")), row))
+        out = dict(zip(self.columns, row.tolist()))
+        inf = [c for c, v in out.items() if np.isinf(v)]
+        if inf:
+            X, y, _, _ = self._data
+            _arrays.result(out[inf[0]], "metric %s at t = %g" % (inf[0], self.time),
+                           hint="a model overflowed: lower the rates lr1, lr2 (the run's "
+                                "theory()['lr_max_stable'] is the largest stable common rate) "
+                                "or rescale X (|X| <= %.3g) and y (|y| <= %.3g)"
+                                % (np.abs(X).max(), np.abs(y).max()))
+        return out
 
     def predictions(self, model="nn"):
         """(f_train (n,), f_test (nt,) or None) of a model (name or index 0..4) now."""
-        k = MODELS.index(model.replace("-", "_")) if isinstance(model, str) else int(model)
+        if isinstance(model, str):
+            name = model.replace("-", "_")
+            if name not in MODELS:
+                raise ValueError("unknown model %r; choose one of %s" % (model, ", ".join(MODELS)))
+            k = MODELS.index(name)
+        else:
+            k = int_arg(model, "model", 0, len(MODELS) - 1)
         f = np.empty(self.n)
         ft = np.empty(self.nt) if self.nt else None
         check(lib.ntk_run_predictions(self.handle, k, f, ft))
-        return f, ft
+        what = "%s predictions at t = %g" % (MODELS[k], self.time)
+        X, _, Xt, _ = self._data
+        return (_arrays.result(f, what + " (train)", X=X),
+                _arrays.result(ft, what + " (test)", X_test=Xt))
 
     def theory(self):
-        """The theory quantities (ntk_run_theory) as a dict of floats."""
+        """The theory quantities (ntk_run_theory) as a dict of floats; NaN or
+        Inf where a quantity is undefined for these settings (e.g. beta_bound
+        for a non-smooth activation, horizon_T with lr1 = 0), as the CLI's
+        summary.json writes null."""
         th = RunTheory()
         check(lib.ntk_run_theory_get(self.handle, byref(th)))
         return struct_dict(th)
 
     def beta_estimate(self):
-        """Empirical Lipschitz estimate of J for h = f/α now (NaN at θ0)."""
+        """Empirical Lipschitz estimate of J for h = f/α now (NaN at θ0, where
+        it is undefined)."""
         b = ctypes.c_double()
         check(lib.ntk_run_beta_estimate(self.handle, byref(b)))
         return b.value
@@ -121,11 +151,27 @@ class Run(Owned):
         return as_array(lib.ntk_net_W(net), (m, self.d)), as_array(lib.ntk_net_v(net), (m,))
 
 
+def _own(checked, given):
+    """checked (from _arrays) as an array no caller holds: a copy when it is `given` itself."""
+    return checked.copy() if checked is given else checked
+
+
+def _time_arg(t, flow, name):
+    """A time for ntk_run_advance: finite and >= 0; a whole number of steps for GD
+    (the library rounds, and Inf would never end)."""
+    if flow:
+        t = float_arg(t, name)
+        if t < 0:
+            raise ValueError("%s must be >= 0, got %r" % (name, t))
+        return t
+    return float(int_arg(t, name + " (a whole number of GD steps)", 0, 2 ** 53))
+
+
 def schedule(steps, log_every, flow=False):
     """Log times: 0, log_every, 2·log_every, ... and always `steps` itself
     (for flow, steps is the final time and log_every the time between logs)."""
     if flow:
-        T, dt = float(steps), float(log_every)
+        T, dt = float_arg(steps, "steps"), float_arg(log_every, "log_every")
         if not (T >= 0 and dt > 0):
             raise ValueError("flow needs steps (final time) >= 0 and log_every (interval) > 0")
         k = int(np.floor(T / dt * (1 + 1e-12)))
@@ -134,9 +180,8 @@ def schedule(steps, log_every, flow=False):
             ts.append(T)
         ts[-1] = T          # the final time exactly, not k·dt rounded
         return np.array(ts)
-    steps, log_every = int(steps), int(log_every)
-    if steps < 0 or log_every < 1:
-        raise ValueError("steps must be >= 0 and log_every >= 1")
+    steps = int_arg(steps, "steps", 0, 2 ** 53)
+    log_every = int_arg(log_every, "log_every", 1, 2 ** 53)
     ts = list(range(0, steps + 1, log_every))
     if ts[-1] != steps:
         ts.append(steps)
@@ -147,6 +192,20 @@ def _result(r, rows, theory):
     metrics = {c: np.array([row[c] for row in rows]) for c in r.columns}
     return {"metrics": metrics, "theory": theory, "columns": list(r.columns),
             "models": list(r.models)}
+
+
+def _times(times, flow):
+    """Explicit log times: a non-empty 1-d sequence of finite, non-decreasing
+    times >= 0, whole step counts for GD."""
+    ts = np.asarray(times)
+    if ts.ndim != 1 or ts.size == 0 or ts.dtype.kind not in "iuf":
+        raise ValueError("times must be a non-empty 1-d sequence of numbers, got %r" % (times,))
+    ts = np.array([_time_arg(t, flow, "times[%d]" % j) for j, t in enumerate(ts.tolist())])
+    if np.any(np.diff(ts) < 0):
+        j = int(np.argmax(np.diff(ts) < 0)) + 1
+        raise ValueError("times must not decrease (times[%d] = %g after %g)"
+                         % (j, ts[j], ts[j - 1]))
+    return ts
 
 
 def run(X, y, X_test=None, y_test=None, d=None, width=256, act="relu", act_param=None,
@@ -172,9 +231,8 @@ def run(X, y, X_test=None, y_test=None, d=None, width=256, act="relu", act_param
     with .partial (the same dict up to the last good log point) if the
     network diverges.
     """
-    ts = schedule(steps, log_every, flow) if times is None else np.asarray(times, dtype=float)
-    if ts.ndim != 1 or ts.size == 0:
-        raise ValueError("times must be a non-empty 1-d sequence")
+    flow = bool_arg(flow, "flow")
+    ts = schedule(steps, log_every, flow) if times is None else _times(times, flow)
     with Run(X, y, X_test, y_test, d=d, width=width, act=act, act_param=act_param, init=init,
              input_scale=input_scale, alpha=alpha, centered=centered, lr1=lr1, lr2=lr2,
              models=models, flow=flow, flow_rtol=flow_rtol, loss=loss,
@@ -184,13 +242,14 @@ def run(X, y, X_test=None, y_test=None, d=None, width=256, act="relu", act_param
         theory = r.theory()
         rows = []
         for j, t in enumerate(ts):
-            status = lib.ntk_run_advance(r.handle, float(t))
+            status = lib.ntk_run_advance(r.handle, float(t))   # checked by _times / schedule
             if status == NTK_ERR_DIVERGED:
                 exc = error(status, "t = %g" % t)
                 exc.partial = _result(r, rows, theory)
                 raise exc
             check(status)
-            kernel = kernel_every > 0 and (j % kernel_every == 0 or j == ts.size - 1)
+            ke = r.cfg.kernel_every
+            kernel = ke > 0 and (j % ke == 0 or j == ts.size - 1)
             rows.append(r.metrics(with_kernel=kernel))
         out = _result(r, rows, theory)
         out["predictions"] = {m: r.predictions(m) for m in r.models}

@@ -5,6 +5,7 @@ from ctypes import byref
 import numpy as np
 
 from . import _arrays
+from ._args import bool_arg
 from ._lib import KernelDist, SpectrumSummary, check, lib, struct_dict
 
 
@@ -18,27 +19,33 @@ def eigh(K, vectors=True):
     K = _arrays.square(K, "K")
     n = K.shape[0]
     evals = np.empty(n)
-    evecs = np.empty((n, n)) if vectors else None
+    evecs = _arrays.empty((n, n), "the eigenvectors") if bool_arg(vectors, "vectors") else None
     check(lib.ntk_eigh(K, n, evals, evecs))
-    return (evals, evecs) if vectors else evals
+    _arrays.result(evals, "eigenvalues", K=K)
+    if evecs is None:
+        return evals
+    return evals, _arrays.result(evecs, "eigenvectors", K=K)
 
 
 def spectrum_summary(K):
-    """dict(lmin, lmax, cond = lmax/lmin) of symmetric K (n,n)."""
+    """dict(lmin, lmax, cond = lmax/lmin) of symmetric K (n,n); cond is Inf
+    when lmin <= 0."""
     K = _arrays.square(K, "K")
     out = SpectrumSummary()
     check(lib.ntk_spectrum_summary_of(K, K.shape[0], byref(out)))
-    return struct_dict(out)
+    return _arrays.result_dict(struct_dict(out), "spectrum_summary", allow=("cond",), K=K)
 
 
 def kernel_distance(A, B):
     """Distances between symmetric A and B (n,n), B the reference:
-    dict(op = ‖A − B‖_op, fro = ‖A − B‖_F, rel_op, rel_fro (divided by B's norms))."""
+    dict(op = ‖A − B‖_op, fro = ‖A − B‖_F, rel_op, rel_fro (divided by B's norms;
+    Inf when B = 0 and A ≠ 0))."""
     A = _arrays.square(A, "A")
     B = _arrays.square(B, "B", A.shape[0])
     out = KernelDist()
     check(lib.ntk_kernel_distance(A, B, A.shape[0], byref(out)))
-    return struct_dict(out)
+    return _arrays.result_dict(struct_dict(out), "kernel_distance", allow=("rel_op", "rel_fro"),
+                               A=A, B=B)
 
 
 def normalized_distance(K, KN):
@@ -47,4 +54,4 @@ def normalized_distance(K, KN):
     KN = _arrays.square(KN, "KN", K.shape[0])
     out = ctypes.c_double()
     check(lib.ntk_normalized_distance(K, KN, K.shape[0], byref(out)))
-    return out.value
+    return _arrays.result(out.value, "normalized_distance", K=K, KN=KN)

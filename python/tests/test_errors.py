@@ -79,8 +79,10 @@ class LibraryErrors(unittest.TestCase):
             ntkit.Network(3, 4).train(np.zeros((2, 3)), np.zeros(2), 1, 1, 1, loss="huber")
         with self.assertRaisesRegex(ValueError, "seed"):
             ntkit.Network(3, 4, seed=-1)
-        with self.assertRaises(ValueError) as cm:
+        with self.assertRaisesRegex(ValueError, r"width must be an integer in \[1, .*got 0"):
             ntkit.Network(3, 0)
+        with self.assertRaises(ValueError) as cm:   # the library's own check, with its status
+            ntkit.Network(3, 4, alpha=-1)
         self.assertEqual(cm.exception.status, "NTK_ERR_ARG")
 
     def test_status_mapping(self):
