@@ -473,10 +473,19 @@ ntk_status ntk_standardize_fit(const double *X, size_t n, size_t d, double *mean
             double r = X[i * d + j] - mean[j];
             ss += r * r;
         }
-    if (!(ss > 0) || !isfinite(ss))
+    if (!isfinite(ss))
         return ntk_set_error(NTK_ERR_ARG, "cannot standardise: the %zu rows %s", n,
-                             isfinite(ss) ? "are all identical" : "contain NaN or Inf");
+                             ntk_check_finite(X, n * d, "X") == NTK_OK
+                                 ? "are so large that their squares overflow; rescale the data"
+                                 : "contain NaN or Inf");
+    if (!(ss > 0))
+        return ntk_set_error(NTK_ERR_ARG, "cannot standardise: the %zu rows are all identical",
+                             n);
     *scale = sqrt((double)d * (double)n / ss);
+    if (!isfinite(*scale))
+        return ntk_set_error(NTK_ERR_ARG, "cannot standardise: the %zu rows differ by so little "
+                             "(n·Tr Σ̂ = %.3g) that the scale overflows; rescale the data or "
+                             "drop standardisation", n, ss);
     return NTK_OK;
 }
 
@@ -775,6 +784,14 @@ static ntk_status dataset_build(const char *data_spec, const char *target_spec, 
         if (st == NTK_OK) ntk_standardize_apply(X->data, n + n_test, X->cols, mean, scale);
         free(mean);
         NTK_TRY(st);
+        /* test rows far outside the training spread can leave the double range */
+        for (size_t i = 0; i < (n + n_test) * X->cols; i++)
+            if (!isfinite(X->data[i]))
+                return ntk_set_error(NTK_ERR_ARG, "data '%s': standardised with the training "
+                                     "rows' scale %.3g, %s row %zu leaves the double range; "
+                                     "rescale the data or drop standardisation", data_spec,
+                                     scale, i / X->cols < n ? "training" : "test",
+                                     i / X->cols);
     }
     NTK_TRY(resolve_labels(data_spec, target_spec, n + n_test, seed + 1, &rng, X, y));
     return split_into(X, y, n, n_test, out);

@@ -155,11 +155,12 @@ static size_t count_fields(const char *s, const char *e)
     return k;
 }
 
-/* Cell [s, e), trimmed and cut to 40 bytes, for messages. */
-static int shown_len(const char **s, const char **e)
+/* Cell [s, e), trimmed, cut to 40 bytes and without control bytes, for
+ * messages -> out[41]. */
+static const char *shown_cell(const char *s, const char *e, char *out)
 {
-    trim(s, e);
-    return (int)(*e - *s > 40 ? 40 : *e - *s);
+    trim(&s, &e);
+    return ntk_printable(s, (size_t)(e - s), out, 41);
 }
 
 /* Whether the first non-blank line [s, e) is a header: always with
@@ -190,27 +191,27 @@ static ntk_status first_line_is_header(const char *path, size_t line, const char
     }
     *is_header = numbers == 0;
     if (numbers == 0 || texts == 0) return NTK_OK;
-    int len = shown_len(&ts, &te);
+    char shown[41];
     return ntk_set_error(NTK_ERR_FORMAT, "%s: line %zu mixes numbers and text (column %zu is "
-                         "'%.*s'), so it is neither clearly a header nor data; use header=yes "
+                         "'%s'), so it is neither clearly a header nor data; use header=yes "
                          "if it is a header, or header=no if it is data (and fix that cell)",
-                         path, line, text_col, len, ts);
+                         path, line, text_col, shown_cell(ts, te, shown));
 }
 
 static ntk_status bad_cell(const char *path, size_t line, size_t col, const char *s,
                            const char *e, int hint_header)
 {
-    int len = shown_len(&s, &e);
-    char hint[96] = "";
+    char shown[41], hint[96] = "";
+    shown_cell(s, e, shown);
     if (hint_header)
         snprintf(hint, sizeof hint, "; if line %zu is a header, use header=yes", line);
-    if (len == 0)
+    if (!shown[0])
         return ntk_set_error(NTK_ERR_FORMAT, "%s: line %zu, column %zu: empty cell; every "
                              "cell after the optional header must be a number%s", path, line,
                              col, hint);
-    return ntk_set_error(NTK_ERR_FORMAT, "%s: line %zu, column %zu: '%.*s' is not a number; every "
-                         "cell after the optional header must be numeric%s", path, line, col, len,
-                         s, hint);
+    return ntk_set_error(NTK_ERR_FORMAT, "%s: line %zu, column %zu: '%s' is not a number; every "
+                         "cell after the optional header must be numeric%s", path, line, col,
+                         shown, hint);
 }
 
 /* Data line [s, e): checks its width and cells; stores them into row

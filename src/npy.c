@@ -79,11 +79,12 @@ static ntk_status parse_descr(const char *path, const char **pp, npy_header *h)
         return ntk_set_error(NTK_ERR_FORMAT,
                              "%s: dtype is not a plain type string (structured arrays are not "
                              "supported); save a float64 array", path);
+    char shown[33];
     if (len != 3 || (s[0] != '<' && s[0] != '>') || s[1] != 'f' || (s[2] != '4' && s[2] != '8'))
         return ntk_set_error(NTK_ERR_FORMAT,
-                             "%s: dtype '%.*s' is not supported; save float32 or float64, "
+                             "%s: dtype '%s' is not supported; save float32 or float64, "
                              "e.g. numpy.save(path, X.astype(numpy.float64))",
-                             path, (int)(len > 32 ? 32 : len), s);
+                             path, ntk_printable(s, len, shown, sizeof shown));
     h->big_endian = s[0] == '>';
     h->esz = s[2] - '0';
     *pp = next;
@@ -170,10 +171,11 @@ static ntk_status parse_header(const char *path, const char *text, npy_header *h
             NTK_TRY(parse_shape(path, &p, h));
             seen_shape = 1;
         } else {
+            char shown[33];
             return ntk_set_error(NTK_ERR_FORMAT,
-                                 "%s: unexpected header key '%.*s'; a .npy header holds "
+                                 "%s: unexpected header key '%s'; a .npy header holds "
                                  "descr, fortran_order and shape", path,
-                                 (int)(klen > 32 ? 32 : klen), key);
+                                 ntk_printable(key, klen, shown, sizeof shown));
         }
         p = skip_ws(p);
         if (*p == ',') p++;

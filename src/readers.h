@@ -12,6 +12,21 @@
 #include "ntkit.h"
 
 #include <stdio.h>
+#include <string.h>
+
+/* s[0, len), cut to cap − 1 bytes, into out (NUL-terminated) with control
+ * bytes shown as '?': file contents quoted in a message must not break it
+ * over lines or send escape sequences to a terminal. Returns out. */
+static inline const char *ntk_printable(const char *s, size_t len, char *out, size_t cap)
+{
+    size_t k = len < cap - 1 ? len : cap - 1;
+    for (size_t i = 0; i < k; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    out[k] = '\0';
+    return out;
+}
 
 /* path opened for reading -> *fp (caller fcloses) and its size in bytes;
  * NTK_ERR_IO naming the path when it cannot be opened or is not a regular

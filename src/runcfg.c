@@ -2,6 +2,7 @@
  * `ntkit train` writes, parsed back into an ntk_net_config. One parser for
  * the command line (ntkit kernel --weights DIR) and the fuzz targets. */
 #include "internal.h"
+#include "readers.h"
 
 #include <cJSON.h>
 #include <math.h>
@@ -29,11 +30,13 @@ static ntk_status json_string(const cJSON *o, const char *source, const char *ke
     return NTK_OK;
 }
 
-/* A failure of the parsers or the config check, prefixed by source. */
+/* A failure of the name parsers or the config check, prefixed by source;
+ * control bytes of the file's strings are shown as '?'. */
 static ntk_status with_source(ntk_status st, const char *source)
 {
+    const char *m = ntk_errmsg();
     char msg[1024];
-    snprintf(msg, sizeof msg, "%s", ntk_errmsg());
+    ntk_printable(m, strlen(m), msg, sizeof msg);
     return ntk_set_error(st, "%s: %s", source, msg);
 }
 

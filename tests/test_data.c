@@ -468,6 +468,15 @@ static void test_standardize(void)
     CHECK(mm < 1e-12, "columns centred: %g", mm);
     double Z[6] = {1, 2, 3, 1, 2, 3};
     CHECK_ERR(ntk_standardize_fit(Z, 2, 3, mean, &scale), NTK_ERR_ARG);
+    CHECK(strstr(ntk_errmsg(), "identical"), "msg: %s", ntk_errmsg());
+    /* rows that differ by ~1e-160: n·Tr Σ̂ ~ 1e-320 (subnormal), and the
+     * scale √(d·n/ss) overflows to Inf; it was returned as a success */
+    double T[6] = {6e-154, 6e-154, 6e-154, 6.0000001e-154, 6e-154, 6e-154};
+    CHECK_ERR(ntk_standardize_fit(T, 2, 3, mean, &scale), NTK_ERR_ARG);
+    CHECK(strstr(ntk_errmsg(), "scale overflows"), "msg: %s", ntk_errmsg());
+    double B[4] = {1e300, -1e300, -1e300, 1e300};   /* squares overflow */
+    CHECK_ERR(ntk_standardize_fit(B, 2, 2, mean, &scale), NTK_ERR_ARG);
+    CHECK(strstr(ntk_errmsg(), "overflow"), "msg: %s", ntk_errmsg());
     free(X);
 }
 
@@ -548,6 +557,21 @@ static void test_dataset_npy(void)
     CHECK(fabs(ds.X_test[2] - expect) < 1e-12, "test data use the training statistics");
     CHECK(fabs(tr - (double)d) < 1e-10 * d, "standardised train trace %.15g", tr);
     ntk_dataset_free(&ds);
+
+    /* Training rows with a spread of ~1e-150 get a scale of ~1e150; a test
+     * row of 1e200 then standardises to Inf, which was returned as data. */
+    double Xs[4 * 2] = {0, 0, 1e-150, 0, 0, 1e-150, 1e200, 1};
+    double ys[4] = {1, 2, 3, 4};
+    CHECK_OK(ntk_npy_write(in_dir("Xs.npy"), Xs, 4, 2, 2));
+    CHECK_OK(ntk_npy_write(in_dir("ys.npy"), ys, 4, 1, 1));
+    char sspec[600];
+    snprintf(sspec, sizeof sspec, "npy:%s:%s", in_dir("Xs.npy"), in_dir("ys.npy"));
+    CHECK_ERR(ntk_dataset_make(sspec, NULL, 3, 1, 0, 0, 1, &ds), NTK_ERR_ARG);
+    CHECK(strstr(ntk_errmsg(), "test row 3 leaves the double range"), "msg: %s", ntk_errmsg());
+    CHECK(ds.X_train == NULL, "nothing left after failure");
+    CHECK_OK(ntk_dataset_make(sspec, NULL, 3, 1, 0, 0, 0, &ds));   /* unstandardised: fine */
+    ntk_dataset_free(&ds);
+    unlink(in_dir("Xs.npy"));
 
     CHECK_ERR(ntk_dataset_make(spec, NULL, 25, 10, 0, 0, 0, &ds), NTK_ERR_ARG);
     CHECK(strstr(ntk_errmsg(), "30 rows") && strstr(ntk_errmsg(), "25 + 10"), "msg: %s",
@@ -664,6 +688,9 @@ static void test_net_config_json(void)
     snprintf(json, sizeof json, "{\"width\":4,\"d\":3,\"seed\":0,\"act\":\"cubic\",\"act_param\":0,"
                                 "\"init\":\"sign\",\"input_scale\":\"sqrt_d\",\"alpha\":1}");
     expect_config_err(json, NTK_ERR_ARG, "run/config.json: unknown activation 'cubic'");
+    snprintf(json, sizeof json, "{\"width\":4,\"d\":3,\"seed\":0,\"act\":\"re\\nlu\\u001b\","
+                                "\"act_param\":0,\"init\":\"sign\",\"input_scale\":\"sqrt_d\",\"alpha\":1}");
+    expect_config_err(json, NTK_ERR_ARG, "unknown activation 're?lu?'");
     snprintf(json, sizeof json, "{\"width\":4,\"d\":3,\"seed\":0,\"act\":\"relu\",\"act_param\":0,"
                                 "\"init\":\"sign\",\"input_scale\":\"sqrt_d\",\"alpha\":1e999}");
     expect_config_err(json, NTK_ERR_ARG, "alpha must be positive and finite");

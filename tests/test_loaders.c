@@ -77,6 +77,7 @@ static void test_csv(void)
     expect_csv_err("1,2,3\n4,abc,6\n", -1, NTK_ERR_FORMAT, "line 2, column 2: 'abc'");
     expect_csv_err("1,2,3\n4,5 6,6\n", -1, NTK_ERR_FORMAT, "line 2, column 2");
     expect_csv_err("1,2,3\n4,,6\n", -1, NTK_ERR_FORMAT, "empty cell");
+    expect_csv_err("1,2,3\n4,\x1b[2J\r5,6\n", -1, NTK_ERR_FORMAT, "column 2: '?[2J?5' is not");
     expect_csv_err("1,2,3\n4,5,6,\n", -1, NTK_ERR_FORMAT, "line 2");
     expect_csv_err("", -1, NTK_ERR_FORMAT, "no data rows");
     expect_csv_err("\n  \n\n", -1, NTK_ERR_FORMAT, "no data rows");

@@ -215,6 +215,11 @@ static void test_broken(void)
     expect_format(1, "{'descr': '<f8', 'shape': (2,), }", 2, "missing");
     expect_format(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), 'x': 1}", 2, "'x'");
     expect_format(1, "hello", 2, "malformed");
+    /* file bytes quoted in a message are shown without control characters */
+    expect_format(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), 'x\ny\x1b': 1}", 2,
+                  "unexpected header key 'x?y?'");
+    expect_format(1, "{'descr': '<\r8', 'fortran_order': False, 'shape': (2,), }", 2,
+                  "dtype '<?8'");
     expect_format(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (-2,), }", 2, NULL);
     expect_format(2, "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", 2, "truncated");
 
