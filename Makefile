@@ -84,6 +84,32 @@ asan: deps
 	  LDFLAGS="-fsanitize=address,undefined" all tests
 	@ASAN_OPTIONS=detect_leaks=1 BUILD=build-asan NTK_TEST_C_ONLY=1 sh tests/run.sh
 
+# libFuzzer targets (fuzz/fuzz_*.c) on the readers and parsers: the library
+# built with clang, ASan and UBSan in $(FUZZ_BUILD), then each target run for
+# FUZZ_SECONDS on a scratch copy of its corpus (fuzz/run.sh). Crashing inputs
+# are kept in $(FUZZ_BUILD)/crashes/<target>/; any crash fails. FUZZ_TARGETS
+# picks some (e.g. FUZZ_TARGETS="npy csv"); the default is all.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS ?=
+FUZZ_SRC     := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN     := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
+.PHONY: fuzz fuzz-build
+fuzz: check-deps
+	@command -v $(FUZZ_CC) >/dev/null 2>&1 || { echo "ntkit: make fuzz needs $(FUZZ_CC) with libFuzzer; run as root: apt-get install -y clang libclang-rt-14-dev" >&2; exit 1; }
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) \
+	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -fsanitize=fuzzer-no-link" \
+	  fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) sh fuzz/run.sh $(FUZZ_TARGETS)
+
+# (called by fuzz with BUILD=$(FUZZ_BUILD) and the fuzzing flags)
+fuzz-build: $(LIB_A) $(FUZZ_BIN)
+
+$(BUILD)/fuzz/%: fuzz/%.c $(LIB_A) $(HDRS) $(wildcard fuzz/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ifuzz -fsanitize=fuzzer -o $@ $< $(LIB_A) $(LDFLAGS) $(LDLIBS)
+
 bench: check-deps $(LIB_A) $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 
