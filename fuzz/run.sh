@@ -4,6 +4,7 @@
 #   FUZZ_BUILD     build folder holding fuzz/fuzz_<target> (default build-fuzz)
 #   FUZZ_SECONDS   seconds per target (default 30)
 #   FUZZ_MAX_LEN   largest input in bytes (default 65536)
+#   FUZZ_RESUME=1  continue from the scratch corpus of the previous run
 # Each target starts from a scratch copy of fuzz/corpus/<target> (the
 # committed corpus is never changed). An input that crashes, leaks, hangs
 # (over 20 s) or breaks one of the targets' checks is kept in
@@ -30,7 +31,7 @@ for t in $targets; do
     fi
     work=$B/work/$t
     out=$B/crashes/$t
-    rm -rf "$work"
+    [ "${FUZZ_RESUME:-0}" = 1 ] || rm -rf "$work"
     mkdir -p "$work/corpus" "$out"
     [ -d "fuzz/corpus/$t" ] && cp fuzz/corpus/"$t"/* "$work/corpus/" 2>/dev/null
     dict=

@@ -279,13 +279,14 @@ static ntk_status csv_check_shape(const char *path, int target_col, csv_shape *s
 {
     if (sh->rows == 0)
         return ntk_set_error(NTK_ERR_FORMAT, "%s: no data rows (the file is empty or holds only "
-                             "a header)", path);
+                             "a header); the inputs need at least one row of numbers", path);
     if (sh->header_cols && sh->header_cols != sh->cols)
         return ntk_set_error(NTK_ERR_FORMAT, "%s: the header has %zu columns but the data rows "
                              "have %zu", path, sh->header_cols, sh->cols);
     if (sh->cols < 2)
         return ntk_set_error(NTK_ERR_FORMAT, "%s: needs at least 2 columns (features and a "
-                             "target), found 1", path);
+                             "target), found 1; put the features and the target on each line, "
+                             "separated by ','", path);
     if (target_col < -1 || (target_col >= 0 && (size_t)target_col >= sh->cols))
         return ntk_set_error(NTK_ERR_ARG, "%s: target column %d is out of range; use 0..%zu, or "
                              "-1 for the last", path, target_col, sh->cols - 1);
@@ -402,7 +403,10 @@ static ntk_status cifar_parse(const char *path, const unsigned char *buf, size_t
     if (is_gzip(buf, len))
         return ntk_set_error(NTK_ERR_FORMAT, "%s is gzip-compressed; extract the binary batch "
                              "files (data_batch_*.bin) first", path);
-    if (len == 0 || len % CIFAR_RECORD != 0)
+    if (len == 0)
+        return ntk_set_error(NTK_ERR_FORMAT, "%s is empty; pass a CIFAR-10 binary batch "
+                             "(data_batch_*.bin, records of 1 label byte + 3072 pixels)", path);
+    if (len % CIFAR_RECORD != 0)
         return ntk_set_error(NTK_ERR_FORMAT, "%s: %zu bytes is not a whole number of %d-byte "
                              "CIFAR-10 records (1 label byte + 3072 pixels); the file is "
                              "truncated or not a CIFAR-10 binary batch", path, len, CIFAR_RECORD);

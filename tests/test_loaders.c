@@ -195,6 +195,7 @@ static void test_cifar(void)
     CHECK(!X.data && !y.data, "no outputs after failure");
     write_raw(in_dir("empty.bin"), g_cifar, 0);
     CHECK_ERR(ntk_load_cifar10(in_dir("empty.bin"), 3, 5, 0, &X, &y), NTK_ERR_FORMAT);
+    CHECK(strstr(ntk_errmsg(), "empty.bin is empty"), "msg: %s", ntk_errmsg());
     g_cifar[2 * REC] = 12;
     write_raw(in_dir("label.bin"), g_cifar, sizeof g_cifar);
     g_cifar[2 * REC] = cifar_labels[2];
@@ -285,6 +286,29 @@ static void test_mnist(void)
     CHECK_ERR(ntk_load_mnist(in_dir("img"), in_dir("lab"), 1, 1, 0, &X, &y), NTK_ERR_ARG);
     CHECK_ERR(ntk_load_mnist(in_dir("img"), in_dir("lab"), 3, 4, 0, &X, &y), NTK_ERR_ARG);
     CHECK_ERR(ntk_load_mnist(in_dir("img"), in_dir("none"), 7, 1, 0, &X, &y), NTK_ERR_IO);
+
+    /* no images: refused with the file named, not "no images of class" */
+    unsigned char hdr[16], lhdr[8];
+    put_be32(hdr, 2051);
+    put_be32(hdr + 4, 0);
+    put_be32(hdr + 8, 28);
+    put_be32(hdr + 12, 28);
+    put_be32(lhdr, 2049);
+    put_be32(lhdr + 4, 0);
+    write_raw(in_dir("img0"), hdr, sizeof hdr);
+    write_raw(in_dir("lab0"), lhdr, sizeof lhdr);
+    CHECK_ERR(ntk_load_mnist(in_dir("img0"), in_dir("lab0"), 7, 1, 0, &X, &y), NTK_ERR_FORMAT);
+    CHECK(strstr(ntk_errmsg(), "img0 holds no images"), "msg: %s", ntk_errmsg());
+    put_be32(hdr + 4, 1);
+    put_be32(hdr + 8, 0);
+    put_be32(lhdr + 4, 1);
+    unsigned char lab1[9];
+    memcpy(lab1, lhdr, 8);
+    lab1[8] = 7;
+    write_raw(in_dir("img0"), hdr, sizeof hdr);
+    write_raw(in_dir("lab0"), lab1, sizeof lab1);
+    CHECK_ERR(ntk_load_mnist(in_dir("img0"), in_dir("lab0"), 7, 1, 0, &X, &y), NTK_ERR_FORMAT);
+    CHECK(strstr(ntk_errmsg(), "zero pixels"), "msg: %s", ntk_errmsg());
 
     unsigned char lb[8 + NIMG];
     put_be32(lb, 2049);

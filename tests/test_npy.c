@@ -2,6 +2,7 @@
  * (float32, big-endian, version 2.0, broken headers) in a mkdtemp folder. */
 #include "harness.h"
 #include "ntkit.h"
+#include "readers.h"   /* ntk_npy_parse, the in-memory entry point */
 #include "tmpdir.h"
 
 #include <dirent.h>
@@ -67,10 +68,33 @@ static size_t craft(unsigned char *buf, int major, const char *dict, const void 
 
 static unsigned char g_buf[1 << 16];
 
+static size_t g_len;   /* bytes of the last crafted file, in g_buf */
+
+/* The in-memory reader (what the fuzz target calls) against the file
+ * reader on the last crafted file: same status, message and array. */
+static void check_parse_agrees(const char *path)
+{
+    ntk_array a, b;
+    ntk_status sa = ntk_npy_read(path, &a);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", ntk_errmsg());
+    ntk_status sb = ntk_npy_parse(path, g_buf, g_len, &b);
+    int same = sa == sb && (sa != NTK_OK || (a.rows == b.rows && a.cols == b.cols &&
+                                             a.ndim == b.ndim &&
+                                             memcmp(a.data, b.data, a.rows * a.cols * 8) == 0));
+    CHECK(same && (sa == NTK_OK || strcmp(msg, ntk_errmsg()) == 0),
+          "file %s (%s) vs buffer %s (%s)", ntk_status_name(sa), msg, ntk_status_name(sb),
+          ntk_errmsg());
+    ntk_array_free(&a);
+    ntk_array_free(&b);
+}
+
 static void craft_file(const char *name, int major, const char *dict, const void *data,
                        size_t dlen)
 {
-    write_raw(in_dir(name), g_buf, craft(g_buf, major, dict, data, dlen));
+    g_len = craft(g_buf, major, dict, data, dlen);
+    write_raw(in_dir(name), g_buf, g_len);
+    check_parse_agrees(in_dir(name));
 }
 
 static void test_round_trip(void)
