@@ -11,6 +11,12 @@ states, and OUT/results.json with the same numbers.
 Sizes: --smoke (about 10-20 s, used by `make test`), --quick (about a minute on
 2 cores; `make demo` runs early-linear at this size) and the default full size,
 which follows the papers' scale where a 2-core machine allows it.
+
+Failures (an unwritable --out, an ntkit call that fails, an output of ntkit
+that is missing or malformed) end with one line "ntkit: error: ..." and exit
+status 1 (plot.guarded_main; NTKIT_DEBUG=1 shows the traceback of a bug).
+Every file is written atomically, and the previous report, results and
+figures in OUT are replaced only when the experiment has finished.
 """
 import argparse
 import json
@@ -29,8 +35,8 @@ np = P.np
 plt = P.plt
 
 
-class ExpError(Exception):
-    pass
+class ExpError(P.ToolError):
+    """An experiment's failure the user can act on (one line, exit 1)."""
 
 
 # ---------------------------------------------------------------------------
@@ -43,8 +49,9 @@ class Ctx:
         self.t0 = time.time()
         self.commands = []
         self.ncalls = 0
+        self.last = "ntkit"
         self.bin = os.environ.get("NTKIT") or shutil.which("ntkit") or "ntkit"
-        os.makedirs(os.path.join(out, "logs"), exist_ok=True)
+        P.make_dir(os.path.join(out, "logs"))
 
     def log(self, msg):
         print("[%s %6.1fs] %s" % (self.name, time.time() - self.t0, msg), flush=True)
@@ -60,15 +67,29 @@ class Ctx:
             self.commands.append("ntkit " + " ".join(shlex.quote(a) for a in args))
         logf = self.p("logs", "%03d-%s.log" % (self.ncalls, args[0]))
         env = dict(os.environ)
-        r = subprocess.run([self.bin] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           universal_newlines=True, env=env)
-        with open(logf, "w") as f:
-            f.write("$ ntkit %s\n%s\n%s" % (" ".join(args), r.stdout, r.stderr))
+        try:
+            r = subprocess.run([self.bin] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               universal_newlines=True, env=env)
+        except OSError as e:
+            raise ExpError("cannot run %s: %s; set NTKIT to the ntkit binary"
+                           % (self.bin, e.strerror or e)) from None
+        P.write_text(logf, "$ ntkit %s\n%s\n%s" % (" ".join(args), r.stdout, r.stderr))
         if r.returncode != 0:
             err = [l for l in r.stderr.splitlines() if l.startswith("ntkit: error")]
+            what = err[-1][len("ntkit: error:"):].strip() if err else \
+                " ".join(r.stderr.split())[-300:] or "no message"
             raise ExpError("ntkit %s failed (exit %d): %s (log: %s)" % (
-                args[0], r.returncode, err[-1] if err else r.stderr.strip()[-300:], logf))
+                args[0], r.returncode, what, logf))
+        self.last = "ntkit " + args[0]
         return r.stdout
+
+    def parse_json(self, text):
+        """JSON printed by the last ntkit call, with a one-line error when it is not."""
+        try:
+            return json.loads(text)
+        except ValueError as e:
+            raise ExpError("%s printed no valid JSON (%s); check the ntkit binary (NTKIT=%s)"
+                           % (self.last, e, self.bin)) from None
 
 
 def fit_slope(x, y):
@@ -134,13 +155,13 @@ class Report:
             lines += ["## Notes", ""] + ["- " + n for n in self.notes] + [""]
         lines += ["## Commands", "", "Every number above comes from these ntkit calls "
                   "(logs in `logs/`):", "", "```sh"] + c.commands + ["```", ""]
-        with open(c.p("report.md"), "w") as f:
-            f.write("\n".join(lines))
         res = {"experiment": e.name, "size": c.size, "seed": e.seed, "claim": e.claim,
                "verdict": self.verdict, "reason": self.reason, "results": self.results,
                "seconds": time.time() - c.t0}
-        with open(c.p("results.json"), "w") as f:
-            json.dump(res, f, indent=1, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+        js = json.dumps(res, indent=1, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+        # report and results appear together, each complete, or not at all
+        P.write_files([(c.p("report.md"), lambda f: f.write("\n".join(lines).encode("utf-8"))),
+                       (c.p("results.json"), lambda f: f.write(js.encode("utf-8")))])
 
 
 def summary(rd):
@@ -148,11 +169,11 @@ def summary(rd):
 
 
 def metrics(rd):
-    return P.read_csv(os.path.join(rd, "metrics.csv"))
+    return P.read_csv(os.path.join(rd, "metrics.csv"), missing=P.RERUN)
 
 
 def var_y(rd, which="train"):
-    y = np.load(os.path.join(rd, "y_%s.npy" % which))
+    y = P.load_npy(os.path.join(rd, "y_%s.npy" % which))
     return float(np.var(y))
 
 
@@ -725,7 +746,7 @@ class KernelConcentration:
                   "--seed", 5, "--quiet", "--out", dd)
         X = os.path.join(dd, "X_train.npy")
         kd = ctx.p("kernels")
-        os.makedirs(kd, exist_ok=True)
+        P.make_dir(kd)
         dist = {}
         for label, kind, kinf, _ in self.KINDS:
             Kinf = os.path.join(kd, kinf + ".npy")
@@ -736,7 +757,7 @@ class KernelConcentration:
                     KN = os.path.join(kd, "%s-N%d-s%d.npy" % (kind, N, sd))
                     ctx.ntkit("kernel", "--kind", kind, "--act", "relu", "--init", "sign", "--width", N,
                               "--seed", sd, "--x", X, "--out", KN, record=(i == 0 and j in (0, len(s["Ns"]) - 1)))
-                    out = json.loads(ctx.ntkit("compare-kernels", KN, Kinf, "--json",
+                    out = ctx.parse_json(ctx.ntkit("compare-kernels", KN, Kinf, "--json",
                                                record=(i == 0 and j in (0, len(s["Ns"]) - 1))))
                     dist[label][i, j] = out["normalized"]
                     os.remove(KN)
@@ -844,16 +865,16 @@ class KrrPlateaus:
         ctx.log("data: n = %d (largest), %d test points, d = %d, target %s" % (max(ns), s["n_test"], d, spec))
         ctx.ntkit("train", "--steps", 0, "--n", max(ns), "--n-test", s["n_test"], "--d", d, "--data", "sphere",
                   "--target", spec, "--width", 2, "--seed", 7, "--quiet", "--out", dd)
-        X, y = np.load(os.path.join(dd, "X_train.npy")), np.load(os.path.join(dd, "y_train.npy"))
+        X, y = P.load_npy(os.path.join(dd, "X_train.npy")), P.load_npy(os.path.join(dd, "y_train.npy"))
         ridges = ",".join("%g" % r for r in s["ridges"])
         res = {k: {"best": [], "smallest": [], "ridge": []} for k, *_ in self.KINDS}
         for n, e in zip(ns, s["exps"]):
             sub = ctx.p("data", "n%d" % n)
-            os.makedirs(sub, exist_ok=True)
-            np.save(os.path.join(sub, "X.npy"), X[:n])
-            np.save(os.path.join(sub, "y.npy"), y[:n])
+            P.make_dir(sub)
+            P.save_npy(os.path.join(sub, "X.npy"), X[:n])
+            P.save_npy(os.path.join(sub, "y.npy"), y[:n])
             for kind, *_ in self.KINDS:
-                out = json.loads(ctx.ntkit("krr", "--kind", kind, "--act", "relu", "--x", os.path.join(sub, "X.npy"),
+                out = ctx.parse_json(ctx.ntkit("krr", "--kind", kind, "--act", "relu", "--x", os.path.join(sub, "X.npy"),
                                            "--y", os.path.join(sub, "y.npy"), "--x-test", os.path.join(dd, "X_test.npy"),
                                            "--y-test", os.path.join(dd, "y_test.npy"), "--ridge", ridges, "--json",
                                            record=(n in (ns[0], ns[-1]))))
@@ -982,7 +1003,7 @@ class SingleNeuron:
                       "relu-neuron", "--steps", s["steps"], "--log-every", max(1, s["steps"] // 100), "--models",
                       "nn,ntk-inf", "--kernel-every", 0, "--seed", 11, "--quiet", "--out", rd)
             f = summary(rd)["final"]
-            out = json.loads(ctx.ntkit("krr", "--kind", "ntk-inf", "--act", "relu", "--x", os.path.join(rd, "X_train.npy"),
+            out = ctx.parse_json(ctx.ntkit("krr", "--kind", "ntk-inf", "--act", "relu", "--x", os.path.join(rd, "X_train.npy"),
                                        "--y", os.path.join(rd, "y_train.npy"), "--x-test", os.path.join(rd, "X_test.npy"),
                                        "--y-test", os.path.join(rd, "y_test.npy"), "--ridge",
                                        ",".join("%g" % r for r in self.ridges), "--json"))
@@ -1049,16 +1070,21 @@ BYNAME = {e.name: e for e in EXPERIMENTS}
 
 
 def run_one(exp, size, out):
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise ExpError("--out %s exists and is not a directory" % out)
-    os.makedirs(out, exist_ok=True)
-    for f in os.listdir(out):
-        if f.endswith((".png", ".svg")) or f in ("report.md", "results.json"):
-            os.remove(os.path.join(out, f))
+    P.make_dir(out)
+    # figures of an earlier report in OUT: removed once this one is complete (a failed
+    # experiment leaves the earlier report and its figures as they were)
+    old = [f for f in os.listdir(out) if f.endswith((".png", ".svg"))]
     ctx = Ctx(exp.name, size, out)
     ctx.log("start (%s size) -> %s" % (size, out))
     rep = exp.run(ctx)
     rep.write()
+    new = {n + ext for n, _ in rep.figures for ext in (".png", ".svg")}
+    for f in old:
+        if f not in new:
+            try:
+                os.remove(os.path.join(out, f))
+            except OSError:
+                pass
     ctx.log("done in %.0f s" % (time.time() - ctx.t0))
     print("report: %s" % ctx.p("report.md"))
     print("**Verdict: %s** — %s" % (rep.verdict, rep.reason), flush=True)
@@ -1066,6 +1092,10 @@ def run_one(exp, size, out):
 
 
 def main(argv):
+    return P.guarded_main(_main, argv, "ntkit experiment")
+
+
+def _main(argv):
     ap = argparse.ArgumentParser(prog="ntkit experiment", description=(
         "Run one of the seeds' experiments end to end with ntkit and write OUT/report.md (claim, verdict, "
         "settings, figures, measured numbers), figures as PNG and SVG, results.json and the run directories."))
@@ -1100,8 +1130,8 @@ def main(argv):
             if len(names) > 1 else os.path.join("runs", nm + suffix)
         try:
             run_one(BYNAME[nm], size, out)
-        except ExpError as e:
-            sys.stderr.write("ntkit: error: %s: %s\n" % (nm, e))
+        except P.ToolError as e:
+            sys.stderr.write("ntkit: error: %s: %s\n" % (nm, " ".join(str(e).split())))
             rc = 1
         except KeyboardInterrupt:
             sys.stderr.write("ntkit: error: %s interrupted\n" % nm)
