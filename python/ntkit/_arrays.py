@@ -91,6 +91,12 @@ def pair(X, X2, name="X", d=None):
     return X, X.shape[0], X2, X2.shape[0], d
 
 
+def check_mem(nbytes, what):
+    """MemoryError naming `what` unless nbytes fit in the memory the library
+    may use (90% of what the system reports available)."""
+    check(lib.ntk_mem_check(min(int(nbytes), SIZE_MAX), 0, what.encode()))
+
+
 def empty(shape, what):
     """np.empty(shape) after checking that it fits in the memory the library
     may use (MemoryError naming `what` and the size otherwise), so that a huge
@@ -100,7 +106,7 @@ def empty(shape, what):
         count *= int(s)
     nbytes = min(count * 8, SIZE_MAX)
     desc = "%s (%s doubles)" % (what, " x ".join(str(int(s)) for s in shape))
-    check(lib.ntk_mem_check(nbytes, 0, desc.encode()))
+    check_mem(nbytes, desc)
     try:
         return np.empty(shape)
     except MemoryError:
@@ -111,6 +117,8 @@ def empty(shape, what):
 def _magnitudes(inputs):
     out = []
     for name, v in inputs.items():
+        if callable(v):   # computed only now, when a result has failed (e.g. a weight copy)
+            v = v()
         if v is None:
             continue
         a = np.asarray(v, dtype=float)
@@ -138,7 +146,8 @@ def _fail(what, detail, inputs, hint=None):
 def result(a, what, hint=None, **inputs):
     """a, after making sure every entry is finite (NonFiniteError naming
     `what` and the magnitudes of `inputs`, or `hint` when given, otherwise).
-    a: a float64 array or a float."""
+    a: a float64 array or a float; inputs: arrays, or functions returning one
+    (called only on failure)."""
     if a is None:
         return a
     if isinstance(a, np.ndarray):

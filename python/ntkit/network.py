@@ -134,7 +134,7 @@ class Network(Owned):
         w_max_row = max_r ‖w_r − w_r0‖, theta = √(w_fro² + v_norm²)."""
         wd = WeightDist()
         lib.ntk_net_weight_dist(self.handle, byref(wd))
-        return _arrays.result_dict(struct_dict(wd), "weight_dist", W=self.W, v=self.v)
+        return _arrays.result_dict(struct_dict(wd), "weight_dist", W=lambda: self.W, v=lambda: self.v)
 
     # -- evaluation -------------------------------------------------------
 
@@ -143,7 +143,7 @@ class Network(Owned):
         X = _arrays.matrix(X, "X", cols=self.d)   # checked finite: ntk_net_predict does not scan
         f = np.empty(X.shape[0])
         check(lib.ntk_net_predict(self.handle, X, X.shape[0], f))
-        return _arrays.result(f, "network output f", X=X, W=self.W, v=self.v)
+        return _arrays.result(f, "network output f", X=X, W=lambda: self.W, v=lambda: self.v)
 
     predict = __call__
 
@@ -165,7 +165,7 @@ class Network(Owned):
         gW, gv, f = _arrays.empty((m, d), "grad_W"), np.empty(m), np.empty(n)
         check(lib.ntk_loss_grad(byref(self._cfg), lib.ntk_net_W(h), lib.ntk_net_v(h), X, y, n,
                                 parse_loss(loss), f0, byref(L), gW, gv, f))
-        inputs = dict(X=X, y=y, W=self.W, v=self.v)
+        inputs = dict(X=X, y=y, W=lambda: self.W, v=lambda: self.v)
         return {"loss": _arrays.result(L.value, "loss", **inputs),
                 "grad_W": _arrays.result(gW, "grad_W", **inputs),
                 "grad_v": _arrays.result(gv, "grad_v", **inputs),
@@ -206,7 +206,8 @@ class Network(Owned):
         names = ["step", "train_loss", "grad_norm", "w_dist_fro", "v_dist", "w_dist_max_row"]
         if has_test:
             names.append("test_loss")
-        rows = []
+        log = _arrays.empty((steps // log_every + 2, len(names)), "the training log")
+        rows = 0
         tr = ctypes.c_void_p()
         check(lib.ntk_trainer_create(self.handle, X, y, n, gd, byref(tr)))
         try:   # the trainer borrows X and y: they stay referenced until it is freed
@@ -223,22 +224,22 @@ class Network(Owned):
                         check(lib.ntk_net_predict(self.handle, X_test, X_test.shape[0], ftest))
                         lt = lib.ntk_loss_value(loss_kind, ftest, y_test, X_test.shape[0])
                         row.append(_arrays.result(lt, "step %d: test loss" % k, X_test=X_test,
-                                                  y_test=y_test, W=self.W, v=self.v))
-                    rows.append(row)
+                                                  y_test=y_test, W=lambda: self.W, v=lambda: self.v))
+                    log[rows] = row
+                    rows += 1
                 if status != 0:
                     exc = error(status, "step %d" % k)
-                    exc.partial = _columns(names, rows)
+                    exc.partial = _columns(names, log[:rows])
                     raise exc
                 if last:
                     break
                 check(lib.ntk_trainer_apply(tr))
         finally:
             lib.ntk_trainer_free(tr)
-        return _columns(names, rows)
+        return _columns(names, log[:rows])
 
 
-def _columns(names, rows):
-    a = np.array(rows, dtype=float).reshape(len(rows), len(names))
+def _columns(names, a):
     out = {name: a[:, j].copy() for j, name in enumerate(names)}
     out["step"] = out["step"].astype(np.int64)
     return out

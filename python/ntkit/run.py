@@ -38,6 +38,8 @@ class Run(Owned):
         self._h = None
         # The C run borrows the data for its whole life: keep private copies, so that a
         # caller changing its arrays in place cannot change the run's numbers silently.
+        if d is not None:
+            d = size_arg(d, "d", 1)
         X = _own(_arrays.matrix(X, "X", cols=d), X)
         n, d = X.shape
         y = _own(_arrays.vector(y, "y", n), y)
@@ -98,17 +100,20 @@ class Run(Owned):
         also measures the NTK drift and λ_min on the kernel subsample.
         NonFiniteError if a value is ±Inf (a model overflowed)."""
         row = np.empty(len(self.columns))
-        check(lib.ntk_run_metrics(self.handle, int(bool_arg(with_kernel, "with_kernel")), row))
-        out = dict(zip(self.columns, row.tolist()))
-        inf = [c for c, v in out.items() if np.isinf(v)]
-        if inf:
+        self._metrics_into(row, bool_arg(with_kernel, "with_kernel"))
+        return dict(zip(self.columns, row.tolist()))
+
+    def _metrics_into(self, row, with_kernel):
+        check(lib.ntk_run_metrics(self.handle, int(with_kernel), row))
+        inf = np.isinf(row)
+        if inf.any():
+            c = self.columns[int(np.argmax(inf))]
             X, y, _, _ = self._data
-            _arrays.result(out[inf[0]], "metric %s at t = %g" % (inf[0], self.time),
+            _arrays.result(row[int(np.argmax(inf))], "metric %s at t = %g" % (c, self.time),
                            hint="a model overflowed: lower the rates lr1, lr2 (the run's "
                                 "theory()['lr_max_stable'] is the largest stable common rate) "
                                 "or rescale X (|X| <= %.3g) and y (|y| <= %.3g)"
                                 % (np.abs(X).max(), np.abs(y).max()))
-        return out
 
     def predictions(self, model="nn"):
         """(f_train (n,), f_test (nt,) or None) of a model (name or index 0..4) now."""
@@ -174,22 +179,37 @@ def schedule(steps, log_every, flow=False):
         T, dt = float_arg(steps, "steps"), float_arg(log_every, "log_every")
         if not (T >= 0 and dt > 0):
             raise ValueError("flow needs steps (final time) >= 0 and log_every (interval) > 0")
-        k = int(np.floor(T / dt * (1 + 1e-12)))
-        ts = [j * dt for j in range(k + 1)]
+        k = T / dt * (1 + 1e-12)
+        _check_log_points(k + 2, steps, log_every)
+        ts = np.arange(int(k) + 1) * dt
         if T - ts[-1] > 1e-9 * dt:
-            ts.append(T)
+            ts = np.append(ts, T)
         ts[-1] = T          # the final time exactly, not k·dt rounded
-        return np.array(ts)
+        return ts
     steps = int_arg(steps, "steps", 0, 2 ** 53)
     log_every = int_arg(log_every, "log_every", 1, 2 ** 53)
-    ts = list(range(0, steps + 1, log_every))
+    _check_log_points(steps // log_every + 2, steps, log_every)
+    ts = np.arange(0, steps + 1, log_every, dtype=float)
     if ts[-1] != steps:
-        ts.append(steps)
-    return np.array(ts, dtype=float)
+        ts = np.append(ts, float(steps))
+    return ts
+
+
+# bytes per log point: its time and a row of metrics (the runs have at most 64 columns)
+_LOG_ROW_BYTES = 8 * (1 + 64)
+
+
+def _check_log_points(count, steps, log_every):
+    """MemoryError, before anything runs, when the log of `count` points would not fit."""
+    if not count < 2 ** 53:
+        raise MemoryError("steps = %r with log_every = %r asks for more than 2**53 log points; "
+                          "raise log_every" % (steps, log_every))
+    _arrays.check_mem(count * _LOG_ROW_BYTES, "the log of %d points (steps %r / log_every %r; "
+                      "raise log_every)" % (count, steps, log_every))
 
 
 def _result(r, rows, theory):
-    metrics = {c: np.array([row[c] for row in rows]) for c in r.columns}
+    metrics = {c: rows[:, k].copy() for k, c in enumerate(r.columns)}
     return {"metrics": metrics, "theory": theory, "columns": list(r.columns),
             "models": list(r.models)}
 
@@ -240,18 +260,17 @@ def run(X, y, X_test=None, y_test=None, d=None, width=256, act="relu", act_param
              quad_order=quad_order, mem_limit=mem_limit, trace_factor=trace_factor, seed=seed,
              W0=W0, v0=v0, t_max=float(np.max(ts))) as r:
         theory = r.theory()
-        rows = []
+        log = _arrays.empty((ts.size, len(r.columns)), "the metrics log")
         for j, t in enumerate(ts):
             status = lib.ntk_run_advance(r.handle, float(t))   # checked by _times / schedule
             if status == NTK_ERR_DIVERGED:
                 exc = error(status, "t = %g" % t)
-                exc.partial = _result(r, rows, theory)
+                exc.partial = _result(r, log[:j], theory)
                 raise exc
             check(status)
             ke = r.cfg.kernel_every
-            kernel = ke > 0 and (j % ke == 0 or j == ts.size - 1)
-            rows.append(r.metrics(with_kernel=kernel))
-        out = _result(r, rows, theory)
+            r._metrics_into(log[j], ke > 0 and (j % ke == 0 or j == ts.size - 1))
+        out = _result(r, log, theory)
         out["predictions"] = {m: r.predictions(m) for m in r.models}
         out["beta_estimate"] = r.beta_estimate()
     return out

@@ -152,6 +152,17 @@ class Memory(unittest.TestCase):
             _arrays.empty((2 ** 62, 2 ** 62), "the kernel matrix K")
         self.assertEqual(_arrays.empty((3, 2), "K").shape, (3, 2))
 
+    def test_huge_logs_refused_before_running(self):
+        X, y = data(10, 3)
+        with self.assertRaisesRegex(MemoryError, "the log of 100000000000002 points .*raise log_every"):
+            ntkit.run(X, y, width=8, steps=10 ** 15, models="nn")
+        with self.assertRaisesRegex(MemoryError, "raise log_every"):
+            ntkit.run(X, y, width=8, steps=1e300, log_every=1e-300, flow=True, models="nn")
+        with self.assertRaisesRegex(MemoryError, r"the training log \(500000000000002 x 6 doubles\)"):
+            ntkit.Network(3, 4).train(X, y, 0.1, 0.1, steps=10 ** 15, log_every=2)
+        with self.assertRaisesRegex(ValueError, "^d must be an integer"):
+            ntkit.run(X, y, d="3", width=8, steps=1)
+
     def test_huge_networks_refused(self):
         with self.assertRaises(MemoryError):
             ntkit.Network(2 ** 33, 2 ** 33)      # m·d overflows size_t
