@@ -65,6 +65,12 @@ ntk_status ntk_mem_check(size_t bytes, size_t limit, const char *what);
 /* a*b*c*elt with overflow detection; returns SIZE_MAX on overflow. */
 size_t ntk_size_mul(size_t a, size_t b, size_t c, size_t elt);
 
+/* The largest count or dimension the linked BLAS can index (2^31 − 1 for
+ * the usual 32-bit-integer OpenBLAS). Every size a configuration implies
+ * (m, d, n, and m·(d+1), the flat length of the weights) is checked against
+ * it before any work starts. */
+size_t ntk_blas_int_max(void);
+
 /* NaN/Inf scan; on failure the message names `what` and the first bad index. */
 ntk_status ntk_check_finite(const double *x, size_t count, const char *what);
 
@@ -252,8 +258,41 @@ ntk_status ntk_npy_read(const char *path, ntk_array *out);
 ntk_status ntk_npy_write(const char *path, const double *data, size_t rows, size_t cols,
                          int ndim);
 
-/* Write `len` bytes to path through path.tmp.XXXXXX + rename. */
+/* Output files (src/fileio.c). Every file the library writes goes to a
+ * temporary file next to its destination and is renamed onto it only when
+ * complete, so a failure or a signal never leaves a half-written file and
+ * never removes the file that was there before. The destination is resolved
+ * first: a symbolic link is followed (the link stays, its target is
+ * replaced); a directory or a block device is refused; another non-regular
+ * file (a character device such as /dev/null, a FIFO with a reader) is
+ * written through. */
+
+/* Write `len` bytes to path as described above. */
 ntk_status ntk_write_file_atomic(const char *path, const void *buf, size_t len);
+
+/* A file written piece by piece (a log, a CSV) and put in place by commit;
+ * discard removes it. Both free the stream. */
+typedef struct ntk_stream ntk_stream;
+ntk_status ntk_stream_open(const char *path, ntk_stream **out);
+ntk_status ntk_stream_write(ntk_stream *s, const void *buf, size_t len);
+ntk_status ntk_stream_commit(ntk_stream *s);
+void ntk_stream_discard(ntk_stream *s);
+
+/* Several files that appear together or not at all: each add writes one
+ * whole temporary file; commit renames them all into place; free removes
+ * whatever was not committed. So a failure while producing the second
+ * output leaves the earlier version of the first untouched. */
+typedef struct ntk_outset ntk_outset;
+ntk_status ntk_outset_create(ntk_outset **out);
+ntk_status ntk_outset_add(ntk_outset *o, const char *path, const void *buf, size_t len);
+ntk_status ntk_outset_add_npy(ntk_outset *o, const char *path, const double *data, size_t rows,
+                              size_t cols, int ndim);
+ntk_status ntk_outset_commit(ntk_outset *o);
+void ntk_outset_free(ntk_outset *o);
+
+/* Remove every temporary file the library holds open at this moment. Uses
+ * only unlink(), so a signal handler may call it before the process ends. */
+void ntk_tmpfiles_remove(void);
 
 /* ======================================================================
  * Data (src/data.c, src/loaders.c)
@@ -359,6 +398,12 @@ ntk_status ntk_kernel_empirical(const ntk_net_config *cfg, const double *W, cons
                                 const double *X1, size_t n1, const double *X2, size_t n2,
                                 double c1, double c2, size_t mem_limit, double *K);
 
+/* Bytes of scratch ntk_kernel_empirical uses for K (n1, n2) (n2 = 0: the
+ * symmetric (n1, n1) block) under mem_limit, the output excluded; SIZE_MAX
+ * if no tile fits. */
+size_t ntk_kernel_empirical_scratch_bytes(size_t m, size_t n1, size_t n2, double c1, double c2,
+                                          size_t mem_limit);
+
 /* Infinite-width kernels, MATH.md §3, for E[v²] = 1: closed forms for relu,
  * leaky_relu, erf and identity; Gauss–Hermite quadrature of order quad_order
  * (0: default 64) for the rest. Uses cfg->act, input_scale, alpha and d. */
@@ -458,6 +503,23 @@ ntk_status ntk_kgd_create(const double *K, size_t n, const double *y, const doub
 ntk_status ntk_kgd_create_method(const double *K, size_t n, const double *y, const double *u0,
                                  double lr, ntk_loss_kind loss, ntk_kgd_method method,
                                  double t_max, ntk_kgd **out);
+/* Kernel GD settings. */
+typedef struct {
+    double lr;                /* η; multiplies K (1 when K already holds η1Θ1 + η2Θ2) */
+    ntk_loss_kind loss;       /* c = 1/n (mean) or 1 (sum) */
+    ntk_kgd_method method;    /* AUTO, EIG or KRYLOV */
+    double t_max;             /* KRYLOV horizon (see ntk_kgd_create_method); 0: every t */
+    int flow;                 /* 1: only gradient-flow predictions will be asked for */
+    int allow_unstable;       /* 1: accept GD with c·lr·λ_max > 2, whose modes above
+                                 λ = 2/(c·lr) grow as |1 − c·lr·λ|^t; 0 (default): such a
+                                 rate is refused at creation (flow = 0) or at the first GD
+                                 prediction (flow = 1) with NTK_ERR_ARG */
+} ntk_kgd_config;
+/* lr 1, mean loss, AUTO, no horizon, GD, unstable rates refused. */
+ntk_kgd_config ntk_kgd_config_default(void);
+/* K (n,n) symmetric (read during create only), y (n), u0 (n). Caller owns. */
+ntk_status ntk_kgd_create_cfg(const double *K, size_t n, const double *y, const double *u0,
+                              const ntk_kgd_config *cfg, ntk_kgd **out);
 void ntk_kgd_free(ntk_kgd *g);
 /* Eigenvalues of K (n, ascending), owned by g; NULL for KRYLOV (no full
  * spectrum: use ntk_kgd_extremes). */
@@ -546,8 +608,15 @@ void ntk_run_free(ntk_run *run);
 
 /* Move every model to time t (a step count for GD, a time for flow); t must
  * not decrease. NTK_ERR_DIVERGED if the network's loss or weights become
- * non-finite (the state before the failing step is kept). */
+ * non-finite (the state before the failing step is kept).
+ * NTK_ERR_INTERRUPTED when the cancel flag is set: with GD the run stops
+ * after the current step (ntk_run_time says where; every model is there);
+ * with flow every model goes back to where this call started. */
 ntk_status ntk_run_advance(ntk_run *run, double t);
+/* A flag the caller sets (from a signal handler, another thread) to stop
+ * ntk_run_advance within one step; NULL: never. The run reads it, never
+ * writes it; it must outlive the run. */
+void ntk_run_set_cancel(ntk_run *run, const volatile int *flag);
 double ntk_run_time(const ntk_run *run);
 
 /* Metrics at the current time, one value per column (NaN: not measured,

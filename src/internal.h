@@ -29,6 +29,31 @@ void ntk_scale_rows_cols(double *G, const double *S, size_t B, size_t m, const d
 /* NTK_OK if K (n,n) is finite and symmetric to a relative 1e-8 (spectrum.c). */
 ntk_status ntk_check_symmetric(const double *K, size_t n, const char *what);
 
+/* NTK_ERR_NONFINITE naming `what`, the first bad entry of x (rows,cols) and
+ * `fix`, if any entry is NaN or Inf: every number the library hands out is
+ * checked with it. */
+ntk_status ntk_check_result(const double *x, size_t rows, size_t cols, const char *what,
+                            const char *fix);
+/* NTK_ERR_NONFINITE if ‖x_i‖²/s² of a row of X (n,d) overflows. */
+ntk_status ntk_check_input_scale(const double *X, size_t n, size_t d, double s, const char *what);
+
+/* BLAS level-1 over counts of any size (the BLAS takes int counts): chunks
+ * of at most NTK_BLAS_INT_MAX. */
+double ntk_nrm2(size_t count, const double *x);
+double ntk_dot(size_t count, const double *x, const double *y);
+void ntk_axpy(size_t count, double a, const double *x, double *y);
+void ntk_scal(size_t count, double a, double *x);
+
+/* Bytes written in order by the output functions of src/fileio.c. */
+typedef struct {
+    const void *buf;
+    size_t len;
+} ntk_span;
+/* Stage the spans as one file of the set (see ntk_outset_add). */
+ntk_status ntk_outset_add_spans(ntk_outset *o, const char *path, const ntk_span *spans, int nspans);
+/* One file written whole or not at all (ntk_write_file_atomic of the spans). */
+ntk_status ntk_write_spans_atomic(const char *path, const ntk_span *spans, int nspans);
+
 /* Return early with the status of a failing call. */
 #define NTK_TRY(expr)                         \
     do {                                      \
@@ -68,6 +93,8 @@ ntk_status ntk_ode_create(size_t dim, double rtol, ntk_rhs_fn f, void *ctx, ntk_
  * NTK_ERR_DIVERGED when the integrator cannot meet the tolerance. */
 ntk_status ntk_ode_advance(ntk_ode *ode, double *t, double t1, double *y);
 size_t ntk_ode_nsteps(const ntk_ode *ode);
+/* Forget the step size and history (after a failed or abandoned advance). */
+void ntk_ode_reset(ntk_ode *ode);
 void ntk_ode_free(ntk_ode *ode);
 
 #endif

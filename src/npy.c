@@ -352,66 +352,6 @@ ntk_status ntk_npy_parse(const char *name, const unsigned char *buf, size_t len,
  * Writing
  * ------------------------------------------------------------------- */
 
-typedef struct {
-    const void *buf;
-    size_t len;
-} byte_span;
-
-/* 0, or the errno of the failed write. */
-static int write_all(int fd, const unsigned char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, buf, len);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return errno;
-        }
-        buf += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-/* spans written in order to path.tmp.XXXXXX, then renamed onto path. */
-static ntk_status write_spans_atomic(const char *path, const byte_span *spans, int nspans)
-{
-    static const char suffix[] = ".tmp.XXXXXX";
-    if (!path || !*path) return ntk_set_error(NTK_ERR_ARG, "output path is empty");
-    size_t plen = strlen(path);
-    char *tmp = ntk_alloc(plen + sizeof suffix, 1, "temporary file name");
-    if (!tmp) return NTK_ERR_NOMEM;
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, suffix, sizeof suffix);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        ntk_status st = ntk_set_error(NTK_ERR_IO,
-                                      "%s: cannot create a temporary file next to it: %s; check "
-                                      "that the directory exists and is writable",
-                                      path, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    (void)fchmod(fd, 0644);   /* mkstemp creates 0600; best effort, not an error */
-    int err = 0;
-    for (int i = 0; !err && i < nspans; i++) err = write_all(fd, spans[i].buf, spans[i].len);
-    if (!err && fsync(fd) != 0) err = errno;
-    if (close(fd) != 0 && !err) err = errno;
-    if (!err && rename(tmp, path) != 0) err = errno;
-    if (err) unlink(tmp);
-    free(tmp);
-    if (err)
-        return ntk_set_error(NTK_ERR_IO, "%s: could not write: %s; check free space and "
-                             "permissions", path, strerror(err));
-    return NTK_OK;
-}
-
-ntk_status ntk_write_file_atomic(const char *path, const void *buf, size_t len)
-{
-    if (!buf && len > 0) return ntk_set_error(NTK_ERR_ARG, "ntk_write_file_atomic: buffer is NULL");
-    byte_span span = {buf, len};
-    return write_spans_atomic(path, &span, 1);
-}
-
 /* Version 1.0 preamble + '<f8' header padded with spaces and '\n' to a
  * multiple of 64 bytes -> pre; returns its length. */
 static size_t npy_preamble(size_t rows, size_t cols, int ndim, unsigned char pre[256])
@@ -445,10 +385,13 @@ static void swap_values(const double *x, size_t count, double *out)
     }
 }
 
-/* data (rows, cols), or (rows) when ndim = 1 and cols = 1. */
-ntk_status ntk_npy_write(const char *path, const double *data, size_t rows, size_t cols,
-                         int ndim)
+/* The .npy bytes of data (rows, cols), or (rows) when ndim = 1 and
+ * cols = 1, as two spans: the preamble (in pre) and the values, little-endian
+ * (on a big-endian host a swapped copy in *le, which the caller frees). */
+static ntk_status npy_spans(const double *data, size_t rows, size_t cols, int ndim,
+                            unsigned char pre[256], ntk_span spans[2], double **le)
 {
+    *le = NULL;
     if (ndim != 1 && ndim != 2)
         return ntk_set_error(NTK_ERR_ARG, "ntk_npy_write: ndim must be 1 or 2, got %d", ndim);
     if (ndim == 1 && cols != 1)
@@ -458,14 +401,36 @@ ntk_status ntk_npy_write(const char *path, const double *data, size_t rows, size
     if (bytes == SIZE_MAX)
         return ntk_set_error(NTK_ERR_ARG, "ntk_npy_write: %zu x %zu overflows", rows, cols);
     if (!data && bytes > 0) return ntk_set_error(NTK_ERR_ARG, "ntk_npy_write: data is NULL");
+    spans[0] = (ntk_span){pre, npy_preamble(rows, cols, ndim, pre)};
+    spans[1] = (ntk_span){data, bytes};
+    if (!host_big_endian()) return NTK_OK;
+    *le = ntk_alloc(rows * cols, sizeof(double), "little-endian copy");
+    if (!*le) return NTK_ERR_NOMEM;
+    swap_values(data, rows * cols, *le);
+    spans[1].buf = *le;
+    return NTK_OK;
+}
+
+ntk_status ntk_outset_add_npy(ntk_outset *o, const char *path, const double *data, size_t rows,
+                              size_t cols, int ndim)
+{
     unsigned char pre[256];
-    byte_span spans[2] = {{pre, npy_preamble(rows, cols, ndim, pre)}, {data, bytes}};
-    if (!host_big_endian()) return write_spans_atomic(path, spans, 2);
-    double *le = ntk_alloc(rows * cols, sizeof(double), "little-endian copy");
-    if (!le) return NTK_ERR_NOMEM;
-    swap_values(data, rows * cols, le);
-    spans[1].buf = le;
-    ntk_status st = write_spans_atomic(path, spans, 2);
+    ntk_span spans[2];
+    double *le;
+    NTK_TRY(npy_spans(data, rows, cols, ndim, pre, spans, &le));
+    ntk_status st = ntk_outset_add_spans(o, path, spans, 2);
+    free(le);
+    return st;
+}
+
+ntk_status ntk_npy_write(const char *path, const double *data, size_t rows, size_t cols,
+                         int ndim)
+{
+    unsigned char pre[256];
+    ntk_span spans[2];
+    double *le;
+    NTK_TRY(npy_spans(data, rows, cols, ndim, pre, spans, &le));
+    ntk_status st = ntk_write_spans_atomic(path, spans, 2);
     free(le);
     return st;
 }
