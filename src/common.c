@@ -107,6 +107,95 @@ ntk_status ntk_check_finite(const double *x, size_t count, const char *what)
     return NTK_OK;
 }
 
+/* ---------------------------------------------------------------------
+ * BLAS index limits
+ * ------------------------------------------------------------------- */
+
+size_t ntk_blas_int_max(void)
+{
+    return sizeof(blasint) >= sizeof(size_t) ? (size_t)INT64_MAX
+                                              : ((size_t)1 << (8 * sizeof(blasint) - 1)) - 1;
+}
+
+static size_t blas_chunk(size_t count)
+{
+    size_t lim = ntk_blas_int_max();
+    return count < lim ? count : lim;
+}
+
+double ntk_nrm2(size_t count, const double *x)
+{
+    if (count <= ntk_blas_int_max()) return cblas_dnrm2((blasint)count, x, 1);
+    /* scaled sum of squares over chunks, as dnrm2 does within one */
+    double scale = 0.0, ssq = 1.0;
+    for (size_t i = 0; i < count;) {
+        size_t c = blas_chunk(count - i);
+        double r = cblas_dnrm2((blasint)c, x + i, 1);
+        if (r > scale) {
+            ssq = 1.0 + ssq * (scale / r) * (scale / r);
+            scale = r;
+        } else if (r > 0) {
+            ssq += (r / scale) * (r / scale);
+        }
+        i += c;
+    }
+    return scale * sqrt(ssq);
+}
+
+double ntk_dot(size_t count, const double *x, const double *y)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < count;) {
+        size_t c = blas_chunk(count - i);
+        s += cblas_ddot((blasint)c, x + i, 1, y + i, 1);
+        i += c;
+    }
+    return s;
+}
+
+void ntk_axpy(size_t count, double a, const double *x, double *y)
+{
+    for (size_t i = 0; i < count;) {
+        size_t c = blas_chunk(count - i);
+        cblas_daxpy((blasint)c, a, x + i, 1, y + i, 1);
+        i += c;
+    }
+}
+
+void ntk_scal(size_t count, double a, double *x)
+{
+    for (size_t i = 0; i < count;) {
+        size_t c = blas_chunk(count - i);
+        cblas_dscal((blasint)c, a, x + i, 1);
+        i += c;
+    }
+}
+
+ntk_status ntk_check_result(const double *x, size_t rows, size_t cols, const char *what,
+                            const char *fix)
+{
+    size_t count = rows * cols;
+    for (size_t i = 0; i < count; i++)
+        if (!isfinite(x[i]))
+            return ntk_set_error(NTK_ERR_NONFINITE, "%s is %s at (%zu, %zu): %s", what,
+                                 isnan(x[i]) ? "NaN" : "infinite", i / cols, i % cols, fix);
+    return NTK_OK;
+}
+
+ntk_status ntk_check_input_scale(const double *X, size_t n, size_t d, double s, const char *what)
+{
+    /* ‖x‖/s by dnrm2 (which does not overflow), then its square */
+    for (size_t i = 0; i < n; i++) {
+        double r = ntk_nrm2(d, X + i * d) / s;
+        if (!isfinite(r * r))
+            return ntk_set_error(NTK_ERR_NONFINITE,
+                                 "%s: row %zu has ||x||^2/s^2 = %g, beyond double precision; "
+                                 "rescale the inputs (e.g. standardize them)",
+                                 what, i, r * r);
+    }
+    return NTK_OK;
+}
+
 void *ntk_alloc(size_t count, size_t elt, const char *what)
 {
     size_t bytes = ntk_size_mul(count, elt, 1, 1);

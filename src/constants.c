@@ -88,6 +88,15 @@ ntk_status ntk_constants_compute(ntk_act act, double trace_factor, int quad_orde
     // MATH.md §4: ν = E[g φ'(g)] · √(Tr Σ²/d)
     c.trace_factor = trace_factor;
     c.nu = c.theta1 * trace_factor;
+    const double vals[] = {c.zeta, c.nu, c.theta0, c.theta1, c.theta2, c.e_phi2, c.e_dphi2};
+    const char *names[] = {"zeta", "nu", "theta0", "theta1", "theta2", "E[phi(g)^2]",
+                           "E[phi'(g)^2]"};
+    for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++)
+        if (!isfinite(vals[k]))
+            return ntk_set_error(NTK_ERR_NONFINITE,
+                                 "constants of %s with parameter %g: %s overflows double "
+                                 "precision; use a parameter of smaller magnitude",
+                                 ntk_act_name(act.kind), act.param, names[k]);
     *out = c;
     return NTK_OK;
 }
@@ -151,6 +160,10 @@ ntk_status ntk_trace_factor(const double *X, size_t n, size_t d, double *out)
         for (size_t j = i + 1; j < p; j++) fro2 += 2.0 * G[i * p + j] * G[i * p + j];
     }
     free(mean);
+    if (!isfinite(tr) || !isfinite(fro2))
+        return ntk_set_error(NTK_ERR_NONFINITE,
+                             "trace factor: the covariance of X overflows double precision; "
+                             "rescale the inputs (e.g. standardize them)");
     if (!(tr > 0))
         return ntk_set_error(NTK_ERR_ARG,
                              "trace factor: X has zero variance (all rows equal); use varied data");
@@ -235,6 +248,9 @@ ntk_status ntk_kernel_lin(const ntk_constants *c, double alpha, const double *X1
     if (n1 == 0 || n2 == 0) return NTK_OK;
     NTK_TRY(ntk_check_finite(X1, n1 * d, "X1"));
     if (!sym) NTK_TRY(ntk_check_finite(X2, n2 * d, "X2"));
+    /* the features are written for inputs on the √d scale */
+    NTK_TRY(ntk_check_input_scale(X1, n1, d, sqrt((double)d), "X1"));
+    if (!sym) NTK_TRY(ntk_check_input_scale(X2, n2, d, sqrt((double)d), "X2"));
 
     size_t rows = sym ? n1 : n1 + n2, cols_max = d + 2;
     double *Psi = ntk_alloc(ntk_size_mul(rows, cols_max, 1, 1), sizeof(double),
@@ -265,7 +281,8 @@ ntk_status ntk_kernel_lin(const ntk_constants *c, double alpha, const double *X1
     if (sym)
         for (size_t i = 1; i < n1; i++)
             for (size_t j = 0; j < i; j++) K[i * n1 + j] = K[j * n1 + i];
-    return NTK_OK;
+    return ntk_check_result(K, n1, n2, "the linear-model kernel",
+                            "an entry overflows double precision; rescale the inputs or alpha");
 }
 
 /* Xr (n,d) = X·√d/s */
@@ -274,5 +291,5 @@ void ntk_lin_inputs(const ntk_net_config *cfg, const double *X, size_t n, double
     size_t count = n * cfg->d;
     if (Xr != X) memcpy(Xr, X, count * sizeof(double));
     double sc = sqrt((double)cfg->d) / ntk_net_config_s(cfg);
-    if (sc != 1.0) cblas_dscal((int)count, sc, Xr, 1);
+    if (sc != 1.0) ntk_scal(count, sc, Xr);
 }

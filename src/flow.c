@@ -66,6 +66,8 @@ ntk_status ntk_ode_advance(ntk_ode *ode, double *t, double t1, double *y)
 
 size_t ntk_ode_nsteps(const ntk_ode *ode) { return ode->nsteps; }
 
+void ntk_ode_reset(ntk_ode *ode) { gsl_odeiv2_driver_reset(ode->drv); }
+
 void ntk_ode_free(ntk_ode *ode)
 {
     if (!ode) return;

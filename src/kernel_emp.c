@@ -219,7 +219,51 @@ static ntk_status emp_check(const ntk_net_config *cfg, const double *W, const do
     NTK_TRY(ntk_check_finite(v, cfg->m, "v"));
     NTK_TRY(ntk_check_finite(X1, ntk_size_mul(n1, cfg->d, 1, 1), "X1"));
     if (X2) NTK_TRY(ntk_check_finite(X2, ntk_size_mul(n2, cfg->d, 1, 1), "X2"));
+    double s = ntk_net_config_s(cfg);
+    NTK_TRY(ntk_check_input_scale(X1, n1, cfg->d, s, "X1"));
+    if (X2) NTK_TRY(ntk_check_input_scale(X2, n2, cfg->d, s, "X2"));
     return NTK_OK;
+}
+
+/* The tiling of a kernel under the memory limit (0: 1 GiB capped by 90% of
+ * what is available): row and column blocks *bI, *bJ and the scratch doubles
+ * *total they need (emp_plan), or NTK_ERR_NOMEM if no tile fits. */
+static ntk_status emp_layout(size_t m, size_t n1, size_t N2, int sym, double c1, double c2,
+                             size_t mem_limit, size_t *bI, size_t *bJ, size_t *total)
+{
+    size_t limit = mem_limit;
+    if (limit == 0) {
+        size_t avail = ntk_mem_available();
+        limit = EMP_DEFAULT_LIMIT;
+        if (avail && avail / 10 * 9 < limit) limit = avail / 10 * 9;
+    }
+    const size_t budget = limit / sizeof(double) > m ? limit / sizeof(double) - m : 0;   // |v|
+    const size_t feat = ntk_size_mul((size_t)((c2 != 0.0) + (c1 != 0.0)), m, 1, 1);
+    const size_t pair = c1 != 0.0 ? 1 : 0;
+    emp_plan(budget, n1, N2, feat, pair, sym, bI, bJ);
+    if (*bI == 0) {
+        const size_t bI_min = n1 < EMP_MIN_BLOCK ? n1 : EMP_MIN_BLOCK;
+        const size_t bJ_min = N2 < EMP_MIN_BLOCK ? N2 : EMP_MIN_BLOCK;
+        size_t need = emp_scratch(bI_min, bJ_min, feat, pair, 1);
+        return ntk_set_error(NTK_ERR_NOMEM,
+                             "empirical NTK: the smallest tile (%zu x %zu points, m = %zu) "
+                             "needs %.2f MiB of scratch but the memory limit is %.2f MiB; "
+                             "raise mem_limit (0 = default) or reduce the width",
+                             bI_min, bJ_min, m, (double)need * sizeof(double) / 1048576.0,
+                             (double)limit / 1048576.0);
+    }
+    *total = emp_scratch(*bI, *bJ, feat, pair, !sym || *bJ < N2) + m;
+    return NTK_OK;
+}
+
+size_t ntk_kernel_empirical_scratch_bytes(size_t m, size_t n1, size_t n2, double c1, double c2,
+                                          size_t mem_limit)
+{
+    size_t bI, bJ, total;
+    int sym = n2 == 0;
+    if (emp_layout(m, n1, sym ? n1 : n2, sym, c1, c2, mem_limit, &bI, &bJ, &total) != NTK_OK)
+        return SIZE_MAX;
+    return ntk_size_mul(total, sizeof(double), 1, 1);
 }
 
 /* W (m,d), v (m), X1 (n1,d), X2 (n2,d) or NULL -> K (n1,n2) or (n1,n1). */
@@ -238,32 +282,10 @@ ntk_status ntk_kernel_empirical(const ntk_net_config *cfg, const double *W, cons
     emp_ctx c = {.act = cfg->act, .m = m, .d = d, .s = s, .W = W,
                  .scale2 = c2 * a2m, .scale1 = c1 * a2m / (s * s),
                  .need_phi = c2 != 0.0, .need_dphi = c1 != 0.0};
-
-    // memory plan (emp_plan); the default limit is 1 GiB capped by 90% of what is available
-    size_t limit = mem_limit;
-    if (limit == 0) {
-        size_t avail = ntk_mem_available();
-        limit = EMP_DEFAULT_LIMIT;
-        if (avail && avail / 10 * 9 < limit) limit = avail / 10 * 9;
-    }
-    const size_t budget = limit / sizeof(double) > m ? limit / sizeof(double) - m : 0;   // |v|
+    size_t bI, bJ, total;
+    NTK_TRY(emp_layout(m, n1, N2, sym, c1, c2, mem_limit, &bI, &bJ, &total));
     const size_t feat = ntk_size_mul((size_t)(c.need_phi + c.need_dphi), m, 1, 1);
-    const size_t pair = c.need_dphi ? 1 : 0;
-    size_t bI = 0, bJ = 0;
-    emp_plan(budget, n1, N2, feat, pair, sym, &bI, &bJ);
-    if (bI == 0) {
-        const size_t bI_min = n1 < EMP_MIN_BLOCK ? n1 : EMP_MIN_BLOCK;
-        const size_t bJ_min = N2 < EMP_MIN_BLOCK ? N2 : EMP_MIN_BLOCK;
-        size_t need = emp_scratch(bI_min, bJ_min, feat, pair, 1);
-        return ntk_set_error(NTK_ERR_NOMEM,
-                             "empirical NTK: the smallest tile (%zu x %zu points, m = %zu) "
-                             "needs %.2f MiB of scratch but the memory limit is %.2f MiB; "
-                             "raise mem_limit (0 = default) or reduce the width",
-                             bI_min, bJ_min, m, (double)need * sizeof(double) / 1048576.0,
-                             (double)limit / 1048576.0);
-    }
     const int row_scratch = !sym || bJ < N2;
-    size_t total = emp_scratch(bI, bJ, feat, pair, row_scratch) + m;
     double *buf = ntk_alloc(total, sizeof(double), "empirical NTK scratch");
     if (!buf) return NTK_ERR_NOMEM;
     // carve: |v| (m), column features (bJ,feat), row features (bI,feat), G (bI,bJ);
@@ -307,5 +329,7 @@ ntk_status ntk_kernel_empirical(const ntk_net_config *cfg, const double *W, cons
     }
     free(buf);
     if (sym) mirror_lower(K, n1);
-    return NTK_OK;
+    return ntk_check_result(K, n1, N2, "the empirical NTK",
+                            "an entry overflows double precision; rescale the inputs, the "
+                            "weights or alpha");
 }

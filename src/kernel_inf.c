@@ -240,6 +240,8 @@ static ntk_status kernel_infinite(const ntk_net_config *cfg, const double *X1, s
     if (!sym) NTK_TRY(ntk_check_finite(X2, n2 * d, "X2"));
 
     double s = ntk_net_config_s(cfg), inv_s2 = 1.0 / (s * s);
+    NTK_TRY(ntk_check_input_scale(X1, n1, d, s, "X1"));
+    if (!sym) NTK_TRY(ntk_check_input_scale(X2, n2, d, s, "X2"));
     double *q1 = ntk_alloc(sym ? n1 : n1 + n2, sizeof(double), "infinite kernel norms");
     if (!q1) return NTK_ERR_NOMEM;
     double *q2 = sym ? q1 : q1 + n1;
@@ -266,7 +268,8 @@ static ntk_status kernel_infinite(const ntk_net_config *cfg, const double *X1, s
     if (sym)
         for (size_t i = 1; i < n1; i++)
             for (size_t k = 0; k < i; k++) K[i * n1 + k] = K[k * n1 + i];
-    return NTK_OK;
+    return ntk_check_result(K, n1, n2, "the infinite-width kernel",
+                            "an entry overflows double precision; rescale the inputs or alpha");
 }
 
 // X1 (n1,d), X2 (n2,d) or NULL -> K; closed form where there is one

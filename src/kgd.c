@@ -111,6 +111,7 @@ struct ntk_kgd {
     double *c;               /* (k) Qᵀ r0, or ‖r0‖ Sᵀ e_1 */
     double *y;               /* (n) */
     double *mem;             /* the block holding lam, c (and U) */
+    int allow_unstable;      /* GD predictions with cη λ_max > 2 allowed */
 };
 
 /* Argument checks shared by both methods; fn names the caller. */
@@ -427,14 +428,39 @@ static ntk_status kgd_create_krylov(ntk_kgd *g, const double *K, const double *u
     return st;
 }
 
-ntk_status ntk_kgd_create_method(const double *K, size_t n, const double *y, const double *u0,
-                                 double lr, ntk_loss_kind loss, ntk_kgd_method method,
-                                 double t_max, ntk_kgd **out)
+/* The refusal of GD with an unstable rate: the modes with cηλ > 2 grow as
+ * |1 − cηλ|^t, so the predictions blow up instead of converging. */
+static ntk_status kgd_unstable(const ntk_kgd *g)
+{
+    double lmax = g->lam[g->k - 1];
+    return ntk_set_error(NTK_ERR_ARG,
+                         "kernel GD with this rate is unstable: c*lr*lambda_max = %.4g > 2, so "
+                         "the modes above lambda = 2/(c*lr) grow without bound; use a learning "
+                         "rate below %.4g times the current one, or allow the unstable "
+                         "dynamics explicitly",
+                         g->ceta * lmax, 2.0 / (g->ceta * lmax));
+}
+
+ntk_kgd_config ntk_kgd_config_default(void)
+{
+    ntk_kgd_config c;
+    memset(&c, 0, sizeof c);
+    c.lr = 1.0;
+    c.loss = NTK_LOSS_MEAN;
+    c.method = NTK_KGD_AUTO;
+    return c;
+}
+
+ntk_status ntk_kgd_create_cfg(const double *K, size_t n, const double *y, const double *u0,
+                              const ntk_kgd_config *cfg, ntk_kgd **out)
 {
     const char *fn = "ntk_kgd_create";
     if (!out) return ntk_set_error(NTK_ERR_ARG, "%s: out must not be NULL", fn);
     *out = NULL;
-    NTK_TRY(kgd_check_args(K, n, y, u0, lr, loss, method, fn));
+    if (!cfg) return ntk_set_error(NTK_ERR_ARG, "%s: the configuration is NULL", fn);
+    ntk_kgd_method method = cfg->method;
+    double t_max = cfg->t_max;
+    NTK_TRY(kgd_check_args(K, n, y, u0, cfg->lr, cfg->loss, method, fn));
     if (!(t_max >= 0.0))
         return ntk_set_error(NTK_ERR_ARG, "%s: t_max = %g must be >= 0 (0: every t)", fn, t_max);
     if (method == NTK_KGD_AUTO) method = n <= KGD_EIG_MAX_N ? NTK_KGD_EIG : NTK_KGD_KRYLOV;
@@ -443,7 +469,8 @@ ntk_status ntk_kgd_create_method(const double *K, size_t n, const double *y, con
     if (!g) return NTK_ERR_NOMEM;
     g->method = method;
     g->n = n;
-    g->ceta = ntk_loss_scale(loss, n) * lr;
+    g->ceta = ntk_loss_scale(cfg->loss, n) * cfg->lr;
+    g->allow_unstable = cfg->allow_unstable;
     g->t_max = t_max > 0.0 && method == NTK_KGD_KRYLOV ? t_max : INFINITY;
     g->y = ntk_alloc(n, sizeof(double), "kernel GD targets");
     ntk_status st = g->y ? NTK_OK : NTK_ERR_NOMEM;
@@ -451,6 +478,9 @@ ntk_status ntk_kgd_create_method(const double *K, size_t n, const double *y, con
         memcpy(g->y, y, n * sizeof(double));
         st = method == NTK_KGD_EIG ? kgd_create_eig(g, K, u0) : kgd_create_krylov(g, K, u0);
     }
+    if (st == NTK_OK && !cfg->flow && !cfg->allow_unstable &&
+        g->ceta * g->lam[g->k - 1] > 2.0)
+        st = kgd_unstable(g);
     if (st != NTK_OK) {
         ntk_kgd_free(g);
         return st;
@@ -458,6 +488,21 @@ ntk_status ntk_kgd_create_method(const double *K, size_t n, const double *y, con
     g->lam_tol = KGD_ZERO_RTOL * fmax(fabs(g->lam[0]), fabs(g->lam[g->k - 1]));
     *out = g;
     return NTK_OK;
+}
+
+ntk_status ntk_kgd_create_method(const double *K, size_t n, const double *y, const double *u0,
+                                 double lr, ntk_loss_kind loss, ntk_kgd_method method,
+                                 double t_max, ntk_kgd **out)
+{
+    /* the dynamics are not known yet: an unstable GD rate is refused at the
+     * first GD prediction instead */
+    ntk_kgd_config c = ntk_kgd_config_default();
+    c.lr = lr;
+    c.loss = loss;
+    c.method = method;
+    c.t_max = t_max;
+    c.flow = 1;
+    return ntk_kgd_create_cfg(K, n, y, u0, &c, out);
 }
 
 /* K (n,n), y (n), u0 (n) -> g, by the method AUTO picks for n. */
@@ -525,6 +570,7 @@ static ntk_status kgd_apply(const ntk_kgd *g, double t, int flow, int which, dou
     if (!w) return NTK_ERR_NOMEM;
     double *z = w + k;
     ntk_status st = NTK_OK;
+    if (!flow && !g->allow_unstable && g->ceta * g->lam[k - 1] > 2.0) st = kgd_unstable(g);
     for (size_t i = 0; i < k && st == NTK_OK; i++) {
         double gk, hk;
         st = kgd_factor(g->lam[i], g->lam_tol, g->ceta, t, flow, &gk, &hk);

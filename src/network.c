@@ -41,7 +41,7 @@ ntk_status ntk_net_config_check(const ntk_net_config *cfg)
 {
     if (!cfg) return ntk_set_error(NTK_ERR_ARG, "network configuration is missing");
     if (cfg->d == 0) return ntk_set_error(NTK_ERR_ARG, "input dimension d must be positive");
-    if (cfg->m == 0) return ntk_set_error(NTK_ERR_ARG, "width m must be positive (--width)");
+    if (cfg->m == 0) return ntk_set_error(NTK_ERR_ARG, "width m must be positive");
     if (cfg->act.kind < 0 || cfg->act.kind >= NTK_ACT_COUNT)
         return ntk_set_error(NTK_ERR_ARG, "unknown activation");
     if (!isfinite(cfg->act.param))
@@ -55,9 +55,15 @@ ntk_status ntk_net_config_check(const ntk_net_config *cfg)
                              cfg->m, cfg->m + 1);
     if (!(cfg->alpha > 0) || !isfinite(cfg->alpha))
         return ntk_set_error(NTK_ERR_ARG, "output scale alpha must be positive and finite");
-    if (ntk_size_mul(cfg->m, cfg->d, 1, sizeof(double)) == SIZE_MAX)
-        return ntk_set_error(NTK_ERR_NOMEM, "m x d = %zu x %zu weights overflow", cfg->m,
-                             cfg->d);
+    /* the weights are handed to the BLAS as matrices and as one flat vector
+     * of m·(d+1) values (the parameters of the linearized model) */
+    size_t lim = ntk_blas_int_max();
+    if (cfg->m > lim || cfg->d > lim || ntk_size_mul(cfg->m, cfg->d + 1, 1, 1) > lim)
+        return ntk_set_error(NTK_ERR_ARG,
+                             "width m = %zu and input dimension d = %zu give m*(d+1) = %.4g "
+                             "weights, more than the %zu the linked BLAS can index; reduce the "
+                             "width or the dimension",
+                             cfg->m, cfg->d, (double)cfg->m * ((double)cfg->d + 1.0), lim);
     return NTK_OK;
 }
 
@@ -453,6 +459,20 @@ ntk_status ntk_trainer_create(ntk_net *net, const double *X, const double *y, si
         tr->f0 = tr->gv + m;
         ntk_forward(&net->cfg, net->W0, net->v0, X, n, tr->f0);
     }
+    /* a loss that is not finite before any step is not a divergence but an
+     * overflow of the outputs: say so now, with its cause */
+    double L = loss_grad_ws(&net->cfg, net->W, net->v, X, y, n, gd.loss, tr->f0, &tr->s, tr->f,
+                            NULL, NULL);
+    if (!isfinite(L)) {
+        double qmax = 0.0, s_in = ntk_net_config_s(&net->cfg);
+        for (size_t i = 0; i < n; i++) qmax = fmax(qmax, ntk_nrm2(d, X + i * d) / s_in);
+        ntk_trainer_free(tr);
+        return ntk_set_error(NTK_ERR_NONFINITE,
+                             "the loss at the starting weights is %s: the network's outputs "
+                             "overflow (alpha = %g, largest ||x||/s = %g); reduce alpha or "
+                             "rescale the inputs",
+                             isnan(L) ? "NaN" : "infinite", net->cfg.alpha, qmax);
+    }
     *out = tr;
     return NTK_OK;
 }
@@ -475,11 +495,11 @@ ntk_status ntk_trainer_eval(ntk_trainer *tr)
                             tr->f0, &tr->s, tr->f, gW, gv);
     double g2 = 0.0;
     if (gW) {
-        double a = cblas_dnrm2((int)(m * d), gW, 1);
+        double a = ntk_nrm2(m * d, gW);
         g2 += a * a;
     }
     if (gv) {
-        double b = cblas_dnrm2((int)m, gv, 1);
+        double b = ntk_nrm2(m, gv);
         g2 += b * b;
     }
     tr->grad_norm = sqrt(g2);
@@ -498,8 +518,8 @@ ntk_status ntk_trainer_apply(ntk_trainer *tr)
         return ntk_set_error(NTK_ERR_ARG, "ntk_trainer_apply needs a prior ntk_trainer_eval");
     size_t m = tr->net->cfg.m, d = tr->net->cfg.d;
     /* W ← W − η1 ∇_W L,  v ← v − η2 ∇_v L */
-    if (tr->gd.lr1 > 0) cblas_daxpy((int)(m * d), -tr->gd.lr1, tr->gW, 1, tr->net->W, 1);
-    if (tr->gd.lr2 > 0) cblas_daxpy((int)m, -tr->gd.lr2, tr->gv, 1, tr->net->v, 1);
+    if (tr->gd.lr1 > 0) ntk_axpy(m * d, -tr->gd.lr1, tr->gW, tr->net->W);
+    if (tr->gd.lr2 > 0) ntk_axpy(m, -tr->gd.lr2, tr->gv, tr->net->v);
     tr->evaluated = 0;
     return NTK_OK;
 }

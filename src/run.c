@@ -81,6 +81,7 @@ struct ntk_run {
     size_t n, nt, d, m;
     double c;                   /* loss scale: 1/n (mean) or 1 (sum) */
     double t;                   /* current time (steps or flow time) */
+    const volatile int *cancel; /* set by the caller to stop (ntk_run_set_cancel) */
     /* outputs of the model at θ0 (0 for the centred model) */
     double *f0, *ft0;
     /* nn */
@@ -89,6 +90,7 @@ struct ntk_run {
     int nn_evaluated;           /* trainer holds the evaluation at the current t */
     ntk_ode *ode_nn;
     double *theta;              /* flow state [W ; v] */
+    double *theta_save;         /* flow: the states at the start of an advance */
     /* linearized */
     ntk_linz *lz;
     double *lz_g, *lz_f;        /* gradient (P), train predictions (n) */
@@ -158,25 +160,69 @@ const char *ntk_run_column(const ntk_run *run, size_t k) { return k < run->ncols
 double ntk_run_time(const ntk_run *run) { return run->t; }
 const ntk_net *ntk_run_net(const ntk_run *run) { return run->net; }
 
-size_t ntk_run_mem_bytes(const ntk_run_config *cfg, size_t n, size_t nt)
+/* Bytes of a run on n train and nt test points: what stays allocated during
+ * the loop plus the largest of the temporary peaks (each model's set-up,
+ * the theory spectra, a kernel-drift measurement, the Lipschitz estimate).
+ * Counted in doubles as floating point so that no product overflows. */
+size_t ntk_run_mem_bytes(const ntk_run_config *cfg, size_t n_, size_t nt_)
 {
-    size_t m = cfg->net.m, d = cfg->net.d;
-    size_t b = ntk_trainer_mem_bytes(n, d, m);
-    if (cfg->models & NTK_MODEL_LINEARIZED) b += ntk_linz_mem_bytes(n, nt, d, m);
-    if (cfg->models & NTK_MODEL_LIN) b += ntk_size_mul(n + nt, 2 * d + 3, 1, sizeof(double));
-    int nk = !!(cfg->models & NTK_MODEL_NTK) + !!(cfg->models & NTK_MODEL_NTK_INF);
-    if (nk) {
-        /* per model, kept: the eigenvectors (n ≤ 2000) or a Krylov basis of at
-         * most 600 vectors, and K_test; while one is built: the kernel, plus
-         * the eigensolver's copies and workspace (≈ 4n²) or the basis */
-        int eig = n <= 2000;
-        size_t keep = ntk_size_mul(n, (eig ? n : 600) + nt, 1, sizeof(double));
-        size_t build = ntk_size_mul(eig ? 4 * n : n + 600, n, 1, sizeof(double));
-        if (keep == SIZE_MAX || build == SIZE_MAX) return SIZE_MAX;
-        b += (size_t)nk * keep + build;
+    const double n = (double)n_, nt = (double)nt_, m = (double)cfg->net.m, d = (double)cfg->net.d;
+    const double md = m * d + m, D = 8.0;   /* doubles -> bytes */
+    const unsigned mod = cfg->models | NTK_MODEL_NN;
+    double keep = 3 * (n + nt) * D + 2 * md * D +
+                  (double)ntk_trainer_mem_bytes(n_, cfg->net.d, cfg->net.m);
+    if (mod & NTK_MODEL_LINEARIZED) {
+        double lz = (double)ntk_linz_mem_bytes(n_, nt_, cfg->net.d, cfg->net.m);
+        keep += lz + (md + n) * D;
     }
-    b += ntk_size_mul(n, m, 1, 1); /* activation signs */
-    return b;
+    double peak = 0.0;
+    if (mod & NTK_MODEL_LIN) {
+        /* setup_lin: Ψ, the small vectors, V, one feature block, Xr */
+        double p = (cfg->gd.lr1 > 0 ? d + 1 : 0) + (cfg->gd.lr2 > 0 ? d + 2 : 0);
+        double nf = fmax((n + nt) * (d + 2), p * p);
+        keep += ((n + nt) * p + 4 * p + p * p + nf + (n + nt) * d) * D;
+        peak = fmax(peak, 3 * p * p * D);   /* eigendecomposition of c·ΨᵀΨ */
+    }
+    int nk = !!(mod & NTK_MODEL_NTK) + !!(mod & NTK_MODEL_NTK_INF);
+    if (nk) {
+        /* kept per model: eigenvectors (n <= 2000) or a Krylov basis of at
+         * most 600 vectors, and K_test. While one is set up: the kernel, its
+         * tiles, and the eigensolver's copy and workspace (3n²) or the basis */
+        int eig = n_ <= 2000;
+        double kmax = 600;
+        keep += nk * ((eig ? n * n + 2 * n : kmax * n + kmax * kmax + 2 * kmax) + nt * n) * D;
+        double tiles = (mod & NTK_MODEL_NTK)
+                           ? (double)ntk_kernel_empirical_scratch_bytes(cfg->net.m, n_, 0, 1, 1,
+                                                                         cfg->mem_limit)
+                           : 0.0;
+        peak = fmax(peak, n * n * D + tiles + (eig ? 3 * n * n : kmax * n) * D);
+    }
+    /* theory: λ_min/λ_max on up to 3000 points: kernel, copy, transposed copy */
+    double N = fmin(n, 3000);
+    double tilesN = (double)ntk_kernel_empirical_scratch_bytes(cfg->net.m, (size_t)N, 0, 1, 1,
+                                                               cfg->mem_limit);
+    peak = fmax(peak, 3 * N * N * D + tilesN);
+    if (ntk_act_piecewise_linear(cfg->net.act)) keep += n * m + 262144 * D;   /* signs, block */
+    double S = cfg->kernel_subsample == 0 || cfg->kernel_subsample > n_ ? n
+                                                                        : (double)cfg->kernel_subsample;
+    if (cfg->kernel_every) {
+        double tilesS = (double)ntk_kernel_empirical_scratch_bytes(cfg->net.m, (size_t)S, 0, 1, 1,
+                                                                   cfg->mem_limit);
+        keep += (S * d + 2 * S * S) * D;
+        peak = fmax(peak, 2 * S * S * D + tilesS);
+    }
+    /* the Lipschitz estimate at the end: four (S, m) blocks, two S² and the
+     * eigenvalue copies */
+    double Sb = cfg->kernel_subsample == 0 ? fmin(n, 500) : S;
+    peak = fmax(peak, (4 * Sb * m + 4 * Sb * Sb) * D);
+    if (cfg->flow) {
+        /* the state, its saved copy, and about 24 vectors of the rk8pd
+         * stepper and driver, per integrated model */
+        double odes = 1 + !!(mod & NTK_MODEL_LINEARIZED);
+        keep += (3 * md + odes * 24 * md) * D;
+    }
+    double total = keep + peak;
+    return total >= 4e18 ? SIZE_MAX : (size_t)total;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -221,10 +267,15 @@ static ntk_status setup_kernel_model(ntk_run *r, int inf)
     size_t n = r->n, nt = r->nt;
     double *K = ntk_alloc(n * n, sizeof(double), "kernel matrix");
     if (!K) return NTK_ERR_NOMEM;
+    /* the run shows the kernel models next to the network whatever the
+     * rates; ntkit run warns when they are unstable */
+    ntk_kgd_config kc = ntk_kgd_config_default();
+    kc.loss = r->cfg.gd.loss;
+    kc.t_max = r->cfg.t_max;
+    kc.flow = r->cfg.flow;
+    kc.allow_unstable = 1;
     ntk_status st = kernel_at_init(r, inf, r->X, n, NULL, 0, r->cfg.gd.lr1, r->cfg.gd.lr2, K);
-    if (st == NTK_OK)
-        st = ntk_kgd_create_method(K, n, r->y, r->f0, 1.0, r->cfg.gd.loss, NTK_KGD_AUTO,
-                                   r->cfg.t_max, &r->kgd[inf]);
+    if (st == NTK_OK) st = ntk_kgd_create_cfg(K, n, r->y, r->f0, &kc, &r->kgd[inf]);
     free(K);
     if (st != NTK_OK || nt == 0) return st;
     r->Ktest[inf] = ntk_alloc(nt * n, sizeof(double), "test kernel");
@@ -242,16 +293,21 @@ static ntk_status setup_lin(ntk_run *r)
     r->p = p1 + p2;
     if (r->p == 0) return NTK_OK;
     size_t p = r->p;
-    size_t count = (n + nt) * p + 3 * p + p * p + (n + nt) * (d + 2) + (n + nt) * d;
+    /* kept: Ψ (n+nt, p), β, b, μ, scratch (p each), V (p,p); set-up only:
+     * one feature block F (n+nt, d+2), which then holds c·ΨᵀΨ (p,p), and the
+     * rescaled inputs Xr (n+nt, d) */
+    size_t nf = (n + nt) * (d + 2) > p * p ? (n + nt) * (d + 2) : p * p;
+    size_t count = (n + nt) * p + 4 * p + p * p + nf + (n + nt) * d;
     r->Psi = ntk_calloc(count, sizeof(double), "linear model features");
     if (!r->Psi) return NTK_ERR_NOMEM;
     r->Psit = r->Psi + n * p;
     r->beta = r->Psit + nt * p;
     r->lin_b = r->beta + p;
     r->lin_mu = r->lin_b + p;
-    r->lin_V = r->lin_mu + p;
-    double *F = r->lin_V + p * p;            /* (n+nt, d+2) one block of features */
-    double *Xr = F + (n + nt) * (d + 2);     /* (n+nt, d) rescaled inputs */
+    r->lin_tmp = r->lin_mu + p;
+    r->lin_V = r->lin_tmp + p;
+    double *F = r->lin_V + p * p;            /* (nf) one block of features, then c·ΨᵀΨ */
+    double *Xr = F + nf;                     /* (n+nt, d) rescaled inputs */
     ntk_lin_inputs(&r->cfg.net, r->X, n, Xr);
     if (nt) ntk_lin_inputs(&r->cfg.net, r->Xt, nt, Xr + n * d);
     double alpha = r->cfg.net.alpha;
@@ -275,7 +331,6 @@ static ntk_status setup_lin(ntk_run *r)
     double *res = r->fa;
     for (size_t i = 0; i < n; i++) res[i] = r->y[i] - r->f0[i];
     cblas_dgemv(CblasRowMajor, CblasTrans, (int)n, (int)p, c, r->Psi, (int)p, res, 1, 0.0, r->lin_b, 1);
-    r->lin_tmp = Xr;   /* p scratch values, reused */
     return NTK_OK;
 }
 
@@ -342,11 +397,20 @@ static double flip_fraction(ntk_run *r, const double *W, int record)
 
 /* ---------------------------------------------------------------------- */
 
+/* NTK_ERR_INTERRUPTED once the caller's cancel flag is set. */
+static ntk_status check_cancel(const ntk_run *r)
+{
+    if (r->cancel && *r->cancel)
+        return ntk_set_error(NTK_ERR_INTERRUPTED, "the run was stopped at %s %g", r->cfg.flow ? "time" : "step", r->t);
+    return NTK_OK;
+}
+
 static ntk_status rhs_nn(void *ctx, double t, const double *th, double *dth)
 {
     (void)t;
     ntk_run *r = ctx;
     size_t md = r->m * r->d;
+    NTK_TRY(check_cancel(r));
     NTK_TRY(ntk_net_set_weights(r->net, th, th + md));
     NTK_TRY(ntk_trainer_eval(r->tr));
     const double *gW = ntk_trainer_gW(r->tr), *gv = ntk_trainer_gv(r->tr);
@@ -360,10 +424,11 @@ static ntk_status rhs_lz(void *ctx, double t, const double *p, double *dp)
     (void)t;
     ntk_run *r = ctx;
     size_t md = r->m * r->d;
+    NTK_TRY(check_cancel(r));
     double L = ntk_linz_loss_grad(r->lz, p, r->y, r->cfg.gd.loss, r->lz_f, dp);
     if (!isfinite(L)) return ntk_set_error(NTK_ERR_DIVERGED, "linearized flow diverged; use smaller rates");
-    cblas_dscal((int)md, -r->cfg.gd.lr1, dp, 1);
-    cblas_dscal((int)r->m, -r->cfg.gd.lr2, dp + md, 1);
+    ntk_scal(md, -r->cfg.gd.lr1, dp);
+    ntk_scal(r->m, -r->cfg.gd.lr2, dp + md);
     return NTK_OK;
 }
 
@@ -470,8 +535,9 @@ ntk_status ntk_run_create(const ntk_run_config *cfg, const double *X, const doub
         r->ktheta0_lmin = sp.lmin;
     }
     if (cfg->flow) {
-        r->theta = ntk_alloc(m * d + m, sizeof(double), "flow state");
+        r->theta = ntk_alloc(3 * (m * d + m), sizeof(double), "flow state");
         if (!r->theta) FAIL(NTK_ERR_NOMEM);
+        r->theta_save = r->theta + m * d + m;
         memcpy(r->theta, ntk_net_W0(r->net), m * d * sizeof(double));
         memcpy(r->theta + m * d, ntk_net_v0(r->net), m * sizeof(double));
         FAIL(ntk_ode_create(m * d + m, cfg->flow_rtol, rhs_nn, r, &r->ode_nn));
@@ -500,6 +566,8 @@ static ntk_status advance_gd(ntk_run *r, double t)
 {
     size_t md = r->m * r->d;
     while (r->t + 0.5 < t) {
+        /* every step, so that a run stops within one step of being asked */
+        NTK_TRY(check_cancel(r));
         if (!r->nn_evaluated) NTK_TRY(ntk_trainer_eval(r->tr));
         r->nn_evaluated = 0;
         NTK_TRY(ntk_trainer_apply(r->tr));
@@ -508,8 +576,8 @@ static ntk_status advance_gd(ntk_run *r, double t)
             double L = ntk_linz_loss_grad(r->lz, p, r->y, r->cfg.gd.loss, r->lz_f, r->lz_g);
             if (!isfinite(L))
                 return ntk_set_error(NTK_ERR_DIVERGED, "the linearized model diverged; use smaller rates");
-            cblas_daxpy((int)md, -r->cfg.gd.lr1, r->lz_g, 1, p, 1);
-            cblas_daxpy((int)r->m, -r->cfg.gd.lr2, r->lz_g + md, 1, p + md, 1);
+            ntk_axpy(md, -r->cfg.gd.lr1, r->lz_g, p);
+            ntk_axpy(r->m, -r->cfg.gd.lr2, r->lz_g + md, p + md);
         }
         if (r->p) lin_step(r);
         r->t += 1.0;
@@ -517,23 +585,40 @@ static ntk_status advance_gd(ntk_run *r, double t)
     return NTK_OK;
 }
 
+/* Every model to time t. The integrators may stop early (cancel, or a step
+ * they cannot take): then every model goes back to the state at the start,
+ * so that the run stays at one time for all of them. */
 static ntk_status advance_flow(ntk_run *r, double t)
 {
-    size_t md = r->m * r->d;
+    size_t md = r->m * r->d, P = md + r->m;
+    double *p_lz = r->lz ? ntk_linz_params(r->lz) : NULL;
+    memcpy(r->theta_save, r->theta, P * sizeof(double));
+    if (p_lz) memcpy(r->theta_save + P, p_lz, P * sizeof(double));
     double tn = r->t;
     r->nn_evaluated = 0;
     ntk_status st = ntk_ode_advance(r->ode_nn, &tn, t, r->theta);
+    if (st == NTK_OK && r->ode_lz) {
+        double tl = r->t;
+        st = ntk_ode_advance(r->ode_lz, &tl, t, p_lz);
+    }
+    if (st != NTK_OK) {
+        memcpy(r->theta, r->theta_save, P * sizeof(double));
+        if (p_lz) memcpy(p_lz, r->theta_save + P, P * sizeof(double));
+        ntk_ode_reset(r->ode_nn);
+        if (r->ode_lz) ntk_ode_reset(r->ode_lz);
+    }
     /* the net holds the last evaluated stage; put back the accepted state */
     ntk_status st2 = ntk_net_set_weights(r->net, r->theta, r->theta + md);
-    if (st != NTK_OK) return st;
+    NTK_TRY(st);
     NTK_TRY(st2);
-    if (r->ode_lz) {
-        double tl = r->t;
-        NTK_TRY(ntk_ode_advance(r->ode_lz, &tl, t, ntk_linz_params(r->lz)));
-    }
     if (r->p) lin_flow_to(r, t);
     r->t = t;
     return NTK_OK;
+}
+
+void ntk_run_set_cancel(ntk_run *r, const volatile int *flag)
+{
+    if (r) r->cancel = flag;
 }
 
 ntk_status ntk_run_advance(ntk_run *r, double t)
@@ -821,8 +906,8 @@ ntk_status ntk_run_beta_estimate(ntk_run *r, double *beta)
         for (size_t i = 0; i < S; i++)
             for (size_t j = 0; j < m; j++) Eo[k][i * m + j] *= v[k][j];
     }
-    cblas_daxpy((int)(S * m), -1.0, E0, 1, E, 1);
-    cblas_daxpy((int)(S * m), -1.0, A0, 1, dA, 1);
+    ntk_axpy(S * m, -1.0, E0, E);
+    ntk_axpy(S * m, -1.0, A0, dA);
     double a2m = r->cfg.net.alpha * r->cfg.net.alpha / (double)m;
     cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)S, (int)d, 1.0 / (s * s), Xs, (int)d, 0.0, G, (int)S);
     cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)S, (int)m, a2m, E, (int)m, 0.0, K, (int)S);
