@@ -1,6 +1,7 @@
 /* Command-line parsing shared by every ntkit command. */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -159,7 +160,9 @@ int cli_size(const cli_args *a, const char *name, size_t def, size_t min, size_t
     }
     char *end;
     errno = 0;
-    if (s[0] == '-') return cli_fail("--%s must be a non-negative integer, got '%s'", name, s);
+    /* digits only: strtoull would take " -1" as 2^64 − 1 */
+    if (!isdigit((unsigned char)s[0]))
+        return cli_fail("--%s expects a non-negative integer, got '%s'", name, s);
     unsigned long long v = strtoull(s, &end, 10);
     if (end == s || *end != '\0' || errno == ERANGE || v > (unsigned long long)(SIZE_MAX / 16))
         return cli_fail("--%s expects a non-negative integer, got '%s'", name, s);
@@ -177,7 +180,8 @@ int cli_u64(const cli_args *a, const char *name, uint64_t def, uint64_t *out)
     }
     char *end;
     errno = 0;
-    if (s[0] == '-') return cli_fail("--%s must be a non-negative integer, got '%s'", name, s);
+    if (!isdigit((unsigned char)s[0]))
+        return cli_fail("--%s expects a non-negative integer, got '%s'", name, s);
     unsigned long long v = strtoull(s, &end, 10);
     if (end == s || *end != '\0' || errno == ERANGE)
         return cli_fail("--%s expects a non-negative integer, got '%s'", name, s);

@@ -97,9 +97,13 @@ int cli_isatty_stderr(void);
     {"standardize", 0, NULL, "centre inputs and rescale so that Tr Sigma = d (training statistics)"}, \
     {"W0", 1, "FILE", "initial first-layer weights (m x d .npy) instead of drawing them"}, \
     {"v0", 1, "FILE", "initial second-layer weights (m .npy); needs --W0"},               \
-    {"out", 1, "DIR", "run directory to write (required)"},                               \
+    {"out", 1, "DIR", "run directory to write (required; must be new or empty unless --force)"}, \
+    {"force", 0, NULL, "write into a non-empty --out, replacing the files ntkit wrote there"}, \
     {"threads", 1, "T", "OpenBLAS threads (default: all cores)"},                          \
     {"quiet", 0, NULL, "no progress line"}
+
+/* The most metric rows a run logs (about 2 GB of metrics.csv at 200 bytes a row). */
+#define CLI_MAX_ROWS 10000000
 
 typedef struct {
     ntk_dataset ds;
@@ -112,7 +116,7 @@ typedef struct {
     const char *out_dir;
     const char *data_spec, *target_spec;
     const char *W0_path, *v0_path;
-    int standardize, quiet;
+    int standardize, quiet, force;
 } cli_setup;
 
 /* Resolve flags, make the dataset and the network, create the run directory.
@@ -124,29 +128,52 @@ struct cJSON *cli_setup_config_json(const cli_setup *s, const char *command);
 /* Write X_train, y_train, X_test, y_test, W0, v0 into the run directory. */
 int cli_write_inputs(const cli_setup *s);
 
-/* Write a JSON object to dir/name atomically. */
-int cli_write_json(const char *dir, const char *name, const struct cJSON *obj);
+/* A final training loss this many times the initial one is a blow-up, even
+ * when finite: gradient descent at a stable rate never raises it so much. */
+#define CLI_GROWTH_WARN 10.0
+/* In summary.json: "loss_growth" (final/initial training loss) and, past
+ * CLI_GROWTH_WARN, a "warnings" entry saying the rates are unstable. */
+void cli_loss_growth(struct cJSON *sum, double loss0, double loss);
+
+/* Run directories (cli/rundir.c). */
 /* dir/name into buf. */
 void cli_path(char *buf, size_t len, const char *dir, const char *name);
 /* mkdir -p */
 int cli_mkdirs(const char *dir);
+/* Refuse a --out that is not a directory, or (without force) not empty. */
+int cli_check_outdir(const char *dir, int force);
+/* cli_check_outdir, then create dir; with force, remove the files ntkit
+ * wrote there before (run files, figures, a sweep's member runs). */
+int cli_prepare_outdir(const char *dir, int force);
 
-/* A CSV written row by row to dir/name.partial and renamed to dir/name by
- * cli_csv_close, so that an interrupted run never leaves a truncated file
- * under the final name. */
+/* cJSON_Print plus a final newline (caller frees *text). */
+int cli_json_text(const struct cJSON *obj, const char *what, char **text, size_t *len);
+/* Write a JSON object to dir/name atomically. */
+int cli_write_json(const char *dir, const char *name, const struct cJSON *obj);
+/* Stage dir/name in an output set. */
+int cli_outset_json(ntk_outset *o, const char *dir, const char *name, const struct cJSON *obj);
+
+/* A CSV written row by row through a library stream: a temporary file next
+ * to dir/name, put in place by cli_csv_close, so that an interrupted or
+ * failed run never leaves a truncated file under the final name. Row and
+ * close print one error line and return nonzero when a write fails. */
 typedef struct {
-    void *fp;
-    char path[4096], tmp[4096 + 16];
+    ntk_stream *s;
     int ncols;
 } cli_csv;
 int cli_csv_open(cli_csv *c, const char *dir, const char *name, const char *header);
-void cli_csv_row(cli_csv *c, const double *vals);
+int cli_csv_row(cli_csv *c, const double *vals);
 int cli_csv_close(cli_csv *c);
+void cli_csv_discard(cli_csv *c);
 
-/* Ctrl-C: the first SIGINT sets cli_interrupted, the run stops at the next
- * step and writes what it has. */
+/* Signals. With graceful = 1 (the commands that train), SIGINT, SIGTERM and
+ * SIGHUP set cli_interrupted: the run stops at the next step and writes what
+ * it has; a second signal also sets cli_hurry (skip the final computations,
+ * not the writes); a third ends the process. With graceful = 0 a signal
+ * removes the library's temporary files and ends the process. */
 extern volatile int cli_interrupted;
-void cli_catch_sigint(void);
+extern volatile int cli_hurry;
+void cli_catch_signals(int graceful);
 
 /* Progress line on stderr (only on a terminal): step/total, loss, ETA. */
 void cli_progress(size_t step, size_t total, double loss, double elapsed, int final);

@@ -203,8 +203,8 @@ static int run_weights(const char *dir, int at_init, const ntk_net_config *cfg, 
     return 0;
 }
 
-/* Eigenvalues (ascending) as "index,eigenvalue" CSV, written atomically. */
-static int write_spectrum(const char *path, const double *evals, size_t n)
+/* Eigenvalues (ascending) as "index,eigenvalue" CSV, staged in o. */
+static int stage_spectrum(ntk_outset *o, const char *path, const double *evals, size_t n)
 {
     size_t cap = 32 + 40 * n;
     char *buf = malloc(cap);
@@ -212,9 +212,24 @@ static int write_spectrum(const char *path, const double *evals, size_t n)
     size_t len = (size_t)snprintf(buf, cap, "index,eigenvalue\n");
     for (size_t k = 0; k < n; k++)
         len += (size_t)snprintf(buf + len, cap - len, "%zu,%.17g\n", k, evals[k]);
-    ntk_status st = ntk_write_file_atomic(path, buf, len);
+    ntk_status st = ntk_outset_add(o, path, buf, len);
     free(buf);
     return st == NTK_OK ? 0 : cli_fail_lib("--spectrum");
+}
+
+/* K.npy and the spectrum, together or not at all: a failure leaves any
+ * earlier files at those paths as they were. */
+static int write_kernel_files(const char *out_path, const char *spec_path, const double *K,
+                              size_t n1, size_t n2, const double *evals)
+{
+    ntk_outset *set;
+    if (ntk_outset_create(&set) != NTK_OK) return cli_fail_lib(NULL);
+    int rc = 0;
+    if (ntk_outset_add_npy(set, out_path, K, n1, n2, 2) != NTK_OK) rc = cli_fail_lib("--out");
+    if (!rc && spec_path) rc = stage_spectrum(set, spec_path, evals, n1);
+    if (!rc && ntk_outset_commit(set) != NTK_OK) rc = cli_fail_lib(NULL);
+    ntk_outset_free(set);
+    return rc;
 }
 
 typedef struct {
@@ -423,11 +438,7 @@ int cmd_kernel(int argc, char **argv)
     if (!rc && sym && ntk_eigh(K, n1, evals, NULL) != NTK_OK) rc = cli_fail_lib("eigenvalues");
     double t_kernel = t1 - t0, t_eig = cli_now() - t1;
 
-    if (!rc && ntk_npy_write(o.out_path, K, n1, n2, 2) != NTK_OK) rc = cli_fail_lib("--out");
-    if (!rc && o.spec_path && write_spectrum(o.spec_path, evals, n1)) {
-        remove(o.out_path);   /* all or nothing */
-        rc = 1;
-    }
+    if (!rc) rc = write_kernel_files(o.out_path, o.spec_path, K, n1, n2, evals);
     if (!rc) {
         printf("kernel %s: %zu x %zu%s", o.kind->name, n1, n2, sym ? "" : " (cross block)");
         if (sym) {
@@ -491,6 +502,30 @@ static int load_vector(const char *flag, const char *path, size_t n, ntk_array *
     return 0;
 }
 
+/* "1e-6,1e-3" -> ridges (caller frees); non-negative finite numbers. */
+static int ridge_list(const char *list, double **ridges, int *nr)
+{
+    size_t cap = 1;
+    for (const char *p = list; *p; p++) cap += *p == ',';
+    *nr = 0;
+    *ridges = malloc(cap * sizeof **ridges);
+    if (!*ridges) return cli_fail("out of memory reading --ridge");
+    const char *p = list;
+    for (size_t k = 0; k < cap; k++) {
+        char *end;
+        double r = strtod(p, &end);
+        if (end == p || !(r >= 0) || !isfinite(r) || (*end && *end != ',')) {
+            free(*ridges);
+            *ridges = NULL;
+            return cli_fail("--ridge expects non-negative numbers separated by commas (e.g. "
+                            "1e-6,1e-3), got '%s'", list);
+        }
+        (*ridges)[(*nr)++] = r;
+        p = end + (*end == ',');
+    }
+    return 0;
+}
+
 static double mse(const double *f, const double *y, size_t n)
 {
     double s = 0.0;
@@ -516,17 +551,9 @@ int cmd_krr(int argc, char **argv)
     const char *yp = cli_str(&a, "y", NULL), *xtp = cli_str(&a, "x-test", NULL),
                *ytp = cli_str(&a, "y-test", NULL);
     if (!yp || !xtp || !ytp) return cli_fail("krr needs --y, --x-test and --y-test");
-    double ridges[64];
-    int nr = 0;
-    const char *list = cli_str(&a, "ridge", "1e-6");
-    for (const char *p = list; *p && nr < 64;) {
-        char *end;
-        double r = strtod(p, &end);
-        if (end == p || !(r >= 0) || !isfinite(r) || (*end && *end != ','))
-            return cli_fail("--ridge expects non-negative numbers separated by commas, got '%s'", list);
-        ridges[nr++] = r;
-        p = *end ? end + 1 : end;
-    }
+    double *ridges;
+    int nr;
+    if (ridge_list(cli_str(&a, "ridge", "1e-6"), &ridges, &nr)) return 1;
     ntk_array X = {0}, y = {0}, Xt = {0}, yt = {0};
     int rc = load_matrix("--x", o.x_path, &X);
     if (!rc) rc = load_vector("--y", yp, X.rows, &y);
@@ -566,7 +593,7 @@ int cmd_krr(int argc, char **argv)
             printf("kernel %s ridge %-10.4g train mse %-12.6g test mse %.6g\n", o.kind->name, ridges[k], tr, te);
     }
     if (!rc && json) printf("]\n");
-    free(K), free(Kt), free(coef), free(f), free(ft);
+    free(K), free(Kt), free(coef), free(f), free(ft), free(ridges);
     ntk_array_free(&X), ntk_array_free(&y), ntk_array_free(&Xt), ntk_array_free(&yt);
     return rc;
 }

@@ -32,6 +32,14 @@ typedef struct {
     const char *status;
 } run_result;
 
+static void add_num(cJSON *o, const char *k, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, k, v);
+    else
+        cJSON_AddNullToObject(o, k);
+}
+
 static void add_theory(cJSON *o, const ntk_run_theory *th)
 {
     struct { const char *k; double v; } f[] = {
@@ -44,20 +52,7 @@ static void add_theory(cJSON *o, const ntk_run_theory *th)
         {"seed003_beta_bound", th->beta_bound}, {"seed003_alpha_condition", th->alpha_condition},
         {"seed003_weight_bound", th->weight_bound}, {"seed000_horizon_T", th->horizon_T},
     };
-    for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
-        if (isfinite(f[k].v))
-            cJSON_AddNumberToObject(o, f[k].k, f[k].v);
-        else
-            cJSON_AddNullToObject(o, f[k].k);
-    }
-}
-
-static void add_num(cJSON *o, const char *k, double v)
-{
-    if (isfinite(v))
-        cJSON_AddNumberToObject(o, k, v);
-    else
-        cJSON_AddNullToObject(o, k);
+    for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) add_num(o, f[k].k, f[k].v);
 }
 
 static int col_index(const ntk_run *r, const char *name)
@@ -67,70 +62,306 @@ static int col_index(const ntk_run *r, const char *name)
     return -1;
 }
 
+/* The run's own flags -> rc (after cli_setup_from_args). */
+static int run_options(const cli_args *a, const cli_setup *s, ntk_run_config *rc)
+{
+    *rc = ntk_run_config_default(s->cfg, s->gd);
+    if (ntk_models_parse(cli_str(a, "models", "all"), &rc->models) != NTK_OK)
+        return cli_fail_lib("--models");
+    rc->flow = s->flow;
+    rc->t_max = s->t_final;
+    if (cli_double(a, "flow-tol", 1e-6, 1e-14, &rc->flow_rtol) ||
+        cli_size(a, "kernel-every", 10, 0, &rc->kernel_every) ||
+        cli_size(a, "kernel-subsample", 500, 0, &rc->kernel_subsample) ||
+        cli_int(a, "quad-order", 0, 0, 4096, &rc->quad_order))
+        return 1;
+    if (cli_has(a, "mem-limit") && cli_bytes("mem-limit", cli_str(a, "mem-limit", ""), &rc->mem_limit))
+        return 1;
+    if (rc->flow_rtol >= 1) return cli_fail("--flow-tol must be below 1");
+    return 0;
+}
+
+static int write_run_config(const cli_args *a, const cli_setup *s, const ntk_run_config *rc)
+{
+    cJSON *cfg = cli_setup_config_json(s, "run");
+    char models[128] = "";
+    for (int k = 0; k < NTK_NMODELS; k++)
+        if (rc->models & (1u << k)) {
+            if (*models) strcat(models, ",");
+            strcat(models, ntk_model_name(k));
+        }
+    cJSON_AddStringToObject(cfg, "models", models);
+    cJSON_AddStringToObject(cfg, "lr_scale", cli_str(a, "lr-scale", "none"));
+    cJSON_AddNumberToObject(cfg, "flow_tol", rc->flow_rtol);
+    cJSON_AddNumberToObject(cfg, "kernel_every", (double)rc->kernel_every);
+    cJSON_AddNumberToObject(cfg, "kernel_subsample", (double)rc->kernel_subsample);
+    cJSON_AddNumberToObject(cfg, "quad_order", rc->quad_order ? rc->quad_order : 64);
+    int bad = cli_write_json(s->out_dir, "config.json", cfg) || cli_write_inputs(s);
+    cJSON_Delete(cfg);
+    return bad;
+}
+
+/* What the loop saw: status, the last row, the maxima, the checks. */
+typedef struct {
+    const char *status;        /* completed | diverged | interrupted | failed */
+    size_t nc;
+    double *row, *mx;          /* (nc + 1), (nc) */
+    double diverged_at, env_ratio, gap_at_T, t_at_T, loss0, seconds;
+} run_trace;
+
+/* Log row at the current time: write it, update the maxima and the checks.
+ * Nonzero when the row cannot be measured or written (status set). */
+static int log_row(ntk_run *r, const cli_setup *s, const ntk_run_config *rc,
+                   const ntk_run_theory *th, cli_csv *csv, int kern, run_trace *tr, double t_loop)
+{
+    ntk_status st = ntk_run_metrics(r, kern, tr->row);
+    if (st == NTK_ERR_DIVERGED) {
+        tr->status = "diverged";
+        tr->diverged_at = ntk_run_time(r);
+        return 1;
+    }
+    if (st != NTK_OK) {
+        cli_fail_lib("metrics");
+        tr->status = "failed";
+        return 1;
+    }
+    tr->row[tr->nc] = cli_now() - t_loop;
+    if (cli_csv_row(csv, tr->row)) {
+        tr->status = "failed";
+        return 1;
+    }
+    for (size_t k = 0; k < tr->nc; k++)
+        if (!isnan(tr->row[k]) && !(tr->row[k] <= tr->mx[k])) tr->mx[k] = tr->row[k];
+    int env = col_index(r, "envelope"), loss = col_index(r, "nn_train_loss");
+    int gap = col_index(r, "gap_lin_train");
+    if (env >= 0 && isfinite(tr->row[env]) && tr->row[env] > 0)
+        tr->env_ratio = fmax(tr->env_ratio, tr->row[loss] / tr->row[env]);
+    double t = ntk_run_time(r);
+    if (gap >= 0 && isfinite(th->horizon_T) && isnan(tr->gap_at_T) && t >= th->horizon_T) {
+        tr->gap_at_T = tr->row[gap];
+        tr->t_at_T = t;
+    }
+    if (isnan(tr->loss0)) tr->loss0 = tr->row[loss];
+    (void)rc;
+    if (!s->quiet)
+        cli_progress((size_t)t, (size_t)s->t_final, tr->row[loss], cli_now() - t_loop,
+                     t >= s->t_final);
+    return 0;
+}
+
+/* Advance and log until the end, a divergence, a failure or a signal. */
+static void run_loop(ntk_run *r, const cli_setup *s, const ntk_run_config *rc,
+                     const ntk_run_theory *th, cli_csv *csv, run_trace *tr)
+{
+    double t_loop = cli_now(), t = 0;
+    for (size_t logk = 0;; logk++) {
+        int last = t >= s->t_final;
+        int kern = rc->kernel_every && (logk % rc->kernel_every == 0 || last);
+        if (log_row(r, s, rc, th, csv, kern, tr, t_loop)) break;
+        if (last) break;
+        if (cli_interrupted) {
+            tr->status = "interrupted";
+            break;
+        }
+        double tn = fmin(s->t_final, t + s->t_every);
+        ntk_status st = ntk_run_advance(r, tn);
+        if (st == NTK_ERR_INTERRUPTED) {
+            tr->status = "interrupted";
+            /* GD stops after a step: log where it is (flow went back to t) */
+            if (ntk_run_time(r) > t && !cli_hurry) log_row(r, s, rc, th, csv, 0, tr, t_loop);
+            break;
+        }
+        if (st == NTK_ERR_DIVERGED) {
+            tr->status = "diverged";
+            tr->diverged_at = tn;
+            break;
+        }
+        if (st != NTK_OK) {
+            cli_fail_lib(NULL);
+            tr->status = "failed";
+            break;
+        }
+        t = ntk_run_time(r);
+    }
+    if (!strcmp(tr->status, "interrupted") && !s->quiet && cli_isatty_stderr()) fputc('\n', stderr);
+    tr->seconds = cli_now() - t_loop;
+}
+
+/* summary.json: theory next to the measured values (and W.npy, v.npy),
+ * written together. */
+static int write_run_results(ntk_run *r, const cli_setup *s, const ntk_run_theory *th,
+                             const run_trace *tr, double t_setup, double beta_est,
+                             double alpha_cond)
+{
+    cJSON *sum = cJSON_CreateObject();
+    cJSON_AddStringToObject(sum, "status", tr->status);
+    add_num(sum, s->flow ? "time_reached" : "steps_run", ntk_run_time(r));
+    if (!strcmp(tr->status, "diverged")) add_num(sum, "diverged_at", tr->diverged_at);
+    add_num(sum, "setup_seconds", t_setup);
+    add_num(sum, "loop_seconds", tr->seconds);
+    cli_loss_growth(sum, tr->loss0, tr->row[col_index(r, "nn_train_loss")]);
+    cJSON *fin = cJSON_AddObjectToObject(sum, "final");
+    cJSON *mxo = cJSON_AddObjectToObject(sum, "max");
+    for (size_t k = 1; k < tr->nc; k++) {
+        add_num(fin, ntk_run_column(r, k), tr->row[k]);
+        add_num(mxo, ntk_run_column(r, k), tr->mx[k]);
+    }
+    add_theory(cJSON_AddObjectToObject(sum, "theory"), th);
+    cJSON *chk = cJSON_AddObjectToObject(sum, "checks");
+    int rowcol = col_index(r, "w_dist_max_row"), theta_col = col_index(r, "theta_dist");
+    int flip_col = col_index(r, "flip_frac");
+    add_num(chk, "envelope_max_ratio", tr->env_ratio);
+    if (tr->env_ratio > 0) cJSON_AddBoolToObject(chk, "envelope_held", tr->env_ratio <= 1.0 + 1e-9);
+    double R = rowcol >= 0 ? tr->mx[rowcol] : NAN;
+    add_num(chk, "seed001_R_measured", R);
+    add_num(chk, "seed001_D_bound", th->D_bound);
+    if (isfinite(th->D_bound)) cJSON_AddBoolToObject(chk, "seed001_R_below_D", R <= th->D_bound);
+    add_num(chk, "seed001_flip_bound_measured_R", fmin(1.0, 2.0 * R / sqrt(2.0 * M_PI)));
+    add_num(chk, "seed001_flip_measured_max", flip_col >= 0 ? tr->mx[flip_col] : NAN);
+    add_num(chk, "seed003_beta_estimate", beta_est);
+    int smooth = !ntk_act_piecewise_linear(s->cfg.act);
+    cJSON_AddStringToObject(chk, "seed003_beta_source",
+                            smooth ? "bound (README: Lipschitz bound)"
+                                   : "assumption fails for piecewise-linear activations (J is discontinuous); empirical estimate used");
+    add_num(chk, "seed003_beta_used", smooth ? th->beta_bound : beta_est);
+    add_num(chk, "seed003_alpha_condition", alpha_cond);
+    add_num(chk, "alpha", s->cfg.alpha);
+    if (isfinite(alpha_cond)) cJSON_AddBoolToObject(chk, "seed003_condition_holds", s->cfg.alpha >= alpha_cond);
+    add_num(chk, "seed003_weight_bound", th->weight_bound);
+    add_num(chk, "seed003_weight_measured_max", theta_col >= 0 ? tr->mx[theta_col] : NAN);
+    add_num(chk, "seed000_horizon_T", th->horizon_T);
+    add_num(chk, "seed000_gap_lin_at_T", tr->gap_at_T);
+    add_num(chk, "seed000_logged_time_at_T", tr->t_at_T);
+
+    ntk_outset *o = NULL;
+    char p[4096];
+    const ntk_net *net = ntk_run_net(r);
+    int rc = ntk_outset_create(&o) != NTK_OK;
+    if (!rc && strcmp(tr->status, "diverged") != 0) {
+        cli_path(p, sizeof p, s->out_dir, "W.npy");
+        rc = ntk_outset_add_npy(o, p, ntk_net_W((ntk_net *)net), s->cfg.m, s->cfg.d, 2) != NTK_OK;
+        cli_path(p, sizeof p, s->out_dir, "v.npy");
+        if (!rc) rc = ntk_outset_add_npy(o, p, ntk_net_v((ntk_net *)net), s->cfg.m, 1, 1) != NTK_OK;
+    }
+    if (rc) cli_fail_lib(NULL);
+    if (!rc) rc = cli_outset_json(o, s->out_dir, "summary.json", sum);
+    if (!rc && ntk_outset_commit(o) != NTK_OK) rc = cli_fail_lib(NULL);
+    ntk_outset_free(o);
+    cJSON_Delete(sum);
+    return rc;
+}
+
+/* The α condition of Chizat et al. with the empirical Lipschitz estimate
+ * when φ is not smooth (the bound needs φ''). */
+static double alpha_condition(const cli_setup *s, const ntk_run_theory *th, double beta_est)
+{
+    if (!ntk_act_piecewise_linear(s->cfg.act)) return th->alpha_condition;
+    if (!isfinite(beta_est) || !(th->jac_smin > 0)) return NAN;
+    double smin = th->jac_smin / s->cfg.alpha, smax = th->jac_smax / s->cfg.alpha;
+    double L0 = th->loss0 / (s->gd.loss == NTK_LOSS_MEAN ? 1.0 / (double)s->ds.n : 1.0);
+    return 6.0 * beta_est * sqrt(8.0 * smax * smax * L0) / (smin * smin * smin);
+}
+
+static void print_theory(const cli_setup *s, const ntk_run_theory *th, const run_trace *tr,
+                         double R, double flips, double theta_max, double cond, double beta)
+{
+    int smooth = !ntk_act_piecewise_linear(s->cfg.act);
+    printf("\n%-34s %14s\n", "theory (t = 0)", "value");
+    printf("%-34s %14.6g\n", "lambda_min / lambda_max  Theta(0)", th->ntk_lmin);
+    printf("%-34s %14.6g\n", "", th->ntk_lmax);
+    printf("%-34s %14.6g\n", "lambda_min / lambda_max  Theta_inf", th->inf_lmin);
+    printf("%-34s %14.6g\n", "", th->inf_lmax);
+    printf("%-34s %14.6g / %.6g\n", "sigma_min / sigma_max of J0", th->jac_smin, th->jac_smax);
+    printf("%-34s %14.6g\n", "largest stable common rate", th->lr_max_stable);
+    printf("%-34s %14.6g  (observed/envelope max %.3g: %s)\n", "loss envelope rate", th->envelope_rate,
+           tr->env_ratio, tr->env_ratio <= 1 + 1e-9 ? "held" : "exceeded");
+    printf("%-34s %14.6g  (measured max row move R = %.4g)\n", "seed 001 D", th->D_bound, R);
+    printf("%-34s %14.6g  (measured max flip fraction %.4g)\n", "seed 001 flip bound 2D/sqrt(2pi)",
+           th->flip_bound_D, flips);
+    printf("%-34s %14.6g  (alpha = %g: %s; beta %s %.4g)\n", "seed 003 alpha condition", cond,
+           s->cfg.alpha, isfinite(cond) ? (s->cfg.alpha >= cond ? "holds" : "fails") : "n/a",
+           smooth ? "bound" : "estimate", beta);
+    printf("%-34s %14.6g  (measured max %.4g)\n", "seed 003 weight bound", th->weight_bound, theta_max);
+    printf("%-34s %14.6g  (gap_lin_train there: %.4g)\n", "seed 000 horizon T", th->horizon_T, tr->gap_at_T);
+}
+
+/* The end of a run: theory table, and the status as exit code and message. */
+static int run_report(ntk_run *r, const cli_setup *s, const ntk_run_config *rc,
+                      const ntk_run_theory *th, const run_trace *tr, double t_setup,
+                      double cond, double beta, int quiet_summary)
+{
+    if (!quiet_summary) {
+        int rowcol = col_index(r, "w_dist_max_row"), theta_col = col_index(r, "theta_dist");
+        int flip_col = col_index(r, "flip_frac");
+        print_theory(s, th, tr, tr->mx[rowcol], flip_col >= 0 ? tr->mx[flip_col] : NAN,
+                     theta_col >= 0 ? tr->mx[theta_col] : NAN, cond, beta);
+        printf("\n%s: setup %.2fs, %s %.2fs; run directory %s\n", tr->status, t_setup,
+               rc->flow ? "integration" : "training", tr->seconds, s->out_dir);
+    }
+    if (!strcmp(tr->status, "diverged"))
+        return cli_fail("training diverged at %s %g; use smaller rates (largest stable common rate "
+                        "about %.4g); metrics so far kept in %s/metrics.csv",
+                        rc->flow ? "time" : "step", tr->diverged_at, th->lr_max_stable, s->out_dir);
+    if (!strcmp(tr->status, "interrupted")) {
+        fprintf(stderr, "ntkit: interrupted at %g; metrics and summary (status interrupted) written to %s\n",
+                ntk_run_time(r), s->out_dir);
+        return 130;
+    }
+    double g = tr->row[col_index(r, "nn_train_loss")] / tr->loss0;
+    if (g > CLI_GROWTH_WARN)
+        cli_warn("the network's training loss grew %.3g-fold: the rates are too large for stable "
+                 "descent (largest stable common rate about %.4g; noted in summary.json)",
+                 g, th->lr_max_stable);
+    return 0;
+}
+
+static void fill_result(const ntk_run *r, const run_trace *tr, run_result *res)
+{
+    res->ncols = tr->nc < 64 ? tr->nc : 64;
+    for (size_t k = 0; k < res->ncols; k++) {
+        snprintf(res->names[k], sizeof res->names[k], "%s", ntk_run_column(r, k));
+        res->final[k] = tr->row[k];
+        res->max[k] = tr->mx[k];
+    }
+    res->status = tr->status;
+}
+
+/* Models set up, theory at t = 0, stability warning. */
+static int run_setup(const cli_setup *s, const ntk_run_config *rc, ntk_run **r, ntk_run_theory *th)
+{
+    const ntk_dataset *ds = &s->ds;
+    if (!s->quiet && cli_isatty_stderr())
+        fprintf(stderr, "  setting up models (kernels and eigendecompositions for n = %zu)...\n", ds->n);
+    if (ntk_run_create(rc, ds->X_train, ds->y_train, ds->n, ds->X_test, ds->y_test, ds->n_test,
+                       ntk_net_W0(s->net), ntk_net_v0(s->net), r) != NTK_OK)
+        return cli_fail_lib(NULL);
+    ntk_run_set_cancel(*r, &cli_interrupted);
+    if (ntk_run_theory_get(*r, th) != NTK_OK) {
+        ntk_run_free(*r);
+        *r = NULL;
+        return cli_fail_lib("theory");
+    }
+    if (th->stability > 2.0 && (rc->models & (NTK_MODEL_NTK | NTK_MODEL_NTK_INF)) && !rc->flow)
+        cli_warn("the rates are above the stability limit of the closed-form kernel models: "
+                 "c*lambda_max(eta1*Theta1 + eta2*Theta2) = %.3g > 2; the largest stable common rate is %.4g",
+                 th->stability, th->lr_max_stable);
+    return 0;
+}
+
 /* The whole run, given parsed flags; fills res when non-NULL (sweeps). */
 static int run_with_args(const cli_args *a, int quiet_summary, run_result *res)
 {
     double t_start = cli_now();
     cli_setup s;
     if (cli_setup_from_args(a, &s)) return 1;
-    ntk_run_config rc = ntk_run_config_default(s.cfg, s.gd);
-    int rcode = 0;
-    if (ntk_models_parse(cli_str(a, "models", "all"), &rc.models) != NTK_OK) rcode = cli_fail_lib("--models");
-    rc.flow = s.flow;
-    rc.t_max = s.t_final;
-    if (!rcode && (cli_double(a, "flow-tol", 1e-6, 1e-14, &rc.flow_rtol) ||
-                   cli_size(a, "kernel-every", 10, 0, &rc.kernel_every) ||
-                   cli_size(a, "kernel-subsample", 500, 0, &rc.kernel_subsample) ||
-                   cli_int(a, "quad-order", 0, 0, 4096, &rc.quad_order)))
-        rcode = 1;
-    if (!rcode && cli_has(a, "mem-limit") && cli_bytes("mem-limit", cli_str(a, "mem-limit", ""), &rc.mem_limit)) rcode = 1;
-    if (!rcode && rc.flow_rtol >= 1) rcode = cli_fail("--flow-tol must be below 1");
-    if (rcode) {
-        cli_setup_free(&s);
-        return rcode;
-    }
-    cJSON *cfg = cli_setup_config_json(&s, "run");
-    char models[128] = "";
-    for (int k = 0; k < NTK_NMODELS; k++)
-        if (rc.models & (1u << k)) {
-            if (*models) strcat(models, ",");
-            strcat(models, ntk_model_name(k));
-        }
-    cJSON_AddStringToObject(cfg, "models", models);
-    cJSON_AddStringToObject(cfg, "lr_scale", cli_str(a, "lr-scale", "none"));
-    cJSON_AddNumberToObject(cfg, "flow_tol", rc.flow_rtol);
-    cJSON_AddNumberToObject(cfg, "kernel_every", (double)rc.kernel_every);
-    cJSON_AddNumberToObject(cfg, "kernel_subsample", (double)rc.kernel_subsample);
-    cJSON_AddNumberToObject(cfg, "quad_order", rc.quad_order ? rc.quad_order : 64);
-    int bad = cli_write_json(s.out_dir, "config.json", cfg) || cli_write_inputs(&s);
-    cJSON_Delete(cfg);
-    if (bad) {
+    ntk_run_config rc;
+    ntk_run *r = NULL;
+    ntk_run_theory th;
+    if (run_options(a, &s, &rc) || write_run_config(a, &s, &rc) || run_setup(&s, &rc, &r, &th)) {
         cli_setup_free(&s);
         return 1;
     }
-    const ntk_dataset *ds = &s.ds;
-    ntk_run *r = NULL;
-    if (!s.quiet && cli_isatty_stderr())
-        fprintf(stderr, "  setting up models (kernels and eigendecompositions for n = %zu)...\n", ds->n);
-    if (ntk_run_create(&rc, ds->X_train, ds->y_train, ds->n, ds->X_test, ds->y_test, ds->n_test,
-                       ntk_net_W0(s.net), ntk_net_v0(s.net), &r) != NTK_OK) {
-        int e = cli_fail_lib(NULL);
-        cli_setup_free(&s);
-        return e;
-    }
     double t_setup = cli_now() - t_start;
-    ntk_run_theory th;
-    if (ntk_run_theory_get(r, &th) != NTK_OK) {
-        int e = cli_fail_lib("theory");
-        ntk_run_free(r);
-        cli_setup_free(&s);
-        return e;
-    }
-    if (th.stability > 2.0 && (rc.models & (NTK_MODEL_NTK | NTK_MODEL_NTK_INF)) && !rc.flow)
-        cli_warn("the rates are above the stability limit of the closed-form kernel models: "
-                 "c*lambda_max(eta1*Theta1 + eta2*Theta2) = %.3g > 2; the largest stable common rate is %.4g",
-                 th.stability, th.lr_max_stable);
-
     size_t nc = ntk_run_ncolumns(r);
     char header[4096] = "";
     for (size_t k = 0; k < nc; k++) {
@@ -138,168 +369,35 @@ static int run_with_args(const cli_args *a, int quiet_summary, run_result *res)
         strcat(header, ",");
     }
     strcat(header, "seconds");
+    run_trace tr = {.status = "completed", .nc = nc, .diverged_at = NAN, .gap_at_T = NAN,
+                    .t_at_T = NAN, .loss0 = NAN};
+    tr.row = calloc(nc + 1, sizeof(double));
+    tr.mx = calloc(nc, sizeof(double));
     cli_csv csv;
-    if (cli_csv_open(&csv, s.out_dir, "metrics.csv", header)) {
-        ntk_run_free(r);
-        cli_setup_free(&s);
-        return 1;
-    }
-    double *row = calloc(nc + 1, sizeof(double)), *mx = calloc(nc, sizeof(double));
-    for (size_t k = 0; k < nc; k++) mx[k] = NAN;
-    const char *status = "completed";
-    double t_loop = cli_now(), t = 0, diverged_at = NAN;
-    int env_col = col_index(r, "envelope"), loss_col = col_index(r, "nn_train_loss");
-    int gap_lin = col_index(r, "gap_lin_train"), rowcol = col_index(r, "w_dist_max_row");
-    int theta_col = col_index(r, "theta_dist"), flip_col = col_index(r, "flip_frac");
-    double env_ratio = 0, gap_at_T = NAN, t_at_T = NAN;
-    size_t logk = 0;
-    for (;;) {
-        int last = t >= s.t_final;
-        int kern = rc.kernel_every && (logk % rc.kernel_every == 0 || last);
-        ntk_status st = ntk_run_metrics(r, kern, row);
-        if (st != NTK_OK) {
-            if (st == NTK_ERR_DIVERGED) {
-                status = "diverged";
-                diverged_at = t;
-                break;
-            }
-            rcode = cli_fail_lib("metrics");
-            status = "failed";
-            break;
+    int rcode = 0;
+    if (!tr.row || !tr.mx) rcode = cli_fail("out of memory");
+    if (!rcode) rcode = cli_csv_open(&csv, s.out_dir, "metrics.csv", header);
+    if (!rcode) {
+        for (size_t k = 0; k < nc; k++) tr.mx[k] = NAN;
+        run_loop(r, &s, &rc, &th, &csv, &tr);
+        if (!strcmp(tr.status, "failed")) {
+            cli_csv_discard(&csv);   /* one message was printed; nothing more is written */
+            rcode = 1;
+        } else {
+            /* the second signal skips the Lipschitz estimate, not the files */
+            double beta = NAN;
+            if (!cli_hurry) ntk_run_beta_estimate(r, &beta);
+            double cond = alpha_condition(&s, &th, beta);
+            rcode = cli_csv_close(&csv) ||
+                    write_run_results(r, &s, &th, &tr, t_setup, beta, cond);
+            if (!rcode) rcode = run_report(r, &s, &rc, &th, &tr, t_setup, cond,
+                                           ntk_act_piecewise_linear(s.cfg.act) ? beta : th.beta_bound,
+                                           quiet_summary);
+            if (res) fill_result(r, &tr, res);
         }
-        row[nc] = cli_now() - t_loop;
-        cli_csv_row(&csv, row);
-        for (size_t k = 0; k < nc; k++)
-            if (!isnan(row[k]) && !(row[k] <= mx[k])) mx[k] = row[k];
-        if (env_col >= 0 && isfinite(row[env_col]) && row[env_col] > 0)
-            env_ratio = fmax(env_ratio, row[loss_col] / row[env_col]);
-        if (gap_lin >= 0 && isfinite(th.horizon_T) && isnan(gap_at_T) && t >= th.horizon_T) {
-            gap_at_T = row[gap_lin];
-            t_at_T = t;
-        }
-        if (!s.quiet) cli_progress((size_t)t, (size_t)s.t_final, row[loss_col], cli_now() - t_loop, last);
-        if (last) break;
-        if (cli_interrupted) {
-            status = "interrupted";
-            break;
-        }
-        double tn = fmin(s.t_final, t + s.t_every);
-        st = ntk_run_advance(r, tn);
-        if (st == NTK_ERR_DIVERGED) {
-            status = "diverged";
-            diverged_at = tn;
-            break;
-        } else if (st != NTK_OK) {
-            rcode = cli_fail_lib(NULL);
-            status = "failed";
-            break;
-        }
-        t = ntk_run_time(r);
-        logk++;
     }
-    double loop_seconds = cli_now() - t_loop;
-    if (cli_csv_close(&csv)) rcode = 1;
-    char p[4200];
-    cli_path(p, sizeof p, s.out_dir, "W.npy");
-    const ntk_net *net = ntk_run_net(r);
-    if (strcmp(status, "diverged") != 0) {
-        if (ntk_npy_write(p, ntk_net_W((ntk_net *)net), s.cfg.m, s.cfg.d, 2) != NTK_OK) rcode = cli_fail_lib(NULL);
-        cli_path(p, sizeof p, s.out_dir, "v.npy");
-        if (ntk_npy_write(p, ntk_net_v((ntk_net *)net), s.cfg.m, 1, 1) != NTK_OK) rcode = cli_fail_lib(NULL);
-    }
-    double beta_est = NAN;
-    ntk_run_beta_estimate(r, &beta_est);
-
-    /* summary.json: theory next to the measured values */
-    cJSON *sum = cJSON_CreateObject();
-    cJSON_AddStringToObject(sum, "status", status);
-    add_num(sum, rc.flow ? "time_reached" : "steps_run", ntk_run_time(r));
-    if (!strcmp(status, "diverged")) add_num(sum, "diverged_at", diverged_at);
-    add_num(sum, "setup_seconds", t_setup);
-    add_num(sum, "loop_seconds", loop_seconds);
-    cJSON *fin = cJSON_AddObjectToObject(sum, "final");
-    cJSON *mxo = cJSON_AddObjectToObject(sum, "max");
-    for (size_t k = 1; k < nc; k++) {
-        add_num(fin, ntk_run_column(r, k), row[k]);
-        add_num(mxo, ntk_run_column(r, k), mx[k]);
-    }
-    cJSON *theo = cJSON_AddObjectToObject(sum, "theory");
-    add_theory(theo, &th);
-    cJSON *chk = cJSON_AddObjectToObject(sum, "checks");
-    add_num(chk, "envelope_max_ratio", env_ratio);
-    if (env_ratio > 0) cJSON_AddBoolToObject(chk, "envelope_held", env_ratio <= 1.0 + 1e-9);
-    double R = rowcol >= 0 ? mx[rowcol] : NAN;
-    add_num(chk, "seed001_R_measured", R);
-    add_num(chk, "seed001_D_bound", th.D_bound);
-    if (isfinite(th.D_bound)) cJSON_AddBoolToObject(chk, "seed001_R_below_D", R <= th.D_bound);
-    add_num(chk, "seed001_flip_bound_measured_R", fmin(1.0, 2.0 * R / sqrt(2.0 * M_PI)));
-    add_num(chk, "seed001_flip_measured_max", flip_col >= 0 ? mx[flip_col] : NAN);
-    add_num(chk, "seed003_beta_estimate", beta_est);
-    int smooth = !ntk_act_piecewise_linear(s.cfg.act);
-    cJSON_AddStringToObject(chk, "seed003_beta_source",
-                            smooth ? "bound (README: Lipschitz bound)"
-                                   : "assumption fails for piecewise-linear activations (J is discontinuous); empirical estimate used");
-    double beta_use = smooth ? th.beta_bound : beta_est;
-    double cond = th.alpha_condition;   /* NaN unless φ is smooth */
-    if (!smooth && isfinite(beta_est) && th.jac_smin > 0) {
-        double smin = th.jac_smin / s.cfg.alpha, smax = th.jac_smax / s.cfg.alpha;
-        double L0 = th.loss0 / (s.gd.loss == NTK_LOSS_MEAN ? 1.0 / (double)ds->n : 1.0);
-        cond = 6.0 * beta_est * sqrt(8.0 * smax * smax * L0) / (smin * smin * smin);
-    }
-    add_num(chk, "seed003_beta_used", beta_use);
-    add_num(chk, "seed003_alpha_condition", cond);
-    add_num(chk, "alpha", s.cfg.alpha);
-    if (isfinite(cond)) cJSON_AddBoolToObject(chk, "seed003_condition_holds", s.cfg.alpha >= cond);
-    add_num(chk, "seed003_weight_bound", th.weight_bound);
-    add_num(chk, "seed003_weight_measured_max", theta_col >= 0 ? mx[theta_col] : NAN);
-    add_num(chk, "seed000_horizon_T", th.horizon_T);
-    add_num(chk, "seed000_gap_lin_at_T", gap_at_T);
-    add_num(chk, "seed000_logged_time_at_T", t_at_T);
-    if (cli_write_json(s.out_dir, "summary.json", sum)) rcode = 1;
-    cJSON_Delete(sum);
-
-    if (!quiet_summary && !rcode) {
-        printf("\n%-34s %14s\n", "theory (t = 0)", "value");
-        printf("%-34s %14.6g\n", "lambda_min / lambda_max  Theta(0)", th.ntk_lmin);
-        printf("%-34s %14.6g\n", "", th.ntk_lmax);
-        printf("%-34s %14.6g\n", "lambda_min / lambda_max  Theta_inf", th.inf_lmin);
-        printf("%-34s %14.6g\n", "", th.inf_lmax);
-        printf("%-34s %14.6g / %.6g\n", "sigma_min / sigma_max of J0", th.jac_smin, th.jac_smax);
-        printf("%-34s %14.6g\n", "largest stable common rate", th.lr_max_stable);
-        printf("%-34s %14.6g  (observed/envelope max %.3g: %s)\n", "loss envelope rate", th.envelope_rate,
-               env_ratio, env_ratio <= 1 + 1e-9 ? "held" : "exceeded");
-        printf("%-34s %14.6g  (measured max row move R = %.4g)\n", "seed 001 D", th.D_bound, R);
-        printf("%-34s %14.6g  (measured max flip fraction %.4g)\n", "seed 001 flip bound 2D/sqrt(2pi)",
-               th.flip_bound_D, flip_col >= 0 ? mx[flip_col] : NAN);
-        printf("%-34s %14.6g  (alpha = %g: %s; beta %s %.4g)\n", "seed 003 alpha condition", cond,
-               s.cfg.alpha, isfinite(cond) ? (s.cfg.alpha >= cond ? "holds" : "fails") : "n/a",
-               smooth ? "bound" : "estimate", beta_use);
-        printf("%-34s %14.6g  (measured max %.4g)\n", "seed 003 weight bound", th.weight_bound,
-               theta_col >= 0 ? mx[theta_col] : NAN);
-        printf("%-34s %14.6g  (gap_lin_train there: %.4g)\n", "seed 000 horizon T", th.horizon_T, gap_at_T);
-        printf("\n%s: setup %.2fs, %s %.2fs; run directory %s\n", status, t_setup,
-               rc.flow ? "integration" : "training", loop_seconds, s.out_dir);
-    }
-    if (!strcmp(status, "diverged"))
-        rcode = cli_fail("training diverged at %s %g; use smaller rates (largest stable common rate "
-                         "about %.4g); metrics so far kept in %s/metrics.csv",
-                         rc.flow ? "time" : "step", diverged_at, th.lr_max_stable, s.out_dir);
-    else if (!strcmp(status, "interrupted")) {
-        fprintf(stderr, "ntkit: interrupted at %g; metrics and summary (status interrupted) written to %s\n",
-                ntk_run_time(r), s.out_dir);
-        rcode = 130;
-    }
-    if (res) {
-        res->ncols = nc < 64 ? nc : 64;
-        for (size_t k = 0; k < res->ncols; k++) {
-            snprintf(res->names[k], sizeof res->names[k], "%s", ntk_run_column(r, k));
-            res->final[k] = row[k];
-            res->max[k] = mx[k];
-        }
-        res->status = status;
-    }
-    free(row);
-    free(mx);
+    free(tr.row);
+    free(tr.mx);
     ntk_run_free(r);
     cli_setup_free(&s);
     return rcode;
@@ -333,6 +431,54 @@ static const cli_flag sweep_flags[] = {
 };
 #define NSWEEP (sizeof sweep_flags / sizeof sweep_flags[0])
 
+/* "8,32,128" -> values (caller frees *list and *vals); every item must be a
+ * finite number. */
+static int sweep_values(const char *text, char **list, char ***vals, int *nv)
+{
+    *list = NULL;
+    *vals = NULL;
+    *nv = 0;
+    size_t cap = 1;
+    for (const char *p = text; *p; p++) cap += *p == ',';
+    *list = strdup(text);
+    *vals = calloc(cap, sizeof **vals);
+    if (!*list || !*vals) return cli_fail("out of memory reading --values");
+    char *p = *list;
+    for (size_t k = 0; k < cap; k++) {
+        char *comma = strchr(p, ',');
+        if (comma) *comma = '\0';
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || *end || !isfinite(v))
+            return cli_fail("--values: item %zu, '%s', is not a number; give numbers separated by "
+                            "commas, e.g. 8,32,128", k + 1, p);
+        (*vals)[(*nv)++] = p;
+        if (comma) p = comma + 1;
+    }
+    return 0;
+}
+
+/* sweep.csv header: the parameter, the status, and every column's final and
+ * maximum (the columns of the first member run). */
+static int sweep_open(cli_csv *csv, const char *out, const char *param, const run_result *res)
+{
+    size_t cap = 64 + res->ncols * 96, len;
+    char *header = malloc(cap);
+    if (!header) return cli_fail("out of memory");
+    len = (size_t)snprintf(header, cap, "%s,status", param);
+    for (size_t c = 1; c < res->ncols; c++)
+        len += (size_t)snprintf(header + len, cap - len, ",%s_final,%s_max", res->names[c], res->names[c]);
+    int rc = cli_csv_open(csv, out, "sweep.csv", header);
+    free(header);
+    return rc;
+}
+
+/* status as a number: 0 completed, 1 diverged, 2 interrupted, 3 failed */
+static double status_code(const char *st)
+{
+    return !strcmp(st, "completed") ? 0 : !strcmp(st, "diverged") ? 1 : !strcmp(st, "interrupted") ? 2 : 3;
+}
+
 int cmd_sweep(int argc, char **argv)
 {
     cli_args a;
@@ -359,31 +505,14 @@ int cmd_sweep(int argc, char **argv)
         if (!strcmp(sweep_flags[k].name, param)) fi = (int)k;
         if (!strcmp(sweep_flags[k].name, "out")) fo = (int)k;
     }
-    /* split and check the values first, so that a typo fails before any run */
-    char *list = strdup(values);
-    char *vals[256];
-    int nv = 0;
-    for (char *tok = strtok(list, ","); tok && nv < 256; tok = strtok(NULL, ",")) {
-        char *end;
-        double v = strtod(tok, &end);
-        if (end == tok || *end || !isfinite(v)) {
-            free(list);
-            return cli_fail("--values: '%s' is not a number", tok);
-        }
-        vals[nv++] = tok;
-    }
-    if (nv == 0) {
-        free(list);
-        return cli_fail("--values is empty");
-    }
-    if (cli_mkdirs(out)) {
-        free(list);
-        return 1;
-    }
+    /* check the values first, so that a typo fails before any run */
+    char *list, **vals;
+    int nv, rc = sweep_values(values, &list, &vals, &nv);
+    if (!rc) rc = cli_prepare_outdir(out, cli_has(&a, "force"));
     cli_csv csv = {0};
-    int rc = 0, opened = 0;
+    int opened = 0;
     run_result res;
-    for (int k = 0; k < nv && !cli_interrupted; k++) {
+    for (int k = 0; !rc && k < nv && !cli_interrupted; k++) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/%s=%s", out, param, vals[k]);
         cli_args b = a;
@@ -398,33 +527,33 @@ int cmd_sweep(int argc, char **argv)
             rc = r ? r : 1;
             break;   /* set-up failed: the next values would fail the same way */
         }
-        if (!opened) {
-            char header[8192];
-            snprintf(header, sizeof header, "%s,status", param);
-            for (size_t c = 1; c < res.ncols; c++) {
-                size_t len = strlen(header);
-                snprintf(header + len, sizeof header - len, ",%s_final,%s_max", res.names[c], res.names[c]);
-            }
-            if (cli_csv_open(&csv, out, "sweep.csv", header)) {
-                rc = 1;
-                break;
-            }
-            opened = 1;
+        if (!opened && sweep_open(&csv, out, param, &res)) {
+            rc = 1;
+            break;
         }
-        /* status is written as a code: 0 completed, 1 diverged, 2 interrupted, 3 failed */
+        opened = 1;
         double rowv[2 + 2 * 64];
         rowv[0] = strtod(vals[k], NULL);
-        rowv[1] = !strcmp(res.status, "completed") ? 0 : !strcmp(res.status, "diverged") ? 1
-                  : !strcmp(res.status, "interrupted") ? 2 : 3;
+        rowv[1] = status_code(res.status);
         for (size_t c = 1; c < res.ncols; c++) {
             rowv[2 * c] = res.final[c];
             rowv[2 * c + 1] = res.max[c];
         }
-        cli_csv_row(&csv, rowv);
-        if (r && strcmp(res.status, "diverged") != 0) rc = r;
+        if (cli_csv_row(&csv, rowv)) {
+            cli_csv_discard(&csv);
+            opened = 0;
+            rc = 1;
+            break;
+        }
+        if (r && strcmp(res.status, "diverged") != 0 && strcmp(res.status, "interrupted") != 0) rc = r;
     }
     if (opened && cli_csv_close(&csv)) rc = 1;
     free(list);
+    free(vals);
     if (!rc) printf("sweep table: %s/sweep.csv\n", out);
+    if (!rc && cli_interrupted) {
+        fprintf(stderr, "ntkit: sweep interrupted; the runs so far are in %s/sweep.csv\n", out);
+        rc = 130;
+    }
     return rc;
 }

@@ -12,13 +12,70 @@
 static const cli_flag train_flags[] = {CLI_TRAIN_FLAGS};
 #define NFLAGS (sizeof train_flags / sizeof train_flags[0])
 
-static int write_weights(const cli_setup *s)
+typedef struct {
+    const char *status;
+    size_t k;                              /* steps taken */
+    double loss0, loss, test_loss, seconds;
+} train_end;
+
+/* W.npy, v.npy and summary.json, together or not at all. */
+static int write_results(const cli_setup *s, const train_end *e)
 {
+    cJSON *sum = cJSON_CreateObject();
+    cJSON_AddStringToObject(sum, "status", e->status);
+    cJSON_AddNumberToObject(sum, "steps_run", (double)e->k);
+    cJSON_AddNumberToObject(sum, "initial_train_loss", e->loss0);
+    if (isfinite(e->loss)) cJSON_AddNumberToObject(sum, "final_train_loss", e->loss);
+    if (isfinite(e->test_loss)) cJSON_AddNumberToObject(sum, "final_test_loss", e->test_loss);
+    ntk_weight_dist wd;
+    ntk_net_weight_dist(s->net, &wd);
+    cJSON_AddNumberToObject(sum, "w_dist_fro", wd.w_fro);
+    cJSON_AddNumberToObject(sum, "v_dist", wd.v_norm);
+    cJSON_AddNumberToObject(sum, "w_dist_max_row", wd.w_max_row);
+    cJSON_AddNumberToObject(sum, "seconds", e->seconds);
+    cJSON_AddNumberToObject(sum, "steps_per_second", e->seconds > 0 ? (double)e->k / e->seconds : 0.0);
+    if (!strcmp(e->status, "diverged")) cJSON_AddNumberToObject(sum, "diverged_at_step", (double)e->k);
+    cli_loss_growth(sum, e->loss0, e->loss);
+    ntk_outset *o = NULL;
     char p[4096];
-    cli_path(p, sizeof p, s->out_dir, "W.npy");
-    if (ntk_npy_write(p, ntk_net_W(s->net), s->cfg.m, s->cfg.d, 2) != NTK_OK) return cli_fail_lib(NULL);
-    cli_path(p, sizeof p, s->out_dir, "v.npy");
-    if (ntk_npy_write(p, ntk_net_v(s->net), s->cfg.m, 1, 1) != NTK_OK) return cli_fail_lib(NULL);
+    int rc = ntk_outset_create(&o) != NTK_OK;
+    if (!rc && strcmp(e->status, "diverged") != 0) {
+        /* the weights of a diverged run are not finite: not written */
+        cli_path(p, sizeof p, s->out_dir, "W.npy");
+        rc = ntk_outset_add_npy(o, p, ntk_net_W(s->net), s->cfg.m, s->cfg.d, 2) != NTK_OK;
+        cli_path(p, sizeof p, s->out_dir, "v.npy");
+        if (!rc) rc = ntk_outset_add_npy(o, p, ntk_net_v(s->net), s->cfg.m, 1, 1) != NTK_OK;
+        if (rc) cli_fail_lib(NULL);
+    } else if (rc) {
+        cli_fail_lib(NULL);
+    }
+    if (!rc) rc = cli_outset_json(o, s->out_dir, "summary.json", sum);
+    if (!rc && ntk_outset_commit(o) != NTK_OK) rc = cli_fail_lib(NULL);
+    ntk_outset_free(o);
+    cJSON_Delete(sum);
+    return rc;
+}
+
+/* The last lines: success, divergence or interruption. */
+static int report(const cli_setup *s, const train_end *e)
+{
+    if (!strcmp(e->status, "diverged"))
+        return cli_fail("training diverged at step %zu (loss %g); try smaller rates than --lr1 %g "
+                        "--lr2 %g (metrics up to that step kept in %s/metrics.csv)",
+                        e->k, e->loss, s->gd.lr1, s->gd.lr2, s->out_dir);
+    if (!strcmp(e->status, "interrupted")) {
+        fprintf(stderr, "ntkit: interrupted at step %zu; metrics and summary written to %s\n", e->k,
+                s->out_dir);
+        return 130;
+    }
+    printf("trained %zu steps in %.2fs: train loss %.6g -> %.6g", e->k, e->seconds, e->loss0,
+           e->loss);
+    if (isfinite(e->test_loss)) printf(", test loss %.6g", e->test_loss);
+    printf("\nrun directory: %s\n", s->out_dir);
+    if (e->loss > CLI_GROWTH_WARN * e->loss0)
+        cli_warn("the training loss grew %.3g-fold (%.6g -> %.6g): the rates are too large for "
+                 "stable descent; try smaller --lr1/--lr2 (noted in summary.json)",
+                 e->loss / e->loss0, e->loss0, e->loss);
     return 0;
 }
 
@@ -38,7 +95,6 @@ int cmd_train(int argc, char **argv)
     if (a.npositional) return cli_fail("unexpected argument '%s'", a.positional[0]);
     cli_setup s;
     if (cli_setup_from_args(&a, &s)) return 1;
-    int rc = 0;
     cJSON *cfg = cli_setup_config_json(&s, "train");
     if (cli_write_json(s.out_dir, "config.json", cfg) || cli_write_inputs(&s)) {
         cJSON_Delete(cfg);
@@ -54,15 +110,17 @@ int cmd_train(int argc, char **argv)
     }
     double *ftest = s.ds.n_test ? malloc(s.ds.n_test * sizeof(double)) : NULL;
     cli_csv csv;
-    if (cli_csv_open(&csv, s.out_dir, "metrics.csv",
+    if ((s.ds.n_test && !ftest) ||
+        cli_csv_open(&csv, s.out_dir, "metrics.csv",
                      "step,train_loss,test_loss,w_dist_fro,v_dist,w_dist_max_row,grad_norm,seconds")) {
+        if (s.ds.n_test && !ftest) cli_fail("out of memory for %zu test predictions", s.ds.n_test);
         ntk_trainer_free(tr);
         free(ftest);
         cli_setup_free(&s);
         return 1;
     }
     const char *status = "completed";
-    size_t diverged_at = 0, k = 0;
+    size_t k = 0;
     double t0 = cli_now(), loss0 = NAN, loss = NAN, test_loss = NAN;
     for (k = 0;; k++) {
         ntk_status st = ntk_trainer_eval(tr);
@@ -76,11 +134,18 @@ int cmd_train(int argc, char **argv)
             ntk_net_weight_dist(s.net, &wd);
             double row[8] = {(double)k, loss, test_loss, wd.w_fro, wd.v_norm, wd.w_max_row,
                              ntk_trainer_grad_norm(tr), cli_now() - t0};
-            cli_csv_row(&csv, row);
+            if (cli_csv_row(&csv, row)) {
+                status = "failed";
+                break;
+            }
         }
         if (st == NTK_ERR_DIVERGED) {
             status = "diverged";
-            diverged_at = k;
+            break;
+        }
+        if (st != NTK_OK) {
+            cli_fail_lib(NULL);
+            status = "failed";
             break;
         }
         if (!s.quiet) cli_progress(k, s.steps, loss, cli_now() - t0, last);
@@ -92,38 +157,15 @@ int cmd_train(int argc, char **argv)
         ntk_trainer_apply(tr);
     }
     double elapsed = cli_now() - t0;
-    if (cli_csv_close(&csv)) rc = 1;
-    if (!rc && write_weights(&s)) rc = 1;
-
-    cJSON *sum = cJSON_CreateObject();
-    cJSON_AddStringToObject(sum, "status", status);
-    cJSON_AddNumberToObject(sum, "steps_run", (double)k);
-    cJSON_AddNumberToObject(sum, "initial_train_loss", loss0);
-    if (isfinite(loss)) cJSON_AddNumberToObject(sum, "final_train_loss", loss);
-    if (isfinite(test_loss)) cJSON_AddNumberToObject(sum, "final_test_loss", test_loss);
-    ntk_weight_dist wd;
-    ntk_net_weight_dist(s.net, &wd);
-    cJSON_AddNumberToObject(sum, "w_dist_fro", wd.w_fro);
-    cJSON_AddNumberToObject(sum, "v_dist", wd.v_norm);
-    cJSON_AddNumberToObject(sum, "w_dist_max_row", wd.w_max_row);
-    cJSON_AddNumberToObject(sum, "seconds", elapsed);
-    cJSON_AddNumberToObject(sum, "steps_per_second", elapsed > 0 ? (double)k / elapsed : 0.0);
-    if (!strcmp(status, "diverged")) cJSON_AddNumberToObject(sum, "diverged_at_step", (double)diverged_at);
-    if (cli_write_json(s.out_dir, "summary.json", sum)) rc = 1;
-    cJSON_Delete(sum);
-
-    if (!strcmp(status, "diverged")) {
-        rc = cli_fail("training diverged at step %zu (loss %g); try smaller rates than --lr1 %g "
-                      "--lr2 %g (metrics up to that step kept in %s/metrics.csv)",
-                      diverged_at, loss, s.gd.lr1, s.gd.lr2, s.out_dir);
-    } else if (!strcmp(status, "interrupted")) {
-        fprintf(stderr, "ntkit: interrupted at step %zu; metrics and summary written to %s\n", k,
-                s.out_dir);
-        rc = 130;
-    } else if (!rc) {
-        printf("trained %zu steps in %.2fs: train loss %.6g -> %.6g", k, elapsed, loss0, loss);
-        if (isfinite(test_loss)) printf(", test loss %.6g", test_loss);
-        printf("\nrun directory: %s\n", s.out_dir);
+    int rc = 0;
+    if (!strcmp(status, "failed")) {
+        /* one message was printed; nothing more is written */
+        cli_csv_discard(&csv);
+        rc = 1;
+    } else {
+        train_end e = {status, k, loss0, loss, test_loss, elapsed};
+        rc = cli_csv_close(&csv) || write_results(&s, &e);
+        if (!rc) rc = report(&s, &e);
     }
     free(ftest);
     ntk_trainer_free(tr);

@@ -41,9 +41,10 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     /* The commands that train check cli_interrupted at each step and stop
-     * cleanly; they catch Ctrl-C from the start so that a signal during
-     * set-up is not lost. The others keep the default (stop at once). */
-    if (!strcmp(cmd, "train") || !strcmp(cmd, "run") || !strcmp(cmd, "sweep")) cli_catch_sigint();
+     * cleanly; they catch the signals from the start so that one arriving
+     * during set-up is not lost. The others stop at once, removing their
+     * temporary files. */
+    cli_catch_signals(!strcmp(cmd, "train") || !strcmp(cmd, "run") || !strcmp(cmd, "sweep"));
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;

@@ -1,5 +1,5 @@
 /* Shared set-up for commands that train: flags -> dataset, network, rates,
- * run directory; plus atomic JSON/CSV writers and the progress line. */
+ * run directory. */
 #include "cli.h"
 
 #include <cJSON.h>
@@ -11,118 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-volatile int cli_interrupted = 0;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    if (cli_interrupted) _exit(130);   /* second Ctrl-C: stop at once */
-    cli_interrupted = 1;
-}
-
-void cli_catch_sigint(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-}
-
-void cli_path(char *buf, size_t len, const char *dir, const char *name)
-{
-    snprintf(buf, len, "%s/%s", dir, name);
-}
-
-int cli_mkdirs(const char *dir)
-{
-    char tmp[4096];
-    size_t len = strlen(dir);
-    if (len == 0 || len >= sizeof tmp) return cli_fail("bad output directory '%s'", dir);
-    memcpy(tmp, dir, len + 1);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-            return cli_fail("cannot create directory '%s': %s", tmp, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-        return cli_fail("cannot create directory '%s': %s", tmp, strerror(errno));
-    struct stat st;
-    if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode))
-        return cli_fail("'%s' exists and is not a directory", tmp);
-    return 0;
-}
-
-int cli_write_json(const char *dir, const char *name, const cJSON *obj)
-{
-    char path[4096];
-    cli_path(path, sizeof path, dir, name);
-    char *text = cJSON_Print(obj);
-    if (!text) return cli_fail("%s: could not format JSON", path);
-    size_t len = strlen(text);
-    text = realloc(text, len + 2);
-    text[len] = '\n';
-    text[len + 1] = '\0';
-    ntk_status st = ntk_write_file_atomic(path, text, len + 1);
-    free(text);
-    return st == NTK_OK ? 0 : cli_fail_lib(NULL);
-}
-
-int cli_csv_open(cli_csv *c, const char *dir, const char *name, const char *header)
-{
-    memset(c, 0, sizeof *c);
-    cli_path(c->path, sizeof c->path, dir, name);
-    snprintf(c->tmp, sizeof c->tmp, "%s.partial", c->path);
-    FILE *fp = fopen(c->tmp, "w");
-    if (!fp) return cli_fail("cannot write '%s': %s", c->tmp, strerror(errno));
-    c->fp = fp;
-    c->ncols = 1;
-    for (const char *p = header; *p; p++) c->ncols += *p == ',';
-    fprintf(fp, "%s\n", header);
-    return 0;
-}
-
-void cli_csv_row(cli_csv *c, const double *vals)
-{
-    FILE *fp = c->fp;
-    for (int k = 0; k < c->ncols; k++) {
-        if (k) fputc(',', fp);
-        if (isnan(vals[k]))
-            fputs("", fp);   /* empty cell: not measured at this step */
-        else
-            fprintf(fp, "%.17g", vals[k]);
-    }
-    fputc('\n', fp);
-    fflush(fp);
-}
-
-int cli_csv_close(cli_csv *c)
-{
-    if (!c->fp) return 0;
-    FILE *fp = c->fp;
-    c->fp = NULL;
-    int bad = ferror(fp);
-    if (fclose(fp) != 0 || bad) return cli_fail("error writing '%s'", c->tmp);
-    if (rename(c->tmp, c->path) != 0)
-        return cli_fail("cannot rename '%s' to '%s': %s", c->tmp, c->path, strerror(errno));
-    return 0;
-}
-
-void cli_progress(size_t step, size_t total, double loss, double elapsed, int final)
-{
-    static double last = -1.0;
-    if (!cli_isatty_stderr()) return;
-    if (!final && elapsed - last < 0.2 && step != 0) return;
-    last = elapsed;
-    double eta = step > 0 ? elapsed * (double)(total - step) / (double)step : 0.0;
-    fprintf(stderr, "\r  step %zu/%zu  loss %.4e  elapsed %.1fs  eta %.1fs   ", step, total, loss,
-            elapsed, eta);
-    if (final) fputc('\n', stderr);
-    fflush(stderr);
-}
 
 /* ---------------------------------------------------------------------- */
 
@@ -179,9 +67,17 @@ int cli_setup_from_args(const cli_args *a, cli_setup *s)
     if (!(s->t_every > 0)) return cli_fail("--log-every must be positive");
     if (!s->flow && (s->t_final != floor(s->t_final) || s->t_every != floor(s->t_every)))
         return cli_fail("--steps and --log-every count steps and must be integers (times are for --flow)");
-    if (s->t_final > 1e12) return cli_fail("--steps %g is too large", s->t_final);
+    if (s->t_final > 1e12)
+        return cli_fail("--steps %g is too large; at most 1e12 %s", s->t_final,
+                        s->flow ? "time units" : "steps");
+    /* a log interval past the end logs the first and last rows only; the
+     * number of rows is bounded so that a typo cannot fill the disk */
+    double rows = floor(s->t_final / s->t_every) + 2;
+    if (rows > CLI_MAX_ROWS)
+        return cli_fail("--log-every %g with --steps %g would log %.3g rows (at most %g); log less "
+                        "often", s->t_every, s->t_final, rows, (double)CLI_MAX_ROWS);
     s->steps = (size_t)s->t_final;
-    s->log_every = s->t_every >= 1 ? (size_t)s->t_every : 1;
+    s->log_every = s->t_every > s->t_final ? s->steps + 1 : s->t_every >= 1 ? (size_t)s->t_every : 1;
     if (cli_double(a, "lr1", 1.0, -INFINITY, &s->gd.lr1) ||
         cli_double(a, "lr2", 1.0, -INFINITY, &s->gd.lr2))
         return 1;
@@ -196,6 +92,8 @@ int cli_setup_from_args(const cli_args *a, cli_setup *s)
     s->target_spec = cli_str(a, "target", NULL);
     s->standardize = cli_has(a, "standardize");
     s->quiet = cli_has(a, "quiet");
+    s->force = cli_has(a, "force");
+    if (cli_check_outdir(s->out_dir, s->force)) return 1;
     s->W0_path = cli_str(a, "W0", NULL);
     s->v0_path = cli_str(a, "v0", NULL);
     if (s->v0_path && !s->W0_path) return cli_fail("--v0 needs --W0");
@@ -235,7 +133,7 @@ int cli_setup_from_args(const cli_args *a, cli_setup *s)
     }
     int rc = s->W0_path ? load_init_weights(s, a)
                         : (ntk_net_create(&s->cfg, &s->net) != NTK_OK ? cli_fail_lib(NULL) : 0);
-    if (!rc) rc = cli_mkdirs(s->out_dir);
+    if (!rc) rc = cli_prepare_outdir(s->out_dir, s->force);
     if (rc) cli_setup_free(s);
     return rc;
 }
@@ -298,4 +196,18 @@ int cli_write_inputs(const cli_setup *s)
             return cli_fail_lib(NULL);
     }
     return 0;
+}
+
+void cli_loss_growth(cJSON *sum, double loss0, double loss)
+{
+    if (!(loss0 > 0) || !isfinite(loss)) return;
+    double g = loss / loss0;
+    cJSON_AddNumberToObject(sum, "loss_growth", g);
+    if (g > CLI_GROWTH_WARN) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "the training loss grew %.3g-fold: the rates are too large for "
+                 "stable descent", g);
+        cJSON *w = cJSON_AddArrayToObject(sum, "warnings");
+        cJSON_AddItemToArray(w, cJSON_CreateString(msg));
+    }
 }
