@@ -268,9 +268,18 @@ class _Lib:
     (whose pointer result ctypes would truncate to int) is an AttributeError."""
 
 
+# Functions of newer libraries, used when present (lib.NAME is None otherwise).
+_OPTIONAL = {
+    # a flag that stops ntk_run_advance within one step (Ctrl-C during a run)
+    "ntk_run_set_cancel": (None, [H, POINTER(c_int)]),
+}
+
 lib = _Lib()
-for _name, (_res, _args) in _PROTOTYPES.items():
-    _fn = getattr(_cdll, _name)
+for _name, (_res, _args) in list(_PROTOTYPES.items()) + list(_OPTIONAL.items()):
+    _fn = getattr(_cdll, _name, None)
+    if _fn is None and _name in _OPTIONAL:
+        setattr(lib, _name, None)
+        continue
     _fn.restype = _res
     _fn.argtypes = _args
     setattr(lib, _name, _fn)
@@ -299,9 +308,12 @@ class DivergedError(RuntimeError):
     partial = None
 
 
-def error(status, context=None):
-    """The exception for a nonzero ntk_status, carrying ntk_errmsg()."""
-    msg = lib.ntk_errmsg().decode("utf-8", "replace")
+def error(status, context=None, msg=None):
+    """The exception for a nonzero ntk_status, carrying ntk_errmsg() (of this
+    thread; `msg` instead when the call ran in another thread)."""
+    if msg is None:
+        msg = lib.ntk_errmsg()
+    msg = msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg)
     if context:
         msg = "%s: %s" % (context, msg)
     if status == NTK_ERR_NONFINITE:
@@ -319,10 +331,10 @@ def error(status, context=None):
     return exc
 
 
-def check(status, context=None):
+def check(status, context=None, msg=None):
     """Raise error(status) unless status is NTK_OK."""
     if status != NTK_OK:
-        raise error(status, context)
+        raise error(status, context, msg)
 
 
 # ----------------------------------------------------------------------

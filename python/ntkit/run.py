@@ -4,7 +4,9 @@ from one θ0 on one dataset with one pair of rates (MATH.md §1, §4–§7).
 Models: nn (the network), linearized (first-order Taylor model at θ0),
 lin (Hu et al.'s linear model), ntk (kernel GD with Θ(θ0)), ntk_inf (with Θ∞).
 """
+import _thread
 import ctypes
+import threading
 from ctypes import byref
 
 import numpy as np
@@ -12,8 +14,8 @@ import numpy as np
 from . import _arrays
 from ._args import bool_arg, c_int_arg, float_arg, int_arg, size_arg
 from ._handle import Owned
-from ._lib import (NTK_ERR_DIVERGED, GDConfig, RunTheory, as_array, check, error, lib, net_config,
-                   parse_loss, parse_models, struct_dict)
+from ._lib import (NTK_ERR_DIVERGED, NTK_ERR_INTERRUPTED, GDConfig, RunTheory, as_array, check,
+                   error, lib, net_config, parse_loss, parse_models, struct_dict)
 
 MODELS = ("nn", "linearized", "lin", "ntk", "ntk_inf")
 
@@ -81,6 +83,10 @@ class Run(Owned):
         h = ctypes.c_void_p()
         check(lib.ntk_run_create(byref(cfg), X, y, n, X_test, y_test, nt, W0, v0, byref(h)))
         self._h = h
+        self._cancel = None
+        if lib.ntk_run_set_cancel is not None:   # Ctrl-C can stop a long advance
+            self._cancel = ctypes.c_int(0)       # (kept referenced for the run's life)
+            lib.ntk_run_set_cancel(h, byref(self._cancel))
         self.columns = [lib.ntk_run_column(h, k).decode() for k in range(lib.ntk_run_ncolumns(h))]
         self.models = [MODELS[k] for k in range(len(MODELS)) if (cfg.models >> k) & 1]
 
@@ -93,7 +99,60 @@ class Run(Owned):
         """Move every model to time t (not before the current time): a whole
         number of steps for GD, a time for flow. DivergedError if the network
         diverges (state before the failing step kept)."""
-        check(lib.ntk_run_advance(self.handle, _time_arg(t, self.flow, "t")))
+        check(*self._advance(_time_arg(t, self.flow, "t")))
+
+    def _advance(self, t):
+        """ntk_run_advance(t) that Ctrl-C can stop; returns (status, None, message).
+
+        While the C call runs, Python only notes a Ctrl-C (its handler runs
+        between bytecodes), so a long advance could not be interrupted. With a
+        library that has ntk_run_set_cancel, the call runs in a worker thread
+        (ctypes releases the GIL) while this thread waits; Ctrl-C sets the
+        run's cancel flag, the library stops within one step (GD: at the step
+        reached, flow: back where the call started), and KeyboardInterrupt is
+        raised here once the worker has returned, so the run is never freed
+        under it. A second Ctrl-C does not cut that wait short.
+        """
+        h = self.handle
+        if self._cancel is None:
+            status = lib.ntk_run_advance(h, t)
+            return status, None, lib.ntk_errmsg() if status else None
+        self._cancel.value = 0
+        box, done, lock = [], threading.Event(), threading.Lock()
+        state = {"running": False, "abandoned": False}
+
+        def work():
+            with lock:
+                if state["abandoned"]:   # the caller gave up before this thread began
+                    done.set()
+                    return
+                state["running"] = True
+            try:
+                st = lib.ntk_run_advance(h, t)
+                box.append((st, None, lib.ntk_errmsg() if st else None))   # errmsg is per thread
+            finally:
+                done.set()
+
+        # _thread.start_new_thread and Event.wait rather than Thread.start/join: a
+        # KeyboardInterrupt inside Thread.join can leave a running thread marked as stopped
+        # (CPython 3.11), and the run must never be freed while the library works on it.
+        try:
+            _thread.start_new_thread(work, ())
+            while not done.wait(0.1):
+                pass
+        except BaseException:
+            self._cancel.value = 1
+            _uninterrupted(lock.acquire)
+            running = state["running"]
+            state["abandoned"] = not running
+            lock.release()
+            while running and not done.is_set():
+                _uninterrupted(lambda: done.wait(0.1))
+            raise
+        status, _, msg = box[0]
+        if status == NTK_ERR_INTERRUPTED:   # the flag was set by someone else
+            raise KeyboardInterrupt(msg.decode("utf-8", "replace"))
+        return status, None, msg
 
     def metrics(self, with_kernel=False):
         """Metrics now: dict {column: float} (NaN: not measured). with_kernel
@@ -154,6 +213,15 @@ class Run(Owned):
         net = lib.ntk_run_net(self.handle)
         m = self.cfg.net.m
         return as_array(lib.ntk_net_W(net), (m, self.d)), as_array(lib.ntk_net_v(net), (m,))
+
+
+def _uninterrupted(fn):
+    """fn() once it has returned without a KeyboardInterrupt (Ctrl-C pressed again)."""
+    while True:
+        try:
+            return fn()
+        except KeyboardInterrupt:
+            pass
 
 
 def _own(checked, given):
@@ -262,12 +330,12 @@ def run(X, y, X_test=None, y_test=None, d=None, width=256, act="relu", act_param
         theory = r.theory()
         log = _arrays.empty((ts.size, len(r.columns)), "the metrics log")
         for j, t in enumerate(ts):
-            status = lib.ntk_run_advance(r.handle, float(t))   # checked by _times / schedule
+            status, _, msg = r._advance(float(t))   # t checked by _times / schedule
             if status == NTK_ERR_DIVERGED:
-                exc = error(status, "t = %g" % t)
+                exc = error(status, "t = %g" % t, msg)
                 exc.partial = _result(r, log[:j], theory)
                 raise exc
-            check(status)
+            check(status, None, msg)
             ke = r.cfg.kernel_every
             r._metrics_into(log[j], ke > 0 and (j % ke == 0 or j == ts.size - 1))
         out = _result(r, log, theory)

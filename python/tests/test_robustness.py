@@ -1,9 +1,12 @@
 """Ways a user could get a crash, a hang or a silently wrong number: each is
 a clear exception naming the argument instead. Calls that could crash the
 interpreter run in a subprocess, so a crash fails one test, not the suite."""
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import unittest
 
 import numpy as np
@@ -141,6 +144,61 @@ class RunSafety(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "^t must be a time"):
             p("1")
         self.assertEqual(p(np.zeros((2, 0))).shape, (2, 0, 3))
+
+
+CTRL_C_CHILD = r"""
+import json, sys
+rng = np.random.default_rng(0)
+X = rng.standard_normal((30, 5))
+flow = sys.argv[1] == "flow"
+r = ntkit.Run(X, X[:, 0], width=32, flow=flow, models="nn")
+r.advance(0.5 if flow else 3)
+before = (r.time, r.metrics()["nn_train_loss"])
+print("ready", flush=True)
+try:
+    r.advance(1e300 if flow else 2 ** 53)   # hours: only Ctrl-C ends it
+except KeyboardInterrupt:
+    after = (r.time, r.metrics()["nn_train_loss"])
+    r.close()
+    print(json.dumps([before, after]), flush=True)
+    sys.exit(3)
+"""
+
+
+@unittest.skipUnless(ntkit._lib.lib.ntk_run_set_cancel is not None,
+                     "library without ntk_run_set_cancel")
+class CtrlC(unittest.TestCase):
+    """Ctrl-C stops a long Run.advance (the C call used to ignore it until it returned)
+    and leaves the run usable: flow goes back to where the call started, GD stops at
+    the step reached."""
+
+    def interrupt(self, mode):
+        env = dict(os.environ, PYTHONPATH=PYDIR + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        p = subprocess.Popen([sys.executable, "-c", "import ntkit, numpy as np\n" + CTRL_C_CHILD, mode],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            self.assertEqual(p.stdout.readline().strip(), "ready")
+            time.sleep(0.5)
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 3, "exit %d: %s" % (p.returncode, err[-600:]))
+        before, after = json.loads(out.strip().splitlines()[-1])
+        return before, after
+
+    def test_flow_goes_back(self):
+        for _ in range(2):
+            before, after = self.interrupt("flow")
+            self.assertEqual(before, after)
+
+    def test_gd_stops_at_a_step(self):
+        before, after = self.interrupt("gd")
+        self.assertGreater(after[0], before[0])
+        self.assertEqual(after[0], int(after[0]))
+        self.assertTrue(np.isfinite(after[1]))
 
 
 class Memory(unittest.TestCase):
