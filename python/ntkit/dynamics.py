@@ -6,6 +6,7 @@
     c = 1/n (loss "mean") or 1 (loss "sum")
 """
 import ctypes
+import zlib
 from ctypes import byref
 
 import numpy as np
@@ -26,8 +27,10 @@ class KernelGD:
     The C object (ntk_kgd: an eigendecomposition of K, or a Lanczos basis
     built from r0 = y − f0_train) is built on first use and rebuilt only
     when a call passes different f0_train values (the last one is cached by
-    content). K_train is referenced, not copied, and read at each build: do
-    not modify it in place while the predictor is in use.
+    content). K_train and y_train are referenced, not copied (K can be
+    large), and read at each build; a checksum taken when the predictor is
+    made is compared at each build, so changing them in place afterwards
+    raises ValueError instead of mixing two kernels silently.
     """
 
     def __init__(self, K_train, y_train, lr=1.0, loss="mean", flow=False, method="auto",
@@ -35,6 +38,7 @@ class KernelGD:
         self._K = _arrays.square(K_train, "K_train")
         self.n = self._K.shape[0]
         self._y = _arrays.vector(y_train, "y_train", self.n)
+        self._sum = self._checksum()
         self.lr = float_arg(lr, "lr")
         self.loss = loss
         self._loss = parse_loss(loss)
@@ -62,9 +66,16 @@ class KernelGD:
         except Exception:
             pass
 
+    def _checksum(self):
+        # CRC-32 of the bytes: about 1 GB/s, small next to the O(n³) or Krylov build
+        return zlib.crc32(memoryview(self._y).cast("B"), zlib.crc32(memoryview(self._K).cast("B")))
+
     def _handle(self, f0):
         key = f0.tobytes()
         if self._h is None or key != self._key:
+            if self._checksum() != self._sum:
+                raise ValueError("K_train or y_train was changed in place after the predictor was "
+                                 "made; make a new one with gradient_descent_mse (or pass a copy)")
             self.close()
             h = ctypes.c_void_p()
             check(lib.ntk_kgd_create_method(self._K, self.n, self._y, f0, self.lr, self._loss,

@@ -201,6 +201,23 @@ class CtrlC(unittest.TestCase):
         self.assertTrue(np.isfinite(after[1]))
 
 
+class KernelGDInputs(unittest.TestCase):
+    def test_changed_kernel_is_refused_not_mixed(self):
+        rng = np.random.default_rng(0)
+        A = rng.standard_normal((6, 6))
+        K, y = A @ A.T + np.eye(6), rng.standard_normal(6)
+        p = ntkit.gradient_descent_mse(K, y, lr=0.1)
+        u = p(3)
+        K *= 2.0   # in place, after the predictor was made
+        np.testing.assert_array_equal(p(3), u)   # the object built from the original K
+        with self.assertRaisesRegex(ValueError, "K_train or y_train was changed in place"):
+            p(3, np.ones(6))   # a rebuild would read the changed K
+        q = ntkit.gradient_descent_mse(K, y, lr=0.1)
+        y[0] += 1.0
+        with self.assertRaisesRegex(ValueError, "changed in place"):
+            q(1)
+
+
 class Memory(unittest.TestCase):
     def test_huge_results_refused_before_allocation(self):
         with self.assertRaisesRegex(MemoryError, r"the kernel matrix K \(1099511627776 x 1099511627776 "
