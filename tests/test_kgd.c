@@ -9,6 +9,7 @@
 #include "ntkit.h"
 
 #include <cblas.h>
+#include <float.h>
 #include <lapacke.h>
 
 /* Method used by the formula tests (run once per method). */
@@ -18,6 +19,37 @@ static ntk_status kgd_new(const double *K, size_t n, const double *y, const doub
                           ntk_loss_kind loss, ntk_kgd **g)
 {
     return ntk_kgd_create_method(K, n, y, u0, lr, loss, g_method, 0.0, g);
+}
+
+/* The same with GD at a rate the caller knows to be unstable (c·lr·λ_max > 2). */
+static ntk_status kgd_new_unstable(const double *K, size_t n, const double *y, const double *u0,
+                                   double lr, ntk_loss_kind loss, ntk_kgd_method method,
+                                   ntk_kgd **g)
+{
+    ntk_kgd_config c = ntk_kgd_config_default();
+    c.lr = lr;
+    c.loss = loss;
+    c.method = method;
+    c.allow_unstable = 1;
+    return ntk_kgd_create_cfg(K, n, y, u0, &c, g);
+}
+
+/* An unstable GD rate is refused unless asked for: at creation when the
+ * configuration says GD, at the first GD prediction when it does not say. */
+static void check_unstable_refused(const double *K, size_t n, const double *y, const double *u0,
+                                   double lr, ntk_kgd_method method, double *u)
+{
+    ntk_kgd_config c = ntk_kgd_config_default();
+    c.lr = lr;
+    c.method = method;
+    ntk_kgd *g = NULL;
+    CHECK_ERR(ntk_kgd_create_cfg(K, n, y, u0, &c, &g), NTK_ERR_ARG);
+    CHECK(g == NULL && strstr(ntk_errmsg(), "unstable") != NULL, "unstable GD refused: %s",
+          ntk_errmsg());
+    CHECK_OK(ntk_kgd_create_method(K, n, y, u0, lr, NTK_LOSS_MEAN, method, 0.0, &g));
+    CHECK_ERR(ntk_kgd_predict_train(g, 10, 0, u), NTK_ERR_ARG);
+    CHECK_OK(ntk_kgd_predict_train(g, 10, 1, u));   /* flow is stable at any rate */
+    ntk_kgd_free(g);
 }
 
 /* A kernel problem: features F (n+nt, r) give K = F Fᵀ/r on the first n
@@ -78,17 +110,213 @@ static double lambda_max(const problem *p)
     return l;
 }
 
+/* ---- Tolerances --------------------------------------------------------
+ * Every comparison here is between two computations that agree in exact
+ * arithmetic (closed form, explicit iteration, power series, normal
+ * equations); what separates them is rounding and, for KRYLOV, the Lanczos
+ * truncation. Each tolerance is the sum of the error bounds of both sides,
+ * computed from the problem, as absolute bounds on max_i |·| (tests divide
+ * by the reference's max |·|, as t_max_rel_err does). Notation: r0 = y − u0,
+ * x = cη, R_n = C_ROUND·n·ε (n·ε = γ_n, Higham's bound for one length-n dot
+ * product; C_ROUND = 4 covers the few products in a chain).
+ *
+ * Closed form from K = QΛQᵀ: dsyevd is backward stable (the computed Q, Λ
+ * are exact for K + E with ‖E‖ ≲ R_n·λmax), and u = y − Q(g_t(Λ)Qᵀr0),
+ * f = f0 + K_test·a with a = h_t(K) r0 add rounding of the terms summed:
+ *   |Δu_i| ≤ R_n (‖y‖∞ + ‖r0‖₂ + λmax·D[g_t]·‖r0‖₂)
+ *   |Δf_i| ≤ R_n (‖f0‖∞ + ‖|K_test|·|a|‖∞ + ‖K_test‖_{2,∞}·λmax·D[h_t]·‖r0‖₂)
+ * where D[f] = max_{i,j} |f[λ_i, λ_j]|, the largest divided difference of f
+ * over pairs of eigenvalues, bounds the derivative of f(K) (Daleckii–Krein:
+ * ‖f(K + E) − f(K)‖_F ≤ D[f]·‖E‖_F). λmax·D is the condition number of the
+ * prediction: up to t·x·λmax for modes that have not decayed, ~λmax/λ for
+ * those that have, 0 for the eigenvalues kgd.c treats as zero (|λ| ≤
+ * ZERO_RTOL·λmax, where g ≡ 1 and h ≡ t·x).
+ *
+ * KRYLOV adds its truncation error, which kgd.c keeps at KRYLOV_RTOL·‖r0‖₂
+ * for u (ntk_kgd_info: the target of its error estimate) and at
+ * KRYLOV_RTOL·‖r0‖₂·√(k(x,x)/max K_ii) for a test point x (the estimate
+ * measures the kernel norm; Cauchy–Schwarz in the RKHS), unless the Krylov
+ * space is exact (estimate 0: invariant subspace or k = n), when only the
+ * rounding above remains. */
+#define C_ROUND 4.0
+#define KRYLOV_RTOL 1e-10   /* ntk_kgd_info: KRYLOV targets 1e-10 relative to ‖r0‖₂ */
+#define ZERO_RTOL 1e-12     /* kgd.c: |λ| below this fraction of λmax counts as 0 */
+#define LMAX_RTOL 1e-8      /* kgd.c: the top Ritz pair's residual at the stop */
+
+static double R_n(size_t n) { return C_ROUND * (double)n * DBL_EPSILON; }
+
+static double norm_inf(const double *x, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
+    return m;
+}
+
+static double norm2(const double *x, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += x[i] * x[i];
+    return sqrt(s);
+}
+
+/* ‖A‖_{2,∞}: the largest 2-norm of a row of A (rows,n) */
+static double row_norm_max(const double *A, size_t rows, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < rows; i++) m = fmax(m, norm2(A + i * n, n));
+    return m;
+}
+
+/* ‖r0‖₂ for r0 = y − u0 */
+static double resid_norm(const double *y, const double *u0, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += (y[i] - u0[i]) * (y[i] - u0[i]);
+    return sqrt(s);
+}
+
+/* f = g_t (which = 0) or h_t (1) at λ and its derivative, x = cη:
+ *   g_t(λ) = (1 − xλ)^t (GD) or e^{−xλt} (flow),  h_t(λ) = (1 − g_t(λ))/λ. */
+static void kgd_fun(double lam, double x, double t, int flow, int which, double *f, double *df)
+{
+    if (t == 0.0) {   // g ≡ 1, h ≡ 0
+        *f = which ? 0.0 : 1.0, *df = 0.0;
+        return;
+    }
+    double z = x * lam;
+    double g = flow ? exp(-z * t) : pow(1.0 - z, t);
+    double dg = flow ? -x * t * g : -x * t * pow(1.0 - z, t - 1.0);
+    if (!which) {
+        *f = g, *df = dg;
+        return;
+    }
+    if (fabs(z * t) < 1e-4) {   // series: the closed forms cancel here
+        *f = x * t;
+        *df = -x * x * (flow ? t * t : t * (t - 1.0)) / 2.0;
+        return;
+    }
+    *f = (1.0 - g) / lam;
+    *df = (-lam * dg - (1.0 - g)) / (lam * lam);
+}
+
+/* D[f] = max_{i,j} |f[λ_i, λ_j]| over the ascending eigenvalues lam (n),
+ * with |λ| ≤ ZERO_RTOL·λmax mapped to f(0) as kgd.c does. Any divided
+ * difference is a weighted mean of those of neighbouring eigenvalues, so
+ * neighbours and the derivatives at each eigenvalue suffice. */
+static double dk_max(const double *lam, size_t n, double x, double t, int flow, int which)
+{
+    double lmax = fmax(fabs(lam[0]), fabs(lam[n - 1])), tol0 = ZERO_RTOL * lmax;
+    double worst = 0.0, fprev = 0.0, dprev = 0.0;
+    for (size_t k = 0; k < n; k++) {
+        int zero = fabs(lam[k]) <= tol0;
+        double f, df;
+        kgd_fun(zero ? 0.0 : lam[k], x, t, flow, which, &f, &df);
+        if (zero) df = 0.0;   // g, h are constant on the zero band
+        worst = fmax(worst, fabs(df));
+        if (k > 0) {
+            double gap = lam[k] - lam[k - 1];
+            // close neighbours: the mean value theorem, endpoints of a tiny interval
+            double dd = gap > 1e-8 * lmax ? (f - fprev) / gap : fmax(fabs(df), fabs(dprev));
+            worst = fmax(worst, fabs(dd));
+        }
+        fprev = f, dprev = df;
+    }
+    return worst;
+}
+
+/* Absolute error bounds of the closed-form predictions at time t (file
+ * comment above), from an EIG kernel GD object ge of the same problem. */
+typedef struct {
+    double u, f;
+} pred_tol;
+
+static pred_tol closed_form_tol(const ntk_kgd *ge, const double *Kt, size_t nt, const double *y,
+                                const double *u0, const double *f0, double x, double t,
+                                int flow)
+{
+    size_t n = 0;
+    CHECK_OK(ntk_kgd_info(ge, NULL, &n, NULL));
+    const double *lam = ntk_kgd_evals(ge);
+    double lmax = fmax(fabs(lam[0]), fabs(lam[n - 1])), r0 = resid_norm(y, u0, n);
+    pred_tol b;
+    b.u = R_n(n) * (norm_inf(y, n) + r0 + lmax * dk_max(lam, n, x, t, flow, 0) * r0);
+    // a = h_t(K) r0 is the test prediction with K_test = I and f0 = 0
+    double *Id = calloc(n * n, sizeof(double)), *a = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) Id[i * n + i] = 1.0;
+    CHECK_OK(ntk_kgd_predict_test(ge, t, flow, Id, n, NULL, a));
+    double ka = 0.0;
+    for (size_t i = 0; i < nt; i++) {
+        double s = 0.0;
+        for (size_t j = 0; j < n; j++) s += fabs(Kt[i * n + j] * a[j]);
+        ka = fmax(ka, s);
+    }
+    b.f = R_n(n) * ((f0 ? norm_inf(f0, nt) : 0.0) + ka +
+                    row_norm_max(Kt, nt, n) * lmax * dk_max(lam, n, x, t, flow, 1) * r0);
+    free(Id), free(a);
+    return b;
+}
+
+/* The KRYLOV truncation allowance for u (scale 1) or for test points with
+ * k(x,x) ≤ kxx_max (scale √(kxx_max / max K_ii)); 0 for an exact space. */
+static double krylov_allow(const ntk_kgd *g, double r0, double scale)
+{
+    ntk_kgd_method m = NTK_KGD_EIG;
+    double est = 0.0;
+    CHECK_OK(ntk_kgd_info(g, &m, NULL, &est));
+    return m == NTK_KGD_KRYLOV && est > 0.0 ? KRYLOV_RTOL * r0 * scale : 0.0;
+}
+
+static double diag_max(const double *K, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, K[i * n + i]);
+    return m;
+}
+
+/* max k(x,x) = ‖F_i‖²/r over the problem's test points */
+static double test_kxx_max(const problem *p)
+{
+    double m = 0.0;
+    for (size_t i = p->n; i < p->n + p->nt; i++) {
+        double s = norm2(p->F + i * p->r, p->r);
+        m = fmax(m, s * s / (double)p->r);
+    }
+    return m;
+}
+
+/* Error bounds of t steps of the explicit iteration below (plain loops,
+ * |1 − xλ| ≤ 1 so that (I − xK)^τ does not amplify earlier errors): each
+ * step adds U1 = R_n (x‖K‖_F‖r0‖₂ + ‖y‖₂ + ‖r0‖₂) to u, and to f its own
+ * rounding R_n (x‖K_test‖_{2,∞}‖r0‖₂ + max_τ ‖f_τ‖∞) plus x‖K_test‖_{2,∞}
+ * times the residual error of that step, τ·U1. */
+static pred_tol iteration_tol(const problem *p, double x, double t)
+{
+    const size_t n = p->n, nt = p->nt;
+    double r0 = resid_norm(p->y, p->u0, n), kt = row_norm_max(p->Kt, nt, n);
+    double U1 = R_n(n) * (x * norm2(p->K, n * n) * r0 + norm2(p->y, n) + r0);
+    double fmax_ = norm_inf(p->f0, nt) + t * x * kt * r0;
+    pred_tol b = {t * U1, t * R_n(n) * (x * kt * r0 + fmax_) + x * kt * t * (t - 1.0) / 2.0 * U1};
+    return b;
+}
+
 /* Explicit GD on the kernel model, u ← u − cη K (u − y) and
- * f_test ← f_test − cη K_test (u − y), checked at selected steps. */
+ * f_test ← f_test − cη K_test (u − y), checked at selected steps; tolerance:
+ * the closed form's and the iteration's error bounds (above). */
 static void check_vs_iteration(const problem *p, ntk_loss_kind loss, double ceta_lmax,
                                const char *what)
 {
     const size_t n = p->n, nt = p->nt;
     double c = loss == NTK_LOSS_MEAN ? 1.0 / (double)n : 1.0;
     double lr = ceta_lmax / (c * lambda_max(p));
-    ntk_kgd *g = NULL;
+    ntk_kgd *g = NULL, *ge = NULL;
     CHECK_OK(kgd_new(p->K, n, p->y, p->u0, lr, loss, &g));
-    if (!g) return;
+    CHECK_OK(ntk_kgd_create_method(p->K, n, p->y, p->u0, lr, loss, NTK_KGD_EIG, 0.0, &ge));
+    if (!g || !ge) {
+        ntk_kgd_free(g), ntk_kgd_free(ge);
+        return;
+    }
+    double r0 = resid_norm(p->y, p->u0, n);
+    double kscale = sqrt(test_kxx_max(p) / diag_max(p->K, n));
     double u[n], ft[nt], r[n], Kr[nt > n ? nt : n], uc[n], fc[nt];
     memcpy(u, p->u0, sizeof u);
     memcpy(ft, p->f0, sizeof ft);
@@ -96,9 +324,13 @@ static void check_vs_iteration(const problem *p, ntk_loss_kind loss, double ceta
         if (t == 0 || t == 1 || t == 2 || t == 5 || t == 17 || t == 50) {
             CHECK_OK(ntk_kgd_predict_train(g, t, 0, uc));
             CHECK_OK(ntk_kgd_predict_test(g, t, 0, p->Kt, nt, p->f0, fc));
+            pred_tol cf = closed_form_tol(ge, p->Kt, nt, p->y, p->u0, p->f0, c * lr, t, 0);
+            pred_tol it = iteration_tol(p, c * lr, t);
+            double tu = (cf.u + it.u + krylov_allow(g, r0, 1.0)) / norm_inf(u, n);
+            double tf = (cf.f + it.f + krylov_allow(g, r0, kscale)) / norm_inf(ft, nt);
             double eu = t_max_rel_err(uc, u, n), ef = t_max_rel_err(fc, ft, nt);
-            CHECK(eu < 1e-10, "%s t=%d train rel err %.3g", what, t, eu);
-            CHECK(ef < 1e-10, "%s t=%d test rel err %.3g", what, t, ef);
+            CHECK_LE(eu, tu, "%s t=%d train rel err", what, t);
+            CHECK_LE(ef, tf, "%s t=%d test rel err", what, t);
         }
         for (size_t i = 0; i < n; i++) r[i] = u[i] - p->y[i];
         matvec(p->Kt, nt, n, r, Kr);
@@ -106,7 +338,7 @@ static void check_vs_iteration(const problem *p, ntk_loss_kind loss, double ceta
         matvec(p->K, n, n, r, Kr);
         for (size_t i = 0; i < n; i++) u[i] -= c * lr * Kr[i];
     }
-    ntk_kgd_free(g);
+    ntk_kgd_free(g), ntk_kgd_free(ge);
 }
 
 static void test_gd(void)
@@ -143,8 +375,24 @@ static void test_fractional(void)
     for (size_t i = 0; i < n; i++) u[i] -= c * lr * Kr[i];
     CHECK_OK(ntk_kgd_predict_train(g, 3.5, 0, u1));
     CHECK_OK(ntk_kgd_predict_test(g, 3.5, 0, p.Kt, nt, p.f0, f1));
-    CHECK(t_max_rel_err(u1, u, n) < 1e-12, "t=3.5 train %.3g", t_max_rel_err(u1, u, n));
-    CHECK(t_max_rel_err(f1, f, nt) < 1e-12, "t=3.5 test %.3g", t_max_rel_err(f1, f, nt));
+    /* both closed forms' bounds, plus one step of the iteration (started
+     * from the computed u(2.5), which it does not amplify) */
+    {
+        ntk_kgd *ge = NULL;
+        CHECK_OK(ntk_kgd_create_method(p.K, n, p.y, p.u0, lr, NTK_LOSS_MEAN, NTK_KGD_EIG, 0.0,
+                                       &ge));
+        double r0 = resid_norm(p.y, p.u0, n), kscale = sqrt(test_kxx_max(&p) / diag_max(p.K, n));
+        pred_tol a = closed_form_tol(ge, p.Kt, nt, p.y, p.u0, p.f0, c * lr, 2.5, 0);
+        pred_tol b = closed_form_tol(ge, p.Kt, nt, p.y, p.u0, p.f0, c * lr, 3.5, 0);
+        pred_tol s = iteration_tol(&p, c * lr, 1.0);
+        double kt = row_norm_max(p.Kt, nt, n), ku = 2.0 * krylov_allow(g, r0, 1.0);
+        double tu = a.u + b.u + s.u + ku;
+        double tf = a.f + b.f + s.f + c * lr * kt * sqrt((double)n) * a.u +
+                    2.0 * krylov_allow(g, r0, kscale) + c * lr * kt * ku;
+        CHECK_LE(t_max_rel_err(u1, u, n), tu / norm_inf(u, n), "t=3.5 train");
+        CHECK_LE(t_max_rel_err(f1, f, nt), tf / norm_inf(f, nt), "t=3.5 test");
+        ntk_kgd_free(ge);
+    }
     /* f0_test = NULL means zeros */
     double z[nt], fz[nt], fw[nt];
     memset(z, 0, sizeof z);
@@ -155,7 +403,16 @@ static void test_fractional(void)
     CHECK_OK(ntk_kgd_predict_train(g, 7, 0, u));
     double *ut = malloc(n * sizeof(double));
     CHECK_OK(ntk_kgd_predict_test(g, 7, 0, p.K, n, p.u0, ut));
-    CHECK(t_max_rel_err(ut, u, n) < 1e-12, "K_test = K: %.3g", t_max_rel_err(ut, u, n));
+    {   /* two closed forms of the same quantity: the sum of their bounds */
+        ntk_kgd *ge = NULL;
+        CHECK_OK(ntk_kgd_create_method(p.K, n, p.y, p.u0, lr, NTK_LOSS_MEAN, NTK_KGD_EIG, 0.0,
+                                       &ge));
+        double r0 = resid_norm(p.y, p.u0, n);
+        pred_tol b = closed_form_tol(ge, p.K, n, p.y, p.u0, p.u0, c * lr, 7.0, 0);
+        double tol = b.u + b.f + 2.0 * krylov_allow(g, r0, 1.0);
+        CHECK_LE(t_max_rel_err(ut, u, n), tol / norm_inf(u, n), "K_test = K");
+        ntk_kgd_free(ge);
+    }
     free(ut);
     CHECK_ERR(ntk_kgd_predict_train(g, -1.0, 0, u), NTK_ERR_ARG);
     CHECK_ERR(ntk_kgd_predict_train(g, NAN, 1, u), NTK_ERR_ARG);
@@ -166,8 +423,11 @@ static void test_fractional(void)
     CHECK_ERR(ntk_kgd_predict_train(g, 2.5, 0, u), NTK_ERR_ARG);
     CHECK_OK(ntk_kgd_predict_train(g, 2.5, 1, u));   /* flow is fine */
     ntk_kgd_free(g);
-    /* divergent rate: reported, not returned as Inf */
-    CHECK_OK(kgd_new(p.K, n, p.y, p.u0, 2.5 / (c * lambda_max(&p)), NTK_LOSS_MEAN, &g));
+    /* divergent rate: refused by default; when asked for, the blow-up is
+     * reported, not returned as Inf */
+    check_unstable_refused(p.K, n, p.y, p.u0, 2.5 / (c * lambda_max(&p)), g_method, u);
+    CHECK_OK(kgd_new_unstable(p.K, n, p.y, p.u0, 2.5 / (c * lambda_max(&p)), NTK_LOSS_MEAN,
+                              g_method, &g));
     CHECK_ERR(ntk_kgd_predict_train(g, 5000, 0, u), NTK_ERR_DIVERGED);
     CHECK_ERR(ntk_kgd_predict_test(g, 5000, 0, p.Kt, nt, p.f0, f), NTK_ERR_DIVERGED);
     ntk_kgd_free(g);
@@ -207,13 +467,29 @@ static void test_flow(void)
             CHECK_OK(kgd_new(p.K, n, p.y, p.u0, lr, loss, &g));
             CHECK_OK(ntk_kgd_predict_train(g, T, 1, uc));
             CHECK_OK(ntk_kgd_predict_test(g, T, 1, p.Kt, nt, p.f0, fc));
-            CHECK(t_max_rel_err(uc, u, n) < 1e-10, "flow train (singular=%d, loss=%d): %.3g",
-                  singular, lf, t_max_rel_err(uc, u, n));
-            CHECK(t_max_rel_err(fc, ft, nt) < 1e-10, "flow test (singular=%d, loss=%d): %.3g",
-                  singular, lf, t_max_rel_err(fc, ft, nt));
+            /* the series' rounding: the k-th term carries k products with
+             * |A| (‖|A|‖ ≤ a_F = cηT‖K‖_F), so Σ k·R_n·a_F‖A‖^{k−1}/k! =
+             * R_n·a_F·e^{‖A‖}, ‖A‖ = 3; its truncation 3^81/81! is nil */
+            ntk_kgd *ge = NULL;
+            CHECK_OK(ntk_kgd_create_method(p.K, n, p.y, p.u0, lr, loss, NTK_KGD_EIG, 0.0, &ge));
+            double r0 = resid_norm(p.y, p.u0, n), aF = c * lr * T * norm2(p.K, n * n);
+            double kt = row_norm_max(p.Kt, nt, n);
+            pred_tol cf = closed_form_tol(ge, p.Kt, nt, p.y, p.u0, p.f0, c * lr, T, 1);
+            double ou = R_n(n) * (norm_inf(p.y, n) + aF * exp(3.0) * r0);
+            double of = R_n(n) * (norm_inf(p.f0, nt) + c * lr * T * kt * r0 * (1 + aF * exp(3.0)));
+            double kscale = sqrt(test_kxx_max(&p) / diag_max(p.K, n));
+            CHECK_LE(t_max_rel_err(uc, u, n),
+                     (cf.u + ou + krylov_allow(g, r0, 1.0)) / norm_inf(u, n),
+                     "flow train (singular=%d, loss=%d)", singular, lf);
+            CHECK_LE(t_max_rel_err(fc, ft, nt),
+                     (cf.f + of + krylov_allow(g, r0, kscale)) / norm_inf(ft, nt),
+                     "flow test (singular=%d, loss=%d)", singular, lf);
             ntk_kgd_free(g);
             /* many tiny GD steps (η/N, N·T steps) approach the flow, error O(1/N) */
-            if (singular || lf) continue;
+            if (singular || lf) {
+                ntk_kgd_free(ge);
+                continue;
+            }
             const int N = 1000;
             size_t steps = (size_t)llround(T * N);
             double Ts = (double)steps / N, ug[n], r[n];
@@ -225,9 +501,21 @@ static void test_flow(void)
             }
             CHECK_OK(kgd_new(p.K, n, p.y, p.u0, lr, loss, &g));
             CHECK_OK(ntk_kgd_predict_train(g, Ts, 1, uc));
-            CHECK(t_max_rel_err(uc, ug, n) < 5e-3, "flow vs tiny steps: %.3g",
-                  t_max_rel_err(uc, ug, n));
+            /* exactly, u − y = Q diag(d) Qᵀ (u0 − y) with d_k the difference of
+             * the mode factors (1 − xλ_k/N)^steps and e^{−xλ_k Ts} (~ (xλ)²Ts/2N
+             * e^{−xλTs}), so |Δu_i| ≤ max_k |d_k|·‖r0‖₂; plus the roundings */
+            const double *lam = ntk_kgd_evals(ge);
+            double x = c * lr, dmax = 0.0;
+            for (size_t k = 0; k < n; k++)
+                dmax = fmax(dmax, fabs(pow(1.0 - x * lam[k] / N, (double)steps) -
+                                       exp(-x * lam[k] * Ts)));
+            pred_tol cs = closed_form_tol(ge, p.Kt, nt, p.y, p.u0, p.f0, x, Ts, 1);
+            pred_tol is = iteration_tol(&p, x / N, (double)steps);
+            CHECK_LE(t_max_rel_err(uc, ug, n),
+                     (dmax * r0 + cs.u + is.u + krylov_allow(g, r0, 1.0)) / norm_inf(ug, n),
+                     "flow vs %zu tiny steps", steps);
             ntk_kgd_free(g);
+            ntk_kgd_free(ge);
         }
         free_problem(&p);
     }
@@ -277,16 +565,34 @@ static void test_singular_limit(void)
         int asc = 1;
         for (size_t k = 1; k < n; k++) asc &= w[k] >= w[k - 1];
         CHECK(asc, "evals not ascending");
-        CHECK(fabs(w[n - r - 1]) < 1e-12 * w[n - 1], "expected %zu zero eigenvalues", n - r);
+        /* rank r: the rest are the rounding of K = F Fᵀ/r and of dsyevd */
+        CHECK_LE(fabs(w[n - r - 1]), R_n(n) * w[n - 1], "expected %zu zero eigenvalues", n - r);
     }
+    /* at t = 1e6 every nonzero mode has decayed (cηλ⁺_min·t ≫ 40), so the
+     * closed form is the limit up to its rounding (D[h] ~ t·cη/λ⁺_min: the
+     * null modes carry h = t·cη). The oracle: LU of the Gram matrix FᵀF
+     * (condition κ = λmax/λ⁺_min), b = (FᵀF)⁻¹Fᵀr0 with ‖b‖₂ ≤ ‖r0‖₂/σ_min(F),
+     * σ_min(F)² = r·λ⁺_min, then rows of F of norm √(r·k(x,x)):
+     * |Δ| ≤ R_n·κ·√(k(x,x)/λ⁺_min)·‖r0‖₂. */
+    ntk_kgd *ge = NULL;
+    CHECK_OK(ntk_kgd_create_method(p.K, n, p.y, p.u0, lr, NTK_LOSS_MEAN, NTK_KGD_EIG, 0.0, &ge));
+    const double *lam = ntk_kgd_evals(ge);
+    double lpos = lam[n - r], kappa = lam[n - 1] / lpos, r0 = resid_norm(p.y, p.u0, n);
+    double ou = R_n(n) * kappa * sqrt(diag_max(p.K, n) / lpos) * r0;
+    double of = R_n(n) * kappa * sqrt(test_kxx_max(&p) / lpos) * r0;
+    double kscale = sqrt(test_kxx_max(&p) / diag_max(p.K, n));
     for (int flow = 0; flow < 2; flow++) {
         CHECK_OK(ntk_kgd_predict_train(g, 1e6, flow, uc));
         CHECK_OK(ntk_kgd_predict_test(g, 1e6, flow, p.Kt, nt, p.f0, fc));
-        CHECK(t_max_rel_err(uc, u_inf, n) < 1e-9, "u(inf), flow=%d: %.3g", flow,
-              t_max_rel_err(uc, u_inf, n));
-        CHECK(t_max_rel_err(fc, f_inf, nt) < 1e-7, "f_test(inf), flow=%d: %.3g", flow,
-              t_max_rel_err(fc, f_inf, nt));
+        pred_tol cf = closed_form_tol(ge, p.Kt, nt, p.y, p.u0, p.f0, c * lr, 1e6, flow);
+        CHECK_LE(t_max_rel_err(uc, u_inf, n),
+                 (cf.u + ou + krylov_allow(g, r0, 1.0)) / norm_inf(u_inf, n), "u(inf), flow=%d",
+                 flow);
+        CHECK_LE(t_max_rel_err(fc, f_inf, nt),
+                 (cf.f + of + krylov_allow(g, r0, kscale)) / norm_inf(f_inf, nt),
+                 "f_test(inf), flow=%d", flow);
     }
+    ntk_kgd_free(ge);
     ntk_kgd_free(g);
     free_problem(&p);
 }
@@ -329,21 +635,33 @@ static void test_ridge(void)
     memcpy(b, p.y, sizeof b);
     CHECK(LAPACKE_dgesv(LAPACK_ROW_MAJOR, (lapack_int)n, 1, A, (lapack_int)n, ipiv, b, 1) == 0,
           "dgesv");
-    CHECK(t_max_rel_err(a, b, n) < 1e-10, "ridge vs LU: %.3g", t_max_rel_err(a, b, n));
+    /* Cholesky and LU are backward stable: each solution is within
+     * R_n·κ(A) of the true one in the 2-norm, κ(A) = (λmax + ridge)/(λmin +
+     * ridge); the residual needs no κ: |r_i| ≤ R_n(‖A‖_F‖a‖₂ + ‖y‖∞), the
+     * backward error plus the rounding of forming r */
+    double lam[n], Kc[n * n];
+    memcpy(Kc, p.K, sizeof Kc);
+    CHECK_OK(ntk_eigh(Kc, n, lam, NULL));
+    double kappa = (lam[n - 1] + ridge) / (lam[0] + ridge);
+    double sol_tol = 2.0 * R_n(n) * kappa * norm2(b, n) / norm_inf(b, n);
+    CHECK_LE(t_max_rel_err(a, b, n), sol_tol, "ridge vs LU");
     matvec(p.K, n, n, a, res);
-    double rmax = 0.0;
+    double rmax = 0.0, aF = 0.0;
     for (size_t i = 0; i < n; i++) rmax = fmax(rmax, fabs(res[i] + ridge * a[i] - p.y[i]));
-    CHECK(rmax < 1e-10, "ridge residual %.3g", rmax);
-    /* y may alias alpha_out */
+    for (size_t i = 0; i < n * n; i++) aF += p.K[i] * p.K[i];
+    aF = sqrt(aF) + ridge * sqrt((double)n);
+    CHECK_LE(rmax, R_n(n) * (aF * norm2(a, n) + norm_inf(p.y, n)), "ridge residual");
+    /* y may alias alpha_out: the same solve, so within the same bound */
     memcpy(b, p.y, sizeof b);
     CHECK_OK(ntk_kernel_ridge(p.K, n, b, ridge, b));
-    CHECK(t_max_rel_err(b, a, n) < 1e-15, "aliased ridge differs");
+    CHECK_LE(t_max_rel_err(b, a, n), sol_tol, "aliased ridge differs");
     /* not positive definite: −I with no ridge */
     double N[9] = {-1, 0, 0, 0, -1, 0, 0, 0, -1}, yy[3] = {1, 2, 3}, out[3];
     CHECK_ERR(ntk_kernel_ridge(N, 3, yy, 0.0, out), NTK_ERR_LAPACK);
     CHECK(strstr(ntk_errmsg(), "increase the ridge") != NULL, "message: %s", ntk_errmsg());
     CHECK_OK(ntk_kernel_ridge(N, 3, yy, 2.0, out));
-    CHECK_CLOSE(out[2], 3.0, 1e-15, "(2I - I)^{-1} y");
+    /* Cholesky of I: √1 and divisions by 1, every operation exact */
+    CHECK(out[2] == 3.0, "(2I - I)^{-1} y = %.17g, expected 3", out[2]);
     CHECK_ERR(ntk_kernel_ridge(N, 3, yy, -1.0, out), NTK_ERR_ARG);
     N[1] = 0.5;
     CHECK_ERR(ntk_kernel_ridge(N, 3, yy, 2.0, out), NTK_ERR_ARG);
@@ -359,12 +677,13 @@ static void test_ridge(void)
 typedef struct {
     size_t n, nt;
     double *Q, *lam, *K, *Kt;
+    double kxx;   /* max k(x,x) = Σ_k G_ik² λ_k / n over the test points */
 } spec_kernel;
 
 static spec_kernel make_spec_kernel(size_t n, size_t nt, const double *lam, uint64_t seed)
 {
     spec_kernel s = {n, nt, malloc(n * n * sizeof(double)), malloc(n * sizeof(double)),
-                     malloc(n * n * sizeof(double)), malloc(nt * n * sizeof(double))};
+                     malloc(n * n * sizeof(double)), malloc(nt * n * sizeof(double)), 0.0};
     ntk_rng rng;
     ntk_rng_seed(&rng, seed);
     memcpy(s.lam, lam, n * sizeof(double));
@@ -377,8 +696,14 @@ static spec_kernel make_spec_kernel(size_t n, size_t nt, const double *lam, uint
                    (lapack_int)n, tau);
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < n; k++) QL[i * n + k] = s.Q[i * n + k] * lam[k];
-    for (size_t i = 0; i < nt; i++)
-        for (size_t k = 0; k < n; k++) G[i * n + k] *= lam[k] / sqrt((double)n);
+    for (size_t i = 0; i < nt; i++) {
+        double kxx = 0.0;
+        for (size_t k = 0; k < n; k++) {
+            kxx += G[i * n + k] * G[i * n + k] * lam[k] / (double)n;
+            G[i * n + k] *= lam[k] / sqrt((double)n);
+        }
+        s.kxx = fmax(s.kxx, kxx);
+    }
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)n, 1.0, QL, (int)n,
                 s.Q, (int)n, 0.0, s.K, (int)n);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nt, (int)n, (int)n, 1.0, G, (int)n,
@@ -393,16 +718,20 @@ static void free_spec_kernel(spec_kernel *s) { free(s->Q), free(s->lam), free(s-
 
 /* KRYLOV (horizon t_max, 0: every t) against EIG on one kernel: GD (stable
  * and oscillating) and flow, mean and sum loss, t from 0 to 5000, train and
- * test, to 1e-9 of max(‖y‖∞, 1). Returns the worst error seen and the
- * largest Krylov dimension. */
+ * test; kxx_max bounds k(x,x) over the test points. Tolerance: twice the
+ * closed form's rounding bound (both methods apply f(K) through an
+ * orthonormal basis) plus the Krylov truncation allowance (see Tolerances).
+ * Returns the worst error seen relative to max(‖y‖∞, 1) and the largest
+ * Krylov dimension. */
 static double krylov_vs_eig(const double *K, size_t n, const double *Kt, size_t nt,
                             const double *y, const double *u0, const double *f0, double lmax,
-                            double t_max, const char *what, size_t *k_out)
+                            double kxx_max, double t_max, const char *what, size_t *k_out)
 {
     static const double ts[] = {0, 1, 2, 5, 17, 100, 333, 1000, 2500, 5000};
     double *ue = malloc(n * sizeof(double)), *uk = malloc(n * sizeof(double));
     double *fe = malloc(nt * sizeof(double)), *fk = malloc(nt * sizeof(double));
-    double ymax = 1.0, worst = 0.0;
+    double ymax = 1.0, worst = 0.0, r0 = resid_norm(y, u0, n);
+    double kscale = sqrt(kxx_max / diag_max(K, n));
     for (size_t i = 0; i < n; i++) ymax = fmax(ymax, fabs(y[i]));
     *k_out = 0;
     for (int lf = 0; lf < 2; lf++) {
@@ -422,6 +751,7 @@ static double krylov_vs_eig(const double *K, size_t n, const double *Kt, size_t 
             CHECK_OK(ntk_kgd_info(gk, &m, &k, NULL));
             CHECK(m == NTK_KGD_KRYLOV, "%s: method %d", what, (int)m);
             if (k > *k_out) *k_out = k;
+            double ku = krylov_allow(gk, r0, 1.0), kf = krylov_allow(gk, r0, kscale);
             for (int flow = 0; flow < 2; flow++) {
                 if (osc && flow) continue;   /* the same flow as osc = 0 up to scale */
                 for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) {
@@ -429,25 +759,31 @@ static double krylov_vs_eig(const double *K, size_t n, const double *Kt, size_t 
                     CHECK_OK(ntk_kgd_predict_train(gk, ts[i], flow, uk));
                     CHECK_OK(ntk_kgd_predict_test(ge, ts[i], flow, Kt, nt, f0, fe));
                     CHECK_OK(ntk_kgd_predict_test(gk, ts[i], flow, Kt, nt, f0, fk));
+                    pred_tol cf = closed_form_tol(ge, Kt, nt, y, u0, f0, c * lr, ts[i], flow);
                     double eu = 0.0, ef = 0.0;
                     for (size_t j = 0; j < n; j++) eu = fmax(eu, fabs(uk[j] - ue[j]));
                     for (size_t j = 0; j < nt; j++) ef = fmax(ef, fabs(fk[j] - fe[j]));
-                    eu /= ymax, ef /= ymax;
-                    CHECK(eu <= 1e-9, "%s loss=%d osc=%d flow=%d t=%g: train %.3g (k=%zu)", what,
-                          lf, osc, flow, ts[i], eu, k);
-                    CHECK(ef <= 1e-9, "%s loss=%d osc=%d flow=%d t=%g: test %.3g (k=%zu)", what,
-                          lf, osc, flow, ts[i], ef, k);
-                    worst = fmax(worst, fmax(eu, ef));
+                    CHECK_LE(eu, 2.0 * cf.u + ku, "%s loss=%d osc=%d flow=%d t=%g: train (k=%zu)",
+                             what, lf, osc, flow, ts[i], k);
+                    CHECK_LE(ef, 2.0 * cf.f + kf, "%s loss=%d osc=%d flow=%d t=%g: test (k=%zu)",
+                             what, lf, osc, flow, ts[i], k);
+                    worst = fmax(worst, fmax(eu, ef) / ymax);
                 }
             }
-            /* λ_max from the top Ritz value; θ_min bounds λ_min from above */
+            /* λ_max from the top Ritz value: kgd.c stops only once its residual
+             * ρ ≤ LMAX_RTOL·θ_max, and then |θ_max − λ_max| ≤ min(ρ, ρ²/gap)
+             * (gap: to the next eigenvalue), plus rounding. θ_min ≥ λ_min
+             * (Cauchy interlacing) up to rounding. */
             double lo, hi, elo, ehi;
             int ex = -1;
             CHECK_OK(ntk_kgd_extremes(gk, &lo, &hi, &ex));
             CHECK_OK(ntk_kgd_extremes(ge, &elo, &ehi, NULL));
-            CHECK(fabs(hi - ehi) <= 1e-10 * ehi, "%s: Ritz lambda_max %.17g vs %.17g", what, hi,
-                  ehi);
-            CHECK(lo >= elo - 1e-12 * ehi, "%s: Ritz lambda_min %.17g below %.17g", what, lo, elo);
+            const double *lam = ntk_kgd_evals(ge);
+            double rho = LMAX_RTOL * hi, gap = lam[n - 1] - lam[n - 2];
+            CHECK_LE(fabs(hi - ehi), fmin(rho, rho * rho / gap) + R_n(n) * ehi,
+                     "%s: Ritz lambda_max %.17g vs %.17g", what, hi, ehi);
+            CHECK_LE(elo - lo, R_n(n) * ehi, "%s: Ritz lambda_min %.17g below %.17g", what, lo,
+                     elo);
             CHECK(ex == (k == n), "%s: exact = %d with k = %zu", what, ex, k);
             ntk_kgd_free(ge), ntk_kgd_free(gk);
         }
@@ -479,8 +815,12 @@ static void test_krylov(void)
         CHECK_OK(ntk_kernel_infinite(&cfg, X + n * d, nt, X, n, 1.0, 1.0, 0, Kt));
         ntk_spectrum_summary sp;
         CHECK_OK(ntk_spectrum_summary_of(K, n, &sp));
+        double *Ktt = malloc(nt * nt * sizeof(double)), kxx = 0.0;   /* k(x,x), test points */
+        CHECK_OK(ntk_kernel_infinite(&cfg, X + n * d, nt, NULL, 0, 1.0, 1.0, 0, Ktt));
+        for (size_t i = 0; i < nt; i++) kxx = fmax(kxx, Ktt[i * nt + i]);
+        free(Ktt);
         for (int h = 0; h < 2; h++) {
-            double e = krylov_vs_eig(K, n, Kt, nt, y, u0, f0, sp.lmax, h ? 5000.0 : 0.0,
+            double e = krylov_vs_eig(K, n, Kt, nt, y, u0, f0, sp.lmax, kxx, h ? 5000.0 : 0.0,
                                      "relu NTK", &k);
             CHECK(k < n / 2, "relu NTK: the stopping rule should stop early, k = %zu", k);
             printf("krylov vs eig, relu NTK n=%d, t_max=%s: k=%zu, worst %.2g\n", n,
@@ -503,8 +843,13 @@ static void test_krylov(void)
             for (size_t j = 0; j < i; j++) K[j * n + i] = K[i * n + j];
         ntk_spectrum_summary sp;
         CHECK_OK(ntk_spectrum_summary_of(K, n, &sp));
+        double kxx = 0.0;   /* k(x,x) = ‖a_x‖²/m over the test points */
+        for (size_t i = n; i < n + nt; i++) {
+            double a2 = norm2(A + i * m, m);
+            kxx = fmax(kxx, a2 * a2 / (double)m);
+        }
         for (int h = 0; h < 2; h++) {
-            double e = krylov_vs_eig(K, n, Kt, nt, y, u0, f0, sp.lmax, h ? 5000.0 : 0.0,
+            double e = krylov_vs_eig(K, n, Kt, nt, y, u0, f0, sp.lmax, kxx, h ? 5000.0 : 0.0,
                                      "A A^T/m", &k);
             printf("krylov vs eig, A A^T/m (rank %zu), t_max=%s: k=%zu, worst %.2g\n", m,
                    h ? "5000" : "inf", k, e);
@@ -521,8 +866,8 @@ static void test_krylov(void)
         lam[n - 1] = 40.0;
         spec_kernel s = make_spec_kernel(n, nt, lam, 42);
         for (int h = 0; h < 2; h++) {
-            double e = krylov_vs_eig(s.K, n, s.Kt, nt, y, u0, f0, 40.0, h ? 5000.0 : 0.0,
-                                     "clusters", &k);
+            double e = krylov_vs_eig(s.K, n, s.Kt, nt, y, u0, f0, 40.0, s.kxx,
+                                     h ? 5000.0 : 0.0, "clusters", &k);
             printf("krylov vs eig, clustered spectrum, t_max=%s: k=%zu, worst %.2g\n",
                    h ? "5000" : "inf", k, e);
         }
@@ -531,31 +876,35 @@ static void test_krylov(void)
     free(y), free(u0), free(f0), free(lam);
 }
 
-/* KRYLOV against EIG (to 1e-12) on K with r0 = y − u0 in an invariant
- * subspace; returns the Krylov dimension and error estimate. */
+/* KRYLOV against EIG on K with r0 = y − u0 in an invariant subspace, to
+ * the tolerance of krylov_vs_eig: rounding only when the Krylov space is
+ * exact; returns the Krylov dimension and error estimate. */
 static void invariant_case(const double *K, size_t n, const double *Kt, size_t nt,
                            const double *y, const double *u0, const double *f0, double lmax,
-                           int flow, size_t *k, double *err)
+                           double kxx_max, int flow, size_t *k, double *err)
 {
     double *ue = malloc(n * sizeof(double)), *uk = malloc(n * sizeof(double));
     double *fe = malloc(nt * sizeof(double)), *fk = malloc(nt * sizeof(double));
     ntk_kgd *ge = NULL, *gk = NULL;
-    double lr = 0.8 * (double)n / lmax;
+    double lr = 0.8 * (double)n / lmax, r0 = resid_norm(y, u0, n);
     CHECK_OK(ntk_kgd_create_method(K, n, y, u0, lr, NTK_LOSS_MEAN, NTK_KGD_EIG, 0.0, &ge));
     CHECK_OK(ntk_kgd_create_method(K, n, y, u0, lr, NTK_LOSS_MEAN, NTK_KGD_KRYLOV, 0.0, &gk));
     *k = 0;
     *err = -1.0;
     if (ge && gk) {
         CHECK_OK(ntk_kgd_info(gk, NULL, k, err));
+        double ku = krylov_allow(gk, r0, 1.0);
+        double kf = krylov_allow(gk, r0, sqrt(kxx_max / diag_max(K, n)));
         for (double t = 0; t <= 1e4; t = t ? t * 10 : 1) {
             CHECK_OK(ntk_kgd_predict_train(ge, t, flow, ue));
             CHECK_OK(ntk_kgd_predict_train(gk, t, flow, uk));
             CHECK_OK(ntk_kgd_predict_test(ge, t, flow, Kt, nt, f0, fe));
             CHECK_OK(ntk_kgd_predict_test(gk, t, flow, Kt, nt, f0, fk));
-            CHECK(t_max_rel_err(uk, ue, n) < 1e-12, "invariant train t=%g: %.3g", t,
-                  t_max_rel_err(uk, ue, n));
-            CHECK(t_max_rel_err(fk, fe, nt) < 1e-12, "invariant test t=%g: %.3g", t,
-                  t_max_rel_err(fk, fe, nt));
+            pred_tol cf = closed_form_tol(ge, Kt, nt, y, u0, f0, 0.8 / lmax, t, flow);
+            CHECK_LE(t_max_rel_err(uk, ue, n), (2.0 * cf.u + ku) / norm_inf(ue, n),
+                     "invariant train t=%g (k=%zu)", t, *k);
+            CHECK_LE(t_max_rel_err(fk, fe, nt), (2.0 * cf.f + kf) / norm_inf(fe, nt),
+                     "invariant test t=%g (k=%zu)", t, *k);
         }
     }
     ntk_kgd_free(ge), ntk_kgd_free(gk);
@@ -593,10 +942,15 @@ static void test_krylov_invariant(void)
     for (size_t i = 0; i < n; i++) y[i] = u0[i] + (on[i] ? ntk_rng_normal(&rng) : 0.0);
     ntk_spectrum_summary sp;
     CHECK_OK(ntk_spectrum_summary_of(K, n, &sp));
+    double kxx = 0.0;   /* k(x,x) = ‖F_x‖²/p over the test points */
+    for (size_t i = n; i < n + nt; i++) {
+        double f2 = norm2(F + i * p, p);
+        kxx = fmax(kxx, f2 * f2 / p);
+    }
     for (int flow = 0; flow < 2; flow++) {
         size_t k;
         double err;
-        invariant_case(K, n, Kt, nt, y, u0, f0, sp.lmax, flow, &k, &err);
+        invariant_case(K, n, Kt, nt, y, u0, f0, sp.lmax, kxx, flow, &k, &err);
         CHECK(k == r, "invariant subspace of dimension %d, k = %zu", r, k);
         CHECK(err == 0.0, "exact termination reports err %.3g", err);
     }
@@ -608,8 +962,10 @@ static void test_krylov_invariant(void)
     CHECK_OK(ntk_eigh(blk, r, w, NULL));
     CHECK_OK(ntk_kgd_create_method(K, n, y, u0, 1.0, NTK_LOSS_SUM, NTK_KGD_KRYLOV, 0.0, &g));
     CHECK_OK(ntk_kgd_extremes(g, &lo, &hi, NULL));
-    CHECK_CLOSE(hi, w[r - 1], 1e-13, "Ritz lambda_max of the subspace");
-    CHECK(fabs(lo) < 1e-13 * hi, "Ritz lambda_min %.3g (null vector in r0)", lo);
+    /* exact termination: the Ritz values are eigenvalues of the block, up to
+     * the rounding of K, of the Lanczos recurrence and of the two eigensolvers */
+    CHECK_LE(fabs(hi - w[r - 1]), R_n(n) * w[r - 1], "Ritz lambda_max of the subspace");
+    CHECK_LE(fabs(lo), R_n(n) * hi, "Ritz lambda_min %.3g (null vector in r0)", lo);
     ntk_kgd_free(g);
     free(F), free(K), free(Kt);
 
@@ -625,9 +981,14 @@ static void test_krylov_invariant(void)
     for (int flow = 0; flow < 2; flow++) {
         size_t k;
         double err;
-        invariant_case(s.K, n, s.Kt, nt, y, u0, f0, lam[n - 1], flow, &k, &err);
+        invariant_case(s.K, n, s.Kt, nt, y, u0, f0, lam[n - 1], s.kxx, flow, &k, &err);
+        /* the estimate is first available at k = 20 (checks every 10 steps,
+         * against the previous one); 40 leaves two more checks for noise */
         CHECK(k >= r && k <= 40, "near-invariant subspace: k = %zu", k);
-        CHECK(err <= 1e-12, "near-invariant subspace: err %.3g", err);
+        /* the stopping rule: err_est ≤ KRYLOV_RTOL, or 0 if exact (k = n is
+         * excluded above). How far below the estimate falls depends on the
+         * rounding noise in r0, which Lanczos amplifies by 1/Π β_j. */
+        CHECK_LE(err, KRYLOV_RTOL, "near-invariant subspace: err_est");
     }
     free_spec_kernel(&s);
 }
@@ -666,15 +1027,20 @@ static void test_krylov_modes(void)
     CHECK_ERR(ntk_kgd_create_method(p.K, n, p.y, p.u0, 1.0, NTK_LOSS_MEAN, NTK_KGD_KRYLOV, -1.0,
                                     &g),
               NTK_ERR_ARG);
-    /* r0 = 0: predictions stay at u0 / f0 */
-    CHECK_OK(ntk_kgd_create_method(p.K, n, p.y, p.y, 1.0, NTK_LOSS_SUM, NTK_KGD_KRYLOV, 0.0,
-                                   &g));
+    /* r0 = 0: predictions stay at u0 / f0 (even at this unstable rate) */
+    CHECK_OK(kgd_new_unstable(p.K, n, p.y, p.y, 1.0, NTK_LOSS_SUM, NTK_KGD_KRYLOV, &g));
     CHECK_OK(ntk_kgd_predict_train(g, 50, 0, u));
     CHECK(t_max_rel_err(u, p.y, n) == 0.0, "r0 = 0 train moved");
     CHECK_OK(ntk_kgd_predict_test(g, 50, 1, p.Kt, nt, p.f0, f));
     CHECK(t_max_rel_err(f, p.f0, nt) == 0.0, "r0 = 0 test moved");
     CHECK_OK(ntk_kgd_extremes(g, &lo, &hi, NULL));
-    CHECK(fabs(hi - lmax) <= 1e-10 * lmax, "r0 = 0: lambda_max %.17g vs %.17g", hi, lmax);
+    {   /* as in krylov_vs_eig: min(ρ, ρ²/gap) at the stop, plus rounding */
+        double w[30];
+        CHECK_OK(ntk_eigh(p.K, n, w, NULL));
+        double rho = LMAX_RTOL * hi;
+        CHECK_LE(fabs(hi - lmax), fmin(rho, rho * rho / (w[n - 1] - w[n - 2])) + R_n(n) * lmax,
+                 "r0 = 0: lambda_max %.17g vs %.17g", hi, lmax);
+    }
     ntk_kgd_free(g);
     /* oscillating modes admit integer t only; divergence is reported */
     CHECK_OK(ntk_kgd_create_method(p.K, n, p.y, p.u0, 1.5 / (c * lmax), NTK_LOSS_MEAN,
@@ -684,8 +1050,9 @@ static void test_krylov_modes(void)
     CHECK_ERR(ntk_kgd_predict_test(g, 2.5, 0, p.Kt, nt, p.f0, f), NTK_ERR_ARG);
     CHECK_OK(ntk_kgd_predict_train(g, 2.5, 1, u));
     ntk_kgd_free(g);
-    CHECK_OK(ntk_kgd_create_method(p.K, n, p.y, p.u0, 2.5 / (c * lmax), NTK_LOSS_MEAN,
-                                   NTK_KGD_KRYLOV, 0.0, &g));
+    check_unstable_refused(p.K, n, p.y, p.u0, 2.5 / (c * lmax), NTK_KGD_KRYLOV, u);
+    CHECK_OK(kgd_new_unstable(p.K, n, p.y, p.u0, 2.5 / (c * lmax), NTK_LOSS_MEAN, NTK_KGD_KRYLOV,
+                              &g));
     CHECK_ERR(ntk_kgd_predict_train(g, 5000, 0, u), NTK_ERR_DIVERGED);
     CHECK_ERR(ntk_kgd_predict_test(g, 5000, 0, p.Kt, nt, p.f0, f), NTK_ERR_DIVERGED);
     ntk_kgd_free(g);
