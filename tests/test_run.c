@@ -4,6 +4,7 @@
 #include "harness.h"
 #include "ntkit.h"
 
+#include <float.h>
 #include <math.h>
 
 typedef struct {
@@ -25,34 +26,74 @@ static data make_data(size_t n, size_t nt, size_t d, uint64_t seed)
 
 static void free_data(data *D) { free(D->X), free(D->y), free(D->Xt), free(D->yt); }
 
-/* max_i |a_i − b_i| / max(max_i |b_i|, 1): relative once predictions are of
- * the targets' O(1) scale, absolute near t = 0 where a centred model is 0 */
-static double rel_err(const double *a, const double *b, size_t n)
+/* ---- Tolerances --------------------------------------------------------
+ * Two float64 computations of one kernel model (the linearized network
+ * trained step by step, lin in its feature space, closed-form kernel GD)
+ * agree in exact arithmetic; they differ by rounding, bounded by
+ *   C_ROUND·(n + P)·ε·(t_it + κ_t)·S:
+ * n + P the length of the products (n points, P parameters or features),
+ * t_it the number of explicit steps taken (each adds its rounding; GD on
+ * the linearized model; 0 for closed forms), κ_t = 1 + λmax·h_t the
+ * conditioning of g_t, h_t on K's spectrum (|g_t'(λ)| ≤ min(t·x, 1/λ) for
+ * stable rates, x = c (K already holds η1Θ1 + η2Θ2), λ ≥ λ⁺_min the smallest
+ * eigenvalue kgd.c does not treat as 0; t·x·λmax for oscillating rates),
+ * S = max(1, ‖y‖∞, ‖f0_test‖∞) + ‖r0‖₂·(1 + h_t‖K_test‖_{2,∞}) the size of
+ * the predictions and of the sums behind them, h_t = max h_t(λ) ≤ t·x (and
+ * ≤ 1/λ⁺_min without a null space). Flow through the ODE integrator adds its
+ * error, estimated by a second run at a tenth of its tolerance: twice the
+ * change (an integrator's global error scales with its tolerance). */
+#define C_ROUND 4.0
+#define ACT_ULP 8.0
+#define ZERO_RTOL 1e-12   /* kgd.c: |λ| ≤ this·λmax counts as 0 */
+
+static double norm_inf(const double *x, size_t n)
 {
-    double num = 0, den = 1.0;
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs(a[i] - b[i]);
-        if (!(e <= num)) num = e;
-        if (fabs(b[i]) > den) den = fabs(b[i]);
-    }
-    return num / den;
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
+    return m;
 }
 
-/* max over logged times of the relative difference between two models' train
- * and test predictions */
-static double track(ntk_run *r, int a, int b, const double *times, int nt_)
+static double norm2(const double *x, size_t n)
 {
-    double worst = 0;
-    double fa[400], fb[400], ta[400], tb[400];
-    for (int k = 0; k < nt_; k++) {
-        if (ntk_run_advance(r, times[k]) != NTK_OK) return INFINITY;
-        if (ntk_run_predictions(r, a, fa, ta) != NTK_OK || ntk_run_predictions(r, b, fb, tb) != NTK_OK)
-            return INFINITY;
-        double e1 = rel_err(fa, fb, 60), e2 = rel_err(ta, tb, 20);
-        if (e1 > worst) worst = e1;
-        if (e2 > worst) worst = e2;
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += x[i] * x[i];
+    return sqrt(s);
+}
+
+/* The spectrum-dependent parts of the bound above, for K (n,n) with test
+ * block Kt (nt,n) at rate x: λmax, λ⁺_min, whether K has a null space,
+ * ‖K_test‖_{2,∞}. */
+typedef struct {
+    double lmax, lpos, kt;
+    int singular;
+} model_spec;
+
+static model_spec model_spectrum(const double *K, size_t n, const double *Kt, size_t nt)
+{
+    model_spec s = {0, 0, 0, 0};
+    double *A = malloc(n * n * sizeof(double)), *w = malloc(n * sizeof(double));
+    memcpy(A, K, n * n * sizeof(double));
+    CHECK_OK(ntk_eigh(A, n, w, NULL));
+    s.lmax = fmax(fabs(w[0]), fabs(w[n - 1]));
+    s.lpos = s.lmax;
+    for (size_t k = 0; k < n; k++) {
+        if (fabs(w[k]) <= ZERO_RTOL * s.lmax) s.singular = 1;
+        else s.lpos = fmin(s.lpos, fabs(w[k]));
     }
-    return worst;
+    for (size_t i = 0; i < nt; i++) s.kt = fmax(s.kt, norm2(Kt + i * n, n));
+    free(A), free(w);
+    return s;
+}
+
+/* C_ROUND·(n + P)·ε·(t_it + κ_t)·S for the predictions at time t */
+static double model_tol(const model_spec *s, size_t n, size_t P, double x, double t, double t_it,
+                        double ymax, double r0)
+{
+    double ht = s->singular ? t * x : fmin(t * x, 1.0 / s->lpos);
+    double kappa = 1.0 + (x * s->lmax <= 1.0 ? s->lmax * fmin(t * x, 1.0 / s->lpos)
+                                               : t * x * s->lmax);
+    double S = fmax(1.0, ymax) + r0 * (1.0 + ht * s->kt);
+    return C_ROUND * (double)(n + P) * DBL_EPSILON * (t_it + kappa) * S;
 }
 
 static void test_linearized_equals_kernel_gd(void)
@@ -77,28 +118,16 @@ static void test_linearized_equals_kernel_gd(void)
         rc.models = NTK_MODEL_NN | NTK_MODEL_LINEARIZED | NTK_MODEL_NTK | NTK_MODEL_LIN;
         rc.flow = cases[ci].flow;
         rc.flow_rtol = 1e-11;
-        ntk_run *r;
+        ntk_run *r, *rf = NULL;
         CHECK_OK(ntk_run_create(&rc, D.X, D.y, D.n, D.Xt, D.yt, D.nt, NULL, NULL, &r));
         if (!r) continue;
-        double times_gd[] = {0, 1, 2, 5, 17, 40, 100};
-        double times_fl[] = {0, 0.5, 1.3, 4, 10};
-        double err = rc.flow ? track(r, 1, 3, times_fl, 5) : track(r, 1, 3, times_gd, 7);
-        /* float64 through an eigendecomposition and ~100 steps: 1e-9 */
-        CHECK(err < (rc.flow ? 1e-8 : 1e-9), "case %zu: linearized vs closed-form ntk, max rel diff %.3g", ci, err);
-
-        /* lin against kernel GD under Θ_lin: K = η1 Θlin1 + η2 Θlin2 */
-        ntk_constants c;
-        double tf;
-        ntk_trace_factor(D.X, D.n, D.d, &tf);
-        ntk_constants_compute(nc.act, tf, 0, &c);
-        double *K = malloc(D.n * D.n * sizeof(double)), *Kt = malloc(D.nt * D.n * sizeof(double));
-        double *Xr = malloc(D.n * D.d * sizeof(double)), *Xtr = malloc(D.nt * D.d * sizeof(double));
-        memcpy(Xr, D.X, D.n * D.d * sizeof(double));
-        memcpy(Xtr, D.Xt, D.nt * D.d * sizeof(double));
-        CHECK_OK(ntk_kernel_lin(&c, nc.alpha, Xr, D.n, NULL, 0, D.d, gd.lr1, gd.lr2, K));
-        CHECK_OK(ntk_kernel_lin(&c, nc.alpha, Xtr, D.nt, Xr, D.n, D.d, gd.lr1, gd.lr2, Kt));
-        double u0[60], ft0[20];
+        if (rc.flow) {   /* the ODE's error estimate: the same run at rtol/10 */
+            ntk_run_config rc2 = rc;
+            rc2.flow_rtol = rc.flow_rtol / 10;
+            CHECK_OK(ntk_run_create(&rc2, D.X, D.y, D.n, D.Xt, D.yt, D.nt, NULL, NULL, &rf));
+        }
         /* the outputs at θ0 */
+        double u0[60], ft0[20];
         ntk_run *r0;
         ntk_run_config rc0 = rc;
         rc0.models = NTK_MODEL_NN;
@@ -106,6 +135,55 @@ static void test_linearized_equals_kernel_gd(void)
         ntk_run_create(&rc0, D.X, D.y, D.n, D.Xt, D.yt, D.nt, NULL, NULL, &r0);
         ntk_run_predictions(r0, 0, u0, ft0);
         ntk_run_free(r0);
+        double x = cases[ci].loss == NTK_LOSS_MEAN ? 1.0 / (double)D.n : 1.0;
+        double ymax = fmax(norm_inf(D.y, D.n), norm_inf(ft0, D.nt)), r0n = 0.0;
+        for (size_t i = 0; i < D.n; i++) r0n += (D.y[i] - u0[i]) * (D.y[i] - u0[i]);
+        r0n = sqrt(r0n);
+
+        /* linearized (GD steps or the ODE) against the closed-form ntk model,
+         * K = η1Θ1 + η2Θ2 at θ0 of P = m(d + 1) parameters */
+        double *K = malloc(D.n * D.n * sizeof(double)), *Kt = malloc(D.nt * D.n * sizeof(double));
+        double *W0 = malloc(nc.m * D.d * sizeof(double)), *v0 = malloc(nc.m * sizeof(double));
+        CHECK_OK(ntk_init_weights(&nc, W0, v0));
+        CHECK_OK(ntk_kernel_empirical(&nc, W0, v0, D.X, D.n, NULL, 0, gd.lr1, gd.lr2, 0, K));
+        CHECK_OK(ntk_kernel_empirical(&nc, W0, v0, D.Xt, D.nt, D.X, D.n, gd.lr1, gd.lr2, 0, Kt));
+        model_spec ms = model_spectrum(K, D.n, Kt, D.nt);
+        size_t P = nc.m * (D.d + 1);
+        double times_gd[] = {0, 1, 2, 5, 17, 40, 100};
+        double times_fl[] = {0, 0.5, 1.3, 4, 10};
+        const double *times = rc.flow ? times_fl : times_gd;
+        int ntimes = rc.flow ? 5 : 7;
+        double worst = 0.0;
+        for (int k = 0; k < ntimes; k++) {
+            double t = times[k], fa[80], fb[80], ff[80];
+            CHECK_OK(ntk_run_advance(r, t));
+            CHECK_OK(ntk_run_predictions(r, 1, fa, fa + 60));
+            CHECK_OK(ntk_run_predictions(r, 3, fb, fb + 60));
+            if (rf) {
+                CHECK_OK(ntk_run_advance(rf, t));
+                CHECK_OK(ntk_run_predictions(rf, 1, ff, ff + 60));
+            }
+            double tol = model_tol(&ms, D.n, P, x, t, rc.flow ? 0.0 : t, ymax, r0n);
+            for (int i = 0; i < 80; i++) {
+                double b = tol + (rf ? 2.0 * fabs(fa[i] - ff[i]) : 0.0), e = fabs(fa[i] - fb[i]);
+                worst = fmax(worst, e == 0.0 ? 0.0 : e / b);
+            }
+        }
+        CHECK_LE(worst, 1.0, "case %zu: linearized vs closed-form ntk, error / bound", ci);
+        free(W0), free(v0);
+
+        /* lin (closed form in its p ≤ 2d + 3 features) against kernel GD
+         * under Θ_lin: K = η1 Θlin1 + η2 Θlin2, of rank ≤ p */
+        ntk_constants c;
+        double tf;
+        ntk_trace_factor(D.X, D.n, D.d, &tf);
+        ntk_constants_compute(nc.act, tf, 0, &c);
+        double *Xr = malloc(D.n * D.d * sizeof(double)), *Xtr = malloc(D.nt * D.d * sizeof(double));
+        memcpy(Xr, D.X, D.n * D.d * sizeof(double));
+        memcpy(Xtr, D.Xt, D.nt * D.d * sizeof(double));
+        CHECK_OK(ntk_kernel_lin(&c, nc.alpha, Xr, D.n, NULL, 0, D.d, gd.lr1, gd.lr2, K));
+        CHECK_OK(ntk_kernel_lin(&c, nc.alpha, Xtr, D.nt, Xr, D.n, D.d, gd.lr1, gd.lr2, Kt));
+        ms = model_spectrum(K, D.n, Kt, D.nt);
         ntk_kgd *g;
         CHECK_OK(ntk_kgd_create(K, D.n, D.y, u0, 1.0, gd.loss, &g));
         double t = rc.flow ? 10 : 100;
@@ -113,17 +191,26 @@ static void test_linearized_equals_kernel_gd(void)
         CHECK_OK(ntk_run_predictions(r, 2, ul, tl));
         CHECK_OK(ntk_kgd_predict_train(g, t, rc.flow, uk));
         CHECK_OK(ntk_kgd_predict_test(g, t, rc.flow, Kt, D.nt, ft0, tk));
-        double e = fmax(t_max_rel_err(ul, uk, D.n), t_max_rel_err(tl, tk, D.nt));
-        CHECK(e < 1e-9, "case %zu: lin vs closed form under Theta_lin, rel diff %.3g", ci, e);
+        double tol = model_tol(&ms, D.n, 2 * D.d + 3, x, t, 0.0, ymax, r0n);
+        double e = 0.0;
+        for (size_t i = 0; i < D.n; i++) e = fmax(e, fabs(ul[i] - uk[i]));
+        for (size_t i = 0; i < D.nt; i++) e = fmax(e, fabs(tl[i] - tk[i]));
+        CHECK_LE(e, tol, "case %zu: lin vs closed form under Theta_lin", ci);
         ntk_kgd_free(g);
         free(K), free(Kt), free(Xr), free(Xtr);
         ntk_run_free(r);
+        ntk_run_free(rf);
     }
     free_data(&D);
 }
 
-/* GD with rates ε(η1, η2) for k steps against the flow at t = εk. The
- * difference is O(ε) (one Euler step error per unit time). */
+/* GD with rates ε(η1, η2) for k steps against the flow at t = εk: GD is
+ * the explicit Euler method for the flow, so the difference is
+ * e(ε) = C1·ε + C2·ε² + … (first order). From ε = 1e-2 to 1e-3 the
+ * observed order p = log10(e(1e-2)/e(1e-3)) is then 1 + log10((1 +
+ * C2/C1·1e-2)/(1 + C2/C1·1e-3)), within 0.1 of 1 for |C2/C1| ≤ 25; the
+ * flow's own error (rtol 1e-10) and rounding (k·P·ε ≲ 1e-11) are far
+ * below e(1e-3) ~ 1e-5. */
 static void test_flow_vs_small_gd(void)
 {
     data D = make_data(60, 20, 6, 5);
@@ -136,7 +223,7 @@ static void test_flow_vs_small_gd(void)
     fc.flow = 1;
     fc.flow_rtol = 1e-10;
     fc.kernel_every = 0;
-    double prev = INFINITY;
+    double errs[2];
     for (int e = 0; e < 2; e++) {
         double eps = e == 0 ? 1e-2 : 1e-3;
         ntk_gd_config g2 = {eps, eps, NTK_LOSS_MEAN};
@@ -152,18 +239,21 @@ static void test_flow_vs_small_gd(void)
         double a[60], b[60];
         ntk_run_predictions(rf, 0, a, NULL);
         ntk_run_predictions(rg, 0, b, NULL);
-        double err = t_max_rel_err(a, b, D.n);
-        CHECK(err < 20 * eps, "flow vs GD with rate %g: rel diff %.3g", eps, err);
-        CHECK(err < prev, "error shrinks with the rate (%.3g after %.3g)", err, prev);
-        prev = err;
+        errs[e] = t_max_rel_err(a, b, D.n);
         ntk_run_free(rf);
         ntk_run_free(rg);
     }
+    double p = log10(errs[0] / errs[1]);
+    CHECK_LE(fabs(p - 1.0), 0.1, "flow vs GD: observed order %.4f (differences %.3g at rate 1e-2, "
+             "%.3g at 1e-3), expected 1", p, errs[0], errs[1]);
     free_data(&D);
 }
 
 /* Centred model with rates divided by α²: the nn–linearized gap in function
- * space shrinks like 1/α (MATH.md §5). */
+ * space shrinks like 1/α (MATH.md §5): gap = C1/α + C2/α² + …, and the
+ * slope fitted between α = 2 and 32 is −1 + log((1 + r/32)/(1 + r/2))/log 16,
+ * r = C2/C1, within 0.2 of −1 for −0.95 ≤ r ≤ 1.6 (a correction below the
+ * leading term at α = 1). Rounding (~1e-13) is far below the gaps (≥ 1e-4). */
 static void test_lazy_rate(void)
 {
     data D = make_data(60, 20, 6, 6);
@@ -188,7 +278,7 @@ static void test_lazy_rate(void)
         ntk_run_free(r);
     }
     double slope = log(gap[2] / gap[0]) / log(alphas[2] / alphas[0]);
-    CHECK(slope < -0.8 && slope > -1.2, "gap ~ alpha^slope with slope %.3f (expected -1); gaps %.3g %.3g %.3g", slope, gap[0], gap[1], gap[2]);
+    CHECK_LE(fabs(slope + 1.0), 0.2, "gap ~ alpha^slope with slope %.3f (expected -1); gaps %.3g %.3g %.3g", slope, gap[0], gap[1], gap[2]);
     free_data(&D);
 }
 
@@ -208,23 +298,52 @@ static void test_metrics_and_theory(void)
     CHECK(!strcmp(ntk_run_column(r, 0), "step") && !strcmp(ntk_run_column(r, 1), "nn_train_loss"), "column names");
     double row0[64], row1[64];
     CHECK_OK(ntk_run_metrics(r, 1, row0));
-    /* at t = 0 every model equals the network: gaps are exactly 0 */
+    /* at t = 0 every model equals the network: the gaps (mean squared
+     * differences) are 0 up to the rounding of each model's f(θ0) — a
+     * forward pass, within C_ROUND(m + d + ACT_ULP)ε·|α/√m|Σ_r|v_r|(|φ(z_r)| +
+     * 1 + |z_r|), or the kernel models' y − (y − f0), within 4ε(|y| + |f0|)
+     * — so below (2·max_i Δ_i)² */
+    double dmax = 0.0;
+    {
+        double W0[50 * 5], v0[50], a = nc.alpha / sqrt((double)nc.m), s = sqrt((double)D.d);
+        CHECK_OK(ntk_init_weights(&nc, W0, v0));
+        for (size_t i = 0; i < D.n + D.nt; i++) {
+            const double *x = i < D.n ? D.X + i * D.d : D.Xt + (i - D.n) * D.d;
+            double fa = 0.0, f = 0.0;
+            for (size_t k = 0; k < nc.m; k++) {
+                double z = 0.0;
+                for (size_t j = 0; j < D.d; j++) z += W0[k * D.d + j] * x[j];
+                z /= s;
+                double p = ntk_act_phi(nc.act, z);
+                f += a * v0[k] * p;
+                fa += fabs(a * v0[k]) * (fabs(p) + 1.0 + fabs(z));
+            }
+            double y = i < D.n ? D.y[i] : D.yt[i - D.n];
+            double di = C_ROUND * (double)(nc.m + D.d) * DBL_EPSILON * fa +
+                        C_ROUND * ACT_ULP * DBL_EPSILON * fa + 4.0 * DBL_EPSILON * (fabs(y) + fabs(f));
+            dmax = fmax(dmax, di);
+        }
+    }
     for (size_t c = 0; c < nc_; c++)
         if (!strncmp(ntk_run_column(r, c), "gap_", 4))
-            CHECK(row0[c] < 1e-24, "%s at t=0 is %g", ntk_run_column(r, c), row0[c]);
+            CHECK_LE(row0[c], 4.0 * dmax * dmax, "%s at t=0", ntk_run_column(r, c));
     CHECK_OK(ntk_run_advance(r, 50));
     CHECK_OK(ntk_run_metrics(r, 1, row1));
     CHECK(row1[1] < row0[1], "nn loss decreased");
     ntk_run_theory th;
     CHECK_OK(ntk_run_theory_get(r, &th));
     CHECK(th.ntk_lmin > 0 && th.ntk_lmax >= th.ntk_lmin && th.inf_lmin > 0, "spectra %g %g %g", th.ntk_lmin, th.ntk_lmax, th.inf_lmin);
-    CHECK_CLOSE(th.jac_smax * th.jac_smax, th.ntk_lmax, 1e-12, "sigma_max^2 = lambda_max");
+    /* σ_max = √λ_max in run.c: a square root and a square, two roundings */
+    CHECK_LE(fabs(th.jac_smax * th.jac_smax - th.ntk_lmax), 2.0 * DBL_EPSILON * th.ntk_lmax,
+             "sigma_max^2 = lambda_max");
     CHECK(isfinite(th.D_bound) && th.flip_bound_D > 0, "D bound");
     CHECK(isnan(th.beta_bound), "relu has no Lipschitz bound");
     double beta;
     CHECK_OK(ntk_run_beta_estimate(r, &beta));
     CHECK(isfinite(beta) && beta > 0, "beta estimate %g", beta);
-    CHECK_CLOSE(th.horizon_T, 5 * log(5.0), 1e-12, "T = d log d / eta1");
+    /* d·log d/η1 with η1 = 1: a few roundings */
+    CHECK_LE(fabs(th.horizon_T - 5 * log(5.0)), 4.0 * DBL_EPSILON * 5 * log(5.0),
+             "T = d log d / eta1");
     ntk_run_free(r);
     /* bad input */
     ntk_gd_config none = {0, 0, NTK_LOSS_MEAN};
@@ -237,9 +356,13 @@ static void test_metrics_and_theory(void)
     free_data(&D);
 }
 
-/* Seed 000: the erf network of width 256, first layer trained, on Gaussian
- * data with n, m >= d^1.2, follows lin up to T = d log d / η1 and leaves it
- * afterwards. With E y² = 2 a gap of 0.05 is 2.5% of the target's power. */
+/* Hu et al. 2020: the erf network of width 256, first layer trained, on
+ * Gaussian data with n, m >= d^1.2, follows lin up to T = d log d / η1 and
+ * leaves it afterwards. The thresholds state the claim, not a rounding
+ * bound: with E y² = 2 a gap (mean squared difference) of 0.05 is 2.5% of
+ * the target's power ("follows"), and a gap growing more than threefold by
+ * 30T "leaves". The gaps are ~1e-2 and rounding moves them by ~1e-13, so
+ * the outcome is the same on every CPU and thread count. */
 static void test_early_linear(void)
 {
     size_t d = 20, n = 500;   /* d^1.2 = 36, d^1.4 = 66 */
@@ -265,7 +388,7 @@ static void test_early_linear(void)
     CHECK_OK(ntk_run_advance(r, round(30 * T)));
     CHECK_OK(ntk_run_metrics(r, 0, row));
     gap30 = row[gl];
-    CHECK(gapT < 0.05, "gap to lin at T = %.0f steps: %.3g", T, gapT);
+    CHECK_LE(gapT, 0.05, "gap to lin at T = %.0f steps: %.3g", T, gapT);
     CHECK(gap30 > 3 * gapT, "the network leaves lin later: gap %.3g at 30T vs %.3g at T", gap30, gapT);
     ntk_run_free(r);
     ntk_dataset_free(&ds);
