@@ -133,7 +133,7 @@ int cli_write_inputs(const cli_setup *s);
 #define CLI_GROWTH_WARN 10.0
 /* In summary.json: "loss_growth" (final/initial training loss) and, past
  * CLI_GROWTH_WARN, a "warnings" entry saying the rates are unstable. */
-void cli_loss_growth(struct cJSON *sum, double loss0, double loss);
+void cli_loss_growth(struct cJSON *sum, double growth);
 
 /* Run directories (cli/rundir.c). */
 /* dir/name into buf. */
@@ -175,8 +175,71 @@ extern volatile int cli_interrupted;
 extern volatile int cli_hurry;
 void cli_catch_signals(int graceful);
 
+/* ----------------------------------------------------------------------
+ * Runs through the library's driver (cli/runloop.c).
+ * -------------------------------------------------------------------- */
+
+/* metrics.csv: the chosen columns of each row (by the run's column names,
+ * renamed; a NULL source is the wall-clock seconds since the first row). */
+typedef struct {
+    cli_csv csv;
+    const cli_setup *s;
+    size_t ncols, rows;
+    int *map;
+    double *buf, t0;
+    int loss_col;
+    int failed;        /* a write failed (its error line was printed) */
+} cli_rows;
+int cli_rows_open(cli_rows *w, const cli_setup *s, const ntk_run *r, const char *const *names,
+                  const char *const *from, size_t ncols);
+/* An ntk_row_fn: writes the row and the progress line; nonzero when the
+ * write failed (one error line printed). */
+int cli_rows_write(void *ctx, const ntk_run *r, const double *row);
+void cli_rows_free(cli_rows *w);
+/* The run from the set-up's data and θ0, with the signal flag as its
+ * cancel flag; prints the error. */
+int cli_run_create(const cli_setup *s, const ntk_run_config *rc, ntk_run **r);
+/* ntk_run_execute over --steps/--log-every with the signal flags. */
+ntk_status cli_execute(ntk_run *r, const cli_setup *s, int theory, cli_rows *w,
+                       ntk_run_report *rep);
+/* W.npy, v.npy (unless diverged) and summary.json, committed together. */
+int cli_write_results(const cli_setup *s, const ntk_run *r, ntk_run_status status,
+                      const struct cJSON *summary);
+
 /* Progress line on stderr (only on a terminal): step/total, loss, ETA. */
 void cli_progress(size_t step, size_t total, double loss, double elapsed, int final);
+
+/* ----------------------------------------------------------------------
+ * Kernels from the command line (cli/kernel_args.c), for kernel and krr.
+ * -------------------------------------------------------------------- */
+
+#define CLI_KIND_LIST "ntk, ntk1, ntk2, nngp, ntk-inf, ntk1-inf, ntk2-inf, nngp-inf, lin, lin1, lin2"
+
+typedef struct {
+    const char *name;
+    ntk_kernel_source src;
+    double c1, c2;        /* K = c1·Θ1 + c2·Θ2 */
+} cli_kernel_kind;
+
+typedef struct {
+    const cli_kernel_kind *kind;
+    const char *x_path, *x2_path, *out_path, *spec_path, *weights_dir;
+    int at_init, quad_order;
+    size_t mem_limit;                 /* 0: default */
+    double trace_factor;              /* < 0: estimate from X */
+} cli_kernel_opts;
+
+/* --kind --x --x2 --out --spectrum --weights --at --trace-factor
+ * --quad-order --mem-limit; krr writes no kernel file (need_out = 0). */
+int cli_kernel_options(const cli_args *a, cli_kernel_opts *o, int need_out);
+/* The kernel into K (n1, n2), or (n1, n1) when X2 is NULL; *tf_used gets
+ * the trace factor of the lin kinds. Prints the error. */
+int cli_kernel_compute(const cli_kernel_opts *o, const cli_args *a, const ntk_array *X,
+                       const ntk_array *X2, size_t tile_limit, double *K, double *tf_used);
+/* A 2-d (n,d) float64 array from a .npy named by `flag`; prints the error. */
+int cli_load_matrix(const char *flag, const char *path, ntk_array *A);
+/* bytes -> "512 B", "6.2 KiB", "1.5 GiB" in buf (32 chars); returns buf. */
+const char *cli_fmt_bytes(size_t bytes, char *buf);
 
 /* Commands: each returns the process exit status. */
 int cmd_train(int argc, char **argv);

@@ -23,6 +23,7 @@
 
 static const cli_flag run_flags[] = {RUN_FLAGS};
 #define NRUN (sizeof run_flags / sizeof run_flags[0])
+#define RUN_MAX_COLS 64
 
 /* Summary of one run, for sweeps: final and max of every metric column. */
 typedef struct {
@@ -40,6 +41,7 @@ static void add_num(cJSON *o, const char *k, double v)
         cJSON_AddNullToObject(o, k);
 }
 
+/* The theory at t = 0, under the names of summary.json (docs/theory.md §7). */
 static void add_theory(cJSON *o, const ntk_run_theory *th)
 {
     struct { const char *k; double v; } f[] = {
@@ -48,18 +50,62 @@ static void add_theory(cJSON *o, const ntk_run_theory *th)
         {"jacobian_sigma_min", th->jac_smin},   {"jacobian_sigma_max", th->jac_smax},
         {"lr_max_stable", th->lr_max_stable},   {"stability_c_eta_lambda_max", th->stability},
         {"envelope_rate", th->envelope_rate},   {"initial_loss", th->loss0},
-        {"seed001_D", th->D_bound},             {"seed001_flip_bound_D", th->flip_bound_D},
-        {"seed003_beta_bound", th->beta_bound}, {"seed003_alpha_condition", th->alpha_condition},
-        {"seed003_weight_bound", th->weight_bound}, {"seed000_horizon_T", th->horizon_T},
+        {"du_D_bound", th->D_bound},            {"du_flip_bound_D", th->flip_bound_D},
+        {"chizat_beta_bound", th->beta_bound},  {"chizat_alpha_condition", th->alpha_condition},
+        {"chizat_weight_bound", th->weight_bound}, {"hu_horizon_T", th->horizon_T},
     };
     for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) add_num(o, f[k].k, f[k].v);
+    cJSON_AddBoolToObject(o, "spectra_exact", th->spectra_exact == 1.0);
 }
 
-static int col_index(const ntk_run *r, const char *name)
+/* The checks of the theory against the run. */
+static void add_checks(cJSON *chk, const cli_setup *s, const ntk_run_report *rep)
 {
-    for (size_t k = 0; k < ntk_run_ncolumns(r); k++)
-        if (strcmp(ntk_run_column(r, k), name) == 0) return (int)k;
-    return -1;
+    const ntk_run_theory *th = &rep->theory;
+    add_num(chk, "envelope_max_ratio", rep->envelope_max_ratio);
+    if (rep->envelope_max_ratio > 0)
+        cJSON_AddBoolToObject(chk, "envelope_held", rep->envelope_max_ratio <= 1.0 + 1e-9);
+    add_num(chk, "du_R_measured", rep->R_max);
+    add_num(chk, "du_D_bound", th->D_bound);
+    if (isfinite(th->D_bound)) cJSON_AddBoolToObject(chk, "du_R_below_D", rep->R_max <= th->D_bound);
+    add_num(chk, "du_flip_bound_measured_R", fmin(1.0, 2.0 * rep->R_max / sqrt(2.0 * M_PI)));
+    add_num(chk, "du_flip_measured_max", rep->flip_max);
+    add_num(chk, "chizat_beta_estimate", rep->beta_estimate);
+    int smooth = !ntk_act_piecewise_linear(s->cfg.act);
+    cJSON_AddStringToObject(chk, "chizat_beta_source",
+                            smooth ? "bound (docs/theory.md §7.4)"
+                                   : "assumption fails for piecewise-linear activations (J is discontinuous); empirical estimate used");
+    add_num(chk, "chizat_beta_used", rep->beta_used);
+    add_num(chk, "chizat_alpha_condition", rep->alpha_condition);
+    add_num(chk, "alpha", s->cfg.alpha);
+    if (isfinite(rep->alpha_condition))
+        cJSON_AddBoolToObject(chk, "chizat_condition_holds", s->cfg.alpha >= rep->alpha_condition);
+    add_num(chk, "chizat_weight_bound", th->weight_bound);
+    add_num(chk, "chizat_weight_measured_max", rep->theta_max);
+    add_num(chk, "hu_horizon_T", th->horizon_T);
+    add_num(chk, "hu_gap_lin_at_T", rep->gap_lin_at_T);
+    add_num(chk, "hu_logged_time_at_T", rep->time_at_T);
+}
+
+static cJSON *run_summary(const ntk_run *r, const cli_setup *s, const ntk_run_report *rep,
+                          double t_setup)
+{
+    cJSON *sum = cJSON_CreateObject();
+    cJSON_AddStringToObject(sum, "status", ntk_run_status_name(rep->status));
+    add_num(sum, s->flow ? "time_reached" : "steps_run", rep->t);
+    if (rep->status == NTK_RUN_DIVERGED) add_num(sum, "diverged_at", rep->diverged_at);
+    add_num(sum, "setup_seconds", t_setup);
+    add_num(sum, "loop_seconds", rep->seconds);
+    cli_loss_growth(sum, rep->loss_growth);
+    cJSON *fin = cJSON_AddObjectToObject(sum, "final");
+    cJSON *mxo = cJSON_AddObjectToObject(sum, "max");
+    for (size_t k = 1; k < ntk_run_ncolumns(r); k++) {
+        add_num(fin, ntk_run_column(r, k), rep->final_row[k]);
+        add_num(mxo, ntk_run_column(r, k), rep->max_row[k]);
+    }
+    add_theory(cJSON_AddObjectToObject(sum, "theory"), &rep->theory);
+    add_checks(cJSON_AddObjectToObject(sum, "checks"), s, rep);
+    return sum;
 }
 
 /* The run's own flags -> rc (after cli_setup_from_args). */
@@ -72,7 +118,7 @@ static int run_options(const cli_args *a, const cli_setup *s, ntk_run_config *rc
     rc->t_max = s->t_final;
     if (cli_double(a, "flow-tol", 1e-6, 1e-14, &rc->flow_rtol) ||
         cli_size(a, "kernel-every", 10, 0, &rc->kernel_every) ||
-        cli_size(a, "kernel-subsample", 500, 0, &rc->kernel_subsample) ||
+        cli_size(a, "kernel-subsample", NTK_KERNEL_SUBSAMPLE, 0, &rc->kernel_subsample) ||
         cli_int(a, "quad-order", 0, 0, 4096, &rc->quad_order))
         return 1;
     if (cli_has(a, "mem-limit") && cli_bytes("mem-limit", cli_str(a, "mem-limit", ""), &rc->mem_limit))
@@ -95,257 +141,117 @@ static int write_run_config(const cli_args *a, const cli_setup *s, const ntk_run
     cJSON_AddNumberToObject(cfg, "flow_tol", rc->flow_rtol);
     cJSON_AddNumberToObject(cfg, "kernel_every", (double)rc->kernel_every);
     cJSON_AddNumberToObject(cfg, "kernel_subsample", (double)rc->kernel_subsample);
-    cJSON_AddNumberToObject(cfg, "quad_order", rc->quad_order ? rc->quad_order : 64);
+    cJSON_AddNumberToObject(cfg, "quad_order", rc->quad_order ? rc->quad_order : NTK_QUAD_ORDER);
     int bad = cli_write_json(s->out_dir, "config.json", cfg) || cli_write_inputs(s);
     cJSON_Delete(cfg);
     return bad;
 }
 
-/* What the loop saw: status, the last row, the maxima, the checks. */
-typedef struct {
-    const char *status;        /* completed | diverged | interrupted | failed */
-    size_t nc;
-    double *row, *mx;          /* (nc + 1), (nc) */
-    double diverged_at, env_ratio, gap_at_T, t_at_T, loss0, seconds;
-} run_trace;
-
-/* Log row at the current time: write it, update the maxima and the checks.
- * Nonzero when the row cannot be measured or written (status set). */
-static int log_row(ntk_run *r, const cli_setup *s, const ntk_run_config *rc,
-                   const ntk_run_theory *th, cli_csv *csv, int kern, run_trace *tr, double t_loop)
+static void print_theory(const cli_setup *s, const ntk_run_report *rep)
 {
-    ntk_status st = ntk_run_metrics(r, kern, tr->row);
-    if (st == NTK_ERR_DIVERGED) {
-        tr->status = "diverged";
-        tr->diverged_at = ntk_run_time(r);
-        return 1;
-    }
-    if (st != NTK_OK) {
-        cli_fail_lib("metrics");
-        tr->status = "failed";
-        return 1;
-    }
-    tr->row[tr->nc] = cli_now() - t_loop;
-    if (cli_csv_row(csv, tr->row)) {
-        tr->status = "failed";
-        return 1;
-    }
-    for (size_t k = 0; k < tr->nc; k++)
-        if (!isnan(tr->row[k]) && !(tr->row[k] <= tr->mx[k])) tr->mx[k] = tr->row[k];
-    int env = col_index(r, "envelope"), loss = col_index(r, "nn_train_loss");
-    int gap = col_index(r, "gap_lin_train");
-    if (env >= 0 && isfinite(tr->row[env]) && tr->row[env] > 0)
-        tr->env_ratio = fmax(tr->env_ratio, tr->row[loss] / tr->row[env]);
-    double t = ntk_run_time(r);
-    if (gap >= 0 && isfinite(th->horizon_T) && isnan(tr->gap_at_T) && t >= th->horizon_T) {
-        tr->gap_at_T = tr->row[gap];
-        tr->t_at_T = t;
-    }
-    if (isnan(tr->loss0)) tr->loss0 = tr->row[loss];
-    (void)rc;
-    if (!s->quiet)
-        cli_progress((size_t)t, (size_t)s->t_final, tr->row[loss], cli_now() - t_loop,
-                     t >= s->t_final);
-    return 0;
+    const ntk_run_theory *th = &rep->theory;
+    double cond = rep->alpha_condition;
+    printf("\n%-36s %14s\n", "theory (t = 0)", "value");
+    printf("%-36s %14.6g\n", "lambda_min / lambda_max  Theta(0)", th->ntk_lmin);
+    printf("%-36s %14.6g\n", "", th->ntk_lmax);
+    printf("%-36s %14.6g\n", "lambda_min / lambda_max  Theta_inf", th->inf_lmin);
+    printf("%-36s %14.6g\n", "", th->inf_lmax);
+    printf("%-36s %14.6g / %.6g\n", "sigma_min / sigma_max of J0", th->jac_smin, th->jac_smax);
+    printf("%-36s %14.6g\n", "largest stable common rate", th->lr_max_stable);
+    printf("%-36s %14.6g  (observed/envelope max %.3g: %s)\n", "loss envelope rate",
+           th->envelope_rate, rep->envelope_max_ratio,
+           rep->envelope_max_ratio <= 1 + 1e-9 ? "held" : "exceeded");
+    printf("%-36s %14.6g  (measured max row move R = %.4g)\n", "Du et al. 2019: D", th->D_bound,
+           rep->R_max);
+    printf("%-36s %14.6g  (measured max flip fraction %.4g)\n", "Du et al. 2019: flip bound",
+           th->flip_bound_D, rep->flip_max);
+    printf("%-36s %14.6g  (alpha = %g: %s; beta %s %.4g)\n", "Chizat et al. 2019: alpha condition",
+           cond, s->cfg.alpha, isfinite(cond) ? (s->cfg.alpha >= cond ? "holds" : "fails") : "n/a",
+           ntk_act_piecewise_linear(s->cfg.act) ? "estimate" : "bound", rep->beta_used);
+    printf("%-36s %14.6g  (measured max %.4g)\n", "Chizat et al. 2019: weight bound",
+           th->weight_bound, rep->theta_max);
+    printf("%-36s %14.6g  (gap_lin_train there: %.4g)\n", "Hu et al. 2020: horizon T", th->horizon_T,
+           rep->gap_lin_at_T);
 }
 
-/* Advance and log until the end, a divergence, a failure or a signal. */
-static void run_loop(ntk_run *r, const cli_setup *s, const ntk_run_config *rc,
-                     const ntk_run_theory *th, cli_csv *csv, run_trace *tr)
-{
-    double t_loop = cli_now(), t = 0;
-    for (size_t logk = 0;; logk++) {
-        int last = t >= s->t_final;
-        int kern = rc->kernel_every && (logk % rc->kernel_every == 0 || last);
-        if (log_row(r, s, rc, th, csv, kern, tr, t_loop)) break;
-        if (last) break;
-        if (cli_interrupted) {
-            tr->status = "interrupted";
-            break;
-        }
-        double tn = fmin(s->t_final, t + s->t_every);
-        ntk_status st = ntk_run_advance(r, tn);
-        if (st == NTK_ERR_INTERRUPTED) {
-            tr->status = "interrupted";
-            /* GD stops after a step: log where it is (flow went back to t) */
-            if (ntk_run_time(r) > t && !cli_hurry) log_row(r, s, rc, th, csv, 0, tr, t_loop);
-            break;
-        }
-        if (st == NTK_ERR_DIVERGED) {
-            tr->status = "diverged";
-            tr->diverged_at = tn;
-            break;
-        }
-        if (st != NTK_OK) {
-            cli_fail_lib(NULL);
-            tr->status = "failed";
-            break;
-        }
-        t = ntk_run_time(r);
-    }
-    if (!strcmp(tr->status, "interrupted") && !s->quiet && cli_isatty_stderr()) fputc('\n', stderr);
-    tr->seconds = cli_now() - t_loop;
-}
-
-/* summary.json: theory next to the measured values (and W.npy, v.npy),
- * written together. */
-static int write_run_results(ntk_run *r, const cli_setup *s, const ntk_run_theory *th,
-                             const run_trace *tr, double t_setup, double beta_est,
-                             double alpha_cond)
-{
-    cJSON *sum = cJSON_CreateObject();
-    cJSON_AddStringToObject(sum, "status", tr->status);
-    add_num(sum, s->flow ? "time_reached" : "steps_run", ntk_run_time(r));
-    if (!strcmp(tr->status, "diverged")) add_num(sum, "diverged_at", tr->diverged_at);
-    add_num(sum, "setup_seconds", t_setup);
-    add_num(sum, "loop_seconds", tr->seconds);
-    cli_loss_growth(sum, tr->loss0, tr->row[col_index(r, "nn_train_loss")]);
-    cJSON *fin = cJSON_AddObjectToObject(sum, "final");
-    cJSON *mxo = cJSON_AddObjectToObject(sum, "max");
-    for (size_t k = 1; k < tr->nc; k++) {
-        add_num(fin, ntk_run_column(r, k), tr->row[k]);
-        add_num(mxo, ntk_run_column(r, k), tr->mx[k]);
-    }
-    add_theory(cJSON_AddObjectToObject(sum, "theory"), th);
-    cJSON *chk = cJSON_AddObjectToObject(sum, "checks");
-    int rowcol = col_index(r, "w_dist_max_row"), theta_col = col_index(r, "theta_dist");
-    int flip_col = col_index(r, "flip_frac");
-    add_num(chk, "envelope_max_ratio", tr->env_ratio);
-    if (tr->env_ratio > 0) cJSON_AddBoolToObject(chk, "envelope_held", tr->env_ratio <= 1.0 + 1e-9);
-    double R = rowcol >= 0 ? tr->mx[rowcol] : NAN;
-    add_num(chk, "seed001_R_measured", R);
-    add_num(chk, "seed001_D_bound", th->D_bound);
-    if (isfinite(th->D_bound)) cJSON_AddBoolToObject(chk, "seed001_R_below_D", R <= th->D_bound);
-    add_num(chk, "seed001_flip_bound_measured_R", fmin(1.0, 2.0 * R / sqrt(2.0 * M_PI)));
-    add_num(chk, "seed001_flip_measured_max", flip_col >= 0 ? tr->mx[flip_col] : NAN);
-    add_num(chk, "seed003_beta_estimate", beta_est);
-    int smooth = !ntk_act_piecewise_linear(s->cfg.act);
-    cJSON_AddStringToObject(chk, "seed003_beta_source",
-                            smooth ? "bound (README: Lipschitz bound)"
-                                   : "assumption fails for piecewise-linear activations (J is discontinuous); empirical estimate used");
-    add_num(chk, "seed003_beta_used", smooth ? th->beta_bound : beta_est);
-    add_num(chk, "seed003_alpha_condition", alpha_cond);
-    add_num(chk, "alpha", s->cfg.alpha);
-    if (isfinite(alpha_cond)) cJSON_AddBoolToObject(chk, "seed003_condition_holds", s->cfg.alpha >= alpha_cond);
-    add_num(chk, "seed003_weight_bound", th->weight_bound);
-    add_num(chk, "seed003_weight_measured_max", theta_col >= 0 ? tr->mx[theta_col] : NAN);
-    add_num(chk, "seed000_horizon_T", th->horizon_T);
-    add_num(chk, "seed000_gap_lin_at_T", tr->gap_at_T);
-    add_num(chk, "seed000_logged_time_at_T", tr->t_at_T);
-
-    ntk_outset *o = NULL;
-    char p[4096];
-    const ntk_net *net = ntk_run_net(r);
-    int rc = ntk_outset_create(&o) != NTK_OK;
-    if (!rc && strcmp(tr->status, "diverged") != 0) {
-        cli_path(p, sizeof p, s->out_dir, "W.npy");
-        rc = ntk_outset_add_npy(o, p, ntk_net_W((ntk_net *)net), s->cfg.m, s->cfg.d, 2) != NTK_OK;
-        cli_path(p, sizeof p, s->out_dir, "v.npy");
-        if (!rc) rc = ntk_outset_add_npy(o, p, ntk_net_v((ntk_net *)net), s->cfg.m, 1, 1) != NTK_OK;
-    }
-    if (rc) cli_fail_lib(NULL);
-    if (!rc) rc = cli_outset_json(o, s->out_dir, "summary.json", sum);
-    if (!rc && ntk_outset_commit(o) != NTK_OK) rc = cli_fail_lib(NULL);
-    ntk_outset_free(o);
-    cJSON_Delete(sum);
-    return rc;
-}
-
-/* The α condition of Chizat et al. with the empirical Lipschitz estimate
- * when φ is not smooth (the bound needs φ''). */
-static double alpha_condition(const cli_setup *s, const ntk_run_theory *th, double beta_est)
-{
-    if (!ntk_act_piecewise_linear(s->cfg.act)) return th->alpha_condition;
-    if (!isfinite(beta_est) || !(th->jac_smin > 0)) return NAN;
-    double smin = th->jac_smin / s->cfg.alpha, smax = th->jac_smax / s->cfg.alpha;
-    double L0 = th->loss0 / (s->gd.loss == NTK_LOSS_MEAN ? 1.0 / (double)s->ds.n : 1.0);
-    return 6.0 * beta_est * sqrt(8.0 * smax * smax * L0) / (smin * smin * smin);
-}
-
-static void print_theory(const cli_setup *s, const ntk_run_theory *th, const run_trace *tr,
-                         double R, double flips, double theta_max, double cond, double beta)
-{
-    int smooth = !ntk_act_piecewise_linear(s->cfg.act);
-    printf("\n%-34s %14s\n", "theory (t = 0)", "value");
-    printf("%-34s %14.6g\n", "lambda_min / lambda_max  Theta(0)", th->ntk_lmin);
-    printf("%-34s %14.6g\n", "", th->ntk_lmax);
-    printf("%-34s %14.6g\n", "lambda_min / lambda_max  Theta_inf", th->inf_lmin);
-    printf("%-34s %14.6g\n", "", th->inf_lmax);
-    printf("%-34s %14.6g / %.6g\n", "sigma_min / sigma_max of J0", th->jac_smin, th->jac_smax);
-    printf("%-34s %14.6g\n", "largest stable common rate", th->lr_max_stable);
-    printf("%-34s %14.6g  (observed/envelope max %.3g: %s)\n", "loss envelope rate", th->envelope_rate,
-           tr->env_ratio, tr->env_ratio <= 1 + 1e-9 ? "held" : "exceeded");
-    printf("%-34s %14.6g  (measured max row move R = %.4g)\n", "seed 001 D", th->D_bound, R);
-    printf("%-34s %14.6g  (measured max flip fraction %.4g)\n", "seed 001 flip bound 2D/sqrt(2pi)",
-           th->flip_bound_D, flips);
-    printf("%-34s %14.6g  (alpha = %g: %s; beta %s %.4g)\n", "seed 003 alpha condition", cond,
-           s->cfg.alpha, isfinite(cond) ? (s->cfg.alpha >= cond ? "holds" : "fails") : "n/a",
-           smooth ? "bound" : "estimate", beta);
-    printf("%-34s %14.6g  (measured max %.4g)\n", "seed 003 weight bound", th->weight_bound, theta_max);
-    printf("%-34s %14.6g  (gap_lin_train there: %.4g)\n", "seed 000 horizon T", th->horizon_T, tr->gap_at_T);
-}
-
-/* The end of a run: theory table, and the status as exit code and message. */
-static int run_report(ntk_run *r, const cli_setup *s, const ntk_run_config *rc,
-                      const ntk_run_theory *th, const run_trace *tr, double t_setup,
-                      double cond, double beta, int quiet_summary)
+/* The end of a run: the theory table, and the status as exit code and message. */
+static int run_report(const cli_setup *s, const ntk_run_report *rep, double t_setup,
+                      const char *why, int quiet_summary)
 {
     if (!quiet_summary) {
-        int rowcol = col_index(r, "w_dist_max_row"), theta_col = col_index(r, "theta_dist");
-        int flip_col = col_index(r, "flip_frac");
-        print_theory(s, th, tr, tr->mx[rowcol], flip_col >= 0 ? tr->mx[flip_col] : NAN,
-                     theta_col >= 0 ? tr->mx[theta_col] : NAN, cond, beta);
-        printf("\n%s: setup %.2fs, %s %.2fs; run directory %s\n", tr->status, t_setup,
-               rc->flow ? "integration" : "training", tr->seconds, s->out_dir);
+        print_theory(s, rep);
+        printf("\n%s: setup %.2fs, %s %.2fs; run directory %s\n", ntk_run_status_name(rep->status),
+               t_setup, s->flow ? "integration" : "training", rep->seconds, s->out_dir);
     }
-    if (!strcmp(tr->status, "diverged"))
-        return cli_fail("training diverged at %s %g; use smaller rates (largest stable common rate "
-                        "about %.4g); metrics so far kept in %s/metrics.csv",
-                        rc->flow ? "time" : "step", tr->diverged_at, th->lr_max_stable, s->out_dir);
-    if (!strcmp(tr->status, "interrupted")) {
+    if (rep->status == NTK_RUN_DIVERGED)
+        return cli_fail("training diverged at %s %g (%s); use smaller rates (largest stable common "
+                        "rate about %.4g); metrics so far kept in %s/metrics.csv",
+                        s->flow ? "time" : "step", rep->diverged_at, why,
+                        rep->theory.lr_max_stable, s->out_dir);
+    if (rep->status == NTK_RUN_INTERRUPTED) {
         fprintf(stderr, "ntkit: interrupted at %g; metrics and summary (status interrupted) written to %s\n",
-                ntk_run_time(r), s->out_dir);
+                rep->t, s->out_dir);
         return 130;
     }
-    double g = tr->row[col_index(r, "nn_train_loss")] / tr->loss0;
-    if (g > CLI_GROWTH_WARN)
+    if (rep->loss_growth > CLI_GROWTH_WARN)
         cli_warn("the network's training loss grew %.3g-fold: the rates are too large for stable "
                  "descent (largest stable common rate about %.4g; noted in summary.json)",
-                 g, th->lr_max_stable);
+                 rep->loss_growth, rep->theory.lr_max_stable);
     return 0;
 }
 
-static void fill_result(const ntk_run *r, const run_trace *tr, run_result *res)
+static void fill_result(const ntk_run *r, const ntk_run_report *rep, run_result *res)
 {
-    res->ncols = tr->nc < 64 ? tr->nc : 64;
+    res->ncols = ntk_run_ncolumns(r) < 64 ? ntk_run_ncolumns(r) : 64;
     for (size_t k = 0; k < res->ncols; k++) {
         snprintf(res->names[k], sizeof res->names[k], "%s", ntk_run_column(r, k));
-        res->final[k] = tr->row[k];
-        res->max[k] = tr->mx[k];
+        res->final[k] = rep->final_row[k];
+        res->max[k] = rep->max_row[k];
     }
-    res->status = tr->status;
+    res->status = ntk_run_status_name(rep->status);
 }
 
-/* Models set up, theory at t = 0, stability warning. */
-static int run_setup(const cli_setup *s, const ntk_run_config *rc, ntk_run **r, ntk_run_theory *th)
+/* The theory at t = 0 (for the warning before training; the driver reuses
+ * its spectra). */
+static int stability_warning(ntk_run *r, const ntk_run_config *rc)
 {
-    const ntk_dataset *ds = &s->ds;
-    if (!s->quiet && cli_isatty_stderr())
-        fprintf(stderr, "  setting up models (kernels and eigendecompositions for n = %zu)...\n", ds->n);
-    if (ntk_run_create(rc, ds->X_train, ds->y_train, ds->n, ds->X_test, ds->y_test, ds->n_test,
-                       ntk_net_W0(s->net), ntk_net_v0(s->net), r) != NTK_OK)
-        return cli_fail_lib(NULL);
-    ntk_run_set_cancel(*r, &cli_interrupted);
-    if (ntk_run_theory_get(*r, th) != NTK_OK) {
-        ntk_run_free(*r);
-        *r = NULL;
-        return cli_fail_lib("theory");
-    }
-    if (th->stability > 2.0 && (rc->models & (NTK_MODEL_NTK | NTK_MODEL_NTK_INF)) && !rc->flow)
+    ntk_run_theory th;
+    if (ntk_run_theory_get(r, &th) != NTK_OK) return cli_fail_lib("theory");
+    if (th.stability > 2.0 && (rc->models & (NTK_MODEL_NTK | NTK_MODEL_NTK_INF)) && !rc->flow)
         cli_warn("the rates are above the stability limit of the closed-form kernel models: "
                  "c*lambda_max(eta1*Theta1 + eta2*Theta2) = %.3g > 2; the largest stable common rate is %.4g",
-                 th->stability, th->lr_max_stable);
+                 th.stability, th.lr_max_stable);
     return 0;
+}
+
+/* Train every model, write the rows, then the weights and the summary. */
+static int run_models(ntk_run *r, const cli_setup *s, double t_start, int quiet_summary,
+                      run_result *res)
+{
+    size_t nc = ntk_run_ncolumns(r);
+    const char *names[RUN_MAX_COLS + 1];
+    for (size_t k = 0; k < nc && k < RUN_MAX_COLS; k++) names[k] = ntk_run_column(r, k);
+    names[nc] = "seconds";
+    cli_rows w;
+    if (cli_rows_open(&w, s, r, names, names, nc + 1)) return 1;
+    w.map[nc] = -1;   /* "seconds" is the wall clock, not a run column */
+    double t_setup = cli_now() - t_start;
+    ntk_run_report rep;
+    cli_execute(r, s, 1, &w, &rep);
+    char why[1024];
+    snprintf(why, sizeof why, "%s", ntk_errmsg());
+    int rc;
+    if (rep.status == NTK_RUN_FAILED) {
+        rc = w.failed ? 1 : cli_fail_lib(NULL);
+    } else {
+        cJSON *sum = run_summary(r, s, &rep, t_setup);
+        rc = cli_csv_close(&w.csv) || cli_write_results(s, r, rep.status, sum);
+        cJSON_Delete(sum);
+        if (!rc) rc = run_report(s, &rep, t_setup, why, quiet_summary);
+        if (res) fill_result(r, &rep, res);
+    }
+    cli_rows_free(&w);
+    return rc;
 }
 
 /* The whole run, given parsed flags; fills res when non-NULL (sweeps). */
@@ -356,51 +262,14 @@ static int run_with_args(const cli_args *a, int quiet_summary, run_result *res)
     if (cli_setup_from_args(a, &s)) return 1;
     ntk_run_config rc;
     ntk_run *r = NULL;
-    ntk_run_theory th;
-    if (run_options(a, &s, &rc) || write_run_config(a, &s, &rc) || run_setup(&s, &rc, &r, &th)) {
-        cli_setup_free(&s);
-        return 1;
-    }
-    double t_setup = cli_now() - t_start;
-    size_t nc = ntk_run_ncolumns(r);
-    char header[4096] = "";
-    for (size_t k = 0; k < nc; k++) {
-        strcat(header, ntk_run_column(r, k));
-        strcat(header, ",");
-    }
-    strcat(header, "seconds");
-    run_trace tr = {.status = "completed", .nc = nc, .diverged_at = NAN, .gap_at_T = NAN,
-                    .t_at_T = NAN, .loss0 = NAN};
-    tr.row = calloc(nc + 1, sizeof(double));
-    tr.mx = calloc(nc, sizeof(double));
-    cli_csv csv;
-    int rcode = 0;
-    if (!tr.row || !tr.mx) rcode = cli_fail("out of memory");
-    if (!rcode) rcode = cli_csv_open(&csv, s.out_dir, "metrics.csv", header);
-    if (!rcode) {
-        for (size_t k = 0; k < nc; k++) tr.mx[k] = NAN;
-        run_loop(r, &s, &rc, &th, &csv, &tr);
-        if (!strcmp(tr.status, "failed")) {
-            cli_csv_discard(&csv);   /* one message was printed; nothing more is written */
-            rcode = 1;
-        } else {
-            /* the second signal skips the Lipschitz estimate, not the files */
-            double beta = NAN;
-            if (!cli_hurry) ntk_run_beta_estimate(r, &beta);
-            double cond = alpha_condition(&s, &th, beta);
-            rcode = cli_csv_close(&csv) ||
-                    write_run_results(r, &s, &th, &tr, t_setup, beta, cond);
-            if (!rcode) rcode = run_report(r, &s, &rc, &th, &tr, t_setup, cond,
-                                           ntk_act_piecewise_linear(s.cfg.act) ? beta : th.beta_bound,
-                                           quiet_summary);
-            if (res) fill_result(r, &tr, res);
-        }
-    }
-    free(tr.row);
-    free(tr.mx);
+    if (!s.quiet && cli_isatty_stderr())
+        fprintf(stderr, "  setting up models (kernels and eigendecompositions for n = %zu)...\n", s.ds.n);
+    int code = run_options(a, &s, &rc) || write_run_config(a, &s, &rc) ||
+               cli_run_create(&s, &rc, &r) || stability_warning(r, &rc);
+    if (!code) code = run_models(r, &s, t_start, quiet_summary, res);
     ntk_run_free(r);
     cli_setup_free(&s);
-    return rcode;
+    return code;
 }
 
 int cmd_run(int argc, char **argv)

@@ -198,16 +198,3 @@ int cli_write_inputs(const cli_setup *s)
     return 0;
 }
 
-void cli_loss_growth(cJSON *sum, double loss0, double loss)
-{
-    if (!(loss0 > 0) || !isfinite(loss)) return;
-    double g = loss / loss0;
-    cJSON_AddNumberToObject(sum, "loss_growth", g);
-    if (g > CLI_GROWTH_WARN) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "the training loss grew %.3g-fold: the rates are too large for "
-                 "stable descent", g);
-        cJSON *w = cJSON_AddArrayToObject(sum, "warnings");
-        cJSON_AddItemToArray(w, cJSON_CreateString(msg));
-    }
-}

@@ -27,6 +27,23 @@ extern "C" {
 
 #define NTK_VERSION "0.1.0"
 
+/* Settings shared by the library, the command line and the Python package
+ * (which reads them with ntk_defaults). */
+#define NTK_KGD_EIG_MAX_N 2000        /* kernel GD: eigendecomposition up to this n, Krylov above */
+#define NTK_KGD_KRYLOV_KMAX 600       /* kernel GD: most Lanczos vectors */
+#define NTK_THEORY_MAX_POINTS 3000    /* theory spectra on at most this many points */
+#define NTK_KERNEL_SUBSAMPLE 500      /* default points of the kernel-drift subsample */
+#define NTK_LEAKY_SLOPE 0.1           /* default slope of leaky_relu below zero */
+#define NTK_QUAD_ORDER 64             /* default Gauss–Hermite order of the 2-d expectations */
+
+typedef struct {
+    size_t kgd_eig_max_n, kgd_krylov_kmax, theory_max_points, kernel_subsample;
+    double leaky_slope;
+    int quad_order;
+} ntk_defaults_t;
+/* The values above, for bindings that cannot read macros. */
+ntk_defaults_t ntk_defaults(void);
+
 /* ======================================================================
  * Status, errors, threads, memory
  * ==================================================================== */
@@ -170,8 +187,8 @@ ntk_status ntk_net_create_from(const ntk_net_config *cfg, const double *W0,
 void ntk_net_free(ntk_net *net);
 
 const ntk_net_config *ntk_net_cfg(const ntk_net *net);
-double *ntk_net_W(ntk_net *net);          /* current weights (m,d), owned by net */
-double *ntk_net_v(ntk_net *net);          /* (m) */
+const double *ntk_net_W(const ntk_net *net);   /* current weights (m,d), owned by net */
+const double *ntk_net_v(const ntk_net *net);   /* (m) */
 const double *ntk_net_W0(const ntk_net *net);
 const double *ntk_net_v0(const ntk_net *net);
 /* Copy in current weights (checked finite). */
@@ -190,15 +207,28 @@ double ntk_loss_value(ntk_loss_kind loss, const double *f, const double *y, size
 /* Factor c with ∇_f L = c · (f − y): 1/n for mean, 1 for sum. */
 double ntk_loss_scale(ntk_loss_kind loss, size_t n);
 
-/* Loss and gradients at weights (W, v), MATH.md §1:
+/* A batch to evaluate the loss on: inputs X (n,d), targets y (n), the loss
+ * form, and f0 (n) subtracted from the output when non-NULL (the centred
+ * model). */
+typedef struct {
+    const double *X, *y;
+    size_t n;
+    ntk_loss_kind loss;
+    const double *f0;
+} ntk_batch;
+
+/* What ntk_loss_grad writes: the loss, and each array that is not NULL:
+ * gW (m,d), gv (m), f (n) the outputs. */
+typedef struct {
+    double loss;
+    double *gW, *gv, *f;
+} ntk_loss_out;
+
+/* Loss and gradients at weights (W, v), docs/theory.md §1:
  *   ∇_v L = c·α/√m · φ(Z)ᵀ r,  ∇_W L = c·α/(√m s) · (φ'(Z) ⊙ r vᵀ)ᵀ X,
- *   Z = X Wᵀ/s, r = f − y, c = ntk_loss_scale.
- * f0 (n) is subtracted from the output when non-NULL (centred model).
- * gW (m,d), gv (m), f_out (n) may each be NULL. */
+ *   Z = X Wᵀ/s, r = f − y, c = ntk_loss_scale. */
 ntk_status ntk_loss_grad(const ntk_net_config *cfg, const double *W, const double *v,
-                         const double *X, const double *y, size_t n, ntk_loss_kind loss,
-                         const double *f0, double *loss_out, double *gW, double *gv,
-                         double *f_out);
+                         const ntk_batch *b, ntk_loss_out *out);
 
 /* Bytes a trainer on n points needs (weights, gradients, scratch). */
 size_t ntk_trainer_mem_bytes(size_t n, size_t d, size_t m);
@@ -382,41 +412,7 @@ void ntk_dataset_free(ntk_dataset *ds);
  * is written only on success. */
 ntk_status ntk_net_config_from_json(const char *json, const char *source, ntk_net_config *out);
 
-/* ======================================================================
- * Kernels (src/kernel_emp.c, src/kernel_inf.c, src/constants.c), MATH.md §2–§4
- * A kernel is requested as K = c1·Θ1 + c2·Θ2:
- *   ntk: (1,1)  ntk1: (1,0)  ntk2 = nngp: (0,1)  rate-weighted: (η1,η2).
- * X2 == NULL asks for the symmetric train×train block K (n1,n1), computed
- * half-and-mirrored; otherwise the cross block K (n1,n2).
- * ==================================================================== */
-
-/* Empirical NTK at weights (W (m,d), v (m)), MATH.md §2:
- *   Θ1 = α²/m (φ'(Z1) diag(v²) φ'(Z2)ᵀ) ⊙ (X1 X2ᵀ/s²),  Θ2 = α²/m φ(Z1) φ(Z2)ᵀ.
- * Works in tiles so that scratch stays under mem_limit bytes (0: a default of
- * 1 GiB, capped by available memory); NTK_ERR_NOMEM if one tile cannot fit. */
-ntk_status ntk_kernel_empirical(const ntk_net_config *cfg, const double *W, const double *v,
-                                const double *X1, size_t n1, const double *X2, size_t n2,
-                                double c1, double c2, size_t mem_limit, double *K);
-
-/* Bytes of scratch ntk_kernel_empirical uses for K (n1, n2) (n2 = 0: the
- * symmetric (n1, n1) block) under mem_limit, the output excluded; SIZE_MAX
- * if no tile fits. */
-size_t ntk_kernel_empirical_scratch_bytes(size_t m, size_t n1, size_t n2, double c1, double c2,
-                                          size_t mem_limit);
-
-/* Infinite-width kernels, MATH.md §3, for E[v²] = 1: closed forms for relu,
- * leaky_relu, erf and identity; Gauss–Hermite quadrature of order quad_order
- * (0: default 64) for the rest. Uses cfg->act, input_scale, alpha and d. */
-ntk_status ntk_kernel_infinite(const ntk_net_config *cfg, const double *X1, size_t n1,
-                               const double *X2, size_t n2, double c1, double c2,
-                               int quad_order, double *K);
-/* Same expectations by quadrature for every activation (for testing the
- * closed forms). */
-ntk_status ntk_kernel_infinite_quad(const ntk_net_config *cfg, const double *X1, size_t n1,
-                                    const double *X2, size_t n2, double c1, double c2,
-                                    int quad_order, double *K);
-
-/* Gaussian constants of MATH.md §4 (g ~ N(0,1)). */
+/* Gaussian constants of docs/theory.md §4 (g ~ N(0,1)). */
 typedef struct {
     double zeta;      /* E[φ'(g)] */
     double nu;        /* E[g φ'(g)] · trace_factor */
@@ -427,6 +423,54 @@ typedef struct {
     double e_dphi2;   /* E[φ'(g)²] */
     double trace_factor; /* √(Tr Σ²/d) used for ν */
 } ntk_constants;
+
+
+/* ======================================================================
+ * Kernels (src/kernel.c), docs/theory.md §2–§4
+ * A kernel is requested as K = c1·Θ1 + c2·Θ2:
+ *   ntk: (1,1)  ntk1: (1,0)  ntk2 = nngp: (0,1)  rate-weighted: (η1,η2).
+ * X2 == NULL asks for the symmetric train×train block K (n1,n1), computed
+ * half-and-mirrored; otherwise the cross block K (n1,n2).
+ * ==================================================================== */
+
+typedef enum {
+    NTK_KERNEL_EMPIRICAL = 0,   /* at weights W, v (docs/theory.md §2):
+                                   Θ1 = α²/m (φ'(Z1) diag(v²) φ'(Z2)ᵀ) ⊙ (X1 X2ᵀ/s²),
+                                   Θ2 = α²/m φ(Z1) φ(Z2)ᵀ, in tiles under mem_limit */
+    NTK_KERNEL_INFINITE,        /* infinite width, E[v²] = 1 (§3): closed forms for relu,
+                                   leaky_relu, erf and identity, Gauss–Hermite otherwise */
+    NTK_KERNEL_LIN              /* Hu et al.'s linear models (§4): c1·ψ1ψ1ᵀ + c2·ψ2ψ2ᵀ on
+                                   the inputs rescaled to x·√d/s */
+} ntk_kernel_source;
+
+/* Which kernel. Start from ntk_kernel_desc_default and set what applies. */
+typedef struct {
+    ntk_kernel_source source;
+    const ntk_net_config *net;    /* activation, α, s and d (and m for EMPIRICAL) */
+    double c1, c2;                /* K = c1·Θ1 + c2·Θ2 (default 1, 1) */
+    const double *W, *v;          /* EMPIRICAL: weights (m,d), (m) */
+    size_t mem_limit;             /* EMPIRICAL: bytes for tiles (0: 1 GiB capped by 90% of
+                                     available memory); NTK_ERR_NOMEM if no tile fits */
+    int quad_order;               /* INFINITE and LIN: Gauss–Hermite order (0: default) */
+    int quadrature;               /* INFINITE: 1 uses quadrature even where a closed form
+                                     exists (to test the closed forms) */
+    const ntk_constants *consts;  /* LIN: the Gaussian constants, or NULL to compute them */
+    double trace_factor;          /* LIN with consts NULL: √(Tr Σ²/d); 0 estimates it from X1 */
+    int threads;                  /* OpenBLAS threads for this call (0: the process-wide count) */
+} ntk_kernel_desc;
+
+ntk_kernel_desc ntk_kernel_desc_default(ntk_kernel_source source, const ntk_net_config *net);
+const char *ntk_kernel_source_name(ntk_kernel_source source);
+/* K (n1, n2), or (n1, n1) with X2 NULL, of the points X1 (n1, d), X2 (n2, d).
+ * Every entry is checked finite (NTK_ERR_NONFINITE names the overflow). */
+ntk_status ntk_kernel(const ntk_kernel_desc *k, const double *X1, size_t n1, const double *X2,
+                      size_t n2, double *K);
+
+/* Bytes of scratch the empirical kernel uses for K (n1, n2) (n2 = 0: the
+ * symmetric (n1, n1) block) under mem_limit, the output excluded; SIZE_MAX
+ * if no tile fits. */
+size_t ntk_kernel_empirical_scratch_bytes(size_t m, size_t n1, size_t n2, double c1, double c2,
+                                          size_t mem_limit);
 
 /* trace_factor: √(Tr Σ²/d); pass 1 for isotropic data. quad_order 0: default. */
 ntk_status ntk_constants_compute(ntk_act act, double trace_factor, int quad_order,
@@ -445,10 +489,6 @@ ntk_status ntk_lin_features(const ntk_constants *c, double alpha, int layer,
  * Xr = X·√d/s (the network sees only x/s, and ψ is written for s = √d).
  * X and Xr are (n, cfg->d); Xr may be X. */
 void ntk_lin_inputs(const ntk_net_config *cfg, const double *X, size_t n, double *Xr);
-/* K = c1·ψ1ψ1ᵀ + c2·ψ2ψ2ᵀ (Θ_lin1, Θ_lin2, Θ_lin). */
-ntk_status ntk_kernel_lin(const ntk_constants *c, double alpha, const double *X1, size_t n1,
-                          const double *X2, size_t n2, size_t d, double c1, double c2,
-                          double *K);
 
 /* ======================================================================
  * Spectra and distances (src/spectrum.c)
@@ -489,26 +529,17 @@ typedef struct ntk_kgd ntk_kgd;
  *           after create;
  *   AUTO    EIG for n <= 2000, KRYLOV above. */
 typedef enum { NTK_KGD_AUTO = 0, NTK_KGD_EIG, NTK_KGD_KRYLOV } ntk_kgd_method;
-/* K (n,n) symmetric (read during create only), y (n), u0 (n) the predictions
- * at t = 0. lr multiplies K (pass 1 when K already holds η1Θ1 + η2Θ2).
- * Uses NTK_KGD_AUTO. Caller owns. */
-ntk_status ntk_kgd_create(const double *K, size_t n, const double *y, const double *u0,
-                          double lr, ntk_loss_kind loss, ntk_kgd **out);
-/* Same with an explicit method and, for KRYLOV, the horizon t_max: the
- * largest t (steps, or time for flow) that will be predicted; the Krylov
- * dimension is chosen for accuracy on [0, t_max], and later t are refused
- * (NTK_ERR_ARG). t_max = 0: every t >= 0, which on ill-conditioned or
- * rank-deficient kernels (K⁺r0 as t → ∞) can need many more products.
- * EIG ignores t_max. */
-ntk_status ntk_kgd_create_method(const double *K, size_t n, const double *y, const double *u0,
-                                 double lr, ntk_loss_kind loss, ntk_kgd_method method,
-                                 double t_max, ntk_kgd **out);
 /* Kernel GD settings. */
 typedef struct {
     double lr;                /* η; multiplies K (1 when K already holds η1Θ1 + η2Θ2) */
     ntk_loss_kind loss;       /* c = 1/n (mean) or 1 (sum) */
     ntk_kgd_method method;    /* AUTO, EIG or KRYLOV */
-    double t_max;             /* KRYLOV horizon (see ntk_kgd_create_method); 0: every t */
+    double t_max;             /* KRYLOV: the largest t (steps, or time for flow) that will
+                                 be predicted; the Krylov dimension is chosen for accuracy
+                                 on [0, t_max] and later t are refused (NTK_ERR_ARG). 0:
+                                 every t >= 0, which on ill-conditioned or rank-deficient
+                                 kernels (K⁺r0 as t → ∞) can need many more products.
+                                 EIG ignores it. */
     int flow;                 /* 1: only gradient-flow predictions will be asked for */
     int allow_unstable;       /* 1: accept GD with c·lr·λ_max > 2, whose modes above
                                  λ = 2/(c·lr) grow as |1 − c·lr·λ|^t; 0 (default): such a
@@ -517,9 +548,10 @@ typedef struct {
 } ntk_kgd_config;
 /* lr 1, mean loss, AUTO, no horizon, GD, unstable rates refused. */
 ntk_kgd_config ntk_kgd_config_default(void);
-/* K (n,n) symmetric (read during create only), y (n), u0 (n). Caller owns. */
-ntk_status ntk_kgd_create_cfg(const double *K, size_t n, const double *y, const double *u0,
-                              const ntk_kgd_config *cfg, ntk_kgd **out);
+/* K (n,n) symmetric (read during create only), y (n), u0 (n) the
+ * predictions at t = 0. Caller owns. */
+ntk_status ntk_kgd_create(const double *K, size_t n, const double *y, const double *u0,
+                          const ntk_kgd_config *cfg, ntk_kgd **out);
 void ntk_kgd_free(ntk_kgd *g);
 /* Eigenvalues of K (n, ascending), owned by g; NULL for KRYLOV (no full
  * spectrum: use ntk_kgd_extremes). */
@@ -583,26 +615,34 @@ typedef struct {
     double flow_rtol;         /* ODE tolerance (relative and absolute), default 1e-6 */
     size_t kernel_every;      /* logged NTK drift every this many log points (0: never) */
     size_t kernel_subsample;  /* training points used for the drift (0: all) */
+    int flips;                /* 1: track activation flips (piecewise-linear φ) */
     int quad_order;           /* Gauss–Hermite order for Θ∞ and constants (0: default) */
     size_t mem_limit;         /* bytes for kernel tiles (0: default) */
     double trace_factor;      /* √(Tr Σ²/d) for ν; 0: estimate from the training inputs */
     double t_max;             /* last time the run will reach (sizes the Krylov kernel
-                                 models for n > 2000); 0: unbounded */
+                                 models for n > NTK_KGD_EIG_MAX_N); 0: unbounded */
 } ntk_run_config;
 
 /* Defaults: all models, GD, rtol 1e-6, kernel drift at every 10th log point
- * on up to 500 points. */
+ * on up to NTK_KERNEL_SUBSAMPLE points, flips tracked. */
 ntk_run_config ntk_run_config_default(ntk_net_config net, ntk_gd_config gd);
 
-/* Bytes a run on n train and nt test points needs (models included). */
+/* Bytes a run on n train and nt test points needs: every allocation larger
+ * than a few KiB that stays during the run, plus the largest temporary one. */
 size_t ntk_run_mem_bytes(const ntk_run_config *cfg, size_t n, size_t nt);
 
+/* The data of a run, borrowed: they must outlive it. */
+typedef struct {
+    const double *X, *y;             /* training inputs (n,d), targets (n) */
+    size_t n;
+    const double *X_test, *y_test;   /* test inputs (n_test,d), targets (n_test); NULL when 0 */
+    size_t n_test;
+} ntk_run_data;
+
 typedef struct ntk_run ntk_run;
-/* Set up every model at t = 0. X (n,d), y (n), Xt (nt,d), yt (nt) are
- * borrowed and must outlive the run. W0/v0: initial weights, or NULL to draw
- * them from cfg->net. Caller owns. */
-ntk_status ntk_run_create(const ntk_run_config *cfg, const double *X, const double *y, size_t n,
-                          const double *Xt, const double *yt, size_t nt, const double *W0,
+/* Set up every model at t = 0. W0/v0: initial weights, or NULL to draw them
+ * from cfg->net. Caller owns. */
+ntk_status ntk_run_create(const ntk_run_config *cfg, const ntk_run_data *data, const double *W0,
                           const double *v0, ntk_run **out);
 void ntk_run_free(ntk_run *run);
 
@@ -622,17 +662,17 @@ double ntk_run_time(const ntk_run *run);
 /* Metrics at the current time, one value per column (NaN: not measured,
  * e.g. a model that is off or the kernel drift between kernel steps).
  * ntk_run_columns gives the names; with_kernel = 1 also measures the NTK
- * drift and λ_min now. */
+ * drift and λ_min now. NTK_ERR_DIVERGED when a model's loss is not finite. */
 size_t ntk_run_ncolumns(const ntk_run *run);
 const char *ntk_run_column(const ntk_run *run, size_t k);
 ntk_status ntk_run_metrics(ntk_run *run, int with_kernel, double *row);
 
 /* Predictions of a model (index 0..4) at the current time: train (n) and
  * test (nt), either may be NULL. NTK_ERR_ARG if the model is off. */
-ntk_status ntk_run_predictions(const ntk_run *run, int model, double *f_train, double *f_test);
+ntk_status ntk_run_predictions(ntk_run *run, int model, double *f_train, double *f_test);
 const ntk_net *ntk_run_net(const ntk_run *run);
 
-/* Theory at t = 0 and along the run (MATH.md §5–§7, seeds 000, 001, 003). */
+/* Theory at t = 0 (docs/theory.md §7). */
 typedef struct {
     /* spectra of the trained-layer kernel Θ(0) and of Θ∞ (unweighted) */
     double ntk_lmin, ntk_lmax, inf_lmin, inf_lmax;
@@ -641,22 +681,86 @@ typedef struct {
     double stability;              /* c·λ_max(η1Θ1 + η2Θ2) (< 2 is stable) */
     double envelope_rate;          /* c·λ_min(η1Θ1 + η2Θ2) */
     double loss0;                  /* training loss at t = 0 */
-    /* seed 001 */
-    double D_bound;                /* 4√n‖y − u(0)‖ / (√m λ_min(Θ1∞)), in its units */
+    /* Du et al. 2019 (§7.1) */
+    double D_bound;                /* 4αVL1√q_max √n‖y − u(0)‖ / (√m λ_min(Θ1∞)) */
     double flip_bound_D;           /* min(1, 2D/√(2π)) */
-    /* seed 003 (for h = f/α, sum loss) */
-    double beta_bound;             /* upper bound on Lip(J) (smooth φ), NaN otherwise */
-    double alpha_condition;        /* 6β√(8σ_max² L0)/σ_min³ with β = beta_bound or estimate */
+    /* Chizat, Oyallon and Bach 2019 (§7.3, §7.4), for h = f/α with the sum loss */
+    double beta_bound;             /* upper bound on Lip(J_h) (smooth φ), NaN otherwise */
+    double alpha_condition;        /* 6β√(8σ_max² L0)/σ_min³ with β = beta_bound */
     double weight_bound;           /* 3√(8σ_max² L0)/(α σ_min²) */
-    /* seed 000 */
+    /* Hu et al. 2020 (§7.5) */
     double horizon_T;              /* d·log d / η1 (NaN when η1 = 0) */
     double spectra_exact;          /* 1: λ's from full eigendecompositions; 0: upper
-                                      bounds for λ_min (Krylov or a 3000-point subset) */
+                                      bounds for λ_min (Krylov or a subset of points) */
 } ntk_run_theory;
+/* Computes the spectra (the largest cost of a run's set-up after the kernel
+ * models); the loss envelope column is filled from then on. */
 ntk_status ntk_run_theory_get(ntk_run *run, ntk_run_theory *out);
 /* Empirical Lipschitz estimate ‖J(θ) − J(θ0)‖_op / ‖θ − θ0‖ for h = f/α on
  * the kernel subsample, at the current weights (NaN at θ = θ0). */
 ntk_status ntk_run_beta_estimate(ntk_run *run, double *beta);
+/* Chizat et al.'s α condition 6β√(8σ_max² L0)/σ_min³ for a given β (the
+ * estimate, where the bound does not apply); NaN without σ_min > 0. */
+double ntk_run_alpha_condition(const ntk_run *run, const ntk_run_theory *th, double beta);
+
+/* ----------------------------------------------------------------------
+ * The driver of a whole run (src/driver.c): every front end trains through it.
+ * -------------------------------------------------------------------- */
+
+typedef enum {
+    NTK_RUN_COMPLETED = 0,
+    NTK_RUN_DIVERGED,         /* a model's loss or weights became non-finite */
+    NTK_RUN_INTERRUPTED,      /* the cancel flag was set */
+    NTK_RUN_FAILED            /* any other error, or the row callback asked to stop */
+} ntk_run_status;
+/* "completed", "diverged", "interrupted", "failed" */
+const char *ntk_run_status_name(ntk_run_status s);
+
+/* Called with each logged row (ntk_run_ncolumns values, NaN: not measured).
+ * Return nonzero to stop the run (status FAILED; the callback reports its
+ * own reason). */
+typedef int (*ntk_row_fn)(void *ctx, const ntk_run *run, const double *row);
+
+typedef struct {
+    double t_final;            /* the last step (GD: a whole number) or time (flow) */
+    double t_every;            /* logging period; 0 and the last time are always logged */
+    int theory;                /* 1: the theory at t = 0 and its checks (default) */
+    const volatile int *cancel;  /* stop flag (also set on the run while executing) */
+    const volatile int *hurry;   /* a second stop: skip the final computations */
+    ntk_row_fn on_row;         /* may be NULL */
+    void *ctx;
+} ntk_schedule;
+ntk_schedule ntk_schedule_default(double t_final, double t_every);
+
+/* What happened, with the checks of the theory against the run. Every number
+ * is NaN where it was not measured. */
+typedef struct {
+    ntk_run_status status;
+    double t;                  /* time reached */
+    double diverged_at;        /* GD: the step whose loss was not finite; flow: the target time */
+    size_t rows;               /* rows logged */
+    double seconds;            /* wall time of the loop */
+    double loss0, loss_growth; /* the network's initial training loss, final/initial */
+    ntk_run_theory theory;     /* at t = 0, when the schedule asked for it */
+    double envelope_max_ratio; /* max over rows of loss / envelope (<= 1: the envelope held) */
+    double R_max;              /* max_t max_r ‖w_r − w_r0‖ */
+    double flip_max;           /* max flip fraction */
+    double theta_max;          /* max ‖θ − θ0‖ over the trained layers */
+    double gap_lin_at_T, time_at_T;  /* gap_lin_train at the first logged time >= T */
+    double beta_estimate;      /* empirical Lip(J_h) at the end */
+    double beta_used;          /* the bound for smooth φ, the estimate otherwise */
+    double alpha_condition;    /* Chizat et al.'s condition with beta_used */
+    const double *final_row, *max_row;  /* the last row and the column maxima,
+                                           owned by the run until it is executed
+                                           again or freed */
+} ntk_run_report;
+
+/* Log at t = 0, t_every, 2·t_every, ..., t_final, advancing every model in
+ * between; NTK_OK when it completed, else the status of what stopped it
+ * (NTK_ERR_DIVERGED, NTK_ERR_INTERRUPTED, ...) with the report filled in
+ * all cases. The kernel drift is measured at every cfg.kernel_every-th row
+ * and the last. */
+ntk_status ntk_run_execute(ntk_run *run, const ntk_schedule *s, ntk_run_report *rep);
 
 #ifdef __cplusplus
 }

@@ -244,3 +244,39 @@ void ntk_scale_rows_cols(double *G, const double *S, size_t B, size_t m, const d
     scale_job j = {G, S, m, r, v};
     scale_chunk(&j, 0, B);
 }
+
+/* sup |φ'| and sup |φ''| over the real line (docs/theory.md §7.4). */
+void ntk_act_sup(ntk_act act, double *L1, double *L2)
+{
+    const double sqrt_pi = 1.7724538509055160273;
+    switch (act.kind) {
+    case NTK_ACT_ERF:      /* φ' = 2/√π e^{−x²}; |φ''| peaks at x = 1/√2 */
+        *L1 = 2.0 / sqrt_pi;
+        *L2 = 4.0 / sqrt_pi * M_SQRT1_2 * exp(-0.5);
+        return;
+    case NTK_ACT_TANH:     /* |φ''| = 2|t|(1 − t²) peaks at t² = 1/3 */
+        *L1 = 1.0;
+        *L2 = 4.0 / (3.0 * sqrt(3.0));
+        return;
+    case NTK_ACT_SIGMOID:  /* φ' <= 1/4; |σ(1−σ)(1−2σ)| peaks at 1/(6√3) */
+        *L1 = 0.25;
+        *L2 = 1.0 / (6.0 * sqrt(3.0));
+        return;
+    case NTK_ACT_SOFTPLUS: /* φ' = σ < 1, φ'' = σ(1−σ) <= 1/4 */
+        *L1 = 1.0;
+        *L2 = 0.25;
+        return;
+    case NTK_ACT_GELU:     /* φ'' = ϕ(x)(2 − x²): φ' peaks at x = √2, |φ''| at 0 */
+        *L1 = ntk_act_dphi(act, sqrt(2.0));
+        *L2 = 2.0 / sqrt(2.0 * M_PI);
+        return;
+    case NTK_ACT_LEAKY_RELU:
+        *L1 = fmax(1.0, fabs(act.param));
+        *L2 = INFINITY;
+        return;
+    default:
+        *L1 = 1.0;
+        *L2 = act.kind == NTK_ACT_IDENTITY ? 0.0 : INFINITY;
+        return;
+    }
+}

@@ -51,6 +51,27 @@ void ntk_set_threads(int nthreads)
 
 int ntk_get_threads(void) { return openblas_get_num_threads(); }
 
+int ntk_threads_enter(int threads)
+{
+    if (threads <= 0) return 0;
+    int now = ntk_get_threads();
+    if (now == threads) return 0;
+    ntk_set_threads(threads);
+    return now;
+}
+
+void ntk_threads_leave(int saved)
+{
+    if (saved > 0) ntk_set_threads(saved);
+}
+
+ntk_defaults_t ntk_defaults(void)
+{
+    ntk_defaults_t d = {NTK_KGD_EIG_MAX_N, NTK_KGD_KRYLOV_KMAX, NTK_THEORY_MAX_POINTS,
+                        NTK_KERNEL_SUBSAMPLE, NTK_LEAKY_SLOPE, NTK_QUAD_ORDER};
+    return d;
+}
+
 size_t ntk_mem_available(void)
 {
     FILE *fp = fopen("/proc/meminfo", "r");

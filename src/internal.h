@@ -54,6 +54,41 @@ ntk_status ntk_outset_add_spans(ntk_outset *o, const char *path, const ntk_span 
 /* One file written whole or not at all (ntk_write_file_atomic of the spans). */
 ntk_status ntk_write_spans_atomic(const char *path, const ntk_span *spans, int nspans);
 
+/* The thread count of one call: ntk_threads_enter(t) sets the OpenBLAS
+ * threads to t when t > 0 and returns what to restore (0: nothing). */
+int ntk_threads_enter(int threads);
+void ntk_threads_leave(int saved);
+
+/* sup |φ'| and sup |φ''| over the real line (Inf for φ'' of the
+ * piecewise-linear activations, a Dirac mass at the kink). */
+void ntk_act_sup(ntk_act act, double *L1, double *L2);
+
+/* The kernels behind ntk_kernel (src/kernel_emp.c, kernel_inf.c,
+ * constants.c), with their arguments spelled out (for the tests). */
+ntk_status ntk_kernel_empirical(const ntk_net_config *cfg, const double *W, const double *v,
+                                const double *X1, size_t n1, const double *X2, size_t n2,
+                                double c1, double c2, size_t mem_limit, double *K);
+ntk_status ntk_kernel_infinite(const ntk_net_config *cfg, const double *X1, size_t n1,
+                               const double *X2, size_t n2, double c1, double c2,
+                               int quad_order, double *K);
+ntk_status ntk_kernel_infinite_quad(const ntk_net_config *cfg, const double *X1, size_t n1,
+                                    const double *X2, size_t n2, double c1, double c2,
+                                    int quad_order, double *K);
+/* K = c1·ψ1ψ1ᵀ + c2·ψ2ψ2ᵀ on inputs already on the √d scale. */
+ntk_status ntk_kernel_lin(const ntk_constants *c, double alpha, const double *X1, size_t n1,
+                          const double *X2, size_t n2, size_t d, double c1, double c2,
+                          double *K);
+/* ntk_kgd_create with the settings spelled out and flow predictions assumed
+ * possible (an unstable GD rate is refused at the first GD prediction). */
+ntk_status ntk_kgd_create_method(const double *K, size_t n, const double *y, const double *u0,
+                                 double lr, ntk_loss_kind loss, ntk_kgd_method method,
+                                 double t_max, ntk_kgd **out);
+/* ntk_loss_grad with the batch and outputs spelled out. */
+ntk_status ntk_loss_grad_args(const ntk_net_config *cfg, const double *W, const double *v,
+                              const double *X, const double *y, size_t n, ntk_loss_kind loss,
+                              const double *f0, double *loss_out, double *gW, double *gv,
+                              double *f_out);
+
 /* Return early with the status of a failing call. */
 #define NTK_TRY(expr)                         \
     do {                                      \

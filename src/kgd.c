@@ -82,10 +82,10 @@
 /* Eigenvalues with |λ| below this fraction of max |λ| count as 0. */
 #define KGD_ZERO_RTOL 1e-12
 /* AUTO picks EIG for n up to this size, KRYLOV above. */
-#define KGD_EIG_MAX_N 2000
+#define KGD_EIG_MAX_N NTK_KGD_EIG_MAX_N
 /* Krylov: dimension cap, target of the error estimate, top Ritz residual,
  * invariant-subspace threshold and the stride between convergence checks. */
-#define KGD_KRYLOV_KMAX 600
+#define KGD_KRYLOV_KMAX NTK_KGD_KRYLOV_KMAX
 #define KGD_KRYLOV_RTOL 1e-10
 #define KGD_LMAX_RTOL 1e-8
 #define KGD_INVARIANT_RTOL 1e-14
@@ -451,10 +451,11 @@ ntk_kgd_config ntk_kgd_config_default(void)
     return c;
 }
 
-ntk_status ntk_kgd_create_cfg(const double *K, size_t n, const double *y, const double *u0,
-                              const ntk_kgd_config *cfg, ntk_kgd **out)
+ntk_status ntk_kgd_create(const double *K, size_t n, const double *y, const double *u0,
+                          const ntk_kgd_config *cfg, ntk_kgd **out)
 {
     const char *fn = "ntk_kgd_create";
+    ntk_clear_error();
     if (!out) return ntk_set_error(NTK_ERR_ARG, "%s: out must not be NULL", fn);
     *out = NULL;
     if (!cfg) return ntk_set_error(NTK_ERR_ARG, "%s: the configuration is NULL", fn);
@@ -502,14 +503,7 @@ ntk_status ntk_kgd_create_method(const double *K, size_t n, const double *y, con
     c.method = method;
     c.t_max = t_max;
     c.flow = 1;
-    return ntk_kgd_create_cfg(K, n, y, u0, &c, out);
-}
-
-/* K (n,n), y (n), u0 (n) -> g, by the method AUTO picks for n. */
-ntk_status ntk_kgd_create(const double *K, size_t n, const double *y, const double *u0,
-                          double lr, ntk_loss_kind loss, ntk_kgd **out)
-{
-    return ntk_kgd_create_method(K, n, y, u0, lr, loss, NTK_KGD_AUTO, 0.0, out);
+    return ntk_kgd_create(K, n, y, u0, &c, out);
 }
 
 void ntk_kgd_free(ntk_kgd *g)

@@ -207,8 +207,8 @@ void ntk_net_free(ntk_net *net)
 }
 
 const ntk_net_config *ntk_net_cfg(const ntk_net *net) { return &net->cfg; }
-double *ntk_net_W(ntk_net *net) { return net->W; }
-double *ntk_net_v(ntk_net *net) { return net->v; }
+const double *ntk_net_W(const ntk_net *net) { return net->W; }
+const double *ntk_net_v(const ntk_net *net) { return net->v; }
 const double *ntk_net_W0(const ntk_net *net) { return net->W0; }
 const double *ntk_net_v0(const ntk_net *net) { return net->v0; }
 
@@ -317,13 +317,17 @@ ntk_status ntk_net_predict(const ntk_net *net, const double *X, size_t n, double
 {
     if (!net) return ntk_set_error(NTK_ERR_ARG, "network is NULL");
     NTK_TRY(ntk_forward(&net->cfg, net->W, net->v, X, n, f));
-    if (!net->cfg.centered) return NTK_OK;
-    double *f0 = ntk_alloc(n, sizeof(double), "centred predictions");
-    if (!f0) return NTK_ERR_NOMEM;
-    ntk_status st = ntk_forward(&net->cfg, net->W0, net->v0, X, n, f0);
-    if (st == NTK_OK) cblas_daxpy((int)n, -1.0, f0, 1, f, 1);
-    free(f0);
-    return st;
+    if (net->cfg.centered) {
+        double *f0 = ntk_alloc(n, sizeof(double), "centred predictions");
+        if (!f0) return NTK_ERR_NOMEM;
+        ntk_status st = ntk_forward(&net->cfg, net->W0, net->v0, X, n, f0);
+        if (st == NTK_OK) ntk_axpy(n, -1.0, f0, f);
+        free(f0);
+        NTK_TRY(st);
+    }
+    return ntk_check_result(f, n, 1, "the network's output",
+                            "the outputs overflow double precision; the weights, alpha or the "
+                            "inputs are too large");
 }
 
 double ntk_loss_scale(ntk_loss_kind loss, size_t n)
@@ -378,9 +382,18 @@ static double loss_grad_ws(const ntk_net_config *cfg, const double *W, const dou
 }
 
 ntk_status ntk_loss_grad(const ntk_net_config *cfg, const double *W, const double *v,
-                         const double *X, const double *y, size_t n, ntk_loss_kind loss,
-                         const double *f0, double *loss_out, double *gW, double *gv,
-                         double *f_out)
+                         const ntk_batch *b, ntk_loss_out *out)
+{
+    ntk_clear_error();
+    if (!b || !out) return ntk_set_error(NTK_ERR_ARG, "ntk_loss_grad: batch or output is NULL");
+    return ntk_loss_grad_args(cfg, W, v, b->X, b->y, b->n, b->loss, b->f0, &out->loss, out->gW,
+                              out->gv, out->f);
+}
+
+ntk_status ntk_loss_grad_args(const ntk_net_config *cfg, const double *W, const double *v,
+                              const double *X, const double *y, size_t n, ntk_loss_kind loss,
+                              const double *f0, double *loss_out, double *gW, double *gv,
+                              double *f_out)
 {
     NTK_TRY(check_net_args(cfg, W, v, X, n));
     if (!y) return ntk_set_error(NTK_ERR_ARG, "targets pointer is NULL");

@@ -94,7 +94,7 @@ check "grep -q diverged '$T/div/summary.json'" "summary marks divergence"
 # --- run and sweep -------------------------------------------------------------
 $NTKIT run --n 80 --n-test 20 --d 5 --width 32 --steps 30 --log-every 10 --act erf --kernel-subsample 40 --quiet --out "$T/run" >"$T/run.out" 2>&1
 check '[ $? -eq 0 ]' "run exit status: $(tail -2 "$T/run.out")"
-check "grep -q 'seed 000 horizon T' '$T/run.out'" "run prints the theory table"
+check "grep -q 'Hu et al. 2020: horizon T' '$T/run.out'" "run prints the theory table"
 $PY - "$T/run" <<'PYEOF' && ok || bad "run metrics and summary"
 import json, sys, numpy as np
 d = sys.argv[1]

@@ -3,6 +3,7 @@
  * Simpson integration, Monte Carlo, plain loops. */
 #include "harness.h"
 #include "ntkit.h"
+#include "internal.h"
 #include "quadrature.h"   /* private: the Gauss–Hermite rule itself */
 
 #include <float.h>

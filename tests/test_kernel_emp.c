@@ -2,6 +2,7 @@
  * Jacobian, against finite differences of ntk_forward, across tilings. */
 #include "harness.h"
 #include "ntkit.h"
+#include "internal.h"
 
 #include <float.h>
 

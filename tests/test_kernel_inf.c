@@ -9,6 +9,7 @@
  *     linearity, cross blocks vs the symmetric block, PSD, thread count. */
 #include "harness.h"
 #include "ntkit.h"
+#include "internal.h"
 #include "quadrature.h"   /* private: the Gauss–Hermite rule, for its error bounds */
 
 #include <float.h>

@@ -7,6 +7,7 @@
  * values. */
 #include "harness.h"
 #include "ntkit.h"
+#include "internal.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -31,7 +32,7 @@ static ntk_status kgd_new_unstable(const double *K, size_t n, const double *y, c
     c.loss = loss;
     c.method = method;
     c.allow_unstable = 1;
-    return ntk_kgd_create_cfg(K, n, y, u0, &c, g);
+    return ntk_kgd_create(K, n, y, u0, &c, g);
 }
 
 /* An unstable GD rate is refused unless asked for: at creation when the
@@ -43,7 +44,7 @@ static void check_unstable_refused(const double *K, size_t n, const double *y, c
     c.lr = lr;
     c.method = method;
     ntk_kgd *g = NULL;
-    CHECK_ERR(ntk_kgd_create_cfg(K, n, y, u0, &c, &g), NTK_ERR_ARG);
+    CHECK_ERR(ntk_kgd_create(K, n, y, u0, &c, &g), NTK_ERR_ARG);
     CHECK(g == NULL && strstr(ntk_errmsg(), "unstable") != NULL, "unstable GD refused: %s",
           ntk_errmsg());
     CHECK_OK(ntk_kgd_create_method(K, n, y, u0, lr, NTK_LOSS_MEAN, method, 0.0, &g));
@@ -601,18 +602,18 @@ static void test_kgd_arguments(void)
 {
     problem p = make_problem(5, 2, 7, 37);
     ntk_kgd *g = (ntk_kgd *)&p;   /* must be reset to NULL on failure */
-    CHECK_ERR(ntk_kgd_create(NULL, 5, p.y, p.u0, 1, NTK_LOSS_MEAN, &g), NTK_ERR_ARG);
+    CHECK_ERR(ntk_kgd_create_method(NULL, 5, p.y, p.u0, 1, NTK_LOSS_MEAN, NTK_KGD_AUTO, 0.0, &g), NTK_ERR_ARG);
     CHECK(g == NULL, "out not cleared");
-    CHECK_ERR(ntk_kgd_create(p.K, 0, p.y, p.u0, 1, NTK_LOSS_MEAN, &g), NTK_ERR_ARG);
-    CHECK_ERR(ntk_kgd_create(p.K, 5, p.y, p.u0, -1, NTK_LOSS_MEAN, &g), NTK_ERR_ARG);
-    CHECK_ERR(ntk_kgd_create(p.K, 5, p.y, p.u0, 1, (ntk_loss_kind)7, &g), NTK_ERR_ARG);
+    CHECK_ERR(ntk_kgd_create_method(p.K, 0, p.y, p.u0, 1, NTK_LOSS_MEAN, NTK_KGD_AUTO, 0.0, &g), NTK_ERR_ARG);
+    CHECK_ERR(ntk_kgd_create_method(p.K, 5, p.y, p.u0, -1, NTK_LOSS_MEAN, NTK_KGD_AUTO, 0.0, &g), NTK_ERR_ARG);
+    CHECK_ERR(ntk_kgd_create_method(p.K, 5, p.y, p.u0, 1, (ntk_loss_kind)7, NTK_KGD_AUTO, 0.0, &g), NTK_ERR_ARG);
     p.y[2] = NAN;
-    CHECK_ERR(ntk_kgd_create(p.K, 5, p.y, p.u0, 1, NTK_LOSS_MEAN, &g), NTK_ERR_NONFINITE);
+    CHECK_ERR(ntk_kgd_create_method(p.K, 5, p.y, p.u0, 1, NTK_LOSS_MEAN, NTK_KGD_AUTO, 0.0, &g), NTK_ERR_NONFINITE);
     p.y[2] = 0;
     p.K[1] += 1.0;
-    CHECK_ERR(ntk_kgd_create(p.K, 5, p.y, p.u0, 1, NTK_LOSS_MEAN, &g), NTK_ERR_ARG);
+    CHECK_ERR(ntk_kgd_create_method(p.K, 5, p.y, p.u0, 1, NTK_LOSS_MEAN, NTK_KGD_AUTO, 0.0, &g), NTK_ERR_ARG);
     p.K[1] -= 1.0;
-    CHECK_OK(ntk_kgd_create(p.K, 5, p.y, p.u0, 1, NTK_LOSS_MEAN, &g));
+    CHECK_OK(ntk_kgd_create_method(p.K, 5, p.y, p.u0, 1, NTK_LOSS_MEAN, NTK_KGD_AUTO, 0.0, &g));
     double f[2];
     CHECK_ERR(ntk_kgd_predict_test(g, 1, 0, NULL, 2, NULL, f), NTK_ERR_ARG);
     CHECK_ERR(ntk_kgd_predict_train(NULL, 1, 0, f), NTK_ERR_ARG);
@@ -1002,7 +1003,7 @@ static void test_krylov_modes(void)
     double c = 1.0 / (double)n, lmax = lambda_max(&p), u[30], f[4];
     ntk_kgd *g = NULL;
     ntk_kgd_method m = NTK_KGD_KRYLOV;
-    CHECK_OK(ntk_kgd_create(p.K, n, p.y, p.u0, 1.0, NTK_LOSS_MEAN, &g));
+    CHECK_OK(ntk_kgd_create_method(p.K, n, p.y, p.u0, 1.0, NTK_LOSS_MEAN, NTK_KGD_AUTO, 0.0, &g));
     CHECK_OK(ntk_kgd_info(g, &m, NULL, NULL));
     CHECK(m == NTK_KGD_EIG, "AUTO at n = %zu picks EIG, got %d", n, (int)m);
     int ex = 0;

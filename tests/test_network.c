@@ -3,6 +3,7 @@
  * here, and the symmetric initialisation's f ≡ 0. */
 #include "harness.h"
 #include "ntkit.h"
+#include "internal.h"
 
 #include <float.h>
 #include <math.h>
@@ -122,7 +123,7 @@ static double loss_at(const ntk_net_config *c, const double *W, const double *v,
                       const double *f0)
 {
     double L;
-    ntk_loss_grad(c, W, v, X, y, n, loss, f0, &L, NULL, NULL, NULL);
+    ntk_loss_grad_args(c, W, v, X, y, n, loss, f0, &L, NULL, NULL, NULL);
     return L;
 }
 
@@ -174,7 +175,7 @@ static void test_gradients_fd(void)
                                 pf0 = f0;
                             }
                             double gW[6 * 4], gv[6], L, f[5], fref[5];
-                            ntk_status st = ntk_loss_grad(&c, W, v, X, y, n, (ntk_loss_kind)loss,
+                            ntk_status st = ntk_loss_grad_args(&c, W, v, X, y, n, (ntk_loss_kind)loss,
                                                           pf0, &L, gW, gv, f);
                             ref_forward(&c, W, v, X, n, fref);
                             if (cen)
@@ -501,7 +502,7 @@ static void test_blocking(void)
     CHECK_LE(fr, 1.0, "blocked forward error / bound");
     double *gv = malloc(m * sizeof(double)), *gvref = calloc(m, sizeof(double)), L;
     double *gb = calloc(m, sizeof(double));
-    CHECK_OK(ntk_loss_grad(&c, ntk_net_W(net), ntk_net_v(net), X, y, n, NTK_LOSS_MEAN, NULL, &L, NULL, gv, NULL));
+    CHECK_OK(ntk_loss_grad_args(&c, ntk_net_W(net), ntk_net_v(net), X, y, n, NTK_LOSS_MEAN, NULL, &L, NULL, gv, NULL));
     double s = sqrt((double)d), sc = 1.0 / n / sqrt((double)m);
     double gr = C_ROUND * (double)(n + m + d) * DBL_EPSILON + C_ROUND * ACT_ULP * DBL_EPSILON;
     for (size_t i = 0; i < n; i++)

@@ -1,6 +1,7 @@
 /* Regression tests of the library's defences: every one of these inputs once
  * crashed, hung, destroyed a file or returned a silent wrong number. */
 #include "ntkit.h"
+#include "internal.h"
 #include "harness.h"
 #include "tmpdir.h"
 
@@ -45,7 +46,7 @@ static void test_lin_model_small_n(void)
         rc.trace_factor = 1.0;
         rc.kernel_every = 0;
         ntk_run *r = NULL;
-        CHECK_OK(ntk_run_create(&rc, X, y, n, X + n * d, y + n, nt, NULL, NULL, &r));
+        CHECK_OK(ntk_run_create(&rc, &(ntk_run_data){X, y, n, X + n * d, y + n, nt}, NULL, NULL, &r));
         if (!r) continue;
         CHECK_OK(ntk_run_predictions(r, 0, f0, NULL));
         CHECK_OK(ntk_run_advance(r, 5));
@@ -55,7 +56,7 @@ static void test_lin_model_small_n(void)
         CHECK_OK(ntk_kernel_lin(&k, 1.0, X, n, NULL, 0, d, gd.lr1, gd.lr2, K));
         ntk_kgd_config kc = ntk_kgd_config_default();
         ntk_kgd *g = NULL;
-        CHECK_OK(ntk_kgd_create_cfg(K, n, y, f0, &kc, &g));
+        CHECK_OK(ntk_kgd_create(K, n, y, f0, &kc, &g));
         CHECK_OK(ntk_kgd_predict_train(g, 5, 0, u));
         CHECK_LE(t_max_rel_err(f, u, n), 1e-10, "lin vs kernel GD on Theta_lin (n=%zu, d=%zu)", n, d);
         ntk_kgd_free(g);
@@ -162,7 +163,7 @@ static void test_cancel(void)
         ntk_run_config rc = ntk_run_config_default(net, gd);
         rc.flow = flow;
         ntk_run *r = NULL;
-        CHECK_OK(ntk_run_create(&rc, X, y, n, X + n * d, y + n, nt, NULL, NULL, &r));
+        CHECK_OK(ntk_run_create(&rc, &(ntk_run_data){X, y, n, X + n * d, y + n, nt}, NULL, NULL, &r));
         if (!r) continue;
         ntk_run_set_cancel(r, &g_cancel);
         CHECK_OK(ntk_run_advance(r, 3));
@@ -174,7 +175,7 @@ static void test_cancel(void)
         /* the run goes on from there and agrees with an uninterrupted one */
         CHECK_OK(ntk_run_advance(r, 6));
         ntk_run *r2 = NULL;
-        CHECK_OK(ntk_run_create(&rc, X, y, n, X + n * d, y + n, nt, NULL, NULL, &r2));
+        CHECK_OK(ntk_run_create(&rc, &(ntk_run_data){X, y, n, X + n * d, y + n, nt}, NULL, NULL, &r2));
         CHECK_OK(ntk_run_advance(r2, 6));
         double f1[40], f2[40];
         for (int model = 0; model < NTK_NMODELS && r2; model++) {

@@ -3,6 +3,7 @@
  * and the lazy-training rate of the centred model. */
 #include "harness.h"
 #include "ntkit.h"
+#include "internal.h"
 
 #include <float.h>
 #include <math.h>
@@ -119,12 +120,12 @@ static void test_linearized_equals_kernel_gd(void)
         rc.flow = cases[ci].flow;
         rc.flow_rtol = 1e-11;
         ntk_run *r, *rf = NULL;
-        CHECK_OK(ntk_run_create(&rc, D.X, D.y, D.n, D.Xt, D.yt, D.nt, NULL, NULL, &r));
+        CHECK_OK(ntk_run_create(&rc, &(ntk_run_data){D.X, D.y, D.n, D.Xt, D.yt, D.nt}, NULL, NULL, &r));
         if (!r) continue;
         if (rc.flow) {   /* the ODE's error estimate: the same run at rtol/10 */
             ntk_run_config rc2 = rc;
             rc2.flow_rtol = rc.flow_rtol / 10;
-            CHECK_OK(ntk_run_create(&rc2, D.X, D.y, D.n, D.Xt, D.yt, D.nt, NULL, NULL, &rf));
+            CHECK_OK(ntk_run_create(&rc2, &(ntk_run_data){D.X, D.y, D.n, D.Xt, D.yt, D.nt}, NULL, NULL, &rf));
         }
         /* the outputs at θ0 */
         double u0[60], ft0[20];
@@ -132,7 +133,7 @@ static void test_linearized_equals_kernel_gd(void)
         ntk_run_config rc0 = rc;
         rc0.models = NTK_MODEL_NN;
         rc0.kernel_every = 0;
-        ntk_run_create(&rc0, D.X, D.y, D.n, D.Xt, D.yt, D.nt, NULL, NULL, &r0);
+        ntk_run_create(&rc0, &(ntk_run_data){D.X, D.y, D.n, D.Xt, D.yt, D.nt}, NULL, NULL, &r0);
         ntk_run_predictions(r0, 0, u0, ft0);
         ntk_run_free(r0);
         double x = cases[ci].loss == NTK_LOSS_MEAN ? 1.0 / (double)D.n : 1.0;
@@ -185,7 +186,7 @@ static void test_linearized_equals_kernel_gd(void)
         CHECK_OK(ntk_kernel_lin(&c, nc.alpha, Xtr, D.nt, Xr, D.n, D.d, gd.lr1, gd.lr2, Kt));
         ms = model_spectrum(K, D.n, Kt, D.nt);
         ntk_kgd *g;
-        CHECK_OK(ntk_kgd_create(K, D.n, D.y, u0, 1.0, gd.loss, &g));
+        CHECK_OK(ntk_kgd_create_method(K, D.n, D.y, u0, 1.0, gd.loss, NTK_KGD_AUTO, 0.0, &g));
         double t = rc.flow ? 10 : 100;
         double ul[60], tl[20], uk[60], tk[20];
         CHECK_OK(ntk_run_predictions(r, 2, ul, tl));
@@ -231,8 +232,8 @@ static void test_flow_vs_small_gd(void)
         gc.gd = g2;
         gc.flow = 0;
         ntk_run *rf, *rg;
-        CHECK_OK(ntk_run_create(&fc, D.X, D.y, D.n, D.Xt, D.yt, D.nt, NULL, NULL, &rf));
-        CHECK_OK(ntk_run_create(&gc, D.X, D.y, D.n, D.Xt, D.yt, D.nt, NULL, NULL, &rg));
+        CHECK_OK(ntk_run_create(&fc, &(ntk_run_data){D.X, D.y, D.n, D.Xt, D.yt, D.nt}, NULL, NULL, &rf));
+        CHECK_OK(ntk_run_create(&gc, &(ntk_run_data){D.X, D.y, D.n, D.Xt, D.yt, D.nt}, NULL, NULL, &rg));
         double T = 3.0;
         CHECK_OK(ntk_run_advance(rf, T));
         CHECK_OK(ntk_run_advance(rg, round(T / eps)));
@@ -269,7 +270,7 @@ static void test_lazy_rate(void)
         rc.models = NTK_MODEL_NN | NTK_MODEL_LINEARIZED;
         rc.kernel_every = 0;
         ntk_run *r;
-        CHECK_OK(ntk_run_create(&rc, D.X, D.y, D.n, D.Xt, D.yt, D.nt, NULL, NULL, &r));
+        CHECK_OK(ntk_run_create(&rc, &(ntk_run_data){D.X, D.y, D.n, D.Xt, D.yt, D.nt}, NULL, NULL, &r));
         CHECK_OK(ntk_run_advance(r, 200));
         double row[64];
         CHECK_OK(ntk_run_metrics(r, 0, row));
@@ -291,7 +292,7 @@ static void test_metrics_and_theory(void)
     ntk_run_config rc = ntk_run_config_default(nc, gd);
     rc.kernel_subsample = 40;
     ntk_run *r;
-    CHECK_OK(ntk_run_create(&rc, D.X, D.y, D.n, D.Xt, D.yt, D.nt, NULL, NULL, &r));
+    CHECK_OK(ntk_run_create(&rc, &(ntk_run_data){D.X, D.y, D.n, D.Xt, D.yt, D.nt}, NULL, NULL, &r));
     if (!r) return;
     size_t nc_ = ntk_run_ncolumns(r);
     CHECK(nc_ == 1 + 10 + 8 + 9, "%zu columns", nc_);
@@ -348,7 +349,7 @@ static void test_metrics_and_theory(void)
     /* bad input */
     ntk_gd_config none = {0, 0, NTK_LOSS_MEAN};
     rc.gd = none;
-    CHECK_ERR(ntk_run_create(&rc, D.X, D.y, D.n, D.Xt, D.yt, D.nt, NULL, NULL, &r), NTK_ERR_ARG);
+    CHECK_ERR(ntk_run_create(&rc, &(ntk_run_data){D.X, D.y, D.n, D.Xt, D.yt, D.nt}, NULL, NULL, &r), NTK_ERR_ARG);
     unsigned mask;
     CHECK_OK(ntk_models_parse("nn,ntk-inf", &mask));
     CHECK(mask == (NTK_MODEL_NN | NTK_MODEL_NTK_INF), "mask %u", mask);
@@ -376,7 +377,7 @@ static void test_early_linear(void)
     rc.models = NTK_MODEL_NN | NTK_MODEL_LIN;
     rc.kernel_every = 0;
     ntk_run *r;
-    CHECK_OK(ntk_run_create(&rc, ds.X_train, ds.y_train, n, ds.X_test, ds.y_test, 200, NULL, NULL, &r));
+    CHECK_OK(ntk_run_create(&rc, &(ntk_run_data){ds.X_train, ds.y_train, n, ds.X_test, ds.y_test, 200}, NULL, NULL, &r));
     if (!r) return;
     size_t gl = 0;
     for (size_t c = 0; c < ntk_run_ncolumns(r); c++)

@@ -1,7 +1,8 @@
-/* The linearized network: the first-order Taylor model at θ0 (MATH.md §5),
- * trained in parameter space. φ(Z0) and v0 ⊙ φ'(Z0) are computed once, so a
- * step costs the same two GEMMs as a step of the network. */
-#include "internal.h"
+/* Model linearized of a run: the network's first-order Taylor model at θ0
+ * (docs/theory.md §5), trained in parameter space with the network's rates.
+ * φ(Z0) and v0 ⊙ φ'(Z0) are computed once, so a step costs the same two
+ * GEMMs as a step of the network. */
+#include "run_internal.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -138,4 +139,111 @@ double ntk_linz_loss_grad(ntk_linz *lz, const double *p, const double *y, ntk_lo
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)d, (int)n,
                 c * k / ntk_net_config_s(&lz->cfg), lz->P, (int)m, lz->X, (int)d, 0.0, g, (int)d);
     return 0.5 * c * sse;
+}
+
+/* ---- the model of a run ------------------------------------------------ */
+
+typedef struct {
+    ntk_linz *lz;
+    double *g, *f;          /* gradient (m·d + m), train predictions (n) */
+    ntk_ode *ode;
+    double *save;           /* flow: parameters at the start of an advance */
+} linz_state;
+
+static ntk_status linz_step(run_model *m)
+{
+    ntk_run *r = m->run;
+    linz_state *s = m->state;
+    size_t md = r->m * r->d;
+    double *p = s->lz->p;
+    double L = ntk_linz_loss_grad(s->lz, p, r->y, r->cfg.gd.loss, s->f, s->g);
+    if (!isfinite(L))
+        return ntk_set_error(NTK_ERR_DIVERGED, "the linearized model diverged at step %g; use "
+                             "smaller rates", r->t);
+    ntk_axpy(md, -r->cfg.gd.lr1, s->g, p);
+    ntk_axpy(r->m, -r->cfg.gd.lr2, s->g + md, p + md);
+    return NTK_OK;
+}
+
+static ntk_status linz_rhs(void *ctx, double t, const double *p, double *dp)
+{
+    (void)t;
+    run_model *m = ctx;
+    ntk_run *r = m->run;
+    linz_state *s = m->state;
+    size_t md = r->m * r->d;
+    NTK_TRY(run_check_cancel(r));
+    double L = ntk_linz_loss_grad(s->lz, p, r->y, r->cfg.gd.loss, s->f, dp);
+    if (!isfinite(L))
+        return ntk_set_error(NTK_ERR_DIVERGED, "the linearized flow diverged; use smaller rates");
+    ntk_scal(md, -r->cfg.gd.lr1, dp);
+    ntk_scal(r->m, -r->cfg.gd.lr2, dp + md);
+    return NTK_OK;
+}
+
+static ntk_status linz_flow_to(run_model *m, double t)
+{
+    linz_state *s = m->state;
+    double tl = m->run->t;
+    return ntk_ode_advance(s->ode, &tl, t, s->lz->p);
+}
+
+static void linz_save(run_model *m)
+{
+    linz_state *s = m->state;
+    memcpy(s->save, s->lz->p, ntk_linz_nparams(s->lz) * sizeof(double));
+}
+
+static void linz_restore(run_model *m)
+{
+    linz_state *s = m->state;
+    memcpy(s->lz->p, s->save, ntk_linz_nparams(s->lz) * sizeof(double));
+    ntk_ode_reset(s->ode);
+}
+
+static ntk_status linz_predict(run_model *m, double t, int test, double *f)
+{
+    (void)t;
+    linz_state *s = m->state;
+    ntk_linz_predict(s->lz, s->lz->p, test, f);
+    return NTK_OK;
+}
+
+static void linz_destroy(run_model *m)
+{
+    linz_state *s = m->state;
+    if (!s) return;
+    ntk_linz_free(s->lz);
+    ntk_ode_free(s->ode);
+    free(s->g);
+    free(s);
+}
+
+static const run_model_ops linz_ops = {linz_step, linz_flow_to, linz_save, linz_restore,
+                                       linz_predict, linz_destroy};
+
+size_t run_model_linearized_bytes(const ntk_run_config *cfg, size_t n, size_t nt)
+{
+    size_t P = cfg->net.m * cfg->net.d + cfg->net.m;
+    size_t b = ntk_linz_mem_bytes(n, nt, cfg->net.d, cfg->net.m);
+    size_t extra = ntk_size_mul(P + n + (cfg->flow ? P : 0), sizeof(double), 1, 1);
+    return b == SIZE_MAX || extra == SIZE_MAX ? SIZE_MAX : b + extra;
+}
+
+ntk_status run_model_linearized(ntk_run *r, run_model *m)
+{
+    m->ops = &linz_ops;
+    m->run = r;
+    linz_state *s = ntk_calloc(1, sizeof *s, "linearized model");
+    if (!s) return NTK_ERR_NOMEM;
+    m->state = s;
+    NTK_TRY(ntk_linz_create(&r->cfg.net, ntk_net_W0(r->net), ntk_net_v0(r->net), r->X, r->n,
+                            r->Xt, r->nt, r->f0, r->ft0, &s->lz));
+    size_t P = r->m * r->d + r->m;
+    s->g = ntk_alloc(P + r->n + (r->cfg.flow ? P : 0), sizeof(double), "linearized gradient");
+    if (!s->g) return NTK_ERR_NOMEM;
+    s->f = s->g + P;
+    if (!r->cfg.flow) return NTK_OK;
+    s->save = s->f + r->n;
+    return ntk_ode_create(P, r->cfg.flow_rtol, linz_rhs, m, &s->ode);
 }

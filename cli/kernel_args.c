@@ -1,0 +1,237 @@
+/* What ntkit kernel and ntkit krr share: the kernel kinds, their options,
+ * the network and weights of --weights DIR, and the kernel itself through
+ * the library's one entry point. */
+#include "cli.h"
+
+#include <cJSON.h>
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* bytes -> "512 B", "6.2 KiB", "1.5 GiB" in buf (32 chars); returns buf. */
+const char *cli_fmt_bytes(size_t bytes, char *buf)
+{
+    static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024.0 && u < 5) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(buf, 32, u ? "%.3g %s" : "%.0f %s", v, unit[u]);
+    return buf;
+}
+
+/* A 2-d (n,d) float64 array from a .npy named by `flag`; prints the error. */
+int cli_load_matrix(const char *flag, const char *path, ntk_array *A)
+{
+    if (ntk_npy_read(path, A) != NTK_OK) return cli_fail("%s: %s", flag, ntk_errmsg());
+    if (A->ndim != 2 || A->rows == 0 || A->cols == 0) {
+        int rc = A->ndim == 2
+                     ? cli_fail("%s %s has shape (%zu, %zu); it must be a non-empty (n, d) array",
+                                flag, path, A->rows, A->cols)
+                     : cli_fail("%s %s is 1-d with %zu values; it must be a 2-d (n, d) array "
+                                "(reshape it to (n, 1) for d = 1)",
+                                flag, path, A->rows);
+        ntk_array_free(A);
+        return rc;
+    }
+    return 0;
+}
+
+static const cli_kernel_kind kinds[] = {
+    {"ntk", NTK_KERNEL_EMPIRICAL, 1, 1},     {"ntk1", NTK_KERNEL_EMPIRICAL, 1, 0},     {"ntk2", NTK_KERNEL_EMPIRICAL, 0, 1},
+    {"nngp", NTK_KERNEL_EMPIRICAL, 0, 1},    {"ntk-inf", NTK_KERNEL_INFINITE, 1, 1},  {"ntk1-inf", NTK_KERNEL_INFINITE, 1, 0},
+    {"ntk2-inf", NTK_KERNEL_INFINITE, 0, 1}, {"nngp-inf", NTK_KERNEL_INFINITE, 0, 1}, {"lin", NTK_KERNEL_LIN, 1, 1},
+    {"lin1", NTK_KERNEL_LIN, 1, 0},    {"lin2", NTK_KERNEL_LIN, 0, 1},
+};
+#define NKINDS (sizeof kinds / sizeof kinds[0])
+
+static const char *net_flag_names[] = {"width", "act", "act-param", "init",
+                                       "input-scale", "alpha", "centered", "seed"};
+
+static const cli_kernel_kind *find_kind(const char *name)
+{
+    for (size_t k = 0; k < NKINDS; k++)
+        if (strcmp(name, kinds[k].name) == 0) return &kinds[k];
+    return NULL;
+}
+
+/* Whole file into a NUL-terminated buffer (caller frees), or NULL with errno. */
+static char *read_text(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        len += fread(buf + len, 1, cap - 1 - len, fp);
+        if (len < cap - 1) break;
+        char *nb = realloc(buf, cap * 2);
+        if (!nb) free(buf);
+        buf = nb;
+        cap *= 2;
+    }
+    int bad = ferror(fp);
+    fclose(fp);
+    if (!buf) return NULL;
+    if (bad) {
+        free(buf);
+        errno = EIO;
+        return NULL;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+/* DIR/config.json (written by ntkit train) -> cfg. */
+static int run_config(const char *dir, ntk_net_config *cfg)
+{
+    char path[4096];
+    cli_path(path, sizeof path, dir, "config.json");
+    char *text = read_text(path);
+    if (!text)
+        return cli_fail("--weights %s: cannot read %s: %s; pass a run directory of 'ntkit train'",
+                        dir, path, strerror(errno));
+    ntk_status st = ntk_net_config_from_json(text, path, cfg);
+    free(text);
+    return st == NTK_OK ? 0 : cli_fail("%s", ntk_errmsg());
+}
+
+/* DIR/W*.npy, DIR/v*.npy for cfg (m,d) -> W, v (caller frees both arrays). */
+static int run_weights(const char *dir, int at_init, const ntk_net_config *cfg, ntk_array *W,
+                       ntk_array *v)
+{
+    char pw[4096], pv[4096];
+    cli_path(pw, sizeof pw, dir, at_init ? "W0.npy" : "W.npy");
+    cli_path(pv, sizeof pv, dir, at_init ? "v0.npy" : "v.npy");
+    if (ntk_npy_read(pw, W) != NTK_OK) return cli_fail_lib("--weights");
+    if (W->ndim != 2 || W->rows != cfg->m || W->cols != cfg->d) {
+        int rc = cli_fail("%s has shape (%zu, %zu) but config.json says (width, d) = (%zu, %zu)",
+                          pw, W->rows, W->cols, cfg->m, cfg->d);
+        ntk_array_free(W);
+        return rc;
+    }
+    if (ntk_npy_read(pv, v) != NTK_OK) {
+        ntk_array_free(W);
+        return cli_fail_lib("--weights");
+    }
+    if (v->rows * v->cols != cfg->m) {
+        int rc = cli_fail("%s has %zu values but config.json says width = %zu", pv,
+                          v->rows * v->cols, cfg->m);
+        ntk_array_free(W);
+        ntk_array_free(v);
+        return rc;
+    }
+    return 0;
+}
+
+/* Options shared by kernel and krr; krr writes no kernel file (no --out). */
+int cli_kernel_options(const cli_args *a, cli_kernel_opts *o, int need_out)
+{
+    memset(o, 0, sizeof *o);
+    const char *kind = cli_str(a, "kind", NULL);
+    if (!kind) return cli_fail("--kind is required: one of " CLI_KIND_LIST);
+    o->kind = find_kind(kind);
+    if (!o->kind) return cli_fail("unknown kernel kind '%s'; choose one of " CLI_KIND_LIST, kind);
+    o->x_path = cli_str(a, "x", NULL);
+    if (!o->x_path) return cli_fail("--x X.npy is required: the inputs, an (n, d) array");
+    o->out_path = cli_str(a, "out", NULL);
+    if (!o->out_path && need_out) return cli_fail("--out K.npy is required: the file to write the kernel to");
+    o->x2_path = cli_str(a, "x2", NULL);
+    o->spec_path = cli_str(a, "spectrum", NULL);
+    if (o->spec_path && o->x2_path)
+        return cli_fail("--spectrum needs a symmetric kernel but --x2 asks for a cross block; "
+                        "drop --x2 or --spectrum");
+    o->weights_dir = cli_str(a, "weights", NULL);
+    const char *at = cli_str(a, "at", NULL);
+    if (at && !o->weights_dir)
+        return cli_fail("--at needs --weights DIR (without it the kernel is at the initial weights)");
+    if (at && strcmp(at, "init") != 0 && strcmp(at, "final") != 0)
+        return cli_fail("--at must be init or final, got '%s'", at);
+    o->at_init = at && strcmp(at, "init") == 0;
+    if (o->weights_dir) {
+        for (size_t k = 0; k < sizeof net_flag_names / sizeof net_flag_names[0]; k++)
+            if (cli_has(a, net_flag_names[k]))
+                return cli_fail("--%s conflicts with --weights: the network comes from %s/config.json",
+                                net_flag_names[k], o->weights_dir);
+        if (o->kind->src != NTK_KERNEL_EMPIRICAL && at)
+            cli_warn("--at has no effect on --kind %s (it needs no weights)", o->kind->name);
+    } else if (o->kind->src != NTK_KERNEL_EMPIRICAL) {
+        static const char *unused[] = {"width", "init", "seed", "centered"};
+        for (size_t k = 0; k < sizeof unused / sizeof unused[0]; k++)
+            if (cli_has(a, unused[k]))
+                cli_warn("--%s has no effect on --kind %s (it needs no weights)", unused[k],
+                         o->kind->name);
+    }
+    o->trace_factor = -1.0;
+    if (cli_has(a, "trace-factor")) {
+        if (cli_double(a, "trace-factor", 1.0, 0.0, &o->trace_factor)) return 1;
+        if (o->kind->src != NTK_KERNEL_LIN)
+            cli_warn("--trace-factor has no effect on --kind %s (only on lin kinds)", o->kind->name);
+    }
+    if (cli_int(a, "quad-order", 0, 0, 1 << 20, &o->quad_order)) return 1;
+    if (cli_has(a, "quad-order") && o->kind->src == NTK_KERNEL_EMPIRICAL)
+        cli_warn("--quad-order has no effect on --kind %s (empirical kernels need no quadrature)",
+                 o->kind->name);
+    const char *ml = cli_str(a, "mem-limit", NULL);
+    if (ml && cli_bytes("mem-limit", ml, &o->mem_limit)) return 1;
+    return 0;
+}
+
+/* The network of the kernel: from --weights DIR/config.json or the flags. */
+static int kernel_net(const cli_kernel_opts *o, const cli_args *a, const ntk_array *X,
+                      ntk_net_config *cfg)
+{
+    size_t d = X->cols;
+    if (!o->weights_dir) return cli_net_config(a, d, cfg);
+    if (run_config(o->weights_dir, cfg)) return 1;
+    if (cfg->d != d)
+        return cli_fail("--x %s has d = %zu but the network of --weights %s has d = %zu; use "
+                        "inputs of the run's dimension",
+                        o->x_path, d, o->weights_dir, cfg->d);
+    return 0;
+}
+
+int cli_kernel_compute(const cli_kernel_opts *o, const cli_args *a, const ntk_array *X,
+                       const ntk_array *X2, size_t tile_limit, double *K, double *tf_used)
+{
+    ntk_net_config cfg;
+    if (kernel_net(o, a, X, &cfg)) return 1;
+    ntk_kernel_desc k = ntk_kernel_desc_default(o->kind->src, &cfg);
+    k.c1 = o->kind->c1;
+    k.c2 = o->kind->c2;
+    k.quad_order = o->quad_order;
+    k.mem_limit = tile_limit;
+    k.trace_factor = o->trace_factor;
+    if (o->kind->src == NTK_KERNEL_LIN && k.trace_factor < 0 &&
+        ntk_trace_factor(X->data, X->rows, X->cols, &k.trace_factor) != NTK_OK)
+        return cli_fail("%s; pass --trace-factor F (1 for isotropic inputs)", ntk_errmsg());
+    if (o->kind->src == NTK_KERNEL_LIN) *tf_used = k.trace_factor;
+    ntk_array W = {0}, v = {0};
+    ntk_net *net = NULL;
+    if (o->kind->src == NTK_KERNEL_EMPIRICAL && o->weights_dir) {
+        if (run_weights(o->weights_dir, o->at_init, &cfg, &W, &v)) return 1;
+        k.W = W.data, k.v = v.data;
+    } else if (o->kind->src == NTK_KERNEL_EMPIRICAL) {
+        /* the initial weights 'ntkit train' would draw from these flags */
+        if (ntk_mem_check(ntk_size_mul(cfg.m, cfg.d + 1, 2, sizeof(double)), 0,
+                          "the network's weights") != NTK_OK)
+            return cli_fail_lib("--width");
+        if (ntk_net_create(&cfg, &net) != NTK_OK) return cli_fail_lib("network");
+        k.W = ntk_net_W0(net), k.v = ntk_net_v0(net);
+    }
+    ntk_status st = ntk_kernel(&k, X->data, X->rows, X2 ? X2->data : NULL, X2 ? X2->rows : 0, K);
+    ntk_array_free(&W);
+    ntk_array_free(&v);
+    ntk_net_free(net);
+    char tb[32];
+    if (st == NTK_ERR_NOMEM && o->mem_limit)
+        return cli_fail("--mem-limit leaves %s for the kernel's tiles after the output: %s",
+                        cli_fmt_bytes(tile_limit, tb), ntk_errmsg());
+    if (st != NTK_OK) return cli_fail("%s kernel: %s", ntk_kernel_source_name(o->kind->src), ntk_errmsg());
+    return 0;
+}

@@ -1,0 +1,87 @@
+/* One entry point for every kernel: a description (which kernel, which
+ * layers, the network's settings) and the points. The kernels themselves are
+ * in src/kernel_emp.c (empirical NTK, docs/theory.md §2), src/kernel_inf.c
+ * (infinite width, §3) and src/constants.c (Hu et al.'s linear models, §4). */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+ntk_kernel_desc ntk_kernel_desc_default(ntk_kernel_source source, const ntk_net_config *net)
+{
+    ntk_kernel_desc k;
+    memset(&k, 0, sizeof k);
+    k.source = source;
+    k.net = net;
+    k.c1 = 1.0;
+    k.c2 = 1.0;
+    return k;
+}
+
+const char *ntk_kernel_source_name(ntk_kernel_source s)
+{
+    switch (s) {
+    case NTK_KERNEL_EMPIRICAL: return "empirical";
+    case NTK_KERNEL_INFINITE: return "infinite-width";
+    case NTK_KERNEL_LIN: return "linear-model";
+    }
+    return "unknown";
+}
+
+/* Hu et al.'s kernels: the constants (given, or for the trace factor given
+ * or estimated from X1), on the inputs rescaled to x·√d/s. */
+static ntk_status kernel_lin(const ntk_kernel_desc *k, const double *X1, size_t n1,
+                             const double *X2, size_t n2, double *K)
+{
+    const ntk_net_config *net = k->net;
+    size_t d = net->d;
+    ntk_constants c;
+    if (k->consts) {
+        c = *k->consts;
+    } else {
+        double tf = k->trace_factor;
+        if (tf <= 0) NTK_TRY(ntk_trace_factor(X1, n1, d, &tf));
+        NTK_TRY(ntk_constants_compute(net->act, tf, k->quad_order, &c));
+    }
+    if (net->input_scale == NTK_SCALE_SQRT_D)
+        return ntk_kernel_lin(&c, net->alpha, X1, n1, X2, n2, d, k->c1, k->c2, K);
+    size_t rows = n1 + (X2 ? n2 : 0);
+    double *Xr = ntk_alloc(ntk_size_mul(rows, d, 1, 1), sizeof(double), "rescaled inputs");
+    if (!Xr) return NTK_ERR_NOMEM;
+    ntk_lin_inputs(net, X1, n1, Xr);
+    if (X2) ntk_lin_inputs(net, X2, n2, Xr + n1 * d);
+    ntk_status st = ntk_kernel_lin(&c, net->alpha, Xr, n1, X2 ? Xr + n1 * d : NULL, n2, d, k->c1,
+                                   k->c2, K);
+    free(Xr);
+    return st;
+}
+
+ntk_status ntk_kernel(const ntk_kernel_desc *k, const double *X1, size_t n1, const double *X2,
+                      size_t n2, double *K)
+{
+    ntk_clear_error();
+    if (!k || !k->net) return ntk_set_error(NTK_ERR_ARG, "kernel: the description or its network settings are NULL");
+    NTK_TRY(ntk_net_config_check(k->net));
+    int saved = ntk_threads_enter(k->threads);
+    ntk_status st;
+    switch (k->source) {
+    case NTK_KERNEL_EMPIRICAL:
+        if (!k->W || !k->v)
+            st = ntk_set_error(NTK_ERR_ARG, "empirical kernel: the weights W and v are NULL");
+        else
+            st = ntk_kernel_empirical(k->net, k->W, k->v, X1, n1, X2, n2, k->c1, k->c2,
+                                      k->mem_limit, K);
+        break;
+    case NTK_KERNEL_INFINITE:
+        st = (k->quadrature ? ntk_kernel_infinite_quad : ntk_kernel_infinite)(
+            k->net, X1, n1, X2, n2, k->c1, k->c2, k->quad_order, K);
+        break;
+    case NTK_KERNEL_LIN:
+        st = kernel_lin(k, X1, n1, X2, n2, K);
+        break;
+    default:
+        st = ntk_set_error(NTK_ERR_ARG, "kernel: unknown source %d", (int)k->source);
+    }
+    ntk_threads_leave(saved);
+    return st;
+}

@@ -1,0 +1,112 @@
+/* The pieces of a side-by-side run, private to src/run*.c, src/model_*.c,
+ * src/theory.c and src/driver.c.
+ *
+ * A run holds the data, the network at θ0 and up to five models behind one
+ * interface (run_model_ops): nn, linearized, lin, ntk and ntk_inf. All of
+ * them move together: with gradient descent one step at a time, so that a
+ * stop leaves every model at the same step; with gradient flow each is
+ * integrated (or evaluated in closed form) to the next time, and all go back
+ * to the start when one of them fails or is cancelled. */
+#ifndef NTK_RUN_INTERNAL_H
+#define NTK_RUN_INTERNAL_H
+
+#include "internal.h"
+
+typedef struct run_model run_model;
+
+/* One model of a run. Every hook may be NULL:
+ *   step      one GD step from the current state (NULL: the model is a
+ *             closed form in t, nothing to do);
+ *   flow_to   gradient flow from the run's time to t (NULL: closed form);
+ *   save, restore  keep and bring back the state at the start of a flow
+ *             advance (models with an integrator);
+ *   predict   predictions at the run's time t on the training (test = 0)
+ *             or test (test = 1) inputs;
+ *   destroy   free the model's state. */
+typedef struct {
+    ntk_status (*step)(run_model *m);
+    ntk_status (*flow_to)(run_model *m, double t);
+    void (*save)(run_model *m);
+    void (*restore)(run_model *m);
+    ntk_status (*predict)(run_model *m, double t, int test, double *f);
+    void (*destroy)(run_model *m);
+} run_model_ops;
+
+struct run_model {
+    const run_model_ops *ops;   /* NULL: the model is off */
+    ntk_run *run;
+    void *state;
+};
+
+/* Spectra already computed on the first points, keyed by (inf, c1, c2). */
+typedef struct {
+    int inf, exact;
+    double c1, c2, lmin, lmax;
+} run_spectrum;
+
+enum { RUN_COL_MAX = 64, RUN_SPEC_MAX = 6 };
+
+struct ntk_run {
+    ntk_run_config cfg;
+    const double *X, *y, *Xt, *yt;      /* borrowed: (n,d), (n), (nt,d), (nt) */
+    size_t n, nt, d, m;
+    double c;                           /* loss scale: 1/n (mean) or 1 (sum) */
+    double t;                           /* current time (steps or flow time) */
+    const volatile int *cancel;         /* the caller's stop flag, or NULL */
+    double *f0, *ft0;                   /* outputs at θ0 (0 for the centred model) */
+    ntk_net *net;                       /* the network of model nn */
+    ntk_trainer *tr;                    /* its full-batch evaluations */
+    int nn_evaluated;                   /* tr holds the evaluation at time t */
+    ntk_constants consts;               /* Gaussian constants (Hu et al.'s models) */
+    run_model model[NTK_NMODELS];
+    /* metrics (src/run_metrics.c) */
+    unsigned char *sign0;               /* signs of Z0 on the training set (flips) */
+    double *zblock;                     /* (zrows, m) scratch */
+    size_t zrows;
+    size_t S;                           /* kernel-drift subsample */
+    double *Xs, *K0s, *Ks;              /* (S,d), Θ(0) and Θ(t) on it (S,S) */
+    double *fa, *fb, *fta, *ftb;        /* scratch predictions (n), (nt) */
+    size_t ncols;
+    const char *cols[RUN_COL_MAX];
+    char names[RUN_COL_MAX][40];
+    /* theory (src/theory.c) */
+    double loss0;                       /* the network's training loss at t = 0 */
+    double env_rate;                    /* c·λ_min(η1Θ1 + η2Θ2), NaN until the theory is computed */
+    run_spectrum spec[RUN_SPEC_MAX];
+    int nspec;
+    double *rows;                       /* the driver's last row and maxima (2·ncols) */
+};
+
+static inline int run_model_on(const ntk_run *r, int k) { return r->model[k].ops != NULL; }
+
+/* NTK_ERR_INTERRUPTED once the caller's stop flag is set. */
+ntk_status run_check_cancel(const ntk_run *r);
+
+/* The models (src/model_*.c): set up model k of r at t = 0. */
+ntk_status run_model_nn(ntk_run *r, run_model *m);
+ntk_status run_model_linearized(ntk_run *r, run_model *m);
+ntk_status run_model_lin(ntk_run *r, run_model *m);
+ntk_status run_model_kernel(ntk_run *r, run_model *m, int inf);
+/* λ_min, λ_max of a kernel model's K (exact or Ritz values, *exact says). */
+ntk_status run_model_kernel_extremes(const run_model *m, double *lmin, double *lmax, int *exact);
+size_t run_model_linearized_bytes(const ntk_run_config *cfg, size_t n, size_t nt);
+size_t run_model_lin_bytes(const ntk_run_config *cfg, size_t n, size_t nt);
+
+/* The kernel the run's models use: empirical at θ0 (inf = 0) or infinite
+ * width, weighted c1·Θ1 + c2·Θ2, on X1 × X2 (X2 NULL: X1 × X1). */
+ntk_status run_kernel(const ntk_run *r, int inf, const double *X1, size_t n1, const double *X2,
+                      size_t n2, double c1, double c2, double *K);
+/* The unweighted kernel of the trained layers: c1 = [η1 > 0], c2 = [η2 > 0]. */
+double run_tc1(const ntk_run *r);
+double run_tc2(const ntk_run *r);
+
+/* Metrics (src/run_metrics.c): columns, and the state they compare to. */
+ntk_status run_metrics_setup(ntk_run *r);
+void run_metrics_free(ntk_run *r);
+size_t run_metrics_bytes(const ntk_run_config *cfg, size_t n);
+
+/* Theory (src/theory.c): λ_min, λ_max of c1Θ1 + c2Θ2 on the training set. */
+ntk_status run_weighted_extremes(ntk_run *r, int inf, double c1, double c2, double *lmin,
+                                 double *lmax, int *exact);
+
+#endif

@@ -1,0 +1,215 @@
+/* The metrics of a run at its current time, one row of named columns:
+ * every model's losses, its gaps to the network, the network's distances
+ * from θ0, activation flips and the drift of the empirical NTK
+ * (docs/theory.md §5, §7). */
+#include "run_internal.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+static void add_col(ntk_run *r, const char *fmt, const char *arg)
+{
+    snprintf(r->names[r->ncols], sizeof r->names[0], fmt, arg);
+    r->cols[r->ncols] = r->names[r->ncols];
+    r->ncols++;
+}
+
+/* Columns, in order; a model's columns exist only when it is on. */
+static void build_columns(ntk_run *r)
+{
+    add_col(r, "%s", r->cfg.flow ? "time" : "step");
+    for (int k = 0; k < NTK_NMODELS; k++)
+        if (run_model_on(r, k)) {
+            add_col(r, "%s_train_loss", ntk_model_name(k));
+            add_col(r, "%s_test_loss", ntk_model_name(k));
+        }
+    for (int k = 1; k < NTK_NMODELS; k++)
+        if (run_model_on(r, k)) {
+            add_col(r, "gap_%s_train", ntk_model_name(k));
+            add_col(r, "gap_%s_test", ntk_model_name(k));
+        }
+    const char *rest[] = {"theta_dist", "w_dist_fro", "v_dist", "w_dist_max_row", "grad_norm",
+                          "flip_frac", "ntk_drift", "ntk_lambda_min", "envelope"};
+    for (size_t k = 0; k < sizeof rest / sizeof rest[0]; k++) add_col(r, "%s", rest[k]);
+}
+
+/* Signs of the pre-activations X Wᵀ/s, block by block: the fraction that
+ * differs from sign0, or (record = 1) sign0 itself. */
+static double flip_fraction(ntk_run *r, const double *W, int record)
+{
+    size_t n = r->n, m = r->m, d = r->d;
+    double s = ntk_net_config_s(&r->cfg.net);
+    size_t flips = 0;
+    for (size_t i0 = 0; i0 < n; i0 += r->zrows) {
+        size_t B = n - i0 < r->zrows ? n - i0 : r->zrows;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)m, (int)d, 1.0 / s,
+                    r->X + i0 * d, (int)d, W, (int)d, 0.0, r->zblock, (int)m);
+        unsigned char *s0 = r->sign0 + i0 * m;
+        for (size_t k = 0; k < B * m; k++) {
+            unsigned char sg = r->zblock[k] > 0;
+            if (record)
+                s0[k] = sg;
+            else
+                flips += sg != s0[k];
+        }
+    }
+    return (double)flips / ((double)n * (double)m);
+}
+
+static int tracks_flips(const ntk_run_config *cfg)
+{
+    return cfg->flips && ntk_act_piecewise_linear(cfg->net.act);
+}
+
+static size_t drift_points(const ntk_run_config *cfg, size_t n)
+{
+    return cfg->kernel_subsample == 0 || cfg->kernel_subsample > n ? n : cfg->kernel_subsample;
+}
+
+size_t run_metrics_bytes(const ntk_run_config *cfg, size_t n)
+{
+    double b = 0.0, m = (double)cfg->net.m;
+    if (tracks_flips(cfg)) b += (double)n * m + 262144.0 * 8.0;   /* signs, one Z block */
+    if (cfg->kernel_every) {
+        /* the subsample, Θ(0) and Θ(t) on it, and while measuring the
+         * eigenvalue copies (2S²) and the kernel's tiles */
+        double S = (double)drift_points(cfg, n);
+        b += (S * (double)cfg->net.d + 4 * S * S) * 8.0 +
+             (double)ntk_kernel_empirical_scratch_bytes(cfg->net.m, (size_t)S, 0, 1, 1,
+                                                        cfg->mem_limit);
+    }
+    return b >= 4e18 ? SIZE_MAX : (size_t)b;
+}
+
+ntk_status run_metrics_setup(ntk_run *r)
+{
+    size_t n = r->n, m = r->m, d = r->d;
+    if (tracks_flips(&r->cfg)) {
+        r->zrows = (size_t)(1u << 18) / m + 1;
+        if (r->zrows > n) r->zrows = n;
+        r->sign0 = ntk_alloc(n * m, 1, "activation signs");
+        r->zblock = ntk_alloc(r->zrows * m, sizeof(double), "pre-activation block");
+        if (!r->sign0 || !r->zblock) return NTK_ERR_NOMEM;
+        flip_fraction(r, ntk_net_W0(r->net), 1);
+    }
+    /* the kernel drift on the first S training points */
+    r->S = drift_points(&r->cfg, n);
+    if (r->cfg.kernel_every) {
+        r->Xs = ntk_alloc(2 * r->S * r->S + r->S * d, sizeof(double), "kernel drift subsample");
+        if (!r->Xs) return NTK_ERR_NOMEM;
+        r->K0s = r->Xs + r->S * d;
+        r->Ks = r->K0s + r->S * r->S;
+        memcpy(r->Xs, r->X, r->S * d * sizeof(double));
+        NTK_TRY(run_kernel(r, 0, r->Xs, r->S, NULL, 0, run_tc1(r), run_tc2(r), r->K0s));
+    }
+    build_columns(r);
+    return NTK_OK;
+}
+
+void run_metrics_free(ntk_run *r)
+{
+    free(r->sign0);
+    free(r->zblock);
+    free(r->Xs);
+}
+
+/* mean_i (a_i − b_i)², each term capped at 1 when capped (test gaps) */
+static double mean_sq_diff(const double *a, const double *b, size_t n, int capped)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double e = (a[i] - b[i]) * (a[i] - b[i]);
+        s += capped && e > 1.0 ? 1.0 : e;
+    }
+    return n ? s / (double)n : NAN;
+}
+
+/* Losses of every model and gaps to the network into row[1...]; returns
+ * the next column. A non-finite loss is a divergence of that model (NaN
+ * means "not measured" in a row, so none is written). */
+static ntk_status model_columns(ntk_run *r, double *row, size_t *col)
+{
+    ntk_loss_kind lk = r->cfg.gd.loss;
+    double gaps[NTK_NMODELS][2];
+    for (int k = 0; k < NTK_NMODELS; k++) {
+        if (!run_model_on(r, k)) continue;
+        const double *ftr = r->fa, *fte = r->fta;
+        if (k > 0) {
+            NTK_TRY(ntk_run_predictions(r, k, r->fb, r->nt ? r->ftb : NULL));
+            ftr = r->fb, fte = r->ftb;
+            gaps[k][0] = mean_sq_diff(r->fa, r->fb, r->n, 0);
+            gaps[k][1] = r->nt ? mean_sq_diff(r->fta, r->ftb, r->nt, 1) : NAN;
+        }
+        double Ltr = ntk_loss_value(lk, ftr, r->y, r->n);
+        double Lte = r->nt ? ntk_loss_value(lk, fte, r->yt, r->nt) : NAN;
+        if (!isfinite(Ltr) || (r->nt && !isfinite(Lte)))
+            return ntk_set_error(NTK_ERR_DIVERGED,
+                                 "the %s model diverged at %s %g: its %s loss is %g; use smaller "
+                                 "rates", ntk_model_name(k), r->cfg.flow ? "time" : "step", r->t,
+                                 isfinite(Ltr) ? "test" : "training", isfinite(Ltr) ? Lte : Ltr);
+        row[(*col)++] = Ltr;
+        row[(*col)++] = Lte;
+    }
+    for (int k = 1; k < NTK_NMODELS; k++)
+        if (run_model_on(r, k)) {
+            row[(*col)++] = gaps[k][0];
+            row[(*col)++] = gaps[k][1];
+        }
+    return NTK_OK;
+}
+
+/* ‖Θ(t) − Θ(0)‖_op/‖Θ(0)‖_op and λ_min(Θ(t)) on the subsample */
+static ntk_status drift(ntk_run *r, double *rel, double *lmin)
+{
+    ntk_kernel_desc k = ntk_kernel_desc_default(NTK_KERNEL_EMPIRICAL, &r->cfg.net);
+    k.c1 = run_tc1(r);
+    k.c2 = run_tc2(r);
+    k.W = ntk_net_W(r->net);
+    k.v = ntk_net_v(r->net);
+    k.mem_limit = r->cfg.mem_limit;
+    NTK_TRY(ntk_kernel(&k, r->Xs, r->S, NULL, 0, r->Ks));
+    ntk_kernel_dist kd;
+    ntk_spectrum_summary sp;
+    NTK_TRY(ntk_kernel_distance(r->Ks, r->K0s, r->S, &kd));
+    NTK_TRY(ntk_spectrum_summary_of(r->Ks, r->S, &sp));
+    *rel = kd.rel_op;
+    *lmin = sp.lmin;
+    return NTK_OK;
+}
+
+ntk_status ntk_run_metrics(ntk_run *r, int with_kernel, double *row)
+{
+    ntk_clear_error();
+    if (!r || !row) return ntk_set_error(NTK_ERR_ARG, "ntk_run_metrics: NULL argument");
+    size_t col = 0;
+    for (size_t k = 0; k < r->ncols; k++) row[k] = NAN;
+    row[col++] = r->t;
+    /* the network's training predictions come with the trainer's evaluation */
+    if (!r->nn_evaluated) {
+        NTK_TRY(ntk_trainer_eval(r->tr));
+        r->nn_evaluated = !r->cfg.flow;
+    }
+    memcpy(r->fa, ntk_trainer_pred(r->tr), r->n * sizeof(double));
+    if (r->nt) NTK_TRY(ntk_net_predict(r->net, r->Xt, r->nt, r->fta));
+    NTK_TRY(model_columns(r, row, &col));
+    ntk_weight_dist wd;
+    ntk_net_weight_dist(r->net, &wd);
+    row[col++] = sqrt((r->cfg.gd.lr1 > 0 ? wd.w_fro * wd.w_fro : 0) +
+                      (r->cfg.gd.lr2 > 0 ? wd.v_norm * wd.v_norm : 0));
+    row[col++] = wd.w_fro;
+    row[col++] = wd.v_norm;
+    row[col++] = wd.w_max_row;
+    row[col++] = ntk_trainer_grad_norm(r->tr);
+    row[col++] = r->sign0 ? flip_fraction(r, ntk_net_W(r->net), 0) : NAN;
+    if (with_kernel && r->K0s) NTK_TRY(drift(r, &row[col], &row[col + 1]));
+    col += 2;
+    /* docs/theory.md §7: the loss envelope, once the theory gave its rate */
+    if (isnan(r->env_rate))
+        row[col++] = NAN;
+    else if (r->cfg.flow)
+        row[col++] = r->loss0 * exp(-r->env_rate * r->t);
+    else
+        row[col++] = r->env_rate < 1 ? r->loss0 * pow(1.0 - r->env_rate, r->t) : NAN;
+    return NTK_OK;
+}

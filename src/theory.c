@@ -1,0 +1,193 @@
+/* The theory a run reports at t = 0 (docs/theory.md §7): the spectra of the
+ * trained layers' kernels, the largest stable rate and the loss envelope,
+ * Du et al. (2019)'s movement and flip bounds, Chizat, Oyallon and Bach
+ * (2019)'s α condition and weight bound with the Lipschitz constant of the
+ * Jacobian, and Hu et al. (2020)'s horizon. */
+#include "run_internal.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* λ_min, λ_max of K = c1Θ1 + c2Θ2 (empirical at θ0 or ∞) on the first
+ * min(n, NTK_THEORY_MAX_POINTS) training points; exact when that is all of
+ * them, else an upper bound on λ_min and a lower bound on λ_max (Cauchy
+ * interlacing). Cached per (inf, c1, c2). */
+static ntk_status spectrum_on_points(ntk_run *r, int inf, double c1, double c2, double *lmin,
+                                     double *lmax, int *exact)
+{
+    for (int k = 0; k < r->nspec; k++)
+        if (r->spec[k].inf == inf && r->spec[k].c1 == c1 && r->spec[k].c2 == c2) {
+            *lmin = r->spec[k].lmin, *lmax = r->spec[k].lmax, *exact = r->spec[k].exact;
+            return NTK_OK;
+        }
+    size_t N = r->n < NTK_THEORY_MAX_POINTS ? r->n : NTK_THEORY_MAX_POINTS;
+    double *K = ntk_alloc(N * N, sizeof(double), "theory kernel");
+    if (!K) return NTK_ERR_NOMEM;
+    ntk_spectrum_summary sp;
+    ntk_status st = run_kernel(r, inf, r->X, N, NULL, 0, c1, c2, K);
+    if (st == NTK_OK) st = ntk_spectrum_summary_of(K, N, &sp);
+    free(K);
+    NTK_TRY(st);
+    *lmin = sp.lmin;
+    *lmax = sp.lmax;
+    *exact = N == r->n;
+    if (r->nspec < RUN_SPEC_MAX) r->spec[r->nspec++] = (run_spectrum){inf, *exact, c1, c2, sp.lmin, sp.lmax};
+    return NTK_OK;
+}
+
+/* Extremes of c1Θ1 + c2Θ2 on the training set: from the kernel model's
+ * solver when that kernel is a multiple of its η1Θ1 + η2Θ2 (exact with an
+ * eigendecomposition; Ritz values with Krylov), else from the points; with
+ * two upper bounds on λ_min the smaller is kept. */
+ntk_status run_weighted_extremes(ntk_run *r, int inf, double c1, double c2, double *lmin,
+                                 double *lmax, int *exact)
+{
+    double e1 = r->cfg.gd.lr1, e2 = r->cfg.gd.lr2;
+    double f = e1 > 0 ? c1 / e1 : c2 / e2;   /* (c1, c2) = f·(η1, η2)? */
+    int prop = fabs(c1 - f * e1) <= 1e-15 * fabs(c1) && fabs(c2 - f * e2) <= 1e-15 * fabs(c2) && f > 0;
+    if (!run_model_on(r, 3 + inf) || !prop) return spectrum_on_points(r, inf, c1, c2, lmin, lmax, exact);
+    double a, b;
+    NTK_TRY(run_model_kernel_extremes(&r->model[3 + inf], &a, &b, exact));
+    *lmin = a * f;
+    *lmax = b * f;
+    if (*exact) return NTK_OK;
+    double pa, pb;
+    int pe;
+    NTK_TRY(spectrum_on_points(r, inf, c1, c2, &pa, &pb, &pe));
+    *lmin = fmin(*lmin, pa);
+    *lmax = fmax(*lmax, pb);
+    return NTK_OK;
+}
+
+/* Geometry of the data and the weights: Σq_i, Σq_i², max q_i with
+ * q_i = ‖x_i‖²/s², and V = max_r |v_r0|. */
+typedef struct {
+    double sumq, sumq2, qmax, V;
+} run_geometry;
+
+static run_geometry geometry(const ntk_run *r)
+{
+    run_geometry g = {0, 0, 0, 0};
+    double s = ntk_net_config_s(&r->cfg.net);
+    for (size_t i = 0; i < r->n; i++) {
+        double q = ntk_dot(r->d, r->X + i * r->d, r->X + i * r->d) / (s * s);
+        g.sumq += q, g.sumq2 += q * q;
+        if (q > g.qmax) g.qmax = q;
+    }
+    const double *v0 = ntk_net_v0(r->net);
+    for (size_t k = 0; k < r->m; k++) g.V = fmax(g.V, fabs(v0[k]));
+    return g;
+}
+
+/* Spectra: Θ(0) and Θ∞ of the trained layers, σ(J0), the stable rate, and
+ * the envelope rate c·λ_min(η1Θ1 + η2Θ2), which the metrics then use. */
+static ntk_status theory_spectra(ntk_run *r, ntk_run_theory *o, int ex[3])
+{
+    NTK_TRY(run_weighted_extremes(r, 0, run_tc1(r), run_tc2(r), &o->ntk_lmin, &o->ntk_lmax, &ex[0]));
+    NTK_TRY(run_weighted_extremes(r, 1, run_tc1(r), run_tc2(r), &o->inf_lmin, &o->inf_lmax, &ex[1]));
+    o->jac_smin = sqrt(fmax(o->ntk_lmin, 0.0));
+    o->jac_smax = sqrt(fmax(o->ntk_lmax, 0.0));
+    o->lr_max_stable = 2.0 / (r->c * o->ntk_lmax);
+    double wmin, wmax;
+    NTK_TRY(run_weighted_extremes(r, 0, r->cfg.gd.lr1, r->cfg.gd.lr2, &wmin, &wmax, &ex[2]));
+    o->stability = r->c * wmax;
+    r->env_rate = wmin > 0 ? r->c * wmin : 0.0;
+    o->envelope_rate = r->env_rate;
+    o->loss0 = r->loss0;
+    return NTK_OK;
+}
+
+ntk_status ntk_run_theory_get(ntk_run *r, ntk_run_theory *o)
+{
+    ntk_clear_error();
+    if (!r || !o) return ntk_set_error(NTK_ERR_ARG, "ntk_run_theory_get: NULL argument");
+    for (double *p = (double *)o; p < (double *)(o + 1); p++) *p = NAN;
+    int ex[4];
+    NTK_TRY(theory_spectra(r, o, ex));
+    run_geometry g = geometry(r);
+    double L1, L2;
+    ntk_act_sup(r->cfg.net.act, &L1, &L2);
+    double alpha = r->cfg.net.alpha;
+    double res0 = sqrt(2.0 * r->loss0 / r->c);   /* ‖y − u(0)‖ */
+
+    /* docs/theory.md §7.1 (Du et al. 2019), generalised to α, s, |v_r| <= V
+     * and sup|φ'| = L1: ‖w_r(t) − w_r(0)‖ <= 4 α V L1 √q_max √n ‖y − u(0)‖ /
+     * (√m λ), λ = λ_min(Θ1∞) */
+    double l1inf, l1max;
+    NTK_TRY(run_weighted_extremes(r, 1, 1.0, 0.0, &l1inf, &l1max, &ex[3]));
+    o->spectra_exact = ex[0] && ex[1] && ex[2] && ex[3];
+    if (l1inf > 0) {
+        o->D_bound = 4.0 * alpha * g.V * L1 * sqrt(g.qmax) * sqrt((double)r->n) * res0 /
+                     (sqrt((double)r->m) * l1inf);
+        o->flip_bound_D = fmin(1.0, 2.0 * o->D_bound / sqrt(2.0 * M_PI));
+    }
+    /* docs/theory.md §7.3 (Chizat et al. 2019) for h = f/α with the sum
+     * loss: σ(J_h) = σ(J_f)/α and L0 = ½‖y − u(0)‖² */
+    double smin = o->jac_smin / alpha, smax = o->jac_smax / alpha;
+    double L0 = 0.5 * res0 * res0;
+    o->weight_bound = 3.0 * sqrt(8.0 * smax * smax * L0) / (alpha * smin * smin);
+    /* docs/theory.md §7.4: Lip(J_h) <= √((3L1²Σq_i + 2V'²L2²Σq_i²)/m) for
+     * smooth φ, V' >= max|v_r| on the path (max|v0| plus the weight bound
+     * when v is trained) */
+    if (isfinite(L2)) {
+        double Vp = g.V + (r->cfg.gd.lr2 > 0 ? o->weight_bound : 0.0);
+        o->beta_bound = sqrt((3.0 * L1 * L1 * g.sumq + 2.0 * Vp * Vp * L2 * L2 * g.sumq2) / (double)r->m);
+        o->alpha_condition = 6.0 * o->beta_bound * sqrt(8.0 * smax * smax * L0) / (smin * smin * smin);
+    }
+    /* docs/theory.md §7.5 (Hu et al. 2020): T = d·log d / η1 */
+    o->horizon_T = r->cfg.gd.lr1 > 0 ? (double)r->d * log((double)r->d) / r->cfg.gd.lr1 : NAN;
+    return NTK_OK;
+}
+
+double ntk_run_alpha_condition(const ntk_run *r, const ntk_run_theory *th, double beta)
+{
+    if (!(th->jac_smin > 0) || !isfinite(beta)) return NAN;
+    double alpha = r->cfg.net.alpha, smin = th->jac_smin / alpha, smax = th->jac_smax / alpha;
+    double L0 = th->loss0 / r->c;   /* ½‖y − u(0)‖² */
+    return 6.0 * beta * sqrt(8.0 * smax * smax * L0) / (smin * smin * smin);
+}
+
+/* docs/theory.md §7.4: ‖ΔJ‖_op² = λ_max(α²/m [c1 (E Eᵀ ⊙ XXᵀ/s²) + c2 ΔA ΔAᵀ])
+ * on the subsample, with E = φ'(Z) diag(v) − φ'(Z0) diag(v0), ΔA = φ(Z) − φ(Z0). */
+ntk_status ntk_run_beta_estimate(ntk_run *r, double *beta)
+{
+    ntk_clear_error();
+    if (!r || !beta) return ntk_set_error(NTK_ERR_ARG, "ntk_run_beta_estimate: NULL argument");
+    size_t S = r->S ? r->S : (r->n < NTK_KERNEL_SUBSAMPLE ? r->n : NTK_KERNEL_SUBSAMPLE), m = r->m, d = r->d;
+    double s = ntk_net_config_s(&r->cfg.net);
+    ntk_weight_dist wd;
+    ntk_net_weight_dist(r->net, &wd);
+    double dth = sqrt((r->cfg.gd.lr1 > 0 ? wd.w_fro * wd.w_fro : 0) + (r->cfg.gd.lr2 > 0 ? wd.v_norm * wd.v_norm : 0));
+    *beta = NAN;
+    if (dth == 0) return NTK_OK;
+    double *buf = ntk_alloc(4 * S * m + 2 * S * S, sizeof(double), "Lipschitz estimate");
+    if (!buf) return NTK_ERR_NOMEM;
+    double *E = buf, *dA = E + S * m, *E0 = dA + S * m, *A0 = E0 + S * m, *G = A0 + S * m, *K = G + S * S;
+    const double *W[2] = {ntk_net_W(r->net), ntk_net_W0(r->net)};
+    const double *v[2] = {ntk_net_v(r->net), ntk_net_v0(r->net)};
+    double *Eo[2] = {E, E0}, *Ao[2] = {dA, A0};
+    for (int k = 0; k < 2; k++) {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)S, (int)m, (int)d, 1.0 / s, r->X,
+                    (int)d, W[k], (int)d, 0.0, Eo[k], (int)m);
+        ntk_act_apply(r->cfg.net.act, S * m, Eo[k], Ao[k], Eo[k]);
+        for (size_t i = 0; i < S; i++)
+            for (size_t j = 0; j < m; j++) Eo[k][i * m + j] *= v[k][j];
+    }
+    ntk_axpy(S * m, -1.0, E0, E);
+    ntk_axpy(S * m, -1.0, A0, dA);
+    double a2m = r->cfg.net.alpha * r->cfg.net.alpha / (double)m;
+    cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)S, (int)d, 1.0 / (s * s), r->X, (int)d, 0.0, G, (int)S);
+    cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)S, (int)m, a2m, E, (int)m, 0.0, K, (int)S);
+    for (size_t i = 0; i < S; i++)
+        for (size_t j = 0; j <= i; j++) K[i * S + j] *= run_tc1(r) * G[i * S + j];
+    cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)S, (int)m, run_tc2(r) * a2m, dA, (int)m, 1.0, K, (int)S);
+    for (size_t i = 0; i < S; i++)
+        for (size_t j = i + 1; j < S; j++) K[i * S + j] = K[j * S + i];
+    ntk_spectrum_summary sp;
+    ntk_status st = ntk_spectrum_summary_of(K, S, &sp);
+    free(buf);
+    NTK_TRY(st);
+    *beta = sqrt(fmax(sp.lmax, 0.0)) / r->cfg.net.alpha / dth;
+    return NTK_OK;
+}
