@@ -24,7 +24,9 @@ check_report() {
     r="$dir/report.md"
     if [ ! -s "$r" ]; then bad "$name: no report.md"; return; fi
     ok
-    check "head -n 1 '$r' | grep -q '^# Claim (seed'" "$name: report opens with the claim and its seed"
+    # the claim's source, cited by author and year: "Hu et al. 2020", "Montanari and Zhong 2022"
+    check "head -n 1 '$r' | grep -Eq '^# Claim \\([A-Z][A-Za-z]+( et al\\.| and [A-Z][A-Za-z]+) (19|20)[0-9]{2}[);, ]'" \
+        "$name: report opens with the claim and its source (author and year): $(head -n 1 "$r" | cut -c1-80)"
     check "sed -n 3p '$r' | grep -Eq '^\*\*Verdict: (HELD|FAILED|INCONCLUSIVE)\*\* — .+'" "$name: verdict line"
     check "grep -q '^## Measured numbers' '$r' && grep -q '^| ' '$r'" "$name: table of measured numbers"
     check "grep -q '^ntkit ' '$r'" "$name: commands listed"
@@ -37,6 +39,8 @@ check_report() {
     done
     check "[ $n -ge 1 ]" "$name: at least one figure"
     check "[ -s '$dir/results.json' ]" "$name: results.json"
+    # papers are cited by author and year, never by the names of old source files
+    check "! grep -Eiq 'seed ?00[0-9]|MATH\\.md' '$r' '$dir/results.json'" "$name: no 'seed 00x' or MATH.md citations"
 }
 
 # --- the list and the errors ----------------------------------------------

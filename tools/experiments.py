@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""ntkit experiment NAME [--quick|--smoke] [--out DIR]: the seeds' claims, end to end.
+"""ntkit experiment NAME [--quick|--smoke] [--out DIR]: the papers' claims, end to end.
 
 Every number comes from the ntkit binary (env NTKIT): `ntkit run`, `sweep`,
 `train --steps 0` (data), `kernel`, `compare-kernels` and `krr`. This script
 only reads their CSV/JSON/npy output, fits slopes (least squares on logs),
 draws the figures (PNG and SVG) and writes OUT/report.md, which opens with the
-claim and a verdict computed from the measured numbers with the thresholds it
-states, and OUT/results.json with the same numbers.
+claim and the paper it comes from (author and year; docs/references.md), then a
+verdict computed from the measured numbers with the thresholds it states, and
+OUT/results.json with the same numbers.
 
 Sizes: --smoke (about 10-20 s, used by `make test`), --quick (about a minute on
 2 cores; `make demo` runs early-linear at this size) and the default full size,
@@ -136,8 +137,9 @@ class Report:
 
     def write(self):
         c, e = self.ctx, self.exp
-        lines = ["# Claim (%s): %s" % (e.seed, e.claim), "",
+        lines = ["# Claim (%s): %s" % (e.cite, e.claim), "",
                  "**Verdict: %s** — %s" % (self.verdict, self.reason), "",
+                 "Source: %s. The papers are listed in docs/references.md." % e.source, "",
                  "Experiment `%s`, size `%s`, %d ntkit call%s, %.0f s on this machine "
                  "(`ntkit experiment %s%s`)." % (e.name, c.size, c.ncalls, "" if c.ncalls == 1 else "s",
                                                  time.time() - c.t0, e.name,
@@ -155,7 +157,7 @@ class Report:
             lines += ["## Notes", ""] + ["- " + n for n in self.notes] + [""]
         lines += ["## Commands", "", "Every number above comes from these ntkit calls "
                   "(logs in `logs/`):", "", "```sh"] + c.commands + ["```", ""]
-        res = {"experiment": e.name, "size": c.size, "seed": e.seed, "claim": e.claim,
+        res = {"experiment": e.name, "size": c.size, "cite": e.cite, "source": e.source, "claim": e.claim,
                "verdict": self.verdict, "reason": self.reason, "results": self.results,
                "seconds": time.time() - c.t0}
         js = json.dumps(res, indent=1, default=lambda o: o.item() if hasattr(o, "item") else str(o))
@@ -190,16 +192,19 @@ def net_args(**kw):
 
 
 # ---------------------------------------------------------------------------
-# a. early-linear (seed 000)
+# a. early-linear (Hu et al. 2020)
 
 
 class EarlyLinear:
     name = "early-linear"
-    seed = "seed 000 — Hu et al. 2020, *The surprising simplicity of the early-time learning dynamics*, Thm. 1–3"
+    cite = "Hu et al. 2020"
+    source = ("Hu, Xiao, Adlam and Pennington 2020, *The Surprising Simplicity of the Early-Time Learning "
+              "Dynamics of Neural Networks*: the theorem for training the first layer (part 1), with the "
+              "second-layer and both-layer versions alongside (docs/theory.md §4.3, §4.5, §7.5)")
     claim = ("training the first layer of a wide two-layer network by GD with η1 ≪ d, up to about "
              "T = d log d / η1 steps the network stays close to the linear model f_lin1(x) = βᵀψ1(x) trained "
              "the same way: (1/n) Σ (f_t(x_i) − f_lin_t(x_i))² ≲ d^(−Ω(a)); later the network leaves the linear "
-             "model. (Theorems 2–3, second layer with ψ2 and both layers, are measured alongside.)")
+             "model. (The second-layer version, with ψ2, and the both-layer version are measured alongside.)")
     sizes = {
         "smoke": dict(d=20, n=400, n_test=200, width=128, eta=2.0, horizons=10, log_every=3,
                       models="nn,linearized,lin,ntk,ntk-inf"),
@@ -292,7 +297,7 @@ class EarlyLinear:
                                  m4, "run-second-m%d" % m4, s["width"], math.log(s["width"]) / math.log(d)))
 
         f1 = res["first"]
-        # the verdict is on the first-layer theorem (seed 000's main claim); the
+        # the verdict is on the first-layer theorem (Hu et al.'s main claim); the
         # second-layer and both-layer versions are reported next to it
         if not f1["part1"]:
             rep.verdict = "FAILED"
@@ -423,12 +428,15 @@ class EarlyLinear:
 
 
 # ---------------------------------------------------------------------------
-# b. overparam-relu (seed 001)
+# b. overparam-relu (Du et al. 2019; Song and Yang 2019)
 
 
 class OverparamRelu:
     name = "overparam-relu"
-    seed = "seed 001 — Du et al. 2019 / Song & Yang, over-parameterised ReLU networks"
+    cite = "Du et al. 2019; Song and Yang 2019"
+    source = ("Du, Zhai, Póczos and Singh 2019, *Gradient Descent Provably Optimizes Over-parameterized Neural "
+              "Networks* (Lemma 3.1, Corollary 4.1), in the refinement of Song and Yang 2019 (width, step and "
+              "the envelope (1 − ηλ/2)^k) (docs/theory.md §7.1, §7.2, §7.7)")
     claim = ("training the first layer of a wide ReLU network (v_r = ±1, ‖x‖ = 1, sum loss) by GD with a "
              "small enough step η drives ‖y − u(k)‖² ≤ (1 − ηλ/2)^k ‖y − u(0)‖² with λ = λ_min(H∞); the weights "
              "stay within O(1/√m) of init (max_r ‖w_r(k) − w_r(0)‖ ∝ m^(−1/2)), so does the fraction of "
@@ -478,7 +486,7 @@ class OverparamRelu:
             curves.append((w, k, L / L[0]))
             l0 = sm["theory"]["ntk_lambda_min"]
             l0s.append(l0)
-            Ds.append(sm["checks"].get("seed001_D_bound"))
+            Ds.append(sm["checks"].get("du_D_bound"))
             i = list(widths).index(w)
             rows.append([str(w), L[-1] / L[0], ratio, env_ok[-1], R[i], Ds[-1], F[i], l0, l0 / lam])
         bR, aR = fit_slope(widths, R)
@@ -556,7 +564,7 @@ class OverparamRelu:
             ["quantity", "slope", "expected"],
             [["max_r ‖w_r − w_r(0)‖", bR, "−0.5"], ["flip fraction", bF, "−0.5"],
              ["abs(λ_min(H(0)) − λ_min(H∞)) ÷ λ_min(H∞)", bL, "negative (concentration)"]])))
-        rep.notes.append("The D bound is seed 001's 4√n‖y − u(0)‖/(√m λ): it also falls like m^(−1/2) and sits "
+        rep.notes.append("The D bound is Du et al.'s 4√n‖y − u(0)‖/(√m λ): it also falls like m^(−1/2) and sits "
                          "%.0f–%.0f× above the measured movement." % (
                              min(D / r for D, r in zip(Ds, R) if D), max(D / r for D, r in zip(Ds, R) if D)))
         rep.notes.append("\"max L/envelope\" is the largest ratio of the loss to the envelope over steps k ≥ 1 "
@@ -565,15 +573,17 @@ class OverparamRelu:
 
 
 # ---------------------------------------------------------------------------
-# c. lazy-scale (seeds 002-004)
+# c. lazy-scale (Chizat et al. 2019)
 
 
 class LazyScale:
     name = "lazy-scale"
-    seed = "seeds 002–004 — Chizat, Oyallon & Bach 2019 (lazy training), lectures 11, 13, 15"
+    cite = "Chizat et al. 2019"
+    source = ("Chizat, Oyallon and Bach 2019, *On Lazy Training in Differentiable Programming*: the α "
+              "scaling and the lazy-training theorem for the square loss (docs/theory.md §5.3, §7.3, §7.4)")
     claim = ("scaling the output by α (centred model, rates ÷ α²) makes training lazy: the weights move "
              "O(1/α) (α·‖θ − θ0‖ stays bounded), the network stays within O(1/α) of its linearization "
-             "(√gap ∝ α^(−1)), and seed 003 bounds the movement by 3√(8σ_max²L0)/(ασ_min²) when "
+             "(√gap ∝ α^(−1)), and Chizat et al.'s theorem bounds the movement by 3√(8σ_max²L0)/(ασ_min²) when "
              "α ≥ 6β√(8σ_max²L0)/σ_min³; the lazy regime is a kernel method, and on a single-ReLU teacher "
              "it generalises worse than the non-lazy (small α) network.")
     sizes = {
@@ -613,28 +623,28 @@ class LazyScale:
             c = summary(os.path.join(sd, "alpha=%g" % s["alphas"][i]))["checks"]
             chk.append(c)
             rows.append(["%g" % al, dist[i], al * dist[i], gap[i], tr_nn[i], te_nn[i], te_lz[i],
-                         c.get("seed003_weight_bound"), c.get("seed003_weight_measured_max"),
-                         c.get("seed003_alpha_condition"), c.get("seed003_condition_holds")])
+                         c.get("chizat_weight_bound"), c.get("chizat_weight_measured_max"),
+                         c.get("chizat_alpha_condition"), c.get("chizat_condition_holds")])
         i_small, i_big = int(np.argmin(a)), int(np.argmax(a))
         gen = te_nn[i_small] <= self.GEN_RATIO * te_nn[i_big]
         okG = abs(bG + 1) <= self.SLOPE_TOL
         okD = abs(bD) <= self.FLAT_TOL
-        bound_ok = all((c.get("seed003_weight_measured_max") or 0) <= (c.get("seed003_weight_bound") or math.inf)
+        bound_ok = all((c.get("chizat_weight_measured_max") or 0) <= (c.get("chizat_weight_bound") or math.inf)
                        for c in chk)
-        cond_any = any(c.get("seed003_condition_holds") for c in chk)
+        cond_any = any(c.get("chizat_condition_holds") for c in chk)
         rep.verdict = "HELD" if okG and okD and gen else "FAILED"
         rep.reason = ("for α ≥ 2, √gap to the linearization fits slope %.3f against α (expected −1 ± %.2f) and "
                       "α·‖θ − θ0‖ slope %.3f (expected 0 ± %.2f); test MSE %.3g at α = %g vs %.3g at α = %g "
-                      "(%.2g×; lazy worse when ≤ %g×); seed 003's weight bound held at every α%s" % (
+                      "(%.2g×; lazy worse when ≤ %g×); Chizat et al.'s weight bound held at every α%s" % (
                           bG, self.SLOPE_TOL, bD, self.FLAT_TOL, te_nn[i_small], a[i_small], te_nn[i_big],
                           a[i_big], te_nn[i_small] / te_nn[i_big], self.GEN_RATIO,
                           "" if bound_ok else " — NOT", ) + (
                           "" if cond_any else ", though its α condition holds at none of them"))
         rep.results = dict(alpha=list(a), theta_dist=list(dist), sqrt_gap=list(gap), test_mse_nn=list(te_nn),
                            test_mse_linearized=list(te_lz), slope_sqrt_gap=bG,
-                           slope_alpha_dist=bD, var_y_test=vy, seed003=chk)
+                           slope_alpha_dist=bD, var_y_test=vy, chizat=chk)
         rep.settings += [
-            "network: GELU (smooth, so seed 003's Lipschitz-Jacobian assumption holds; ReLU gives slope −1/2, "
+            "network: GELU (smooth, so Chizat et al.'s Lipschitz-Jacobian assumption holds; ReLU gives slope −1/2, "
             "see notes), width m = %d, Gaussian init, centred model f(x; θ) − f(x; θ0) (`--centered`), both "
             "layers trained with η1 = η2 = 1/α² (`--lr-scale alpha2`), %d GD steps, mean loss" % (s["width"],
                                                                                                   s["steps"]),
@@ -685,25 +695,25 @@ class LazyScale:
                 "is the α → ∞ limit." % s["steps"])
 
         fig, ax = plt.subplots(figsize=(8, 4.8))
-        wb = np.array([c.get("seed003_weight_bound") or np.nan for c in chk], float)
-        wm = np.array([c.get("seed003_weight_measured_max") or np.nan for c in chk], float)
-        ac = np.array([c.get("seed003_alpha_condition") or np.nan for c in chk], float)
-        ax.plot(a, wb, "s--", color="#d62728", label="seed 003 bound 3√(8σ_max²L0)/(ασ_min²)")
+        wb = np.array([c.get("chizat_weight_bound") or np.nan for c in chk], float)
+        wm = np.array([c.get("chizat_weight_measured_max") or np.nan for c in chk], float)
+        ac = np.array([c.get("chizat_alpha_condition") or np.nan for c in chk], float)
+        ax.plot(a, wb, "s--", color="#d62728", label="Chizat et al. bound 3√(8σ_max²L0)/(ασ_min²)")
         ax.plot(a, wm, "o-", color="#1f77b4", label="measured max_t ‖θ(t) − θ0‖")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("output scale α")
         ax.set_ylabel("weight movement bound and measurement")
-        ax.set_title("Seed 003: movement bound vs observed (its α condition is never met)"
-                     if not cond_any else "Seed 003: movement bound vs observed")
+        ax.set_title("Chizat et al.: movement bound vs observed (its α condition is never met)"
+                     if not cond_any else "Chizat et al.: movement bound vs observed")
         ax.legend()
-        rep.fig(fig, "seed003", "Seed 003's movement bound against the measured movement; the theorem's "
+        rep.fig(fig, "chizat_bound", "Chizat et al.'s movement bound against the measured movement; the theorem's "
                 "condition α ≥ 6β√(8σ_max²L0)/σ_min³ is listed per α in the table.")
         rep.sections.append(("Per α (MSE = 2 × the (1/2n) loss)", table(
             ["α", "max ‖θ − θ0‖", "α × it", "√gap", "train MSE", "test MSE nn", "test MSE linearized",
-             "seed003 bound", "measured", "α condition", "holds"], rows)))
+             "Chizat bound", "measured", "α condition", "holds"], rows)))
         astar = math.sqrt(ac[i_big] * a[i_big]) if np.isfinite(ac[i_big]) else math.nan
-        rep.notes.append("seed 003's condition uses a worst-case Lipschitz bound β of the Jacobian (for GELU; "
+        rep.notes.append("Chizat et al.'s condition uses a worst-case Lipschitz bound β of the Jacobian (for GELU; "
                          "it includes the bound on |v| along the path, itself ∝ 1/α) and σ_min(J0)³; it ranges "
                          "from %s at α = %g to %s at α = %g, always far above α (it would be met only near "
                          "α ≈ %s, extrapolating its 1/α decay). The theorem is vacuous here while its "
@@ -711,18 +721,21 @@ class LazyScale:
                              g(ac[i_small]), a[i_small], g(ac[i_big]), a[i_big], g(astar)))
         rep.notes.append("With ReLU instead of GELU the same sweep gives √gap ∝ α^(−1/2): the linearization "
                          "error of a piecewise-linear net comes from the O(1/α) fraction of neurons that flip, "
-                         "each off by O(1/α), which is the rate seen there; seed 003's β-Lipschitz assumption "
+                         "each off by O(1/α), which is the rate seen there; Chizat et al.'s β-Lipschitz assumption "
                          "excludes it.")
         return rep
 
 
 # ---------------------------------------------------------------------------
-# d. kernel-concentration (seed 002, Thm 2)
+# d. kernel-concentration (Montanari and Zhong 2022)
 
 
 class KernelConcentration:
     name = "kernel-concentration"
-    seed = "seed 002 — Montanari & Zhong 2022 via lecture 11, Theorem 2"
+    cite = "Montanari and Zhong 2022"
+    source = ("Montanari and Zhong 2022, *The Interpolation Phase Transition in Neural Networks: Memorization "
+              "and Generalization under Lazy Training*: concentration of the neural-tangent kernel "
+              "(docs/theory.md §8.1, §8.2)")
     claim = ("the empirical neural-tangent and random-features kernels of width N concentrate around their "
              "infinite-width limits: ‖K^(−1/2) K_N K^(−1/2) − I‖op ≲ √((n + d)/(N d)) for NT, i.e. decreasing "
              "like N^(−1/2).")
@@ -805,7 +818,7 @@ class KernelConcentration:
             ax.plot(Ns, mean, "o", ms=5, color=col, label="%s (%s vs %s)" % (label, kind, kinf))
             if sel.sum() >= 2:
                 ax.plot(Ns[sel], np.exp(a0) * Ns[sel] ** b, "-", color=col, lw=1.3, label="fit: slope %.3f" % b)
-        ax.plot(Ns, rate, "k--", lw=1.5, label="√((n+d)/(Nd)) (Thm 2 rate, NT)")
+        ax.plot(Ns, rate, "k--", lw=1.5, label="√((n+d)/(Nd)) (Montanari and Zhong's rate, NT)")
         ax.plot(Ns, rate_rf, ":", color="0.4", lw=1.5, label="√(n/N) (RF analogue)")
         ax.axhline(1.0, color="0.7", lw=0.8)
         ax.set_xscale("log", base=2)
@@ -824,12 +837,14 @@ class KernelConcentration:
 
 
 # ---------------------------------------------------------------------------
-# e. krr-plateaus (seed 002, Thm 1)
+# e. krr-plateaus (Ghorbani et al. 2021)
 
 
 class KrrPlateaus:
     name = "krr-plateaus"
-    seed = "seed 002 — Ghorbani, Mei, Misiakiewicz & Montanari 2021 via lecture 11, Theorem 1"
+    cite = "Ghorbani et al. 2021"
+    source = ("Ghorbani, Mei, Misiakiewicz and Montanari 2021, *Linearized Two-Layers Neural Networks in High "
+              "Dimension*: the plateaus of kernel ridge regression (docs/theory.md §8.3)")
     claim = ("kernel ridge regression with a rotation-invariant kernel on x ~ Unif(√d·S^(d−1)), for "
              "d^(ℓ+δ) ≪ n ≪ d^(ℓ+1−δ) and small ridge, has test error ‖P_(>ℓ) f*‖² + o(1): it learns exactly "
              "the polynomials of degree ≤ ℓ, so the error against log n/log d is a staircase of plateaus.")
@@ -958,22 +973,26 @@ class KrrPlateaus:
         rep.sections.append(("Checks at the middle of the plateaus", table(
             ["ℓ", "kernel", "n", "measured", "predicted", "band ±", "inside"],
             [[str(c[0]), c[1], str(c[2]), c[3], c[4], c[6], c[5]] for c in checks])))
-        rep.notes.append("Theorem 1 is asymptotic (d → ∞ with n = d^(ℓ+δ)); at d = %d the steps are smooth "
+        rep.notes.append("Ghorbani et al.'s result is asymptotic (d → ∞ with n = d^(ℓ+δ)); at d = %d the steps are smooth "
                          "and the transitions take up most of each interval, so the plateau values are read "
                          "at n ≈ d^(ℓ+1/2)." % d)
         rep.notes.append("The two-layer ReLU kernels have vanishing Gegenbauer coefficients at odd degrees ≥ 3 "
-                         "(Bietti & Mairal 2019), so the degree-3 part (c3² = %.2f) is never learned by them; "
+                         "(Bietti and Mairal 2019), so the degree-3 part (c3² = %.2f) is never learned by them; "
                          "the range of n here stops before ℓ = 3 anyway." % self.coefs[3] ** 2)
         return rep
 
 
 # ---------------------------------------------------------------------------
-# f. single-neuron (seed 002, Thm 4)
+# f. single-neuron (docs/theory.md §8.4)
 
 
 class SingleNeuron:
     name = "single-neuron"
-    seed = "seed 002 — lecture 11, Theorem 4 and Figure 3 (single-ReLU teacher)"
+    cite = "Ghorbani et al. 2021, kernel side; docs/theory.md §8.4"
+    source = ("the kernel side is the plateau result of Ghorbani, Mei, Misiakiewicz and Montanari 2021 (stated "
+              "there for inputs on the sphere; docs/theory.md §8.3); the network side, a single ReLU neuron "
+              "learned by gradient descent from O(d) samples, is an example without a paper to cite, not a "
+              "theorem (docs/theory.md §8.4)")
     claim = ("a single ReLU neuron y = relu(⟨w*, x⟩) on Gaussian inputs is learned by gradient descent on a "
              "network from O(d) samples, while any kernel method, the NTK included, needs d^(poly(1/ε)): "
              "with n = c·d samples kernel regression stays at ‖P_(>1) f*‖² ≈ 0.18.")
@@ -1060,8 +1079,8 @@ class SingleNeuron:
         rep.sections.append(("Per n (MSE)", table(
             ["c = n/d", "n", "network test", "network train", "NTK KRR test", "NTK GD test", "network ÷ Var y",
              "KRR ÷ Var y"], rows)))
-        rep.notes.append("The network is wide (m = %d) rather than the single-neuron student of Theorem 4; in the "
-                         "mean-field scaling its neurons align with u, which is the mechanism of the theorem." % m)
+        rep.notes.append("The network is wide (m = %d) rather than a single-neuron student; in the "
+                         "mean-field scaling its neurons align with u, which is the mechanism of the example (docs/theory.md §8.4)." % m)
         return rep
 
 
@@ -1097,7 +1116,7 @@ def main(argv):
 
 def _main(argv):
     ap = argparse.ArgumentParser(prog="ntkit experiment", description=(
-        "Run one of the seeds' experiments end to end with ntkit and write OUT/report.md (claim, verdict, "
+        "Run one of the papers' experiments end to end with ntkit and write OUT/report.md (claim, verdict, "
         "settings, figures, measured numbers), figures as PNG and SVG, results.json and the run directories."))
     ap.add_argument("name", nargs="?", help="experiment name (see --list), or 'all'")
     g_ = ap.add_mutually_exclusive_group()
@@ -1108,7 +1127,7 @@ def _main(argv):
     a = ap.parse_args(argv)
     if a.list:
         for e in EXPERIMENTS:
-            print("%-22s %s" % (e.name, e.seed.split(" — ")[0] + ": " + e.claim[:110].rstrip() + "…"))
+            print("%-22s %s" % (e.name, e.cite + ": " + e.claim[:110].rstrip() + "…"))
         return 0
     if not a.name:
         sys.stderr.write("ntkit: error: name an experiment (ntkit experiment --list shows them)\n")
