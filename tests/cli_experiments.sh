@@ -1,7 +1,8 @@
 #!/bin/sh
 # ntkit experiment and ntkit plot: every experiment at --smoke size writes a
 # report that opens with the claim and a verdict, with every figure it links
-# present as PNG and SVG; plot on a run and a sweep directory; --list; errors.
+# present as PNG and SVG; a rerun into the same directory; plot on a run and a
+# sweep directory; --list; errors.
 set -u
 NTKIT=${NTKIT:-build/ntkit}
 T=$(mktemp -d)
@@ -72,6 +73,19 @@ for e in early-linear overparam-relu lazy-scale kernel-concentration krr-plateau
     ok
     check "grep -q '^report: ' '$T/$e.log' && grep -q 'Verdict' '$T/$e.log'" "$e: prints report path and verdict"
     check_report "$T/$e" "$e"
+done
+
+# --- a rerun into the same --out -------------------------------------------
+# train, run and sweep refuse a non-empty --out without --force; the experiment
+# replaces its own run directories (overparam-relu: run and sweep; krr-plateaus:
+# train) and leaves a file it did not write
+for e in overparam-relu krr-plateaus; do
+    mkdir -p "$T/$e" && echo kept >"$T/$e/my-notes.txt"
+    $NTKIT experiment "$e" --smoke --out "$T/$e" >"$T/$e.rerun.log" 2>&1
+    rc=$?
+    check "[ $rc -eq 0 ]" "$e: rerun into the same --out (exit $rc: $(tail -n 2 "$T/$e.rerun.log"))"
+    check_report "$T/$e" "$e (rerun)"
+    check "grep -qx kept '$T/$e/my-notes.txt'" "$e: a rerun keeps a file it did not write"
 done
 
 # --- ntkit plot on a run and on a sweep directory ---------------------------

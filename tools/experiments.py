@@ -17,7 +17,10 @@ Failures (an unwritable --out, an ntkit call that fails, an output of ntkit
 that is missing or malformed) end with one line "ntkit: error: ..." and exit
 status 1 (plot.guarded_main; NTKIT_DEBUG=1 shows the traceback of a bug).
 Every file is written atomically, and the previous report, results and
-figures in OUT are replaced only when the experiment has finished.
+figures in OUT are replaced only when the experiment has finished. The run
+directories an experiment makes inside OUT are its own: a rerun into the same
+OUT passes --force to `ntkit run`, `sweep` and `train`, which replace them
+(clearing only the files ntkit wrote there).
 """
 import argparse
 import json
@@ -44,6 +47,11 @@ class ExpError(P.ToolError):
 # running ntkit, recording what was run
 
 
+# ntkit commands that write a run directory (--out DIR): they refuse a DIR that
+# is not empty unless --force, which clears only the files ntkit wrote there
+RUN_DIR_COMMANDS = ("train", "run", "sweep")
+
+
 class Ctx:
     def __init__(self, name, size, out):
         self.name, self.size, self.out = name, size, out
@@ -63,6 +71,10 @@ class Ctx:
     def ntkit(self, *args, record=True):
         """Run `ntkit ARGS`; return stdout. Raises ExpError with the error line."""
         args = [str(a) for a in args]
+        if args[0] in RUN_DIR_COMMANDS and "--force" not in args:
+            # these refuse a non-empty --out without --force; every run directory
+            # an experiment names is its own, inside OUT, and a rerun replaces it
+            args.append("--force")
         self.ncalls += 1
         if record:
             self.commands.append("ntkit " + " ".join(shlex.quote(a) for a in args))
