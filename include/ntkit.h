@@ -13,7 +13,8 @@
  *   - outputs come first among the array arguments only where noted; the
  *     usual order is (inputs..., sizes..., outputs...).
  *
- * The formulas referred to as "MATH.md §k" are in the project's formula sheet.
+ * The formulas are derived in the project's docs/theory.md; comments cite
+ * its sections as "docs/theory.md §k".
  */
 #ifndef NTKIT_H
 #define NTKIT_H
@@ -142,7 +143,7 @@ double ntk_act_d2phi(ntk_act act, double x);
 void ntk_act_apply(ntk_act act, size_t count, const double *z, double *phi, double *dphi);
 
 /* ======================================================================
- * The network (src/network.c), MATH.md §1:
+ * The network (src/network.c), docs/theory.md §1:
  *   f(x) = α/√m · Σ_r v_r φ(w_r·x / s)
  * ==================================================================== */
 
@@ -479,7 +480,7 @@ ntk_status ntk_constants_compute(ntk_act act, double trace_factor, int quad_orde
  * Tr Σ̂ = d (so isotropic data give ≈ 1 plus a d/n bias). */
 ntk_status ntk_trace_factor(const double *X, size_t n, size_t d, double *out);
 
-/* Feature maps of seed 000, MATH.md §4, scaled by α:
+/* Feature maps of Hu et al. 2020, docs/theory.md §4.3, scaled by α:
  *   layer 1: ψ1(x) = α/√d [ζx ; ν]                       Psi (n, d+1)
  *   layer 2: ψ2(x) = α [ζx/√d ; ν/√(2d) ; ϑ0 + ϑ1(‖x‖/√d−1) + ϑ2(‖x‖/√d−1)²]
  *                                                        Psi (n, d+2)   */
@@ -511,12 +512,12 @@ typedef struct {
 /* Distances between symmetric A and B (n,n); B is the reference. */
 ntk_status ntk_kernel_distance(const double *A, const double *B, size_t n,
                                ntk_kernel_dist *out);
-/* ‖K^{-1/2} K_N K^{-1/2} − I‖_op (seed 002 Theorem 2); K must be positive
+/* ‖K^{-1/2} K_N K^{-1/2} − I‖_op (Montanari and Zhong 2022; docs/theory.md §8.1); K must be positive
  * definite. */
 ntk_status ntk_normalized_distance(const double *K, const double *KN, size_t n, double *out);
 
 /* ======================================================================
- * Closed-form kernel gradient descent (src/kgd.c), MATH.md §6
+ * Closed-form kernel gradient descent (src/kgd.c), docs/theory.md §6
  * u(t) − y = (I − c·η K)^t (u(0) − y), c = ntk_loss_scale; flow: exp(−c η t K).
  * ==================================================================== */
 
@@ -581,7 +582,7 @@ ntk_status ntk_kernel_ridge(const double *K, size_t n, const double *y, double r
                             double *alpha_out);
 
 /* ======================================================================
- * Side-by-side runs (src/run.c, src/linearized.c, src/flow.c), MATH.md §1, §4–§7
+ * Side-by-side runs (src/run.c, src/model_*.c, src/flow.c), docs/theory.md §1, §4–§7
  * The network and its surrogates, trained from the same θ0 on the same data
  * with the same rates:
  *   nn          the network;
@@ -689,7 +690,8 @@ typedef struct {
     double alpha_condition;        /* 6β√(8σ_max² L0)/σ_min³ with β = beta_bound */
     double weight_bound;           /* 3√(8σ_max² L0)/(α σ_min²) */
     /* Hu et al. 2020 (§7.5) */
-    double horizon_T;              /* d·log d / η1 (NaN when η1 = 0) */
+    double horizon_T;              /* d·log d / (c·n·η), η = η1 (η2 when η1 = 0): the
+                                      horizon in the mean loss's units */
     double spectra_exact;          /* 1: λ's from full eigendecompositions; 0: upper
                                       bounds for λ_min (Krylov or a subset of points) */
 } ntk_run_theory;
@@ -748,7 +750,9 @@ typedef struct {
     double theta_max;          /* max ‖θ − θ0‖ over the trained layers */
     double gap_lin_at_T, time_at_T;  /* gap_lin_train at the first logged time >= T */
     double beta_estimate;      /* empirical Lip(J_h) at the end */
-    double beta_used;          /* the bound for smooth φ, the estimate otherwise */
+    double beta_used;          /* the bound where sup|φ''| is finite, the estimate otherwise */
+    int beta_from_bound;       /* 1: beta_used is theory.beta_bound; 0: the estimate (relu,
+                                  leaky relu: J_h jumps, the theorem's assumption fails) */
     double alpha_condition;    /* Chizat et al.'s condition with beta_used */
     const double *final_row, *max_row;  /* the last row and the column maxima,
                                            owned by the run until it is executed

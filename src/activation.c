@@ -1,4 +1,4 @@
-/* Activations φ with φ' and φ'' (MATH.md §1). */
+/* Activations φ with φ' and φ'' (docs/theory.md §1). */
 #include "internal.h"
 
 #include <math.h>
@@ -15,6 +15,7 @@ const char *ntk_act_name(ntk_act_kind kind)
 
 ntk_status ntk_act_parse(const char *name, double param, ntk_act *out)
 {
+    ntk_clear_error();
     if (!name || !out) return ntk_set_error(NTK_ERR_ARG, "activation name is missing");
     for (int k = 0; k < NTK_ACT_COUNT; k++) {
         if (strcmp(name, act_names[k]) == 0 ||

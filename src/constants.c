@@ -1,5 +1,5 @@
-/* Gaussian constants, trace factor and the linear models of seed 000
- * (Hu et al. 2020), MATH.md §4. */
+/* Gaussian constants, trace factor and the linear models of Hu et al. 2020,
+ * docs/theory.md §4. */
 #include "quadrature.h"
 
 #include <cblas.h>
@@ -25,7 +25,7 @@ static void constants_piecewise(double a, ntk_constants *c)
     c->e_dphi2 = 0.5 * (1.0 + a * a);
 }
 
-/* MATH.md §4 by a Gauss–Hermite rule of the given order (smooth φ). */
+/* docs/theory.md §4 by a Gauss–Hermite rule of the given order (smooth φ). */
 static ntk_status constants_quadrature(ntk_act act, int order, ntk_constants *c)
 {
     size_t N = (size_t)order;
@@ -63,6 +63,7 @@ static ntk_status constants_quadrature(ntk_act act, int order, ntk_constants *c)
 ntk_status ntk_constants_compute(ntk_act act, double trace_factor, int quad_order,
                                  ntk_constants *out)
 {
+    ntk_clear_error();
     if (!out) return ntk_set_error(NTK_ERR_ARG, "constants: output is NULL");
     if ((int)act.kind < 0 || act.kind >= NTK_ACT_COUNT)
         return ntk_set_error(NTK_ERR_ARG, "constants: unknown activation %d", (int)act.kind);
@@ -85,7 +86,7 @@ ntk_status ntk_constants_compute(ntk_act act, double trace_factor, int quad_orde
         constants_piecewise(1.0, &c);
     else
         NTK_TRY(constants_quadrature(act, order, &c));
-    // MATH.md §4: ν = E[g φ'(g)] · √(Tr Σ²/d)
+    // docs/theory.md §4.2: ν = E[g φ'(g)] · √(Tr Σ²/d)
     c.trace_factor = trace_factor;
     c.nu = c.theta1 * trace_factor;
     const double vals[] = {c.zeta, c.nu, c.theta0, c.theta1, c.theta2, c.e_phi2, c.e_dphi2};
@@ -113,6 +114,7 @@ ntk_status ntk_constants_compute(ntk_act act, double trace_factor, int quad_orde
  * n < d; X is never copied whole. */
 ntk_status ntk_trace_factor(const double *X, size_t n, size_t d, double *out)
 {
+    ntk_clear_error();
     if (!X || !out) return ntk_set_error(NTK_ERR_ARG, "trace factor: X or output is NULL");
     if (n < 2 || d == 0)
         return ntk_set_error(NTK_ERR_ARG,
@@ -167,7 +169,7 @@ ntk_status ntk_trace_factor(const double *X, size_t n, size_t d, double *out)
     if (!(tr > 0))
         return ntk_set_error(NTK_ERR_ARG,
                              "trace factor: X has zero variance (all rows equal); use varied data");
-    // MATH.md §4: √(Tr Σ²/d) with Tr Σ = d
+    // docs/theory.md §4.2: √(Tr Σ²/d) with Tr Σ = d
     *out = sqrt((double)d) * sqrt(fro2) / tr;
     return NTK_OK;
 }
@@ -204,10 +206,10 @@ static void lin_features(const ntk_constants *c, double alpha, int layer, const 
             nrm2 += x[k] * x[k];
         }
         if (layer == 1) {
-            // MATH.md §4: ψ1(x) = (1/√d)[ζx ; ν]
+            // docs/theory.md §4.3: ψ1(x) = (1/√d)[ζx ; ν]
             psi[d] = alpha * c->nu / sqrt_d;
         } else {
-            // MATH.md §4: ψ2(x) = [ζx/√d ; ν/√(2d) ; ϑ0 + ϑ1 δ + ϑ2 δ²], δ = ‖x‖/√d − 1
+            // docs/theory.md §4.3: ψ2(x) = [ζx/√d ; ν/√(2d) ; ϑ0 + ϑ1 δ + ϑ2 δ²], δ = ‖x‖/√d − 1
             double delta = sqrt(nrm2) / sqrt_d - 1.0;
             psi[d] = alpha * c->nu / sqrt(2.0 * (double)d);
             psi[d + 1] = alpha * (c->theta0 + c->theta1 * delta + c->theta2 * delta * delta);
@@ -219,6 +221,7 @@ static void lin_features(const ntk_constants *c, double alpha, int layer, const 
 ntk_status ntk_lin_features(const ntk_constants *c, double alpha, int layer, const double *X,
                             size_t n, size_t d, double *Psi)
 {
+    ntk_clear_error();
     NTK_TRY(check_lin(c, alpha, d));
     if (layer != 1 && layer != 2)
         return ntk_set_error(NTK_ERR_ARG, "linear features: layer must be 1 or 2, got %d",
@@ -231,7 +234,7 @@ ntk_status ntk_lin_features(const ntk_constants *c, double alpha, int layer, con
 }
 
 /* X1 (n1,d), X2 (n2,d) or NULL, K (n1,n2) or (n1,n1):
- * K = c1·ψ1(X1)ψ1(X2)ᵀ + c2·ψ2(X1)ψ2(X2)ᵀ (MATH.md §4: Θ_lin1 = (ζ²XXᵀ + ν²11ᵀ)/d). */
+ * K = c1·ψ1(X1)ψ1(X2)ᵀ + c2·ψ2(X1)ψ2(X2)ᵀ (docs/theory.md §4.3: Θ_lin1 = (ζ²XXᵀ + ν²11ᵀ)/d). */
 ntk_status ntk_kernel_lin(const ntk_constants *c, double alpha, const double *X1, size_t n1,
                           const double *X2, size_t n2, size_t d, double c1, double c2,
                           double *K)

@@ -150,6 +150,7 @@ void ntk_stream_discard(ntk_stream *s)
 
 ntk_status ntk_stream_open(const char *path, ntk_stream **out)
 {
+    ntk_clear_error();
     if (!out) return ntk_set_error(NTK_ERR_ARG, "ntk_stream_open: output is NULL");
     *out = NULL;
     char dest[TMP_PATH];
@@ -215,6 +216,7 @@ ntk_status ntk_stream_open(const char *path, ntk_stream **out)
 
 ntk_status ntk_stream_write(ntk_stream *s, const void *buf, size_t len)
 {
+    ntk_clear_error();
     if (!s) return ntk_set_error(NTK_ERR_ARG, "ntk_stream_write: stream is NULL");
     if (s->failed) return ntk_set_error(NTK_ERR_IO, "%s: an earlier write failed", s->shown);
     const unsigned char *p = buf;
@@ -262,6 +264,7 @@ static ntk_status stream_rename(ntk_stream *s)
 
 ntk_status ntk_stream_commit(ntk_stream *s)
 {
+    ntk_clear_error();
     if (!s) return ntk_set_error(NTK_ERR_ARG, "ntk_stream_commit: stream is NULL");
     ntk_status st = s->failed ? ntk_set_error(NTK_ERR_IO, "%s: an earlier write failed", s->shown)
                               : stream_finish(s);
@@ -281,6 +284,7 @@ struct ntk_outset {
 
 ntk_status ntk_outset_create(ntk_outset **out)
 {
+    ntk_clear_error();
     if (!out) return ntk_set_error(NTK_ERR_ARG, "ntk_outset_create: output is NULL");
     *out = ntk_calloc(1, sizeof **out, "output set");
     return *out ? NTK_OK : NTK_ERR_NOMEM;
@@ -311,6 +315,7 @@ ntk_status ntk_outset_add_spans(ntk_outset *o, const char *path, const ntk_span 
 
 ntk_status ntk_outset_add(ntk_outset *o, const char *path, const void *buf, size_t len)
 {
+    ntk_clear_error();
     if (!buf && len) return ntk_set_error(NTK_ERR_ARG, "ntk_outset_add: buffer is NULL");
     ntk_span span = {buf, len};
     return ntk_outset_add_spans(o, path, &span, 1);
@@ -318,6 +323,7 @@ ntk_status ntk_outset_add(ntk_outset *o, const char *path, const void *buf, size
 
 ntk_status ntk_outset_commit(ntk_outset *o)
 {
+    ntk_clear_error();
     if (!o) return ntk_set_error(NTK_ERR_ARG, "output set is NULL");
     ntk_status st = NTK_OK;
     for (int k = 0; k < o->n; k++) {
@@ -346,6 +352,7 @@ ntk_status ntk_write_spans_atomic(const char *path, const ntk_span *spans, int n
 
 ntk_status ntk_write_file_atomic(const char *path, const void *buf, size_t len)
 {
+    ntk_clear_error();
     if (!buf && len > 0) return ntk_set_error(NTK_ERR_ARG, "ntk_write_file_atomic: buffer is NULL");
     ntk_span span = {buf, len};
     return ntk_write_spans_atomic(path, &span, 1);

@@ -5,6 +5,7 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_odeiv2.h>
 #include <math.h>
+#include <pthread.h>
 
 struct ntk_ode {
     gsl_odeiv2_system sys;
@@ -26,13 +27,17 @@ static int rhs_bridge(double t, const double y[], double dydt[], void *params)
     return GSL_SUCCESS;
 }
 
+static void gsl_handler_off(void) { gsl_set_error_handler_off(); }
+
 ntk_status ntk_ode_create(size_t dim, double rtol, ntk_rhs_fn f, void *ctx, ntk_ode **out)
 {
     *out = NULL;
     if (!(rtol > 0) || rtol >= 1)
         return ntk_set_error(NTK_ERR_ARG, "ODE tolerance must be in (0, 1), got %g", rtol);
-    /* GSL's default handler aborts the process; the library must not. */
-    gsl_set_error_handler_off();
+    /* GSL's default handler aborts the process; the library must not. Its
+     * handler is process-wide state: switched off once. */
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, gsl_handler_off);
     ntk_ode *ode = ntk_calloc(1, sizeof *ode, "ODE integrator");
     if (!ode) return NTK_ERR_NOMEM;
     ode->f = f;

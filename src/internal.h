@@ -97,7 +97,7 @@ ntk_status ntk_loss_grad_args(const ntk_net_config *cfg, const double *W, const 
     } while (0)
 
 /* ---------------------------------------------------------------------
- * The linearized network (src/linearized.c), MATH.md §5:
+ * The linearized network (src/model_linearized.c), docs/theory.md §5.1:
  *   f_lin(x; θ) = f0(x) + α/√m Σ_r [Δv_r φ(z_r0) + v_r0 φ'(z_r0) Δw_r·x/s]
  * Parameters p = [ΔW (m,d) row-major ; Δv (m)], stored with the model.
  * ------------------------------------------------------------------- */

@@ -1,4 +1,4 @@
-/* The empirical NTK of the two-layer net in its structured form, MATH.md §2:
+/* The empirical NTK of the two-layer net in its structured form, docs/theory.md §2:
  *   Θ1 = α²/m (φ'(Z1) diag(v²) φ'(Z2)ᵀ) ⊙ (X1 X2ᵀ/s²),  Θ2 = α²/m φ(Z1) φ(Z2)ᵀ,
  *   Z = X Wᵀ/s,  K = c1·Θ1 + c2·Θ2.
  * The n×(md+m) Jacobian is never formed: per row block we keep the features
@@ -66,7 +66,7 @@ static void emp_features(const emp_ctx *c, const double *X, size_t rows, double 
 {
     size_t m = c->m;
     double *Z = c->need_phi ? P : A;
-    // MATH.md §2: Z = X Wᵀ / s
+    // docs/theory.md §2: Z = X Wᵀ / s
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)m, (int)c->d,
                 1.0 / c->s, X, (int)c->d, c->W, (int)c->d, 0.0, Z, (int)m);
     ntk_act_apply(c->act, rows * m, Z, c->need_phi ? P : NULL, c->need_dphi ? A : NULL);
@@ -87,7 +87,7 @@ static void emp_tile(const emp_ctx *c, const double *PI, const double *AI, const
 {
     const int m = (int)c->m, d = (int)c->d, ld = (int)ldk;
     if (c->need_dphi) {
-        // MATH.md §2: Θ1 = α²/m (φ'(Z1) diag(v²) φ'(Z2)ᵀ) ⊙ (X1 X2ᵀ / s²), weight c1
+        // docs/theory.md §2.2: Θ1 = α²/m (φ'(Z1) diag(v²) φ'(Z2)ᵀ) ⊙ (X1 X2ᵀ / s²), weight c1
         if (diag) {
             cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)bI, m, c->scale1, AI, m,
                         0.0, Kt, ld);
@@ -104,7 +104,7 @@ static void emp_tile(const emp_ctx *c, const double *PI, const double *AI, const
         ntk_parallel_for_grain(bI, diag ? (bJ + 1) / 2 : bJ, emp_hadamard_chunk, &j);
     }
     if (c->need_phi) {
-        // MATH.md §2: Θ2 = α²/m φ(Z1) φ(Z2)ᵀ, weight c2, added onto c1·Θ1
+        // docs/theory.md §2.2: Θ2 = α²/m φ(Z1) φ(Z2)ᵀ, weight c2, added onto c1·Θ1
         double beta = c->need_dphi ? 1.0 : 0.0;
         if (diag)
             cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)bI, m, c->scale2, PI, m,

@@ -1,9 +1,9 @@
-/* Infinite-width kernels Θ1∞ = α² c Σ', Θ2∞ = α² Σ (MATH.md §3), by closed
+/* Infinite-width kernels Θ1∞ = α² c Σ', Θ2∞ = α² Σ (docs/theory.md §3), by closed
  * forms for relu, leaky_relu, erf and identity and by Gauss–Hermite
  * quadrature for every other activation.
  *
  * Leaky relu, φ(u) = relu(u) − a·relu(−u), derived here and in agreement with
- * MATH.md §3. With J(θ) = (sin θ + (π − θ) cos θ)/(2π), which is
+ * docs/theory.md §3. With J(θ) = (sin θ + (π − θ) cos θ)/(2π), which is
  * E[relu(u)relu(u')]/√(qq'): (−u,−u') has the law of (u,u') and (u,−u') has
  * angle π − θ, so, with J(π − θ) = (sin θ − θ cos θ)/(2π),
  *   Σ  = √(qq') [(1 + a²) J(θ) − 2a J(π − θ)],
@@ -70,7 +70,7 @@ static pair_geom pair_geometry(const double *x, const double *y, size_t d, doubl
     return p;
 }
 
-/* Σ, Σ' of leaky relu with slope a (MATH.md §3, derivation above). Zero
+/* Σ, Σ' of leaky relu with slope a (docs/theory.md §3, derivation above). Zero
  * inputs: k = 0 makes Σ = 0 and leaves Σ' bounded (it is multiplied by c = 0). */
 static void leaky_relu_closed(double a, const pair_geom *p, double *Sigma, double *dSigma)
 {
@@ -81,7 +81,7 @@ static void leaky_relu_closed(double a, const pair_geom *p, double *Sigma, doubl
     *dSigma = (1.0 + a * a) * (M_PI - th) / (2.0 * M_PI) + a * th / M_PI;
 }
 
-/* erf (Williams 1997), MATH.md §3:
+/* erf (Williams 1997), docs/theory.md §3:
  *   Σ  = (2/π) arcsin(2c / √((1+2q)(1+2q'))),
  *   Σ' = (4/π) / √((1+2q)(1+2q') − 4c²),
  * the last denominator written as 1 + 2q + 2q' + 4qq' sin²θ (qq' − c² ≥ 0). */
@@ -96,7 +96,7 @@ static void erf_closed(const pair_geom *p, double *Sigma, double *dSigma)
     *dSigma = 2.0 * TWO_OVER_PI / sqrt(1.0 + 2.0 * q1 + 2.0 * q2 + 4.0 * gap * gap);
 }
 
-// 1 for the activations with a closed form in MATH.md §3
+// 1 for the activations with a closed form in docs/theory.md §3
 static int has_closed_form(ntk_act act)
 {
     return act.kind == NTK_ACT_RELU || act.kind == NTK_ACT_LEAKY_RELU ||
@@ -166,7 +166,7 @@ static double kernel_entry(const map_job *j, ntk_gauss2 *g, size_t i, size_t k, 
                         j->c1 != 0.0 ? &dSigma : NULL);
     else
         closed_form(j->act, &p, &Sigma, &dSigma);
-    // MATH.md §3: Θ1∞ = α² c Σ', Θ2∞ = α² Σ, K = c1Θ1∞ + c2Θ2∞
+    // docs/theory.md §3.1: Θ1∞ = α² c Σ', Θ2∞ = α² Σ, K = c1Θ1∞ + c2Θ2∞
     double K1 = j->c1 != 0.0 ? j->c1 * c * dSigma : 0.0;
     double K2 = j->c2 != 0.0 ? j->c2 * Sigma : 0.0;
     return j->a2 * (K1 + K2);
@@ -245,13 +245,13 @@ static ntk_status kernel_infinite(const ntk_net_config *cfg, const double *X1, s
     double *q1 = ntk_alloc(sym ? n1 : n1 + n2, sizeof(double), "infinite kernel norms");
     if (!q1) return NTK_ERR_NOMEM;
     double *q2 = sym ? q1 : q1 + n1;
-    // MATH.md §3: q = ‖x‖²/s², q' = ‖x'‖²/s²
+    // docs/theory.md §3: q = ‖x‖²/s², q' = ‖x'‖²/s²
     for (size_t i = 0; i < n1; i++)
         q1[i] = cblas_ddot((int)d, X1 + i * d, 1, X1 + i * d, 1) * inv_s2;
     if (!sym)
         for (size_t k = 0; k < n2; k++)
             q2[k] = cblas_ddot((int)d, X2 + k * d, 1, X2 + k * d, 1) * inv_s2;
-    // MATH.md §3: c = x·x'/s², all pairs at once (upper triangle when symmetric)
+    // docs/theory.md §3: c = x·x'/s², all pairs at once (upper triangle when symmetric)
     if (sym)
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n1, (int)d, inv_s2, X1,
                     (int)d, 0.0, K, (int)n1);

@@ -1,4 +1,4 @@
-/* Kernel gradient descent in closed form (MATH.md §6) and kernel ridge
+/* Kernel gradient descent in closed form (docs/theory.md §6) and kernel ridge
  * regression.
  *
  * The kernel model is trained by GD on the loss L = c/2·Σ (u_i − y_i)²
@@ -179,7 +179,7 @@ static ntk_status kgd_factor(double lam, double lam_tol, double ceta, double t, 
         return NTK_OK;
     }
     if (flow || x < 1.0) {
-        // MATH.md §6: ρ^t = exp(t·log(1 − cηλ)) for GD, exp(−cηλt) for flow
+        // docs/theory.md §6.1: ρ^t = exp(t·log(1 − cηλ)) for GD, exp(−cηλt) for flow
         double L = flow ? -x * t : t * log1p(-x);
         *gk = exp(L);
         *hk = -expm1(L) / lam;
@@ -522,6 +522,7 @@ const double *ntk_kgd_evals(const ntk_kgd *g)
 
 ntk_status ntk_kgd_extremes(const ntk_kgd *g, double *lmin, double *lmax, int *exact)
 {
+    ntk_clear_error();
     if (!g) return ntk_set_error(NTK_ERR_ARG, "ntk_kgd_extremes: g must not be NULL");
     if (lmin) *lmin = g->lam[0];
     if (lmax) *lmax = g->lam[g->k - 1];
@@ -532,6 +533,7 @@ ntk_status ntk_kgd_extremes(const ntk_kgd *g, double *lmin, double *lmax, int *e
 
 ntk_status ntk_kgd_info(const ntk_kgd *g, ntk_kgd_method *method, size_t *k, double *err_est)
 {
+    ntk_clear_error();
     if (!g) return ntk_set_error(NTK_ERR_ARG, "ntk_kgd_info: g must not be NULL");
     if (method) *method = g->method;
     if (k) *k = g->k;
@@ -592,9 +594,10 @@ static ntk_status kgd_diverged(const ntk_kgd *g, double t)
                          t, g->ceta * g->lam[g->k - 1]);
 }
 
-/* u (n) = y − g_t(K) r0  (MATH.md §6: u(t) − y = (I − cηK)^t (u(0) − y)). */
+/* u (n) = y − g_t(K) r0  (docs/theory.md §6.1: u(t) − y = (I − cηK)^t (u(0) − y)). */
 ntk_status ntk_kgd_predict_train(const ntk_kgd *g, double t, int flow, double *u)
 {
+    ntk_clear_error();
     NTK_TRY(kgd_check_t(g, t, "ntk_kgd_predict_train"));
     if (!u) return ntk_set_error(NTK_ERR_ARG, "ntk_kgd_predict_train: u must not be NULL");
     size_t n = g->n;
@@ -614,6 +617,7 @@ ntk_status ntk_kgd_predict_train(const ntk_kgd *g, double t, int flow, double *u
 ntk_status ntk_kgd_predict_test(const ntk_kgd *g, double t, int flow, const double *K_test,
                                 size_t nt, const double *f0_test, double *f_test)
 {
+    ntk_clear_error();
     NTK_TRY(kgd_check_t(g, t, "ntk_kgd_predict_test"));
     if (!K_test || !f_test)
         return ntk_set_error(NTK_ERR_ARG,
@@ -641,6 +645,7 @@ ntk_status ntk_kgd_predict_test(const ntk_kgd *g, double t, int flow, const doub
 ntk_status ntk_kernel_ridge(const double *K, size_t n, const double *y, double ridge,
                             double *alpha_out)
 {
+    ntk_clear_error();
     if (!K || !y || !alpha_out)
         return ntk_set_error(NTK_ERR_ARG, "ntk_kernel_ridge: K, y and alpha_out must not be NULL");
     if (n == 0) return ntk_set_error(NTK_ERR_ARG, "ntk_kernel_ridge: n = 0; pass training points");
@@ -651,7 +656,7 @@ ntk_status ntk_kernel_ridge(const double *K, size_t n, const double *y, double r
     NTK_TRY(ntk_check_finite(y, n, "y"));
     double *A = ntk_alloc(n * n, sizeof(double), "kernel ridge matrix");
     if (!A) return NTK_ERR_NOMEM;
-    // seed 002: f(x) = K(x, X) (λI + K)^{-1} y
+    // docs/theory.md §6.7: f(x) = K(x, X) (λI + K)^{-1} y
     memcpy(A, K, n * n * sizeof(double));
     for (size_t i = 0; i < n; i++) A[i * n + i] += ridge;
     memmove(alpha_out, y, n * sizeof(double));

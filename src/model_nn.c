@@ -39,10 +39,10 @@ static ntk_status nn_flow_to(run_model *m, double t)
     nn_state *s = m->state;
     double tn = r->t;
     r->nn_evaluated = 0;
-    ntk_status st = ntk_ode_advance(s->ode, &tn, t, s->theta);
-    /* the net holds the last evaluated stage; put back the accepted state */
-    ntk_status st2 = ntk_net_set_weights(r->net, s->theta, s->theta + r->m * r->d);
-    return st != NTK_OK ? st : st2;
+    NTK_TRY(ntk_ode_advance(s->ode, &tn, t, s->theta));
+    /* the net holds the last evaluated stage; put back the accepted state
+     * (after a failure the run's restore does) */
+    return ntk_net_set_weights(r->net, s->theta, s->theta + r->m * r->d);
 }
 
 static void nn_save(run_model *m)

@@ -1,5 +1,5 @@
 /* The two-layer network f(x) = α/√m · vᵀφ(Wx/s), its loss and gradients, and
- * full-batch gradient descent with one rate per layer (MATH.md §1). */
+ * full-batch gradient descent with one rate per layer (docs/theory.md §1). */
 #include "internal.h"
 
 #include <cblas.h>
@@ -39,6 +39,7 @@ double ntk_net_config_s(const ntk_net_config *cfg)
 
 ntk_status ntk_net_config_check(const ntk_net_config *cfg)
 {
+    ntk_clear_error();
     if (!cfg) return ntk_set_error(NTK_ERR_ARG, "network configuration is missing");
     if (cfg->d == 0) return ntk_set_error(NTK_ERR_ARG, "input dimension d must be positive");
     if (cfg->m == 0) return ntk_set_error(NTK_ERR_ARG, "width m must be positive");
@@ -90,6 +91,7 @@ static const char *const scale_names[] = {"sqrt_d", "one"};
 
 ntk_status ntk_init_parse(const char *name, ntk_init_kind *out)
 {
+    ntk_clear_error();
     int k;
     NTK_TRY(parse_enum(name, init_names, 3, "initialisation", &k));
     *out = (ntk_init_kind)k;
@@ -99,6 +101,7 @@ const char *ntk_init_name(ntk_init_kind k) { return k <= NTK_INIT_SYMMETRIC ? in
 
 ntk_status ntk_loss_parse(const char *name, ntk_loss_kind *out)
 {
+    ntk_clear_error();
     int k;
     NTK_TRY(parse_enum(name, loss_names, 2, "loss form", &k));
     *out = (ntk_loss_kind)k;
@@ -108,6 +111,7 @@ const char *ntk_loss_name(ntk_loss_kind k) { return k <= NTK_LOSS_SUM ? loss_nam
 
 ntk_status ntk_input_scale_parse(const char *name, ntk_input_scale *out)
 {
+    ntk_clear_error();
     int k;
     NTK_TRY(parse_enum(name, scale_names, 2, "input scale", &k));
     *out = (ntk_input_scale)k;
@@ -116,12 +120,13 @@ ntk_status ntk_input_scale_parse(const char *name, ntk_input_scale *out)
 const char *ntk_input_scale_name(ntk_input_scale s) { return s <= NTK_SCALE_ONE ? scale_names[s] : "?"; }
 
 /* ---------------------------------------------------------------------
- * Initialisation (MATH.md §1). Draw order: W row by row, then v.
+ * Initialisation (docs/theory.md §1). Draw order: W row by row, then v.
  * ------------------------------------------------------------------- */
 
 /* W0 is (m,d), v0 is (m) */
 ntk_status ntk_init_weights(const ntk_net_config *cfg, double *W0, double *v0)
 {
+    ntk_clear_error();
     NTK_TRY(ntk_net_config_check(cfg));
     size_t m = cfg->m, d = cfg->d;
     size_t mdraw = cfg->init == NTK_INIT_SYMMETRIC ? m / 2 : m;
@@ -169,6 +174,7 @@ static ntk_status net_alloc(const ntk_net_config *cfg, ntk_net **out)
 
 ntk_status ntk_net_create(const ntk_net_config *cfg, ntk_net **out)
 {
+    ntk_clear_error();
     if (!out) return ntk_set_error(NTK_ERR_ARG, "output pointer is NULL");
     *out = NULL;
     ntk_net *net;
@@ -183,6 +189,7 @@ ntk_status ntk_net_create(const ntk_net_config *cfg, ntk_net **out)
 ntk_status ntk_net_create_from(const ntk_net_config *cfg, const double *W0, const double *v0,
                                ntk_net **out)
 {
+    ntk_clear_error();
     if (!out || !W0 || !v0) return ntk_set_error(NTK_ERR_ARG, "weights or output pointer is NULL");
     *out = NULL;
     NTK_TRY(ntk_net_config_check(cfg));
@@ -214,6 +221,7 @@ const double *ntk_net_v0(const ntk_net *net) { return net->v0; }
 
 ntk_status ntk_net_set_weights(ntk_net *net, const double *W, const double *v)
 {
+    ntk_clear_error();
     if (!net || !W || !v) return ntk_set_error(NTK_ERR_ARG, "weights pointer is NULL");
     NTK_TRY(ntk_check_finite(W, net->cfg.m * net->cfg.d, "first-layer weights W"));
     NTK_TRY(ntk_check_finite(v, net->cfg.m, "second-layer weights v"));
@@ -301,6 +309,7 @@ static void forward_block(const ntk_net_config *cfg, const double *W, const doub
 ntk_status ntk_forward(const ntk_net_config *cfg, const double *W, const double *v,
                        const double *X, size_t n, double *f)
 {
+    ntk_clear_error();
     NTK_TRY(check_net_args(cfg, W, v, X, n));
     if (!f) return ntk_set_error(NTK_ERR_ARG, "output pointer is NULL");
     scratch s;
@@ -315,6 +324,7 @@ ntk_status ntk_forward(const ntk_net_config *cfg, const double *W, const double 
 
 ntk_status ntk_net_predict(const ntk_net *net, const double *X, size_t n, double *f)
 {
+    ntk_clear_error();
     if (!net) return ntk_set_error(NTK_ERR_ARG, "network is NULL");
     NTK_TRY(ntk_forward(&net->cfg, net->W, net->v, X, n, f));
     if (net->cfg.centered) {
@@ -345,7 +355,7 @@ double ntk_loss_value(ntk_loss_kind loss, const double *f, const double *y, size
     return 0.5 * ntk_loss_scale(loss, n) * s;
 }
 
-/* Loss and gradients with caller scratch, MATH.md §1 (c = 1/n mean, 1 sum):
+/* Loss and gradients with caller scratch, docs/theory.md §1 (c = 1/n mean, 1 sum):
  *   ∇_v L = c·α/√m φ(Z)ᵀ r,   ∇_W L = c·α/(√m s) (φ'(Z) ⊙ r vᵀ)ᵀ X.
  * gW (m,d) and gv (m) are overwritten when non-NULL; f (n) receives the
  * model's predictions (f0 subtracted when non-NULL). Returns the loss. */
@@ -439,6 +449,7 @@ size_t ntk_trainer_mem_bytes(size_t n, size_t d, size_t m)
 ntk_status ntk_trainer_create(ntk_net *net, const double *X, const double *y, size_t n,
                               ntk_gd_config gd, ntk_trainer **out)
 {
+    ntk_clear_error();
     if (!out) return ntk_set_error(NTK_ERR_ARG, "output pointer is NULL");
     *out = NULL;
     if (!net) return ntk_set_error(NTK_ERR_ARG, "network is NULL");
@@ -500,6 +511,7 @@ void ntk_trainer_free(ntk_trainer *tr)
 
 ntk_status ntk_trainer_eval(ntk_trainer *tr)
 {
+    ntk_clear_error();
     const ntk_net_config *cfg = &tr->net->cfg;
     size_t m = cfg->m, d = cfg->d;
     double *gW = tr->gd.lr1 > 0 ? tr->gW : NULL;
@@ -527,6 +539,7 @@ ntk_status ntk_trainer_eval(ntk_trainer *tr)
 
 ntk_status ntk_trainer_apply(ntk_trainer *tr)
 {
+    ntk_clear_error();
     if (!tr->evaluated)
         return ntk_set_error(NTK_ERR_ARG, "ntk_trainer_apply needs a prior ntk_trainer_eval");
     size_t m = tr->net->cfg.m, d = tr->net->cfg.d;
@@ -539,6 +552,7 @@ ntk_status ntk_trainer_apply(ntk_trainer *tr)
 
 ntk_status ntk_trainer_step(ntk_trainer *tr)
 {
+    ntk_clear_error();
     NTK_TRY(ntk_trainer_eval(tr));
     return ntk_trainer_apply(tr);
 }

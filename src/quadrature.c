@@ -1,5 +1,5 @@
 /* Gauss–Hermite rules for E[f(g)], g ~ N(0,1), and the two-dimensional
- * tensor-product rule for the kernel expectations of MATH.md §3. */
+ * tensor-product rule for the kernel expectations of docs/theory.md §3. */
 #include "quadrature.h"
 
 #include <lapacke.h>
@@ -156,7 +156,7 @@ void ntk_gauss2_set_row(ntk_gauss2 *g, double q)
 }
 
 /* Σ = Σ_a w_a φ(√q x_a) Σ_b w_b φ(√q'(ρ x_a + √(1−ρ²) x_b)), and Σ' likewise
- * with φ' (MATH.md §3). Cost N² activation evaluations; N when ρ = ±1. */
+ * with φ' (docs/theory.md §3). Cost N² activation evaluations; N when ρ = ±1. */
 void ntk_gauss2_pair(ntk_gauss2 *g, double q2, double rho, double sin_t, double *Sigma,
                      double *dSigma)
 {

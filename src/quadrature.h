@@ -1,4 +1,4 @@
-/* Gauss–Hermite quadrature for Gaussian expectations (MATH.md §3, §4).
+/* Gauss–Hermite quadrature for Gaussian expectations (docs/theory.md §3, §4).
  * Private to the library: used by kernel_inf.c and constants.c. */
 #ifndef NTK_QUADRATURE_H
 #define NTK_QUADRATURE_H
@@ -17,7 +17,7 @@ ntk_status ntk_quad_order(int order, int dflt, int *out);
  * so it is safe to call from any thread. */
 ntk_status ntk_gauss_hermite(int order, double *x, double *w);
 
-/* Tensor-product rule for the pair expectations of MATH.md §3,
+/* Tensor-product rule for the pair expectations of docs/theory.md §3,
  *   Σ = E[φ(u)φ(u')],  Σ' = E[φ'(u)φ'(u')],  (u,u') ~ N(0, [[q,c],[c,q']]),
  * with u = √q g1, u' = √q'(ρ g1 + √(1−ρ²) g2). One allocation holds every
  * array; set_row caches the g1 side so that a pair costs order² evaluations. */

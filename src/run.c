@@ -291,9 +291,11 @@ static ntk_status advance_flow(ntk_run *r, double t)
     for (int k = 0; k < NTK_NMODELS && st == NTK_OK; k++)
         if (r->model[k].ops && r->model[k].ops->flow_to) st = r->model[k].ops->flow_to(&r->model[k], t);
     if (st != NTK_OK) {
+        char why[1024];   /* the restores must not replace the reason */
+        snprintf(why, sizeof why, "%s", ntk_errmsg());
         for (int k = 0; k < NTK_NMODELS; k++)
             if (r->model[k].ops && r->model[k].ops->restore) r->model[k].ops->restore(&r->model[k]);
-        return st;
+        return ntk_set_error(st, "%s", why);
     }
     r->t = t;
     return NTK_OK;

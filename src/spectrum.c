@@ -72,6 +72,7 @@ static ntk_status eigh_lower(double *A, size_t n, double *w, int vectors)
 /* K (n,n) symmetric -> evals (n) ascending, evecs (n,n) column k = vector k, or NULL. */
 ntk_status ntk_eigh(const double *K, size_t n, double *evals, double *evecs)
 {
+    ntk_clear_error();
     if (!K || !evals)
         return ntk_set_error(NTK_ERR_ARG, "ntk_eigh: K and evals must not be NULL");
     if (n == 0) return ntk_set_error(NTK_ERR_ARG, "ntk_eigh: n = 0; pass a non-empty matrix");
@@ -87,6 +88,7 @@ ntk_status ntk_eigh(const double *K, size_t n, double *evals, double *evecs)
 /* K (n,n) symmetric -> extreme eigenvalues and their ratio. */
 ntk_status ntk_spectrum_summary_of(const double *K, size_t n, ntk_spectrum_summary *out)
 {
+    ntk_clear_error();
     if (!K || !out)
         return ntk_set_error(NTK_ERR_ARG, "ntk_spectrum_summary_of: K and out must not be NULL");
     if (n == 0)
@@ -126,6 +128,7 @@ static ntk_status op_norm_sym(double *S, size_t n, double *w, double *out)
 /* A, B (n,n) symmetric -> ‖A − B‖_op, ‖A − B‖_F and both relative to B. */
 ntk_status ntk_kernel_distance(const double *A, const double *B, size_t n, ntk_kernel_dist *out)
 {
+    ntk_clear_error();
     if (!A || !B || !out)
         return ntk_set_error(NTK_ERR_ARG, "ntk_kernel_distance: A, B and out must not be NULL");
     if (n == 0)
@@ -159,6 +162,7 @@ ntk_status ntk_kernel_distance(const double *A, const double *B, size_t n, ntk_k
  * which saves the two outer products with Q. */
 ntk_status ntk_normalized_distance(const double *K, const double *KN, size_t n, double *out)
 {
+    ntk_clear_error();
     if (!K || !KN || !out)
         return ntk_set_error(NTK_ERR_ARG,
                              "ntk_normalized_distance: K, KN and out must not be NULL");

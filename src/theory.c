@@ -80,6 +80,22 @@ static run_geometry geometry(const ntk_run *r)
     return g;
 }
 
+/* docs/theory.md §7.4: an upper bound on Lip(J_h) for smooth φ over the
+ * trained layers, with V' >= max|v_r| on the path (max|v0|, plus the weight
+ * bound when v is trained):
+ *   both layers   √((3L1²Σq_i + 2V'²L2²Σq_i²)/m)
+ *   W only        √(V²L2²Σq_i²/m)       (v stays v0: the L1|Δv| terms vanish)
+ *   v only        0                      (h is linear in v: J_h is constant) */
+static double beta_bound(const ntk_run *r, const run_geometry *g, double L1, double L2,
+                         double weight_bound)
+{
+    double m = (double)r->m;
+    if (r->cfg.gd.lr1 == 0) return 0.0;
+    if (r->cfg.gd.lr2 == 0) return sqrt(g->V * g->V * L2 * L2 * g->sumq2 / m);
+    double Vp = g->V + weight_bound;
+    return sqrt((3.0 * L1 * L1 * g->sumq + 2.0 * Vp * Vp * L2 * L2 * g->sumq2) / m);
+}
+
 /* Spectra: Θ(0) and Θ∞ of the trained layers, σ(J0), the stable rate, and
  * the envelope rate c·λ_min(η1Θ1 + η2Θ2), which the metrics then use. */
 static ntk_status theory_spectra(ntk_run *r, ntk_run_theory *o, int ex[3])
@@ -127,16 +143,15 @@ ntk_status ntk_run_theory_get(ntk_run *r, ntk_run_theory *o)
     double smin = o->jac_smin / alpha, smax = o->jac_smax / alpha;
     double L0 = 0.5 * res0 * res0;
     o->weight_bound = 3.0 * sqrt(8.0 * smax * smax * L0) / (alpha * smin * smin);
-    /* docs/theory.md §7.4: Lip(J_h) <= √((3L1²Σq_i + 2V'²L2²Σq_i²)/m) for
-     * smooth φ, V' >= max|v_r| on the path (max|v0| plus the weight bound
-     * when v is trained) */
     if (isfinite(L2)) {
-        double Vp = g.V + (r->cfg.gd.lr2 > 0 ? o->weight_bound : 0.0);
-        o->beta_bound = sqrt((3.0 * L1 * L1 * g.sumq + 2.0 * Vp * Vp * L2 * L2 * g.sumq2) / (double)r->m);
+        o->beta_bound = beta_bound(r, &g, L1, L2, o->weight_bound);
         o->alpha_condition = 6.0 * o->beta_bound * sqrt(8.0 * smax * smax * L0) / (smin * smin * smin);
     }
-    /* docs/theory.md §7.5 (Hu et al. 2020): T = d·log d / η1 */
-    o->horizon_T = r->cfg.gd.lr1 > 0 ? (double)r->d * log((double)r->d) / r->cfg.gd.lr1 : NAN;
+    /* docs/theory.md §7.5 (Hu et al. 2020): T = d·log d / η in the mean
+     * loss's units (the sum loss at rate η is the mean loss at rate n·η),
+     * η = η1, or η2 for the second-layer theorem when only v trains */
+    double eta = r->cfg.gd.lr1 > 0 ? r->cfg.gd.lr1 : r->cfg.gd.lr2;
+    o->horizon_T = (double)r->d * log((double)r->d) / (r->c * (double)r->n * eta);
     return NTK_OK;
 }
 

@@ -1,4 +1,4 @@
-/* Gaussian constants, trace factor and linear-model kernels (MATH.md §4)
+/* Gaussian constants, trace factor and linear-model kernels (docs/theory.md §4)
  * against independent oracles: published and hand-derived values, composite
  * Simpson integration, Monte Carlo, plain loops. */
 #include "harness.h"
@@ -108,7 +108,7 @@ static void check_values(const char *nm, const ntk_constants *c, const double re
         CHECK_LE(fabs(v[k] - ref[k]), tol[k], "%s %s = %.17g vs %.17g", nm, NAMES[k], v[k], ref[k]);
 }
 
-/* Published values (MATH.md §4) and ones derived by hand:
+/* Published values (docs/theory.md §4) and ones derived by hand:
  *   relu: ζ = 1/2, ϑ0 = ϑ1 = 1/√(2π), ϑ2 = 0, E[φ²] = E[φ'²] = 1/2;
  *   erf:  ζ = 2/√(3π), ϑ0 = ϑ1 = ϑ2 = 0 (odd φ, even φ'),
  *         E[φ²] = (2/π) arcsin(2/3), E[φ'²] = (4/π)/√5;
@@ -411,7 +411,7 @@ static double bound_ratio(const double *a, const double *b, const double *bound,
 }
 
 /* Θ_lin1 = α²(ζ² XXᵀ + ν² 11ᵀ)/d and Θ_lin2 = α²(ζ² XXᵀ/d + ν²/(2d) + t tᵀ)
- * (MATH.md §4) as Gram matrices of features formed by loops; each entry
+ * (docs/theory.md §4) as Gram matrices of features formed by loops; each entry
  * within the sum of both sides' bounds (gram_ref; the library's products
  * are BLAS, in another order); the features themselves entry by entry. */
 static void test_linear_models(void)

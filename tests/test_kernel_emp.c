@@ -1,4 +1,4 @@
-/* Empirical NTK (MATH.md §2) against J Jᵀ from an explicit per-sample
+/* Empirical NTK (docs/theory.md §2) against J Jᵀ from an explicit per-sample
  * Jacobian, against finite differences of ntk_forward, across tilings. */
 #include "harness.h"
 #include "ntkit.h"

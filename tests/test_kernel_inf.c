@@ -1,4 +1,4 @@
-/* Infinite-width kernels (MATH.md §3) against independent oracles:
+/* Infinite-width kernels (docs/theory.md §3) against independent oracles:
  *   - piecewise-linear closed forms vs a 1-D integral over g1 of the exact
  *     conditional expectations given g1 (Simpson), and vs the diagonal E[φ²];
  *   - every closed form vs 2-D Gauss–Hermite (ntk_kernel_infinite_quad);
@@ -443,7 +443,7 @@ static void test_smooth_vs_trapezoid(void)
  * of m terms, m·ε·mean|t| (twice: the empirical kernel sums in another
  * order), the closed form's rounding, and for the quadrature-based tanh and
  * softplus twice the change from the default order 64 to 128 (Tolerances).
- * ntk_kernel_empirical on the same weights computes the same means (MATH.md
+ * ntk_kernel_empirical on the same weights computes the same means (docs/theory.md
  * §2), so it must meet the same bound. */
 static void mc_check(ntk_act act, ntk_input_scale sc, const double *X, size_t n, size_t d,
                      uint64_t seed)

@@ -1,4 +1,4 @@
-/* Closed-form kernel GD (MATH.md §6) against explicit iteration of the
+/* Closed-form kernel GD (docs/theory.md §6) against explicit iteration of the
  * kernel model, gradient flow against its power series, the singular limit
  * against the minimum-norm interpolant, and kernel ridge against LU; each
  * for both methods (eigendecomposition and Lanczos). The Krylov method

@@ -293,8 +293,58 @@ static void test_output_files(void)
     remove_tree(g_dir);
 }
 
+/* The persistent pool of the elementwise maps: every index once per call,
+ * whatever the thread count, over many calls (a worker started during a
+ * job once missed that job and the caller waited for ever). */
+static void add_one(void *ctx, size_t i0, size_t i1)
+{
+    unsigned char *hits = ctx;
+    for (size_t i = i0; i < i1; i++) hits[i]++;
+}
+
+static void test_thread_pool(void)
+{
+    enum { N = 1 << 17, CALLS = 120 };
+    unsigned char *hits = calloc(N, 1);
+    int saved = ntk_get_threads(), bad = 0;
+    for (int c = 0; c < CALLS; c++) {
+        ntk_set_threads(1 + c % 6);
+        size_t count = N - (size_t)c * 97;
+        ntk_parallel_for(count, add_one, hits);
+        for (size_t i = 0; i < count; i++)
+            if (hits[i] != 1) bad++;
+        memset(hits, 0, N);
+    }
+    ntk_set_threads(saved);
+    CHECK(bad == 0, "%d indices not covered exactly once", bad);
+    free(hits);
+}
+
+/* After a failing call, a succeeding call leaves no stale message. */
+static void test_no_stale_message(void)
+{
+    ntk_net_config bad = ntk_net_config_default(0, 4), good = ntk_net_config_default(3, 4);
+    CHECK_ERR(ntk_net_config_check(&bad), NTK_ERR_ARG);
+    CHECK(strcmp(ntk_errmsg(), "no error") != 0, "a failure leaves its message");
+    CHECK_OK(ntk_net_config_check(&good));
+    CHECK(strcmp(ntk_errmsg(), "no error") == 0, "stale message after a success: %s", ntk_errmsg());
+    double X[6] = {1, 0, 0, 0, 1, 0}, K[4];
+    ntk_kernel_desc k = ntk_kernel_desc_default(NTK_KERNEL_INFINITE, &good);
+    k.quad_order = -1;
+    CHECK_ERR(ntk_kernel(&k, X, 2, NULL, 0, K), NTK_ERR_ARG);
+    k.quad_order = 0;
+    CHECK_OK(ntk_kernel(&k, X, 2, NULL, 0, K));
+    CHECK(strcmp(ntk_errmsg(), "no error") == 0, "stale message after ntk_kernel: %s", ntk_errmsg());
+    ntk_act act;
+    CHECK_ERR(ntk_act_parse("swish", 0, &act), NTK_ERR_ARG);
+    CHECK_OK(ntk_act_parse("erf", 0, &act));
+    CHECK(strcmp(ntk_errmsg(), "no error") == 0, "stale message after ntk_act_parse: %s", ntk_errmsg());
+}
+
 int main(void)
 {
+    test_no_stale_message();
+    test_thread_pool();
     test_lin_model_small_n();
     test_blas_limit();
     test_nonfinite_kernels();

@@ -251,7 +251,7 @@ static void test_flow_vs_small_gd(void)
 }
 
 /* Centred model with rates divided by α²: the nn–linearized gap in function
- * space shrinks like 1/α (MATH.md §5): gap = C1/α + C2/α² + …, and the
+ * space shrinks like 1/α (docs/theory.md §5): gap = C1/α + C2/α² + …, and the
  * slope fitted between α = 2 and 32 is −1 + log((1 + r/32)/(1 + r/2))/log 16,
  * r = C2/C1, within 0.2 of −1 for −0.95 ≤ r ≤ 1.6 (a correction below the
  * leading term at α = 1). Rounding (~1e-13) is far below the gaps (≥ 1e-4). */
