@@ -400,7 +400,7 @@ def plot_run(rd, outdir=None, title=None):
         ax.plot(x, positive(cols["envelope"]), color="#ff7f0e", ls=":", lw=1.5,
                 label="envelope L0(1−cηλmin)^k")
     if T and math.isfinite(T) and T <= np.nanmax(x):
-        ax.axvline(T, color="0.4", ls="-.", lw=1, label="Hu et al.'s T = d log d/η1 = %.3g" % T)
+        ax.axvline(T, color="0.4", ls="-.", lw=1, label="Hu et al.'s horizon T = %.3g" % T)
     ax.set_yscale("log")
     if logx:
         ax.set_xscale("log")
@@ -422,7 +422,7 @@ def plot_run(rd, outdir=None, title=None):
                 ax.plot(x, positive(cols["gap_%s_test" % m]), color=COLOR[m], ls="--",
                         label=LABEL[m] + ", test (capped at 1)")
         if T and math.isfinite(T) and T <= np.nanmax(x):
-            ax.axvline(T, color="0.4", ls="-.", lw=1, label="Hu et al.'s T = d log d/η1 = %.3g" % T)
+            ax.axvline(T, color="0.4", ls="-.", lw=1, label="Hu et al.'s horizon T = %.3g" % T)
         ax.set_yscale("log")
         floor_y(ax, [cols["gap_%s_%s" % (m, sp)][pos] for m in gk for sp in ("train", "test")
                      if "gap_%s_%s" % (m, sp) in cols])
