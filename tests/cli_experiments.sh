@@ -40,8 +40,9 @@ check_report() {
     done
     check "[ $n -ge 1 ]" "$name: at least one figure"
     check "[ -s '$dir/results.json' ]" "$name: results.json"
-    # papers are cited by author and year, never by the names of old source files
-    check "! grep -Eiq 'seed ?00[0-9]|MATH\\.md' '$r' '$dir/results.json'" "$name: no 'seed 00x' or MATH.md citations"
+    # papers are cited by author and year, never by the old seed numbers or the
+    # old formula sheet (the pattern is written so that it does not match itself)
+    check "! grep -Eiq 'seed ?00[0-9]|MATH[.]md' '$r' '$dir/results.json'" "$name: no old seed or formula-sheet citations"
 }
 
 # --- the list and the errors ----------------------------------------------
