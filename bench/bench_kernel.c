@@ -1,4 +1,4 @@
-/* Empirical NTK throughput (MATH.md §2) next to this machine's dgemm rate,
+/* Empirical NTK throughput (docs/theory.md §2) next to this machine's dgemm rate,
  * measured in the same run.
  *
  * Flops counted for the symmetric block K (n,n) with both layers:

@@ -1,5 +1,5 @@
 /* How well Hu et al.'s linear kernel Θ_lin1 approximates the first-layer NTK
- * at initialisation, MATH.md §2 and §4 (seed 000).
+ * at initialisation, docs/theory.md §2 and §4 (Hu et al. 2020).
  *
  * For Gaussian inputs X (n,d) ~ N(0, I), n = m = ceil(d^1.4), weights W0 ~
  * N(0, I), v0 ~ N(0, 1), s = √d, α = 1, it prints
@@ -58,10 +58,10 @@ static void draw(ntk_act_kind act, size_t d, uint64_t rep, double ratio[3])
     check(ntk_inputs_generate("gaussian", n, d, &rng, X), "inputs");
     check(ntk_init_weights(&cfg, W0, v0), "weights");
 
-    // MATH.md §2: Θ1(W0) = 1/m (φ'(Z) diag(v0²) φ'(Z)ᵀ) ⊙ (XXᵀ/d)
+    // docs/theory.md §2: Θ1(W0) = 1/m (φ'(Z) diag(v0²) φ'(Z)ᵀ) ⊙ (XXᵀ/d)
     check(ntk_kernel_empirical(&cfg, W0, v0, X, n, NULL, 0, 1.0, 0.0, 0, T1), "Θ1(W0)");
     check(ntk_kernel_infinite(&cfg, X, n, NULL, 0, 1.0, 0.0, 0, Tinf), "Θ1∞");
-    // MATH.md §4: Θ_lin1 = (ζ² XXᵀ + ν² 11ᵀ)/d
+    // docs/theory.md §4: Θ_lin1 = (ζ² XXᵀ + ν² 11ᵀ)/d
     ntk_constants c;
     check(ntk_constants_compute(cfg.act, 1.0, 0, &c), "constants");
     check(ntk_kernel_lin(&c, 1.0, X, n, NULL, 0, d, 1.0, 0.0, L), "Θ_lin1");

@@ -241,6 +241,32 @@ int cli_load_matrix(const char *flag, const char *path, ntk_array *A);
 /* bytes -> "512 B", "6.2 KiB", "1.5 GiB" in buf (32 chars); returns buf. */
 const char *cli_fmt_bytes(size_t bytes, char *buf);
 
+/* ----------------------------------------------------------------------
+ * ntkit run, for itself and for sweep (cli/cmd_run.c).
+ * -------------------------------------------------------------------- */
+
+#define CLI_RUN_FLAGS                                                                              \
+    CLI_TRAIN_FLAGS,                                                                           \
+    {"models", 1, "LIST", "models trained side by side: nn,linearized,lin,ntk,ntk-inf (default all)"}, \
+    {"flow", 0, NULL, "gradient flow: --steps is the final time and --log-every the time grid"}, \
+    {"flow-tol", 1, "TOL", "ODE error tolerance for --flow (default 1e-6; the kinks of relu make tighter ones slow)"},                   \
+    {"kernel-every", 1, "K", "measure NTK drift and lambda_min every K log points, 0 never (default 10)"}, \
+    {"kernel-subsample", 1, "N", "training points used for the NTK drift, 0 all (default 500)"}, \
+    {"lr-scale", 1, "MODE", "none | alpha2: divide both rates by alpha^2 (default none)"},     \
+    {"quad-order", 1, "Q", "Gauss-Hermite order for infinite-width kernels (default 64)"},      \
+    {"mem-limit", 1, "BYTES", "memory for kernel tiles, e.g. 512M or 2G (default 1G)"}
+
+/* Summary of one run, for sweeps: final and max of every metric column. */
+typedef struct {
+    size_t ncols;
+    char names[64][40];
+    double final[64], max[64];
+    const char *status;
+} cli_run_result;
+
+/* The whole run from parsed flags; fills res (when not NULL) for a sweep. */
+int cli_run_with_args(const cli_args *a, int quiet_summary, cli_run_result *res);
+
 /* Commands: each returns the process exit status. */
 int cmd_train(int argc, char **argv);
 int cmd_kernel(int argc, char **argv);

@@ -37,6 +37,71 @@ static int load_square(const char *label, const char *path, ntk_array *A)
     return 0;
 }
 
+/* The distances of A to B, and the normalised one where B is positive
+ * definite (why says otherwise). */
+typedef struct {
+    ntk_kernel_dist dist;
+    double lmin, normalized;
+    char why[512];
+} comparison;
+
+static int compare(const ntk_array *A, const ntk_array *B, comparison *c)
+{
+    size_t n = A->rows;
+    c->lmin = c->normalized = NAN;
+    c->why[0] = '\0';
+    // the normalised distance needs 3n² + n doubles, plus LAPACKE's copies
+    if (ntk_mem_check(ntk_size_mul(5 * n + 1, n, 1, sizeof(double)), 0, "comparing the kernels") != NTK_OK)
+        return cli_fail_lib(NULL);
+    if (ntk_kernel_distance(A->data, B->data, n, &c->dist) != NTK_OK) return cli_fail_lib(NULL);
+    double *w = malloc(n * sizeof(double));
+    if (!w) return cli_fail("out of memory for %zu eigenvalues", n);
+    int rc = ntk_eigh(B->data, n, w, NULL) != NTK_OK ? cli_fail_lib("B") : 0;
+    if (!rc) c->lmin = w[0];
+    free(w);
+    if (rc) return rc;
+    if (!(c->lmin > 0))
+        snprintf(c->why, sizeof c->why,
+                 "B is not positive definite (lambda_min = %.3g), so B^-1/2 does not exist", c->lmin);
+    else if (ntk_normalized_distance(B->data, A->data, n, &c->normalized) != NTK_OK)
+        snprintf(c->why, sizeof c->why, "%s", ntk_errmsg()), c->normalized = NAN;
+    return 0;
+}
+
+static void print_json(size_t n, const comparison *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "n", (double)n);
+    cJSON_AddNumberToObject(o, "op", c->dist.op);
+    cJSON_AddNumberToObject(o, "fro", c->dist.fro);
+    cJSON_AddNumberToObject(o, "rel_op", c->dist.rel_op);
+    cJSON_AddNumberToObject(o, "rel_fro", c->dist.rel_fro);
+    cJSON_AddNumberToObject(o, "b_lambda_min", c->lmin);
+    if (isfinite(c->normalized)) {
+        cJSON_AddNumberToObject(o, "normalized", c->normalized);
+    } else {
+        cJSON_AddNullToObject(o, "normalized");
+        cJSON_AddStringToObject(o, "normalized_unavailable", c->why);
+    }
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (text) printf("%s\n", text);
+    free(text);
+}
+
+static void print_table(const char *pa, const char *pb, size_t n, const comparison *c)
+{
+    printf("A %s vs B %s (reference), n = %zu\n", pa, pb, n);
+    printf("  ||A-B||_op                    %.10g\n", c->dist.op);
+    printf("  ||A-B||_F                     %.10g\n", c->dist.fro);
+    printf("  ||A-B||_op / ||B||_op         %.10g\n", c->dist.rel_op);
+    printf("  ||A-B||_F / ||B||_F           %.10g\n", c->dist.rel_fro);
+    if (isfinite(c->normalized))
+        printf("  ||B^-1/2 A B^-1/2 - I||_op    %.10g\n", c->normalized);
+    else
+        printf("  ||B^-1/2 A B^-1/2 - I||_op    unavailable: %s\n", c->why);
+}
+
 int cmd_compare_kernels(int argc, char **argv)
 {
     cli_args a;
@@ -55,69 +120,16 @@ int cmd_compare_kernels(int argc, char **argv)
     if (cli_threads(&a)) return 1;
     const char *pa = a.positional[0], *pb = a.positional[1];
     ntk_array A = {0}, B = {0};
-    if (load_square("A", pa, &A)) return 1;
-    if (load_square("B", pb, &B)) {
-        ntk_array_free(&A);
-        return 1;
-    }
-    const size_t n = A.rows;
-    int rc = 0;
-    if (B.rows != n)
+    int rc = load_square("A", pa, &A) || load_square("B", pb, &B);
+    if (!rc && B.rows != A.rows)
         rc = cli_fail("A %s is %zu x %zu but B %s is %zu x %zu; compare kernels on the same points",
-                      pa, n, n, pb, B.rows, B.rows);
-    // the normalised distance needs 3n² + n doubles, plus LAPACKE's copies
-    if (!rc && ntk_mem_check(ntk_size_mul(5 * n + 1, n, 1, sizeof(double)), 0,
-                             "comparing the kernels") != NTK_OK)
-        rc = cli_fail_lib(NULL);
-    ntk_kernel_dist dist;
-    if (!rc && ntk_kernel_distance(A.data, B.data, n, &dist) != NTK_OK) rc = cli_fail_lib(NULL);
-
-    double lmin = NAN, nd = NAN;
-    char why[512] = "";
-    double *w = rc ? NULL : malloc(n * sizeof(double));
-    if (!rc && !w) rc = cli_fail("out of memory for %zu eigenvalues", n);
-    if (!rc && ntk_eigh(B.data, n, w, NULL) != NTK_OK) rc = cli_fail_lib("B");
-    if (!rc) {
-        lmin = w[0];
-        if (!(lmin > 0)) {
-            snprintf(why, sizeof why,
-                     "B is not positive definite (lambda_min = %.3g), so B^-1/2 does not exist",
-                     lmin);
-        } else if (ntk_normalized_distance(B.data, A.data, n, &nd) != NTK_OK) {
-            snprintf(why, sizeof why, "%s", ntk_errmsg());
-            nd = NAN;
-        }
-    }
-    free(w);
-    if (!rc && cli_has(&a, "json")) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "n", (double)n);
-        cJSON_AddNumberToObject(o, "op", dist.op);
-        cJSON_AddNumberToObject(o, "fro", dist.fro);
-        cJSON_AddNumberToObject(o, "rel_op", dist.rel_op);
-        cJSON_AddNumberToObject(o, "rel_fro", dist.rel_fro);
-        cJSON_AddNumberToObject(o, "b_lambda_min", lmin);
-        if (isfinite(nd)) {
-            cJSON_AddNumberToObject(o, "normalized", nd);
-        } else {
-            cJSON_AddNullToObject(o, "normalized");
-            cJSON_AddStringToObject(o, "normalized_unavailable", why);
-        }
-        char *text = cJSON_Print(o);
-        cJSON_Delete(o);
-        if (text) printf("%s\n", text);
-        free(text);
-    } else if (!rc) {
-        printf("A %s vs B %s (reference), n = %zu\n", pa, pb, n);
-        printf("  ||A-B||_op                    %.10g\n", dist.op);
-        printf("  ||A-B||_F                     %.10g\n", dist.fro);
-        printf("  ||A-B||_op / ||B||_op         %.10g\n", dist.rel_op);
-        printf("  ||A-B||_F / ||B||_F           %.10g\n", dist.rel_fro);
-        if (isfinite(nd))
-            printf("  ||B^-1/2 A B^-1/2 - I||_op    %.10g\n", nd);
-        else
-            printf("  ||B^-1/2 A B^-1/2 - I||_op    unavailable: %s\n", why);
-    }
+                      pa, A.rows, A.rows, pb, B.rows, B.rows);
+    comparison c;
+    if (!rc) rc = compare(&A, &B, &c);
+    if (!rc && cli_has(&a, "json"))
+        print_json(A.rows, &c);
+    else if (!rc)
+        print_table(pa, pb, A.rows, &c);
     ntk_array_free(&A);
     ntk_array_free(&B);
     return rc;

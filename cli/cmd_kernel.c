@@ -3,17 +3,17 @@
  * ntkit kernel --kind KIND --x X.npy [--x2 Z.npy] --out K.npy [options]
  *   Writes the kernel K (n1,n1) of X, or the cross block K (n1,n2) of X against
  *   Z, as a float64 .npy. KIND:
- *     ntk, ntk1, ntk2 (= nngp)         empirical Θ1+Θ2, Θ1, Θ2 (MATH.md §2) at the
+ *     ntk, ntk1, ntk2 (= nngp)         empirical Θ1+Θ2, Θ1, Θ2 (docs/theory.md §2) at the
  *                                      weights of a run (--weights DIR [--at
  *                                      init|final], default final) or at the
  *                                      initial weights `ntkit train` would draw
  *                                      from the network flags (--width --seed
  *                                      --act --act-param --init --input-scale
  *                                      --alpha), d taken from X;
- *     ntk-inf, ntk1-inf, ntk2-inf,     infinite-width kernels (MATH.md §3);
+ *     ntk-inf, ntk1-inf, ntk2-inf,     infinite-width kernels (docs/theory.md §3);
  *     nngp-inf
  *     lin, lin1, lin2                  Θ_lin = Θ_lin1 + Θ_lin2, Θ_lin1, Θ_lin2 of
- *                                      Hu et al. (MATH.md §4). ν uses
+ *                                      Hu et al. (docs/theory.md §4). ν uses
  *                                      --trace-factor F when given, else the
  *                                      estimate √(Tr Σ̂²/d) from X (the first
  *                                      input set; ≈ 1 + O(d/n) for isotropic
@@ -22,7 +22,7 @@
  *   The *-inf and lin kinds use only --act --act-param --input-scale --alpha
  *   (or those of --weights DIR/config.json). With --input-scale one the
  *   network sees w·x, so the lin kinds are evaluated at √d·x (the features
- *   of MATH.md §4 take x on the √d scale).
+ *   of docs/theory.md §4 take x on the √d scale).
  *   --spectrum FILE.csv   eigenvalues, ascending, "index,eigenvalue" (symmetric only)
  *   --mem-limit BYTES     budget for the output (and the eigenvalue workspace)
  *                         plus the empirical kernel's tiles, e.g. 512M, 2G;
@@ -32,7 +32,7 @@
  *   Prints shape, λ_min, λ_max, condition number (symmetric) and seconds.
  *
  * ntkit constants --act NAME [--act-param A] [--trace-factor F] [--quad-order Q]
- *   The Gaussian constants of MATH.md §4 as JSON.
+ *   The Gaussian constants of docs/theory.md §4 as JSON.
  *
  * ntkit compare-kernels A.npy B.npy [--json]
  *   ‖A−B‖_op, ‖A−B‖_F, both relative to the reference B, and, when B is
@@ -99,6 +99,79 @@ static int write_kernel_files(const char *out_path, const char *spec_path, const
     return rc;
 }
 
+/* Bytes the kernel (and, for a symmetric one, its eigenvalues) need, checked
+ * against --mem-limit or the available memory; *tile_limit gets what the
+ * budget leaves for the empirical kernel's tiles (0: the library default). */
+static int kernel_memory(const cli_kernel_opts *o, size_t n1, size_t n2, int sym, size_t *tile_limit)
+{
+    // K, plus for a symmetric K the eigenvalue copy (n²) and dsyevd's 2n + 1
+    size_t need = ntk_size_mul(n1, n2, 1, sizeof(double));
+    if (sym && need != SIZE_MAX) {
+        size_t extra = ntk_size_mul(n1, n1 + 3, 1, sizeof(double));
+        need = extra == SIZE_MAX || need > SIZE_MAX - extra ? SIZE_MAX : need + extra;
+    }
+    char nb[32], lb[32];
+    if (o->mem_limit && need > o->mem_limit)
+        return cli_fail("the %zu x %zu kernel%s %s but --mem-limit is %s; use fewer points or "
+                        "raise --mem-limit",
+                        n1, n2, sym ? " and its eigenvalues need" : " needs",
+                        cli_fmt_bytes(need, nb), cli_fmt_bytes(o->mem_limit, lb));
+    if (!o->mem_limit && ntk_mem_check(need, 0, "the kernel matrix") != NTK_OK)
+        return cli_fail("%s; use fewer points", ntk_errmsg());
+    *tile_limit = o->mem_limit ? (o->mem_limit > need ? o->mem_limit - need : 1) : 0;
+    return 0;
+}
+
+static void print_kernel(const cli_kernel_opts *o, const double *K, size_t n1, size_t n2,
+                         const double *evals, double t_kernel, double t_eig, double tf_used)
+{
+    int sym = evals != NULL;
+    printf("kernel %s: %zu x %zu%s", o->kind->name, n1, n2, sym ? "" : " (cross block)");
+    if (sym) {
+        double lmin = evals[0], lmax = evals[n1 - 1];
+        printf(", lambda_min %.6g, lambda_max %.6g, condition number ", lmin, lmax);
+        if (lmin > 0)
+            printf("%.6g", lmax / lmin);
+        else
+            printf("inf (not positive definite)");
+    } else {
+        double ss = 0.0;
+        for (size_t i = 0; i < n1 * n2; i++) ss += K[i] * K[i];
+        printf(", ||K||_F %.6g", sqrt(ss));
+    }
+    printf(", %.3fs", t_kernel);
+    if (sym) printf(" (+ %.3fs eigenvalues)", t_eig);
+    printf("\n");
+    if (isfinite(tf_used))
+        printf("trace factor %.6g (%s)\n", tf_used,
+               o->trace_factor >= 0 ? "--trace-factor" : "estimated from X");
+    printf("wrote %s%s%s\n", o->out_path, o->spec_path ? " and " : "",
+           o->spec_path ? o->spec_path : "");
+}
+
+/* The kernel (and its eigenvalues when symmetric), the files, the summary. */
+static int kernel_files(const cli_kernel_opts *o, const cli_args *a, const ntk_array *X,
+                        const ntk_array *X2)
+{
+    const int sym = X2 == NULL;
+    const size_t n1 = X->rows, n2 = sym ? n1 : X2->rows;
+    size_t tile_limit = 0;
+    if (kernel_memory(o, n1, n2, sym, &tile_limit)) return 1;
+    double *K = malloc(n1 * n2 * sizeof(double));   /* kernel_memory bounds n1·n2·8 */
+    double *evals = sym ? malloc(n1 * sizeof(double)) : NULL, tf_used = NAN;
+    int rc = !K || (sym && !evals) ? cli_fail("out of memory for the %zu x %zu kernel", n1, n2) : 0;
+    double t0 = cli_now();
+    if (!rc) rc = cli_kernel_compute(o, a, X, X2, tile_limit, K, &tf_used);
+    double t1 = cli_now();
+    if (!rc && sym && ntk_eigh(K, n1, evals, NULL) != NTK_OK) rc = cli_fail_lib("eigenvalues");
+    double t2 = cli_now();
+    if (!rc) rc = write_kernel_files(o->out_path, o->spec_path, K, n1, n2, evals);
+    if (!rc) print_kernel(o, K, n1, n2, evals, t1 - t0, t2 - t1, tf_used);
+    free(K);
+    free(evals);
+    return rc;
+}
+
 int cmd_kernel(int argc, char **argv)
 {
     cli_args a;
@@ -121,77 +194,14 @@ int cmd_kernel(int argc, char **argv)
     if (a.npositional) return cli_fail("unexpected argument '%s'", a.positional[0]);
     cli_kernel_opts o;
     if (cli_kernel_options(&a, &o, 1) || cli_threads(&a)) return 1;
-
     ntk_array X = {0}, X2 = {0};
-    if (cli_load_matrix("--x", o.x_path, &X)) return 1;
-    if (o.x2_path && cli_load_matrix("--x2", o.x2_path, &X2)) {
-        ntk_array_free(&X);
-        return 1;
-    }
-    int rc = 0;
-    const int sym = !o.x2_path;
-    const size_t n1 = X.rows, n2 = sym ? n1 : X2.rows;
-    if (!sym && X2.cols != X.cols)
+    int rc = cli_load_matrix("--x", o.x_path, &X) ||
+             (o.x2_path && cli_load_matrix("--x2", o.x2_path, &X2));
+    if (!rc && o.x2_path && X2.cols != X.cols)
         rc = cli_fail("--x %s has d = %zu but --x2 %s has d = %zu; both need the same dimension",
                       o.x_path, X.cols, o.x2_path, X2.cols);
-
-    // memory: K, plus for a symmetric K the eigenvalue copy (n²) and dsyevd's 2n + 1
-    size_t need = ntk_size_mul(n1, n2, 1, sizeof(double));
-    if (sym && need != SIZE_MAX) {
-        size_t extra = ntk_size_mul(n1, n1 + 3, 1, sizeof(double));
-        need = extra == SIZE_MAX || need > SIZE_MAX - extra ? SIZE_MAX : need + extra;
-    }
-    char nb[32], lb[32];
-    if (!rc && o.mem_limit && need > o.mem_limit)
-        rc = cli_fail("the %zu x %zu kernel%s %s but --mem-limit is %s; use fewer points or "
-                      "raise --mem-limit",
-                      n1, n2, sym ? " and its eigenvalues need" : " needs", cli_fmt_bytes(need, nb),
-                      cli_fmt_bytes(o.mem_limit, lb));
-    if (!rc && !o.mem_limit && ntk_mem_check(need, 0, "the kernel matrix") != NTK_OK)
-        rc = cli_fail("%s; use fewer points", ntk_errmsg());
-    // the empirical kernel's tiles get what the budget leaves (library default without one)
-    size_t tile_limit = o.mem_limit ? (o.mem_limit > need ? o.mem_limit - need : 1) : 0;
-
-    double *K = NULL, *evals = NULL, tf_used = NAN;
-    if (!rc) {
-        K = malloc(n1 * n2 * sizeof(double));   /* need (checked above) bounds n1·n2·8 */
-        evals = sym ? malloc(n1 * sizeof(double)) : NULL;
-        if (!K || (sym && !evals))
-            rc = cli_fail("out of memory for the %zu x %zu kernel", n1, n2);
-    }
-    double t0 = cli_now();
-    if (!rc) rc = cli_kernel_compute(&o, &a, &X, sym ? NULL : &X2, tile_limit, K, &tf_used);
-    double t1 = cli_now();
-    if (!rc && sym && ntk_eigh(K, n1, evals, NULL) != NTK_OK) rc = cli_fail_lib("eigenvalues");
-    double t_kernel = t1 - t0, t_eig = cli_now() - t1;
-
-    if (!rc) rc = write_kernel_files(o.out_path, o.spec_path, K, n1, n2, evals);
-    if (!rc) {
-        printf("kernel %s: %zu x %zu%s", o.kind->name, n1, n2, sym ? "" : " (cross block)");
-        if (sym) {
-            double lmin = evals[0], lmax = evals[n1 - 1];
-            printf(", lambda_min %.6g, lambda_max %.6g, condition number ", lmin, lmax);
-            if (lmin > 0)
-                printf("%.6g", lmax / lmin);
-            else
-                printf("inf (not positive definite)");
-        } else {
-            double ss = 0.0;
-            for (size_t i = 0; i < n1 * n2; i++) ss += K[i] * K[i];
-            printf(", ||K||_F %.6g", sqrt(ss));
-        }
-        printf(", %.3fs", t_kernel);
-        if (sym) printf(" (+ %.3fs eigenvalues)", t_eig);
-        printf("\n");
-        if (isfinite(tf_used)) printf("trace factor %.6g (%s)\n", tf_used,
-                                      o.trace_factor >= 0 ? "--trace-factor" : "estimated from X");
-        printf("wrote %s%s%s\n", o.out_path, o.spec_path ? " and " : "",
-               o.spec_path ? o.spec_path : "");
-    }
-    free(K);
-    free(evals);
+    if (!rc) rc = kernel_files(&o, &a, &X, o.x2_path ? &X2 : NULL);
     ntk_array_free(&X);
     ntk_array_free(&X2);
     return rc;
 }
-

@@ -11,7 +11,7 @@
 #include <string.h>
 
 /* ======================================================================
- * ntkit krr: kernel ridge regression, f = K(·, X)(λI + K)^{-1} y (MATH.md §6)
+ * ntkit krr: kernel ridge regression, f = K(·, X)(λI + K)^{-1} y (docs/theory.md §6)
  * ==================================================================== */
 
 static const cli_flag krr_flags[] = {

@@ -1,6 +1,6 @@
 /* ntkit run: the network, its linearization, Hu et al.'s linear model and
  * closed-form kernel GD (empirical and infinite-width NTK) trained side by
- * side; ntkit sweep: the same over a list of values of one setting. */
+ * side through the library's driver, written as a run directory. */
 #include "cli.h"
 
 #include <cJSON.h>
@@ -10,28 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-#define RUN_FLAGS                                                                              \
-    CLI_TRAIN_FLAGS,                                                                           \
-    {"models", 1, "LIST", "models trained side by side: nn,linearized,lin,ntk,ntk-inf (default all)"}, \
-    {"flow", 0, NULL, "gradient flow: --steps is the final time and --log-every the time grid"}, \
-    {"flow-tol", 1, "TOL", "ODE error tolerance for --flow (default 1e-6; the kinks of relu make tighter ones slow)"},                   \
-    {"kernel-every", 1, "K", "measure NTK drift and lambda_min every K log points, 0 never (default 10)"}, \
-    {"kernel-subsample", 1, "N", "training points used for the NTK drift, 0 all (default 500)"}, \
-    {"lr-scale", 1, "MODE", "none | alpha2: divide both rates by alpha^2 (default none)"},     \
-    {"quad-order", 1, "Q", "Gauss-Hermite order for infinite-width kernels (default 64)"},      \
-    {"mem-limit", 1, "BYTES", "memory for kernel tiles, e.g. 512M or 2G (default 1G)"}
-
-static const cli_flag run_flags[] = {RUN_FLAGS};
+static const cli_flag run_flags[] = {CLI_RUN_FLAGS};
 #define NRUN (sizeof run_flags / sizeof run_flags[0])
 #define RUN_MAX_COLS 64
-
-/* Summary of one run, for sweeps: final and max of every metric column. */
-typedef struct {
-    size_t ncols;
-    char names[64][40];
-    double final[64], max[64];
-    const char *status;
-} run_result;
 
 static void add_num(cJSON *o, const char *k, double v)
 {
@@ -71,9 +52,8 @@ static void add_checks(cJSON *chk, const cli_setup *s, const ntk_run_report *rep
     add_num(chk, "du_flip_bound_measured_R", fmin(1.0, 2.0 * rep->R_max / sqrt(2.0 * M_PI)));
     add_num(chk, "du_flip_measured_max", rep->flip_max);
     add_num(chk, "chizat_beta_estimate", rep->beta_estimate);
-    int smooth = !ntk_act_piecewise_linear(s->cfg.act);
     cJSON_AddStringToObject(chk, "chizat_beta_source",
-                            smooth ? "bound (docs/theory.md §7.4)"
+                            rep->beta_from_bound ? "bound (docs/theory.md §7.4)"
                                    : "assumption fails for piecewise-linear activations (J is discontinuous); empirical estimate used");
     add_num(chk, "chizat_beta_used", rep->beta_used);
     add_num(chk, "chizat_alpha_condition", rep->alpha_condition);
@@ -167,7 +147,7 @@ static void print_theory(const cli_setup *s, const ntk_run_report *rep)
            th->flip_bound_D, rep->flip_max);
     printf("%-36s %14.6g  (alpha = %g: %s; beta %s %.4g)\n", "Chizat et al. 2019: alpha condition",
            cond, s->cfg.alpha, isfinite(cond) ? (s->cfg.alpha >= cond ? "holds" : "fails") : "n/a",
-           ntk_act_piecewise_linear(s->cfg.act) ? "estimate" : "bound", rep->beta_used);
+           rep->beta_from_bound ? "bound" : "estimate", rep->beta_used);
     printf("%-36s %14.6g  (measured max %.4g)\n", "Chizat et al. 2019: weight bound",
            th->weight_bound, rep->theta_max);
     printf("%-36s %14.6g  (gap_lin_train there: %.4g)\n", "Hu et al. 2020: horizon T", th->horizon_T,
@@ -200,7 +180,7 @@ static int run_report(const cli_setup *s, const ntk_run_report *rep, double t_se
     return 0;
 }
 
-static void fill_result(const ntk_run *r, const ntk_run_report *rep, run_result *res)
+static void fill_result(const ntk_run *r, const ntk_run_report *rep, cli_run_result *res)
 {
     res->ncols = ntk_run_ncolumns(r) < 64 ? ntk_run_ncolumns(r) : 64;
     for (size_t k = 0; k < res->ncols; k++) {
@@ -226,7 +206,7 @@ static int stability_warning(ntk_run *r, const ntk_run_config *rc)
 
 /* Train every model, write the rows, then the weights and the summary. */
 static int run_models(ntk_run *r, const cli_setup *s, double t_start, int quiet_summary,
-                      run_result *res)
+                      cli_run_result *res)
 {
     size_t nc = ntk_run_ncolumns(r);
     const char *names[RUN_MAX_COLS + 1];
@@ -255,7 +235,7 @@ static int run_models(ntk_run *r, const cli_setup *s, double t_start, int quiet_
 }
 
 /* The whole run, given parsed flags; fills res when non-NULL (sweeps). */
-static int run_with_args(const cli_args *a, int quiet_summary, run_result *res)
+int cli_run_with_args(const cli_args *a, int quiet_summary, cli_run_result *res)
 {
     double t_start = cli_now();
     cli_setup s;
@@ -288,141 +268,6 @@ int cmd_run(int argc, char **argv)
         return 0;
     }
     if (a.npositional) return cli_fail("unexpected argument '%s'", a.positional[0]);
-    return run_with_args(&a, 0, NULL);
+    return cli_run_with_args(&a, 0, NULL);
 }
 
-/* ---------------------------------------------------------------------- */
-
-static const cli_flag sweep_flags[] = {
-    {"param", 1, "NAME", "setting to vary: width|alpha|n|d|lr1|lr2|seed"},
-    {"values", 1, "LIST", "comma-separated values, e.g. 1,2,4,8"},
-    RUN_FLAGS,
-};
-#define NSWEEP (sizeof sweep_flags / sizeof sweep_flags[0])
-
-/* "8,32,128" -> values (caller frees *list and *vals); every item must be a
- * finite number. */
-static int sweep_values(const char *text, char **list, char ***vals, int *nv)
-{
-    *list = NULL;
-    *vals = NULL;
-    *nv = 0;
-    size_t cap = 1;
-    for (const char *p = text; *p; p++) cap += *p == ',';
-    *list = strdup(text);
-    *vals = calloc(cap, sizeof **vals);
-    if (!*list || !*vals) return cli_fail("out of memory reading --values");
-    char *p = *list;
-    for (size_t k = 0; k < cap; k++) {
-        char *comma = strchr(p, ',');
-        if (comma) *comma = '\0';
-        char *end;
-        double v = strtod(p, &end);
-        if (end == p || *end || !isfinite(v))
-            return cli_fail("--values: item %zu, '%s', is not a number; give numbers separated by "
-                            "commas, e.g. 8,32,128", k + 1, p);
-        (*vals)[(*nv)++] = p;
-        if (comma) p = comma + 1;
-    }
-    return 0;
-}
-
-/* sweep.csv header: the parameter, the status, and every column's final and
- * maximum (the columns of the first member run). */
-static int sweep_open(cli_csv *csv, const char *out, const char *param, const run_result *res)
-{
-    size_t cap = 64 + res->ncols * 96, len;
-    char *header = malloc(cap);
-    if (!header) return cli_fail("out of memory");
-    len = (size_t)snprintf(header, cap, "%s,status", param);
-    for (size_t c = 1; c < res->ncols; c++)
-        len += (size_t)snprintf(header + len, cap - len, ",%s_final,%s_max", res->names[c], res->names[c]);
-    int rc = cli_csv_open(csv, out, "sweep.csv", header);
-    free(header);
-    return rc;
-}
-
-/* status as a number: 0 completed, 1 diverged, 2 interrupted, 3 failed */
-static double status_code(const char *st)
-{
-    return !strcmp(st, "completed") ? 0 : !strcmp(st, "diverged") ? 1 : !strcmp(st, "interrupted") ? 2 : 3;
-}
-
-int cmd_sweep(int argc, char **argv)
-{
-    cli_args a;
-    if (cli_parse(&a, sweep_flags, NSWEEP, argc, argv)) return 2;
-    if (a.help) {
-        cli_usage("sweep", "--param NAME --values LIST --out DIR [run options]",
-                  "Repeat 'ntkit run' for each value of one setting. Writes DIR/<param>=<value>/ (a run\n"
-                  "directory each) and DIR/sweep.csv with the final and maximum of every metric.",
-                  sweep_flags, NSWEEP);
-        return 0;
-    }
-    if (a.npositional) return cli_fail("unexpected argument '%s'", a.positional[0]);
-    const char *param = cli_str(&a, "param", NULL), *values = cli_str(&a, "values", NULL);
-    const char *out = cli_str(&a, "out", NULL);
-    if (!param || !values || !out) return cli_fail("sweep needs --param, --values and --out");
-    const char *allowed[] = {"width", "alpha", "n", "d", "lr1", "lr2", "seed"};
-    int pk = -1;
-    for (int k = 0; k < 7; k++)
-        if (!strcmp(param, allowed[k])) pk = k;
-    if (pk < 0) return cli_fail("--param must be one of width|alpha|n|d|lr1|lr2|seed, got '%s'", param);
-    /* indices of the flags to override */
-    int fi = -1, fo = -1;
-    for (size_t k = 0; k < NSWEEP; k++) {
-        if (!strcmp(sweep_flags[k].name, param)) fi = (int)k;
-        if (!strcmp(sweep_flags[k].name, "out")) fo = (int)k;
-    }
-    /* check the values first, so that a typo fails before any run */
-    char *list, **vals;
-    int nv, rc = sweep_values(values, &list, &vals, &nv);
-    if (!rc) rc = cli_prepare_outdir(out, cli_has(&a, "force"));
-    cli_csv csv = {0};
-    int opened = 0;
-    run_result res;
-    for (int k = 0; !rc && k < nv && !cli_interrupted; k++) {
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%s/%s=%s", out, param, vals[k]);
-        cli_args b = a;
-        b.values[fi] = vals[k];
-        b.present[fi] = 1;
-        b.values[fo] = dir;
-        printf("[%d/%d] %s = %s\n", k + 1, nv, param, vals[k]);
-        fflush(stdout);
-        memset(&res, 0, sizeof res);
-        int r = run_with_args(&b, 1, &res);
-        if (!res.status) {
-            rc = r ? r : 1;
-            break;   /* set-up failed: the next values would fail the same way */
-        }
-        if (!opened && sweep_open(&csv, out, param, &res)) {
-            rc = 1;
-            break;
-        }
-        opened = 1;
-        double rowv[2 + 2 * 64];
-        rowv[0] = strtod(vals[k], NULL);
-        rowv[1] = status_code(res.status);
-        for (size_t c = 1; c < res.ncols; c++) {
-            rowv[2 * c] = res.final[c];
-            rowv[2 * c + 1] = res.max[c];
-        }
-        if (cli_csv_row(&csv, rowv)) {
-            cli_csv_discard(&csv);
-            opened = 0;
-            rc = 1;
-            break;
-        }
-        if (r && strcmp(res.status, "diverged") != 0 && strcmp(res.status, "interrupted") != 0) rc = r;
-    }
-    if (opened && cli_csv_close(&csv)) rc = 1;
-    free(list);
-    free(vals);
-    if (!rc) printf("sweep table: %s/sweep.csv\n", out);
-    if (!rc && cli_interrupted) {
-        fprintf(stderr, "ntkit: sweep interrupted; the runs so far are in %s/sweep.csv\n", out);
-        rc = 130;
-    }
-    return rc;
-}

@@ -54,13 +54,9 @@ static int load_init_weights(cli_setup *s, const cli_args *a)
     return rc;
 }
 
-int cli_setup_from_args(const cli_args *a, cli_setup *s)
+/* --steps, --log-every and --flow: the schedule of a run. */
+static int schedule_flags(const cli_args *a, cli_setup *s)
 {
-    memset(s, 0, sizeof *s);
-    size_t n, n_test, d;
-    if (cli_size(a, "n", 1000, 0, &n) || cli_size(a, "n-test", 200, 0, &n_test) ||
-        cli_size(a, "d", 20, 1, &d))
-        return 1;
     s->flow = cli_has(a, "flow");
     if (cli_double(a, "steps", 1000, 0, &s->t_final) || cli_double(a, "log-every", 10, 0, &s->t_every))
         return 1;
@@ -78,6 +74,17 @@ int cli_setup_from_args(const cli_args *a, cli_setup *s)
                         "often", s->t_every, s->t_final, rows, (double)CLI_MAX_ROWS);
     s->steps = (size_t)s->t_final;
     s->log_every = s->t_every > s->t_final ? s->steps + 1 : s->t_every >= 1 ? (size_t)s->t_every : 1;
+    return 0;
+}
+
+int cli_setup_from_args(const cli_args *a, cli_setup *s)
+{
+    memset(s, 0, sizeof *s);
+    size_t n, n_test, d;
+    if (cli_size(a, "n", 1000, 0, &n) || cli_size(a, "n-test", 200, 0, &n_test) ||
+        cli_size(a, "d", 20, 1, &d))
+        return 1;
+    if (schedule_flags(a, s)) return 1;
     if (cli_double(a, "lr1", 1.0, -INFINITY, &s->gd.lr1) ||
         cli_double(a, "lr2", 1.0, -INFINITY, &s->gd.lr2))
         return 1;
@@ -102,7 +109,7 @@ int cli_setup_from_args(const cli_args *a, cli_setup *s)
      * fails before any data are made */
     if (cli_net_config(a, d, &s->cfg)) return 1;
     /* --lr-scale alpha2: rates divided by α² so that runs with different α
-     * share one time axis (lazy training, MATH.md §5) */
+     * share one time axis (lazy training, docs/theory.md §5.3) */
     const char *lrs = cli_str(a, "lr-scale", "none");
     if (strcmp(lrs, "alpha2") == 0) {
         s->gd.lr1 /= s->cfg.alpha * s->cfg.alpha;
@@ -116,8 +123,9 @@ int cli_setup_from_args(const cli_args *a, cli_setup *s)
     if (n == 0 && !is_file) return cli_fail("--n must be positive for synthetic data");
     size_t need = ntk_size_mul(n + n_test, d + 1, 1, sizeof(double));
     if (!is_file && ntk_mem_check(need, 0, "the dataset") != NTK_OK) return cli_fail_lib(NULL);
-    if (ntk_dataset_make(s->data_spec, target, n, n_test, is_file && !cli_has(a, "d") ? 0 : d,
-                         s->cfg.seed, s->standardize, &s->ds) != NTK_OK)
+    ntk_dataset_spec spec = {s->data_spec, target, n, n_test, is_file && !cli_has(a, "d") ? 0 : d,
+                             s->cfg.seed, s->standardize};
+    if (ntk_dataset_make(&spec, &s->ds) != NTK_OK)
         return cli_fail_lib("--data/--target");
     s->target_spec = target;
     s->cfg.d = s->ds.d;

@@ -400,9 +400,16 @@ typedef struct {
     double *X_train, *y_train, *X_test, *y_test;   /* owned */
     size_t n, n_test, d;
 } ntk_dataset;
-ntk_status ntk_dataset_make(const char *data_spec, const char *target_spec, size_t n,
-                            size_t n_test, size_t d, uint64_t seed, int standardize,
-                            ntk_dataset *out);
+/* What to make: the specs above and the split. */
+typedef struct {
+    const char *data;          /* inputs spec */
+    const char *target;        /* target spec, or NULL/"" when the data file carries labels */
+    size_t n, n_test;          /* training and test rows (files: n = 0 takes all but n_test) */
+    size_t d;                  /* dimension of synthetic inputs (files: 0, or checked) */
+    uint64_t seed;             /* inputs; the teacher uses seed + 1 */
+    int standardize;           /* 1: centre and rescale to Tr Σ = d (training statistics) */
+} ntk_dataset_spec;
+ntk_status ntk_dataset_make(const ntk_dataset_spec *spec, ntk_dataset *out);
 void ntk_dataset_free(ntk_dataset *ds);
 
 /* The network of a run directory (src/runcfg.c): the text of the

@@ -89,6 +89,9 @@ ntk_status ntk_loss_grad_args(const ntk_net_config *cfg, const double *W, const 
                               const double *f0, double *loss_out, double *gW, double *gv,
                               double *f_out);
 
+/* x (d) uniform on the unit sphere (src/rng.c). */
+void ntk_rng_unit_vector(ntk_rng *rng, size_t d, double *x);
+
 /* Return early with the status of a failing call. */
 #define NTK_TRY(expr)                         \
     do {                                      \

@@ -3,6 +3,7 @@
  * every platform. */
 #include "internal.h"
 
+#include <cblas.h>
 #include <math.h>
 
 static uint64_t splitmix64(uint64_t *x)
@@ -60,4 +61,16 @@ double ntk_rng_normal(ntk_rng *rng)
 void ntk_rng_normal_fill(ntk_rng *rng, double *x, size_t count)
 {
     for (size_t i = 0; i < count; i++) x[i] = ntk_rng_normal(rng);
+}
+
+/* x (d) uniform on the unit sphere: a normal vector, normalised (redrawn in
+ * the event of a zero vector). */
+void ntk_rng_unit_vector(ntk_rng *rng, size_t d, double *x)
+{
+    double norm;
+    do {
+        ntk_rng_normal_fill(rng, x, d);
+        norm = ntk_nrm2(d, x);
+    } while (norm == 0.0);
+    ntk_scal(d, 1.0 / norm, x);
 }

@@ -17,7 +17,7 @@ static data make_data(size_t n, size_t nt, size_t d, uint64_t seed)
 {
     data D = {n, nt, d, NULL, NULL, NULL, NULL};
     ntk_dataset ds;
-    if (ntk_dataset_make("gaussian", "hermite:1=1,2=0.5", n, nt, d, seed, 0, &ds) != NTK_OK) {
+    if (ntk_dataset_make(&(ntk_dataset_spec){"gaussian", "hermite:1=1,2=0.5", n, nt, d, seed, 0}, &ds) != NTK_OK) {
         fprintf(stderr, "dataset: %s\n", ntk_errmsg());
         exit(1);
     }
@@ -368,7 +368,7 @@ static void test_early_linear(void)
 {
     size_t d = 20, n = 500;   /* d^1.2 = 36, d^1.4 = 66 */
     ntk_dataset ds;
-    CHECK_OK(ntk_dataset_make("gaussian", "hermite:1=1,2=1", n, 200, d, 1, 0, &ds));
+    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){"gaussian", "hermite:1=1,2=1", n, 200, d, 1, 0}, &ds));
     ntk_net_config nc = ntk_net_config_default(d, 256);
     nc.act.kind = NTK_ACT_ERF;
     nc.init = NTK_INIT_SYMMETRIC;

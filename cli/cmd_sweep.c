@@ -1,0 +1,142 @@
+/* ntkit sweep: 'ntkit run' over a list of values of one setting, with a
+ * table of every member's final and maximum metrics. */
+#include "cli.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cli_flag sweep_flags[] = {
+    {"param", 1, "NAME", "setting to vary: width|alpha|n|d|lr1|lr2|seed"},
+    {"values", 1, "LIST", "comma-separated values, e.g. 1,2,4,8"},
+    CLI_RUN_FLAGS,
+};
+#define NSWEEP (sizeof sweep_flags / sizeof sweep_flags[0])
+
+/* "8,32,128" -> values (caller frees *list and *vals); every item must be a
+ * finite number. */
+static int sweep_values(const char *text, char **list, char ***vals, int *nv)
+{
+    *list = NULL;
+    *vals = NULL;
+    *nv = 0;
+    size_t cap = 1;
+    for (const char *p = text; *p; p++) cap += *p == ',';
+    *list = strdup(text);
+    *vals = calloc(cap, sizeof **vals);
+    if (!*list || !*vals) return cli_fail("out of memory reading --values");
+    char *p = *list;
+    for (size_t k = 0; k < cap; k++) {
+        char *comma = strchr(p, ',');
+        if (comma) *comma = '\0';
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || *end || !isfinite(v))
+            return cli_fail("--values: item %zu, '%s', is not a number; give numbers separated by "
+                            "commas, e.g. 8,32,128", k + 1, p);
+        (*vals)[(*nv)++] = p;
+        if (comma) p = comma + 1;
+    }
+    return 0;
+}
+
+/* sweep.csv header: the parameter, the status, and every column's final and
+ * maximum (the columns of the first member run). */
+static int sweep_open(cli_csv *csv, const char *out, const char *param, const cli_run_result *res)
+{
+    size_t cap = 64 + res->ncols * 96, len;
+    char *header = malloc(cap);
+    if (!header) return cli_fail("out of memory");
+    len = (size_t)snprintf(header, cap, "%s,status", param);
+    for (size_t c = 1; c < res->ncols; c++)
+        len += (size_t)snprintf(header + len, cap - len, ",%s_final,%s_max", res->names[c], res->names[c]);
+    int rc = cli_csv_open(csv, out, "sweep.csv", header);
+    free(header);
+    return rc;
+}
+
+/* status as a number: 0 completed, 1 diverged, 2 interrupted, 3 failed */
+static double status_code(const char *st)
+{
+    return !strcmp(st, "completed") ? 0 : !strcmp(st, "diverged") ? 1 : !strcmp(st, "interrupted") ? 2 : 3;
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    cli_args a;
+    if (cli_parse(&a, sweep_flags, NSWEEP, argc, argv)) return 2;
+    if (a.help) {
+        cli_usage("sweep", "--param NAME --values LIST --out DIR [run options]",
+                  "Repeat 'ntkit run' for each value of one setting. Writes DIR/<param>=<value>/ (a run\n"
+                  "directory each) and DIR/sweep.csv with the final and maximum of every metric.",
+                  sweep_flags, NSWEEP);
+        return 0;
+    }
+    if (a.npositional) return cli_fail("unexpected argument '%s'", a.positional[0]);
+    const char *param = cli_str(&a, "param", NULL), *values = cli_str(&a, "values", NULL);
+    const char *out = cli_str(&a, "out", NULL);
+    if (!param || !values || !out) return cli_fail("sweep needs --param, --values and --out");
+    const char *allowed[] = {"width", "alpha", "n", "d", "lr1", "lr2", "seed"};
+    int pk = -1;
+    for (int k = 0; k < 7; k++)
+        if (!strcmp(param, allowed[k])) pk = k;
+    if (pk < 0) return cli_fail("--param must be one of width|alpha|n|d|lr1|lr2|seed, got '%s'", param);
+    /* indices of the flags to override */
+    int fi = -1, fo = -1;
+    for (size_t k = 0; k < NSWEEP; k++) {
+        if (!strcmp(sweep_flags[k].name, param)) fi = (int)k;
+        if (!strcmp(sweep_flags[k].name, "out")) fo = (int)k;
+    }
+    /* check the values first, so that a typo fails before any run */
+    char *list, **vals;
+    int nv, rc = sweep_values(values, &list, &vals, &nv);
+    if (!rc) rc = cli_prepare_outdir(out, cli_has(&a, "force"));
+    cli_csv csv = {0};
+    int opened = 0;
+    cli_run_result res;
+    for (int k = 0; !rc && k < nv && !cli_interrupted; k++) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/%s=%s", out, param, vals[k]);
+        cli_args b = a;
+        b.values[fi] = vals[k];
+        b.present[fi] = 1;
+        b.values[fo] = dir;
+        printf("[%d/%d] %s = %s\n", k + 1, nv, param, vals[k]);
+        fflush(stdout);
+        memset(&res, 0, sizeof res);
+        int r = cli_run_with_args(&b, 1, &res);
+        if (!res.status) {
+            rc = r ? r : 1;
+            break;   /* set-up failed: the next values would fail the same way */
+        }
+        if (!opened && sweep_open(&csv, out, param, &res)) {
+            rc = 1;
+            break;
+        }
+        opened = 1;
+        double rowv[2 + 2 * 64];
+        rowv[0] = strtod(vals[k], NULL);
+        rowv[1] = status_code(res.status);
+        for (size_t c = 1; c < res.ncols; c++) {
+            rowv[2 * c] = res.final[c];
+            rowv[2 * c + 1] = res.max[c];
+        }
+        if (cli_csv_row(&csv, rowv)) {
+            cli_csv_discard(&csv);
+            opened = 0;
+            rc = 1;
+            break;
+        }
+        if (r && strcmp(res.status, "diverged") != 0 && strcmp(res.status, "interrupted") != 0) rc = r;
+    }
+    if (opened && cli_csv_close(&csv)) rc = 1;
+    free(list);
+    free(vals);
+    if (!rc) printf("sweep table: %s/sweep.csv\n", out);
+    if (!rc && cli_interrupted) {
+        fprintf(stderr, "ntkit: sweep interrupted; the runs so far are in %s/sweep.csv\n", out);
+        rc = 130;
+    }
+    return rc;
+}

@@ -1,0 +1,50 @@
+/* Kernel GD's state and the pieces its two methods share (src/kgd.c,
+ * src/kgd_krylov.c). */
+#ifndef NTK_KGD_INTERNAL_H
+#define NTK_KGD_INTERNAL_H
+
+#include "internal.h"
+
+/* Eigenvalues with |λ| below this fraction of max |λ| count as 0. */
+#define KGD_ZERO_RTOL 1e-12
+/* AUTO picks EIG for n up to this size, KRYLOV above. */
+/* Krylov: dimension cap, target of the error estimate, top Ritz residual,
+ * invariant-subspace threshold and the stride between convergence checks. */
+#define KGD_KRYLOV_KMAX NTK_KGD_KRYLOV_KMAX
+#define KGD_KRYLOV_RTOL 1e-10
+#define KGD_LMAX_RTOL 1e-8
+#define KGD_INVARIANT_RTOL 1e-14
+#define KGD_CHECK_EVERY 10
+/* Geometric time grid of the stopping rule: first exponent, last one, and
+ * the decay cη θ_min⁺ t at which it ends. */
+#define KGD_GRID_J0 (-2)
+#define KGD_GRID_JMAX 60
+#define KGD_GRID_DECAY 40.0
+
+struct ntk_kgd {
+    ntk_kgd_method method;   /* EIG or KRYLOV, never AUTO */
+    size_t n, k;             /* k = n (EIG) or the Krylov dimension */
+    double ceta;             /* c·η */
+    double lam_tol;          /* |λ| <= lam_tol is treated as 0 */
+    double err_est;          /* KRYLOV: last error estimate (0: exact) */
+    double t_max;            /* KRYLOV: predictions allowed for t <= t_max */
+    double *lam;             /* (k) ascending: eigenvalues or Ritz values */
+    double *B;               /* EIG: Q (n,n), eigenvector j in column j;
+                                KRYLOV: V_kᵀ (k,n), Lanczos vector j in row j */
+    double *U;               /* KRYLOV: (k,k), row i = eigenvector i of T_k (column
+                                i of S); NULL for EIG */
+    double *c;               /* (k) Qᵀ r0, or ‖r0‖ Sᵀ e_1 */
+    double *y;               /* (n) */
+    double *mem;             /* the block holding lam, c (and U) */
+    int allow_unstable;      /* GD predictions with cη λ_max > 2 allowed */
+};
+
+/* Mode λ at time t -> *gk = residual factor (1 − cηλ)^t (or e^{−cηλt}) and
+ * *hk = (1 − *gk)/λ (src/kgd.c). */
+ntk_status kgd_factor(double lam, double lam_tol, double ceta, double t, int flow, double *gk,
+                      double *hk);
+/* KRYLOV: the Lanczos basis, Ritz values and coefficients into g
+ * (src/kgd_krylov.c). */
+ntk_status kgd_create_krylov(ntk_kgd *g, const double *K, const double *u0);
+
+#endif
