@@ -77,12 +77,13 @@ test: deps
 	@$(MAKE) --no-print-directory all tests
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh
 
-# ASan + UBSan over the C test suite, in a separate build tree.
+# ASan + UBSan over the C tests and the command-line tests (every CLI test
+# runs the sanitized build/ntkit), in a separate build tree.
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan \
 	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	  LDFLAGS="-fsanitize=address,undefined" all tests
-	@ASAN_OPTIONS=detect_leaks=1 BUILD=build-asan NTK_TEST_C_ONLY=1 sh tests/run.sh
+	@ASAN_OPTIONS=detect_leaks=1 BUILD=build-asan NTK_TEST_NO_PYTHON=1 sh tests/run.sh
 
 # libFuzzer targets (fuzz/fuzz_*.c) on the readers and parsers: the library
 # built with clang, ASan and UBSan in $(FUZZ_BUILD), then each target run for
@@ -134,4 +135,4 @@ install: all
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ntkit.pc
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -60,45 +60,14 @@ static const cli_kernel_kind *find_kind(const char *name)
     return NULL;
 }
 
-/* Whole file into a NUL-terminated buffer (caller frees), or NULL with errno. */
-static char *read_text(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        len += fread(buf + len, 1, cap - 1 - len, fp);
-        if (len < cap - 1) break;
-        char *nb = realloc(buf, cap * 2);
-        if (!nb) free(buf);
-        buf = nb;
-        cap *= 2;
-    }
-    int bad = ferror(fp);
-    fclose(fp);
-    if (!buf) return NULL;
-    if (bad) {
-        free(buf);
-        errno = EIO;
-        return NULL;
-    }
-    buf[len] = '\0';
-    return buf;
-}
-
 /* DIR/config.json (written by ntkit train) -> cfg. */
 static int run_config(const char *dir, ntk_net_config *cfg)
 {
     char path[4096];
     cli_path(path, sizeof path, dir, "config.json");
-    char *text = read_text(path);
-    if (!text)
-        return cli_fail("--weights %s: cannot read %s: %s; pass a run directory of 'ntkit train'",
-                        dir, path, strerror(errno));
-    ntk_status st = ntk_net_config_from_json(text, path, cfg);
-    free(text);
-    return st == NTK_OK ? 0 : cli_fail("%s", ntk_errmsg());
+    if (ntk_net_config_read(path, cfg) != NTK_OK)
+        return cli_fail("--weights %s: %s; pass a run directory of 'ntkit train'", dir, ntk_errmsg());
+    return 0;
 }
 
 /* DIR/W*.npy, DIR/v*.npy for cfg (m,d) -> W, v (caller frees both arrays). */

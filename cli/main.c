@@ -22,6 +22,44 @@ static const command commands[] = {
     {"plot", cmd_plot, "draw a run or sweep directory into DIR/plots/ (PNG and SVG)"},
 };
 
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+/* Edit distance (insertions, deletions, substitutions) of two short words. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return (size_t)-1;
+    size_t row[64];
+    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* The command closest to a mistyped one, or NULL when none is close (more
+ * than a third of its letters would change) or a command starts with it. */
+static const char *nearest(const char *cmd)
+{
+    const char *best = NULL;
+    size_t bd = (size_t)-1, len = strlen(cmd);
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (len >= 2 && strncmp(commands[i].name, cmd, len) == 0) return commands[i].name;
+        size_t dist = edit_distance(cmd, commands[i].name);
+        if (dist < bd) bd = dist, best = commands[i].name;
+    }
+    return bd <= 1 + strlen(best) / 3 ? best : NULL;
+}
+
 static void usage(FILE *fp)
 {
     fprintf(fp,
@@ -29,8 +67,9 @@ static void usage(FILE *fp)
             "usage: ntkit COMMAND [options]   (ntkit COMMAND --help for its options)\n\n"
             "commands:\n",
             NTK_VERSION);
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(fp, "  %-16s %s\n", commands[i].name, commands[i].summary);
+    fprintf(fp, "  %-16s %s\n", "version", "print the version (also --version)");
 }
 
 int main(int argc, char **argv)
@@ -49,12 +88,17 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (strcmp(cmd, "--version") == 0) {
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0 || strcmp(cmd, "-V") == 0) {
         printf("ntkit %s\n", NTK_VERSION);
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    for (size_t i = 0; i < NCOMMANDS; i++)
         if (strcmp(cmd, commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "ntkit: error: unknown command '%s'; run 'ntkit --help' for the list\n", cmd);
+    const char *near = nearest(cmd);
+    if (near)
+        fprintf(stderr, "ntkit: error: unknown command '%s'; did you mean '%s'? ('ntkit --help' "
+                "lists them)\n", cmd, near);
+    else
+        fprintf(stderr, "ntkit: error: unknown command '%s'; run 'ntkit --help' for the list\n", cmd);
     return 2;
 }

@@ -419,6 +419,9 @@ void ntk_dataset_free(ntk_dataset *ds);
  * "config.json"). NTK_ERR_FORMAT for text that is not such an object; *out
  * is written only on success. */
 ntk_status ntk_net_config_from_json(const char *json, const char *source, ntk_net_config *out);
+/* The same from the file at path (a regular file; a FIFO or a directory is
+ * refused without blocking). */
+ntk_status ntk_net_config_read(const char *path, ntk_net_config *out);
 
 /* Gaussian constants of docs/theory.md §4 (g ~ N(0,1)). */
 typedef struct {

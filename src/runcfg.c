@@ -87,3 +87,15 @@ ntk_status ntk_net_config_from_json(const char *json, const char *source, ntk_ne
     cJSON_Delete(o);
     return st;
 }
+
+ntk_status ntk_net_config_read(const char *path, ntk_net_config *out)
+{
+    ntk_clear_error();
+    if (!path || !out) return ntk_set_error(NTK_ERR_ARG, "ntk_net_config_read: NULL argument");
+    unsigned char *buf;
+    size_t len;
+    NTK_TRY(ntk_input_read(path, 1, &buf, &len));
+    ntk_status st = ntk_net_config_from_json((const char *)buf, path, out);
+    free(buf);
+    return st;
+}

@@ -89,6 +89,13 @@ expect_fail "reusing a sweep --out" "--force" $NTKIT sweep --param width --value
 expect_ok "sweep --force" $NTKIT sweep --param width --values 6 --n 20 --d 2 --steps 2 --kernel-every 0 --quiet --force --out "$T/swp"
 check "[ ! -e '$T/swp/width=4' ] && [ -e '$T/swp/width=6/summary.json' ]" "sweep --force clears the earlier members"
 
+# a FIFO named config.json once hung ntkit kernel --weights for ever
+mkdir -p "$T/fifodir" && mkfifo "$T/fifodir/config.json"
+expect_fail "config.json a FIFO" "FIFO" timeout 10 $NTKIT kernel --kind ntk --weights "$T/fifodir" --x "$X" --out "$T/Kf.npy"
+# a mistyped command is named, with the nearest one
+expect_fail "mistyped command" "did you mean 'train'" $NTKIT trian
+check "[ \"\$($NTKIT version)\" = \"\$($NTKIT --version)\" ]" "ntkit version and --version agree"
+
 # --- silent wrong numbers ---------------------------------------------------
 $PY -c "
 import numpy as np

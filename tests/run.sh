@@ -1,7 +1,9 @@
 #!/bin/sh
 # Runs every test program and prints the combined "N passed, N failed".
 #   BUILD     build directory holding tests/ and ntkit (default build)
-#   NTK_TEST_C_ONLY=1   run only the C test programs (used by make asan)
+#   NTK_TEST_C_ONLY=1   run only the C test programs
+#   NTK_TEST_NO_PYTHON=1  skip the Python package's tests (make asan: the
+#                       sanitizer runtime is not loaded into the interpreter)
 #   NTK_TEST_THREADS    OpenBLAS thread counts the C test programs run at,
 #                       each a separate run in the totals (default "1 2":
 #                       CI may use either, and the rounding differs)
@@ -55,7 +57,7 @@ if [ "${NTK_TEST_C_ONLY:-0}" != 1 ]; then
         [ -f "$t" ] || continue
         run_one "$(basename "$t")" sh "$t"
     done
-    if [ -d python/tests ]; then
+    if [ -d python/tests ] && [ "${NTK_TEST_NO_PYTHON:-0}" != 1 ]; then
         run_one python-tests sh -c "cd python && $PYTHON run_tests.py"
     fi
 fi
