@@ -23,10 +23,55 @@ int cli_fail(const char *fmt, ...)
     return 1;
 }
 
+/* The library names its arguments ("width m must be positive"); the command
+ * line adds the flag that sets each one, after its first mention. */
+static const struct {
+    const char *arg, *flag;
+} arg_flags[] = {
+    {"width m", "--width"},
+    {"input dimension d", "--d"},
+    {"output scale alpha", "--alpha"},
+    {"activation parameter", "--act-param"},
+    {"symmetric initialisation", "--init symmetric"},
+    {"flow tolerance", "--flow-tol"},
+    {"rates lr1", "--lr1, --lr2"},
+    {"both rates lr1 and lr2", "--lr1, --lr2"},
+    {"schedule: t_final", "--steps, --log-every"},
+};
+
+static void flagify(const char *msg, char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    const char *p = msg;
+    int used[sizeof arg_flags / sizeof arg_flags[0]] = {0};
+    while (*p && len + 1 < cap) {
+        size_t k, hit = (size_t)-1;
+        for (k = 0; k < sizeof arg_flags / sizeof arg_flags[0]; k++)
+            if (!used[k] && strncmp(p, arg_flags[k].arg, strlen(arg_flags[k].arg)) == 0 &&
+                !strstr(msg, arg_flags[k].flag)) {
+                hit = k;
+                break;
+            }
+        if (hit == (size_t)-1) {
+            out[len++] = *p++;
+            out[len] = '\0';
+            continue;
+        }
+        used[hit] = 1;
+        len += (size_t)snprintf(out + len, cap - len, "%s (%s)", arg_flags[hit].arg,
+                                arg_flags[hit].flag);
+        if (len >= cap) len = cap - 1;
+        p += strlen(arg_flags[hit].arg);
+    }
+}
+
 int cli_fail_lib(const char *context)
 {
-    if (context && *context) return cli_fail("%s: %s", context, ntk_errmsg());
-    return cli_fail("%s", ntk_errmsg());
+    char msg[2048];
+    flagify(ntk_errmsg(), msg, sizeof msg);
+    if (context && *context) return cli_fail("%s: %s", context, msg);
+    return cli_fail("%s", msg);
 }
 
 void cli_warn(const char *fmt, ...)

@@ -46,7 +46,7 @@ ntk_status ntk_net_config_check(const ntk_net_config *cfg)
     if (cfg->init == NTK_INIT_SYMMETRIC && cfg->m % 2 != 0)
         return ntk_set_error(NTK_ERR_ARG,
                              "symmetric initialisation needs an even width, got m = %zu; "
-                             "use --width %zu",
+                             "use m = %zu",
                              cfg->m, cfg->m + 1);
     if (!(cfg->alpha > 0) || !isfinite(cfg->alpha))
         return ntk_set_error(NTK_ERR_ARG, "output scale alpha must be positive and finite");
