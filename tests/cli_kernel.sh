@@ -103,7 +103,7 @@ F, F2, I = (np.load(t + f) for f in ("/K_final.npy", "/K_final2.npy", "/K_init.n
 assert np.array_equal(F, F2)
 assert np.abs(F - I).max() > 1e-6, np.abs(F - I).max()
 EOF
-pycheck "final kernel == numpy Theta1 + Theta2 from W.npy, v.npy (MATH.md 2)" <<'EOF'
+pycheck "final kernel == numpy Theta1 + Theta2 from W.npy, v.npy (docs/theory.md §2.2)" <<'EOF'
 import sys, numpy as np
 t = sys.argv[1]
 X, W, v = (np.load(t + "/run/" + f) for f in ("X_train.npy", "W.npy", "v.npy"))
@@ -150,12 +150,12 @@ assert err <= 1e-12 * np.abs(S).max(), err
 EOF
 done
 
-# ------------------------------------------------- infinite width vs MATH.md 3 in numpy
+# ------------------------------------------------- infinite width vs docs/theory.md §3 in numpy
 run "kernel ntk-inf relu (alpha 1.5)" "$NTKIT" kernel --kind ntk-inf --alpha 1.5 --x "$tmp/X.npy" \
     --out "$tmp/inf_relu.npy" --spectrum "$tmp/inf_relu.csv"
 run "kernel ntk-inf erf (input-scale one)" "$NTKIT" kernel --kind ntk-inf --act erf \
     --input-scale one --x "$tmp/U.npy" --out "$tmp/inf_erf.npy"
-pycheck "ntk-inf relu == numpy closed form of MATH.md 3 (1e-12)" <<'EOF'
+pycheck "ntk-inf relu == numpy closed form of docs/theory.md §3.3 (1e-12)" <<'EOF'
 import sys, numpy as np
 t = sys.argv[1]
 X = np.load(t + "/X.npy"); n, d = X.shape
@@ -201,7 +201,7 @@ ref = np.linalg.eigvalsh(np.load(t + "/inf_relu.npy"))
 assert np.abs(ev - ref).max() <= 1e-10 * ref.max()
 EOF
 
-# ------------------------------------------------- linear models, MATH.md 4
+# ------------------------------------------------- linear models, docs/theory.md §4
 run "kernel lin1 relu --trace-factor 1" "$NTKIT" kernel --kind lin1 --trace-factor 1 \
     --x "$tmp/X.npy" --out "$tmp/lin1_tf1.npy"
 run "kernel lin1 relu (estimated trace factor)" "$NTKIT" kernel --kind lin1 --x "$tmp/X.npy" \
