@@ -114,16 +114,108 @@ def table(header, rows):
     return "\n".join(out)
 
 
+class Check:
+    """One tested part of a claim: a measured value against a threshold that
+    could fail it. cmp is "<=", ">=" or "in" (threshold a (lo, hi) pair).
+    `fail_at` is the value that would have failed the check (the threshold,
+    or the nearer end of the band), `margin` how far the measurement is from
+    it, as a ratio where both are positive, else a difference."""
+
+    def __init__(self, name, measured, cmp, threshold, part="", unit=""):
+        self.name, self.measured, self.cmp, self.threshold = name, measured, cmp, threshold
+        self.part, self.unit = part, unit
+        m = float(measured) if measured is not None else math.nan
+        if cmp == "<=":
+            self.passed, self.fail_at = m <= threshold, threshold
+        elif cmp == ">=":
+            self.passed, self.fail_at = m >= threshold, threshold
+        elif cmp == "in":
+            lo, hi = threshold
+            self.passed = lo <= m <= hi
+            self.fail_at = lo if abs(m - lo) < abs(hi - m) else hi
+        else:
+            raise ValueError("cmp must be <=, >= or in, got %r" % cmp)
+        self.passed = bool(self.passed) and math.isfinite(m)
+        f = float(self.fail_at)
+        if math.isfinite(m) and m > 0 and f > 0:
+            self.margin = "%s× %s" % (g(max(m, f) / min(m, f)), "inside" if self.passed else "outside")
+        else:
+            self.margin = "%s %s" % (g(abs(m - f)), "inside" if self.passed else "outside")
+
+    def threshold_text(self):
+        if self.cmp == "in":
+            return "in [%s, %s]" % (g(self.threshold[0]), g(self.threshold[1]))
+        return "%s %s" % (self.cmp, g(self.threshold))
+
+    def row(self):
+        return [self.name, g(self.measured) + self.unit, self.threshold_text(), g(self.fail_at),
+                self.margin, "pass" if self.passed else "FAIL"]
+
+    def as_dict(self):
+        return {"name": self.name, "part": self.part, "measured": self.measured, "cmp": self.cmp,
+                "threshold": self.threshold, "fails_at": self.fail_at, "margin": self.margin,
+                "passed": self.passed}
+
+
+def verdict_of(checks, untested=()):
+    """HELD when every check passed, FAILED when one did; the parts of the claim
+    not tested are named, never counted as held."""
+    if not checks:
+        return "INCONCLUSIVE", "no check was made"
+    failed = [c for c in checks if not c.passed]
+    v = "FAILED" if failed else "HELD"
+    why = "; ".join("%s: %s %s (%s)" % (c.name, g(c.measured), c.threshold_text(),
+                                        "pass" if c.passed else "fails") for c in checks)
+    if untested:
+        why += "; not tested: " + ", ".join(untested)
+    return v, why
+
+
 class Report:
     def __init__(self, ctx, exp):
         self.ctx, self.exp = ctx, exp
         self.settings, self.figures, self.sections, self.notes = [], [], [], []
         self.results = {}
         self.verdict, self.reason = "INCONCLUSIVE", ""
+        self.checks, self.untested = [], []
+        self.control = None   # (description, checks) of the negative control
 
     def fig(self, fig, name, caption):
         P.save(fig, self.ctx.out, name)
         self.figures.append((name, caption))
+
+    def check(self, name, measured, cmp, threshold, part="", unit=""):
+        """Record a check of the main claim; returns whether it passed."""
+        c = Check(name, measured, cmp, threshold, part, unit)
+        self.checks.append(c)
+        return c.passed
+
+    def negative_control(self, description, checks):
+        """The same checks under settings where the claim should not hold
+        (checks: a list of Check); its verdict must come out FAILED."""
+        self.control = (description, list(checks))
+
+    def decide(self):
+        """Verdict and reason from the checks (call after the last check)."""
+        self.verdict, self.reason = verdict_of(self.checks, self.untested)
+        return self.verdict
+
+    def control_verdict(self):
+        return verdict_of(self.control[1])[0] if self.control else None
+
+    def _checks_md(self):
+        hdr = ["check", "measured", "threshold", "would fail at", "margin", "result"]
+        lines = ["## Checks", "", table(hdr, [c.row() for c in self.checks]), ""]
+        if self.untested:
+            lines += ["Not tested: " + "; ".join(self.untested) + ".", ""]
+        if self.control:
+            desc, checks = self.control
+            v, why = verdict_of(checks)
+            lines += ["## Negative control", "", desc, "",
+                      table(hdr, [c.row() for c in checks]), "",
+                      "**Control verdict: %s** (it must come out FAILED: the claim should not "
+                      "hold there) — %s" % (v, why), ""]
+        return lines
 
     def write(self):
         c, e = self.ctx, self.exp
@@ -133,8 +225,10 @@ class Report:
                  "Experiment `%s`, size `%s`, %d ntkit call%s, %.0f s on this machine "
                  "(`ntkit experiment %s%s`)." % (e.name, c.size, c.ncalls, "" if c.ncalls == 1 else "s",
                                                  time.time() - c.t0, e.name,
-                                                 "" if c.size == "full" else " --" + c.size), "",
-                 "## Settings", ""]
+                                                 "" if c.size == "full" else " --" + c.size), ""]
+        if self.checks or self.control:
+            lines += self._checks_md()
+        lines += ["## Settings", ""]
         lines += ["- %s" % s for s in self.settings]
         lines += ["", "## Figures", ""]
         for name, cap in self.figures:
@@ -149,7 +243,11 @@ class Report:
                   "(logs in `logs/`):", "", "```sh"] + c.commands + ["```", ""]
         res = {"experiment": e.name, "size": c.size, "cite": e.cite, "source": e.source, "claim": e.claim,
                "verdict": self.verdict, "reason": self.reason, "results": self.results,
+               "checks": [k.as_dict() for k in self.checks], "untested": self.untested,
                "seconds": time.time() - c.t0}
+        if self.control:
+            res["control"] = {"description": self.control[0], "verdict": self.control_verdict(),
+                              "checks": [k.as_dict() for k in self.control[1]]}
         js = json.dumps(res, indent=1, default=lambda o: o.item() if hasattr(o, "item") else str(o))
         # report and results appear together, each complete, or not at all
         P.write_files([(c.p("report.md"), lambda f: f.write("\n".join(lines).encode("utf-8"))),
