@@ -60,6 +60,7 @@ static const cli_flag kernel_flags[] = {
     {"x2", 1, "Z.npy", "second inputs (n2, d): write the cross block K(X, Z) (default: K(X, X))"},
     {"out", 1, "K.npy", "kernel to write (required)"},
     {"spectrum", 1, "FILE.csv", "also write the eigenvalues, ascending (symmetric kernels only)"},
+    {"stats", 0, NULL, "print lambda_min, lambda_max and the condition number (symmetric kernels only)"},
     {"weights", 1, "DIR", "run directory of 'ntkit train': network and weights from it"},
     {"at", 1, "WHEN", "with --weights: final (W.npy, v.npy) | init (W0.npy, v0.npy) (default final)"},
     CLI_NET_FLAGS,
@@ -99,14 +100,14 @@ static int write_kernel_files(const char *out_path, const char *spec_path, const
     return rc;
 }
 
-/* Bytes the kernel (and, for a symmetric one, its eigenvalues) need, checked
+/* Bytes the kernel (and, when asked for, its eigenvalues) need, checked
  * against --mem-limit or the available memory; *tile_limit gets what the
  * budget leaves for the empirical kernel's tiles (0: the library default). */
-static int kernel_memory(const cli_kernel_opts *o, size_t n1, size_t n2, int sym, size_t *tile_limit)
+static int kernel_memory(const cli_kernel_opts *o, size_t n1, size_t n2, int eig, size_t *tile_limit)
 {
-    // K, plus for a symmetric K the eigenvalue copy (n²) and dsyevd's 2n + 1
+    // K, plus for the eigenvalues a copy (n²) and dsyevd's 2n + 1
     size_t need = ntk_size_mul(n1, n2, 1, sizeof(double));
-    if (sym && need != SIZE_MAX) {
+    if (eig && need != SIZE_MAX) {
         size_t extra = ntk_size_mul(n1, n1 + 3, 1, sizeof(double));
         need = extra == SIZE_MAX || need > SIZE_MAX - extra ? SIZE_MAX : need + extra;
     }
@@ -114,7 +115,7 @@ static int kernel_memory(const cli_kernel_opts *o, size_t n1, size_t n2, int sym
     if (o->mem_limit && need > o->mem_limit)
         return cli_fail("the %zu x %zu kernel%s %s but --mem-limit is %s; use fewer points or "
                         "raise --mem-limit",
-                        n1, n2, sym ? " and its eigenvalues need" : " needs",
+                        n1, n2, eig ? " and its eigenvalues need" : " needs",
                         cli_fmt_bytes(need, nb), cli_fmt_bytes(o->mem_limit, lb));
     if (!o->mem_limit && ntk_mem_check(need, 0, "the kernel matrix") != NTK_OK)
         return cli_fail("%s; use fewer points", ntk_errmsg());
@@ -125,9 +126,9 @@ static int kernel_memory(const cli_kernel_opts *o, size_t n1, size_t n2, int sym
 static void print_kernel(const cli_kernel_opts *o, const double *K, size_t n1, size_t n2,
                          const double *evals, double t_kernel, double t_eig, double tf_used)
 {
-    int sym = evals != NULL;
-    printf("kernel %s: %zu x %zu%s", o->kind->name, n1, n2, sym ? "" : " (cross block)");
-    if (sym) {
+    int eig = evals != NULL;
+    printf("kernel %s: %zu x %zu%s", o->kind->name, n1, n2, o->x2_path ? " (cross block)" : "");
+    if (eig) {
         double lmin = evals[0], lmax = evals[n1 - 1];
         printf(", lambda_min %.6g, lambda_max %.6g, condition number ", lmin, lmax);
         if (lmin > 0)
@@ -140,7 +141,7 @@ static void print_kernel(const cli_kernel_opts *o, const double *K, size_t n1, s
         printf(", ||K||_F %.6g", sqrt(ss));
     }
     printf(", %.3fs", t_kernel);
-    if (sym) printf(" (+ %.3fs eigenvalues)", t_eig);
+    if (eig) printf(" (+ %.3fs eigenvalues)", t_eig);
     printf("\n");
     if (isfinite(tf_used))
         printf("trace factor %.6g (%s)\n", tf_used,
@@ -149,21 +150,22 @@ static void print_kernel(const cli_kernel_opts *o, const double *K, size_t n1, s
            o->spec_path ? o->spec_path : "");
 }
 
-/* The kernel (and its eigenvalues when symmetric), the files, the summary. */
+/* The kernel (and its eigenvalues when --spectrum or --stats asks for them),
+ * the files, the summary. */
 static int kernel_files(const cli_kernel_opts *o, const cli_args *a, const ntk_array *X,
                         const ntk_array *X2)
 {
-    const int sym = X2 == NULL;
+    const int sym = X2 == NULL, eig = sym && (o->spec_path || cli_has(a, "stats"));
     const size_t n1 = X->rows, n2 = sym ? n1 : X2->rows;
     size_t tile_limit = 0;
-    if (kernel_memory(o, n1, n2, sym, &tile_limit)) return 1;
+    if (kernel_memory(o, n1, n2, eig, &tile_limit)) return 1;
     double *K = malloc(n1 * n2 * sizeof(double));   /* kernel_memory bounds n1·n2·8 */
-    double *evals = sym ? malloc(n1 * sizeof(double)) : NULL, tf_used = NAN;
-    int rc = !K || (sym && !evals) ? cli_fail("out of memory for the %zu x %zu kernel", n1, n2) : 0;
+    double *evals = eig ? malloc(n1 * sizeof(double)) : NULL, tf_used = NAN;
+    int rc = !K || (eig && !evals) ? cli_fail("out of memory for the %zu x %zu kernel", n1, n2) : 0;
     double t0 = cli_now();
     if (!rc) rc = cli_kernel_compute(o, a, X, X2, tile_limit, K, &tf_used);
     double t1 = cli_now();
-    if (!rc && sym && ntk_eigh(K, n1, evals, NULL) != NTK_OK) rc = cli_fail_lib("eigenvalues");
+    if (!rc && eig && ntk_eigh(K, n1, evals, NULL) != NTK_OK) rc = cli_fail_lib("eigenvalues");
     double t2 = cli_now();
     if (!rc) rc = write_kernel_files(o->out_path, o->spec_path, K, n1, n2, evals);
     if (!rc) print_kernel(o, K, n1, n2, evals, t1 - t0, t2 - t1, tf_used);
@@ -187,7 +189,8 @@ int cmd_kernel(int argc, char **argv)
                   "                           --trace-factor, else the estimate from X\n"
                   "The *-inf and lin kinds use only --act --act-param --input-scale --alpha;\n"
                   "--centered does not change the kernel (f - f0 has the gradient of f).\n"
-                  "Prints the shape, lambda_min, lambda_max, condition number and seconds.",
+                  "Prints the shape, the Frobenius norm and seconds; with --stats or --spectrum\n"
+                  "also lambda_min, lambda_max and the condition number (one eigendecomposition).",
                   kernel_flags, NKERNEL_FLAGS);
         return 0;
     }
@@ -197,6 +200,8 @@ int cmd_kernel(int argc, char **argv)
     ntk_array X = {0}, X2 = {0};
     int rc = cli_load_matrix("--x", o.x_path, &X) ||
              (o.x2_path && cli_load_matrix("--x2", o.x2_path, &X2));
+    if (!rc && o.x2_path && cli_has(&a, "stats"))
+        rc = cli_fail("--stats needs a symmetric kernel but --x2 asks for a cross block; drop one");
     if (!rc && o.x2_path && X2.cols != X.cols)
         rc = cli_fail("--x %s has d = %zu but --x2 %s has d = %zu; both need the same dimension",
                       o.x_path, X.cols, o.x2_path, X2.cols);

@@ -188,6 +188,23 @@ K = np.load(t + "/inf_erf.npy")
 err = np.abs(K - ref).max()
 assert err <= 1e-12 * np.abs(ref).max(), err
 EOF
+# eigenvalues only when asked for: --stats prints lambda_min/lambda_max, the plain command none
+runto "kernel ntk-inf, no eigenvalues asked" "$tmp/plain.out" "$NTKIT" kernel --kind ntk-inf --alpha 1.5 \
+    --x "$tmp/X.npy" --out "$tmp/inf_plain.npy"
+runto "kernel ntk-inf --stats" "$tmp/stats.out" "$NTKIT" kernel --kind ntk-inf --alpha 1.5 \
+    --x "$tmp/X.npy" --out "$tmp/inf_stats.npy" --stats
+pycheck "--stats prints numpy's extreme eigenvalues; the plain command prints none" <<'EOF'
+import re, sys, numpy as np
+t = sys.argv[1]
+plain, stats = open(t + "/plain.out").read(), open(t + "/stats.out").read()
+assert "lambda" not in plain and "||K||_F" in plain, plain
+m = re.search(r"lambda_min ([^,]+), lambda_max ([^,]+),", stats)
+ev = np.linalg.eigvalsh(np.load(t + "/inf_stats.npy"))
+# printed with %.6g: 6 significant digits
+assert abs(float(m.group(1)) - ev[0]) <= 1e-5 * abs(ev).max(), (m.group(1), ev[0])
+assert abs(float(m.group(2)) - ev[-1]) <= 1e-5 * ev[-1], (m.group(2), ev[-1])
+assert np.array_equal(np.load(t + "/inf_plain.npy"), np.load(t + "/inf_stats.npy"))
+EOF
 pycheck "--spectrum: header, ascending, == numpy eigvalsh" <<'EOF'
 import sys, numpy as np
 t = sys.argv[1]
