@@ -83,8 +83,9 @@ int cli_isatty_stderr(void);
  * -------------------------------------------------------------------- */
 
 #define CLI_TRAIN_FLAGS                                                                   \
-    {"n", 1, "N", "training points (default 1000; 0 with a data file: all rows but --n-test)"}, \
-    {"n-test", 1, "N", "test points (default 200)"},                                       \
+    {"n", 1, "N", "training points (default 1000; with a data file all its rows but --n-test)"}, \
+    {"n-test", 1, "N", "test points (default 200; with a data file 0, or all rows of --test)"}, \
+    {"test", 1, "SPEC", "test rows from a second file: npy:Xt.npy:yt.npy, csv:..., like --data"}, \
     {"d", 1, "D", "input dimension of synthetic data (default 20; files set their own)"}, \
     CLI_NET_FLAGS,                                                                         \
     {"loss", 1, "FORM", "loss form: mean (1/2n sum r^2) | sum (1/2 sum r^2) (default mean)"}, \
@@ -100,7 +101,8 @@ int cli_isatty_stderr(void);
     {"out", 1, "DIR", "run directory to write (required; must be new or empty unless --force)"}, \
     {"force", 0, NULL, "write into a non-empty --out, replacing the files ntkit wrote there"}, \
     {"threads", 1, "T", "OpenBLAS threads (default: all cores)"},                          \
-    {"quiet", 0, NULL, "no progress line"}
+    {"quiet", 0, NULL, "no progress line (--progress none)"},                              \
+    {"progress", 1, "MODE", "auto (a line in place on a terminal, else plain) | plain (a line every 5 s) | tty | none"}
 
 /* The most metric rows a run logs (about 2 GB of metrics.csv at 200 bytes a row). */
 #define CLI_MAX_ROWS 10000000
@@ -114,7 +116,7 @@ typedef struct {
     double t_final, t_every;   /* --steps/--log-every as numbers (flow: times) */
     int flow;
     const char *out_dir;
-    const char *data_spec, *target_spec;
+    const char *data_spec, *target_spec, *test_spec;
     const char *W0_path, *v0_path;
     int standardize, quiet, force;
 } cli_setup;
@@ -206,7 +208,10 @@ ntk_status cli_execute(ntk_run *r, const cli_setup *s, int theory, cli_rows *w,
 int cli_write_results(const cli_setup *s, const ntk_run *r, ntk_run_status status,
                       const struct cJSON *summary);
 
-/* Progress line on stderr (only on a terminal): step/total, loss, ETA. */
+/* --progress auto|plain|tty|none (cli/rundir.c); prints the error. */
+int cli_progress_mode(const char *mode);
+/* Progress on stderr: step/total, loss, ETA; on a terminal one line rewritten
+ * in place, otherwise (or with --progress plain) a new line every 5 s. */
 void cli_progress(size_t step, size_t total, double loss, double elapsed, int final);
 
 /* ----------------------------------------------------------------------

@@ -258,15 +258,33 @@ void cli_csv_discard(cli_csv *c)
 
 /* ---- progress --------------------------------------------------------- */
 
+/* auto: a line rewritten in place on a terminal, else plain; plain: one new
+ * line every CLI_PROGRESS_PLAIN_SECONDS and at the end (batch logs show
+ * where a long run is); none: nothing. */
+static int g_progress = -1;   /* -1 auto, 0 none, 1 tty, 2 plain */
+#define CLI_PROGRESS_PLAIN_SECONDS 5.0
+
+int cli_progress_mode(const char *mode)
+{
+    if (!mode || !strcmp(mode, "auto")) g_progress = -1;
+    else if (!strcmp(mode, "none")) g_progress = 0;
+    else if (!strcmp(mode, "tty")) g_progress = 1;
+    else if (!strcmp(mode, "plain")) g_progress = 2;
+    else return cli_fail("--progress must be auto, plain, tty or none, got '%s'", mode);
+    return 0;
+}
+
 void cli_progress(size_t step, size_t total, double loss, double elapsed, int final)
 {
     static double last = -1.0;
-    if (!cli_isatty_stderr()) return;
-    if (!final && elapsed - last < 0.2 && step != 0) return;
+    int mode = g_progress >= 0 ? g_progress : cli_isatty_stderr() ? 1 : 2;
+    if (mode == 0) return;
+    double every = mode == 1 ? 0.2 : CLI_PROGRESS_PLAIN_SECONDS;
+    if (!final && step != 0 && elapsed - last < every) return;
     last = elapsed;
     double eta = step > 0 ? elapsed * (double)(total - step) / (double)step : 0.0;
-    fprintf(stderr, "\r  step %zu/%zu  loss %.4e  elapsed %.1fs  eta %.1fs   ", step, total, loss,
-            elapsed, eta);
-    if (final) fputc('\n', stderr);
+    fprintf(stderr, "%s  step %zu/%zu  loss %.4e  elapsed %.1fs  eta %.1fs%s", mode == 1 ? "\r" : "",
+            step, total, loss, elapsed, eta, mode == 1 ? "   " : "\n");
+    if (final && mode == 1) fputc('\n', stderr);
     fflush(stderr);
 }

@@ -77,13 +77,39 @@ static int schedule_flags(const cli_args *a, cli_setup *s)
     return 0;
 }
 
+/* --data, --target, --test, --n, --n-test: the dataset. A file's rows are
+ * all for training by default (--n 0 means all but --n-test), and --test
+ * names a second file whose rows are the test set. */
+static int setup_data(const cli_args *a, cli_setup *s, size_t d)
+{
+    s->data_spec = cli_str(a, "data", "gaussian");
+    s->test_spec = cli_str(a, "test", NULL);
+    int is_file = strchr(s->data_spec, ':') && strncmp(s->data_spec, "gaussian", 8) != 0;
+    size_t n, n_test;
+    if (cli_size(a, "n", is_file ? 0 : 1000, 0, &n) ||
+        cli_size(a, "n-test", is_file ? 0 : 200, 0, &n_test))
+        return 1;
+    if (s->test_spec && !is_file)
+        return cli_fail("--test needs training data from a file (--data npy:..., csv:...); "
+                        "synthetic data make their own test rows (--n-test)");
+    const char *target = s->target_spec;
+    if (!target && !is_file) target = "linear";
+    if (n == 0 && !is_file) return cli_fail("--n must be positive for synthetic data");
+    size_t need = ntk_size_mul(n + n_test, d + 1, 1, sizeof(double));
+    if (!is_file && ntk_mem_check(need, 0, "the dataset") != NTK_OK) return cli_fail_lib(NULL);
+    ntk_dataset_spec spec = {s->data_spec, target, n, n_test, is_file && !cli_has(a, "d") ? 0 : d,
+                             s->cfg.seed, s->standardize, s->test_spec};
+    if (ntk_dataset_make(&spec, &s->ds) != NTK_OK)
+        return cli_fail_lib(s->test_spec ? "--data/--test/--target" : "--data/--target");
+    s->target_spec = target;
+    return 0;
+}
+
 int cli_setup_from_args(const cli_args *a, cli_setup *s)
 {
     memset(s, 0, sizeof *s);
-    size_t n, n_test, d;
-    if (cli_size(a, "n", 1000, 0, &n) || cli_size(a, "n-test", 200, 0, &n_test) ||
-        cli_size(a, "d", 20, 1, &d))
-        return 1;
+    size_t d;
+    if (cli_size(a, "d", 20, 1, &d)) return 1;
     if (schedule_flags(a, s)) return 1;
     if (cli_double(a, "lr1", 1.0, -INFINITY, &s->gd.lr1) ||
         cli_double(a, "lr2", 1.0, -INFINITY, &s->gd.lr2))
@@ -95,10 +121,10 @@ int cli_setup_from_args(const cli_args *a, cli_setup *s)
     if (cli_threads(a)) return 1;
     s->out_dir = cli_str(a, "out", NULL);
     if (!s->out_dir) return cli_fail("--out DIR is required: the run directory to write");
-    s->data_spec = cli_str(a, "data", "gaussian");
     s->target_spec = cli_str(a, "target", NULL);
     s->standardize = cli_has(a, "standardize");
     s->quiet = cli_has(a, "quiet");
+    if (cli_progress_mode(s->quiet ? "none" : cli_str(a, "progress", "auto"))) return 1;
     s->force = cli_has(a, "force");
     if (cli_check_outdir(s->out_dir, s->force)) return 1;
     s->W0_path = cli_str(a, "W0", NULL);
@@ -117,17 +143,7 @@ int cli_setup_from_args(const cli_args *a, cli_setup *s)
     } else if (strcmp(lrs, "none") != 0) {
         return cli_fail("--lr-scale must be none or alpha2, got '%s'", lrs);
     }
-    int is_file = strchr(s->data_spec, ':') && strncmp(s->data_spec, "gaussian", 8) != 0;
-    const char *target = s->target_spec;
-    if (!target && !is_file) target = "linear";
-    if (n == 0 && !is_file) return cli_fail("--n must be positive for synthetic data");
-    size_t need = ntk_size_mul(n + n_test, d + 1, 1, sizeof(double));
-    if (!is_file && ntk_mem_check(need, 0, "the dataset") != NTK_OK) return cli_fail_lib(NULL);
-    ntk_dataset_spec spec = {s->data_spec, target, n, n_test, is_file && !cli_has(a, "d") ? 0 : d,
-                             s->cfg.seed, s->standardize};
-    if (ntk_dataset_make(&spec, &s->ds) != NTK_OK)
-        return cli_fail_lib("--data/--target");
-    s->target_spec = target;
+    if (setup_data(a, s, d)) return 1;
     s->cfg.d = s->ds.d;
     if (ntk_net_config_check(&s->cfg) != NTK_OK) {
         cli_setup_free(s);
@@ -177,6 +193,7 @@ cJSON *cli_setup_config_json(const cli_setup *s, const char *command)
     cJSON_AddBoolToObject(o, "flow", s->flow);
     cJSON_AddNumberToObject(o, "seed", (double)s->cfg.seed);
     cJSON_AddStringToObject(o, "data", s->data_spec);
+    if (s->test_spec) cJSON_AddStringToObject(o, "test", s->test_spec);
     if (s->target_spec)
         cJSON_AddStringToObject(o, "target", s->target_spec);
     else

@@ -408,6 +408,8 @@ typedef struct {
     size_t d;                  /* dimension of synthetic inputs (files: 0, or checked) */
     uint64_t seed;             /* inputs; the teacher uses seed + 1 */
     int standardize;           /* 1: centre and rescale to Tr Σ = d (training statistics) */
+    const char *test;          /* NULL, or a file spec whose rows are the test set (n_test of
+                                  them, or all when n_test = 0); data must then be a file */
 } ntk_dataset_spec;
 ntk_status ntk_dataset_make(const ntk_dataset_spec *spec, ntk_dataset *out);
 void ntk_dataset_free(ntk_dataset *ds);

@@ -277,14 +277,72 @@ static ntk_status split_into(ntk_array *X, ntk_array *y, size_t n, size_t n_test
     return NTK_OK;
 }
 
+/* The rows of a separate test file appended to X (and its labels to y):
+ * n_test rows of it, or all when n_test = 0. *n_test gets the count. */
+static ntk_status append_test_file(const char *test_spec, size_t *n_test, ntk_array *X,
+                                   ntk_array *y)
+{
+    if (!is_file_spec(test_spec))
+        return ntk_set_error(NTK_ERR_ARG, "test data '%s' must be a file: npy:X.npy[:y.npy], "
+                             "csv:FILE[:OPTIONS], cifar10:... or mnist:...", test_spec);
+    ntk_array Xt = {0}, yt = {0};
+    ntk_status st = load_file_spec(test_spec, *n_test, &Xt, &yt);
+    if (st == NTK_OK && Xt.cols != X->cols)
+        st = ntk_set_error(NTK_ERR_ARG, "test data '%s' have %zu columns but the training data "
+                           "have %zu", test_spec, Xt.cols, X->cols);
+    if (st == NTK_OK && *n_test > Xt.rows)
+        st = ntk_set_error(NTK_ERR_ARG, "test data '%s' have %zu rows but n_test = %zu were "
+                           "asked", test_spec, Xt.rows, *n_test);
+    if (st == NTK_OK && !!y->data != !!yt.data)
+        st = ntk_set_error(NTK_ERR_ARG, "the training data carry %slabels but test data '%s' "
+                           "%s; give both files labels, or a target spec", y->data ? "" : "no ",
+                           test_spec, yt.data ? "do" : "do not");
+    size_t nt = *n_test ? *n_test : Xt.rows, rows = X->rows + nt;
+    double *Xa = st == NTK_OK ? ntk_alloc(rows * X->cols, sizeof(double), "training and test inputs") : NULL;
+    double *ya = st == NTK_OK && y->data ? ntk_alloc(rows, sizeof(double), "labels") : NULL;
+    if (st == NTK_OK && (!Xa || (y->data && !ya))) st = NTK_ERR_NOMEM;
+    if (st == NTK_OK) {
+        memcpy(Xa, X->data, X->rows * X->cols * sizeof(double));
+        memcpy(Xa + X->rows * X->cols, Xt.data, nt * X->cols * sizeof(double));
+        free(X->data);
+        X->data = Xa, Xa = NULL;
+        if (ya) {
+            memcpy(ya, y->data, X->rows * sizeof(double));
+            memcpy(ya + X->rows, yt.data, nt * sizeof(double));
+            free(y->data);
+            y->data = ya, ya = NULL;
+            y->rows = rows;
+        }
+        X->rows = rows;
+        *n_test = nt;
+    }
+    free(Xa), free(ya);
+    ntk_array_free(&Xt);
+    ntk_array_free(&yt);
+    return st;
+}
+
 static ntk_status dataset_build(const char *data_spec, const char *target_spec, size_t n,
                                 size_t n_test, size_t d, uint64_t seed, int standardize,
-                                ntk_dataset *out, ntk_array *X, ntk_array *y)
+                                const char *test_spec, ntk_dataset *out, ntk_array *X,
+                                ntk_array *y)
 {
     ntk_rng rng;
     ntk_rng_seed(&rng, seed);                       /* inputs, then label noise */
-    NTK_TRY(load_inputs(data_spec, n, n_test, d, &rng, X, y));
-    NTK_TRY(check_split(data_spec, X, &n, n_test, d));
+    if (test_spec && *test_spec) {
+        /* training rows from data_spec (n of them, or all), test rows from test_spec */
+        if (!is_file_spec(data_spec))
+            return ntk_set_error(NTK_ERR_ARG, "a separate test file needs file training data, "
+                                 "not '%s'", data_spec);
+        NTK_TRY(load_inputs(data_spec, n, 0, d, &rng, X, y));
+        NTK_TRY(check_split(data_spec, X, &n, 0, d));
+        X->rows = n;   /* the rows past n are not used */
+        if (y->data) y->rows = n;
+        NTK_TRY(append_test_file(test_spec, &n_test, X, y));
+    } else {
+        NTK_TRY(load_inputs(data_spec, n, n_test, d, &rng, X, y));
+        NTK_TRY(check_split(data_spec, X, &n, n_test, d));
+    }
     if (standardize) {
         double *mean = ntk_alloc(X->cols, sizeof(double), "column means");
         if (!mean) return NTK_ERR_NOMEM;
@@ -318,8 +376,8 @@ ntk_status ntk_dataset_make(const ntk_dataset_spec *spec, ntk_dataset *out)
     if (n_test > SIZE_MAX / 2 || n > SIZE_MAX / 2)
         return ntk_set_error(NTK_ERR_ARG, "n = %zu or n_test = %zu is too large", n, n_test);
     ntk_array X = {0}, y = {0};
-    ntk_status st = dataset_build(data_spec, target_spec, n, n_test, d, seed, standardize, out,
-                                  &X, &y);
+    ntk_status st = dataset_build(data_spec, target_spec, n, n_test, d, seed, standardize,
+                                  spec->test, out, &X, &y);
     ntk_array_free(&X);
     ntk_array_free(&y);
     if (st != NTK_OK) ntk_dataset_free(out);
