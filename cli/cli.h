@@ -204,9 +204,10 @@ int cli_run_create(const cli_setup *s, const ntk_run_config *rc, ntk_run **r);
 /* ntk_run_execute over --steps/--log-every with the signal flags. */
 ntk_status cli_execute(ntk_run *r, const cli_setup *s, int theory, cli_rows *w,
                        ntk_run_report *rep);
-/* W.npy, v.npy (unless diverged) and summary.json, committed together. */
-int cli_write_results(const cli_setup *s, const ntk_run *r, ntk_run_status status,
-                      const struct cJSON *summary);
+/* W.npy, v.npy (unless diverged), predict_<model>.npy on the inputs of
+ * --predict (when predict is not NULL) and summary.json, committed together. */
+int cli_write_results(const cli_setup *s, ntk_run *r, ntk_run_status status,
+                      const struct cJSON *summary, const ntk_array *predict);
 
 /* --progress auto|plain|tty|none (cli/rundir.c); prints the error. */
 int cli_progress_mode(const char *mode);
@@ -259,7 +260,8 @@ const char *cli_fmt_bytes(size_t bytes, char *buf);
     {"kernel-subsample", 1, "N", "training points used for the NTK drift, 0 all (default 500)"}, \
     {"lr-scale", 1, "MODE", "none | alpha2: divide both rates by alpha^2 (default none)"},     \
     {"quad-order", 1, "Q", "Gauss-Hermite order for infinite-width kernels (default 64)"},      \
-    {"mem-limit", 1, "BYTES", "memory for kernel tiles, e.g. 512M or 2G (default 1G)"}
+    {"mem-limit", 1, "BYTES", "memory for kernel tiles, e.g. 512M or 2G (default 1G)"},      \
+    {"predict", 1, "X.npy", "also write every model's predictions on these inputs (k, d) at the end: predict_<model>.npy"}
 
 /* Summary of one run, for sweeps: final and max of every metric column. */
 typedef struct {

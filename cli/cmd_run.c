@@ -205,8 +205,8 @@ static int stability_warning(ntk_run *r, const ntk_run_config *rc)
 }
 
 /* Train every model, write the rows, then the weights and the summary. */
-static int run_models(ntk_run *r, const cli_setup *s, double t_start, int quiet_summary,
-                      cli_run_result *res)
+static int run_models(ntk_run *r, const cli_setup *s, const ntk_array *predict, double t_start,
+                      int quiet_summary, cli_run_result *res)
 {
     size_t nc = ntk_run_ncolumns(r);
     const char *names[RUN_MAX_COLS + 1];
@@ -225,13 +225,28 @@ static int run_models(ntk_run *r, const cli_setup *s, double t_start, int quiet_
         rc = w.failed ? 1 : cli_fail_lib(NULL);
     } else {
         cJSON *sum = run_summary(r, s, &rep, t_setup);
-        rc = cli_csv_close(&w.csv) || cli_write_results(s, r, rep.status, sum);
+        rc = cli_csv_close(&w.csv) || cli_write_results(s, r, rep.status, sum, predict->data ? predict : NULL);
         cJSON_Delete(sum);
         if (!rc) rc = run_report(s, &rep, t_setup, why, quiet_summary);
         if (res) fill_result(r, &rep, res);
     }
     cli_rows_free(&w);
     return rc;
+}
+
+/* --predict X.npy: inputs of the run's dimension, loaded before training. */
+static int predict_inputs(const cli_args *a, const cli_setup *s, ntk_array *X)
+{
+    const char *path = cli_str(a, "predict", NULL);
+    if (!path) return 0;
+    if (cli_load_matrix("--predict", path, X)) return 1;
+    if (X->cols != s->cfg.d) {
+        int rc = cli_fail("--predict %s has d = %zu but the run's inputs have d = %zu", path,
+                          X->cols, s->cfg.d);
+        ntk_array_free(X);
+        return rc;
+    }
+    return 0;
 }
 
 /* The whole run, given parsed flags; fills res when non-NULL (sweeps). */
@@ -244,9 +259,12 @@ int cli_run_with_args(const cli_args *a, int quiet_summary, cli_run_result *res)
     ntk_run *r = NULL;
     if (!s.quiet && cli_isatty_stderr())
         fprintf(stderr, "  setting up models (kernels and eigendecompositions for n = %zu)...\n", s.ds.n);
-    int code = run_options(a, &s, &rc) || write_run_config(a, &s, &rc) ||
-               cli_run_create(&s, &rc, &r) || stability_warning(r, &rc);
-    if (!code) code = run_models(r, &s, t_start, quiet_summary, res);
+    ntk_array predict = {0};
+    int code = run_options(a, &s, &rc) || predict_inputs(a, &s, &predict) ||
+               write_run_config(a, &s, &rc) || cli_run_create(&s, &rc, &r) ||
+               stability_warning(r, &rc);
+    if (!code) code = run_models(r, &s, &predict, t_start, quiet_summary, res);
+    ntk_array_free(&predict);
     ntk_run_free(r);
     cli_setup_free(&s);
     return code;

@@ -76,7 +76,7 @@ static int train(const cli_setup *s, ntk_run *r)
         rc = w.failed ? 1 : cli_fail_lib(NULL);
     } else {
         cJSON *sum = train_summary(r, &rep);
-        rc = cli_csv_close(&w.csv) || cli_write_results(s, r, rep.status, sum);
+        rc = cli_csv_close(&w.csv) || cli_write_results(s, r, rep.status, sum, NULL);
         cJSON_Delete(sum);
         if (!rc) rc = train_report(s, &rep);
     }

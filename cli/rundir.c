@@ -88,11 +88,14 @@ static const char *const owned_files[] = {
     "X_test.npy",  "y_test.npy",   "W0.npy",      "v0.npy",    "W.npy",       "v.npy",
 };
 
+static int has_suffix(const char *s, const char *suf);
+
 static int is_owned_file(const char *name)
 {
     for (size_t k = 0; k < sizeof owned_files / sizeof owned_files[0]; k++)
         if (strcmp(name, owned_files[k]) == 0) return 1;
-    /* leftovers of a process that was killed outright */
+    /* predictions of --predict; leftovers of a process that was killed outright */
+    if (strncmp(name, "predict_", 8) == 0 && has_suffix(name, ".npy")) return 1;
     return strstr(name, ".tmp.") != NULL || strstr(name, ".partial") != NULL;
 }
 

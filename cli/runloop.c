@@ -93,10 +93,32 @@ int cli_run_create(const cli_setup *s, const ntk_run_config *rc, ntk_run **r)
     return 0;
 }
 
-/* The weights of a run that did not diverge (W.npy, v.npy) and its summary,
- * committed together. */
-int cli_write_results(const cli_setup *s, const ntk_run *r, ntk_run_status status,
-                      const struct cJSON *summary)
+/* predict_<model>.npy for every model of the run, on X (n, d) */
+static int stage_predictions(ntk_outset *o, const cli_setup *s, ntk_run *r, const ntk_array *X)
+{
+    double *f = malloc(X->rows * sizeof(double));
+    if (!f) return cli_fail("out of memory for %zu predictions", X->rows);
+    int rc = 0;
+    for (int k = 0; k < NTK_NMODELS && !rc; k++) {
+        if (ntk_run_predict_at(r, k, X->data, X->rows, f) != NTK_OK) {
+            if (strstr(ntk_errmsg(), "not part of this run")) continue;
+            rc = cli_fail_lib("--predict");
+            break;
+        }
+        char name[64], p[4096];
+        snprintf(name, sizeof name, "predict_%s.npy", ntk_model_name(k));
+        cli_path(p, sizeof p, s->out_dir, name);
+        if (ntk_outset_add_npy(o, p, f, X->rows, 1, 1) != NTK_OK) rc = cli_fail_lib(NULL);
+    }
+    free(f);
+    return rc;
+}
+
+/* The weights of a run that did not diverge (W.npy, v.npy), the predictions
+ * on --predict inputs (when predict is not NULL) and its summary, committed
+ * together. */
+int cli_write_results(const cli_setup *s, ntk_run *r, ntk_run_status status,
+                      const struct cJSON *summary, const ntk_array *predict)
 {
     ntk_outset *o = NULL;
     char p[4096];
@@ -108,8 +130,11 @@ int cli_write_results(const cli_setup *s, const ntk_run *r, ntk_run_status statu
         rc = ntk_outset_add_npy(o, p, ntk_net_W(net), s->cfg.m, s->cfg.d, 2) != NTK_OK;
         cli_path(p, sizeof p, s->out_dir, "v.npy");
         if (!rc) rc = ntk_outset_add_npy(o, p, ntk_net_v(net), s->cfg.m, 1, 1) != NTK_OK;
+        if (rc) cli_fail_lib(NULL);
+        if (!rc && predict) rc = stage_predictions(o, s, r, predict);
+    } else if (rc) {
+        cli_fail_lib(NULL);
     }
-    if (rc) cli_fail_lib(NULL);
     if (!rc) rc = cli_outset_json(o, s->out_dir, "summary.json", summary);
     if (!rc && ntk_outset_commit(o) != NTK_OK) rc = cli_fail_lib(NULL);
     ntk_outset_free(o);

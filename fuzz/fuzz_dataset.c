@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (target_kind == 3) tspec = "noise";
 
     ntk_dataset ds;
-    ntk_status st = ntk_dataset_make(&(ntk_dataset_spec){spec, tspec, n, n_test, d, 3, standardize}, &ds);
+    ntk_status st = ntk_dataset_make(&(ntk_dataset_spec){spec, tspec, n, n_test, d, 3, standardize, NULL}, &ds);
     if (st != NTK_OK) {
         fuzz_check_message(st, 0);
         FUZZ_ASSERT(ds.X_train == NULL && ds.y_train == NULL && ds.X_test == NULL &&

@@ -76,7 +76,7 @@ static void try_dataset(const char *data, const char *target, size_t d, uint64_t
 {
     if (is_file_spec(data) || is_file_spec(target)) return;
     ntk_dataset ds;
-    ntk_status st = ntk_dataset_make(&(ntk_dataset_spec){data, target, 4, 2, d, seed, (int)(seed & 1)}, &ds);
+    ntk_status st = ntk_dataset_make(&(ntk_dataset_spec){data, target, 4, 2, d, seed, (int)(seed & 1), NULL}, &ds);
     if (st != NTK_OK) {
         fuzz_check_message(st, 0);
         FUZZ_ASSERT(ds.X_train == NULL && ds.y_train == NULL && ds.X_test == NULL &&

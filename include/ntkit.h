@@ -683,6 +683,10 @@ ntk_status ntk_run_metrics(ntk_run *run, int with_kernel, double *row);
 /* Predictions of a model (index 0..4) at the current time: train (n) and
  * test (nt), either may be NULL. NTK_ERR_ARG if the model is off. */
 ntk_status ntk_run_predictions(ntk_run *run, int model, double *f_train, double *f_test);
+/* Predictions of a model at the current time on any inputs X (n, d) -> f (n):
+ * the network, its linearization and Hu et al.'s model evaluated there, the
+ * kernel models through the cross kernel K(X, X_train). */
+ntk_status ntk_run_predict_at(ntk_run *run, int model, const double *X, size_t n, double *f);
 const ntk_net *ntk_run_net(const ntk_run *run);
 
 /* Theory at t = 0 (docs/theory.md §7). */

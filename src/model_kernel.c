@@ -7,6 +7,7 @@
 typedef struct {
     ntk_kgd *kgd;
     double *Ktest;           /* (nt, n) test × train kernel, same weights */
+    int inf;                 /* 1: the infinite-width kernel */
 } kernel_state;
 
 static ntk_status kernel_predict(run_model *m, double t, int test, double *f)
@@ -18,6 +19,20 @@ static ntk_status kernel_predict(run_model *m, double t, int test, double *f)
     return ntk_kgd_predict_test(s->kgd, t, r->cfg.flow, s->Ktest, r->nt, r->ft0, f);
 }
 
+/* f = f0 + K(X, X_train) h_t(K) r0, with the cross kernel made here */
+static ntk_status kernel_predict_at(run_model *m, double t, const double *X, size_t n,
+                                    const double *f0, double *f)
+{
+    const ntk_run *r = m->run;
+    const kernel_state *s = m->state;
+    double *Kx = ntk_alloc(ntk_size_mul(n, r->n, 1, 1), sizeof(double), "cross kernel");
+    if (!Kx) return NTK_ERR_NOMEM;
+    ntk_status st = run_kernel(r, s->inf, X, n, r->X, r->n, r->cfg.gd.lr1, r->cfg.gd.lr2, Kx);
+    if (st == NTK_OK) st = ntk_kgd_predict_test(s->kgd, t, r->cfg.flow, Kx, n, f0, f);
+    free(Kx);
+    return st;
+}
+
 static void kernel_destroy(run_model *m)
 {
     kernel_state *s = m->state;
@@ -27,7 +42,8 @@ static void kernel_destroy(run_model *m)
     free(s);
 }
 
-static const run_model_ops kernel_ops = {NULL, NULL, NULL, NULL, kernel_predict, kernel_destroy};
+static const run_model_ops kernel_ops = {NULL, NULL, NULL, NULL, kernel_predict,
+                                         kernel_predict_at, kernel_destroy};
 
 /* λ_min, λ_max of the model's K = η1Θ1 + η2Θ2 (src/kgd.c: exact with an
  * eigendecomposition, Ritz values with Krylov). */
@@ -44,6 +60,7 @@ ntk_status run_model_kernel(ntk_run *r, run_model *m, int inf)
     kernel_state *s = ntk_calloc(1, sizeof *s, "kernel model");
     if (!s) return NTK_ERR_NOMEM;
     m->state = s;
+    s->inf = inf;
     size_t n = r->n, nt = r->nt;
     double *K = ntk_alloc(n * n, sizeof(double), "kernel matrix");
     if (!K) return NTK_ERR_NOMEM;

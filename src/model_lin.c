@@ -59,6 +59,32 @@ static ntk_status lin_flow_to(run_model *m, double t)
     return NTK_OK;
 }
 
+static ntk_status lin_features(const ntk_run *r, size_t p, const double *Xr, size_t rows,
+                               double *F, double *Psi);
+
+/* f = f0 + Ψ(X) β on any X (n, d): the features of the rescaled inputs */
+static ntk_status lin_predict_at(run_model *m, double t, const double *X, size_t n,
+                                 const double *f0, double *f)
+{
+    (void)t;
+    const ntk_run *r = m->run;
+    const lin_state *s = m->state;
+    size_t d = r->d, p = s->p;
+    size_t count = ntk_size_mul(n, p + 2 * d + 2, 1, 1);
+    double *Psi = ntk_alloc(count, sizeof(double), "linear model features");
+    if (!Psi) return NTK_ERR_NOMEM;
+    double *F = Psi + n * p, *Xr = F + n * (d + 2);
+    ntk_lin_inputs(&r->cfg.net, X, n, Xr);
+    ntk_status st = lin_features(r, p, Xr, n, F, Psi);
+    if (st == NTK_OK) {
+        for (size_t i = 0; i < n; i++) f[i] = f0 ? f0[i] : 0.0;
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)p, 1.0, Psi, (int)p, s->beta, 1, 1.0,
+                    f, 1);
+    }
+    free(Psi);
+    return st;
+}
+
 static void lin_destroy(run_model *m)
 {
     lin_state *s = m->state;
@@ -68,7 +94,7 @@ static void lin_destroy(run_model *m)
 }
 
 static const run_model_ops lin_ops = {lin_step, lin_flow_to, NULL, NULL, lin_predict,
-                                      lin_destroy};
+                                      lin_predict_at, lin_destroy};
 
 /* Kept: Ψ (n+nt, p), β, b, μ, scratch (p each), V (p,p), f (n); during set-up
  * also one feature block (n+nt, d+2), which then holds c·ΨᵀΨ (p,p), and the
@@ -90,22 +116,21 @@ size_t run_model_lin_bytes(const ntk_run_config *cfg, size_t n, size_t nt)
     return ntk_size_mul(lin_doubles(n, nt, cfg->net.d, lin_p(cfg), &nf), sizeof(double), 1, 1);
 }
 
-/* Ψ = [√η1 ψ1 | √η2 ψ2] on the rescaled inputs Xr (n+nt, d), into s->Psi,
- * using F (n+nt, d+2) for one block at a time */
-static ntk_status lin_features(const ntk_run *r, lin_state *s, const double *Xr, double *F)
+/* Ψ (rows, p) = [√η1 ψ1 | √η2 ψ2] of the rescaled inputs Xr (rows, d), using
+ * F (rows, d+2) for one block at a time */
+static ntk_status lin_features(const ntk_run *r, size_t p, const double *Xr, size_t rows,
+                               double *F, double *Psi)
 {
-    size_t d = r->d, n = r->n, nt = r->nt, p = s->p;
+    size_t d = r->d;
     double e1 = r->cfg.gd.lr1, e2 = r->cfg.gd.lr2;
     size_t p1 = e1 > 0 ? d + 1 : 0;
     for (int layer = 1; layer <= 2; layer++) {
         double eta = layer == 1 ? e1 : e2;
         if (eta <= 0) continue;
         size_t q = layer == 1 ? d + 1 : d + 2, off = layer == 1 ? 0 : p1;
-        NTK_TRY(ntk_lin_features(&r->consts, r->cfg.net.alpha, layer, Xr, n + nt, d, F));
-        for (size_t i = 0; i < n + nt; i++) {
-            double *dst = i < n ? s->Psi + i * p : s->Psit + (i - n) * p;
-            for (size_t j = 0; j < q; j++) dst[off + j] = sqrt(eta) * F[i * q + j];
-        }
+        NTK_TRY(ntk_lin_features(&r->consts, r->cfg.net.alpha, layer, Xr, rows, d, F));
+        for (size_t i = 0; i < rows; i++)
+            for (size_t j = 0; j < q; j++) Psi[i * p + off + j] = sqrt(eta) * F[i * q + j];
     }
     return NTK_OK;
 }
@@ -132,7 +157,8 @@ ntk_status run_model_lin(ntk_run *r, run_model *m)
     double *Xr = F + nf;                 /* (n+nt, d) rescaled inputs */
     ntk_lin_inputs(&r->cfg.net, r->X, n, Xr);
     if (nt) ntk_lin_inputs(&r->cfg.net, r->Xt, nt, Xr + n * d);
-    NTK_TRY(lin_features(r, s, Xr, F));
+    /* Ψ and Ψ_test are contiguous: (n + nt, p) */
+    NTK_TRY(lin_features(r, p, Xr, n + nt, F, s->Psi));
     /* flow in feature space: c ΨᵀΨ = V diag(μ) Vᵀ, b = c Ψᵀ(y − f0) */
     cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, (int)p, (int)n, r->c, s->Psi, (int)p, 0.0,
                 F, (int)p);

@@ -209,6 +209,39 @@ static ntk_status linz_predict(run_model *m, double t, int test, double *f)
     return NTK_OK;
 }
 
+/* f = f0 + α/√m [φ(X W0ᵀ/s) Δv + rowsum(φ'(X W0ᵀ/s) diag(v0) ⊙ (X ΔWᵀ/s))] on
+ * any X (n, d), in blocks of rows (3 (block, m) scratch arrays). */
+static ntk_status linz_predict_at(run_model *m, double t, const double *X, size_t n,
+                                  const double *f0, double *f)
+{
+    (void)t;
+    const ntk_run *r = m->run;
+    const ntk_linz *lz = ((linz_state *)m->state)->lz;
+    size_t md = r->m * r->d, mm = r->m, d = r->d, B = (size_t)(1u << 18) / mm + 1;
+    if (B > n) B = n;
+    double *A = ntk_alloc(ntk_size_mul(3 * B, mm, 1, 1), sizeof(double), "linearized predictions");
+    if (!A) return NTK_ERR_NOMEM;
+    double *DV = A + B * mm, *P = DV + B * mm, k = r->cfg.net.alpha / sqrt((double)mm);
+    ntk_status st = NTK_OK;
+    for (size_t i0 = 0; i0 < n && st == NTK_OK; i0 += B) {
+        size_t rows = n - i0 < B ? n - i0 : B;
+        const double *Xb = X + i0 * d;
+        st = features_at_init(&r->cfg.net, ntk_net_W0(r->net), ntk_net_v0(r->net), Xb, rows, A, DV);
+        if (st != NTK_OK) break;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)mm, (int)d,
+                    1.0 / ntk_net_config_s(&r->cfg.net), Xb, (int)d, lz->p, (int)d, 0.0, P, (int)mm);
+        for (size_t i = 0; i < rows; i++) {
+            double acc = 0.0;
+            for (size_t j = 0; j < mm; j++) acc += DV[i * mm + j] * P[i * mm + j];
+            f[i0 + i] = k * acc + (f0 ? f0[i0 + i] : 0.0);
+        }
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)rows, (int)mm, k, A, (int)mm, lz->p + md, 1,
+                    1.0, f + i0, 1);
+    }
+    free(A);
+    return st;
+}
+
 static void linz_destroy(run_model *m)
 {
     linz_state *s = m->state;
@@ -220,7 +253,7 @@ static void linz_destroy(run_model *m)
 }
 
 static const run_model_ops linz_ops = {linz_step, linz_flow_to, linz_save, linz_restore,
-                                       linz_predict, linz_destroy};
+                                       linz_predict, linz_predict_at, linz_destroy};
 
 size_t run_model_linearized_bytes(const ntk_run_config *cfg, size_t n, size_t nt)
 {

@@ -69,6 +69,13 @@ static ntk_status nn_predict(run_model *m, double t, int test, double *f)
     return ntk_net_predict(r->net, r->X, r->n, f);
 }
 
+static ntk_status nn_predict_at(run_model *m, double t, const double *X, size_t n,
+                                const double *f0, double *f)
+{
+    (void)t, (void)f0;
+    return ntk_net_predict(m->run->net, X, n, f);
+}
+
 static void nn_destroy(run_model *m)
 {
     nn_state *s = m->state;
@@ -79,7 +86,7 @@ static void nn_destroy(run_model *m)
 }
 
 static const run_model_ops nn_ops = {nn_step, nn_flow_to, nn_save, nn_restore, nn_predict,
-                                     nn_destroy};
+                                     nn_predict_at, nn_destroy};
 
 /* The network and its trainer are made by ntk_run_create (every model
  * compares with them); this adds the flow integrator when there is one. */

@@ -320,3 +320,24 @@ ntk_status ntk_run_predictions(ntk_run *r, int model, double *f_train, double *f
     if (f_test && r->nt) NTK_TRY(m->ops->predict(m, r->t, 1, f_test));
     return NTK_OK;
 }
+
+ntk_status ntk_run_predict_at(ntk_run *r, int model, const double *X, size_t n, double *f)
+{
+    ntk_clear_error();
+    if (!r || model < 0 || model >= NTK_NMODELS || !run_model_on(r, model))
+        return ntk_set_error(NTK_ERR_ARG, "model %d is not part of this run", model);
+    if (!X || !f || n == 0) return ntk_set_error(NTK_ERR_ARG, "ntk_run_predict_at: X and f must be given, n > 0");
+    NTK_TRY(ntk_check_finite(X, ntk_size_mul(n, r->d, 1, 1), "X"));
+    NTK_TRY(ntk_check_input_scale(X, n, r->d, ntk_net_config_s(&r->cfg.net), "X"));
+    run_model *m = &r->model[model];
+    if (model == 0) return m->ops->predict_at(m, r->t, X, n, NULL, f);
+    /* every surrogate starts from the network's outputs at θ0 (0 when centred) */
+    double *f0 = ntk_calloc(n, sizeof(double), "outputs at theta0");
+    if (!f0) return NTK_ERR_NOMEM;
+    ntk_status st = r->cfg.net.centered ? NTK_OK
+                                        : ntk_forward(&r->cfg.net, ntk_net_W0(r->net),
+                                                      ntk_net_v0(r->net), X, n, f0);
+    if (st == NTK_OK) st = m->ops->predict_at(m, r->t, X, n, f0, f);
+    free(f0);
+    return st == NTK_OK ? ntk_check_result(f, n, 1, "the predictions", "a model overflowed") : st;
+}

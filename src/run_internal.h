@@ -22,6 +22,8 @@ typedef struct run_model run_model;
  *             advance (models with an integrator);
  *   predict   predictions at the run's time t on the training (test = 0)
  *             or test (test = 1) inputs;
+ *   predict_at  predictions at time t on any inputs X (n, d), with f0 (n)
+ *             the network's outputs there at θ0 (0 when centred);
  *   destroy   free the model's state. */
 typedef struct {
     ntk_status (*step)(run_model *m);
@@ -29,6 +31,8 @@ typedef struct {
     void (*save)(run_model *m);
     void (*restore)(run_model *m);
     ntk_status (*predict)(run_model *m, double t, int test, double *f);
+    ntk_status (*predict_at)(run_model *m, double t, const double *X, size_t n, const double *f0,
+                             double *f);
     void (*destroy)(run_model *m);
 } run_model_ops;
 

@@ -484,7 +484,7 @@ static void test_dataset_synthetic(void)
 {
     const size_t n = 40, nt = 15, d = 7;
     ntk_dataset ds;
-    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){"gaussian", "linear,noise=0.1", n, nt, d, 9, 0}, &ds));
+    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){"gaussian", "linear,noise=0.1", n, nt, d, 9, 0, NULL}, &ds));
     CHECK(ds.n == n && ds.n_test == nt && ds.d == d, "sizes %zu %zu %zu", ds.n, ds.n_test, ds.d);
     /* The documented seeding: inputs of seed 9, train rows first, then test
      * rows; teacher of seed 10; label noise continuing the input stream. */
@@ -506,19 +506,19 @@ static void test_dataset_synthetic(void)
     CHECK(ds.X_train == NULL && ds.n == 0, "ntk_dataset_free zeroes");
     ntk_dataset_free(NULL);
 
-    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){"sphere", "relu-neuron", n, 0, d, 9, 1}, &ds));
+    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){"sphere", "relu-neuron", n, 0, d, 9, 1, NULL}, &ds));
     double mm, tr = trace_n(ds.X_train, n, d, &mm);
     CHECK(ds.X_test == NULL && fabs(tr - (double)d) < 1e-10 * d && mm < 1e-12,
           "standardised training inputs: Tr = %.15g", tr);
     ntk_dataset_free(&ds);
 
-    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){"gaussian", "linear", 0, 5, d, 1, 0}, &ds), NTK_ERR_ARG);
-    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){"gaussian", "linear", 5, 5, 0, 1, 0}, &ds), NTK_ERR_ARG);
-    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){"gaussian", NULL, 5, 5, 3, 1, 0}, &ds), NTK_ERR_ARG);
+    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){"gaussian", "linear", 0, 5, d, 1, 0, NULL}, &ds), NTK_ERR_ARG);
+    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){"gaussian", "linear", 5, 5, 0, 1, 0, NULL}, &ds), NTK_ERR_ARG);
+    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){"gaussian", NULL, 5, 5, 3, 1, 0, NULL}, &ds), NTK_ERR_ARG);
     CHECK(strstr(ntk_errmsg(), "no labels"), "msg: %s", ntk_errmsg());
-    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){"cube", "linear", 5, 5, 3, 1, 0}, &ds), NTK_ERR_ARG);
+    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){"cube", "linear", 5, 5, 3, 1, 0, NULL}, &ds), NTK_ERR_ARG);
     CHECK(strstr(ntk_errmsg(), "npy:X.npy"), "lists all data forms: %s", ntk_errmsg());
-    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){"gaussian", "cubic", 5, 5, 3, 1, 0}, &ds), NTK_ERR_ARG);
+    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){"gaussian", "cubic", 5, 5, 3, 1, 0, NULL}, &ds), NTK_ERR_ARG);
     CHECK(ds.X_train == NULL && ds.y_train == NULL, "nothing left after failure");
     free(X);
     free(y);
@@ -540,7 +540,7 @@ static void test_dataset_npy(void)
     char spec[600], ypath[300];
     snprintf(spec, sizeof spec, "npy:%s:%s", in_dir("X.npy"), in_dir("y.npy"));
     ntk_dataset ds;
-    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){spec, "", 20, 5, d, 0, 0}, &ds));
+    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){spec, "", 20, 5, d, 0, 0, NULL}, &ds));
     CHECK(ds.n == 20 && ds.n_test == 5 && ds.d == d, "npy split sizes");
     CHECK(ds.X_train && memcmp(ds.X_train, X, 20 * d * sizeof(double)) == 0 &&
               memcmp(ds.X_test, X + 20 * d, 5 * d * sizeof(double)) == 0 &&
@@ -549,7 +549,7 @@ static void test_dataset_npy(void)
           "first n rows train, next n_test test");
     ntk_dataset_free(&ds);
 
-    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 0, 5, 0, 0, 1}, &ds));
+    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 0, 5, 0, 0, 1, NULL}, &ds));
     CHECK(ds.n == 25 && ds.d == d, "n = 0: all but n_test (%zu), d from the file", ds.n);
     double mean[4], scale, mm;
     CHECK_OK(ntk_standardize_fit(X, 25, d, mean, &scale));
@@ -566,36 +566,36 @@ static void test_dataset_npy(void)
     CHECK_OK(ntk_npy_write(in_dir("ys.npy"), ys, 4, 1, 1));
     char sspec[600];
     snprintf(sspec, sizeof sspec, "npy:%s:%s", in_dir("Xs.npy"), in_dir("ys.npy"));
-    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){sspec, NULL, 3, 1, 0, 0, 1}, &ds), NTK_ERR_ARG);
+    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){sspec, NULL, 3, 1, 0, 0, 1, NULL}, &ds), NTK_ERR_ARG);
     CHECK(strstr(ntk_errmsg(), "test row 3 leaves the double range"), "msg: %s", ntk_errmsg());
     CHECK(ds.X_train == NULL, "nothing left after failure");
-    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){sspec, NULL, 3, 1, 0, 0, 0}, &ds));   /* unstandardised: fine */
+    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){sspec, NULL, 3, 1, 0, 0, 0, NULL}, &ds));   /* unstandardised: fine */
     ntk_dataset_free(&ds);
     unlink(in_dir("Xs.npy"));
 
-    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 25, 10, 0, 0, 0}, &ds), NTK_ERR_ARG);
+    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 25, 10, 0, 0, 0, NULL}, &ds), NTK_ERR_ARG);
     CHECK(strstr(ntk_errmsg(), "30 rows") && strstr(ntk_errmsg(), "25 + 10"), "msg: %s",
           ntk_errmsg());
-    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 0, 30, 0, 0, 0}, &ds), NTK_ERR_ARG);
-    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 10, 5, 3, 0, 0}, &ds), NTK_ERR_ARG);
+    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 0, 30, 0, 0, 0, NULL}, &ds), NTK_ERR_ARG);
+    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 10, 5, 3, 0, 0, NULL}, &ds), NTK_ERR_ARG);
     CHECK(strstr(ntk_errmsg(), "4 columns"), "msg: %s", ntk_errmsg());
 
     snprintf(spec, sizeof spec, "npy:%s", in_dir("X.npy"));
-    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 10, 5, 0, 0, 0}, &ds), NTK_ERR_ARG);
+    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 10, 5, 0, 0, 0, NULL}, &ds), NTK_ERR_ARG);
     snprintf(ypath, sizeof ypath, "npy:%s", in_dir("y2.npy"));
-    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){spec, ypath, 10, 5, 0, 0, 0}, &ds));
+    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){spec, ypath, 10, 5, 0, 0, 0, NULL}, &ds));
     CHECK(ds.y_test && ds.y_test[0] == 10, "labels from npy:y.npy of shape (n, 1)");
     ntk_dataset_free(&ds);
     snprintf(ypath, sizeof ypath, "npy:%s", in_dir("ys.npy"));
-    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, ypath, 10, 5, 0, 0, 0}, &ds), NTK_ERR_ARG);
+    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, ypath, 10, 5, 0, 0, 0, NULL}, &ds), NTK_ERR_ARG);
     snprintf(ypath, sizeof ypath, "npy:%s", in_dir("Y.npy"));
-    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, ypath, 10, 5, 0, 0, 0}, &ds), NTK_ERR_ARG);
+    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, ypath, 10, 5, 0, 0, 0, NULL}, &ds), NTK_ERR_ARG);
     CHECK(strstr(ntk_errmsg(), "1-d"), "msg: %s", ntk_errmsg());
     snprintf(ypath, sizeof ypath, "npy:%s", in_dir("missing.npy"));
-    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, ypath, 10, 5, 0, 0, 0}, &ds), NTK_ERR_IO);
+    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, ypath, 10, 5, 0, 0, 0, NULL}, &ds), NTK_ERR_IO);
 
     /* A teacher on file inputs: seed + 1, evaluated on the rows as used. */
-    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){spec, "linear", 10, 5, 0, 41, 0}, &ds));
+    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){spec, "linear", 10, 5, 0, 41, 0, NULL}, &ds));
     double *yt = labels("linear", X, 15, d, 42);
     CHECK(ds.y_train && memcmp(ds.y_train, yt, 10 * sizeof(double)) == 0 &&
               memcmp(ds.y_test, yt + 10, 5 * sizeof(double)) == 0,
@@ -613,13 +613,13 @@ static void test_dataset_npy(void)
     for (int k = 0; k < 3; k++) {
         snprintf(spec, sizeof spec, "npy:%s:%s", in_dir(empty[k]), in_dir("y.npy"));
         for (int std = 0; std <= 1; std++) {
-            CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, "", 0, 5, 0, 0, std}, &ds), NTK_ERR_ARG);
+            CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, "", 0, 5, 0, 0, std, NULL}, &ds), NTK_ERR_ARG);
             CHECK(strstr(ntk_errmsg(), empty[k]) && strstr(ntk_errmsg(), shape[k]),
                   "message names the file and its shape: %s", ntk_errmsg());
-            CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, "", 20, 5, 0, 0, std}, &ds), NTK_ERR_ARG);
+            CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, "", 20, 5, 0, 0, std, NULL}, &ds), NTK_ERR_ARG);
         }
         snprintf(spec, sizeof spec, "npy:%s", in_dir(empty[k]));
-        CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, "linear", 20, 5, 0, 0, 0}, &ds), NTK_ERR_ARG);
+        CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, "linear", 20, 5, 0, 0, 0, NULL}, &ds), NTK_ERR_ARG);
         CHECK(strstr(ntk_errmsg(), empty[k]), "file named: %s", ntk_errmsg());
         CHECK(ds.X_train == NULL && ds.y_train == NULL, "nothing left after failure");
         unlink(in_dir(empty[k]));

@@ -330,7 +330,7 @@ static void test_dataset_files(void)
     ntk_dataset ds;
     write_text("d.csv", "a,b,c\n1,2,3\n4,5,6\n7,8,9\n10,11,12\n");
     snprintf(spec, sizeof spec, "csv:%s:target=0", in_dir("d.csv"));
-    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 3, 1, 0, 1, 0}, &ds));
+    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 3, 1, 0, 1, 0, NULL}, &ds));
     const double Xtr[6] = {2, 3, 5, 6, 8, 9}, ytr[3] = {1, 4, 7}, Xte[2] = {11, 12};
     CHECK(ds.n == 3 && ds.n_test == 1 && ds.d == 2, "csv split %zu/%zu d %zu", ds.n, ds.n_test,
           ds.d);
@@ -339,29 +339,29 @@ static void test_dataset_files(void)
           "csv rows split in order");
     ntk_dataset_free(&ds);
     snprintf(spec, sizeof spec, "csv:%s:target=x", in_dir("d.csv"));
-    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 3, 1, 0, 1, 0}, &ds), NTK_ERR_ARG);
+    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 3, 1, 0, 1, 0, NULL}, &ds), NTK_ERR_ARG);
 
     snprintf(spec, sizeof spec, "cifar10:%s:3,5", in_dir("batch.bin"));
-    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 3, 1, 0, 1, 0}, &ds));
+    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 3, 1, 0, 1, 0, NULL}, &ds));
     CHECK(ds.n == 3 && ds.n_test == 1 && ds.d == 3072 && ds.y_test[0] == -1,
           "cifar split: n %zu, d %zu", ds.n, ds.d);
     ntk_dataset_free(&ds);
-    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 0, 2, 3072, 1, 0}, &ds));
+    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 0, 2, 3072, 1, 0, NULL}, &ds));
     CHECK(ds.n == 3 && ds.n_test == 2, "n = 0 takes all but n_test: %zu", ds.n);
     ntk_dataset_free(&ds);
-    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 4, 2, 0, 1, 0}, &ds), NTK_ERR_ARG);
+    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 4, 2, 0, 1, 0, NULL}, &ds), NTK_ERR_ARG);
     CHECK(strstr(ntk_errmsg(), "4 + 2"), "msg: %s", ntk_errmsg());
     snprintf(spec, sizeof spec, "cifar10:%s:3", in_dir("batch.bin"));
-    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 2, 1, 0, 1, 0}, &ds), NTK_ERR_ARG);
+    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 2, 1, 0, 1, 0, NULL}, &ds), NTK_ERR_ARG);
 
     snprintf(spec, sizeof spec, "mnist:%s:%s:7,1", in_dir("img"), in_dir("lab"));
-    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 2, 2, 12, 1, 1}, &ds));
+    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 2, 2, 12, 1, 1, NULL}, &ds));
     CHECK(ds.n == 2 && ds.n_test == 2 && ds.d == 12, "mnist split");
     ntk_dataset_free(&ds);
-    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 2, 2, 10, 1, 0}, &ds), NTK_ERR_ARG);
+    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 2, 2, 10, 1, 0, NULL}, &ds), NTK_ERR_ARG);
     CHECK(strstr(ntk_errmsg(), "12 columns"), "msg: %s", ntk_errmsg());
     snprintf(spec, sizeof spec, "mnist:%s:7,1", in_dir("img"));
-    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 2, 2, 0, 1, 0}, &ds), NTK_ERR_ARG);
+    CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 2, 2, 0, 1, 0, NULL}, &ds), NTK_ERR_ARG);
 }
 
 /* ---------------------------------------------------------------------
@@ -388,7 +388,7 @@ static ntk_status csv_dataset(const char *name, const char *opts, ntk_dataset *d
 {
     char spec[512];
     snprintf(spec, sizeof spec, "csv:%s%s%s", in_dir(name), opts ? ":" : "", opts ? opts : "");
-    return ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 0, 5, 0, 1, 0}, ds);
+    return ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 0, 5, 0, 1, 0, NULL}, ds);
 }
 
 static void test_csv_header_specs(void)
@@ -490,10 +490,10 @@ static void test_not_regular(void)
         char spec[512];
         ntk_dataset ds;
         snprintf(spec, sizeof spec, "csv:%s", p);
-        CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 0, 1, 0, 1, 0}, &ds), NTK_ERR_IO);
+        CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, NULL, 0, 1, 0, 1, 0, NULL}, &ds), NTK_ERR_IO);
         CHECK(strstr(ntk_errmsg(), kinds[k]), "csv on %s: %s", p, ntk_errmsg());
         snprintf(spec, sizeof spec, "npy:%s", p);
-        CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, "linear", 0, 1, 0, 1, 0}, &ds), NTK_ERR_IO);
+        CHECK_ERR(ntk_dataset_make(&(ntk_dataset_spec){spec, "linear", 0, 1, 0, 1, 0, NULL}, &ds), NTK_ERR_IO);
         CHECK(strstr(ntk_errmsg(), kinds[k]), "npy on %s: %s", p, ntk_errmsg());
     }
     alarm(0);

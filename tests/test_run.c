@@ -17,7 +17,7 @@ static data make_data(size_t n, size_t nt, size_t d, uint64_t seed)
 {
     data D = {n, nt, d, NULL, NULL, NULL, NULL};
     ntk_dataset ds;
-    if (ntk_dataset_make(&(ntk_dataset_spec){"gaussian", "hermite:1=1,2=0.5", n, nt, d, seed, 0}, &ds) != NTK_OK) {
+    if (ntk_dataset_make(&(ntk_dataset_spec){"gaussian", "hermite:1=1,2=0.5", n, nt, d, seed, 0, NULL}, &ds) != NTK_OK) {
         fprintf(stderr, "dataset: %s\n", ntk_errmsg());
         exit(1);
     }
@@ -368,7 +368,7 @@ static void test_early_linear(void)
 {
     size_t d = 20, n = 500;   /* d^1.2 = 36, d^1.4 = 66 */
     ntk_dataset ds;
-    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){"gaussian", "hermite:1=1,2=1", n, 200, d, 1, 0}, &ds));
+    CHECK_OK(ntk_dataset_make(&(ntk_dataset_spec){"gaussian", "hermite:1=1,2=1", n, 200, d, 1, 0, NULL}, &ds));
     ntk_net_config nc = ntk_net_config_default(d, 256);
     nc.act.kind = NTK_ACT_ERF;
     nc.init = NTK_INIT_SYMMETRIC;
@@ -395,8 +395,48 @@ static void test_early_linear(void)
     ntk_dataset_free(&ds);
 }
 
+/* ntk_run_predict_at recomputes each model on the inputs it is given (the
+ * network's forward pass, the linearization's features at θ0, Hu et al.'s
+ * features, the cross kernel): on the run's own training and test inputs
+ * it must give ntk_run_predictions. Both are sums of the same O(m·d) or
+ * O(n·p) terms in other blockings: C_ROUND·(m·d + n)·ε relative to the
+ * largest prediction. */
+static void test_predict_anywhere(void)
+{
+    data D = make_data(40, 12, 6, 21);
+    ntk_net_config net = ntk_net_config_default(D.d, 48);
+    /* erf: smooth, with a closed-form Θ∞ (quadrature would differ between
+     * the symmetric block and a cross block at coinciding points, ρ = 1) */
+    net.act.kind = NTK_ACT_ERF;
+    ntk_gd_config gd = {0.8, 0.4, NTK_LOSS_MEAN};
+    for (int centered = 0; centered <= 1; centered++) {
+        net.centered = centered;
+        ntk_run_config rc = ntk_run_config_default(net, gd);
+        rc.trace_factor = 1.0;
+        ntk_run *r = NULL;
+        CHECK_OK(ntk_run_create(&rc, &(ntk_run_data){D.X, D.y, D.n, D.Xt, D.yt, D.nt}, NULL, NULL, &r));
+        if (!r) continue;
+        CHECK_OK(ntk_run_advance(r, 7));
+        double ftr[40], fte[12], gtr[40], gte[12];
+        for (int k = 0; k < NTK_NMODELS; k++) {
+            CHECK_OK(ntk_run_predictions(r, k, ftr, fte));
+            CHECK_OK(ntk_run_predict_at(r, k, D.X, D.n, gtr));
+            CHECK_OK(ntk_run_predict_at(r, k, D.Xt, D.nt, gte));
+            double tol = C_ROUND * (double)(48 * 6 + D.n) * DBL_EPSILON;
+            CHECK_LE(t_max_rel_err(gtr, ftr, D.n), tol, "%s on the training inputs (centred %d)",
+                     ntk_model_name(k), centered);
+            CHECK_LE(t_max_rel_err(gte, fte, D.nt), tol, "%s on the test inputs (centred %d)",
+                     ntk_model_name(k), centered);
+        }
+        CHECK_ERR(ntk_run_predict_at(r, 0, D.X, 0, gtr), NTK_ERR_ARG);
+        ntk_run_free(r);
+    }
+    free_data(&D);
+}
+
 int main(void)
 {
+    test_predict_anywhere();
     test_early_linear();
     test_linearized_equals_kernel_gd();
     test_flow_vs_small_gd();
