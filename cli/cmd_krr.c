@@ -17,9 +17,9 @@
 static const cli_flag krr_flags[] = {
     {"kind", 1, "KIND", "kernel: " CLI_KIND_LIST " (required)"},
     {"x", 1, "X.npy", "training inputs (n, d) (required)"},
-    {"y", 1, "y.npy", "training targets (n) (required)"},
+    {"y", 1, "y.npy", "training targets (n) or (n, k) for k outputs, e.g. one-hot classes (required)"},
     {"x-test", 1, "Xt.npy", "test inputs (nt, d) (required)"},
-    {"y-test", 1, "yt.npy", "test targets (nt) (required)"},
+    {"y-test", 1, "yt.npy", "test targets (nt) or (nt, k) (required)"},
     {"ridge", 1, "LIST", "ridge values lambda, comma-separated (default 1e-6)"},
     {"weights", 1, "DIR", "run directory of 'ntkit train': network and weights from it"},
     {"at", 1, "WHEN", "with --weights: final | init (default final)"},
@@ -28,16 +28,22 @@ static const cli_flag krr_flags[] = {
     {"quad-order", 1, "Q", "Gauss-Hermite order for *-inf and lin kinds"},
     {"mem-limit", 1, "BYTES", "memory budget for the empirical kernel's tiles"},
     {"threads", 1, "T", "OpenBLAS threads (default: all cores)"},
-    {"json", 0, NULL, "print a JSON list of {ridge, train_mse, test_mse}"},
+    {"json", 0, NULL, "print a JSON list of {ridge, train_mse, test_mse[, accuracy]}"},
+    {"out", 1, "DIR", "write pred_train_I.npy, pred_test_I.npy (ridge I) and results.json into DIR"},
+    {"force", 0, NULL, "write into a non-empty --out, replacing the files ntkit wrote there"},
 };
 #define NKRR_FLAGS (sizeof krr_flags / sizeof krr_flags[0])
 
-static int load_vector(const char *flag, const char *path, size_t n, ntk_array *y)
+/* Targets of n rows: (n,) or (n, k) with k = cols; *k checked against want
+ * (0: any). */
+static int load_targets(const char *flag, const char *path, size_t n, size_t want, ntk_array *y)
 {
     if (ntk_npy_read(path, y) != NTK_OK) return cli_fail_lib(flag);
-    if (y->rows * y->cols != n || (y->ndim == 2 && y->cols != 1)) {
-        int r = cli_fail("%s %s has shape (%zu, %zu) but the inputs have %zu rows; it must be (%zu,)",
-                         flag, path, y->rows, y->cols, n, n);
+    if (y->rows != n || (want && y->cols != want)) {
+        int r = want ? cli_fail("%s %s has shape (%zu, %zu) but (%zu, %zu) is needed", flag, path,
+                                y->rows, y->cols, n, want)
+                     : cli_fail("%s %s has %zu rows but the inputs have %zu; it must be (%zu,) or "
+                                "(%zu, k)", flag, path, y->rows, n, n, n);
         ntk_array_free(y);
         return r;
     }
@@ -68,11 +74,142 @@ static int ridge_list(const char *list, double **ridges, int *nr)
     return 0;
 }
 
-static double mse(const double *f, const double *y, size_t n)
+/* (1/n) Σ_i ‖f_i − y_i‖² over n rows of k outputs */
+static double mse(const double *f, const double *y, size_t n, size_t k)
 {
     double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += (f[i] - y[i]) * (f[i] - y[i]);
+    for (size_t i = 0; i < n * k; i++) s += (f[i] - y[i]) * (f[i] - y[i]);
     return s / (double)n;
+}
+
+/* fraction of rows whose largest output is where the target's is (k >= 2) */
+static double accuracy(const double *f, const double *y, size_t n, size_t k)
+{
+    size_t hits = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t af = 0, ay = 0;
+        for (size_t j = 1; j < k; j++) {
+            if (f[i * k + j] > f[i * k + af]) af = j;
+            if (y[i * k + j] > y[i * k + ay]) ay = j;
+        }
+        hits += af == ay;
+    }
+    return (double)hits / (double)n;
+}
+
+typedef struct {
+    ntk_array X, y, Xt, yt;
+    size_t n, nt, k;
+    double *K, *Kt, *coef, *f, *ft;
+} krr_problem;
+
+static void krr_free(krr_problem *p)
+{
+    free(p->K), free(p->Kt), free(p->coef), free(p->f), free(p->ft);
+    ntk_array_free(&p->X), ntk_array_free(&p->y), ntk_array_free(&p->Xt), ntk_array_free(&p->yt);
+}
+
+/* Inputs, targets, the two kernels. */
+static int krr_setup(const cli_args *a, const cli_kernel_opts *o, krr_problem *p)
+{
+    const char *yp = cli_str(a, "y", NULL), *xtp = cli_str(a, "x-test", NULL),
+               *ytp = cli_str(a, "y-test", NULL);
+    if (!yp || !xtp || !ytp) return cli_fail("krr needs --y, --x-test and --y-test");
+    int rc = cli_load_matrix("--x", o->x_path, &p->X) || load_targets("--y", yp, p->X.rows, 0, &p->y) ||
+             cli_load_matrix("--x-test", xtp, &p->Xt);
+    p->n = p->X.rows, p->nt = p->Xt.rows, p->k = p->y.cols;
+    if (!rc) rc = load_targets("--y-test", ytp, p->nt, p->k, &p->yt);
+    if (!rc && p->Xt.cols != p->X.cols)
+        rc = cli_fail("--x has d = %zu but --x-test has d = %zu", p->X.cols, p->Xt.cols);
+    size_t n = p->n, nt = p->nt, k = p->k;
+    size_t need = ntk_size_mul(2 * n + nt + 2 * k, n, 1, sizeof(double));
+    if (!rc && ntk_mem_check(need, 0, "kernel ridge regression") != NTK_OK)
+        rc = cli_fail("%s; use fewer training points", ntk_errmsg());
+    if (rc) return rc;
+    p->K = malloc(n * n * sizeof(double));
+    p->Kt = malloc(nt * n * sizeof(double));
+    p->coef = malloc(n * k * sizeof(double));
+    p->f = malloc(n * k * sizeof(double));
+    p->ft = malloc(nt * k * sizeof(double));
+    if (!p->K || !p->Kt || !p->coef || !p->f || !p->ft)
+        return cli_fail("out of memory for %zu x %zu kernels", n, n);
+    double tf = NAN;
+    return cli_kernel_compute(o, a, &p->X, NULL, o->mem_limit, p->K, &tf) ||
+           cli_kernel_compute(o, a, &p->Xt, &p->X, o->mem_limit, p->Kt, &tf);
+}
+
+/* Solve for one ridge: coef, then f = K coef and ft = K_t coef. */
+static int krr_solve(krr_problem *p, double ridge)
+{
+    size_t n = p->n, nt = p->nt, k = p->k;
+    if (ntk_kernel_ridge(p->K, n, p->y.data, k, ridge, p->coef) != NTK_OK) return cli_fail_lib("--ridge");
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)k, (int)n, 1.0, p->K,
+                (int)n, p->coef, (int)k, 0.0, p->f, (int)k);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nt, (int)k, (int)n, 1.0, p->Kt,
+                (int)n, p->coef, (int)k, 0.0, p->ft, (int)k);
+    return 0;
+}
+
+static int stage_predictions(ntk_outset *set, const char *dir, const krr_problem *p, int i)
+{
+    char name[64], path[4096];
+    int nd = p->y.ndim;
+    snprintf(name, sizeof name, "pred_train_%d.npy", i);
+    cli_path(path, sizeof path, dir, name);
+    if (ntk_outset_add_npy(set, path, p->f, p->n, p->k, nd) != NTK_OK) return cli_fail_lib(NULL);
+    snprintf(name, sizeof name, "pred_test_%d.npy", i);
+    cli_path(path, sizeof path, dir, name);
+    if (ntk_outset_add_npy(set, path, p->ft, p->nt, p->k, nd) != NTK_OK) return cli_fail_lib(NULL);
+    return 0;
+}
+
+static int krr_ridges(const cli_args *a, const cli_kernel_opts *o, krr_problem *p,
+                      const double *ridges, int nr)
+{
+    const char *out = cli_str(a, "out", NULL);
+    int json = cli_has(a, "json"), rc = 0;
+    ntk_outset *set = NULL;
+    if (out && cli_prepare_outdir(out, cli_has(a, "force"))) return 1;
+    if (out && ntk_outset_create(&set) != NTK_OK) return cli_fail_lib(NULL);
+    cJSON *res = cJSON_CreateArray();
+    for (int i = 0; i < nr && !rc; i++) {
+        rc = krr_solve(p, ridges[i]) || (set && stage_predictions(set, out, p, i));
+        if (rc) break;
+        double tr = mse(p->f, p->y.data, p->n, p->k), te = mse(p->ft, p->yt.data, p->nt, p->k);
+        double acc = p->k >= 2 ? accuracy(p->ft, p->yt.data, p->nt, p->k) : NAN;
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "ridge", ridges[i]);
+        cJSON_AddNumberToObject(e, "train_mse", tr);
+        cJSON_AddNumberToObject(e, "test_mse", te);
+        if (p->k >= 2) cJSON_AddNumberToObject(e, "test_accuracy", acc);
+        cJSON_AddItemToArray(res, e);
+        if (!json) {
+            printf("kernel %s ridge %-10.4g train mse %-12.6g test mse %.6g", o->kind->name,
+                   ridges[i], tr, te);
+            if (p->k >= 2) printf(" test accuracy %.4f", acc);
+            printf("\n");
+        }
+    }
+    if (!rc && set) {
+        char path[4096];
+        cli_path(path, sizeof path, out, "results.json");
+        char *text;
+        size_t len;
+        rc = cli_json_text(res, path, &text, &len);
+        if (!rc) {
+            rc = ntk_outset_add(set, path, text, len) != NTK_OK ? cli_fail_lib(NULL) : 0;
+            free(text);
+        }
+        if (!rc && ntk_outset_commit(set) != NTK_OK) rc = cli_fail_lib(NULL);
+    }
+    if (!rc && json) {
+        char *text = cJSON_PrintUnformatted(res);
+        if (text) printf("%s\n", text);
+        free(text);
+    }
+    cJSON_Delete(res);
+    ntk_outset_free(set);
+    return rc;
 }
 
 int cmd_krr(int argc, char **argv)
@@ -81,62 +218,24 @@ int cmd_krr(int argc, char **argv)
     if (cli_parse(&a, krr_flags, NKRR_FLAGS, argc, argv)) return 2;
     if (a.help) {
         cli_usage("krr", "--kind KIND --x X.npy --y y.npy --x-test Xt.npy --y-test yt.npy [options]",
-                  "Kernel ridge regression f(x) = K(x, X)(lambda I + K)^-1 y (Cholesky) for each\n"
-                  "--ridge value, with any kernel kind of 'ntkit kernel'. Prints the train and test\n"
-                  "mean squared errors.",
+                  "Kernel ridge regression f(x) = K(x, X)(lambda I + K)^-1 Y (one Cholesky\n"
+                  "factorisation per ridge, every output column at once) for each --ridge value,\n"
+                  "with any kernel kind of 'ntkit kernel'. Prints the train and test mean squared\n"
+                  "errors (summed over outputs), and the test accuracy (argmax) for k >= 2 outputs.",
                   krr_flags, NKRR_FLAGS);
         return 0;
     }
     if (a.npositional) return cli_fail("unexpected argument '%s'", a.positional[0]);
     cli_kernel_opts o;
     if (cli_kernel_options(&a, &o, 0) || cli_threads(&a)) return 1;
-    const char *yp = cli_str(&a, "y", NULL), *xtp = cli_str(&a, "x-test", NULL),
-               *ytp = cli_str(&a, "y-test", NULL);
-    if (!yp || !xtp || !ytp) return cli_fail("krr needs --y, --x-test and --y-test");
     double *ridges;
     int nr;
     if (ridge_list(cli_str(&a, "ridge", "1e-6"), &ridges, &nr)) return 1;
-    ntk_array X = {0}, y = {0}, Xt = {0}, yt = {0};
-    int rc = cli_load_matrix("--x", o.x_path, &X);
-    if (!rc) rc = load_vector("--y", yp, X.rows, &y);
-    if (!rc) rc = cli_load_matrix("--x-test", xtp, &Xt);
-    if (!rc) rc = load_vector("--y-test", ytp, Xt.rows, &yt);
-    if (!rc && Xt.cols != X.cols)
-        rc = cli_fail("--x has d = %zu but --x-test has d = %zu", X.cols, Xt.cols);
-    size_t n = X.rows, nt = Xt.rows;
-    size_t need = ntk_size_mul(2 * n + nt + 2, n, 1, sizeof(double));
-    if (!rc && ntk_mem_check(need, 0, "kernel ridge regression") != NTK_OK)
-        rc = cli_fail("%s; use fewer training points", ntk_errmsg());
-    double *K = NULL, *Kt = NULL, *coef = NULL, *f = NULL, *ft = NULL, tf = NAN;
-    if (!rc) {
-        K = malloc(n * n * sizeof(double));
-        Kt = malloc(nt * n * sizeof(double));
-        coef = malloc(n * sizeof(double));
-        f = malloc(n * sizeof(double));
-        ft = malloc(nt * sizeof(double));
-        if (!K || !Kt || !coef || !f || !ft) rc = cli_fail("out of memory for %zu x %zu kernels", n, n);
-    }
-    if (!rc) rc = cli_kernel_compute(&o, &a, &X, NULL, o.mem_limit, K, &tf);
-    if (!rc) rc = cli_kernel_compute(&o, &a, &Xt, &X, o.mem_limit, Kt, &tf);
-    int json = cli_has(&a, "json");
-    if (!rc && json) printf("[");
-    for (int k = 0; k < nr && !rc; k++) {
-        if (ntk_kernel_ridge(K, n, y.data, ridges[k], coef) != NTK_OK) {
-            rc = cli_fail_lib("--ridge");
-            break;
-        }
-        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)n, 1.0, K, (int)n, coef, 1, 0.0, f, 1);
-        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)nt, (int)n, 1.0, Kt, (int)n, coef, 1, 0.0, ft, 1);
-        double tr = mse(f, y.data, n), te = mse(ft, yt.data, nt);
-        if (json)
-            printf("%s{\"ridge\": %.10g, \"train_mse\": %.10g, \"test_mse\": %.10g}", k ? ", " : "",
-                   ridges[k], tr, te);
-        else
-            printf("kernel %s ridge %-10.4g train mse %-12.6g test mse %.6g\n", o.kind->name, ridges[k], tr, te);
-    }
-    if (!rc && json) printf("]\n");
-    free(K), free(Kt), free(coef), free(f), free(ft), free(ridges);
-    ntk_array_free(&X), ntk_array_free(&y), ntk_array_free(&Xt), ntk_array_free(&yt);
+    krr_problem p;
+    memset(&p, 0, sizeof p);
+    int rc = krr_setup(&a, &o, &p);
+    if (!rc) rc = krr_ridges(&a, &o, &p, ridges, nr);
+    krr_free(&p);
+    free(ridges);
     return rc;
 }
-

@@ -588,9 +588,10 @@ ntk_status ntk_kgd_predict_train(const ntk_kgd *g, double t, int flow, double *u
 ntk_status ntk_kgd_predict_test(const ntk_kgd *g, double t, int flow, const double *K_test,
                                 size_t nt, const double *f0_test, double *f_test);
 
-/* Kernel ridge regression: alpha_out = (λI + K)^{-1} y by Cholesky (dposv);
- * predictions K_test · alpha_out. */
-ntk_status ntk_kernel_ridge(const double *K, size_t n, const double *y, double ridge,
+/* Kernel ridge regression: alpha_out (n,k) = (λI + K)^{-1} Y for targets Y
+ * (n,k) (k = 1: a vector y), by one Cholesky factorisation (dposv);
+ * predictions are K_test · alpha_out. */
+ntk_status ntk_kernel_ridge(const double *K, size_t n, const double *y, size_t k, double ridge,
                             double *alpha_out);
 
 /* ======================================================================

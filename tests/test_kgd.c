@@ -630,7 +630,7 @@ static void test_ridge(void)
     const double ridge = 0.05;
     double a[n], b[n], A[n * n], res[n];
     lapack_int ipiv[n];
-    CHECK_OK(ntk_kernel_ridge(p.K, n, p.y, ridge, a));
+    CHECK_OK(ntk_kernel_ridge(p.K, n, p.y, 1, ridge, a));
     memcpy(A, p.K, sizeof A);
     for (size_t i = 0; i < n; i++) A[i * n + i] += ridge;
     memcpy(b, p.y, sizeof b);
@@ -654,18 +654,18 @@ static void test_ridge(void)
     CHECK_LE(rmax, R_n(n) * (aF * norm2(a, n) + norm_inf(p.y, n)), "ridge residual");
     /* y may alias alpha_out: the same solve, so within the same bound */
     memcpy(b, p.y, sizeof b);
-    CHECK_OK(ntk_kernel_ridge(p.K, n, b, ridge, b));
+    CHECK_OK(ntk_kernel_ridge(p.K, n, b, 1, ridge, b));
     CHECK_LE(t_max_rel_err(b, a, n), sol_tol, "aliased ridge differs");
     /* not positive definite: −I with no ridge */
     double N[9] = {-1, 0, 0, 0, -1, 0, 0, 0, -1}, yy[3] = {1, 2, 3}, out[3];
-    CHECK_ERR(ntk_kernel_ridge(N, 3, yy, 0.0, out), NTK_ERR_LAPACK);
+    CHECK_ERR(ntk_kernel_ridge(N, 3, yy, 1, 0.0, out), NTK_ERR_LAPACK);
     CHECK(strstr(ntk_errmsg(), "increase the ridge") != NULL, "message: %s", ntk_errmsg());
-    CHECK_OK(ntk_kernel_ridge(N, 3, yy, 2.0, out));
+    CHECK_OK(ntk_kernel_ridge(N, 3, yy, 1, 2.0, out));
     /* Cholesky of I: √1 and divisions by 1, every operation exact */
     CHECK(out[2] == 3.0, "(2I - I)^{-1} y = %.17g, expected 3", out[2]);
-    CHECK_ERR(ntk_kernel_ridge(N, 3, yy, -1.0, out), NTK_ERR_ARG);
+    CHECK_ERR(ntk_kernel_ridge(N, 3, yy, 1, -1.0, out), NTK_ERR_ARG);
     N[1] = 0.5;
-    CHECK_ERR(ntk_kernel_ridge(N, 3, yy, 2.0, out), NTK_ERR_ARG);
+    CHECK_ERR(ntk_kernel_ridge(N, 3, yy, 1, 2.0, out), NTK_ERR_ARG);
     free_problem(&p);
 }
 
