@@ -553,6 +553,8 @@ typedef struct {
                                  every t >= 0, which on ill-conditioned or rank-deficient
                                  kernels (K⁺r0 as t → ∞) can need many more products.
                                  EIG ignores it. */
+    size_t outputs;           /* k, the columns of Y (n,k), U0 (n,k) and of every prediction
+                                 (0 or 1: vectors); K acts on each column */
     int flow;                 /* 1: only gradient-flow predictions will be asked for */
     int allow_unstable;       /* 1: accept GD with c·lr·λ_max > 2, whose modes above
                                  λ = 2/(c·lr) grow as |1 − c·lr·λ|^t; 0 (default): such a
@@ -580,11 +582,13 @@ ntk_status ntk_kgd_extremes(const ntk_kgd *g, double *lmin, double *lmax, int *e
  * Krylov space; KRYLOV targets 1e-10 and reports more when it stopped at
  * k = 600). Any output may be NULL. */
 ntk_status ntk_kgd_info(const ntk_kgd *g, ntk_kgd_method *method, size_t *k, double *err_est);
-/* Training predictions u(t) (n); t is a step count, or a time when flow = 1. */
+/* Training predictions u(t) (n, outputs); t is a step count, or a time when
+ * flow = 1. */
 ntk_status ntk_kgd_predict_train(const ntk_kgd *g, double t, int flow, double *u);
-/* Test predictions: f_test(t) = f0_test + K_test · h_t(K) (y − u0),
+/* Test predictions: F_test(t) = F0_test + K_test · h_t(K) (Y − U0) (nt, outputs),
  * h_t(λ) = (1 − (1 − cηλ)^t)/λ (flow: (1 − e^{−cηλt})/λ), with K_test (nt,n)
- * the test×train kernel (scaled like K) and f0_test (nt) or NULL (zeros). */
+ * the test×train kernel (scaled like K) and F0_test (nt, outputs) or NULL
+ * (zeros). */
 ntk_status ntk_kgd_predict_test(const ntk_kgd *g, double t, int flow, const double *K_test,
                                 size_t nt, const double *f0_test, double *f_test);
 

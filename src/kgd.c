@@ -40,53 +40,64 @@
 
 /* Argument checks shared by both methods; fn names the caller. */
 static ntk_status kgd_check_args(const double *K, size_t n, const double *y, const double *u0,
-                                 double lr, ntk_loss_kind loss, ntk_kgd_method method,
-                                 const char *fn)
+                                 const ntk_kgd_config *cfg, size_t kout, const char *fn)
 {
     if (!K || !y || !u0)
         return ntk_set_error(NTK_ERR_ARG, "%s: K, y and u0 must not be NULL", fn);
     if (n == 0) return ntk_set_error(NTK_ERR_ARG, "%s: n = 0; pass training points", fn);
-    if (n > (size_t)INT32_MAX / 2)
-        return ntk_set_error(NTK_ERR_ARG, "%s: n = %zu is too large for BLAS", fn, n);
-    if (!isfinite(lr) || lr < 0.0)
+    if (n > (size_t)INT32_MAX / 2 || kout > (size_t)INT32_MAX / 2)
+        return ntk_set_error(NTK_ERR_ARG, "%s: n = %zu or %zu outputs are too many for BLAS",
+                             fn, n, kout);
+    if (!isfinite(cfg->lr) || cfg->lr < 0.0)
         return ntk_set_error(NTK_ERR_ARG, "%s: learning rate %g must be finite and >= 0", fn,
-                             lr);
-    if (loss != NTK_LOSS_MEAN && loss != NTK_LOSS_SUM)
+                             cfg->lr);
+    if (cfg->loss != NTK_LOSS_MEAN && cfg->loss != NTK_LOSS_SUM)
         return ntk_set_error(NTK_ERR_ARG, "%s: unknown loss %d; use mean or sum", fn,
-                             (int)loss);
-    if (method != NTK_KGD_AUTO && method != NTK_KGD_EIG && method != NTK_KGD_KRYLOV)
+                             (int)cfg->loss);
+    if (cfg->method != NTK_KGD_AUTO && cfg->method != NTK_KGD_EIG && cfg->method != NTK_KGD_KRYLOV)
         return ntk_set_error(NTK_ERR_ARG, "%s: unknown method %d; use auto, eig or krylov", fn,
-                             (int)method);
-    NTK_TRY(ntk_check_finite(y, n, "y"));
-    NTK_TRY(ntk_check_finite(u0, n, "u0"));
+                             (int)cfg->method);
+    if (!(cfg->t_max >= 0.0))
+        return ntk_set_error(NTK_ERR_ARG, "%s: t_max = %g must be >= 0 (0: every t)", fn,
+                             cfg->t_max);
+    NTK_TRY(ntk_check_finite(y, n * kout, "y"));
+    NTK_TRY(ntk_check_finite(u0, n * kout, "u0"));
+    return ntk_check_symmetric(K, n, "K");
+}
+
+/* EIG: K = QΛQᵀ (dsyevd) and C = Qᵀ (Y − U0), one part for every column. */
+static ntk_status kgd_create_eig(ntk_kgd *g, const double *K, const double *R0)
+{
+    size_t n = g->n, kout = g->kout;
+    NTK_TRY(ntk_mem_check(ntk_size_mul(n, n + 3 + kout, 1, sizeof(double)), 0,
+                          "kernel GD eigendecomposition"));
+    kgd_part *p = &g->parts[0];
+    p->j0 = 0, p->nc = kout, p->k = n;
+    p->mem = ntk_alloc(n + n * kout, sizeof(double), "kernel GD eigenvalues");
+    p->B = ntk_alloc(n * n, sizeof(double), "kernel GD eigenvectors");
+    if (!p->mem || !p->B) return NTK_ERR_NOMEM;
+    p->lam = p->mem;
+    p->c = p->mem + n;
+    NTK_TRY(ntk_eigh(K, n, p->lam, p->B));
+    // C = Qᵀ R0
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)kout, (int)n, 1.0, p->B,
+                (int)n, R0, (int)kout, 0.0, p->c, (int)kout);
     return NTK_OK;
 }
 
-/* EIG: K = QΛQᵀ (dsyevd) and c = Qᵀ (y − u0); g->y holds y. */
-static ntk_status kgd_create_eig(ntk_kgd *g, const double *K, const double *u0)
+/* KRYLOV: one Lanczos basis per column, from its own residual. */
+static ntk_status kgd_create_krylov(ntk_kgd *g, const double *K, const double *R0)
 {
-    size_t n = g->n;
-    NTK_TRY(ntk_mem_check(ntk_size_mul(n, n + 3, 1, sizeof(double)), 0,
-                          "kernel GD eigendecomposition"));
-    g->mem = ntk_alloc(2 * n, sizeof(double), "kernel GD eigenvalues");
-    g->B = ntk_alloc(n * n, sizeof(double), "kernel GD eigenvectors");
-    double *r0 = ntk_alloc(n, sizeof(double), "kernel GD residual");
-    if (!g->mem || !g->B || !r0) {
-        free(r0);
-        return NTK_ERR_NOMEM;
+    size_t n = g->n, kout = g->kout;
+    double *r = ntk_alloc(n, sizeof(double), "kernel GD residual");
+    if (!r) return NTK_ERR_NOMEM;
+    ntk_status st = NTK_OK;
+    for (size_t j = 0; j < kout && st == NTK_OK; j++) {
+        for (size_t i = 0; i < n; i++) r[i] = R0[i * kout + j];
+        g->parts[j].j0 = j, g->parts[j].nc = 1;
+        st = kgd_krylov_part(&g->parts[j], K, n, r, g->ceta, g->t_max);
     }
-    g->lam = g->mem;
-    g->c = g->mem + n;
-    g->k = n;
-    ntk_status st = ntk_eigh(K, n, g->lam, g->B);
-    if (st == NTK_OK) {
-        // c = Qᵀ r0, r0 = y − u0
-        memcpy(r0, g->y, n * sizeof(double));
-        cblas_daxpy((int)n, -1.0, u0, 1, r0, 1);
-        cblas_dgemv(CblasRowMajor, CblasTrans, (int)n, (int)n, 1.0, g->B, (int)n, r0, 1, 0.0,
-                    g->c, 1);
-    }
-    free(r0);
+    free(r);
     return st;
 }
 
@@ -121,9 +132,11 @@ ntk_status kgd_factor(double lam, double lam_tol, double ceta, double t, int flo
 
 /* The refusal of GD with an unstable rate: the modes with cηλ > 2 grow as
  * |1 − cηλ|^t, so the predictions blow up instead of converging. */
+static double kgd_lmax(const ntk_kgd *g);
+
 static ntk_status kgd_unstable(const ntk_kgd *g)
 {
-    double lmax = g->lam[g->k - 1];
+    double lmax = kgd_lmax(g);
     return ntk_set_error(NTK_ERR_ARG,
                          "kernel GD with this rate is unstable: c*lr*lambda_max = %.4g > 2, so "
                          "the modes above lambda = 2/(c*lr) grow without bound; use a learning "
@@ -142,6 +155,34 @@ ntk_kgd_config ntk_kgd_config_default(void)
     return c;
 }
 
+/* λ_max over the parts (Ritz values with KRYLOV) */
+static double kgd_lmax(const ntk_kgd *g)
+{
+    double m = -INFINITY;
+    for (size_t j = 0; j < g->nparts; j++) m = fmax(m, g->parts[j].lam[g->parts[j].k - 1]);
+    return m;
+}
+
+/* R0 = Y − U0 (n, kout), then the parts of the method. */
+static ntk_status kgd_build(ntk_kgd *g, const double *K, const double *y, const double *u0)
+{
+    size_t count = g->n * g->kout;
+    g->y = ntk_alloc(2 * count, sizeof(double), "kernel GD targets");
+    g->parts = ntk_calloc(g->method == NTK_KGD_EIG ? 1 : g->kout, sizeof(kgd_part), "kernel GD");
+    if (!g->y || !g->parts) return NTK_ERR_NOMEM;
+    g->nparts = g->method == NTK_KGD_EIG ? 1 : g->kout;
+    double *R0 = g->y + count;
+    memcpy(g->y, y, count * sizeof(double));
+    memcpy(R0, y, count * sizeof(double));
+    ntk_axpy(count, -1.0, u0, R0);
+    NTK_TRY(g->method == NTK_KGD_EIG ? kgd_create_eig(g, K, R0) : kgd_create_krylov(g, K, R0));
+    for (size_t j = 0; j < g->nparts; j++) {
+        kgd_part *p = &g->parts[j];
+        p->lam_tol = KGD_ZERO_RTOL * fmax(fabs(p->lam[0]), fabs(p->lam[p->k - 1]));
+    }
+    return NTK_OK;
+}
+
 ntk_status ntk_kgd_create(const double *K, size_t n, const double *y, const double *u0,
                           const ntk_kgd_config *cfg, ntk_kgd **out)
 {
@@ -150,34 +191,24 @@ ntk_status ntk_kgd_create(const double *K, size_t n, const double *y, const doub
     if (!out) return ntk_set_error(NTK_ERR_ARG, "%s: out must not be NULL", fn);
     *out = NULL;
     if (!cfg) return ntk_set_error(NTK_ERR_ARG, "%s: the configuration is NULL", fn);
-    ntk_kgd_method method = cfg->method;
-    double t_max = cfg->t_max;
-    NTK_TRY(kgd_check_args(K, n, y, u0, cfg->lr, cfg->loss, method, fn));
-    if (!(t_max >= 0.0))
-        return ntk_set_error(NTK_ERR_ARG, "%s: t_max = %g must be >= 0 (0: every t)", fn, t_max);
-    if (method == NTK_KGD_AUTO) method = n <= KGD_EIG_MAX_N ? NTK_KGD_EIG : NTK_KGD_KRYLOV;
-
+    size_t kout = cfg->outputs ? cfg->outputs : 1;
+    NTK_TRY(kgd_check_args(K, n, y, u0, cfg, kout, fn));
     ntk_kgd *g = ntk_calloc(1, sizeof *g, "kernel GD");
     if (!g) return NTK_ERR_NOMEM;
-    g->method = method;
+    g->method = cfg->method != NTK_KGD_AUTO ? cfg->method
+                : n <= KGD_EIG_MAX_N ? NTK_KGD_EIG : NTK_KGD_KRYLOV;
     g->n = n;
+    g->kout = kout;
     g->ceta = ntk_loss_scale(cfg->loss, n) * cfg->lr;
     g->allow_unstable = cfg->allow_unstable;
-    g->t_max = t_max > 0.0 && method == NTK_KGD_KRYLOV ? t_max : INFINITY;
-    g->y = ntk_alloc(n, sizeof(double), "kernel GD targets");
-    ntk_status st = g->y ? NTK_OK : NTK_ERR_NOMEM;
-    if (st == NTK_OK) {
-        memcpy(g->y, y, n * sizeof(double));
-        st = method == NTK_KGD_EIG ? kgd_create_eig(g, K, u0) : kgd_create_krylov(g, K, u0);
-    }
-    if (st == NTK_OK && !cfg->flow && !cfg->allow_unstable &&
-        g->ceta * g->lam[g->k - 1] > 2.0)
+    g->t_max = cfg->t_max > 0.0 && g->method == NTK_KGD_KRYLOV ? cfg->t_max : INFINITY;
+    ntk_status st = kgd_build(g, K, y, u0);
+    if (st == NTK_OK && !cfg->flow && !cfg->allow_unstable && g->ceta * kgd_lmax(g) > 2.0)
         st = kgd_unstable(g);
     if (st != NTK_OK) {
         ntk_kgd_free(g);
         return st;
     }
-    g->lam_tol = KGD_ZERO_RTOL * fmax(fabs(g->lam[0]), fabs(g->lam[g->k - 1]));
     *out = g;
     return NTK_OK;
 }
@@ -200,25 +231,37 @@ ntk_status ntk_kgd_create_method(const double *K, size_t n, const double *y, con
 void ntk_kgd_free(ntk_kgd *g)
 {
     if (!g) return;
-    free(g->mem);
-    free(g->B);
+    for (size_t j = 0; g->parts && j < g->nparts; j++) {
+        free(g->parts[j].mem);
+        free(g->parts[j].B);
+    }
+    free(g->parts);
     free(g->y);
     free(g);
 }
 
 const double *ntk_kgd_evals(const ntk_kgd *g)
 {
-    return g && g->method == NTK_KGD_EIG ? g->lam : NULL;
+    return g && g->method == NTK_KGD_EIG ? g->parts[0].lam : NULL;
 }
 
 ntk_status ntk_kgd_extremes(const ntk_kgd *g, double *lmin, double *lmax, int *exact)
 {
     ntk_clear_error();
     if (!g) return ntk_set_error(NTK_ERR_ARG, "ntk_kgd_extremes: g must not be NULL");
-    if (lmin) *lmin = g->lam[0];
-    if (lmax) *lmax = g->lam[g->k - 1];
+    // over the parts: the smallest upper bound on λ_min, the largest lower bound on λ_max;
     // k = n Lanczos vectors span R^n: the Ritz values are the eigenvalues
-    if (exact) *exact = g->method == NTK_KGD_EIG || g->k == g->n;
+    double lo = INFINITY, hi = -INFINITY;
+    int ex = g->method == NTK_KGD_EIG;
+    for (size_t j = 0; j < g->nparts; j++) {
+        const kgd_part *p = &g->parts[j];
+        lo = fmin(lo, p->lam[0]);
+        hi = fmax(hi, p->lam[p->k - 1]);
+        ex = ex || p->k == g->n;
+    }
+    if (lmin) *lmin = lo;
+    if (lmax) *lmax = hi;
+    if (exact) *exact = ex;
     return NTK_OK;
 }
 
@@ -226,9 +269,15 @@ ntk_status ntk_kgd_info(const ntk_kgd *g, ntk_kgd_method *method, size_t *k, dou
 {
     ntk_clear_error();
     if (!g) return ntk_set_error(NTK_ERR_ARG, "ntk_kgd_info: g must not be NULL");
+    size_t kmax = 0;
+    double err = 0.0;
+    for (size_t j = 0; j < g->nparts; j++) {
+        kmax = g->parts[j].k > kmax ? g->parts[j].k : kmax;
+        if (g->method == NTK_KGD_KRYLOV) err = fmax(err, g->parts[j].err_est);
+    }
     if (method) *method = g->method;
-    if (k) *k = g->k;
-    if (err_est) *err_est = g->method == NTK_KGD_EIG ? 0.0 : g->err_est;
+    if (k) *k = kmax;
+    if (err_est) *err_est = err;
     return NTK_OK;
 }
 
@@ -246,34 +295,42 @@ static ntk_status kgd_check_t(const ntk_kgd *g, double t, const char *fn)
     return NTK_OK;
 }
 
-/* a (n) ← alpha·f(K) r0 + beta·a with f = g_t (which = 0) or h_t (1):
- *   EIG     f(K) r0 = Q (f(Λ) ⊙ Qᵀr0),
- *   KRYLOV  f(K) r0 ≈ V_k S (f(Θ) ⊙ ‖r0‖ Sᵀe_1). */
+/* A (n, kout) ← alpha·f(K) R0 + beta·A with f = g_t (which = 0) or h_t (1),
+ * part by part:
+ *   EIG     f(K) R0 = Q (f(Λ) C),             C = Qᵀ R0,
+ *   KRYLOV  f(K) r0 ≈ V_k S (f(Θ) ⊙ ‖r0‖ Sᵀe_1) for each column. */
 static ntk_status kgd_apply(const ntk_kgd *g, double t, int flow, int which, double alpha,
-                            double beta, double *a)
+                            double beta, double *A)
 {
-    size_t n = g->n, k = g->k;
-    double *w = ntk_alloc(2 * k, sizeof(double), "kernel GD coefficients");
-    if (!w) return NTK_ERR_NOMEM;
-    double *z = w + k;
+    size_t n = g->n, kout = g->kout, kmax = 0;
+    if (!flow && !g->allow_unstable && g->ceta * kgd_lmax(g) > 2.0) return kgd_unstable(g);
+    for (size_t j = 0; j < g->nparts; j++) kmax = g->parts[j].k > kmax ? g->parts[j].k : kmax;
+    double *W = ntk_alloc(2 * kmax * kout, sizeof(double), "kernel GD coefficients");
+    if (!W) return NTK_ERR_NOMEM;
     ntk_status st = NTK_OK;
-    if (!flow && !g->allow_unstable && g->ceta * g->lam[k - 1] > 2.0) st = kgd_unstable(g);
-    for (size_t i = 0; i < k && st == NTK_OK; i++) {
-        double gk, hk;
-        st = kgd_factor(g->lam[i], g->lam_tol, g->ceta, t, flow, &gk, &hk);
-        w[i] = (which ? hk : gk) * g->c[i];
+    for (size_t j = 0; j < g->nparts && st == NTK_OK; j++) {
+        const kgd_part *p = &g->parts[j];
+        size_t k = p->k, nc = p->nc;
+        double *Z = W + kmax * kout;
+        for (size_t i = 0; i < k && st == NTK_OK; i++) {
+            double gk, hk;
+            st = kgd_factor(p->lam[i], p->lam_tol, g->ceta, t, flow, &gk, &hk);
+            for (size_t c = 0; c < nc; c++) W[i * nc + c] = (which ? hk : gk) * p->c[i * nc + c];
+        }
+        if (st != NTK_OK) break;
+        double *Aj = A + p->j0;
+        if (g->method == NTK_KGD_EIG) {
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)nc, (int)n, alpha,
+                        p->B, (int)n, W, (int)nc, beta, Aj, (int)kout);
+        } else {
+            // Z = S W (S = Uᵀ), then V_k Z with V_kᵀ stored (k,n)
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)nc, (int)k, 1.0,
+                        p->U, (int)k, W, (int)nc, 0.0, Z, (int)nc);
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)nc, (int)k, alpha,
+                        p->B, (int)n, Z, (int)nc, beta, Aj, (int)kout);
+        }
     }
-    if (st == NTK_OK && g->method == NTK_KGD_EIG) {
-        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)n, alpha, g->B, (int)n, w, 1,
-                    beta, a, 1);
-    } else if (st == NTK_OK) {
-        // z = S w (S = Uᵀ), then V_k z with V_kᵀ stored (k,n)
-        cblas_dgemv(CblasRowMajor, CblasTrans, (int)k, (int)k, 1.0, g->U, (int)k, w, 1, 0.0, z,
-                    1);
-        cblas_dgemv(CblasRowMajor, CblasTrans, (int)k, (int)n, alpha, g->B, (int)n, z, 1, beta,
-                    a, 1);
-    }
-    free(w);
+    free(W);
     return st;
 }
 
@@ -282,29 +339,29 @@ static ntk_status kgd_diverged(const ntk_kgd *g, double t)
     return ntk_set_error(NTK_ERR_DIVERGED,
                          "kernel GD diverges at t = %g: c*lr*lambda_max = %g > 2; lower the "
                          "learning rate",
-                         t, g->ceta * g->lam[g->k - 1]);
+                         t, g->ceta * kgd_lmax(g));
 }
 
-/* u (n) = y − g_t(K) r0  (docs/theory.md §6.1: u(t) − y = (I − cηK)^t (u(0) − y)). */
+/* U (n, kout) = Y − g_t(K) R0  (docs/theory.md §6.1: u(t) − y = (I − cηK)^t (u(0) − y)). */
 ntk_status ntk_kgd_predict_train(const ntk_kgd *g, double t, int flow, double *u)
 {
     ntk_clear_error();
     NTK_TRY(kgd_check_t(g, t, "ntk_kgd_predict_train"));
     if (!u) return ntk_set_error(NTK_ERR_ARG, "ntk_kgd_predict_train: u must not be NULL");
-    size_t n = g->n;
-    double *tmp = ntk_alloc(n, sizeof(double), "kernel GD predictions");
+    size_t count = g->n * g->kout;
+    double *tmp = ntk_alloc(count, sizeof(double), "kernel GD predictions");
     if (!tmp) return NTK_ERR_NOMEM;
-    memcpy(tmp, g->y, n * sizeof(double));
+    memcpy(tmp, g->y, count * sizeof(double));
     ntk_status st = kgd_apply(g, t, flow, 0, -1.0, 1.0, tmp);
-    if (st == NTK_OK && ntk_check_finite(tmp, n, "kernel GD predictions") != NTK_OK)
+    if (st == NTK_OK && ntk_check_finite(tmp, count, "kernel GD predictions") != NTK_OK)
         st = kgd_diverged(g, t);
-    if (st == NTK_OK) memcpy(u, tmp, n * sizeof(double));
+    if (st == NTK_OK) memcpy(u, tmp, count * sizeof(double));
     free(tmp);
     return st;
 }
 
-/* K_test (nt,n), f0_test (nt) or NULL (zeros) -> f_test (nt) =
- * f0_test + K_test h_t(K) r0. */
+/* K_test (nt,n), F0_test (nt, kout) or NULL (zeros) -> F_test (nt, kout) =
+ * F0_test + K_test h_t(K) R0. */
 ntk_status ntk_kgd_predict_test(const ntk_kgd *g, double t, int flow, const double *K_test,
                                 size_t nt, const double *f0_test, double *f_test)
 {
@@ -314,18 +371,18 @@ ntk_status ntk_kgd_predict_test(const ntk_kgd *g, double t, int flow, const doub
         return ntk_set_error(NTK_ERR_ARG,
                              "ntk_kgd_predict_test: K_test and f_test must not be NULL");
     if (nt == 0) return NTK_OK;
-    size_t n = g->n;
+    size_t n = g->n, kout = g->kout;
     NTK_TRY(ntk_check_finite(K_test, ntk_size_mul(nt, n, 1, 1), "K_test"));
-    if (f0_test) NTK_TRY(ntk_check_finite(f0_test, nt, "f0_test"));
-    double *a = ntk_alloc(n, sizeof(double), "kernel GD coefficients");
+    if (f0_test) NTK_TRY(ntk_check_finite(f0_test, nt * kout, "f0_test"));
+    double *a = ntk_alloc(n * kout, sizeof(double), "kernel GD coefficients");
     if (!a) return NTK_ERR_NOMEM;
-    // a = h_t(K) r0;  f_test = f0_test + K_test a
+    // A = h_t(K) R0;  F_test = F0_test + K_test A
     ntk_status st = kgd_apply(g, t, flow, 1, 1.0, 0.0, a);
     if (st == NTK_OK) {
-        if (f0_test) memmove(f_test, f0_test, nt * sizeof(double));
-        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)nt, (int)n, 1.0, K_test, (int)n, a, 1,
-                    f0_test ? 1.0 : 0.0, f_test, 1);
-        if (ntk_check_finite(f_test, nt, "kernel GD test predictions") != NTK_OK)
+        if (f0_test) memmove(f_test, f0_test, nt * kout * sizeof(double));
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nt, (int)kout, (int)n, 1.0,
+                    K_test, (int)n, a, (int)kout, f0_test ? 1.0 : 0.0, f_test, (int)kout);
+        if (ntk_check_finite(f_test, nt * kout, "kernel GD test predictions") != NTK_OK)
             st = kgd_diverged(g, t);
     }
     free(a);

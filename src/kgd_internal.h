@@ -21,21 +21,31 @@
 #define KGD_GRID_JMAX 60
 #define KGD_GRID_DECAY 40.0
 
-struct ntk_kgd {
-    ntk_kgd_method method;   /* EIG or KRYLOV, never AUTO */
-    size_t n, k;             /* k = n (EIG) or the Krylov dimension */
-    double ceta;             /* c·η */
+/* One factorisation of K serving output columns [j0, j0 + nc): with EIG one
+ * part serves every column (the eigenvectors are shared); with KRYLOV each
+ * column has its own Lanczos basis, from its own residual. */
+typedef struct {
+    size_t k;                /* modes: n (EIG) or the Krylov dimension */
+    size_t j0, nc;           /* the output columns served */
     double lam_tol;          /* |λ| <= lam_tol is treated as 0 */
     double err_est;          /* KRYLOV: last error estimate (0: exact) */
-    double t_max;            /* KRYLOV: predictions allowed for t <= t_max */
     double *lam;             /* (k) ascending: eigenvalues or Ritz values */
     double *B;               /* EIG: Q (n,n), eigenvector j in column j;
                                 KRYLOV: V_kᵀ (k,n), Lanczos vector j in row j */
     double *U;               /* KRYLOV: (k,k), row i = eigenvector i of T_k (column
                                 i of S); NULL for EIG */
-    double *c;               /* (k) Qᵀ r0, or ‖r0‖ Sᵀ e_1 */
-    double *y;               /* (n) */
+    double *c;               /* (k, nc): Qᵀ R0, or ‖r0‖ Sᵀ e_1 */
     double *mem;             /* the block holding lam, c (and U) */
+} kgd_part;
+
+struct ntk_kgd {
+    ntk_kgd_method method;   /* EIG or KRYLOV, never AUTO */
+    size_t n, kout;          /* points, output columns */
+    double ceta;             /* c·η */
+    double t_max;            /* KRYLOV: predictions allowed for t <= t_max */
+    double *y;               /* (n, kout) */
+    size_t nparts;
+    kgd_part *parts;
     int allow_unstable;      /* GD predictions with cη λ_max > 2 allowed */
 };
 
@@ -43,8 +53,9 @@ struct ntk_kgd {
  * *hk = (1 − *gk)/λ (src/kgd.c). */
 ntk_status kgd_factor(double lam, double lam_tol, double ceta, double t, int flow, double *gk,
                       double *hk);
-/* KRYLOV: the Lanczos basis, Ritz values and coefficients into g
- * (src/kgd_krylov.c). */
-ntk_status kgd_create_krylov(ntk_kgd *g, const double *K, const double *u0);
+/* KRYLOV: the Lanczos basis, Ritz values and coefficients of one residual
+ * r0 (n) into part p (src/kgd_krylov.c); ceta and t_max as in ntk_kgd. */
+ntk_status kgd_krylov_part(kgd_part *p, const double *K, size_t n, const double *r0, double ceta,
+                           double t_max);
 
 #endif

@@ -225,14 +225,12 @@ static ntk_status lanczos_alloc(lanczos *L, size_t n)
     return NTK_OK;
 }
 
-/* v_0 = r0/‖r0‖, r0 = y − u0; returns ‖r0‖. r0 = 0 leaves nothing to
- * approximate (c = 0), and a fixed pseudo-random start still gives the
- * extreme Ritz values. */
-static double lanczos_start(lanczos *L, const double *y, const double *u0)
+/* v_0 = r0/‖r0‖; returns ‖r0‖. r0 = 0 leaves nothing to approximate (c = 0),
+ * and a fixed pseudo-random start still gives the extreme Ritz values. */
+static double lanczos_start(lanczos *L, const double *r0)
 {
     size_t n = L->n;
-    memcpy(L->V, y, n * sizeof(double));
-    ntk_axpy(n, -1.0, u0, L->V);
+    memcpy(L->V, r0, n * sizeof(double));
     double rnorm = ntk_nrm2(n, L->V);
     if (rnorm == 0.0) {
         ntk_rng rng;
@@ -269,36 +267,35 @@ static int lanczos_step(lanczos *L, const double *K, size_t j)
     return invariant;
 }
 
-/* Keep V_k (k,n), Θ (k), U (k,k) and c = ‖r0‖ Sᵀ e_1 in g; takes V. */
-static ntk_status kgd_keep(ntk_kgd *g, lanczos *L, size_t k, double rnorm, double err)
+/* Keep V_k (k,n), Θ (k), U (k,k) and c = ‖r0‖ Sᵀ e_1 in p; takes V. */
+static ntk_status kgd_keep(kgd_part *p, lanczos *L, size_t k, double rnorm, double err)
 {
-    g->mem = ntk_alloc(2 * k + k * k, sizeof(double), "kernel GD Ritz values");
-    if (!g->mem) return NTK_ERR_NOMEM;
-    g->k = k;
-    g->lam = g->mem;
-    g->c = g->lam + k;
-    g->U = g->c + k;
-    memcpy(g->lam, L->cur.theta, k * sizeof(double));
-    memcpy(g->U, L->cur.U, k * k * sizeof(double));
-    for (size_t i = 0; i < k; i++) g->c[i] = rnorm * g->U[i * k];
-    g->err_est = err;
+    p->mem = ntk_alloc(2 * k + k * k, sizeof(double), "kernel GD Ritz values");
+    if (!p->mem) return NTK_ERR_NOMEM;
+    p->k = k;
+    p->lam = p->mem;
+    p->c = p->lam + k;
+    p->U = p->c + k;
+    memcpy(p->lam, L->cur.theta, k * sizeof(double));
+    memcpy(p->U, L->cur.U, k * k * sizeof(double));
+    for (size_t i = 0; i < k; i++) p->c[i] = rnorm * p->U[i * k];
+    p->err_est = err;
     double *Vk = realloc(L->V, k * L->n * sizeof(double));   // shrink; keep V if refused
-    g->B = Vk ? Vk : L->V;
+    p->B = Vk ? Vk : L->V;
     L->V = NULL;
     return NTK_OK;
 }
 
 /* Lanczos with full reorthogonalisation from r0 = y − u0 (file comment),
  * stopped by the rule there. */
-ntk_status kgd_create_krylov(ntk_kgd *g, const double *K, const double *u0)
+ntk_status kgd_krylov_part(kgd_part *p, const double *K, size_t n, const double *r0, double ceta,
+                           double t_max)
 {
-    size_t n = g->n;
-    NTK_TRY(ntk_check_symmetric(K, n, "K"));
     lanczos L;
     NTK_TRY(lanczos_alloc(&L, n));
     double maxdiag = 0.0;
     for (size_t i = 0; i < n; i++) maxdiag = fmax(maxdiag, fabs(K[i * n + i]));
-    double rnorm = lanczos_start(&L, g->y, u0), err = INFINITY;
+    double rnorm = lanczos_start(&L, r0), err = INFINITY;
     ntk_status st = NTK_OK;
     size_t k = 0;
     for (int done = 0; !done && st == NTK_OK;) {
@@ -316,7 +313,7 @@ ntk_status kgd_create_krylov(ntk_kgd *g, const double *K, const double *u0)
         }
         if (L.prev.k > 0) {
             double lam_tol = KGD_ZERO_RTOL * fmax(fabs(L.cur.theta[0]), fabs(L.cur.theta[k - 1]));
-            err = est_error(&L.cur, &L.prev, g->ceta, lam_tol, g->t_max, sqrt(maxdiag), &L.ws);
+            err = est_error(&L.cur, &L.prev, ceta, lam_tol, t_max, sqrt(maxdiag), &L.ws);
             // residual of the top Ritz pair: ‖K y − θ y‖ = β_{k−1} |s_{k,k}|
             double rho = L.beta[k - 1] * fabs(L.cur.U[(k - 1) * k + (k - 1)]);
             done = err <= KGD_KRYLOV_RTOL && rho <= KGD_LMAX_RTOL * fabs(L.cur.theta[k - 1]);
@@ -327,7 +324,7 @@ ntk_status kgd_create_krylov(ntk_kgd *g, const double *K, const double *u0)
         st = ntk_set_error(NTK_ERR_NONFINITE,
                            "kernel GD (Krylov): the Lanczos recurrence became non-finite; "
                            "check K for extreme values");
-    if (st == NTK_OK) st = kgd_keep(g, &L, k, rnorm, err);
+    if (st == NTK_OK) st = kgd_keep(p, &L, k, rnorm, err);
     lanczos_free(&L);
     return st;
 }

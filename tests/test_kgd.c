@@ -1072,8 +1072,65 @@ static void test_krylov_modes(void)
     free_problem(&p);
 }
 
+/* k outputs at once equal k single-output problems, column by column: the
+ * same eigendecomposition (EIG), or each column's own Lanczos basis
+ * (KRYLOV, built from that column's residual exactly as for one output).
+ * The products differ only in blocking (dgemm against dgemv):
+ * C_ROUND·n·ε relative to the largest prediction; on the test side the n
+ * terms of K_test·A may be up to ten times the prediction they sum to (this
+ * problem's K_test rows against h_t(K) R0 at t = 3.5), hence the factor 10. */
+static void test_multi_output(void)
+{
+    const size_t n = 70, nt = 9, kout = 3;
+    problem p = make_problem(n, nt, 20, 77);
+    double *Y = malloc(n * kout * sizeof(double)), *U0 = malloc(n * kout * sizeof(double));
+    double *F0 = malloc(nt * kout * sizeof(double)), *col = malloc((2 * n + nt) * sizeof(double));
+    double *u = malloc(n * kout * sizeof(double)), *f = malloc(nt * kout * sizeof(double));
+    double *u1 = malloc(n * sizeof(double)), *f1 = malloc(nt * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < kout; j++) {
+            Y[i * kout + j] = p.y[i] * (1.0 + (double)j) + 0.1 * (double)j;
+            U0[i * kout + j] = p.u0[i] - 0.2 * (double)j;
+        }
+    for (size_t i = 0; i < nt; i++)
+        for (size_t j = 0; j < kout; j++) F0[i * kout + j] = p.f0[i] + (double)j;
+    ntk_kgd_method methods[2] = {NTK_KGD_EIG, NTK_KGD_KRYLOV};
+    for (int mi = 0; mi < 2; mi++) {
+        ntk_kgd_config c = ntk_kgd_config_default();
+        c.method = methods[mi];
+        c.outputs = kout;
+        c.flow = 1;
+        ntk_kgd *g = NULL, *g1 = NULL;
+        CHECK_OK(ntk_kgd_create(p.K, n, Y, U0, &c, &g));
+        CHECK_OK(ntk_kgd_predict_train(g, 3.5, 1, u));
+        CHECK_OK(ntk_kgd_predict_test(g, 3.5, 1, p.Kt, nt, F0, f));
+        c.outputs = 1;
+        for (size_t j = 0; j < kout; j++) {
+            double *yj = col, *uj = col + n, *fj = col + 2 * n;
+            for (size_t i = 0; i < n; i++) yj[i] = Y[i * kout + j], uj[i] = U0[i * kout + j];
+            for (size_t i = 0; i < nt; i++) fj[i] = F0[i * kout + j];
+            CHECK_OK(ntk_kgd_create(p.K, n, yj, uj, &c, &g1));
+            CHECK_OK(ntk_kgd_predict_train(g1, 3.5, 1, u1));
+            CHECK_OK(ntk_kgd_predict_test(g1, 3.5, 1, p.Kt, nt, fj, f1));
+            double eu = 0, ef = 0, su = 0, sf = 0;
+            for (size_t i = 0; i < n; i++)
+                eu = fmax(eu, fabs(u[i * kout + j] - u1[i])), su = fmax(su, fabs(u1[i]));
+            for (size_t i = 0; i < nt; i++)
+                ef = fmax(ef, fabs(f[i * kout + j] - f1[i])), sf = fmax(sf, fabs(f1[i]));
+            CHECK_LE(eu, C_ROUND * (double)n * DBL_EPSILON * su, "method %d column %zu train", mi, j);
+            CHECK_LE(ef, C_ROUND * (double)n * DBL_EPSILON * sf * 10, "method %d column %zu test", mi, j);
+            ntk_kgd_free(g1);
+            g1 = NULL;
+        }
+        ntk_kgd_free(g);
+    }
+    free(Y), free(U0), free(F0), free(col), free(u), free(f), free(u1), free(f1);
+    free_problem(&p);
+}
+
 int main(void)
 {
+    test_multi_output();
     for (int m = 0; m < 2; m++) {
         g_method = m ? NTK_KGD_KRYLOV : NTK_KGD_EIG;
         test_gd();
