@@ -231,6 +231,7 @@ typedef struct {
     const cli_kernel_kind *kind;
     const char *x_path, *x2_path, *out_path, *spec_path, *weights_dir;
     int at_init, quad_order;
+    int diagonal;                     /* only K_ii (ntkit kernel --diagonal) */
     size_t mem_limit;                 /* 0: default */
     double trace_factor;              /* < 0: estimate from X */
 } cli_kernel_opts;

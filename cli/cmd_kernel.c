@@ -61,6 +61,7 @@ static const cli_flag kernel_flags[] = {
     {"out", 1, "K.npy", "kernel to write (required)"},
     {"spectrum", 1, "FILE.csv", "also write the eigenvalues, ascending (symmetric kernels only)"},
     {"stats", 0, NULL, "print lambda_min, lambda_max and the condition number (symmetric kernels only)"},
+    {"diagonal", 0, NULL, "only the diagonal K(x_i, x_i), written as an (n,) array: O(n) memory"},
     {"weights", 1, "DIR", "run directory of 'ntkit train': network and weights from it"},
     {"at", 1, "WHEN", "with --weights: final (W.npy, v.npy) | init (W0.npy, v0.npy) (default final)"},
     CLI_NET_FLAGS,
@@ -88,12 +89,12 @@ static int stage_spectrum(ntk_outset *o, const char *path, const double *evals, 
 /* K.npy and the spectrum, together or not at all: a failure leaves any
  * earlier files at those paths as they were. */
 static int write_kernel_files(const char *out_path, const char *spec_path, const double *K,
-                              size_t n1, size_t n2, const double *evals)
+                              size_t n1, size_t n2, int ndim, const double *evals)
 {
     ntk_outset *set;
     if (ntk_outset_create(&set) != NTK_OK) return cli_fail_lib(NULL);
     int rc = 0;
-    if (ntk_outset_add_npy(set, out_path, K, n1, n2, 2) != NTK_OK) rc = cli_fail_lib("--out");
+    if (ntk_outset_add_npy(set, out_path, K, n1, n2, ndim) != NTK_OK) rc = cli_fail_lib("--out");
     if (!rc && spec_path) rc = stage_spectrum(set, spec_path, evals, n1);
     if (!rc && ntk_outset_commit(set) != NTK_OK) rc = cli_fail_lib(NULL);
     ntk_outset_free(set);
@@ -127,7 +128,10 @@ static void print_kernel(const cli_kernel_opts *o, const double *K, size_t n1, s
                          const double *evals, double t_kernel, double t_eig, double tf_used)
 {
     int eig = evals != NULL;
-    printf("kernel %s: %zu x %zu%s", o->kind->name, n1, n2, o->x2_path ? " (cross block)" : "");
+    if (o->diagonal)
+        printf("kernel %s: diagonal of %zu points", o->kind->name, n1);
+    else
+        printf("kernel %s: %zu x %zu%s", o->kind->name, n1, n2, o->x2_path ? " (cross block)" : "");
     if (eig) {
         double lmin = evals[0], lmax = evals[n1 - 1];
         printf(", lambda_min %.6g, lambda_max %.6g, condition number ", lmin, lmax);
@@ -156,7 +160,7 @@ static int kernel_files(const cli_kernel_opts *o, const cli_args *a, const ntk_a
                         const ntk_array *X2)
 {
     const int sym = X2 == NULL, eig = sym && (o->spec_path || cli_has(a, "stats"));
-    const size_t n1 = X->rows, n2 = sym ? n1 : X2->rows;
+    const size_t n1 = X->rows, n2 = o->diagonal ? 1 : sym ? n1 : X2->rows;
     size_t tile_limit = 0;
     if (kernel_memory(o, n1, n2, eig, &tile_limit)) return 1;
     double *K = malloc(n1 * n2 * sizeof(double));   /* kernel_memory bounds n1·n2·8 */
@@ -167,7 +171,7 @@ static int kernel_files(const cli_kernel_opts *o, const cli_args *a, const ntk_a
     double t1 = cli_now();
     if (!rc && eig && ntk_eigh(K, n1, evals, NULL) != NTK_OK) rc = cli_fail_lib("eigenvalues");
     double t2 = cli_now();
-    if (!rc) rc = write_kernel_files(o->out_path, o->spec_path, K, n1, n2, evals);
+    if (!rc) rc = write_kernel_files(o->out_path, o->spec_path, K, n1, n2, o->diagonal ? 1 : 2, evals);
     if (!rc) print_kernel(o, K, n1, n2, evals, t1 - t0, t2 - t1, tf_used);
     free(K);
     free(evals);
@@ -200,6 +204,9 @@ int cmd_kernel(int argc, char **argv)
     ntk_array X = {0}, X2 = {0};
     int rc = cli_load_matrix("--x", o.x_path, &X) ||
              (o.x2_path && cli_load_matrix("--x2", o.x2_path, &X2));
+    o.diagonal = cli_has(&a, "diagonal");
+    if (!rc && o.diagonal && (o.x2_path || o.spec_path || cli_has(&a, "stats")))
+        rc = cli_fail("--diagonal is the diagonal of K(X, X): drop --x2, --spectrum and --stats");
     if (!rc && o.x2_path && cli_has(&a, "stats"))
         rc = cli_fail("--stats needs a symmetric kernel but --x2 asks for a cross block; drop one");
     if (!rc && o.x2_path && X2.cols != X.cols)

@@ -176,6 +176,7 @@ int cli_kernel_compute(const cli_kernel_opts *o, const cli_args *a, const ntk_ar
     k.quad_order = o->quad_order;
     k.mem_limit = tile_limit;
     k.trace_factor = o->trace_factor;
+    k.diagonal = o->diagonal;
     if (o->kind->src == NTK_KERNEL_LIN && k.trace_factor < 0 &&
         ntk_trace_factor(X->data, X->rows, X->cols, &k.trace_factor) != NTK_OK)
         return cli_fail("%s; pass --trace-factor F (1 for isotropic inputs)", ntk_errmsg());

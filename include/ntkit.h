@@ -470,6 +470,8 @@ typedef struct {
     const ntk_constants *consts;  /* LIN: the Gaussian constants, or NULL to compute them */
     double trace_factor;          /* LIN with consts NULL: √(Tr Σ²/d); 0 estimates it from X1 */
     int threads;                  /* OpenBLAS threads for this call (0: the process-wide count) */
+    int diagonal;                 /* 1: only K_ii, into K (n1) (X2 must be NULL): O(n·m·d)
+                                     for EMPIRICAL, no n × n storage for any source */
 } ntk_kernel_desc;
 
 ntk_kernel_desc ntk_kernel_desc_default(ntk_kernel_source source, const ntk_net_config *net);

@@ -6,6 +6,9 @@
 #include <gsl/gsl_odeiv2.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 struct ntk_ode {
     gsl_odeiv2_system sys;
@@ -14,11 +17,13 @@ struct ntk_ode {
     void *ctx;
     ntk_status rhs_status;   /* failure reported by the right-hand side */
     size_t nsteps;
+    size_t nfev;
 };
 
 static int rhs_bridge(double t, const double y[], double dydt[], void *params)
 {
     ntk_ode *ode = params;
+    ode->nfev++;
     ntk_status st = ode->f(ode->ctx, t, y, dydt);
     if (st != NTK_OK) {
         ode->rhs_status = st;
@@ -46,7 +51,7 @@ ntk_status ntk_ode_create(size_t dim, double rtol, ntk_rhs_fn f, void *ctx, ntk_
     ode->sys.jacobian = NULL;
     ode->sys.dimension = dim;
     ode->sys.params = ode;
-    ode->drv = gsl_odeiv2_driver_alloc_y_new(&ode->sys, gsl_odeiv2_step_rk8pd, 1e-3, rtol, rtol);
+    ode->drv = gsl_odeiv2_driver_alloc_y_new(&ode->sys, getenv("NTK_STEP") ? (!strcmp(getenv("NTK_STEP"),"rkf45")?gsl_odeiv2_step_rkf45:!strcmp(getenv("NTK_STEP"),"rk2")?gsl_odeiv2_step_rk2:!strcmp(getenv("NTK_STEP"),"rkck")?gsl_odeiv2_step_rkck:!strcmp(getenv("NTK_STEP"),"rk4")?gsl_odeiv2_step_rk4:gsl_odeiv2_step_rk8pd) : gsl_odeiv2_step_rk8pd, 1e-3, rtol, rtol);
     if (!ode->drv) {
         free(ode);
         return ntk_set_error(NTK_ERR_NOMEM, "could not allocate the ODE integrator (dimension %zu)", dim);
@@ -76,6 +81,7 @@ void ntk_ode_reset(ntk_ode *ode) { gsl_odeiv2_driver_reset(ode->drv); }
 void ntk_ode_free(ntk_ode *ode)
 {
     if (!ode) return;
+    if (getenv("NTK_STEP_LOG")) fprintf(stderr, "ODE dim %zu: %zu steps, %zu rhs evaluations\n", ode->sys.dimension, ode->nsteps, ode->nfev);
     gsl_odeiv2_driver_free(ode->drv);
     free(ode);
 }

@@ -68,6 +68,9 @@ void ntk_act_sup(ntk_act act, double *L1, double *L2);
 ntk_status ntk_kernel_empirical(const ntk_net_config *cfg, const double *W, const double *v,
                                 const double *X1, size_t n1, const double *X2, size_t n2,
                                 double c1, double c2, size_t mem_limit, double *K);
+/* K_ii (n) of the empirical kernel, O(n·m·d). */
+ntk_status ntk_kernel_empirical_diag(const ntk_net_config *cfg, const double *W, const double *v,
+                                     const double *X, size_t n, double c1, double c2, double *K);
 ntk_status ntk_kernel_infinite(const ntk_net_config *cfg, const double *X1, size_t n1,
                                const double *X2, size_t n2, double c1, double c2,
                                int quad_order, double *K);

@@ -56,20 +56,40 @@ static ntk_status kernel_lin(const ntk_kernel_desc *k, const double *X1, size_t 
     return st;
 }
 
+/* K_ii (n1): the empirical kernel in one pass over the points, the others
+ * as 1 × 1 kernels of each point. */
+static ntk_status kernel_diag(const ntk_kernel_desc *k, const double *X1, size_t n1, double *K)
+{
+    if (k->source == NTK_KERNEL_EMPIRICAL)
+        return ntk_kernel_empirical_diag(k->net, k->W, k->v, X1, n1, k->c1, k->c2, K);
+    ntk_kernel_desc one = *k;
+    one.diagonal = 0;
+    if (k->source == NTK_KERNEL_LIN && !k->consts && k->trace_factor <= 0)
+        NTK_TRY(ntk_trace_factor(X1, n1, k->net->d, &one.trace_factor));
+    for (size_t i = 0; i < n1; i++) NTK_TRY(ntk_kernel(&one, X1 + i * k->net->d, 1, NULL, 0, K + i));
+    return NTK_OK;
+}
+
 ntk_status ntk_kernel(const ntk_kernel_desc *k, const double *X1, size_t n1, const double *X2,
                       size_t n2, double *K)
 {
     ntk_clear_error();
     if (!k || !k->net) return ntk_set_error(NTK_ERR_ARG, "kernel: the description or its network settings are NULL");
     NTK_TRY(ntk_net_config_check(k->net));
+    if (k->source == NTK_KERNEL_EMPIRICAL && (!k->W || !k->v))
+        return ntk_set_error(NTK_ERR_ARG, "empirical kernel: the weights W and v are NULL");
+    if (k->diagonal && X2)
+        return ntk_set_error(NTK_ERR_ARG, "kernel: the diagonal is of a symmetric kernel; pass X2 = NULL");
     int saved = ntk_threads_enter(k->threads);
     ntk_status st;
+    if (k->diagonal) {
+        st = kernel_diag(k, X1, n1, K);
+        ntk_threads_leave(saved);
+        return st;
+    }
     switch (k->source) {
     case NTK_KERNEL_EMPIRICAL:
-        if (!k->W || !k->v)
-            st = ntk_set_error(NTK_ERR_ARG, "empirical kernel: the weights W and v are NULL");
-        else
-            st = ntk_kernel_empirical(k->net, k->W, k->v, X1, n1, X2, n2, k->c1, k->c2,
+        st = ntk_kernel_empirical(k->net, k->W, k->v, X1, n1, X2, n2, k->c1, k->c2,
                                       k->mem_limit, K);
         break;
     case NTK_KERNEL_INFINITE:

@@ -333,3 +333,34 @@ ntk_status ntk_kernel_empirical(const ntk_net_config *cfg, const double *W, cons
                             "an entry overflows double precision; rescale the inputs, the "
                             "weights or alpha");
 }
+
+/* K_ii (n) only: Θ1_ii = α²/m Σ_r v_r² φ'(z_ir)² ‖x_i‖²/s², Θ2_ii = α²/m Σ_r
+ * φ(z_ir)², in row blocks: O(n·m·d), memory O(block·m). */
+ntk_status ntk_kernel_empirical_diag(const ntk_net_config *cfg, const double *W, const double *v,
+                                     const double *X, size_t n, double c1, double c2, double *K)
+{
+    NTK_TRY(emp_check(cfg, W, v, X, n, NULL, 0, c1, c2, K));
+    const size_t m = cfg->m, d = cfg->d;
+    const double s = ntk_net_config_s(cfg), a2m = cfg->alpha * cfg->alpha / (double)m;
+    size_t B = (size_t)(1u << 18) / m + 1;
+    if (B > n) B = n;
+    double *buf = ntk_alloc(ntk_size_mul(2 * B + 1, m, 1, 1), sizeof(double), "kernel diagonal");
+    if (!buf) return NTK_ERR_NOMEM;
+    double *P = buf, *A = buf + B * m, *absv = A + B * m;
+    for (size_t r = 0; r < m; r++) absv[r] = fabs(v[r]);
+    emp_ctx c = {.act = cfg->act, .m = m, .d = d, .s = s, .W = W, .absv = absv,
+                 .need_phi = 1, .need_dphi = 1};
+    for (size_t i0 = 0; i0 < n; i0 += B) {
+        size_t rows = n - i0 < B ? n - i0 : B;
+        emp_features(&c, X + i0 * d, rows, P, A);
+        for (size_t i = 0; i < rows; i++) {
+            double q = ntk_dot(d, X + (i0 + i) * d, X + (i0 + i) * d) / (s * s);
+            double a2 = ntk_dot(m, A + i * m, A + i * m), p2 = ntk_dot(m, P + i * m, P + i * m);
+            K[i0 + i] = a2m * (c1 * a2 * q + c2 * p2);
+        }
+    }
+    free(buf);
+    return ntk_check_result(K, n, 1, "the empirical NTK's diagonal",
+                            "an entry overflows double precision; rescale the inputs, the "
+                            "weights or alpha");
+}

@@ -82,6 +82,22 @@ check "grep -q '\"n\":	60' '$T/tr/config.json' && grep -q '\"n_test\":	0' '$T/tr
 $NTKIT train --data "npy:$T/X.npy:$T/y.npy" --test "npy:$T/Xt.npy" --width 8 --steps 2 --quiet --out "$T/tr2" >/dev/null 2>"$T/err"
 check "[ \$? -ne 0 ] && grep -q 'labels' '$T/err'" "a test file without labels next to labelled training data is refused"
 
+# --- the diagonal alone ----------------------------------------------------
+for kind in ntk nngp-inf lin; do
+    $NTKIT kernel --kind $kind --act erf --x "$T/X.npy" --out "$T/Kd_$kind.npy" --diagonal >/dev/null 2>&1 &&
+        $NTKIT kernel --kind $kind --act erf --x "$T/X.npy" --out "$T/Kf_$kind.npy" >/dev/null 2>&1
+    check '[ $? -eq 0 ]' "kernel --diagonal --kind $kind"
+done
+pycheck "kernel --diagonal: an (n,) array equal to the full kernel's diagonal" <<'EOF'
+import sys, numpy as np
+t = sys.argv[1]
+for kind in ("ntk", "nngp-inf", "lin"):
+    D, K = np.load(t + "/Kd_%s.npy" % kind), np.load(t + "/Kf_%s.npy" % kind)
+    assert D.shape == (60,), D.shape
+    # the same sums in another blocking: (m + d)·ε relative
+    assert np.abs(D - np.diag(K)).max() <= 1e-12 * np.abs(np.diag(K)).max(), kind
+EOF
+
 # --- progress lines when stderr is a file ---------------------------------
 $NTKIT train --n 50 --d 3 --width 8 --steps 40 --log-every 10 --progress plain --out "$T/pg" >/dev/null 2>"$T/pg.err"
 check "grep -q '^  step 40/40' '$T/pg.err' && ! grep -q \"\$(printf '\\r')\" '$T/pg.err'" "--progress plain: lines without carriage returns"
