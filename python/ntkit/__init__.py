@@ -7,6 +7,7 @@ training — a thin ctypes layer over libntkit.so (no maths of its own).
     predict = ntkit.gradient_descent_mse(K, y, lr=1.0)
     f_t = predict(100, net(X))                         # kernel GD after 100 steps
     hist = net.train(X, y, lr1=1.0, lr2=1.0, steps=100)
+    res = ntkit.run(X, y, width=1024, steps=100)      # the net and its surrogates side by side
 
 Arrays: float64 C-contiguous inputs are passed to the library without a
 copy; other real arrays are converted once. Shapes are checked before any
@@ -17,12 +18,18 @@ no function returns a non-finite result silently: an overflow raises
 NonFiniteError (a ValueError and a FloatingPointError) naming the result.
 Library errors raise ValueError (bad argument, format), NonFiniteError,
 MemoryError, DivergedError (a RuntimeError) or RuntimeError, with the
-library's message.
+library's message (argument names translated to the Python ones).
+
+Training (Network.train, run) goes through the library's driver, the same
+one the command line uses; Ctrl-C stops it within one step. DEFAULTS holds
+the settings shared with the library and the CLI, read from it at import
+(ntk_defaults): kgd_eig_max_n, kgd_krylov_kmax, theory_max_points,
+kernel_subsample, leaky_slope, quad_order.
 
 The library is found through $NTKIT_LIBRARY, then libntkit.so* next to this
 file, then ../../build/libntkit.so (the repository's build tree).
 """
-from ._lib import DivergedError, NonFiniteError, get_threads, library_path, set_threads
+from ._lib import DEFAULTS, DivergedError, NonFiniteError, get_threads, library_path, set_threads
 from .data import make_dataset
 from .dynamics import KernelGD, gradient_descent_mse, kernel_ridge, kernel_ridge_predict
 from .kernels import (constants, estimate_trace_factor, lin_features, lin_kernel, nngp,
@@ -38,5 +45,5 @@ __all__ = [
     "estimate_trace_factor", "eigh", "spectrum_summary", "kernel_distance",
     "normalized_distance", "gradient_descent_mse", "KernelGD", "kernel_ridge",
     "kernel_ridge_predict", "run", "Run", "MODELS", "make_dataset", "set_threads",
-    "get_threads", "DivergedError", "NonFiniteError", "library_path", "__version__",
+    "get_threads", "DivergedError", "NonFiniteError", "library_path", "DEFAULTS", "__version__",
 ]

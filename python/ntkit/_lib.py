@@ -6,7 +6,9 @@ it) and `check` (status -> exception).
 """
 import ctypes
 import os
-from ctypes import (POINTER, Structure, byref, c_char_p, c_double, c_int, c_size_t,
+import re
+import types
+from ctypes import (CFUNCTYPE, POINTER, Structure, byref, c_char_p, c_double, c_int, c_size_t,
                     c_uint, c_uint64, c_void_p)
 
 import numpy as np
@@ -84,7 +86,8 @@ def as_array(ptr, shape):
 
 
 # ----------------------------------------------------------------------
-# Structs (layouts of include/ntkit.h; checked by the tests' sizeof probe)
+# Structs (layouts of include/ntkit.h, field names as there: the tests compile a
+# probe that checks the size and every field's offset of each against the header)
 # ----------------------------------------------------------------------
 
 class Act(Structure):
@@ -104,8 +107,8 @@ class GDConfig(Structure):
 class RunConfig(Structure):
     _fields_ = [("net", NetConfig), ("gd", GDConfig), ("models", c_uint), ("flow", c_int),
                 ("flow_rtol", c_double), ("kernel_every", c_size_t),
-                ("kernel_subsample", c_size_t), ("quad_order", c_int), ("mem_limit", c_size_t),
-                ("trace_factor", c_double), ("t_max", c_double)]
+                ("kernel_subsample", c_size_t), ("flips", c_int), ("quad_order", c_int),
+                ("mem_limit", c_size_t), ("trace_factor", c_double), ("t_max", c_double)]
 
 
 def _doubles(*names):
@@ -141,6 +144,75 @@ class Dataset(Structure):
                 ("n", c_size_t), ("n_test", c_size_t), ("d", c_size_t)]
 
 
+class DatasetSpec(Structure):
+    _fields_ = [("data", c_char_p), ("target", c_char_p), ("n", c_size_t), ("n_test", c_size_t),
+                ("d", c_size_t), ("seed", c_uint64), ("standardize", c_int), ("test", c_char_p)]
+
+
+class Defaults(Structure):
+    _fields_ = [("kgd_eig_max_n", c_size_t), ("kgd_krylov_kmax", c_size_t),
+                ("theory_max_points", c_size_t), ("kernel_subsample", c_size_t),
+                ("leaky_slope", c_double), ("quad_order", c_int)]
+
+
+# ntk_kernel_source
+KERNEL_EMPIRICAL, KERNEL_INFINITE, KERNEL_LIN = 0, 1, 2
+
+
+class KernelDesc(Structure):
+    _fields_ = [("source", c_int), ("net", POINTER(NetConfig)), ("c1", c_double),
+                ("c2", c_double), ("W", DP), ("v", DP), ("mem_limit", c_size_t),
+                ("quad_order", c_int), ("quadrature", c_int), ("consts", POINTER(Constants)),
+                ("trace_factor", c_double), ("threads", c_int)]
+
+
+class KGDConfig(Structure):
+    _fields_ = [("lr", c_double), ("loss", c_int), ("method", c_int), ("t_max", c_double),
+                ("flow", c_int), ("allow_unstable", c_int)]
+
+
+class Batch(Structure):
+    _fields_ = [("X", DP), ("y", DP), ("n", c_size_t), ("loss", c_int), ("f0", DP)]
+
+
+class LossOut(Structure):
+    _fields_ = [("loss", c_double), ("gW", DP), ("gv", DP), ("f", DP)]
+
+
+class RunData(Structure):
+    _fields_ = [("X", DP), ("y", DP), ("n", c_size_t), ("X_test", DP), ("y_test", DP),
+                ("n_test", c_size_t)]
+
+
+# ntk_row_fn: int (*)(void *ctx, const ntk_run *run, const double *row)
+ROW_FN = CFUNCTYPE(c_int, c_void_p, c_void_p, POINTER(c_double))
+
+
+class Schedule(Structure):
+    _fields_ = [("t_final", c_double), ("t_every", c_double), ("theory", c_int),
+                ("cancel", POINTER(c_int)), ("hurry", POINTER(c_int)), ("on_row", ROW_FN),
+                ("ctx", c_void_p)]
+
+
+# ntk_run_status
+RUN_COMPLETED, RUN_DIVERGED, RUN_INTERRUPTED, RUN_FAILED = 0, 1, 2, 3
+
+
+class RunReport(Structure):
+    _fields_ = ([("status", c_int)] + _doubles("t", "diverged_at") + [("rows", c_size_t)] +
+                _doubles("seconds", "loss0", "loss_growth") + [("theory", RunTheory)] +
+                _doubles("envelope_max_ratio", "R_max", "flip_max", "theta_max", "gap_lin_at_T",
+                         "time_at_T", "beta_estimate", "beta_used") +
+                [("beta_from_bound", c_int), ("alpha_condition", c_double),
+                 ("final_row", DP), ("max_row", DP)])
+
+
+def ptr(a):
+    """A float64 C-contiguous ndarray (or None) as a double* for a struct field;
+    the caller keeps `a` referenced while the pointer is in use."""
+    return None if a is None else a.ctypes.data_as(DP)
+
+
 def struct_dict(s):
     """A ctypes struct of doubles as a dict {field: float}."""
     return {name: float(getattr(s, name)) for name, _ in s._fields_}
@@ -174,7 +246,7 @@ I = _range_checked(c_int, INT_MIN, INT_MAX)
 U64 = _range_checked(c_uint64, 0, UINT64_MAX)
 
 _PROTOTYPES = {
-    # status, threads
+    # status, threads, shared settings
     "ntk_errmsg": (c_char_p, []),
     "ntk_status_name": (c_char_p, [I]),
     "ntk_clear_error": (None, []),
@@ -182,6 +254,7 @@ _PROTOTYPES = {
     "ntk_mem_check": (st, [S, S, c_char_p]),
     "ntk_set_threads": (None, [I]),
     "ntk_get_threads": (c_int, []),
+    "ntk_defaults": (Defaults, []),
     # parsing
     "ntk_act_parse": (st, [c_char_p, c_double, POINTER(Act)]),
     "ntk_init_parse": (st, [c_char_p, POINTER(c_int)]),
@@ -193,7 +266,7 @@ _PROTOTYPES = {
     "ntk_init_name": (c_char_p, [I]),
     "ntk_loss_name": (c_char_p, [I]),
     "ntk_input_scale_name": (c_char_p, [I]),
-    # network
+    # network (ntk_net_W/v/W0/v0 are read-only views owned by the net: copy them)
     "ntk_net_config_default": (NetConfig, [S, S]),
     "ntk_net_config_check": (st, [POINTER(NetConfig)]),
     "ntk_net_config_s": (c_double, [POINTER(NetConfig)]),
@@ -209,47 +282,37 @@ _PROTOTYPES = {
     "ntk_forward": (st, [POINTER(NetConfig), F64, F64, F64, S, F64]),
     "ntk_net_predict": (st, [H, F64, S, F64]),
     "ntk_loss_value": (c_double, [I, F64, F64, S]),
-    "ntk_loss_grad": (st, [POINTER(NetConfig), F64, F64, F64, F64, S, I, F64,
-                           POINTER(c_double), F64, F64, F64]),
+    "ntk_loss_grad": (st, [POINTER(NetConfig), F64, F64, POINTER(Batch), POINTER(LossOut)]),
     "ntk_net_weight_dist": (None, [H, POINTER(WeightDist)]),
-    # trainer
-    "ntk_trainer_create": (st, [H, F64, F64, S, GDConfig, POINTER(H)]),
-    "ntk_trainer_free": (None, [H]),
-    "ntk_trainer_eval": (st, [H]),
-    "ntk_trainer_apply": (st, [H]),
-    "ntk_trainer_loss": (c_double, [H]),
-    "ntk_trainer_grad_norm": (c_double, [H]),
     # data
-    "ntk_dataset_make": (st, [c_char_p, c_char_p, S, S, S, U64, I, POINTER(Dataset)]),
+    "ntk_dataset_make": (st, [POINTER(DatasetSpec), POINTER(Dataset)]),
     "ntk_dataset_free": (None, [POINTER(Dataset)]),
-    # kernels
-    "ntk_kernel_empirical": (st, [POINTER(NetConfig), F64, F64, F64, S, F64, S, c_double,
-                                  c_double, S, F64]),
-    "ntk_kernel_infinite": (st, [POINTER(NetConfig), F64, S, F64, S, c_double, c_double, I,
-                                 F64]),
+    # kernels: one entry point
+    "ntk_kernel_desc_default": (KernelDesc, [I, POINTER(NetConfig)]),
+    "ntk_kernel": (st, [POINTER(KernelDesc), F64, S, F64, S, F64]),
     "ntk_constants_compute": (st, [Act, c_double, I, POINTER(Constants)]),
     "ntk_trace_factor": (st, [F64, S, S, POINTER(c_double)]),
     "ntk_lin_features": (st, [POINTER(Constants), c_double, I, F64, S, S, F64]),
-    "ntk_kernel_lin": (st, [POINTER(Constants), c_double, F64, S, F64, S, S, c_double, c_double,
-                            F64]),
     # spectra
     "ntk_eigh": (st, [F64, S, F64, F64]),
     "ntk_spectrum_summary_of": (st, [F64, S, POINTER(SpectrumSummary)]),
     "ntk_kernel_distance": (st, [F64, F64, S, POINTER(KernelDist)]),
     "ntk_normalized_distance": (st, [F64, F64, S, POINTER(c_double)]),
     # kernel GD, ridge
-    "ntk_kgd_create_method": (st, [F64, S, F64, F64, c_double, I, I, c_double, POINTER(H)]),
+    "ntk_kgd_config_default": (KGDConfig, []),
+    "ntk_kgd_create": (st, [F64, S, F64, F64, POINTER(KGDConfig), POINTER(H)]),
     "ntk_kgd_extremes": (st, [H, POINTER(c_double), POINTER(c_double), POINTER(c_int)]),
     "ntk_kgd_info": (st, [H, POINTER(c_int), POINTER(c_size_t), POINTER(c_double)]),
     "ntk_kgd_free": (None, [H]),
     "ntk_kgd_evals": (DP, [H]),
     "ntk_kgd_predict_train": (st, [H, c_double, I, F64]),
     "ntk_kgd_predict_test": (st, [H, c_double, I, F64, S, F64, F64]),
-    "ntk_kernel_ridge": (st, [F64, S, F64, c_double, F64]),
-    # side-by-side runs
+    "ntk_kernel_ridge": (st, [F64, S, F64, S, c_double, F64]),
+    # side-by-side runs and their driver
     "ntk_run_config_default": (RunConfig, [NetConfig, GDConfig]),
-    "ntk_run_create": (st, [POINTER(RunConfig), F64, F64, S, F64, F64, S, F64, F64, POINTER(H)]),
+    "ntk_run_create": (st, [POINTER(RunConfig), POINTER(RunData), F64, F64, POINTER(H)]),
     "ntk_run_free": (None, [H]),
+    "ntk_run_set_cancel": (None, [H, POINTER(c_int)]),
     "ntk_run_advance": (st, [H, c_double]),
     "ntk_run_time": (c_double, [H]),
     "ntk_run_ncolumns": (c_size_t, [H]),
@@ -259,8 +322,10 @@ _PROTOTYPES = {
     "ntk_run_net": (H, [H]),
     "ntk_run_theory_get": (st, [H, POINTER(RunTheory)]),
     "ntk_run_beta_estimate": (st, [H, POINTER(c_double)]),
+    "ntk_schedule_default": (Schedule, [c_double, c_double]),
+    "ntk_run_execute": (st, [H, POINTER(Schedule), POINTER(RunReport)]),
+    "ntk_run_status_name": (c_char_p, [I]),
 }
-
 
 
 class _Lib:
@@ -268,26 +333,40 @@ class _Lib:
     (whose pointer result ctypes would truncate to int) is an AttributeError."""
 
 
-# Functions of newer libraries, used when present (lib.NAME is None otherwise).
-_OPTIONAL = {
-    # a flag that stops ntk_run_advance within one step (Ctrl-C during a run)
-    "ntk_run_set_cancel": (None, [H, POINTER(c_int)]),
-}
+_missing = [name for name in _PROTOTYPES if getattr(_cdll, name, None) is None]
+if _missing:
+    raise ImportError(
+        "ntkit: %s lacks %s, which this package needs: the library is older than the package. "
+        "Rebuild it with `make` in the repository root (or point $NTKIT_LIBRARY at a current "
+        "build)." % (library_path, ", ".join(_missing)))
 
 lib = _Lib()
-for _name, (_res, _args) in list(_PROTOTYPES.items()) + list(_OPTIONAL.items()):
-    _fn = getattr(_cdll, _name, None)
-    if _fn is None and _name in _OPTIONAL:
-        setattr(lib, _name, None)
-        continue
+for _name, (_res, _args) in _PROTOTYPES.items():
+    _fn = getattr(_cdll, _name)
     _fn.restype = _res
     _fn.argtypes = _args
     setattr(lib, _name, _fn)
 
 
+def _read_defaults():
+    d = lib.ntk_defaults()
+    return types.MappingProxyType({name: getattr(d, name) for name, _ in d._fields_})
+
+
+# The settings the library, the command line and this package share (ntk_defaults),
+# read once: kgd_eig_max_n (kernel GD: eigendecomposition up to this n, Krylov above),
+# kgd_krylov_kmax (most Lanczos vectors), theory_max_points (a run's theory spectra on at
+# most this many points), kernel_subsample (default points of the kernel-drift
+# subsample), leaky_slope (default slope of leaky_relu), quad_order (default
+# Gauss-Hermite order).
+DEFAULTS = _read_defaults()
+
+
 # ----------------------------------------------------------------------
 # Errors
 # ----------------------------------------------------------------------
+
+NTK_MODEL_NN = 1          # NTK_MODEL_* bit of the network
 
 NTK_OK, NTK_ERR_ARG, NTK_ERR_NOMEM, NTK_ERR_IO, NTK_ERR_FORMAT = 0, 1, 2, 3, 4
 NTK_ERR_NONFINITE, NTK_ERR_DIVERGED, NTK_ERR_LAPACK, NTK_ERR_INTERRUPTED = 5, 6, 7, 8
@@ -308,12 +387,23 @@ class DivergedError(RuntimeError):
     partial = None
 
 
-def error(status, context=None, msg=None):
+def translate(msg, names):
+    """msg with each C name in `names` ({C name or phrase: Python wording}) replaced
+    where it stands as a whole word, e.g. {"X1": "X"}: the library names its own
+    arguments, the package's messages name the caller's."""
+    for c_name, py_name in (names or {}).items():
+        msg = re.sub(r"(?<!\w)%s(?!\w)" % re.escape(c_name), lambda _m: py_name, msg)
+    return msg
+
+
+def error(status, context=None, msg=None, names=None):
     """The exception for a nonzero ntk_status, carrying ntk_errmsg() (of this
-    thread; `msg` instead when the call ran in another thread)."""
+    thread; `msg` instead when the call ran in another thread), with the C
+    names in `names` translated (see translate)."""
     if msg is None:
         msg = lib.ntk_errmsg()
     msg = msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg)
+    msg = translate(msg, names)
     if context:
         msg = "%s: %s" % (context, msg)
     if status == NTK_ERR_NONFINITE:
@@ -331,10 +421,10 @@ def error(status, context=None, msg=None):
     return exc
 
 
-def check(status, context=None, msg=None):
-    """Raise error(status) unless status is NTK_OK."""
+def check(status, context=None, msg=None, names=None):
+    """Raise error(status, ...) unless status is NTK_OK."""
     if status != NTK_OK:
-        raise error(status, context, msg)
+        raise error(status, context, msg, names)
 
 
 # ----------------------------------------------------------------------
@@ -348,9 +438,10 @@ def _enc(name, what):
 
 
 def parse_act(name, param=None):
-    """Activation by name; act_param None gives 0.1 (the CLI's default slope)."""
+    """Activation by name; act_param None gives the library's default leaky_relu
+    slope (DEFAULTS["leaky_slope"], as the CLI)."""
     a = Act()
-    param = 0.1 if param is None else float_arg(param, "act_param")
+    param = DEFAULTS["leaky_slope"] if param is None else float_arg(param, "act_param")
     check(lib.ntk_act_parse(_enc(name, "act"), param, byref(a)))
     return a
 

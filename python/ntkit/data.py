@@ -4,7 +4,7 @@ from ctypes import byref
 
 from . import _arrays
 from ._args import bool_arg, seed_arg, size_arg
-from ._lib import Dataset, _enc, as_array, check, lib
+from ._lib import Dataset, DatasetSpec, _enc, as_array, check, lib
 
 
 def make_dataset(data="gaussian", target="linear", n=1000, n_test=200, d=20, seed=0,
@@ -20,9 +20,10 @@ def make_dataset(data="gaussian", target="linear", n=1000, n_test=200, d=20, see
     """
     ds = Dataset()
     tgt = None if target is None else _enc(target, "target")
-    check(lib.ntk_dataset_make(_enc(data, "data"), tgt, size_arg(n, "n"),
-                               size_arg(n_test, "n_test"), size_arg(d, "d"), seed_arg(seed),
-                               int(bool_arg(standardize, "standardize")), byref(ds)))
+    spec = DatasetSpec(_enc(data, "data"), tgt, size_arg(n, "n"), size_arg(n_test, "n_test"),
+                       size_arg(d, "d"), seed_arg(seed), int(bool_arg(standardize, "standardize")),
+                       None)
+    check(lib.ntk_dataset_make(byref(spec), byref(ds)))
     try:
         n, nt, d = ds.n, ds.n_test, ds.d
         out = {"X_train": as_array(ds.X_train, (n, d)), "y_train": as_array(ds.y_train, (n,)),

@@ -1,9 +1,13 @@
 """Closed-form kernel gradient descent and kernel ridge regression
-(MATH.md §6, src/kgd.c).
+(docs/theory.md §6, src/kgd.c).
 
     u(t) − y = (I − c·η K)^t (u(0) − y)      GD, t steps
     u(t) − y = exp(−c·η t K) (u(0) − y)      gradient flow, time t
     c = 1/n (loss "mean") or 1 (loss "sum")
+
+GD is stable when c·η·λ_max(K) <= 2 (docs/theory.md §6.3); above it the
+modes with λ > 2/(c·η) grow as |1 − c·η·λ|^t, so the library refuses such a
+rate unless allow_unstable=True is passed (gradient flow is always stable).
 """
 import ctypes
 import zlib
@@ -15,6 +19,13 @@ from . import _arrays
 from ._args import bool_arg, float_arg
 from ._lib import as_array, check, lib, parse_loss
 
+# the library's names of ntk_kgd_create's and the predictions' arguments -> the caller's
+_NAMES = {"ntk_kgd_create": "gradient_descent_mse", "ntk_kgd_predict_train": "predict",
+          "ntk_kgd_predict_test": "predict", "u0": "f0_train", "K": "K_train", "y": "y_train",
+          "K_test": "K_test_train",
+          "allow the unstable dynamics explicitly":
+              "allow the unstable dynamics explicitly with allow_unstable=True"}
+
 
 METHODS = {"auto": 0, "eig": 1, "krylov": 2}
 
@@ -23,6 +34,10 @@ class KernelGD:
     """Predictions of kernel GD on K_train (n,n), y_train (n,); made by
     gradient_descent_mse. Call it as predict(t, f0_train, f0_test=None,
     K_test_train=None).
+
+    allow_unstable: GD with c·lr·λ_max(K_train) > 2 is refused (ValueError
+    at the first use) unless it is True; then the predictions follow the
+    growing modes, until they overflow (DivergedError).
 
     The C object (ntk_kgd: an eigendecomposition of K, or a Lanczos basis
     built from r0 = y − f0_train) is built on first use and rebuilt only
@@ -34,7 +49,7 @@ class KernelGD:
     """
 
     def __init__(self, K_train, y_train, lr=1.0, loss="mean", flow=False, method="auto",
-                 t_max=0.0):
+                 t_max=0.0, allow_unstable=False):
         self._K = _arrays.square(K_train, "K_train")
         self.n = self._K.shape[0]
         self._y = _arrays.vector(y_train, "y_train", self.n)
@@ -50,6 +65,7 @@ class KernelGD:
         if not t_max >= 0:
             raise ValueError("t_max must be >= 0 (0: no horizon), got %r" % (t_max,))
         self.t_max = t_max
+        self.allow_unstable = bool_arg(allow_unstable, "allow_unstable")
         self._h = None
         self._key = None
 
@@ -77,9 +93,13 @@ class KernelGD:
                 raise ValueError("K_train or y_train was changed in place after the predictor was "
                                  "made; make a new one with gradient_descent_mse (or pass a copy)")
             self.close()
+            cfg = lib.ntk_kgd_config_default()
+            cfg.lr, cfg.loss, cfg.method = self.lr, self._loss, METHODS[self.method]
+            cfg.t_max, cfg.flow = self.t_max, int(self.flow)
+            cfg.allow_unstable = int(self.allow_unstable)
             h = ctypes.c_void_p()
-            check(lib.ntk_kgd_create_method(self._K, self.n, self._y, f0, self.lr, self._loss,
-                                            METHODS[self.method], self.t_max, byref(h)))
+            check(lib.ntk_kgd_create(self._K, self.n, self._y, f0, byref(cfg), byref(h)),
+                  names=_NAMES)
             self._h, self._key = h, key
         return self._h
 
@@ -139,10 +159,10 @@ class KernelGD:
         out = _arrays.empty((flat.size, n), "the training predictions")
         out_t = _arrays.empty((flat.size, nt), "the test predictions") if Kt is not None else None
         for j, tj in enumerate(flat):
-            check(lib.ntk_kgd_predict_train(h, float(tj), int(self.flow), out[j]))
+            check(lib.ntk_kgd_predict_train(h, float(tj), int(self.flow), out[j]), names=_NAMES)
             if Kt is not None:
                 check(lib.ntk_kgd_predict_test(h, float(tj), int(self.flow), Kt, nt, f0t,
-                                               out_t[j]))
+                                               out_t[j]), names=_NAMES)
         inputs = dict(K_train=self._K, y_train=self._y, f0_train=f0, t=flat, lr=self.lr)
         f_train = _arrays.result(out, "kernel GD training predictions", **inputs)
         f_train = f_train.reshape(ts.shape + (n,))
@@ -167,18 +187,22 @@ def _times(t):
 
 
 def gradient_descent_mse(K_train, y_train, lr=1.0, loss="mean", flow=False, method="auto",
-                         t_max=0.0):
+                         t_max=0.0, allow_unstable=False):
     """Closed-form GD (or flow, flow=True) on the squared loss with kernel K_train.
 
     K_train (n,n) symmetric, y_train (n,); lr multiplies K (pass 1 when
     K_train already holds η1Θ1 + η2Θ2); loss "mean" (c = 1/n) or "sum" (c = 1).
     method: "eig" (exact eigendecomposition, O(n³)), "krylov" (Lanczos from
-    y − f0_train) or "auto" (the library's choice: eig up to n = 2000).
-    t_max: for krylov, the largest t that will be asked for (0: any t; a
-    horizon makes the basis smaller and later t are refused).
+    y − f0_train, at most ntkit.DEFAULTS["kgd_krylov_kmax"] vectors) or
+    "auto" (the library's choice: eig for n <= ntkit.DEFAULTS["kgd_eig_max_n"],
+    krylov above). t_max: for krylov, the largest t that will be asked for
+    (0: any t; a horizon makes the basis smaller and later t are refused).
+    allow_unstable: GD (flow=False) with c·lr·λ_max(K_train) > 2 diverges
+    (docs/theory.md §6.3) and is refused with a ValueError when the
+    predictor is first used, unless allow_unstable=True.
     Returns predict(t, f0_train, f0_test=None, K_test_train=None), a KernelGD.
     """
-    return KernelGD(K_train, y_train, lr, loss, flow, method, t_max)
+    return KernelGD(K_train, y_train, lr, loss, flow, method, t_max, allow_unstable)
 
 
 def kernel_ridge(K_train, y_train, ridge):
@@ -187,7 +211,8 @@ def kernel_ridge(K_train, y_train, ridge):
     n = K.shape[0]
     y = _arrays.vector(y_train, "y_train", n)
     coef = np.empty(n)
-    check(lib.ntk_kernel_ridge(K, n, y, float_arg(ridge, "ridge"), coef))
+    check(lib.ntk_kernel_ridge(K, n, y, 1, float_arg(ridge, "ridge"), coef),   # one target column
+          names={"ntk_kernel_ridge": "kernel_ridge", "K": "K_train", "y": "y_train"})
     return _arrays.result(coef, "kernel ridge coefficients", K_train=K, y_train=y)
 
 

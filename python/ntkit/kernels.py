@@ -1,22 +1,37 @@
 """Kernels: empirical NTK/NNGP of a Network, infinite-width kernels, the
-linear models' kernels and Gaussian constants (MATH.md §2–§4).
+linear models' kernels and Gaussian constants (docs/theory.md §2–§4).
 
 A kernel is K = c1·Θ1 + c2·Θ2, chosen by `layer`:
 "both" (1,1), "first" (1,0), "second" (0,1) = NNGP, or a pair (c1, c2) such
 as (lr1, lr2) for the rate-weighted kernel. With X2 None the result is the
 symmetric K(X, X) (n1,n1); otherwise the cross block K(X, X2) (n1,n2).
+Every kernel is computed by the library's one entry point, ntk_kernel, from
+a kernel description (ntk_kernel_desc).
 """
 import ctypes
-from ctypes import byref
+from ctypes import byref, pointer
 
 
 from . import _arrays
 from ._args import c_int_arg, float_arg, size_arg
-from ._lib import Constants, check, layer_coeffs, lib, net_config, parse_act, struct_dict
+from ._lib import (KERNEL_EMPIRICAL, KERNEL_INFINITE, KERNEL_LIN, Constants, check, layer_coeffs,
+                   lib, net_config, parse_act, struct_dict)
+
+# the library names the point sets X1, X2; the caller passed them as X, X2
+_NAMES = {"X1": "X"}
 
 
-def _out(n1, n2):
-    return _arrays.empty((n1, n2 if n2 else n1), "the kernel matrix K")
+def _kernel(source, cfg, X, n1, X2, n2, c1, c2, **fields):
+    """K = c1·Θ1 + c2·Θ2 of `source` for the network settings cfg on X (n1,d) and
+    X2 (n2,d) or None, through ntk_kernel; `fields` set the description's other
+    fields (W, v, mem_limit, quad_order, consts)."""
+    k = lib.ntk_kernel_desc_default(source, byref(cfg))   # k.net points at cfg, alive here
+    k.c1, k.c2 = c1, c2
+    for name, value in fields.items():
+        setattr(k, name, value)
+    K = _arrays.empty((n1, n2 if n2 else n1), "the kernel matrix K")
+    check(lib.ntk_kernel(byref(k), X, n1, X2, n2, K), names=_NAMES)
+    return K
 
 
 def _quad(quad_order):
@@ -24,7 +39,7 @@ def _quad(quad_order):
 
 
 def ntk(net, X, X2=None, layer="both", mem_limit=0):
-    """Empirical NTK of `net` at its current weights, MATH.md §2.
+    """Empirical NTK of `net` at its current weights, docs/theory.md §2.
 
     X (n1,d), X2 (n2,d) or None -> K (n1,n2) or (n1,n1).
     mem_limit: bytes of scratch for the tiles (0: library default).
@@ -32,11 +47,11 @@ def ntk(net, X, X2=None, layer="both", mem_limit=0):
     X, n1, X2, n2, _ = _arrays.pair(X, X2, d=net.d)
     c1, c2 = layer_coeffs(layer)
     mem_limit = size_arg(mem_limit, "mem_limit")
-    K = _out(n1, n2)
     h = net.handle
-    check(lib.ntk_kernel_empirical(byref(net._cfg), lib.ntk_net_W(h), lib.ntk_net_v(h), X, n1,
-                                   X2, n2, c1, c2, mem_limit, K))
-    return _arrays.result(K, "empirical kernel K", X=X, X2=X2, W=net.W, v=net.v)
+    # W and v: the net's own (read-only) arrays, read during the call only
+    K = _kernel(KERNEL_EMPIRICAL, net._cfg, X, n1, X2, n2, c1, c2, W=lib.ntk_net_W(h),
+                v=lib.ntk_net_v(h), mem_limit=mem_limit)
+    return _arrays.result(K, "empirical kernel K", X=X, X2=X2, W=lambda: net.W, v=lambda: net.v)
 
 
 def nngp(net, X, X2=None, mem_limit=0):
@@ -46,17 +61,16 @@ def nngp(net, X, X2=None, mem_limit=0):
 
 def ntk_inf(X, X2=None, act="relu", act_param=None, input_scale="sqrt_d", alpha=1.0,
             layer="both", quad_order=0):
-    """Infinite-width NTK for E[v²] = 1, MATH.md §3.
+    """Infinite-width NTK for E[v²] = 1, docs/theory.md §3.
 
     Closed forms for relu, leaky_relu, erf, identity; Gauss–Hermite quadrature
-    of order quad_order (0: 64) otherwise. X (n1,d), X2 (n2,d) or None.
+    of order quad_order otherwise (0: the library's default,
+    ntkit.DEFAULTS["quad_order"]). X (n1,d), X2 (n2,d) or None.
     """
     X, n1, X2, n2, d = _arrays.pair(X, X2)
     cfg = net_config(d, 1, act=act, act_param=act_param, input_scale=input_scale, alpha=alpha)
     c1, c2 = layer_coeffs(layer)
-    quad_order = _quad(quad_order)
-    K = _out(n1, n2)
-    check(lib.ntk_kernel_infinite(byref(cfg), X, n1, X2, n2, c1, c2, quad_order, K))
+    K = _kernel(KERNEL_INFINITE, cfg, X, n1, X2, n2, c1, c2, quad_order=_quad(quad_order))
     return _arrays.result(K, "infinite-width kernel K", X=X, X2=X2)
 
 
@@ -67,9 +81,10 @@ def nngp_inf(X, X2=None, act="relu", act_param=None, input_scale="sqrt_d", alpha
 
 
 def constants(act, act_param=None, trace_factor=1.0, quad_order=0):
-    """Gaussian constants of MATH.md §4 as a dict: zeta, nu, theta0, theta1,
-    theta2, e_phi2, e_dphi2, trace_factor. trace_factor = √(Tr Σ²/d)
-    (1 for isotropic data) multiplies ν."""
+    """Gaussian constants of docs/theory.md §4.1 as a dict: zeta, nu, theta0,
+    theta1, theta2, e_phi2, e_dphi2, trace_factor. trace_factor = √(Tr Σ²/d)
+    (1 for isotropic data) multiplies ν (§4.2). quad_order 0: the library's
+    default."""
     c = Constants()
     check(lib.ntk_constants_compute(parse_act(act, act_param),
                                     float_arg(trace_factor, "trace_factor"), _quad(quad_order),
@@ -95,7 +110,7 @@ def _lin_constants(X, act, act_param, tf, quad_order):
 
 def lin_features(X, layer="first", act="relu", act_param=None, alpha=1.0, trace_factor=None,
                  quad_order=0):
-    """Hu et al.'s feature maps (MATH.md §4), scaled by α.
+    """Hu et al. (2020)'s feature maps (docs/theory.md §4.3), scaled by α.
 
     layer "first": ψ1 (n, d+1); "second": ψ2 (n, d+2). trace_factor None:
     estimated from X (as ntk_run does with 0), else the given √(Tr Σ²/d).
@@ -114,15 +129,17 @@ def lin_features(X, layer="first", act="relu", act_param=None, alpha=1.0, trace_
 
 def lin_kernel(X, X2=None, act="relu", act_param=None, layer="both", alpha=1.0,
                trace_factor=None, quad_order=0):
-    """Kernel of the linear models, c1·ψ1ψ1ᵀ + c2·ψ2ψ2ᵀ (Θ_lin1, Θ_lin2, Θ_lin).
+    """Kernel of Hu et al. (2020)'s linear models, c1·ψ1ψ1ᵀ + c2·ψ2ψ2ᵀ (Θ_lin1,
+    Θ_lin2, Θ_lin; docs/theory.md §4.3).
 
-    X (n1,d), X2 (n2,d) or None. trace_factor None: estimated from X (as
-    ntk_run does), else the given √(Tr Σ²/d) (1 for isotropic data).
+    X (n1,d), X2 (n2,d) or None, as the features expect them (s = √d).
+    trace_factor None: estimated from X (as a run does), else the given
+    √(Tr Σ²/d) (1 for isotropic data).
     """
     X, n1, X2, n2, d = _arrays.pair(X, X2)
     c1, c2 = layer_coeffs(layer)
     alpha = float_arg(alpha, "alpha")
     c = _lin_constants(X, act, act_param, trace_factor, quad_order)
-    K = _out(n1, n2)
-    check(lib.ntk_kernel_lin(byref(c), alpha, X, n1, X2, n2, d, c1, c2, K))
+    cfg = net_config(d, 1, act=act, act_param=act_param, alpha=alpha)
+    K = _kernel(KERNEL_LIN, cfg, X, n1, X2, n2, c1, c2, consts=pointer(c))
     return _arrays.result(K, "linear-model kernel K", X=X, X2=X2)

@@ -1,18 +1,21 @@
-"""The two-layer network f(x) = α/√m · Σ_r v_r φ(w_r·x / s) (MATH.md §1).
+"""The two-layer network f(x) = α/√m · Σ_r v_r φ(w_r·x / s) (docs/theory.md §1.1).
 
 A Network owns one ntk_net handle; it is freed by close() or when the object
 is garbage-collected (never twice).
 """
 import ctypes
-from ctypes import byref, c_double
+import math
+from ctypes import byref
 
 import numpy as np
 
 from . import _arrays
 from ._args import float_arg, int_arg
 from ._handle import Owned
-from ._lib import (GDConfig, WeightDist, as_array, check, error, lib, net_config, parse_loss,
+from ._lib import (NTK_ERR_DIVERGED, NTK_MODEL_NN, Batch, GDConfig, LossOut, NetConfig,
+                   WeightDist, as_array, check, error, lib, net_config, parse_loss, ptr,
                    struct_dict)
+from .run import Run, _RowLog
 
 
 class Network(Owned):
@@ -24,7 +27,8 @@ class Network(Owned):
 
     d, width      input dimension d and hidden width m
     act           relu | leaky_relu | erf | tanh | sigmoid | softplus | gelu | identity
-    act_param     leaky_relu slope (None: 0.1, as the CLI)
+    act_param     leaky_relu slope (None: the library's default,
+                  ntkit.DEFAULTS["leaky_slope"], as the CLI)
     init          gaussian | sign | symmetric (symmetric needs an even width)
     input_scale   "sqrt_d" (s = √d) or "one" (s = 1)
     alpha         output scale α
@@ -120,8 +124,9 @@ class Network(Owned):
     def set_weights(self, W=None, v=None):
         """Set the current weights W (m,d) and/or v (m,) (None keeps that layer)."""
         h = self.handle
-        W = lib.ntk_net_W(h) if W is None else _arrays.matrix(W, "W", self.d, self.width)
-        v = lib.ntk_net_v(h) if v is None else _arrays.vector(v, "v", self.width)
+        # the net's own arrays are read-only views: the layer kept is passed as a copy
+        W = self.W if W is None else _arrays.matrix(W, "W", self.d, self.width)
+        v = self.v if v is None else _arrays.vector(v, "v", self.width)
         check(lib.ntk_net_set_weights(h, W, v))
 
     def reset(self):
@@ -161,12 +166,13 @@ class Network(Owned):
         if self._cfg.centered:
             f0 = np.empty(n)
             check(lib.ntk_forward(byref(self._cfg), lib.ntk_net_W0(h), lib.ntk_net_v0(h), X, n, f0))
-        L = c_double()
         gW, gv, f = _arrays.empty((m, d), "grad_W"), np.empty(m), np.empty(n)
-        check(lib.ntk_loss_grad(byref(self._cfg), lib.ntk_net_W(h), lib.ntk_net_v(h), X, y, n,
-                                parse_loss(loss), f0, byref(L), gW, gv, f))
+        batch = Batch(ptr(X), ptr(y), n, parse_loss(loss), ptr(f0))
+        out = LossOut(0.0, ptr(gW), ptr(gv), ptr(f))
+        check(lib.ntk_loss_grad(byref(self._cfg), lib.ntk_net_W(h), lib.ntk_net_v(h), byref(batch),
+                                byref(out)))
         inputs = dict(X=X, y=y, W=lambda: self.W, v=lambda: self.v)
-        return {"loss": _arrays.result(L.value, "loss", **inputs),
+        return {"loss": _arrays.result(out.loss, "loss", **inputs),
                 "grad_W": _arrays.result(gW, "grad_W", **inputs),
                 "grad_v": _arrays.result(gv, "grad_v", **inputs),
                 "f": _arrays.result(f, "network output f", **inputs)}
@@ -174,73 +180,141 @@ class Network(Owned):
     # -- training ---------------------------------------------------------
 
     def train(self, X, y, lr1, lr2, steps, loss="mean", log_every=1, X_test=None, y_test=None):
-        """Full-batch gradient descent in place (ntk_trainer), as `ntkit train`.
+        """Full-batch gradient descent in place, as `ntkit train`: a run of the
+        network alone (no surrogate models, no kernel drift, no flips, no
+        theory) through the library's driver (ntk_run_execute).
 
-        X (n,d), y (n,); rates lr1 (W; 0 freezes it) and lr2 (v); `steps`
-        updates; loss "mean" or "sum". A row is logged at every step k with
-        k % log_every == 0 and at the last step; row k describes the state
-        after k updates (row 0: the initial state), like metrics.csv.
+        X (n,d), y (n,); rates lr1 (W; 0 freezes it) and lr2 (v; not both 0);
+        `steps` updates (at most 2**53); loss "mean" or "sum". A row is logged
+        at every step k with k % log_every == 0 and at the last step; row k
+        describes the state after k updates (row 0: the state the call starts
+        from), like metrics.csv. Training starts from the current weights and
+        measures distances from W0, v0 (the centred model subtracts f(x;θ0)).
 
         Returns a dict of arrays, one entry per logged row: step, train_loss,
         grad_norm, w_dist_fro, v_dist, w_dist_max_row, plus test_loss when
         X_test (nt,d) and y_test (nt,) are given. Raises DivergedError (a
         RuntimeError, with .partial holding the rows so far) when the loss
-        or the gradient becomes non-finite.
+        or the gradient becomes non-finite; the network then holds the
+        weights of the state whose loss was not finite when they are finite,
+        else its weights before the call. Ctrl-C stops the training within
+        one step: the network keeps the weights of the step reached and
+        KeyboardInterrupt is raised.
         """
         X = _arrays.matrix(X, "X", cols=self.d)
         n = X.shape[0]
         y = _arrays.vector(y, "y", n)
-        steps = int_arg(steps, "steps", 0, 2 ** 63 - 1)
-        log_every = int_arg(log_every, "log_every", 1, 2 ** 63 - 1)
+        steps = int_arg(steps, "steps", 0, 2 ** 53)
+        log_every = int_arg(log_every, "log_every", 1, 2 ** 53)
         if (X_test is None) != (y_test is None):
             raise ValueError("pass both X_test and y_test, or neither")
         has_test = X_test is not None
         if has_test:
             X_test = _arrays.matrix(X_test, "X_test", cols=self.d)
             y_test = _arrays.vector(y_test, "y_test", X_test.shape[0])
-            ftest = np.empty(X_test.shape[0])
-        # (the arrays were checked finite above: the trainer does not scan its data, and NaN
-        # there would read as divergence)
         loss_kind = parse_loss(loss)
         gd = GDConfig(float_arg(lr1, "lr1"), float_arg(lr2, "lr2"), loss_kind)
-        names = ["step", "train_loss", "grad_norm", "w_dist_fro", "v_dist", "w_dist_max_row"]
-        if has_test:
-            names.append("test_loss")
-        log = _arrays.empty((steps // log_every + 2, len(names)), "the training log")
-        rows = 0
-        tr = ctypes.c_void_p()
-        check(lib.ntk_trainer_create(self.handle, X, y, n, gd, byref(tr)))
-        try:   # the trainer borrows X and y: they stay referenced until it is freed
-            for k in range(steps + 1):
-                status = lib.ntk_trainer_eval(tr)
-                if status not in (0, 6):   # NTK_OK, NTK_ERR_DIVERGED
-                    check(status)
-                last = k == steps
-                if status == 0 and (k % log_every == 0 or last):
-                    wd = self.weight_dist()
-                    row = [k, lib.ntk_trainer_loss(tr), lib.ntk_trainer_grad_norm(tr),
-                           wd["w_fro"], wd["v_norm"], wd["w_max_row"]]
-                    if has_test:
-                        check(lib.ntk_net_predict(self.handle, X_test, X_test.shape[0], ftest))
-                        lt = lib.ntk_loss_value(loss_kind, ftest, y_test, X_test.shape[0])
-                        row.append(_arrays.result(lt, "step %d: test loss" % k, X_test=X_test,
-                                                  y_test=y_test, W=lambda: self.W, v=lambda: self.v))
-                    log[rows] = row
-                    rows += 1
-                if status != 0:
-                    exc = error(status, "step %d" % k)
-                    exc.partial = _columns(names, log[:rows])
+        names = list(_TRAIN_COLUMNS)[:7 if has_test else 6]
+        rows = steps // log_every + 2
+        _arrays.check_mem(rows * 8 * len(names), "the training log (%d x %d doubles)"
+                          % (rows, len(names)))
+
+        # the network alone, as `ntkit train` (cli/cmd_train.c)
+        h = self.handle
+        ncfg = NetConfig.from_buffer_copy(self._cfg)
+        W0, v0 = lib.ntk_net_W0(h), lib.ntk_net_v0(h)
+        W, v = self.W, self.v
+        ref = None
+        if not (np.array_equal(W, self.W0) and np.array_equal(v, self.v0)):
+            # A run starts at its θ0. From weights that moved, the run starts at them, and
+            # the distances of each row are measured from this network's θ0 on a copy of it
+            # (ref); a centred model f(x;θ) − f(x;θ0) trains as the plain model with the
+            # targets y + f(x;θ0).
+            W0, v0 = W, v
+            if ncfg.centered:
+                y = self._shifted(X, y)
+                if has_test:
+                    y_test = self._shifted(X_test, y_test)
+                ncfg.centered = 0
+            ref = ctypes.c_void_p()
+            check(lib.ntk_net_create_from(byref(self._cfg), lib.ntk_net_W0(h), lib.ntk_net_v0(h),
+                                          byref(ref)))
+        cfg = lib.ntk_run_config_default(ncfg, gd)
+        cfg.models = NTK_MODEL_NN
+        cfg.kernel_every = 0
+        cfg.flips = 0
+        try:
+            with Run._create(cfg, (X, y, X_test, y_test), W0, v0) as r:
+                r._overflow_hint = "lower the rates lr1, lr2"
+                cols = [r.columns.index(c) for c in _TRAIN_COLUMNS.values()][:len(names)]
+                on_row = None if ref is None else lambda run, row: _distances_from(ref, run, row)
+                log = _RowLog(r, rows, select=cols, on_row=on_row, what="the training log")
+                try:
+                    status, msg, rep = r._execute(float(steps), float(log_every), False, log)
+                finally:   # also on Ctrl-C: the weights of the step reached
+                    self._take_weights(r)
+                if status == NTK_ERR_DIVERGED:
+                    k = int(rep.diverged_at) if math.isfinite(rep.diverged_at) else int(r.time)
+                    self._test_overflow(r, k, loss_kind)
+                    exc = error(status, "step %d" % k, msg)
+                    exc.partial = _columns(names, log.rows)
                     raise exc
-                if last:
-                    break
-                check(lib.ntk_trainer_apply(tr))
+                check(status, None, msg)
+                return _columns(names, log.rows)
         finally:
-            lib.ntk_trainer_free(tr)
-        return _columns(names, log[:rows])
+            if ref is not None:
+                lib.ntk_net_free(ref)
+
+    def _shifted(self, X, y):
+        """y + f(X; θ0), the targets of the plain model that trains like the centred one."""
+        f0 = np.empty(X.shape[0])
+        h = self.handle
+        check(lib.ntk_forward(byref(self._cfg), lib.ntk_net_W0(h), lib.ntk_net_v0(h), X,
+                              X.shape[0], f0))
+        return y + f0
+
+    def _take_weights(self, r):
+        """The run's current weights into this network, when they are finite."""
+        net = lib.ntk_run_net(r.handle)
+        W, v = lib.ntk_net_W(net), lib.ntk_net_v(net)
+        m, d = self.width, self.d
+        if lib.ntk_check_finite(W, m * d, b"W") == 0 and lib.ntk_check_finite(v, m, b"v") == 0:
+            check(lib.ntk_net_set_weights(self.handle, W, v))
+
+    def _test_overflow(self, r, k, loss_kind):
+        """After a divergence: NonFiniteError when the training loss is finite and only
+        the test loss is not (the test inputs overflow, training did not diverge)."""
+        X, y, Xt, yt = r._data
+        if Xt is None:
+            return
+        f, ft = np.empty(r.n), np.empty(r.nt)
+        if lib.ntk_run_predictions(r.handle, 0, f, ft) != 0:
+            return
+        if not math.isfinite(lib.ntk_loss_value(loss_kind, f, y, r.n)):
+            return
+        lt = lib.ntk_loss_value(loss_kind, ft, yt, r.nt)
+        _arrays.result(lt, "step %d: test loss" % k, X_test=Xt, y_test=yt, W=lambda: self.W,
+                       v=lambda: self.v)
+
+
+# Network.train's log: its names, and the run's columns they are copied from (in this order)
+_TRAIN_COLUMNS = {"step": "step", "train_loss": "nn_train_loss", "grad_norm": "grad_norm",
+                  "w_dist_fro": "w_dist_fro", "v_dist": "v_dist", "w_dist_max_row": "w_dist_max_row",
+                  "test_loss": "nn_test_loss"}
+
+
+def _distances_from(ref, run, row):
+    """Row callback of a training that did not start at θ0: the run's current weights
+    into ref (a network holding the trained network's θ0), and the row's distances
+    (w_dist_fro, v_dist, w_dist_max_row) from that θ0."""
+    net = lib.ntk_run_net(run)
+    check(lib.ntk_net_set_weights(ref, lib.ntk_net_W(net), lib.ntk_net_v(net)))
+    wd = WeightDist()
+    lib.ntk_net_weight_dist(ref, byref(wd))
+    row[3:6] = (wd.w_fro, wd.v_norm, wd.w_max_row)   # the positions of _TRAIN_COLUMNS
 
 
 def _columns(names, a):
     out = {name: a[:, j].copy() for j, name in enumerate(names)}
     out["step"] = out["step"].astype(np.int64)
     return out
-

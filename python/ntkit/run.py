@@ -1,11 +1,18 @@
 """Side-by-side runs (ntk_run_*): the network and its surrogates trained
-from one θ0 on one dataset with one pair of rates (MATH.md §1, §4–§7).
+from one θ0 on one dataset with one pair of rates (docs/theory.md §1, §4–§7).
 
 Models: nn (the network), linearized (first-order Taylor model at θ0),
 lin (Hu et al.'s linear model), ntk (kernel GD with Θ(θ0)), ntk_inf (with Θ∞).
+
+The package has no training loop of its own: run() and Network.train hand
+the whole schedule to the library's driver (ntk_run_execute), which
+advances every model, stops on divergence or on request, computes the
+theory at t = 0 and checks it against the run, and passes each logged row
+to a callback that copies it into a preallocated array.
 """
 import _thread
 import ctypes
+import math
 import threading
 from ctypes import byref
 
@@ -14,17 +21,23 @@ import numpy as np
 from . import _arrays
 from ._args import bool_arg, c_int_arg, float_arg, int_arg, size_arg
 from ._handle import Owned
-from ._lib import (NTK_ERR_DIVERGED, NTK_ERR_INTERRUPTED, GDConfig, RunTheory, as_array, check,
-                   error, lib, net_config, parse_loss, parse_models, struct_dict)
+from ._lib import (DEFAULTS, NTK_ERR_DIVERGED, NTK_ERR_INTERRUPTED, NTK_OK, ROW_FN, GDConfig,
+                   RunData, RunReport, RunTheory, as_array, check, error, lib, net_config,
+                   parse_loss, parse_models, ptr, struct_dict)
 
 MODELS = ("nn", "linearized", "lin", "ntk", "ntk_inf")
+
+# the report's checks of the theory against the run, as run() returns them
+_CHECKS = ("t", "diverged_at", "rows", "seconds", "loss0", "loss_growth", "envelope_max_ratio",
+           "R_max", "flip_max", "theta_max", "gap_lin_at_T", "time_at_T", "beta_estimate",
+           "beta_used", "alpha_condition")
 
 
 class Run(Owned):
     """One ntk_run handle: Run(X, y, X_test=None, y_test=None, **settings).
 
-    X (n,d), y (n,), X_test (nt,d), y_test (nt,) are borrowed by the C run
-    and kept referenced here. Settings are those of run() except the
+    X (n,d), y (n,), X_test (nt,d), y_test (nt,) are borrowed by the C run;
+    the run keeps its own copies. Settings are those of run() except the
     schedule (steps, log_every, times). Use advance(t), metrics(),
     predictions(model), theory(), beta_estimate(); close() frees.
     """
@@ -35,8 +48,9 @@ class Run(Owned):
     def __init__(self, X, y, X_test=None, y_test=None, d=None, width=256, act="relu",
                  act_param=None, init="gaussian", input_scale="sqrt_d", alpha=1.0,
                  centered=False, lr1=1.0, lr2=1.0, models="all", flow=False, flow_rtol=1e-6,
-                 loss="mean", kernel_every=10, kernel_subsample=500, quad_order=0, mem_limit=0,
-                 trace_factor=None, seed=0, W0=None, v0=None, t_max=0.0):
+                 loss="mean", kernel_every=10, kernel_subsample=DEFAULTS["kernel_subsample"],
+                 quad_order=0, mem_limit=0, trace_factor=None, seed=0, W0=None, v0=None,
+                 t_max=0.0, flips=True):
         self._h = None
         # The C run borrows the data for its whole life: keep private copies, so that a
         # caller changing its arrays in place cannot change the run's numbers silently.
@@ -47,11 +61,9 @@ class Run(Owned):
         y = _own(_arrays.vector(y, "y", n), y)
         if (X_test is None) != (y_test is None):
             raise ValueError("pass both X_test and y_test, or neither")
-        nt = 0
         if X_test is not None:
             X_test = _own(_arrays.matrix(X_test, "X_test", cols=d), X_test)
-            nt = X_test.shape[0]
-            y_test = _own(_arrays.vector(y_test, "y_test", nt), y_test)
+            y_test = _own(_arrays.vector(y_test, "y_test", X_test.shape[0]), y_test)
         ncfg = net_config(d, width, act, act_param, init, input_scale, alpha, centered, seed)
         gd = GDConfig(float_arg(lr1, "lr1"), float_arg(lr2, "lr2"), parse_loss(loss))
         cfg = lib.ntk_run_config_default(ncfg, gd)
@@ -60,6 +72,7 @@ class Run(Owned):
         cfg.flow_rtol = float_arg(flow_rtol, "flow_rtol")
         cfg.kernel_every = size_arg(kernel_every, "kernel_every")
         cfg.kernel_subsample = size_arg(kernel_subsample, "kernel_subsample")
+        cfg.flips = int(bool_arg(flips, "flips"))
         cfg.quad_order = c_int_arg(quad_order, "quad_order", 0)
         cfg.mem_limit = size_arg(mem_limit, "mem_limit")
         cfg.trace_factor = 0.0 if trace_factor is None else float_arg(trace_factor, "trace_factor")
@@ -76,18 +89,37 @@ class Run(Owned):
             v0 = _arrays.vector(v0, "v0", m)
         elif v0 is not None:
             raise ValueError("v0 needs W0 (pass both, or W0 alone)")
+        self._open(cfg, (X, y, X_test, y_test), W0, v0)
+
+    @classmethod
+    def _create(cls, cfg, data, W0, v0):
+        """A Run from a complete ntk_run_config and checked arrays (X, y, X_test or
+        None, y_test or None), borrowed as they are (Network.train)."""
+        self = cls.__new__(cls)
+        self._h = None
+        self._open(cfg, data, W0, v0)
+        return self
+
+    def _open(self, cfg, data, W0, v0):
+        X, y, X_test, y_test = data
+        nt = 0 if X_test is None else X_test.shape[0]
         self.cfg = cfg
-        self.flow = bool(flow)
-        self.n, self.nt, self.d = n, nt, d
-        self._data = (X, y, X_test, y_test)   # borrowed by the C run
+        self.flow = bool(cfg.flow)
+        self.n, self.d = X.shape
+        self.nt = nt
+        self._data = (X, y, X_test, y_test)   # borrowed by the C run: referenced while it lives
+        rd = RunData(ptr(X), ptr(y), X.shape[0], ptr(X_test), ptr(y_test), nt)
         h = ctypes.c_void_p()
-        check(lib.ntk_run_create(byref(cfg), X, y, n, X_test, y_test, nt, W0, v0, byref(h)))
+        check(lib.ntk_run_create(byref(cfg), byref(rd), W0, v0, byref(h)))
         self._h = h
-        self._cancel = None
-        if lib.ntk_run_set_cancel is not None:   # Ctrl-C can stop a long advance
-            self._cancel = ctypes.c_int(0)       # (kept referenced for the run's life)
-            lib.ntk_run_set_cancel(h, byref(self._cancel))
+        # Flags the run reads (kept referenced for its life): Ctrl-C sets _cancel, which
+        # stops ntk_run_advance and ntk_run_execute within one step; a second Ctrl-C sets
+        # _hurry, which makes the driver skip its final computations.
+        self._cancel, self._hurry = ctypes.c_int(0), ctypes.c_int(0)
+        lib.ntk_run_set_cancel(h, byref(self._cancel))
         self.columns = [lib.ntk_run_column(h, k).decode() for k in range(lib.ntk_run_ncolumns(h))]
+        self._overflow_hint = ("lower the rates lr1, lr2 (the run's theory()['lr_max_stable'] "
+                               "is the largest stable common rate)")
         self.models = [MODELS[k] for k in range(len(MODELS)) if (cfg.models >> k) & 1]
 
     @property
@@ -98,26 +130,35 @@ class Run(Owned):
     def advance(self, t):
         """Move every model to time t (not before the current time): a whole
         number of steps for GD, a time for flow. DivergedError if the network
-        diverges (state before the failing step kept)."""
-        check(*self._advance(_time_arg(t, self.flow, "t")))
-
-    def _advance(self, t):
-        """ntk_run_advance(t) that Ctrl-C can stop; returns (status, None, message).
-
-        While the C call runs, Python only notes a Ctrl-C (its handler runs
-        between bytecodes), so a long advance could not be interrupted. With a
-        library that has ntk_run_set_cancel, the call runs in a worker thread
-        (ctypes releases the GIL) while this thread waits; Ctrl-C sets the
-        run's cancel flag, the library stops within one step (GD: at the step
-        reached, flow: back where the call started), and KeyboardInterrupt is
-        raised here once the worker has returned, so the run is never freed
-        under it. A second Ctrl-C does not cut that wait short.
-        """
+        diverges (state before the failing step kept). One library call
+        (ntk_run_advance) that Ctrl-C can stop: GD stops at the step reached,
+        flow goes back to where the call started."""
+        t = _time_arg(t, self.flow, "t")
         h = self.handle
-        if self._cancel is None:
-            status = lib.ntk_run_advance(h, t)
-            return status, None, lib.ntk_errmsg() if status else None
+
+        def call():
+            st = lib.ntk_run_advance(h, t)
+            return st, lib.ntk_errmsg() if st else None   # errmsg is per thread
+
+        status, msg = self._stoppable(call)
+        check(status, None, msg)
+
+    def _stoppable(self, call):
+        """call() -> (status, message), a library call on this run, run so that
+        Ctrl-C can stop it.
+
+        While a C call runs, Python only notes a Ctrl-C (its handler runs
+        between bytecodes), so a long call could not be interrupted. The call
+        runs in a worker thread (ctypes releases the GIL) while this thread
+        waits; Ctrl-C sets the run's cancel flag, the library stops within one
+        step, and KeyboardInterrupt is raised here once the worker has
+        returned, so the run is never freed while the library uses it. A
+        second Ctrl-C sets the hurry flag (the driver then skips its final
+        computations) and does not cut that wait short.
+        """
+        self.handle   # ValueError after close(), before any thread starts
         self._cancel.value = 0
+        self._hurry.value = 0
         box, done, lock = [], threading.Event(), threading.Lock()
         state = {"running": False, "abandoned": False}
 
@@ -128,10 +169,19 @@ class Run(Owned):
                     return
                 state["running"] = True
             try:
-                st = lib.ntk_run_advance(h, t)
-                box.append((st, None, lib.ntk_errmsg() if st else None))   # errmsg is per thread
+                box.append(call())
+            except BaseException as e:   # e.g. a ctypes ArgumentError: re-raised below
+                box.append(e)
             finally:
                 done.set()
+
+        def settle():   # idempotent: safe to start again after another Ctrl-C
+            self._cancel.value = 1
+            with lock:
+                if not state["running"]:
+                    state["abandoned"] = True   # the worker, if it ever starts, does nothing
+            while state["running"] and not done.is_set():
+                done.wait(0.1)
 
         # _thread.start_new_thread and Event.wait rather than Thread.start/join: a
         # KeyboardInterrupt inside Thread.join can leave a running thread marked as stopped
@@ -141,38 +191,63 @@ class Run(Owned):
             while not done.wait(0.1):
                 pass
         except BaseException:
-            self._cancel.value = 1
-            _uninterrupted(lock.acquire)
-            running = state["running"]
-            state["abandoned"] = not running
-            lock.release()
-            while running and not done.is_set():
-                _uninterrupted(lambda: done.wait(0.1))
+            while True:
+                try:
+                    settle()
+                    break
+                except KeyboardInterrupt:   # pressed again: finish without the extras
+                    self._hurry.value = 1
             raise
-        status, _, msg = box[0]
+        res = box[0]
+        if isinstance(res, BaseException):
+            raise res
+        status, msg = res
         if status == NTK_ERR_INTERRUPTED:   # the flag was set by someone else
             raise KeyboardInterrupt(msg.decode("utf-8", "replace"))
-        return status, None, msg
+        return status, msg
+
+    def _execute(self, t_final, t_every, theory, log):
+        """One ntk_run_execute from the current time to t_final, logging every
+        t_every (and t_final) into `log` (a _RowLog), with the theory at t = 0
+        and its checks when `theory`. Returns (status, message, report); raises
+        KeyboardInterrupt (after the driver has stopped) on Ctrl-C and the
+        callback's own exception (a non-finite metric, no memory for the log)."""
+        h = self.handle
+        sch = lib.ntk_schedule_default(t_final, t_every)
+        sch.theory = int(theory)
+        sch.cancel = ctypes.pointer(self._cancel)
+        sch.hurry = ctypes.pointer(self._hurry)
+        sch.on_row = ROW_FN(log.callback)   # referenced by sch until the driver has returned
+        rep = RunReport()
+
+        def call():
+            st = lib.ntk_run_execute(h, byref(sch), byref(rep))
+            return st, lib.ntk_errmsg() if st else None
+
+        status, msg = self._stoppable(call)
+        if log.failure is not None:   # the callback stopped the run: its reason, not the driver's
+            raise log.failure
+        return status, msg, rep
 
     def metrics(self, with_kernel=False):
         """Metrics now: dict {column: float} (NaN: not measured). with_kernel
         also measures the NTK drift and λ_min on the kernel subsample.
         NonFiniteError if a value is ±Inf (a model overflowed)."""
         row = np.empty(len(self.columns))
-        self._metrics_into(row, bool_arg(with_kernel, "with_kernel"))
+        check(lib.ntk_run_metrics(self.handle, int(bool_arg(with_kernel, "with_kernel")), row))
+        self._check_row(row, self.time)
         return dict(zip(self.columns, row.tolist()))
 
-    def _metrics_into(self, row, with_kernel):
-        check(lib.ntk_run_metrics(self.handle, int(with_kernel), row))
+    def _check_row(self, row, t):
+        """NonFiniteError naming the first ±Inf value of a metrics row (logged at t)."""
         inf = np.isinf(row)
         if inf.any():
-            c = self.columns[int(np.argmax(inf))]
+            k = int(np.argmax(inf))
             X, y, _, _ = self._data
-            _arrays.result(row[int(np.argmax(inf))], "metric %s at t = %g" % (c, self.time),
-                           hint="a model overflowed: lower the rates lr1, lr2 (the run's "
-                                "theory()['lr_max_stable'] is the largest stable common rate) "
-                                "or rescale X (|X| <= %.3g) and y (|y| <= %.3g)"
-                                % (np.abs(X).max(), np.abs(y).max()))
+            _arrays.result(row[k], "metric %s at t = %g" % (self.columns[k], t),
+                           hint="a model overflowed: %s or rescale X (|X| <= %.3g) and y "
+                                "(|y| <= %.3g)" % (self._overflow_hint, np.abs(X).max(),
+                                                   np.abs(y).max()))
 
     def predictions(self, model="nn"):
         """(f_train (n,), f_test (nt,) or None) of a model (name or index 0..4) now."""
@@ -215,13 +290,55 @@ class Run(Owned):
         return as_array(lib.ntk_net_W(net), (m, self.d)), as_array(lib.ntk_net_v(net), (m,))
 
 
-def _uninterrupted(fn):
-    """fn() once it has returned without a KeyboardInterrupt (Ctrl-C pressed again)."""
-    while True:
+class _RowLog:
+    """The rows the driver logs, copied into a preallocated array.
+
+    `callback` is the ntk_row_fn: it copies the row (its columns `select`, or
+    all) into the next row of the array, and stops the run (returns 1, with the
+    reason kept in `failure`) on a ±Inf metric or when an exception occurs.
+    `on_row(run_handle, array_row)` may adjust a copied row. `keep_last`: only
+    the last row of each execute is kept (explicit log times)."""
+
+    def __init__(self, run, rows, select=None, on_row=None, what="the metrics log"):
+        self.run = run
+        self.select = None if select is None else np.asarray(select)
+        self.width = len(run.columns) if select is None else len(select)
+        self.what = what
+        self.buf = _arrays.empty((max(int(rows), 1), self.width), what)
+        self.count = 0
+        self.on_row = on_row
+        self.failure = None
+        self.keep_last = False
+        self._pending = False
+
+    def begin(self):
+        """Start an execute (keep_last: its rows replace one another)."""
+        self._pending = False
+
+    def callback(self, ctx, run, row):
         try:
-            return fn()
-        except KeyboardInterrupt:
-            pass
+            full = np.ctypeslib.as_array(row, (len(self.run.columns),))
+            if self.keep_last and self._pending:
+                self.count -= 1            # the previous row of this execute is replaced
+            if self.count == self.buf.shape[0]:
+                grown = _arrays.empty((2 * self.count, self.width), self.what)
+                grown[:self.count] = self.buf
+                self.buf = grown
+            dest = self.buf[self.count]
+            dest[:] = full if self.select is None else full[self.select]
+            if self.on_row is not None:
+                self.on_row(run, dest)
+            self.count += 1
+            self._pending = True
+            self.run._check_row(full, full[0])
+            return 0
+        except BaseException as e:   # the driver must hear of it: stop the run
+            self.failure = e
+            return 1
+
+    @property
+    def rows(self):
+        return self.buf[:self.count]
 
 
 def _own(checked, given):
@@ -242,7 +359,8 @@ def _time_arg(t, flow, name):
 
 def schedule(steps, log_every, flow=False):
     """Log times: 0, log_every, 2·log_every, ... and always `steps` itself
-    (for flow, steps is the final time and log_every the time between logs)."""
+    (for flow, steps is the final time and log_every the time between logs).
+    The library's driver logs at these times; this gives their number ahead."""
     if flow:
         T, dt = float_arg(steps, "steps"), float_arg(log_every, "log_every")
         if not (T >= 0 and dt > 0):
@@ -282,6 +400,32 @@ def _result(r, rows, theory):
             "models": list(r.models)}
 
 
+def _checks(rep):
+    """The report's checks of the theory against the run, as a dict."""
+    out = {"status": lib.ntk_run_status_name(rep.status).decode()}
+    for name in _CHECKS:
+        out[name] = float(getattr(rep, name))
+    out["rows"] = int(rep.rows)
+    out["beta_from_bound"] = bool(rep.beta_from_bound)
+    return out
+
+
+def _merge(reps):
+    """One report's checks from the executes of explicit log times: maxima over
+    all, the first time at or after the horizon, the rest from the last."""
+    out = _checks(reps[-1])
+    each = [_checks(r) for r in reps]
+    for name in ("envelope_max_ratio", "R_max", "flip_max", "theta_max"):
+        vals = [c[name] for c in each if not math.isnan(c[name])]
+        out[name] = max(vals) if vals else math.nan
+    for c in each:
+        if not math.isnan(c["gap_lin_at_T"]):
+            out["gap_lin_at_T"], out["time_at_T"] = c["gap_lin_at_T"], c["time_at_T"]
+            break
+    out["seconds"] = sum(c["seconds"] for c in each)
+    return out
+
+
 def _times(times, flow):
     """Explicit log times: a non-empty 1-d sequence of finite, non-decreasing
     times >= 0, whole step counts for GD."""
@@ -296,11 +440,33 @@ def _times(times, flow):
     return ts
 
 
+def _execute_times(r, ts, log):
+    """The log at explicit times ts: one ntk_run_execute per time (from the
+    time before, in one interval), each keeping only its last row; the
+    theory at the first and, for the final checks, at the last. Returns
+    (status, message, reports)."""
+    log.keep_last = True
+    reps = []
+    for j, t in enumerate(ts):
+        now = r.time
+        log.begin()
+        status, msg, rep = r._execute(float(t), float(t - now) if t > now else 1.0,
+                                      j == 0 or j == ts.size - 1, log)
+        reps.append(rep)
+        if status != NTK_OK:
+            # a stopped execute's last row (the time it started from, or the step an
+            # interruption reached) is at a time that was not asked for
+            if log._pending:
+                log.count -= 1
+            return status, msg, reps
+    return NTK_OK, None, reps
+
+
 def run(X, y, X_test=None, y_test=None, d=None, width=256, act="relu", act_param=None,
         init="gaussian", input_scale="sqrt_d", alpha=1.0, centered=False, lr1=1.0, lr2=1.0,
         steps=1000, log_every=10, models="all", flow=False, flow_rtol=1e-6, loss="mean",
-        kernel_every=10, kernel_subsample=500, quad_order=0, mem_limit=0, trace_factor=None,
-        seed=0, W0=None, v0=None, times=None):
+        kernel_every=10, kernel_subsample=DEFAULTS["kernel_subsample"], quad_order=0,
+        mem_limit=0, trace_factor=None, seed=0, W0=None, v0=None, times=None, flips=True):
     """Train the network and its surrogates side by side; the `ntkit run` experiment.
 
     X (n,d), y (n,), X_test (nt,d), y_test (nt,) (test optional). Network
@@ -310,35 +476,67 @@ def run(X, y, X_test=None, y_test=None, d=None, width=256, act="relu", act_param
     flow, `steps` is the final time and `log_every` the time between logs.
     times: explicit non-decreasing log times instead. The NTK drift is
     measured at every kernel_every-th log point and at the last (0: never),
-    on the first kernel_subsample training points. trace_factor None:
-    estimated from X.
+    on the first kernel_subsample training points (default
+    ntkit.DEFAULTS["kernel_subsample"]). flips: track the fraction of
+    activation signs that changed (piecewise-linear activations).
+    trace_factor None: estimated from X. The library's driver
+    (ntk_run_execute) runs the whole schedule; Ctrl-C stops it within one
+    step and raises KeyboardInterrupt.
 
     Returns dict(metrics={column: array over log points}, theory={...} at
     t = 0, columns=[...], models=[...], predictions={model: (f_train,
-    f_test)} and beta_estimate at the final time). Raises DivergedError
-    with .partial (the same dict up to the last good log point) if the
-    network diverges.
+    f_test)} and beta_estimate at the final time, and checks={...}: the
+    theory against the run (docs/theory.md §7), from the driver's report:
+    status, t (time reached), rows, seconds, loss0 and loss_growth
+    (final/initial training loss of the network), envelope_max_ratio (max of
+    loss / envelope; <= 1: the envelope held), R_max (max row movement,
+    against theory D_bound, Du et al. 2019), flip_max, theta_max (max
+    ‖θ − θ0‖, against theory weight_bound, Chizat et al. 2019),
+    gap_lin_at_T and time_at_T (the gap to Hu et al. 2020's linear model at
+    the first logged time >= horizon_T), beta_estimate, beta_used (the
+    bound for smooth activations, the estimate otherwise: beta_from_bound
+    says which) and alpha_condition (Chizat et al.'s condition on α with
+    beta_used, also for relu and leaky relu, where it uses the estimate).
+    Raises DivergedError with .partial (the same dict up to the last good
+    log point, without predictions) if the network diverges.
     """
     flow = bool_arg(flow, "flow")
     ts = schedule(steps, log_every, flow) if times is None else _times(times, flow)
     with Run(X, y, X_test, y_test, d=d, width=width, act=act, act_param=act_param, init=init,
              input_scale=input_scale, alpha=alpha, centered=centered, lr1=lr1, lr2=lr2,
              models=models, flow=flow, flow_rtol=flow_rtol, loss=loss,
-             kernel_every=kernel_every, kernel_subsample=kernel_subsample,
+             kernel_every=kernel_every, kernel_subsample=kernel_subsample, flips=flips,
              quad_order=quad_order, mem_limit=mem_limit, trace_factor=trace_factor, seed=seed,
              W0=W0, v0=v0, t_max=float(np.max(ts))) as r:
-        theory = r.theory()
-        log = _arrays.empty((ts.size, len(r.columns)), "the metrics log")
-        for j, t in enumerate(ts):
-            status, _, msg = r._advance(float(t))   # t checked by _times / schedule
-            if status == NTK_ERR_DIVERGED:
-                exc = error(status, "t = %g" % t, msg)
-                exc.partial = _result(r, log[:j], theory)
-                raise exc
-            check(status, None, msg)
-            ke = r.cfg.kernel_every
-            r._metrics_into(log[j], ke > 0 and (j % ke == 0 or j == ts.size - 1))
-        out = _result(r, log, theory)
+        log = _RowLog(r, ts.size + 1)
+        if times is None:   # (steps and log_every were checked by schedule)
+            status, msg, rep = r._execute(float(ts[-1]), float(log_every), True, log)
+            reps = [rep]
+            checks = _checks(rep)
+        else:
+            status, msg, reps = _execute_times(r, ts, log)
+            checks = _merge(reps)
+            checks["rows"] = log.count
+            _mask_drift(r, log.rows)
+        theory = struct_dict(reps[0].theory)
+        if status == NTK_ERR_DIVERGED:
+            exc = error(status, "t = %g" % reps[-1].diverged_at, msg)
+            exc.partial = _result(r, log.rows, theory)
+            exc.partial["checks"] = checks
+            raise exc
+        check(status, None, msg)
+        out = _result(r, log.rows, theory)
         out["predictions"] = {m: r.predictions(m) for m in r.models}
-        out["beta_estimate"] = r.beta_estimate()
+        out["beta_estimate"] = checks["beta_estimate"]
+        out["checks"] = checks
     return out
+
+
+def _mask_drift(r, rows):
+    """With explicit times every execute measures the drift at its last row; keep
+    it at every kernel_every-th logged time and the last, as documented."""
+    ke = r.cfg.kernel_every
+    cols = [k for k, c in enumerate(r.columns) if c in ("ntk_drift", "ntk_lambda_min")]
+    for j in range(rows.shape[0]):
+        if not (ke > 0 and (j % ke == 0 or j == rows.shape[0] - 1)):
+            rows[j, cols] = np.nan

@@ -89,7 +89,7 @@ def jacobian(W, v, X, act="relu", alpha=1.0, input_scale="sqrt_d"):
 
 
 def relu_inf(X1, X2, alpha=1.0, s=None):
-    """Θ1∞, Θ2∞ for relu from the arc-cosine closed form (MATH.md §3)."""
+    """Θ1∞, Θ2∞ for relu from the arc-cosine closed form (docs/theory.md §3.3)."""
     d = X1.shape[1]
     s = np.sqrt(d) if s is None else s
     n1 = np.linalg.norm(X1, axis=1) / s

@@ -104,10 +104,10 @@ class CliRunCrossCheck(unittest.TestCase):
               "inf_lmin": "ntk_inf_lambda_min", "inf_lmax": "ntk_inf_lambda_max",
               "jac_smin": "jacobian_sigma_min", "jac_smax": "jacobian_sigma_max",
               "lr_max_stable": "lr_max_stable", "stability": "stability_c_eta_lambda_max",
-              "envelope_rate": "envelope_rate", "loss0": "initial_loss", "D_bound": "seed001_D",
-              "flip_bound_D": "seed001_flip_bound_D", "beta_bound": "seed003_beta_bound",
-              "alpha_condition": "seed003_alpha_condition",
-              "weight_bound": "seed003_weight_bound", "horizon_T": "seed000_horizon_T"}
+              "envelope_rate": "envelope_rate", "loss0": "initial_loss", "D_bound": "du_D_bound",
+              "flip_bound_D": "du_flip_bound_D", "beta_bound": "chizat_beta_bound",
+              "alpha_condition": "chizat_alpha_condition",
+              "weight_bound": "chizat_weight_bound", "horizon_T": "hu_horizon_T"}
 
     def compare(self, cli_args, **kw):
         with TempDir() as tmp:

@@ -134,52 +134,91 @@ class Loading(unittest.TestCase):
             shutil.rmtree(tmp)
 
 
-PROBE = r"""
-#include "ntkit.h"
-#include <stdio.h>
-#include <stddef.h>
-#define S(T) printf(#T " %zu\n", sizeof(T))
-#define O(T, f) printf(#T "." #f " %zu\n", offsetof(T, f))
-int main(void) {
-    S(ntk_net_config); O(ntk_net_config, act); O(ntk_net_config, alpha); O(ntk_net_config, seed);
-    S(ntk_gd_config); S(ntk_run_config); O(ntk_run_config, gd); O(ntk_run_config, models);
-    O(ntk_run_config, kernel_every); O(ntk_run_config, quad_order); O(ntk_run_config, trace_factor);
-    S(ntk_run_theory); S(ntk_constants); S(ntk_dataset); O(ntk_dataset, n);
-    S(ntk_weight_dist); S(ntk_kernel_dist); S(ntk_spectrum_summary);
-    return 0;
+# Every struct the package mirrors, by its C name: the probe prints the size and every
+# field's offset of each (and the enum values and macros the package relies on).
+MIRRORED = {
+    "ntk_act": "Act", "ntk_net_config": "NetConfig", "ntk_gd_config": "GDConfig",
+    "ntk_run_config": "RunConfig", "ntk_weight_dist": "WeightDist", "ntk_constants": "Constants",
+    "ntk_kernel_dist": "KernelDist", "ntk_spectrum_summary": "SpectrumSummary",
+    "ntk_run_theory": "RunTheory", "ntk_dataset": "Dataset", "ntk_dataset_spec": "DatasetSpec",
+    "ntk_defaults_t": "Defaults",
+    "ntk_kernel_desc": "KernelDesc", "ntk_kgd_config": "KGDConfig", "ntk_batch": "Batch",
+    "ntk_loss_out": "LossOut", "ntk_run_data": "RunData", "ntk_schedule": "Schedule",
+    "ntk_run_report": "RunReport",
 }
-"""
+# C constant -> the package's value
+CONSTANTS = {
+    "NTK_KERNEL_EMPIRICAL": "KERNEL_EMPIRICAL", "NTK_KERNEL_INFINITE": "KERNEL_INFINITE",
+    "NTK_KERNEL_LIN": "KERNEL_LIN", "NTK_RUN_COMPLETED": "RUN_COMPLETED",
+    "NTK_RUN_DIVERGED": "RUN_DIVERGED", "NTK_RUN_INTERRUPTED": "RUN_INTERRUPTED",
+    "NTK_RUN_FAILED": "RUN_FAILED", "NTK_MODEL_NN": "NTK_MODEL_NN", "NTK_OK": "NTK_OK",
+    "NTK_ERR_ARG": "NTK_ERR_ARG", "NTK_ERR_NOMEM": "NTK_ERR_NOMEM", "NTK_ERR_IO": "NTK_ERR_IO",
+    "NTK_ERR_FORMAT": "NTK_ERR_FORMAT", "NTK_ERR_NONFINITE": "NTK_ERR_NONFINITE",
+    "NTK_ERR_DIVERGED": "NTK_ERR_DIVERGED", "NTK_ERR_LAPACK": "NTK_ERR_LAPACK",
+    "NTK_ERR_INTERRUPTED": "NTK_ERR_INTERRUPTED",
+}
+# macros behind ntk_defaults() -> its fields, as the package reads them at import
+MACROS = {"NTK_KGD_EIG_MAX_N": "kgd_eig_max_n", "NTK_KGD_KRYLOV_KMAX": "kgd_krylov_kmax",
+          "NTK_THEORY_MAX_POINTS": "theory_max_points", "NTK_KERNEL_SUBSAMPLE": "kernel_subsample",
+          "NTK_LEAKY_SLOPE": "leaky_slope", "NTK_QUAD_ORDER": "quad_order"}
+
+
+def probe_source():
+    lines = ['#include "ntkit.h"', "#include <stdio.h>", "#include <stddef.h>", "int main(void) {"]
+    for cname, pyname in MIRRORED.items():
+        lines.append('    printf("%s %%zu\\n", sizeof(%s));' % (cname, cname))
+        for field, _ in getattr(_lib, pyname)._fields_:
+            lines.append('    printf("%s.%s %%zu\\n", offsetof(%s, %s));' % (cname, field, cname, field))
+    for c in CONSTANTS:
+        lines.append('    printf("%s %%.17g\\n", (double)(%s));' % (c, c))
+    for c in MACROS:
+        lines.append('    printf("%s %%.17g\\n", (double)(%s));' % (c, c))
+    lines += ["    return 0;", "}"]
+    return "\n".join(lines) + "\n"
 
 
 @unittest.skipUnless(shutil.which("cc") and os.path.exists(os.path.join(REPO, "include", "ntkit.h")),
                      "needs cc and include/ntkit.h")
 class StructLayouts(unittest.TestCase):
-    def test_ctypes_structs_match_header(self):
+    """The ctypes mirrors against the header: a wrong size or offset would make the
+    library read or write the wrong bytes (a field added in the middle of a struct,
+    as flips in ntk_run_config, shifts every field after it)."""
+
+    @classmethod
+    def setUpClass(cls):
         tmp = tempfile.mkdtemp()
         try:
             src, exe = os.path.join(tmp, "probe.c"), os.path.join(tmp, "probe")
             with open(src, "w") as fp:
-                fp.write(PROBE)
+                fp.write(probe_source())
             subprocess.run(["cc", "-I", os.path.join(REPO, "include"), src, "-o", exe], check=True)
             out = subprocess.run([exe], capture_output=True, text=True, check=True).stdout
         finally:
             shutil.rmtree(tmp)
-        c = {k: int(v) for k, v in (line.split() for line in out.splitlines())}
-        L = _lib
-        py = {
-            "ntk_net_config": ctypes.sizeof(L.NetConfig), "ntk_net_config.act": L.NetConfig.act.offset,
-            "ntk_net_config.alpha": L.NetConfig.alpha.offset, "ntk_net_config.seed": L.NetConfig.seed.offset,
-            "ntk_gd_config": ctypes.sizeof(L.GDConfig), "ntk_run_config": ctypes.sizeof(L.RunConfig),
-            "ntk_run_config.gd": L.RunConfig.gd.offset, "ntk_run_config.models": L.RunConfig.models.offset,
-            "ntk_run_config.kernel_every": L.RunConfig.kernel_every.offset,
-            "ntk_run_config.quad_order": L.RunConfig.quad_order.offset,
-            "ntk_run_config.trace_factor": L.RunConfig.trace_factor.offset,
-            "ntk_run_theory": ctypes.sizeof(L.RunTheory), "ntk_constants": ctypes.sizeof(L.Constants),
-            "ntk_dataset": ctypes.sizeof(L.Dataset), "ntk_dataset.n": L.Dataset.n.offset,
-            "ntk_weight_dist": ctypes.sizeof(L.WeightDist), "ntk_kernel_dist": ctypes.sizeof(L.KernelDist),
-            "ntk_spectrum_summary": ctypes.sizeof(L.SpectrumSummary),
-        }
+        cls.c = {k: v for k, v in (line.split() for line in out.splitlines())}
+
+    def test_ctypes_structs_match_header(self):
+        py, c = {}, {}
+        for cname, pyname in MIRRORED.items():
+            cls = getattr(_lib, pyname)
+            py[cname] = ctypes.sizeof(cls)
+            c[cname] = int(self.c[cname])
+            for field, _ in cls._fields_:
+                py[cname + "." + field] = getattr(cls, field).offset
+                c[cname + "." + field] = int(self.c[cname + "." + field])
         self.assertEqual(py, c)
+        self.assertGreater(len(py), 100)   # every struct with every field was compared
+
+    def test_constants_match_header(self):
+        for cname, pyname in CONSTANTS.items():
+            self.assertEqual(getattr(_lib, pyname), int(float(self.c[cname])), cname)
+
+    def test_defaults_are_the_libraries(self):
+        # ntk_defaults() as read at import, against the macros it is documented to return
+        for macro, field in MACROS.items():
+            self.assertEqual(ntkit.DEFAULTS[field], float(self.c[macro]), field)
+        self.assertEqual(ntkit.Network(2, 3, act="leaky_relu").config["act_param"],
+                         ntkit.DEFAULTS["leaky_slope"])
 
 
 if __name__ == "__main__":

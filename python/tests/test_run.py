@@ -143,7 +143,7 @@ class FlowAndErrors(unittest.TestCase):
 
     def test_errors(self):
         X, y = data(N, D)
-        with self.assertRaisesRegex(ValueError, "both rates are 0"):
+        with self.assertRaisesRegex(ValueError, "both rates (lr1 and lr2 )?are 0"):
             ntkit.run(X, y, lr1=0, lr2=0, width=M)
         with self.assertRaisesRegex(ValueError, "unknown model 'foo'"):
             ntkit.run(X, y, models="nn,foo", width=M)
