@@ -163,12 +163,12 @@ class KernelDesc(Structure):
     _fields_ = [("source", c_int), ("net", POINTER(NetConfig)), ("c1", c_double),
                 ("c2", c_double), ("W", DP), ("v", DP), ("mem_limit", c_size_t),
                 ("quad_order", c_int), ("quadrature", c_int), ("consts", POINTER(Constants)),
-                ("trace_factor", c_double), ("threads", c_int)]
+                ("trace_factor", c_double), ("threads", c_int), ("diagonal", c_int)]
 
 
 class KGDConfig(Structure):
     _fields_ = [("lr", c_double), ("loss", c_int), ("method", c_int), ("t_max", c_double),
-                ("flow", c_int), ("allow_unstable", c_int)]
+                ("outputs", c_size_t), ("flow", c_int), ("allow_unstable", c_int)]
 
 
 class Batch(Structure):
