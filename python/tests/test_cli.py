@@ -109,6 +109,13 @@ class CliRunCrossCheck(unittest.TestCase):
               "alpha_condition": "chizat_alpha_condition",
               "weight_bound": "chizat_weight_bound", "horizon_T": "hu_horizon_T"}
 
+    # the report's checks (ntkit.run's "checks") under their summary.json names
+    CHECKS = {"envelope_max_ratio": "envelope_max_ratio", "R_max": "du_R_measured",
+              "flip_max": "du_flip_measured_max", "beta_estimate": "chizat_beta_estimate",
+              "beta_used": "chizat_beta_used", "alpha_condition": "chizat_alpha_condition",
+              "theta_max": "chizat_weight_measured_max", "gap_lin_at_T": "hu_gap_lin_at_T",
+              "time_at_T": "hu_logged_time_at_T"}
+
     def compare(self, cli_args, **kw):
         with TempDir() as tmp:
             d = cli_run(["run", "--n", "40", "--n-test", "10", "--d", "5", "--width", "32",
@@ -125,13 +132,15 @@ class CliRunCrossCheck(unittest.TestCase):
             final = summary["final"].get(col)
             if final is not None and np.isfinite(a[-1]):   # summary.json: full precision
                 self.assertAlmostEqual(a[-1], final, delta=1e-11 * max(1.0, abs(final)), msg=col)
-        for key, name in self.THEORY.items():
-            ref = summary["theory"][name]
-            got = res["theory"][key]
+        pairs = [(res["theory"][key], summary["theory"][name], key) for key, name in self.THEORY.items()]
+        pairs += [(res["checks"][key], summary["checks"][name], key) for key, name in self.CHECKS.items()]
+        pairs.append((res["checks"]["loss_growth"], summary["loss_growth"], "loss_growth"))
+        for got, ref, key in pairs:   # summary.json: full precision, null where undefined
             if ref is None:
                 self.assertFalse(np.isfinite(got), key)
             else:
                 self.assertAlmostEqual(got, ref, delta=1e-11 * max(1.0, abs(ref)), msg=key)
+        self.assertEqual(res["checks"]["status"], summary["status"])
 
     def test_gd_all_models(self):
         self.compare(["--steps", "10", "--log-every", "3", "--lr1", "0.5", "--lr2", "0.7",

@@ -97,6 +97,30 @@ class KernelGradientDescent(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "method must be"):
             ntkit.gradient_descent_mse(self.K, self.y, method="lu")
 
+    def test_unstable_rate_refused_unless_allowed(self):
+        # c·lr·λ_max = 2.5 > 2: GD diverges (docs/theory.md §6.3), so it is refused by default
+        lam_max = np.linalg.eigvalsh(self.K)[-1]
+        lr = 2.5 * 25 / lam_max
+        with self.assertRaises(ValueError) as cm:
+            ntkit.gradient_descent_mse(self.K, self.y, lr=lr)(3, self.f0)
+        msg = str(cm.exception)
+        self.assertIn("unstable", msg)
+        self.assertIn("allow_unstable=True", msg)
+        self.assertNotIn("ntk_kgd", msg)
+        # allowed: the growing iteration itself. Both it and the closed form carry errors
+        # of order t·n·eps·max_k|1 − cηλ_k|^t·‖r0‖ = 10·25·2.2e-16·1.5^10·‖r0‖ ≈ 3e-11‖r0‖
+        ref = self.iterate(lr, 1 / 25, 10)
+        predict = ntkit.gradient_descent_mse(self.K, self.y, lr=lr, allow_unstable=True)
+        u, ut = predict(10, self.f0, self.f0t, self.Kt)
+        tol = 100 * 10 * 25 * 2.2e-16 * 1.5 ** 10 * np.linalg.norm(self.f0 - self.y)
+        np.testing.assert_allclose(u, ref[10][0], rtol=0, atol=tol)
+        self.assertGreater(np.abs(u - self.y).max(), np.abs(self.f0 - self.y).max())   # it grew
+        # gradient flow at the same rate is stable: no flag needed
+        self.assertTrue(np.all(np.isfinite(
+            ntkit.gradient_descent_mse(self.K, self.y, lr=lr, flow=True)(3, self.f0))))
+        with self.assertRaisesRegex(ValueError, "^allow_unstable must be True or False"):
+            ntkit.gradient_descent_mse(self.K, self.y, allow_unstable="yes")
+
     def test_kernel_gd_tracks_a_wide_network(self):
         X, y = data(20, 4, seed=8)
         net = ntkit.Network(4, 20000, seed=1)

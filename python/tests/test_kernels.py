@@ -47,6 +47,20 @@ class EmpiricalNTK(unittest.TestCase):
                                    rtol=1e-13, atol=1e-14)
 
 
+class Messages(unittest.TestCase):
+    def test_library_messages_name_the_python_arguments(self):
+        # the library calls the point sets X1, X2; the caller passed X and X2
+        X, _ = data(4, 3)
+        big = 1e160 * np.ones((2, 3))   # finite, but ‖x‖²/s² overflows
+        net = ntkit.Network(3, 8)
+        for call, name in ((lambda: ntkit.ntk(net, big), "X"), (lambda: ntkit.ntk(net, X, big), "X2"),
+                           (lambda: ntkit.ntk_inf(big), "X"), (lambda: ntkit.ntk_inf(X, big), "X2")):
+            with self.assertRaises(ntkit.NonFiniteError) as cm:
+                call()
+            self.assertRegex(str(cm.exception), "^%s: row 0 " % name)
+            self.assertNotIn("X1", str(cm.exception))
+
+
 class InfiniteWidth(unittest.TestCase):
     def test_relu_closed_form(self):
         X, _ = data(11, 6, seed=1)

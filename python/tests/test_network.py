@@ -105,6 +105,51 @@ class NetworkGradients(unittest.TestCase):
         h0 = ntkit.Network(5, 16).train(X, y, 1, 1, steps=0)
         self.assertEqual(list(h0["step"]), [0])
 
+    def test_train_continues_from_the_current_weights(self):
+        # two calls of 3 and 4 steps are one call of 7: the same states, so the same numbers
+        # (distances from the network's θ0 in both), with the steps counted from each call
+        X, y, Xt, yt = data(20, 5, seed=3, nt=6)
+        one, two = ntkit.Network(5, 16, seed=2), ntkit.Network(5, 16, seed=2)
+        h = one.train(X, y, 0.6, 0.4, steps=7, X_test=Xt, y_test=yt)
+        two.train(X, y, 0.6, 0.4, steps=3, X_test=Xt, y_test=yt)
+        h2 = two.train(X, y, 0.6, 0.4, steps=4, X_test=Xt, y_test=yt)
+        np.testing.assert_array_equal(h2["step"], np.arange(5))
+        for col in ("train_loss", "test_loss", "grad_norm", "w_dist_fro", "v_dist", "w_dist_max_row"):
+            np.testing.assert_array_equal(h2[col], h[col][3:], err_msg=col)
+        np.testing.assert_array_equal(two.W, one.W)
+        np.testing.assert_array_equal(two.v, one.v)
+        np.testing.assert_array_equal(two.W0, one.W0)
+
+    def test_centered_training_continues_as_gradient_descent(self):
+        # from moved weights the centred model trains as the plain one on y + f(X;θ0); the
+        # oracle is gradient descent with loss_grad of the centred net. The residuals differ
+        # by rounding, 2·eps·(|f| + |f0| + |y|) <= 1e-15 here (|f|, |y| about 1), which 4
+        # stable steps grow by at most 2^4: below 1e-13 relative, checked at 1e-11.
+        X, y = data(20, 5, seed=4)
+        net = ntkit.Network(5, 16, act="tanh", centered=True, seed=5)
+        ref = ntkit.Network(5, 16, act="tanh", centered=True, seed=5)
+        net.W = ref.W = net.W0 + 0.1
+        losses = []
+        for _ in range(4):
+            g = ref.loss_grad(X, y)
+            losses.append(g["loss"])
+            ref.set_weights(ref.W - 0.5 * g["grad_W"], ref.v - 0.3 * g["grad_v"])
+        losses.append(ref.loss_grad(X, y)["loss"])
+        h = net.train(X, y, 0.5, 0.3, steps=4)
+        np.testing.assert_allclose(h["train_loss"], losses, rtol=1e-11)
+        np.testing.assert_allclose(net.W, ref.W, rtol=1e-11, atol=1e-13)
+        np.testing.assert_allclose(net.v, ref.v, rtol=1e-11, atol=1e-13)
+        # distances from θ0, not from where this call started: ‖(W0 + 0.1) − W0‖_F, each of the
+        # 80 differences exact to an ulp of W0 (|W0| < 8): within 80·8·eps of the value
+        self.assertAlmostEqual(h["w_dist_fro"][0], 0.1 * np.sqrt(80), delta=80 * 8 * 2.3e-16)
+        np.testing.assert_allclose(net(X), ref(X), rtol=1e-11, atol=1e-13)
+        self.assertTrue(net.config["centered"])
+
+    def test_train_refuses_both_rates_zero(self):
+        X, y = data(10, 3)
+        with self.assertRaisesRegex(ValueError, "both rates"):
+            ntkit.Network(3, 8).train(X, y, 0.0, 0.0, steps=3)
+
     def test_divergence_keeps_rows(self):
         X, y = data(10, 3)
         net = ntkit.Network(3, 8)
@@ -116,6 +161,8 @@ class NetworkGradients(unittest.TestCase):
         self.assertIn("diverged", str(e))
         self.assertGreaterEqual(len(e.partial["step"]), 1)
         self.assertTrue(np.all(np.isfinite(e.partial["train_loss"])))
+        # the network keeps finite weights (the last it reached, or θ0)
+        self.assertTrue(np.all(np.isfinite(net.W)) and np.all(np.isfinite(net.v)))
 
 
 if __name__ == "__main__":

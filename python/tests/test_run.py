@@ -85,6 +85,70 @@ class SideBySide(unittest.TestCase):
         self.assertAlmostEqual(th["horizon_T"], D * np.log(D) / 0.8, places=12)
         self.assertTrue(np.isfinite(self.res["beta_estimate"]))
 
+    def test_checks_follow_the_log(self):
+        # the driver's checks against the logged rows they summarise (same doubles: exact)
+        r, ck = self.res, self.res["checks"]
+        mt = r["metrics"]
+        self.assertEqual(ck["status"], "completed")
+        self.assertEqual(ck["t"], 9.0)
+        self.assertEqual(ck["rows"], 6)
+        self.assertEqual(ck["R_max"], np.max(mt["w_dist_max_row"]))
+        self.assertEqual(ck["theta_max"], np.max(mt["theta_dist"]))
+        self.assertEqual(ck["flip_max"], np.nanmax(mt["flip_frac"]))
+        ok = np.isfinite(mt["envelope"]) & (mt["envelope"] > 0)
+        self.assertEqual(ck["envelope_max_ratio"], np.max(mt["nn_train_loss"][ok] / mt["envelope"][ok]))
+        self.assertEqual(ck["loss0"], mt["nn_train_loss"][0])
+        self.assertEqual(ck["loss_growth"], mt["nn_train_loss"][-1] / mt["nn_train_loss"][0])
+        self.assertEqual(ck["beta_estimate"], r["beta_estimate"])
+        self.assertTrue(np.isnan(ck["diverged_at"]))
+        # horizon_T = d log d/η1 ≈ 10.06 is after the last step: no gap measured there
+        self.assertTrue(np.isnan(ck["gap_lin_at_T"]) and np.isnan(ck["time_at_T"]))
+
+    def test_alpha_condition_for_relu_uses_the_estimate(self):
+        # Chizat et al.'s condition 6β√(8σ_max²L0)/σ_min³ (docs/theory.md §7.3) for h = f/α,
+        # with L0 = ½‖y − u(0)‖² = loss0/c and, for relu, β the empirical estimate; the
+        # same few flops in another order: agreement to a few ulps (1e-12 relative)
+        ck, th = self.res["checks"], self.res["theory"]
+        self.assertFalse(ck["beta_from_bound"])
+        self.assertTrue(np.isnan(th["beta_bound"]))
+        self.assertEqual(ck["beta_used"], ck["beta_estimate"])
+        smin, smax, L0 = th["jac_smin"], th["jac_smax"], th["loss0"] * N
+        ref = 6 * ck["beta_estimate"] * np.sqrt(8 * smax ** 2 * L0) / smin ** 3
+        self.assertAlmostEqual(ck["alpha_condition"], ref, delta=1e-12 * ref)
+
+    def test_alpha_condition_for_smooth_activations_uses_the_bound(self):
+        res = ntkit.run(self.X, self.y, width=M, seed=4, act="tanh", lr1=0.8, lr2=0.5, steps=3,
+                        models="nn")
+        ck, th = res["checks"], res["theory"]
+        self.assertTrue(ck["beta_from_bound"])
+        self.assertEqual(ck["beta_used"], th["beta_bound"])
+        self.assertEqual(ck["alpha_condition"], th["alpha_condition"])
+        self.assertTrue(np.isfinite(ck["beta_estimate"]))
+
+    def test_explicit_times_equal_the_schedule(self):
+        # the same log times given explicitly: the same states, so the same numbers, and the
+        # drift at the same (every kernel_every-th and last) rows
+        res = ntkit.run(self.X, self.y, self.Xt, self.yt, times=[0, 2, 4, 6, 8, 9], **self.kw)
+        ref = self.res
+        for col in ref["columns"]:
+            np.testing.assert_array_equal(res["metrics"][col], ref["metrics"][col], err_msg=col)
+        for m in ntkit.MODELS:
+            for a, b in zip(res["predictions"][m], ref["predictions"][m]):
+                np.testing.assert_array_equal(a, b, err_msg=m)
+        np.testing.assert_equal(res["theory"], ref["theory"])   # (NaN where undefined, in both)
+        self.assertEqual(res["beta_estimate"], ref["beta_estimate"])
+        for k in ("R_max", "theta_max", "flip_max", "envelope_max_ratio", "alpha_condition",
+                  "rows", "t", "loss_growth"):
+            self.assertEqual(res["checks"][k], ref["checks"][k], k)
+
+    def test_explicit_times_repeated_and_late(self):
+        res = ntkit.run(self.X, self.y, times=[2, 5, 5, 7], models="nn", **self.kw)
+        mt = res["metrics"]
+        np.testing.assert_array_equal(mt["step"], [2, 5, 5, 7])
+        np.testing.assert_array_equal(mt["nn_train_loss"][1], mt["nn_train_loss"][2])
+        ref = ntkit.run(self.X, self.y, steps=7, log_every=1, models="nn", **self.kw)
+        np.testing.assert_array_equal(mt["nn_train_loss"], ref["metrics"]["nn_train_loss"][[2, 5, 5, 7]])
+
     def test_given_weights(self):
         net = ntkit.Network(D, M, seed=4)
         res = ntkit.run(self.X, self.y, steps=3, models="nn", W0=net.W0, v0=net.v0, width=M, seed=99,
@@ -155,6 +219,10 @@ class FlowAndErrors(unittest.TestCase):
             ntkit.run(X, 1e3 * y, width=M, lr1=1e5, lr2=1e5, steps=40, models="nn")
         part = cm.exception.partial
         self.assertGreaterEqual(len(part["metrics"]["step"]), 1)
+        self.assertEqual(part["checks"]["status"], "diverged")
+        # the step whose loss was not finite comes after the last row logged
+        self.assertGreater(part["checks"]["diverged_at"], part["metrics"]["step"][-1])
+        self.assertIn("t = %g" % part["checks"]["diverged_at"], str(cm.exception))
 
 
 if __name__ == "__main__":
