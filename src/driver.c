@@ -105,14 +105,17 @@ static ntk_status loop(ntk_run *r, const ntk_schedule *s, double *row, double *m
                        ntk_run_report *rep)
 {
     size_t every = r->cfg.kernel_every;
-    double t = r->t;
+    double t = r->t, t0 = r->t;
     ntk_status st = NTK_OK;
     for (size_t logk = 0;; logk++) {
-        int last = t >= s->t_final;
+        /* the k-th logged time is t0 + k·t_every (not a running sum, whose
+         * rounding would add a time just short of t_final) */
+        int last = t >= s->t_final || s->t_final - t <= 1e-12 * fabs(s->t_final);
         if (log_row(r, s, every && (logk % every == 0 || last), row, mx, rep, &st)) return st;
         if (last) return NTK_OK;
         if (s->cancel && *s->cancel) break;
-        double tn = fmin(s->t_final, t + s->t_every);
+        double tn = fmin(s->t_final, t0 + (double)(logk + 1) * s->t_every);
+        if (s->t_final - tn <= 1e-12 * fabs(s->t_final)) tn = s->t_final;
         st = ntk_run_advance(r, tn);
         if (st == NTK_ERR_INTERRUPTED) {
             /* GD stops after a step: log where it is (flow went back to t) */

@@ -142,11 +142,8 @@ size_t ntk_run_mem_bytes(const ntk_run_config *cfg, size_t n_, size_t nt_)
                            : 0.0;
         peak = fmax(peak, n * n * D + tiles + (eig ? 3 * n * n : k * n) * D);
     }
-    /* the theory's spectra on up to NTK_THEORY_MAX_POINTS points: the
-     * kernel, its copy and LAPACKE's transposed copy */
-    double N = fmin(n, NTK_THEORY_MAX_POINTS);
-    peak = fmax(peak, 3 * N * N * D + (double)ntk_kernel_empirical_scratch_bytes(
-                                          cfg->net.m, (size_t)N, 0, 1, 1, cfg->mem_limit));
+    /* (the theory's spectra are checked when they are asked for:
+     * ntk_run_theory_get) */
     double total = keep + peak;
     return total >= 4e18 ? SIZE_MAX : (size_t)total;
 }

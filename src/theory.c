@@ -22,6 +22,11 @@ static ntk_status spectrum_on_points(ntk_run *r, int inf, double c1, double c2, 
             return NTK_OK;
         }
     size_t N = r->n < NTK_THEORY_MAX_POINTS ? r->n : NTK_THEORY_MAX_POINTS;
+    /* the kernel, its copy and LAPACKE's transposed copy, and the tiles */
+    size_t need = ntk_size_mul(3 * N, N, 1, sizeof(double));
+    size_t tiles = ntk_kernel_empirical_scratch_bytes(r->m, N, 0, 1, 1, r->cfg.mem_limit);
+    NTK_TRY(ntk_mem_check(need == SIZE_MAX || tiles == SIZE_MAX ? SIZE_MAX : need + tiles, 0,
+                          "the theory's spectra"));
     double *K = ntk_alloc(N * N, sizeof(double), "theory kernel");
     if (!K) return NTK_ERR_NOMEM;
     ntk_spectrum_summary sp;
