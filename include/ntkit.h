@@ -481,6 +481,60 @@ const char *ntk_kernel_source_name(ntk_kernel_source source);
 ntk_status ntk_kernel(const ntk_kernel_desc *k, const double *X1, size_t n1, const double *X2,
                       size_t n2, double *K);
 
+/* ======================================================================
+ * Kernel operators (src/operator*.c), docs/theory.md §9
+ * A symmetric positive semi-definite kernel on n points X, with its cross
+ * block to any other points, behind one interface: multiply a block of
+ * vectors, extract the diagonal. What is stored follows the mode:
+ *   DENSE        K (n,n) in float64, computed once;
+ *   DENSE_F32    K in float32 (half the memory; entries rounded to 2^-24
+ *                relative), products accumulated in float64;
+ *   MATRIX_FREE  K never stored: the empirical NTK as Θ·U = J(JᵀU) in row
+ *                tiles (O(tile·m + k·m·d) memory); the infinite-width
+ *                kernels as tiles computed, multiplied and discarded
+ *                (O(tile²)); Hu et al.'s kernels as Ψ(ΨᵀU) (O(n·d));
+ *   AUTO         DENSE when K fits in the memory limit, else MATRIX_FREE.
+ * ==================================================================== */
+
+typedef enum {
+    NTK_OP_AUTO = 0,
+    NTK_OP_DENSE,
+    NTK_OP_DENSE_F32,
+    NTK_OP_MATRIX_FREE
+} ntk_op_mode;
+/* "auto", "dense", "dense-f32", "matrix-free" */
+const char *ntk_op_mode_name(ntk_op_mode mode);
+ntk_status ntk_op_mode_parse(const char *name, ntk_op_mode *out);
+
+typedef struct ntk_op ntk_op;
+/* The kernel of desc (copied; its weights W, v borrowed) on X (n, d)
+ * (borrowed: both must outlive the operator). mem_limit: bytes the operator
+ * may keep and use as scratch (0: half of the available memory).
+ * NTK_ERR_NOMEM when even the mode's smallest footprint does not fit, with
+ * the estimate in the message. Caller owns. */
+ntk_status ntk_op_create(const ntk_kernel_desc *desc, const double *X, size_t n,
+                         ntk_op_mode mode, size_t mem_limit, ntk_op **out);
+/* A given matrix K (n,n), symmetric, borrowed: products only (no cross block,
+ * no kernel to evaluate elsewhere). Caller owns. */
+ntk_status ntk_op_from_matrix(const double *K, size_t n, ntk_op **out);
+void ntk_op_free(ntk_op *op);
+size_t ntk_op_size(const ntk_op *op);
+/* The mode in use (AUTO resolved). */
+ntk_op_mode ntk_op_get_mode(const ntk_op *op);
+/* V (n,k) = K U for U (n,k). */
+ntk_status ntk_op_apply(ntk_op *op, const double *U, size_t k, double *V);
+/* D (n) = K_ii. */
+ntk_status ntk_op_diag(ntk_op *op, double *D);
+/* F (nt,k) = K(Xt, X) U for Xt (nt, d), U (n,k); NTK_ERR_ARG for a given
+ * matrix. */
+ntk_status ntk_op_cross_apply(ntk_op *op, const double *Xt, size_t nt, const double *U, size_t k,
+                              double *F);
+/* C (n, s) = K(X, X[idx]): s columns of K. */
+ntk_status ntk_op_columns(ntk_op *op, const size_t *idx, size_t s, double *C);
+/* Bytes an operator of this mode would hold for n points (the kernel for
+ * DENSE, caches and one tile's scratch for MATRIX_FREE). */
+size_t ntk_op_mem_bytes(const ntk_kernel_desc *desc, size_t n, ntk_op_mode mode, size_t mem_limit);
+
 /* Bytes of scratch the empirical kernel uses for K (n1, n2) (n2 = 0: the
  * symmetric (n1, n1) block) under mem_limit, the output excluded; SIZE_MAX
  * if no tile fits. */

@@ -81,7 +81,7 @@ void ntk_ode_reset(ntk_ode *ode) { gsl_odeiv2_driver_reset(ode->drv); }
 void ntk_ode_free(ntk_ode *ode)
 {
     if (!ode) return;
-    if (getenv("NTK_STEP_LOG")) fprintf(stderr, "ODE dim %zu: %zu steps, %zu rhs evaluations\n", ode->sys.dimension, ode->nsteps, ode->nfev);
+    if (getenv("NTK_STEP_LOG")) fprintf(stderr, "ODE dim %zu: %lu tries, %lu failed, %zu rhs evaluations\n", ode->sys.dimension, ode->drv->e->count, ode->drv->e->failed_steps, ode->nfev);
     gsl_odeiv2_driver_free(ode->drv);
     free(ode);
 }

@@ -1,0 +1,45 @@
+/* Kernel operators (src/operator*.c): the state behind ntk_op and the
+ * implementations' hooks. */
+#ifndef NTK_OPERATOR_INTERNAL_H
+#define NTK_OPERATOR_INTERNAL_H
+
+#include "internal.h"
+
+typedef struct {
+    /* V (n,k) = K U (n,k) */
+    ntk_status (*apply)(ntk_op *op, const double *U, size_t k, double *V);
+    /* F (nt,k) = K(Xt, X) U; NULL: not available */
+    ntk_status (*cross)(ntk_op *op, const double *Xt, size_t nt, const double *U, size_t k,
+                        double *F);
+    void (*destroy)(ntk_op *op);
+} op_impl;
+
+struct ntk_op {
+    const op_impl *impl;
+    ntk_op_mode mode;            /* DENSE, DENSE_F32 or MATRIX_FREE (never AUTO) */
+    size_t n, d;
+    int has_desc;                /* 0: a given matrix, no kernel behind it */
+    ntk_net_config net;          /* copy; desc.net points here */
+    ntk_kernel_desc desc;
+    const double *X;             /* (n,d) borrowed */
+    size_t mem_limit;            /* bytes for scratch (tiles, caches) */
+    const double *K;             /* a stored float64 kernel (dense mode, given matrix), or NULL */
+    void *state;                 /* the implementation's */
+};
+
+/* The implementations: each fills op->impl and op->state. */
+ntk_status op_dense_init(ntk_op *op, int single);
+ntk_status op_matrix_init(ntk_op *op, const double *K);
+ntk_status op_empirical_init(ntk_op *op);
+ntk_status op_tiles_init(ntk_op *op);
+ntk_status op_lin_init(ntk_op *op);
+
+/* F (nt,k) = K(Xt, X) U by tiles of the cross kernel of the description:
+ * memory O(tile·n), for any source (src/operator_tiles.c). */
+ntk_status op_cross_by_tiles(ntk_op *op, const double *Xt, size_t nt, const double *U, size_t k,
+                             double *F);
+/* Rows per tile so that `per_row` doubles a row fit in the memory limit
+ * (at least 16, at most n). */
+size_t op_tile_rows(const ntk_op *op, size_t per_row, size_t n);
+
+#endif
