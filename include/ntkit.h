@@ -808,6 +808,9 @@ typedef struct {
     const volatile int *hurry;   /* a second stop: skip the final computations */
     ntk_row_fn on_row;         /* may be NULL */
     void *ctx;
+    const double *times;       /* NULL, or ntimes ascending times to log at instead of
+                                  0, t_every, ..., t_final (GD: whole numbers) */
+    size_t ntimes;
 } ntk_schedule;
 ntk_schedule ntk_schedule_default(double t_final, double t_every);
 

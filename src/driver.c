@@ -44,8 +44,29 @@ static int col_index(const ntk_run *r, const char *name)
     return -1;
 }
 
+static ntk_status check_times(const ntk_run *r, const ntk_schedule *s)
+{
+    for (size_t i = 0; i < s->ntimes; i++) {
+        double t = s->times[i];
+        if (!isfinite(t) || t < r->t || (i && t < s->times[i - 1]))
+            return ntk_set_error(NTK_ERR_ARG, "schedule: times must be finite, ascending and not "
+                                 "before the run's time %g (times[%zu] = %g)", r->t, i, t);
+        if (!r->cfg.flow && t != floor(t))
+            return ntk_set_error(NTK_ERR_ARG, "schedule: with gradient descent the times count "
+                                 "steps and must be whole numbers (times[%zu] = %g)", i, t);
+        if (r->cfg.t_max > 0 && t > r->cfg.t_max)
+            return ntk_set_error(NTK_ERR_ARG, "schedule: times[%zu] = %g is past the run's t_max "
+                                 "= %g", i, t, r->cfg.t_max);
+    }
+    return NTK_OK;
+}
+
 static ntk_status check_schedule(const ntk_run *r, const ntk_schedule *s)
 {
+    if (s->times) {
+        if (s->ntimes == 0) return ntk_set_error(NTK_ERR_ARG, "schedule: times given but ntimes = 0");
+        return check_times(r, s);
+    }
     if (!(s->t_final >= 0) || !isfinite(s->t_final) || !(s->t_every > 0) || !isfinite(s->t_every))
         return ntk_set_error(NTK_ERR_ARG, "schedule: t_final = %g must be >= 0 and t_every = %g "
                              "positive, both finite", s->t_final, s->t_every);
@@ -100,22 +121,46 @@ static int log_row(ntk_run *r, const ntk_schedule *s, int kern, double *row, dou
     return 0;
 }
 
+/* The logged time after the k-th (k >= 0): the next of the times, or
+ * t0 + (k + 1)·t_every (not a running sum, whose rounding would add a time
+ * just short of t_final); *last when it is the final one. */
+static double next_time(const ntk_schedule *s, double t0, size_t k, int *last)
+{
+    if (s->times) {
+        *last = k + 2 >= s->ntimes;
+        return s->times[k + 1 < s->ntimes ? k + 1 : s->ntimes - 1];
+    }
+    double tn = fmin(s->t_final, t0 + (double)(k + 1) * s->t_every);
+    if (s->t_final - tn <= 1e-12 * fabs(s->t_final)) tn = s->t_final;
+    *last = tn >= s->t_final;
+    return tn;
+}
+
 /* Advance and log until the end, a divergence, a failure or a stop. */
 static ntk_status loop(ntk_run *r, const ntk_schedule *s, double *row, double *mx,
                        ntk_run_report *rep)
 {
     size_t every = r->cfg.kernel_every;
-    double t = r->t, t0 = r->t;
+    double t0 = r->t;
     ntk_status st = NTK_OK;
+    if (s->times && s->times[0] > r->t) {
+        /* advance to the first time before logging anything */
+        st = ntk_run_advance(r, s->times[0]);
+        if (st != NTK_OK) {
+            rep->status = st == NTK_ERR_DIVERGED ? NTK_RUN_DIVERGED
+                          : st == NTK_ERR_INTERRUPTED ? NTK_RUN_INTERRUPTED : NTK_RUN_FAILED;
+            if (st == NTK_ERR_DIVERGED) rep->diverged_at = r->t;
+            return st;
+        }
+    }
+    double t = r->t;
+    int last = s->times ? s->ntimes == 1 : t >= s->t_final || s->t_final - t <= 1e-12 * fabs(s->t_final);
     for (size_t logk = 0;; logk++) {
-        /* the k-th logged time is t0 + k·t_every (not a running sum, whose
-         * rounding would add a time just short of t_final) */
-        int last = t >= s->t_final || s->t_final - t <= 1e-12 * fabs(s->t_final);
         if (log_row(r, s, every && (logk % every == 0 || last), row, mx, rep, &st)) return st;
         if (last) return NTK_OK;
         if (s->cancel && *s->cancel) break;
-        double tn = fmin(s->t_final, t0 + (double)(logk + 1) * s->t_every);
-        if (s->t_final - tn <= 1e-12 * fabs(s->t_final)) tn = s->t_final;
+        int next_last;
+        double tn = next_time(s, t0, logk, &next_last);
         st = ntk_run_advance(r, tn);
         if (st == NTK_ERR_INTERRUPTED) {
             /* GD stops after a step: log where it is (flow went back to t) */
@@ -132,6 +177,7 @@ static ntk_status loop(ntk_run *r, const ntk_schedule *s, double *row, double *m
             return st;
         }
         t = r->t;
+        last = next_last;
     }
     if (rep->status == NTK_RUN_COMPLETED) rep->status = NTK_RUN_INTERRUPTED;
     return ntk_set_error(NTK_ERR_INTERRUPTED, "the run was stopped at %s %g",

@@ -434,8 +434,58 @@ static void test_predict_anywhere(void)
     free_data(&D);
 }
 
+/* The driver logs at given times as it does on its own schedule: the rows
+ * at 0, 3, 7 of times {0, 3, 7} equal those of t_every = 1 at those steps,
+ * bit for bit (the same steps in the same order); a time given twice is
+ * logged twice; descending times are refused. */
+static int keep_rows(void *ctx, const ntk_run *r, const double *row)
+{
+    double *rows = ctx;
+    size_t nc = ntk_run_ncolumns(r), k = (size_t)rows[0]++;
+    memcpy(rows + 1 + k * nc, row, nc * sizeof(double));
+    return 0;
+}
+
+static void test_schedule_times(void)
+{
+    data D = make_data(30, 6, 4, 33);
+    ntk_net_config net = ntk_net_config_default(D.d, 16);
+    ntk_gd_config gd = {0.5, 0.5, NTK_LOSS_MEAN};
+    ntk_run_config rc = ntk_run_config_default(net, gd);
+    rc.kernel_every = 0;
+    ntk_run_data dat = {D.X, D.y, D.n, D.Xt, D.yt, D.nt};
+    ntk_run *a = NULL, *b = NULL;
+    CHECK_OK(ntk_run_create(&rc, &dat, NULL, NULL, &a));
+    CHECK_OK(ntk_run_create(&rc, &dat, NULL, NULL, &b));
+    size_t nc = a ? ntk_run_ncolumns(a) : 1;
+    double *ra = calloc(1 + 16 * nc, sizeof(double)), *rb = calloc(1 + 16 * nc, sizeof(double));
+    ntk_run_report rep;
+    ntk_schedule sa = ntk_schedule_default(7, 1);
+    sa.theory = 0, sa.on_row = keep_rows, sa.ctx = ra;
+    CHECK_OK(ntk_run_execute(a, &sa, &rep));
+    const double times[4] = {0, 3, 7, 7};
+    ntk_schedule sb = ntk_schedule_default(0, 1);
+    sb.theory = 0, sb.on_row = keep_rows, sb.ctx = rb, sb.times = times, sb.ntimes = 4;
+    CHECK_OK(ntk_run_execute(b, &sb, &rep));
+    CHECK(ra[0] == 8 && rb[0] == 4, "rows %g and %g", ra[0], rb[0]);
+    const size_t at[4] = {0, 3, 7, 7};
+    for (size_t k = 0; k < 4; k++)
+        for (size_t c = 1; c + 1 < nc; c++) {   /* the last column, seconds-free: all are state */
+            double x = ra[1 + at[k] * nc + c], y = rb[1 + k * nc + c];
+            CHECK(x == y || (isnan(x) && isnan(y)), "time %zu column %s: %g vs %g", at[k],
+                  ntk_run_column(a, c), x, y);
+        }
+    const double bad[2] = {3, 1};
+    sb.times = bad, sb.ntimes = 2;
+    CHECK_ERR(ntk_run_execute(b, &sb, &rep), NTK_ERR_ARG);
+    free(ra), free(rb);
+    ntk_run_free(a), ntk_run_free(b);
+    free_data(&D);
+}
+
 int main(void)
 {
+    test_schedule_times();
     test_predict_anywhere();
     test_early_linear();
     test_linearized_equals_kernel_gd();
