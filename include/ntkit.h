@@ -623,6 +623,12 @@ ntk_kgd_config ntk_kgd_config_default(void);
  * predictions at t = 0. Caller owns. */
 ntk_status ntk_kgd_create(const double *K, size_t n, const double *y, const double *u0,
                           const ntk_kgd_config *cfg, ntk_kgd **out);
+/* The same on a kernel operator's products (src/operator.c): KRYLOV (AUTO
+ * picks EIG only for a stored kernel of at most NTK_KGD_EIG_MAX_N points).
+ * The operator is used during create only; test predictions then come from
+ * ntk_kgd_predict_cross with the same operator. */
+ntk_status ntk_kgd_create_op(ntk_op *op, const double *y, const double *u0,
+                             const ntk_kgd_config *cfg, ntk_kgd **out);
 void ntk_kgd_free(ntk_kgd *g);
 /* Eigenvalues of K (n, ascending), owned by g; NULL for KRYLOV (no full
  * spectrum: use ntk_kgd_extremes). */
@@ -647,6 +653,12 @@ ntk_status ntk_kgd_predict_train(const ntk_kgd *g, double t, int flow, double *u
  * (zeros). */
 ntk_status ntk_kgd_predict_test(const ntk_kgd *g, double t, int flow, const double *K_test,
                                 size_t nt, const double *f0_test, double *f_test);
+
+/* Test predictions through the operator's cross block: F_test (nt, outputs)
+ * = F0_test + K(Xt, X) h_t(K) (Y − U0), K(Xt, X) never stored. */
+ntk_status ntk_kgd_predict_cross(const ntk_kgd *g, double t, int flow, ntk_op *op,
+                                 const double *Xt, size_t nt, const double *f0_test,
+                                 double *f_test);
 
 /* Kernel ridge regression: alpha_out (n,k) = (λI + K)^{-1} Y for targets Y
  * (n,k) (k = 1: a vector y), by one Cholesky factorisation (dposv);

@@ -29,6 +29,7 @@
  * KRYLOV: Lanczos on K from r0, in src/kgd_krylov.c (its file comment has
  * the method and its stopping rule). */
 #include "kgd_internal.h"
+#include "operator_internal.h"
 
 #include <cblas.h>
 #include <lapacke.h>
@@ -61,8 +62,7 @@ static ntk_status kgd_check_args(const double *K, size_t n, const double *y, con
         return ntk_set_error(NTK_ERR_ARG, "%s: t_max = %g must be >= 0 (0: every t)", fn,
                              cfg->t_max);
     NTK_TRY(ntk_check_finite(y, n * kout, "y"));
-    NTK_TRY(ntk_check_finite(u0, n * kout, "u0"));
-    return ntk_check_symmetric(K, n, "K");
+    return ntk_check_finite(u0, n * kout, "u0");
 }
 
 /* EIG: K = QΛQᵀ (dsyevd) and C = Qᵀ (Y − U0), one part for every column. */
@@ -85,8 +85,26 @@ static ntk_status kgd_create_eig(ntk_kgd *g, const double *K, const double *R0)
     return NTK_OK;
 }
 
+/* w = K v for a stored K (n,n) */
+typedef struct {
+    const double *K;
+    size_t n;
+} dense_product;
+
+static ntk_status apply_dense(void *ctx, const double *v, double *w)
+{
+    const dense_product *d = ctx;
+    cblas_dsymv(CblasRowMajor, CblasLower, (int)d->n, 1.0, d->K, (int)d->n, v, 1, 0.0, w, 1);
+    return NTK_OK;
+}
+
+static ntk_status apply_op(void *ctx, const double *v, double *w)
+{
+    return ntk_op_apply(ctx, v, 1, w);
+}
+
 /* KRYLOV: one Lanczos basis per column, from its own residual. */
-static ntk_status kgd_create_krylov(ntk_kgd *g, const double *K, const double *R0)
+static ntk_status kgd_create_krylov(ntk_kgd *g, const kgd_product *K, const double *R0)
 {
     size_t n = g->n, kout = g->kout;
     double *r = ntk_alloc(n, sizeof(double), "kernel GD residual");
@@ -163,8 +181,10 @@ static double kgd_lmax(const ntk_kgd *g)
     return m;
 }
 
-/* R0 = Y − U0 (n, kout), then the parts of the method. */
-static ntk_status kgd_build(ntk_kgd *g, const double *K, const double *y, const double *u0)
+/* R0 = Y − U0 (n, kout), then the parts of the method, from the stored K
+ * (when not NULL) or the operator's products. */
+static ntk_status kgd_build(ntk_kgd *g, const double *K, ntk_op *op, const double *y,
+                            const double *u0)
 {
     size_t count = g->n * g->kout;
     g->y = ntk_alloc(2 * count, sizeof(double), "kernel GD targets");
@@ -175,11 +195,55 @@ static ntk_status kgd_build(ntk_kgd *g, const double *K, const double *y, const 
     memcpy(g->y, y, count * sizeof(double));
     memcpy(R0, y, count * sizeof(double));
     ntk_axpy(count, -1.0, u0, R0);
-    NTK_TRY(g->method == NTK_KGD_EIG ? kgd_create_eig(g, K, R0) : kgd_create_krylov(g, K, R0));
+    if (g->method == NTK_KGD_EIG) {
+        NTK_TRY(kgd_create_eig(g, K, R0));
+    } else {
+        dense_product dp = {K, g->n};
+        kgd_product prod = {K ? apply_dense : apply_op, K ? (void *)&dp : (void *)op, 0.0};
+        if (K) {
+            for (size_t i = 0; i < g->n; i++) prod.maxdiag = fmax(prod.maxdiag, fabs(K[i * g->n + i]));
+        } else {
+            double *D = ntk_alloc(g->n, sizeof(double), "kernel diagonal");
+            if (!D) return NTK_ERR_NOMEM;
+            ntk_status st = ntk_op_diag(op, D);
+            for (size_t i = 0; st == NTK_OK && i < g->n; i++) prod.maxdiag = fmax(prod.maxdiag, fabs(D[i]));
+            free(D);
+            NTK_TRY(st);
+        }
+        NTK_TRY(kgd_create_krylov(g, &prod, R0));
+    }
     for (size_t j = 0; j < g->nparts; j++) {
         kgd_part *p = &g->parts[j];
         p->lam_tol = KGD_ZERO_RTOL * fmax(fabs(p->lam[0]), fabs(p->lam[p->k - 1]));
     }
+    return NTK_OK;
+}
+
+/* The shared creation: K stored (may be NULL with op) or op's products. */
+static ntk_status kgd_create_from(const double *K, ntk_op *op, size_t n, const double *y,
+                                  const double *u0, const ntk_kgd_config *cfg, ntk_kgd **out)
+{
+    size_t kout = cfg->outputs ? cfg->outputs : 1;
+    ntk_kgd *g = ntk_calloc(1, sizeof *g, "kernel GD");
+    if (!g) return NTK_ERR_NOMEM;
+    g->method = cfg->method != NTK_KGD_AUTO ? cfg->method
+                : n <= KGD_EIG_MAX_N && K ? NTK_KGD_EIG : NTK_KGD_KRYLOV;
+    g->n = n;
+    g->kout = kout;
+    g->ceta = ntk_loss_scale(cfg->loss, n) * cfg->lr;
+    g->allow_unstable = cfg->allow_unstable;
+    g->t_max = cfg->t_max > 0.0 && g->method == NTK_KGD_KRYLOV ? cfg->t_max : INFINITY;
+    ntk_status st = g->method == NTK_KGD_EIG && !K
+                        ? ntk_set_error(NTK_ERR_ARG, "kernel GD: the eig method needs a stored "
+                                        "kernel; use krylov, or a dense operator")
+                        : kgd_build(g, K, op, y, u0);
+    if (st == NTK_OK && !cfg->flow && !cfg->allow_unstable && g->ceta * kgd_lmax(g) > 2.0)
+        st = kgd_unstable(g);
+    if (st != NTK_OK) {
+        ntk_kgd_free(g);
+        return st;
+    }
+    *out = g;
     return NTK_OK;
 }
 
@@ -191,26 +255,24 @@ ntk_status ntk_kgd_create(const double *K, size_t n, const double *y, const doub
     if (!out) return ntk_set_error(NTK_ERR_ARG, "%s: out must not be NULL", fn);
     *out = NULL;
     if (!cfg) return ntk_set_error(NTK_ERR_ARG, "%s: the configuration is NULL", fn);
-    size_t kout = cfg->outputs ? cfg->outputs : 1;
-    NTK_TRY(kgd_check_args(K, n, y, u0, cfg, kout, fn));
-    ntk_kgd *g = ntk_calloc(1, sizeof *g, "kernel GD");
-    if (!g) return NTK_ERR_NOMEM;
-    g->method = cfg->method != NTK_KGD_AUTO ? cfg->method
-                : n <= KGD_EIG_MAX_N ? NTK_KGD_EIG : NTK_KGD_KRYLOV;
-    g->n = n;
-    g->kout = kout;
-    g->ceta = ntk_loss_scale(cfg->loss, n) * cfg->lr;
-    g->allow_unstable = cfg->allow_unstable;
-    g->t_max = cfg->t_max > 0.0 && g->method == NTK_KGD_KRYLOV ? cfg->t_max : INFINITY;
-    ntk_status st = kgd_build(g, K, y, u0);
-    if (st == NTK_OK && !cfg->flow && !cfg->allow_unstable && g->ceta * kgd_lmax(g) > 2.0)
-        st = kgd_unstable(g);
-    if (st != NTK_OK) {
-        ntk_kgd_free(g);
-        return st;
-    }
-    *out = g;
-    return NTK_OK;
+    NTK_TRY(kgd_check_args(K, n, y, u0, cfg, cfg->outputs ? cfg->outputs : 1, fn));
+    NTK_TRY(ntk_check_symmetric(K, n, "K"));
+    return kgd_create_from(K, NULL, n, y, u0, cfg, out);
+}
+
+ntk_status ntk_kgd_create_op(ntk_op *op, const double *y, const double *u0,
+                             const ntk_kgd_config *cfg, ntk_kgd **out)
+{
+    const char *fn = "ntk_kgd_create_op";
+    ntk_clear_error();
+    if (!out) return ntk_set_error(NTK_ERR_ARG, "%s: out must not be NULL", fn);
+    *out = NULL;
+    if (!cfg || !op) return ntk_set_error(NTK_ERR_ARG, "%s: the operator or the configuration is NULL", fn);
+    size_t n = op->n;
+    /* a stored kernel is checked like a given one; the others are
+     * symmetric by construction */
+    NTK_TRY(kgd_check_args(op->K ? op->K : y, n, y, u0, cfg, cfg->outputs ? cfg->outputs : 1, fn));
+    return kgd_create_from(op->K, op, n, y, u0, cfg, out);
 }
 
 ntk_status ntk_kgd_create_method(const double *K, size_t n, const double *y, const double *u0,
@@ -385,6 +447,33 @@ ntk_status ntk_kgd_predict_test(const ntk_kgd *g, double t, int flow, const doub
         if (ntk_check_finite(f_test, nt * kout, "kernel GD test predictions") != NTK_OK)
             st = kgd_diverged(g, t);
     }
+    free(a);
+    return st;
+}
+
+/* F_test = F0_test + K(Xt, X) h_t(K) R0, with the cross block applied by the
+ * operator (never stored). */
+ntk_status ntk_kgd_predict_cross(const ntk_kgd *g, double t, int flow, ntk_op *op,
+                                 const double *Xt, size_t nt, const double *f0_test,
+                                 double *f_test)
+{
+    ntk_clear_error();
+    NTK_TRY(kgd_check_t(g, t, "ntk_kgd_predict_cross"));
+    if (!op || !Xt || !f_test)
+        return ntk_set_error(NTK_ERR_ARG, "ntk_kgd_predict_cross: op, Xt and f_test must not be NULL");
+    if (op->n != g->n)
+        return ntk_set_error(NTK_ERR_ARG, "ntk_kgd_predict_cross: the operator has %zu points, "
+                             "kernel GD %zu", op->n, g->n);
+    if (nt == 0) return NTK_OK;
+    size_t n = g->n, kout = g->kout;
+    if (f0_test) NTK_TRY(ntk_check_finite(f0_test, nt * kout, "f0_test"));
+    double *a = ntk_alloc(n * kout, sizeof(double), "kernel GD coefficients");
+    if (!a) return NTK_ERR_NOMEM;
+    ntk_status st = kgd_apply(g, t, flow, 1, 1.0, 0.0, a);
+    if (st == NTK_OK) st = ntk_op_cross_apply(op, Xt, nt, a, kout, f_test);
+    if (st == NTK_OK && f0_test) ntk_axpy(nt * kout, 1.0, f0_test, f_test);
+    if (st == NTK_OK && ntk_check_finite(f_test, nt * kout, "kernel GD test predictions") != NTK_OK)
+        st = kgd_diverged(g, t);
     free(a);
     return st;
 }

@@ -53,9 +53,17 @@ struct ntk_kgd {
  * *hk = (1 − *gk)/λ (src/kgd.c). */
 ntk_status kgd_factor(double lam, double lam_tol, double ceta, double t, int flow, double *gk,
                       double *hk);
+/* The products a Lanczos recurrence needs: w (n) = K v (n), and max_i K_ii
+ * (for the test-prediction error bound of the stopping rule). */
+typedef struct {
+    ntk_status (*apply)(void *ctx, const double *v, double *w);
+    void *ctx;
+    double maxdiag;
+} kgd_product;
+
 /* KRYLOV: the Lanczos basis, Ritz values and coefficients of one residual
  * r0 (n) into part p (src/kgd_krylov.c); ceta and t_max as in ntk_kgd. */
-ntk_status kgd_krylov_part(kgd_part *p, const double *K, size_t n, const double *r0, double ceta,
-                           double t_max);
+ntk_status kgd_krylov_part(kgd_part *p, const kgd_product *K, size_t n, const double *r0,
+                           double ceta, double t_max);
 
 #endif

@@ -11,7 +11,8 @@
  *     f(K) r0 ≈ ‖r0‖ V_k f(T_k) e_1 = V_k S (f(Θ) ⊙ ‖r0‖ Sᵀe_1),
  *   exact for polynomials f of degree < k and, once K_{k}(K, r0) is an
  *   invariant subspace (β_{k−1} = 0), for every f. K is read once per
- *   iteration (dsymv) and is not needed afterwards; a prediction costs
+ *   iteration (one product: dsymv, or a kernel operator's) and is not
+ *   needed afterwards; a prediction costs
  *   O(nk + k²). The Ritz values Θ lie in [λ_min, λ_max].
  *
  * Stopping rule (KRYLOV). Individual interior Ritz pairs of a kernel's bulk
@@ -242,13 +243,13 @@ static double lanczos_start(lanczos *L, const double *r0)
 }
 
 /* Step j: w = K v_j, reorthogonalised against v_0..v_j twice (classical
- * Gram–Schmidt), α_j = v_jᵀ K v_j, β_j = ‖w‖, v_{j+1} = w/β_j. Returns 1 when
- * β_j vanishes: the Krylov space is invariant. */
-static int lanczos_step(lanczos *L, const double *K, size_t j)
+ * Gram–Schmidt), α_j = v_jᵀ K v_j, β_j = ‖w‖, v_{j+1} = w/β_j. *invariant
+ * is 1 when β_j vanishes: the Krylov space is invariant. */
+static ntk_status lanczos_step(lanczos *L, const kgd_product *K, size_t j, int *invariant)
 {
     size_t n = L->n;
     double *vj = L->V + j * n, *w = vj + n;
-    cblas_dsymv(CblasRowMajor, CblasLower, (int)n, 1.0, K, (int)n, vj, 1, 0.0, w, 1);
+    NTK_TRY(K->apply(K->ctx, vj, w));
     double a = 0.0;
     for (int pass = 0; pass < 2; pass++) {
         cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)(j + 1), (int)n, 1.0, L->V, (int)n, w, 1,
@@ -262,9 +263,9 @@ static int lanczos_step(lanczos *L, const double *K, size_t j)
     L->beta[j] = b;
     // ‖T‖ <= max_j (|α_j| + β_{j−1} + β_j) (Gershgorin)
     L->normest = fmax(L->normest, fabs(a) + b + (j ? L->beta[j - 1] : 0.0));
-    int invariant = b <= KGD_INVARIANT_RTOL * L->normest;
-    if (!invariant) ntk_scal(n, 1.0 / b, w);
-    return invariant;
+    *invariant = b <= KGD_INVARIANT_RTOL * L->normest;
+    if (!*invariant) ntk_scal(n, 1.0 / b, w);
+    return NTK_OK;
 }
 
 /* Keep V_k (k,n), Θ (k), U (k,k) and c = ‖r0‖ Sᵀ e_1 in p; takes V. */
@@ -288,18 +289,19 @@ static ntk_status kgd_keep(kgd_part *p, lanczos *L, size_t k, double rnorm, doub
 
 /* Lanczos with full reorthogonalisation from r0 = y − u0 (file comment),
  * stopped by the rule there. */
-ntk_status kgd_krylov_part(kgd_part *p, const double *K, size_t n, const double *r0, double ceta,
-                           double t_max)
+ntk_status kgd_krylov_part(kgd_part *p, const kgd_product *K, size_t n, const double *r0,
+                           double ceta, double t_max)
 {
     lanczos L;
     NTK_TRY(lanczos_alloc(&L, n));
-    double maxdiag = 0.0;
-    for (size_t i = 0; i < n; i++) maxdiag = fmax(maxdiag, fabs(K[i * n + i]));
+    double maxdiag = K->maxdiag;
     double rnorm = lanczos_start(&L, r0), err = INFINITY;
     ntk_status st = NTK_OK;
     size_t k = 0;
     for (int done = 0; !done && st == NTK_OK;) {
-        int invariant = lanczos_step(&L, K, k);
+        int invariant = 0;
+        st = lanczos_step(&L, K, k, &invariant);
+        if (st != NTK_OK) break;
         k++;
         if (!invariant && k < L.kmax && k % KGD_CHECK_EVERY != 0) continue;
         kgd_ritz tmp = L.prev;

@@ -1128,9 +1128,117 @@ static void test_multi_output(void)
     free_problem(&p);
 }
 
+/* Kernel GD on a kernel operator (ntk_kgd_create_op, ntk_kgd_predict_cross)
+ * against EIG on the stored kernel and its stored cross block, for the
+ * infinite-width and empirical ReLU kernels, stored and matrix-free (a
+ * memory limit that forces several tiles). The operator's products carry
+ * R_len = C_ROUND·(n + m + d)·ε relative rounding instead of R_n (the bound
+ * of tests/test_operator.c; these kernels have nonnegative entries, so
+ * ‖|K|‖ = ‖K‖ and the backward error stays R_len·λmax): the closed form's
+ * rounding bound scaled by len/n, doubled for the two sides, plus the
+ * Krylov truncation allowance. */
+static void test_kgd_operator(void)
+{
+    const size_t n = 240, nt = 17, d = 5, m = 60, kout = 2, len = n + m + d;
+    double *X = malloc(n * d * sizeof(double)), *Xt = malloc(nt * d * sizeof(double));
+    double *K = malloc(n * n * sizeof(double)), *Kt = malloc(nt * n * sizeof(double));
+    double *Y = malloc(n * kout * sizeof(double)), *U0 = calloc(n * kout, sizeof(double));
+    double *F0 = malloc(nt * kout * sizeof(double));
+    double *ue = malloc(n * kout * sizeof(double)), *uo = malloc(n * kout * sizeof(double));
+    double *fe = malloc(nt * kout * sizeof(double)), *fo = malloc(nt * kout * sizeof(double));
+    double *col = malloc((2 * n + nt) * sizeof(double));
+    ntk_rng rng;
+    ntk_rng_seed(&rng, 29);
+    ntk_rng_normal_fill(&rng, X, n * d);
+    ntk_rng_normal_fill(&rng, Xt, nt * d);
+    for (size_t i = 0; i < n; i++) Y[i * kout] = sin(X[i * d]), Y[i * kout + 1] = X[i * d + 1] * X[i * d + 2];
+    ntk_rng_normal_fill(&rng, F0, nt * kout);
+    ntk_net_config cfg = ntk_net_config_default(d, m);
+    ntk_net *net = NULL;
+    CHECK_OK(ntk_net_create(&cfg, &net));
+    ntk_kernel_source srcs[2] = {NTK_KERNEL_INFINITE, NTK_KERNEL_EMPIRICAL};
+    ntk_op_mode modes[2] = {NTK_OP_DENSE, NTK_OP_MATRIX_FREE};
+    for (size_t si = 0; si < 2 && net; si++) {
+        ntk_kernel_desc kd = ntk_kernel_desc_default(srcs[si], &cfg);
+        kd.W = ntk_net_W0(net), kd.v = ntk_net_v0(net);
+        CHECK_OK(ntk_kernel(&kd, X, n, NULL, 0, K));
+        CHECK_OK(ntk_kernel(&kd, Xt, nt, X, n, Kt));
+        for (size_t mi = 0; mi < 2; mi++) {
+            ntk_op *op = NULL;
+            CHECK_OK(ntk_op_create(&kd, X, n, modes[mi], mi ? 60000 : 0, &op));
+            if (!op) continue;
+            for (int flow = 0; flow < 2; flow++) {
+                ntk_kgd_config c = ntk_kgd_config_default();
+                c.lr = 0.5, c.outputs = kout, c.flow = flow, c.method = NTK_KGD_KRYLOV;
+                c.t_max = 400.0;
+                ntk_kgd *go = NULL;
+                CHECK_OK(ntk_kgd_create_op(op, Y, U0, &c, &go));
+                c.method = NTK_KGD_EIG, c.outputs = 1;
+                for (size_t j = 0; go && j < kout; j++) {
+                    double *yj = col, *uj = col + n, *fj = col + 2 * n;
+                    for (size_t i = 0; i < n; i++) yj[i] = Y[i * kout + j], uj[i] = 0.0;
+                    for (size_t i = 0; i < nt; i++) fj[i] = F0[i * kout + j];
+                    ntk_kgd *ge = NULL;
+                    CHECK_OK(ntk_kgd_create(K, n, yj, uj, &c, &ge));
+                    if (!ge) continue;
+                    double r0 = norm2(yj, n), kscale = 1.0;
+                    for (size_t i = 0; i < nt; i++) {
+                        double kxx = 0.0;
+                        CHECK_OK(ntk_kernel(&kd, Xt + i * d, 1, NULL, 0, &kxx));
+                        kscale = fmax(kscale, sqrt(kxx / diag_max(K, n)));
+                    }
+                    static const double ts[] = {0, 1, 7, 50, 400};
+                    for (size_t ti = 0; ti < 5; ti++) {
+                        CHECK_OK(ntk_kgd_predict_train(go, ts[ti], flow, uo));
+                        CHECK_OK(ntk_kgd_predict_cross(go, ts[ti], flow, op, Xt, nt, F0, fo));
+                        CHECK_OK(ntk_kgd_predict_train(ge, ts[ti], flow, ue));
+                        CHECK_OK(ntk_kgd_predict_test(ge, ts[ti], flow, Kt, nt, fj, fe));
+                        pred_tol cf = closed_form_tol(ge, Kt, nt, yj, uj, fj, 0.5 / (double)n, ts[ti], flow);
+                        double s = (double)len / (double)n, eu = 0.0, ef = 0.0;
+                        for (size_t i = 0; i < n; i++) eu = fmax(eu, fabs(uo[i * kout + j] - ue[i]));
+                        for (size_t i = 0; i < nt; i++) ef = fmax(ef, fabs(fo[i * kout + j] - fe[i]));
+                        CHECK_LE(eu, 2.0 * s * cf.u + krylov_allow(go, r0, 1.0),
+                                 "%s %s flow=%d t=%g column %zu: train",
+                                 ntk_kernel_source_name(srcs[si]), ntk_op_mode_name(modes[mi]),
+                                 flow, ts[ti], j);
+                        CHECK_LE(ef, 2.0 * s * cf.f + krylov_allow(go, r0, kscale),
+                                 "%s %s flow=%d t=%g column %zu: test",
+                                 ntk_kernel_source_name(srcs[si]), ntk_op_mode_name(modes[mi]),
+                                 flow, ts[ti], j);
+                    }
+                    ntk_kgd_free(ge);
+                }
+                ntk_kgd_free(go);
+            }
+            /* EIG needs the stored kernel; AUTO picks it when there is one */
+            ntk_kgd_config c = ntk_kgd_config_default();
+            ntk_kgd *g = NULL;
+            ntk_kgd_method used = NTK_KGD_AUTO;
+            c.method = NTK_KGD_EIG;
+            if (mi) {
+                CHECK_ERR(ntk_kgd_create_op(op, Y, U0, &c, &g), NTK_ERR_ARG);
+            } else {
+                CHECK_OK(ntk_kgd_create_op(op, Y, U0, &c, &g));
+                ntk_kgd_free(g), g = NULL;
+            }
+            c.method = NTK_KGD_AUTO;
+            CHECK_OK(ntk_kgd_create_op(op, Y, U0, &c, &g));
+            CHECK_OK(ntk_kgd_info(g, &used, NULL, NULL));
+            CHECK(used == (mi ? NTK_KGD_KRYLOV : NTK_KGD_EIG), "AUTO on %s: method %d",
+                  ntk_op_mode_name(modes[mi]), (int)used);
+            ntk_kgd_free(g);
+            ntk_op_free(op);
+        }
+    }
+    ntk_net_free(net);
+    free(X), free(Xt), free(K), free(Kt), free(Y), free(U0), free(F0);
+    free(ue), free(uo), free(fe), free(fo), free(col);
+}
+
 int main(void)
 {
     test_multi_output();
+    test_kgd_operator();
     for (int m = 0; m < 2; m++) {
         g_method = m ? NTK_KGD_KRYLOV : NTK_KGD_EIG;
         test_gd();
