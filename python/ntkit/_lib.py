@@ -191,7 +191,7 @@ ROW_FN = CFUNCTYPE(c_int, c_void_p, c_void_p, POINTER(c_double))
 class Schedule(Structure):
     _fields_ = [("t_final", c_double), ("t_every", c_double), ("theory", c_int),
                 ("cancel", POINTER(c_int)), ("hurry", POINTER(c_int)), ("on_row", ROW_FN),
-                ("ctx", c_void_p)]
+                ("ctx", c_void_p), ("times", DP), ("ntimes", c_size_t)]
 
 
 # ntk_run_status
@@ -263,6 +263,7 @@ _PROTOTYPES = {
     "ntk_models_parse": (st, [c_char_p, POINTER(c_uint)]),
     "ntk_model_name": (c_char_p, [I]),
     "ntk_act_name": (c_char_p, [I]),
+    "ntk_act_apply": (None, [Act, S, F64, F64, F64]),
     "ntk_init_name": (c_char_p, [I]),
     "ntk_loss_name": (c_char_p, [I]),
     "ntk_input_scale_name": (c_char_p, [I]),
@@ -319,6 +320,7 @@ _PROTOTYPES = {
     "ntk_run_column": (c_char_p, [H, S]),
     "ntk_run_metrics": (st, [H, I, F64]),
     "ntk_run_predictions": (st, [H, I, F64, F64]),
+    "ntk_run_predict_at": (st, [H, I, F64, S, F64]),
     "ntk_run_net": (H, [H]),
     "ntk_run_theory_get": (st, [H, POINTER(RunTheory)]),
     "ntk_run_beta_estimate": (st, [H, POINTER(c_double)]),

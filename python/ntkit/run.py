@@ -206,15 +206,18 @@ class Run(Owned):
             raise KeyboardInterrupt(msg.decode("utf-8", "replace"))
         return status, msg
 
-    def _execute(self, t_final, t_every, theory, log):
+    def _execute(self, t_final, t_every, theory, log, times=None):
         """One ntk_run_execute from the current time to t_final, logging every
-        t_every (and t_final) into `log` (a _RowLog), with the theory at t = 0
-        and its checks when `theory`. Returns (status, message, report); raises
+        t_every (and t_final) into `log` (a _RowLog), or at the explicit
+        `times` (a float64 array) when given, with the theory at t = 0 and its
+        checks when `theory`. Returns (status, message, report); raises
         KeyboardInterrupt (after the driver has stopped) on Ctrl-C and the
         callback's own exception (a non-finite metric, no memory for the log)."""
         h = self.handle
         sch = lib.ntk_schedule_default(t_final, t_every)
         sch.theory = int(theory)
+        if times is not None:   # referenced by the caller until the driver has returned
+            sch.times, sch.ntimes = ptr(times), times.size
         sch.cancel = ctypes.pointer(self._cancel)
         sch.hurry = ctypes.pointer(self._hurry)
         sch.on_row = ROW_FN(log.callback)   # referenced by sch until the driver has returned
@@ -296,8 +299,7 @@ class _RowLog:
     `callback` is the ntk_row_fn: it copies the row (its columns `select`, or
     all) into the next row of the array, and stops the run (returns 1, with the
     reason kept in `failure`) on a ±Inf metric or when an exception occurs.
-    `on_row(run_handle, array_row)` may adjust a copied row. `keep_last`: only
-    the last row of each execute is kept (explicit log times)."""
+    `on_row(run_handle, array_row)` may adjust a copied row."""
 
     def __init__(self, run, rows, select=None, on_row=None, what="the metrics log"):
         self.run = run
@@ -308,18 +310,10 @@ class _RowLog:
         self.count = 0
         self.on_row = on_row
         self.failure = None
-        self.keep_last = False
-        self._pending = False
-
-    def begin(self):
-        """Start an execute (keep_last: its rows replace one another)."""
-        self._pending = False
 
     def callback(self, ctx, run, row):
         try:
             full = np.ctypeslib.as_array(row, (len(self.run.columns),))
-            if self.keep_last and self._pending:
-                self.count -= 1            # the previous row of this execute is replaced
             if self.count == self.buf.shape[0]:
                 grown = _arrays.empty((2 * self.count, self.width), self.what)
                 grown[:self.count] = self.buf
@@ -329,7 +323,6 @@ class _RowLog:
             if self.on_row is not None:
                 self.on_row(run, dest)
             self.count += 1
-            self._pending = True
             self.run._check_row(full, full[0])
             return 0
         except BaseException as e:   # the driver must hear of it: stop the run
@@ -410,25 +403,9 @@ def _checks(rep):
     return out
 
 
-def _merge(reps):
-    """One report's checks from the executes of explicit log times: maxima over
-    all, the first time at or after the horizon, the rest from the last."""
-    out = _checks(reps[-1])
-    each = [_checks(r) for r in reps]
-    for name in ("envelope_max_ratio", "R_max", "flip_max", "theta_max"):
-        vals = [c[name] for c in each if not math.isnan(c[name])]
-        out[name] = max(vals) if vals else math.nan
-    for c in each:
-        if not math.isnan(c["gap_lin_at_T"]):
-            out["gap_lin_at_T"], out["time_at_T"] = c["gap_lin_at_T"], c["time_at_T"]
-            break
-    out["seconds"] = sum(c["seconds"] for c in each)
-    return out
-
-
 def _times(times, flow):
     """Explicit log times: a non-empty 1-d sequence of finite, non-decreasing
-    times >= 0, whole step counts for GD."""
+    times >= 0, whole step counts for GD, as a float64 array."""
     ts = np.asarray(times)
     if ts.ndim != 1 or ts.size == 0 or ts.dtype.kind not in "iuf":
         raise ValueError("times must be a non-empty 1-d sequence of numbers, got %r" % (times,))
@@ -438,28 +415,6 @@ def _times(times, flow):
         raise ValueError("times must not decrease (times[%d] = %g after %g)"
                          % (j, ts[j], ts[j - 1]))
     return ts
-
-
-def _execute_times(r, ts, log):
-    """The log at explicit times ts: one ntk_run_execute per time (from the
-    time before, in one interval), each keeping only its last row; the
-    theory at the first and, for the final checks, at the last. Returns
-    (status, message, reports)."""
-    log.keep_last = True
-    reps = []
-    for j, t in enumerate(ts):
-        now = r.time
-        log.begin()
-        status, msg, rep = r._execute(float(t), float(t - now) if t > now else 1.0,
-                                      j == 0 or j == ts.size - 1, log)
-        reps.append(rep)
-        if status != NTK_OK:
-            # a stopped execute's last row (the time it started from, or the step an
-            # interruption reached) is at a time that was not asked for
-            if log._pending:
-                log.count -= 1
-            return status, msg, reps
-    return NTK_OK, None, reps
 
 
 def run(X, y, X_test=None, y_test=None, d=None, width=256, act="relu", act_param=None,
@@ -509,18 +464,14 @@ def run(X, y, X_test=None, y_test=None, d=None, width=256, act="relu", act_param
              quad_order=quad_order, mem_limit=mem_limit, trace_factor=trace_factor, seed=seed,
              W0=W0, v0=v0, t_max=float(np.max(ts))) as r:
         log = _RowLog(r, ts.size + 1)
-        if times is None:   # (steps and log_every were checked by schedule)
-            status, msg, rep = r._execute(float(ts[-1]), float(log_every), True, log)
-            reps = [rep]
-            checks = _checks(rep)
-        else:
-            status, msg, reps = _execute_times(r, ts, log)
-            checks = _merge(reps)
-            checks["rows"] = log.count
-            _mask_drift(r, log.rows)
-        theory = struct_dict(reps[0].theory)
+        # (steps and log_every were checked by schedule, explicit times by _times)
+        status, msg, rep = r._execute(float(ts[-1]), 1.0 if times is not None else
+                                      float(log_every), True, log,
+                                      None if times is None else ts)
+        checks = _checks(rep)
+        theory = struct_dict(rep.theory)
         if status == NTK_ERR_DIVERGED:
-            exc = error(status, "t = %g" % reps[-1].diverged_at, msg)
+            exc = error(status, "t = %g" % rep.diverged_at, msg)
             exc.partial = _result(r, log.rows, theory)
             exc.partial["checks"] = checks
             raise exc
@@ -530,13 +481,3 @@ def run(X, y, X_test=None, y_test=None, d=None, width=256, act="relu", act_param
         out["beta_estimate"] = checks["beta_estimate"]
         out["checks"] = checks
     return out
-
-
-def _mask_drift(r, rows):
-    """With explicit times every execute measures the drift at its last row; keep
-    it at every kernel_every-th logged time and the last, as documented."""
-    ke = r.cfg.kernel_every
-    cols = [k for k, c in enumerate(r.columns) if c in ("ntk_drift", "ntk_lambda_min")]
-    for j in range(rows.shape[0]):
-        if not (ke > 0 and (j % ke == 0 or j == rows.shape[0] - 1)):
-            rows[j, cols] = np.nan
