@@ -125,14 +125,19 @@ size_t ntk_linz_mem_bytes(size_t n, size_t nt, size_t d, size_t m);
 
 /* ---------------------------------------------------------------------
  * Adaptive ODE integration (src/flow.c): GSL's embedded Runge–Kutta
- * Prince–Dormand 8(9) pair with error control |err| <= rtol (|y| + 1).
+ * pairs with error control |err| <= rtol (|y| + 1): Prince–Dormand 8(9)
+ * for a smooth right-hand side, Fehlberg 4(5) for one that jumps (the
+ * relu and leaky relu networks, whose φ′ is discontinuous).
  * ------------------------------------------------------------------- */
 typedef ntk_status (*ntk_rhs_fn)(void *ctx, double t, const double *y, double *dydt);
 typedef struct ntk_ode ntk_ode;
-ntk_status ntk_ode_create(size_t dim, double rtol, ntk_rhs_fn f, void *ctx, ntk_ode **out);
+/* smooth: 1 when f is smooth in y, 0 when it jumps across surfaces. */
+ntk_status ntk_ode_create(size_t dim, double rtol, int smooth, ntk_rhs_fn f, void *ctx,
+                          ntk_ode **out);
 /* Integrate y from *t to t1; *t is updated. Returns the rhs's failure, or
  * NTK_ERR_DIVERGED when the integrator cannot meet the tolerance. */
 ntk_status ntk_ode_advance(ntk_ode *ode, double *t, double t1, double *y);
+/* Accepted steps since creation. */
 size_t ntk_ode_nsteps(const ntk_ode *ode);
 /* Forget the step size and history (after a failed or abandoned advance). */
 void ntk_ode_reset(ntk_ode *ode);

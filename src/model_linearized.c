@@ -278,5 +278,7 @@ ntk_status run_model_linearized(ntk_run *r, run_model *m)
     s->f = s->g + P;
     if (!r->cfg.flow) return NTK_OK;
     s->save = s->f + r->n;
-    return ntk_ode_create(P, r->cfg.flow_rtol, linz_rhs, m, &s->ode);
+    /* the Taylor model is linear in its parameters: a smooth (linear) flow
+     * whatever φ */
+    return ntk_ode_create(P, r->cfg.flow_rtol, 1, linz_rhs, m, &s->ode);
 }

@@ -1,6 +1,7 @@
 /* Model nn of a run: the network itself, docs/theory.md §1. Gradient descent
  * steps its trainer; gradient flow integrates dθ/dt = −(η1 ∇_W L, η2 ∇_v L)
- * with the adaptive Runge–Kutta pair of src/flow.c. */
+ * with an adaptive Runge–Kutta pair of src/flow.c (a low-order one when φ′
+ * jumps). */
 #include "run_internal.h"
 
 #include <string.h>
@@ -104,5 +105,9 @@ ntk_status run_model_nn(ntk_run *r, run_model *m)
     s->save = s->theta + P;
     memcpy(s->theta, ntk_net_W0(r->net), r->m * r->d * sizeof(double));
     memcpy(s->theta + r->m * r->d, ntk_net_v0(r->net), r->m * sizeof(double));
-    return ntk_ode_create(P, r->cfg.flow_rtol, nn_rhs, r, &s->ode);
+    /* φ′ of relu and leaky relu jumps at 0, so does ∇_W L when a pattern
+     * flips: src/flow.c integrates such a flow with a low-order pair */
+    ntk_act a = r->cfg.net.act;
+    int jumps = a.kind == NTK_ACT_RELU || (a.kind == NTK_ACT_LEAKY_RELU && a.param != 1.0);
+    return ntk_ode_create(P, r->cfg.flow_rtol, !jumps, nn_rhs, r, &s->ode);
 }
