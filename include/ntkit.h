@@ -58,7 +58,8 @@ typedef enum {
     NTK_ERR_NONFINITE = 5,   /* NaN or Inf in input data */
     NTK_ERR_DIVERGED = 6,    /* training produced a non-finite loss or weight */
     NTK_ERR_LAPACK = 7,      /* a LAPACK routine reported failure */
-    NTK_ERR_INTERRUPTED = 8  /* stopped by a caller's request (e.g. Ctrl-C) */
+    NTK_ERR_INTERRUPTED = 8, /* stopped by a caller's request (e.g. Ctrl-C) */
+    NTK_ERR_NOCONV = 9       /* an iterative solver stopped before reaching its tolerance */
 } ntk_status;
 
 /* Message of the most recent failure in the calling thread (never NULL). */
@@ -665,6 +666,40 @@ ntk_status ntk_kgd_predict_cross(const ntk_kgd *g, double t, int flow, ntk_op *o
  * predictions are K_test · alpha_out. */
 ntk_status ntk_kernel_ridge(const double *K, size_t n, const double *y, size_t k, double ridge,
                             double *alpha_out);
+
+/* Kernel ridge regression on a kernel operator by preconditioned conjugate
+ * gradients (src/ridge_cg.c): A (n,k) = (K + ridge·I)⁻¹ Y, K stored or
+ * matrix-free, with a Nyström preconditioner built from a randomly pivoted
+ * Cholesky factor of rank precond_rank. Each column stops when its true
+ * relative residual ‖y_j − (K + ridge·I)a_j‖₂/‖y_j‖₂ is at most rtol; the
+ * error of a_j is then at most rtol·‖y_j‖₂/(λ_min(K) + ridge). */
+typedef struct {
+    double rtol;              /* relative residual to reach (default 1e-8) */
+    size_t max_iter;          /* operator products allowed (default 1000) */
+    size_t precond_rank;      /* rank of the preconditioner; 0 (default): none */
+    uint64_t seed;            /* the pivots' random draws */
+    const volatile int *cancel;  /* set to stop (NTK_ERR_INTERRUPTED); may be NULL */
+} ntk_cg_config;
+ntk_cg_config ntk_cg_config_default(void);
+typedef struct {
+    size_t iterations;        /* operator products in the iteration */
+    double residual;          /* the true relative residual at the end, max over columns */
+    size_t precond_rank;      /* the rank the factorisation reached */
+    double precond_trace_err; /* trace(K − F Fᵀ) of that factor */
+    int restarts;             /* restarts from the true residual */
+} ntk_cg_info;
+/* Y (n,k) and A (n,k) must not overlap. NTK_ERR_NOCONV when max_iter
+ * products leave a column above rtol (A holds the last iterate, info the
+ * residual reached); info may be NULL. */
+ntk_status ntk_kernel_ridge_op(ntk_op *op, const double *Y, size_t k, double ridge,
+                               const ntk_cg_config *cfg, double *A, ntk_cg_info *info);
+/* Randomly pivoted Cholesky (Chen, Epperly, Tropp and Webber 2023; src/rpchol.c):
+ * F (n, rank), row-major, with K ≈ F Fᵀ and K − F Fᵀ positive
+ * semi-definite, from rank columns of K sampled by the residual diagonal.
+ * Stops early once trace(K − F Fᵀ) <= rtol·trace(K); *rank_out columns are
+ * filled (the rest zero) and *trace_err (may be NULL) is the final trace. */
+ntk_status ntk_op_rpcholesky(ntk_op *op, size_t rank, double rtol, uint64_t seed, double *F,
+                             size_t *rank_out, double *trace_err);
 
 /* ======================================================================
  * Side-by-side runs (src/run.c, src/model_*.c, src/flow.c), docs/theory.md §1, §4–§7

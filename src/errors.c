@@ -35,6 +35,7 @@ const char *ntk_status_name(ntk_status st)
     case NTK_ERR_DIVERGED: return "NTK_ERR_DIVERGED";
     case NTK_ERR_LAPACK: return "NTK_ERR_LAPACK";
     case NTK_ERR_INTERRUPTED: return "NTK_ERR_INTERRUPTED";
+    case NTK_ERR_NOCONV: return "NTK_ERR_NOCONV";
     }
     return "NTK_ERR_UNKNOWN";
 }
