@@ -25,10 +25,12 @@ const char *cli_fmt_bytes(size_t bytes, char *buf)
     return buf;
 }
 
-/* A 2-d (n,d) float64 array from a .npy named by `flag`; prints the error. */
+/* A 2-d (n,d) float64 array from a .npy named by `flag`; prints the error.
+ * Mapped, not copied, where the file allows it (ntk_npy_map): inputs of a
+ * million points cost no second copy. */
 int cli_load_matrix(const char *flag, const char *path, ntk_array *A)
 {
-    if (ntk_npy_read(path, A) != NTK_OK) return cli_fail("%s: %s", flag, ntk_errmsg());
+    if (ntk_npy_map(path, A) != NTK_OK) return cli_fail("%s: %s", flag, ntk_errmsg());
     if (A->ndim != 2 || A->rows == 0 || A->cols == 0) {
         int rc = A->ndim == 2
                      ? cli_fail("%s %s has shape (%zu, %zu); it must be a non-empty (n, d) array",
@@ -77,14 +79,14 @@ static int run_weights(const char *dir, int at_init, const ntk_net_config *cfg, 
     char pw[4096], pv[4096];
     cli_path(pw, sizeof pw, dir, at_init ? "W0.npy" : "W.npy");
     cli_path(pv, sizeof pv, dir, at_init ? "v0.npy" : "v.npy");
-    if (ntk_npy_read(pw, W) != NTK_OK) return cli_fail_lib("--weights");
+    if (ntk_npy_map(pw, W) != NTK_OK) return cli_fail_lib("--weights");
     if (W->ndim != 2 || W->rows != cfg->m || W->cols != cfg->d) {
         int rc = cli_fail("%s has shape (%zu, %zu) but config.json says (width, d) = (%zu, %zu)",
                           pw, W->rows, W->cols, cfg->m, cfg->d);
         ntk_array_free(W);
         return rc;
     }
-    if (ntk_npy_read(pv, v) != NTK_OK) {
+    if (ntk_npy_map(pv, v) != NTK_OK) {
         ntk_array_free(W);
         return cli_fail_lib("--weights");
     }
@@ -165,43 +167,126 @@ static int kernel_net(const cli_kernel_opts *o, const cli_args *a, const ntk_arr
     return 0;
 }
 
+int cli_kernel_desc(const cli_kernel_opts *o, const cli_args *a, const ntk_array *X,
+                    size_t tile_limit, cli_kernel_held *h, double *tf_used)
+{
+    memset(h, 0, sizeof *h);
+    if (kernel_net(o, a, X, &h->cfg)) return 1;
+    ntk_kernel_desc *k = &h->desc;
+    *k = ntk_kernel_desc_default(o->kind->src, &h->cfg);
+    k->c1 = o->kind->c1;
+    k->c2 = o->kind->c2;
+    k->quad_order = o->quad_order;
+    k->mem_limit = tile_limit;
+    k->trace_factor = o->trace_factor;
+    k->diagonal = o->diagonal;
+    if (o->kind->src == NTK_KERNEL_LIN && k->trace_factor < 0 &&
+        ntk_trace_factor(X->data, X->rows, X->cols, &k->trace_factor) != NTK_OK)
+        return cli_fail("%s; pass --trace-factor F (1 for isotropic inputs)", ntk_errmsg());
+    if (o->kind->src == NTK_KERNEL_LIN && tf_used) *tf_used = k->trace_factor;
+    if (o->kind->src == NTK_KERNEL_EMPIRICAL && o->weights_dir) {
+        if (run_weights(o->weights_dir, o->at_init, &h->cfg, &h->W, &h->v)) return 1;
+        k->W = h->W.data, k->v = h->v.data;
+    } else if (o->kind->src == NTK_KERNEL_EMPIRICAL) {
+        /* the initial weights 'ntkit train' would draw from these flags */
+        if (ntk_mem_check(ntk_size_mul(h->cfg.m, h->cfg.d + 1, 2, sizeof(double)), 0,
+                          "the network's weights") != NTK_OK)
+            return cli_fail_lib("--width");
+        if (ntk_net_create(&h->cfg, &h->net) != NTK_OK) return cli_fail_lib("network");
+        k->W = ntk_net_W0(h->net), k->v = ntk_net_v0(h->net);
+    }
+    return 0;
+}
+
+void cli_kernel_held_free(cli_kernel_held *h)
+{
+    ntk_array_free(&h->W);
+    ntk_array_free(&h->v);
+    ntk_net_free(h->net);
+    memset(h, 0, sizeof *h);
+}
+
+/* The kernel's description and what it points to (network settings,
+ * weights), for ntk_kernel or ntk_kernel_write_npy. */
+typedef struct {
+    ntk_kernel_desc k;
+    ntk_net_config cfg;
+    ntk_array W, v;
+    ntk_net *net;
+} kernel_setup;
+
+static void setup_free(kernel_setup *s)
+{
+    ntk_array_free(&s->W);
+    ntk_array_free(&s->v);
+    ntk_net_free(s->net);
+    s->net = NULL;
+}
+
+/* s (which k points into: it must stay where it is) from the options. */
+static int setup_kernel(const cli_kernel_opts *o, const cli_args *a, const ntk_array *X,
+                        size_t tile_limit, kernel_setup *s, double *tf_used)
+{
+    memset(s, 0, sizeof *s);
+    if (kernel_net(o, a, X, &s->cfg)) return 1;
+    ntk_kernel_desc *k = &s->k;
+    *k = ntk_kernel_desc_default(o->kind->src, &s->cfg);
+    k->c1 = o->kind->c1;
+    k->c2 = o->kind->c2;
+    k->quad_order = o->quad_order;
+    k->mem_limit = tile_limit;
+    k->trace_factor = o->trace_factor;
+    k->diagonal = o->diagonal;
+    if (o->kind->src == NTK_KERNEL_LIN && k->trace_factor < 0 &&
+        ntk_trace_factor(X->data, X->rows, X->cols, &k->trace_factor) != NTK_OK)
+        return cli_fail("%s; pass --trace-factor F (1 for isotropic inputs)", ntk_errmsg());
+    if (o->kind->src == NTK_KERNEL_LIN) *tf_used = k->trace_factor;
+    if (o->kind->src == NTK_KERNEL_EMPIRICAL && o->weights_dir) {
+        if (run_weights(o->weights_dir, o->at_init, &s->cfg, &s->W, &s->v)) return 1;
+        k->W = s->W.data, k->v = s->v.data;
+    } else if (o->kind->src == NTK_KERNEL_EMPIRICAL) {
+        /* the initial weights 'ntkit train' would draw from these flags */
+        if (ntk_mem_check(ntk_size_mul(s->cfg.m, s->cfg.d + 1, 2, sizeof(double)), 0,
+                          "the network's weights") != NTK_OK)
+            return cli_fail_lib("--width");
+        if (ntk_net_create(&s->cfg, &s->net) != NTK_OK) return cli_fail_lib("network");
+        k->W = ntk_net_W0(s->net), k->v = ntk_net_v0(s->net);
+    }
+    return 0;
+}
+
 int cli_kernel_compute(const cli_kernel_opts *o, const cli_args *a, const ntk_array *X,
                        const ntk_array *X2, size_t tile_limit, double *K, double *tf_used)
 {
-    ntk_net_config cfg;
-    if (kernel_net(o, a, X, &cfg)) return 1;
-    ntk_kernel_desc k = ntk_kernel_desc_default(o->kind->src, &cfg);
-    k.c1 = o->kind->c1;
-    k.c2 = o->kind->c2;
-    k.quad_order = o->quad_order;
-    k.mem_limit = tile_limit;
-    k.trace_factor = o->trace_factor;
-    k.diagonal = o->diagonal;
-    if (o->kind->src == NTK_KERNEL_LIN && k.trace_factor < 0 &&
-        ntk_trace_factor(X->data, X->rows, X->cols, &k.trace_factor) != NTK_OK)
-        return cli_fail("%s; pass --trace-factor F (1 for isotropic inputs)", ntk_errmsg());
-    if (o->kind->src == NTK_KERNEL_LIN) *tf_used = k.trace_factor;
-    ntk_array W = {0}, v = {0};
-    ntk_net *net = NULL;
-    if (o->kind->src == NTK_KERNEL_EMPIRICAL && o->weights_dir) {
-        if (run_weights(o->weights_dir, o->at_init, &cfg, &W, &v)) return 1;
-        k.W = W.data, k.v = v.data;
-    } else if (o->kind->src == NTK_KERNEL_EMPIRICAL) {
-        /* the initial weights 'ntkit train' would draw from these flags */
-        if (ntk_mem_check(ntk_size_mul(cfg.m, cfg.d + 1, 2, sizeof(double)), 0,
-                          "the network's weights") != NTK_OK)
-            return cli_fail_lib("--width");
-        if (ntk_net_create(&cfg, &net) != NTK_OK) return cli_fail_lib("network");
-        k.W = ntk_net_W0(net), k.v = ntk_net_v0(net);
-    }
-    ntk_status st = ntk_kernel(&k, X->data, X->rows, X2 ? X2->data : NULL, X2 ? X2->rows : 0, K);
-    ntk_array_free(&W);
-    ntk_array_free(&v);
-    ntk_net_free(net);
+    kernel_setup s;
+    int rc = setup_kernel(o, a, X, tile_limit, &s, tf_used);
+    ntk_status st = rc ? NTK_OK
+                       : ntk_kernel(&s.k, X->data, X->rows, X2 ? X2->data : NULL,
+                                    X2 ? X2->rows : 0, K);
+    setup_free(&s);
+    if (rc) return rc;
     char tb[32];
     if (st == NTK_ERR_NOMEM && o->mem_limit)
         return cli_fail("--mem-limit leaves %s for the kernel's tiles after the output: %s",
                         cli_fmt_bytes(tile_limit, tb), ntk_errmsg());
     if (st != NTK_OK) return cli_fail("%s kernel: %s", ntk_kernel_source_name(o->kind->src), ntk_errmsg());
+    return 0;
+}
+
+/* The kernel written to o->out_path row block by row block under
+ * o->mem_limit (ntk_kernel_write_npy), float32 when f32. */
+int cli_kernel_write(const cli_kernel_opts *o, const cli_args *a, const ntk_array *X,
+                     const ntk_array *X2, int f32, double *tf_used)
+{
+    kernel_setup s;
+    int rc = setup_kernel(o, a, X, 0, &s, tf_used);
+    ntk_status st = rc ? NTK_OK
+                       : ntk_kernel_write_npy(&s.k, X->data, X->rows, X2 ? X2->data : NULL,
+                                              X2 ? X2->rows : 0, o->out_path, o->mem_limit, f32,
+                                              &cli_interrupted);
+    setup_free(&s);
+    if (rc) return rc;
+    if (st == NTK_ERR_NOMEM && o->mem_limit) return cli_fail("--mem-limit: %s", ntk_errmsg());
+    if (st != NTK_OK) return cli_fail("--out: %s", ntk_errmsg());
     return 0;
 }
