@@ -33,12 +33,16 @@ from exp_common import Ctx, P  # noqa: E402
 from exp_early_linear import EarlyLinear  # noqa: E402
 from exp_overparam_relu import OverparamRelu  # noqa: E402
 from exp_lazy_scale import LazyScale  # noqa: E402
+from exp_lazy_flow import LazyFlow  # noqa: E402
+from exp_lazy_width import LazyWidth  # noqa: E402
+from exp_lazy_meanfield import LazyMeanfield  # noqa: E402
 from exp_kernel_concentration import KernelConcentration  # noqa: E402
 from exp_krr_plateaus import KrrPlateaus  # noqa: E402
 from exp_single_neuron import SingleNeuron  # noqa: E402
 
 
-EXPERIMENTS = [EarlyLinear(), OverparamRelu(), LazyScale(), KernelConcentration(), KrrPlateaus(), SingleNeuron()]
+EXPERIMENTS = [EarlyLinear(), OverparamRelu(), LazyScale(), KernelConcentration(), KrrPlateaus(), SingleNeuron(),
+               LazyFlow(), LazyWidth(), LazyMeanfield()]
 BYNAME = {e.name: e for e in EXPERIMENTS}
 
 
