@@ -71,6 +71,27 @@ def vector(a, name, n=None):
     return finite(a, name)
 
 
+def targets(a, name, n=None):
+    """Targets or outputs: a finite float64 array of shape (n,) (one output) or
+    (n, k) (k outputs); n checked when given."""
+    a = as_f64(a, name)
+    if a.ndim not in (1, 2):
+        raise ValueError("%s must be 1-d (n,) or 2-d (n, k), got shape %s" % (name, a.shape))
+    if n is not None and a.shape[0] != n:
+        raise ValueError("%s has %d rows, expected %d" % (name, a.shape[0], n))
+    if a.size == 0:
+        raise ValueError("%s is empty (shape %s); pass at least one value" % (name, a.shape))
+    return finite(a, name)
+
+
+def like(a, name, shape):
+    """A finite float64 array of exactly `shape` (ValueError naming `name` otherwise)."""
+    a = as_f64(a, name)
+    if a.shape != tuple(shape):
+        raise ValueError("%s has shape %s, expected %s" % (name, a.shape, tuple(shape)))
+    return finite(a, name)
+
+
 def square(a, name, n=None):
     """A finite square 2-d float64 array (n, n)."""
     a = matrix(a, name)

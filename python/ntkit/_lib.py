@@ -5,6 +5,7 @@ functions, each with its prototype set; nothing else is reachable through
 it) and `check` (status -> exception).
 """
 import ctypes
+import errno
 import os
 import re
 import types
@@ -389,6 +390,29 @@ class DivergedError(RuntimeError):
     partial = None
 
 
+class LinAlgError(np.linalg.LinAlgError, RuntimeError):
+    """A LAPACK factorisation failed (NTK_ERR_LAPACK), e.g. a kernel plus its
+    ridge that is not positive definite: a numpy.linalg.LinAlgError (as numpy
+    and scipy raise for the same failure) and a RuntimeError."""
+
+
+# strerror texts the library's file messages carry -> the OSError subclass Python uses
+_OS_ERRORS = [(errno.ENOENT, FileNotFoundError), (errno.EACCES, PermissionError),
+              (errno.EISDIR, IsADirectoryError), (errno.ENOTDIR, NotADirectoryError)]
+
+
+def _os_error(msg):
+    """The OSError for a file message of the library (NTK_ERR_IO): FileNotFoundError,
+    PermissionError, IsADirectoryError or NotADirectoryError when the message
+    carries that reason (errno set accordingly), else OSError."""
+    for code, cls in _OS_ERRORS:
+        if os.strerror(code) in msg or (code == errno.EISDIR and "is a directory" in msg):
+            exc = cls(msg)
+            exc.errno = code
+            return exc
+    return OSError(msg)
+
+
 def translate(msg, names):
     """msg with each C name in `names` ({C name or phrase: Python wording}) replaced
     where it stands as a whole word, e.g. {"X1": "X"}: the library names its own
@@ -416,6 +440,10 @@ def error(status, context=None, msg=None, names=None):
         exc = MemoryError(msg)
     elif status == NTK_ERR_DIVERGED:
         exc = DivergedError(msg)
+    elif status == NTK_ERR_IO:
+        exc = _os_error(msg)
+    elif status == NTK_ERR_LAPACK:
+        exc = LinAlgError(msg)
     else:
         exc = RuntimeError(msg)
     name = lib.ntk_status_name(status)

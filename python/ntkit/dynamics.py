@@ -14,6 +14,7 @@ import zlib
 from ctypes import byref
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _arrays
 from ._args import bool_arg, float_arg
@@ -31,9 +32,9 @@ METHODS = {"auto": 0, "eig": 1, "krylov": 2}
 
 
 class KernelGD:
-    """Predictions of kernel GD on K_train (n,n), y_train (n,); made by
-    gradient_descent_mse. Call it as predict(t, f0_train, f0_test=None,
-    K_test_train=None).
+    """Predictions of kernel GD on K_train (n,n), y_train (n,) or (n, k) (K
+    acts on each of the k output columns); made by gradient_descent_mse.
+    Call it as predict(t, f0_train, f0_test=None, K_test_train=None).
 
     allow_unstable: GD with c·lr·λ_max(K_train) > 2 is refused (ValueError
     at the first use) unless it is True; then the predictions follow the
@@ -52,7 +53,8 @@ class KernelGD:
                  t_max=0.0, allow_unstable=False):
         self._K = _arrays.square(K_train, "K_train")
         self.n = self._K.shape[0]
-        self._y = _arrays.vector(y_train, "y_train", self.n)
+        self._y = _arrays.targets(y_train, "y_train", self.n)
+        self.k = 1 if self._y.ndim == 1 else self._y.shape[1]
         self._sum = self._checksum()
         self.lr = float_arg(lr, "lr")
         self.loss = loss
@@ -97,6 +99,7 @@ class KernelGD:
             cfg.lr, cfg.loss, cfg.method = self.lr, self._loss, METHODS[self.method]
             cfg.t_max, cfg.flow = self.t_max, int(self.flow)
             cfg.allow_unstable = int(self.allow_unstable)
+            cfg.outputs = self.k
             h = ctypes.c_void_p()
             check(lib.ntk_kgd_create(self._K, self.n, self._y, f0, byref(cfg), byref(h)),
                   names=_NAMES)
@@ -105,8 +108,8 @@ class KernelGD:
 
     def _current(self, f0_train):
         if f0_train is not None:
-            return self._handle(_arrays.vector(f0_train, "f0_train", self.n))
-        return self._h if self._h is not None else self._handle(np.zeros(self.n))
+            return self._handle(_arrays.like(f0_train, "f0_train", self._y.shape))
+        return self._h if self._h is not None else self._handle(np.zeros(self._y.shape))
 
     def evals(self, f0_train=None):
         """Eigenvalues of K_train (n,), ascending (method "eig"; None for a
@@ -137,27 +140,32 @@ class KernelGD:
         """Predictions at time(s) t (steps for GD, time for flow).
 
         t            a scalar or an array of shape (T,) (any shape works)
-        f0_train     predictions at t = 0 on the training set (n,) (None: 0)
-        f0_test      predictions at t = 0 on the test set (nt,) (None: 0)
+        f0_train     predictions at t = 0 on the training set, shaped like
+                     y_train: (n,) or (n, k) (None: 0)
+        f0_test      predictions at t = 0 on the test set (nt,) or (nt, k) (None: 0)
         K_test_train test×train kernel (nt,n), scaled like K_train
 
-        Returns f_train of shape t.shape + (n,), or (f_train, f_test) with
-        f_test of shape t.shape + (nt,) when K_test_train is given.
+        Returns f_train of shape t.shape + y_train.shape, or (f_train, f_test)
+        with f_test of shape t.shape + (nt,) or t.shape + (nt, k) when
+        K_test_train is given.
         """
-        n = self.n
-        f0 = np.zeros(n) if f0_train is None else _arrays.vector(f0_train, "f0_train", n)
+        n, ys = self.n, self._y.shape
+        f0 = np.zeros(ys) if f0_train is None else _arrays.like(f0_train, "f0_train", ys)
         Kt = None
         if K_test_train is not None:
             Kt = _arrays.matrix(K_test_train, "K_test_train", cols=n)
             nt = Kt.shape[0]
-            f0t = np.zeros(nt) if f0_test is None else _arrays.vector(f0_test, "f0_test", nt)
+            ts_shape = (nt,) + ys[1:]
+            f0t = (np.zeros(ts_shape) if f0_test is None
+                   else _arrays.like(f0_test, "f0_test", ts_shape))
         elif f0_test is not None:
             raise ValueError("f0_test needs K_test_train")
         ts = _times(t)
         h = self._handle(f0)
         flat = ts.ravel()
-        out = _arrays.empty((flat.size, n), "the training predictions")
-        out_t = _arrays.empty((flat.size, nt), "the test predictions") if Kt is not None else None
+        out = _arrays.empty((flat.size,) + ys, "the training predictions")
+        out_t = (_arrays.empty((flat.size,) + ts_shape, "the test predictions")
+                 if Kt is not None else None)
         for j, tj in enumerate(flat):
             check(lib.ntk_kgd_predict_train(h, float(tj), int(self.flow), out[j]), names=_NAMES)
             if Kt is not None:
@@ -165,12 +173,12 @@ class KernelGD:
                                                out_t[j]), names=_NAMES)
         inputs = dict(K_train=self._K, y_train=self._y, f0_train=f0, t=flat, lr=self.lr)
         f_train = _arrays.result(out, "kernel GD training predictions", **inputs)
-        f_train = f_train.reshape(ts.shape + (n,))
+        f_train = f_train.reshape(ts.shape + ys)
         if Kt is None:
             return f_train
         out_t = _arrays.result(out_t, "kernel GD test predictions", K_test_train=Kt, f0_test=f0t,
                                **inputs)
-        return f_train, out_t.reshape(ts.shape + (nt,))
+        return f_train, out_t.reshape(ts.shape + ts_shape)
 
 
 def _times(t):
@@ -186,40 +194,68 @@ def _times(t):
     return ts
 
 
-def gradient_descent_mse(K_train, y_train, lr=1.0, loss="mean", flow=False, method="auto",
-                         t_max=0.0, allow_unstable=False):
-    """Closed-form GD (or flow, flow=True) on the squared loss with kernel K_train.
+def gradient_descent_mse(K_train: ArrayLike, y_train: ArrayLike, lr: float = 1.0,
+                         loss: str = "mean", flow: bool = False, method: str = "auto",
+                         t_max: float = 0.0, allow_unstable: bool = False) -> KernelGD:
+    """Closed-form kernel GD (or gradient flow) on the squared loss: ntkit's own form.
 
-    K_train (n,n) symmetric, y_train (n,); lr multiplies K (pass 1 when
-    K_train already holds η1Θ1 + η2Θ2); loss "mean" (c = 1/n) or "sum" (c = 1).
-    method: "eig" (exact eigendecomposition, O(n³)), "krylov" (Lanczos from
-    y − f0_train, at most ntkit.DEFAULTS["kgd_krylov_kmax"] vectors) or
-    "auto" (the library's choice: eig for n <= ntkit.DEFAULTS["kgd_eig_max_n"],
-    krylov above). t_max: for krylov, the largest t that will be asked for
-    (0: any t; a horizon makes the basis smaller and later t are refused).
-    allow_unstable: GD (flow=False) with c·lr·λ_max(K_train) > 2 diverges
-    (docs/theory.md §6.3) and is refused with a ValueError when the
-    predictor is first used, unless allow_unstable=True.
-    Returns predict(t, f0_train, f0_test=None, K_test_train=None), a KernelGD.
+    The discrete steps u ← u − c·lr·K (u − y) by default, as the network's
+    full-batch GD; for neural-tangents' signature and conventions (gradient
+    flow on ‖f − y‖²/(2·y_train.size), t = None for the converged solution,
+    diag_reg) use ntkit.predict.gradient_descent_mse.
+
+    Args:
+      K_train: (n, n) symmetric kernel on the training points.
+      y_train: (n,) targets, or (n, k) for k outputs (K acts on each column).
+      lr: the rate; it multiplies K (pass 1 when K_train already holds
+        η1Θ1 + η2Θ2).
+      loss: "mean" (c = 1/n, n the number of rows) or "sum" (c = 1).
+      flow: True for gradient flow, where t is a time rather than a step count.
+      method: "eig" (exact eigendecomposition, O(n³)), "krylov" (Lanczos from
+        y − f0_train, at most ntkit.DEFAULTS["kgd_krylov_kmax"] vectors per
+        output) or "auto" (eig for n <= ntkit.DEFAULTS["kgd_eig_max_n"],
+        krylov above).
+      t_max: for krylov, the largest t that will be asked for (0: any t; a
+        horizon makes the basis smaller and later t are refused).
+      allow_unstable: GD (flow=False) with c·lr·λ_max(K_train) > 2 diverges
+        (docs/theory.md §6.3) and is refused with a ValueError when the
+        predictor is first used, unless allow_unstable=True.
+
+    Returns:
+      predict(t, f0_train=None, f0_test=None, K_test_train=None), a KernelGD.
     """
     return KernelGD(K_train, y_train, lr, loss, flow, method, t_max, allow_unstable)
 
 
-def kernel_ridge(K_train, y_train, ridge):
-    """Coefficients (λI + K)^{-1} y (n,) by Cholesky, for K_train (n,n), y_train (n,)."""
+def kernel_ridge(K_train: ArrayLike, y_train: ArrayLike, ridge: float) -> np.ndarray:
+    """Kernel ridge coefficients (ridge·I + K)^{-1} y by one Cholesky factorisation.
+
+    Args:
+      K_train: (n, n) symmetric kernel.
+      y_train: (n,) targets, or (n, k) for k outputs (one factorisation for all).
+      ridge: the ridge λ >= 0 added to the diagonal.
+
+    Returns:
+      The coefficients, shaped like y_train; predictions are K_test_train @ coef
+      (kernel_ridge_predict).
+
+    Raises:
+      numpy.linalg.LinAlgError when ridge·I + K is not positive definite.
+    """
     K = _arrays.square(K_train, "K_train")
     n = K.shape[0]
-    y = _arrays.vector(y_train, "y_train", n)
-    coef = np.empty(n)
-    check(lib.ntk_kernel_ridge(K, n, y, 1, float_arg(ridge, "ridge"), coef),   # one target column
+    y = _arrays.targets(y_train, "y_train", n)
+    k = 1 if y.ndim == 1 else y.shape[1]
+    coef = np.empty(y.shape)
+    check(lib.ntk_kernel_ridge(K, n, y, k, float_arg(ridge, "ridge"), coef),
           names={"ntk_kernel_ridge": "kernel_ridge", "K": "K_train", "y": "y_train"})
     return _arrays.result(coef, "kernel ridge coefficients", K_train=K, y_train=y)
 
 
-def kernel_ridge_predict(K_test_train, coef):
-    """Predictions K_test_train (nt,n) @ coef (n,) -> (nt,) (a numpy matmul)."""
+def kernel_ridge_predict(K_test_train: ArrayLike, coef: ArrayLike) -> np.ndarray:
+    """Predictions K_test_train (nt, n) @ coef ((n,) or (n, k)) -> (nt,) or (nt, k)."""
     K = _arrays.matrix(K_test_train, "K_test_train")
-    coef = _arrays.vector(coef, "coef", K.shape[1])
+    coef = _arrays.targets(coef, "coef", K.shape[1])
     with np.errstate(over="ignore", invalid="ignore"):
         f = K @ coef
     return _arrays.result(f, "kernel ridge predictions", K_test_train=K, coef=coef)

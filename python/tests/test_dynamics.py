@@ -131,6 +131,47 @@ class KernelGradientDescent(unittest.TestCase):
         self.assertLess(np.abs(net(X) - u).max(), 0.02 * np.abs(y).max())
 
 
+class MultiOutput(unittest.TestCase):
+    """y of shape (n, k): K acts on every column, so each column is the single-output
+    problem; against explicit iteration of the k-column recursion in numpy."""
+
+    def setUp(self):
+        rng = np.random.default_rng(8)
+        self.K, self.Kt = spd(15, 3), rng.standard_normal((4, 15)) / 4
+        self.Y = rng.standard_normal((15, 3))
+        self.F0, self.F0t = rng.standard_normal((15, 3)) / 3, rng.standard_normal((4, 3)) / 3
+
+    def test_gd_on_columns(self):
+        lr, c = 0.7, 1 / 15
+        U, Ut = self.F0.copy(), self.F0t.copy()
+        for _ in range(12):
+            R = U - self.Y
+            U, Ut = U - c * lr * self.K @ R, Ut - c * lr * self.Kt @ R
+        for method in ("eig", "krylov"):
+            predict = ntkit.gradient_descent_mse(self.K, self.Y, lr=lr, method=method)
+            u, ut = predict([0, 12], self.F0, self.F0t, self.Kt)
+            self.assertEqual(u.shape, (2, 15, 3))
+            self.assertEqual(ut.shape, (2, 4, 3))
+            # 12 products with ‖cηK‖ < 1 and cond(K) ~ 10: rounding ~ 1e-14 relative;
+            # the Krylov basis stops at an estimated 1e-10 of ‖y − u0‖
+            np.testing.assert_allclose(u[1], U, rtol=0, atol=1e-9)
+            np.testing.assert_allclose(ut[1], Ut, rtol=0, atol=1e-9)
+            # t = 0: y − Q(Qᵀ(y − u0)), a few roundings of numbers below max|Y| + max|U0|
+            scale = np.abs(self.Y).max() + np.abs(self.F0).max()
+            np.testing.assert_allclose(u[0], self.F0, rtol=0, atol=8 * 2.2e-16 * scale)
+        with self.assertRaisesRegex(ValueError, "f0_train has shape"):
+            ntkit.gradient_descent_mse(self.K, self.Y)(1, self.F0[:, 0])
+
+    def test_ridge_on_columns(self):
+        A = ntkit.kernel_ridge(self.K, self.Y, 0.1)
+        ref = np.linalg.solve(self.K + 0.1 * np.eye(15), self.Y)
+        np.testing.assert_allclose(A, ref, rtol=1e-10, atol=1e-12)   # cond(K + 0.1 I) ~ 10
+        np.testing.assert_allclose(ntkit.kernel_ridge_predict(self.Kt, A), self.Kt @ ref,
+                                   rtol=1e-10, atol=1e-12)
+        with self.assertRaises(np.linalg.LinAlgError):
+            ntkit.kernel_ridge(-self.K, self.Y, 0.0)
+
+
 class RidgeAndSpectra(unittest.TestCase):
     def test_kernel_ridge(self):
         K, y = spd(12), np.arange(12.0)

@@ -1,6 +1,7 @@
 """Errors: shape checks before C, library messages, conversions, loading,
 struct layouts."""
 import ctypes
+import errno
 import os
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ import unittest
 
 import numpy as np
 
-from helpers import REPO, data, ntkit
+from helpers import REPO, TempDir, data, ntkit
 from ntkit import _arrays, _lib
 
 
@@ -88,14 +89,30 @@ class LibraryErrors(unittest.TestCase):
     def test_status_mapping(self):
         self.assertIsInstance(_lib.error(_lib.NTK_ERR_FORMAT), ValueError)
         self.assertIsInstance(_lib.error(_lib.NTK_ERR_NOMEM), MemoryError)
-        self.assertIsInstance(_lib.error(_lib.NTK_ERR_IO), RuntimeError)
-        self.assertIsInstance(_lib.error(_lib.NTK_ERR_LAPACK), RuntimeError)
         self.assertIsInstance(_lib.error(_lib.NTK_ERR_DIVERGED), ntkit.DivergedError)
+        # a failed factorisation: numpy's exception (still a RuntimeError, as before)
+        lapack = _lib.error(_lib.NTK_ERR_LAPACK, msg=b"dposv failed")
+        self.assertIsInstance(lapack, np.linalg.LinAlgError)
+        self.assertIsInstance(lapack, RuntimeError)
+        # files: OSError, and the subclass Python itself raises for the reason the message gives
+        self.assertIs(type(_lib.error(_lib.NTK_ERR_IO, msg=b"f: could not write: disk")), OSError)
+        cases = {errno.ENOENT: FileNotFoundError, errno.EACCES: PermissionError,
+                 errno.ENOTDIR: NotADirectoryError}
+        for code, cls in cases.items():
+            e = _lib.error(_lib.NTK_ERR_IO, msg=("x.npy: cannot open: " + os.strerror(code)).encode())
+            self.assertIs(type(e), cls)
+            self.assertEqual(e.errno, code)
+            self.assertEqual(str(e), "x.npy: cannot open: " + os.strerror(code))
+        e = _lib.error(_lib.NTK_ERR_IO, msg=b"d is a directory, not a regular file")
+        self.assertIsInstance(e, IsADirectoryError)
 
     def test_dataset_file_errors(self):
-        with self.assertRaises((RuntimeError, ValueError)) as cm:
+        with self.assertRaises(FileNotFoundError) as cm:
             ntkit.make_dataset("npy:/nonexistent/X.npy", None, n=5, n_test=0)
         self.assertIn("/nonexistent/X.npy", str(cm.exception))
+        with TempDir() as tmp:
+            with self.assertRaises(IsADirectoryError):
+                ntkit.make_dataset("npy:%s" % tmp)
 
     def test_threads(self):
         old = ntkit.get_threads()
