@@ -120,12 +120,14 @@ class KernelConcentration:
         # logarithms the Õ may hide (matrix Bernstein: the dimension n; a union bound
         # over the N·d parameters): the exponent each would add on these cells
         lg = [lstsq(A, 0.5 * np.log(np.log(n_))), lstsq(A, 0.5 * np.log(np.log(N_ * d_)))]
-        allow = np.max(np.abs(lg), axis=0)
+        # and the second-order term of 2√r + r, which raises the local exponent in r from
+        # ½ to at most ½(1 + √r)/(1 + √r/2) inside the window
+        allow = np.max(np.abs(lg), axis=0) + self.edge_bend() * np.abs(star)
         ratio = np.exp(y) / rate
         checks = []
         for i, v in enumerate(names, start=1):
             tol = float(allow[i] + 3 * se[i])
-            checks.append(Check("%s: exponent of %s (rate's %s on these cells; ± logs %s + 3 SE %s)" % (
+            checks.append(Check("%s: exponent of %s (rate's %s on these cells; ± logs and edge %s + 3 SE %s)" % (
                 label, v, g(star[i]), g(allow[i]), g(3 * se[i])), coef[i], "in",
                 (float(star[i] - tol), float(star[i] + tol)), part="dependence on %s" % v))
         res.update(exponents=dict(zip(names, coef[1:].tolist())), se=dict(zip(names, se[1:].tolist())),
@@ -134,6 +136,12 @@ class KernelConcentration:
                    ratio=dict(min=float(ratio.min()), median=float(np.median(ratio)), max=float(ratio.max())),
                    spread=float(ratio.max() / ratio.min()), bootstrap_reps=int(len(samples)))
         return res, checks
+
+    def edge_bend(self):
+        """Relative increase of the local exponent of 2√r + r in r at the top of the window
+        (distance D_MAX): (1 + √r)/(1 + √r/2) − 1 with 2√r + r = D_MAX."""
+        sr = math.sqrt(1 + self.D_MAX) - 1
+        return (1 + sr) / (1 + sr / 2) - 1
 
     # -- the experiment ------------------------------------------------------
 
@@ -183,15 +191,17 @@ class KernelConcentration:
             "fit: least squares of log distance on [1, log N, log n, log d] over the cells whose distance is "
             "below %g: there the average of N independent terms deviates by about 2√r + r "
             "(r ∝ (n+d)/(Nd), the edge of a Marchenko–Pastur law), so the second-order term r is at most "
-            "%d%% of the distance and bends no exponent by more than that; above it (rank of K_N below n, "
-            "distance ≥ 1) the rate does not apply. Standard errors: pairs bootstrap over the cells "
-            "(%d resamples)" % (self.D_MAX, round(100 * self.D_MAX / 2 / (2 + self.D_MAX / 2)), s["boot"]),
+            "%d%% of the distance and raises a local exponent by at most %d%% of itself; above it (rank of "
+            "K_N below n, distance ≥ 1) the rate does not apply. Standard errors: pairs bootstrap over the "
+            "cells (%d resamples)" % (self.D_MAX, round(100 * (math.sqrt(1 + self.D_MAX) - 1) ** 2 / self.D_MAX),
+                                     round(100 * self.edge_bend()), s["boot"]),
             "expected exponents: the same least-squares fit applied to log √((n+d)/(Nd)) on the same cells — "
             "(n+d)/d is not a power law, so its local exponents in n and d depend on n/d (−1/2 and +1/2 for "
             "n ≫ d, 0 for n ≪ d)",
             "thresholds: each fitted exponent within the rate's, ± (the largest exponent a hidden factor "
-            "√log n or √log(Nd) would add on these cells + 3 bootstrap standard errors); what would fail "
-            "each check is the nearer end of its band",
+            "√log n or √log(Nd) would add on these cells + the second-order term's %d%% of the rate's exponent "
+            "+ 3 bootstrap standard errors); what would fail each check is the nearer end of its band"
+            % round(100 * self.edge_bend()),
         ]
         for lab, r in (("NT kernel", res), ("RF kernel (control)", res_c)):
             if "error" in r:
