@@ -200,9 +200,12 @@ class KrrPlateaus:
             es = np.array([1.25, 1.5, 1.75, 2.25, 2.5, 2.75])
             E = np.array([predicted_mse(cf["eta"], d, cf["h1"], c2, self.noise ** 2, self.ridge, d ** e) for e in es])
             st = self.steps(E)
+            fine = np.arange(0.5, 3.0 + 1e-9, 0.05)
+            curve = [predicted_mse(cf["eta"], d, cf["h1"], c2, self.noise ** 2, self.ridge, d ** e) for e in fine]
             rows.append(dict(d=d, K=K, quad_err=cf["quad_err"], steps=st.tolist(),
                              read1=float(np.max(np.abs(st[:3] - 1))), flat1=float(st[2] - st[0]),
-                             read2=float(np.max(np.abs(st[3:] - 2))), flat2=float(st[5] - st[3])))
+                             read2=float(np.max(np.abs(st[3:] - 2))), flat2=float(st[5] - st[3]),
+                             curve_e=fine.tolist(), curve=curve))
         return dict(agree=agree, check_d=check_d, rows=rows)
 
     # -- kernel ridge regression ---------------------------------------------
@@ -515,11 +518,28 @@ class KrrPlateaus:
             ax.set_yscale("log")
             ax.set_xlabel("log n / log d")
             ax.set_title(title, fontsize=10)
-            ax.legend(fontsize=7, loc="lower left")
+            ax.legend(fontsize=7, loc="upper right")
         axes[0].set_ylabel("test MSE (noisy test labels)")
         rep.fig(fig, "plateaus", "KRR test MSE (mean ± SE over seeds) against log n/log d for every d, the curves "
                 "the kernels' coefficients predict (lines), the asymptotic plateaus F_ℓ (dashed) and the windows "
                 "[ℓ + ¼, ℓ + ¾] (grey).")
+        fig, ax = plt.subplots(figsize=(7.5, 4.5))
+        p = results["main"]["per_d"][s["ds"][-1]]
+        ax.plot(p["e"], p["mean"], "o", color="k", ms=4, label="d = %d, measured" % s["ds"][-1])
+        for i, r in enumerate(results["large_d"]["rows"]):
+            ax.plot(r["curve_e"], r["curve"], "-", color=pal[i % len(pal)], lw=1.2, label="d = %g, predicted" % r["d"])
+        for l in range(4):
+            ax.axhline(F[l], color="k", ls="--", lw=0.8)
+        for l in (1, 2):
+            ax.axvspan(l + 0.25, l + 0.75, color="0.92", zorder=0)
+        ax.set_yscale("log")
+        ax.set_xlabel("log n / log d")
+        ax.set_ylabel("test MSE")
+        ax.set_title("The claim's kernel: the staircase its coefficients predict at larger d (no KRR run)", fontsize=9)
+        ax.legend(fontsize=7, loc="lower left")
+        rep.fig(fig, "prediction_large_d", "Predicted test MSE of the claim's kernel for d up to 10⁵ (lines, from its "
+                "Gegenbauer coefficients), with the measured curve at the largest d run: flat plateaus appear only "
+                "at d ≈ 10⁴.")
         fig, ax = plt.subplots(figsize=(7.5, 4.5))
         for which, mk, lab in (("main", "o-", "ReLU, bias"), ("control", "x:", "erf, no bias")):
             cf = results[which]["coefficients"]
