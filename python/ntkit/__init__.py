@@ -29,14 +29,16 @@ kernel_subsample, leaky_slope, quad_order.
 The library is found through $NTKIT_LIBRARY, then libntkit.so* next to this
 file, then ../../build/libntkit.so (the repository's build tree).
 """
-from ._lib import DEFAULTS, DivergedError, NonFiniteError, get_threads, library_path, set_threads
+from ._lib import (DEFAULTS, DivergedError, LinAlgError, NonFiniteError, get_threads, library_path,
+                   set_threads)
 from .data import make_dataset
 from .dynamics import KernelGD, gradient_descent_mse, kernel_ridge, kernel_ridge_predict
-from .kernels import (constants, estimate_trace_factor, lin_features, lin_kernel, nngp,
-                      nngp_inf, ntk, ntk_inf)
+from .kernels import (Kernel, constants, empirical_kernel_fn, estimate_trace_factor,
+                      infinite_kernel_fn, lin_features, lin_kernel, nngp, nngp_inf, ntk, ntk_inf)
 from .network import Network
 from .run import MODELS, Run, run
 from .spectrum import eigh, kernel_distance, normalized_distance, spectrum_summary
+from . import predict  # noqa: E402  (ntkit.predict: neural-tangents' predictors)
 
 __version__ = "0.1.0"
 
@@ -45,5 +47,6 @@ __all__ = [
     "estimate_trace_factor", "eigh", "spectrum_summary", "kernel_distance",
     "normalized_distance", "gradient_descent_mse", "KernelGD", "kernel_ridge",
     "kernel_ridge_predict", "run", "Run", "MODELS", "make_dataset", "set_threads",
-    "get_threads", "DivergedError", "NonFiniteError", "library_path", "DEFAULTS", "__version__",
+    "get_threads", "DivergedError", "NonFiniteError", "LinAlgError", "library_path", "DEFAULTS",
+    "__version__", "predict", "Kernel", "infinite_kernel_fn", "empirical_kernel_fn",
 ]

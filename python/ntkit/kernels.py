@@ -10,26 +10,51 @@ a kernel description (ntk_kernel_desc).
 """
 import ctypes
 from ctypes import byref, pointer
+from typing import TYPE_CHECKING, Callable, Dict, NamedTuple, Optional, Sequence, Tuple, Union
 
+import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _arrays
-from ._args import c_int_arg, float_arg, size_arg
+from ._args import bool_arg, c_int_arg, float_arg, size_arg
 from ._lib import (KERNEL_EMPIRICAL, KERNEL_INFINITE, KERNEL_LIN, Constants, check, layer_coeffs,
                    lib, net_config, parse_act, struct_dict)
+
+if TYPE_CHECKING:
+    from .network import Network
+
+# which kernel: "both", "first", "second" or a pair of coefficients (c1, c2)
+Layer = Union[str, Tuple[float, float]]
 
 # the library names the point sets X1, X2; the caller passed them as X, X2
 _NAMES = {"X1": "X"}
 
 
-def _kernel(source, cfg, X, n1, X2, n2, c1, c2, **fields):
+class Kernel(NamedTuple):
+    """The two kernels of a network, as neural-tangents' Kernel carries them:
+    nngp (the output covariance at initialisation, Θ2) and ntk (the neural
+    tangent kernel Θ1 + Θ2). Either may be None where not computed.
+    ntkit.predict.gp_inference and gradient_descent_mse_ensemble read them."""
+    nngp: Optional[np.ndarray] = None
+    ntk: Optional[np.ndarray] = None
+
+
+def _kernel(source, cfg, X, n1, X2, n2, c1, c2, diagonal=False, **fields):
     """K = c1·Θ1 + c2·Θ2 of `source` for the network settings cfg on X (n1,d) and
-    X2 (n2,d) or None, through ntk_kernel; `fields` set the description's other
-    fields (W, v, mem_limit, quad_order, consts)."""
+    X2 (n2,d) or None, through ntk_kernel; only its diagonal K_ii (n1,) when
+    `diagonal`; `fields` set the description's other fields (W, v, mem_limit,
+    quad_order, consts)."""
     k = lib.ntk_kernel_desc_default(source, byref(cfg))   # k.net points at cfg, alive here
     k.c1, k.c2 = c1, c2
     for name, value in fields.items():
         setattr(k, name, value)
-    K = _arrays.empty((n1, n2 if n2 else n1), "the kernel matrix K")
+    if diagonal:
+        if X2 is not None:
+            raise ValueError("diagonal=True gives K(x_i, x_i) on X alone; pass X2=None")
+        k.diagonal = 1
+        K = _arrays.empty((n1,), "the kernel diagonal")
+    else:
+        K = _arrays.empty((n1, n2 if n2 else n1), "the kernel matrix K")
     check(lib.ntk_kernel(byref(k), X, n1, X2, n2, K), names=_NAMES)
     return K
 
@@ -38,53 +63,173 @@ def _quad(quad_order):
     return c_int_arg(quad_order, "quad_order", 0)
 
 
-def ntk(net, X, X2=None, layer="both", mem_limit=0):
+def ntk(net: "Network", X: ArrayLike, X2: Optional[ArrayLike] = None, layer: Layer = "both",
+        mem_limit: int = 0, diagonal: bool = False) -> np.ndarray:
     """Empirical NTK of `net` at its current weights, docs/theory.md §2.
 
-    X (n1,d), X2 (n2,d) or None -> K (n1,n2) or (n1,n1).
-    mem_limit: bytes of scratch for the tiles (0: library default).
+    Args:
+      net: the ntkit.Network whose weights W, v define Θ1, Θ2.
+      X: (n1, d) points.
+      X2: (n2, d) points for the cross block K(X, X2), or None for the
+        symmetric K(X, X).
+      layer: which kernel K = c1·Θ1 + c2·Θ2: "both" (the NTK, (1, 1)),
+        "first" (Θ1, the first layer's part, (1, 0)), "second" (Θ2, the
+        NNGP kernel, (0, 1)), or a pair (c1, c2) such as (lr1, lr2) for the
+        rate-weighted kernel η1Θ1 + η2Θ2 of GD with two rates.
+      mem_limit: bytes of scratch for the tiles (0: the library's default).
+      diagonal: True for K(x_i, x_i) only, an (n1,) array in O(n1·m·d)
+        (X2 must be None).
+
+    Returns:
+      K of shape (n1, n2), (n1, n1), or (n1,) with diagonal=True.
     """
     X, n1, X2, n2, _ = _arrays.pair(X, X2, d=net.d)
     c1, c2 = layer_coeffs(layer)
     mem_limit = size_arg(mem_limit, "mem_limit")
+    diagonal = bool_arg(diagonal, "diagonal")
     h = net.handle
     # W and v: the net's own (read-only) arrays, read during the call only
-    K = _kernel(KERNEL_EMPIRICAL, net._cfg, X, n1, X2, n2, c1, c2, W=lib.ntk_net_W(h),
+    K = _kernel(KERNEL_EMPIRICAL, net._cfg, X, n1, X2, n2, c1, c2, diagonal, W=lib.ntk_net_W(h),
                 v=lib.ntk_net_v(h), mem_limit=mem_limit)
     return _arrays.result(K, "empirical kernel K", X=X, X2=X2, W=lambda: net.W, v=lambda: net.v)
 
 
-def nngp(net, X, X2=None, mem_limit=0):
-    """Empirical NNGP kernel Θ2 = α²/m φ(Z1)φ(Z2)ᵀ of `net` (ntk with layer="second")."""
-    return ntk(net, X, X2, layer="second", mem_limit=mem_limit)
+def nngp(net: "Network", X: ArrayLike, X2: Optional[ArrayLike] = None, mem_limit: int = 0,
+         diagonal: bool = False) -> np.ndarray:
+    """Empirical NNGP kernel Θ2 = α²/m φ(Z1)φ(Z2)ᵀ of `net`: ntk(..., layer="second").
+
+    Args:
+      net: the ntkit.Network.
+      X: (n1, d) points.
+      X2: (n2, d) points, or None for K(X, X).
+      mem_limit: bytes of scratch for the tiles (0: the library's default).
+      diagonal: True for K(x_i, x_i) only, shape (n1,).
+    """
+    return ntk(net, X, X2, layer="second", mem_limit=mem_limit, diagonal=diagonal)
 
 
-def ntk_inf(X, X2=None, act="relu", act_param=None, input_scale="sqrt_d", alpha=1.0,
-            layer="both", quad_order=0):
-    """Infinite-width NTK for E[v²] = 1, docs/theory.md §3.
+def ntk_inf(X: ArrayLike, X2: Optional[ArrayLike] = None, act: str = "relu",
+            act_param: Optional[float] = None, input_scale: str = "sqrt_d", alpha: float = 1.0,
+            layer: Layer = "both", quad_order: int = 0, diagonal: bool = False) -> np.ndarray:
+    """Infinite-width NTK of the two-layer network with E[v²] = 1, docs/theory.md §3.
 
-    Closed forms for relu, leaky_relu, erf, identity; Gauss–Hermite quadrature
-    of order quad_order otherwise (0: the library's default,
-    ntkit.DEFAULTS["quad_order"]). X (n1,d), X2 (n2,d) or None.
+    Closed forms for relu, leaky_relu, erf and identity; Gauss–Hermite
+    quadrature otherwise.
+
+    Args:
+      X: (n1, d) points.
+      X2: (n2, d) points for the cross block, or None for K(X, X).
+      act: relu | leaky_relu | erf | tanh | sigmoid | softplus | gelu | identity.
+      act_param: leaky_relu slope (None: ntkit.DEFAULTS["leaky_slope"]).
+      input_scale: "sqrt_d" (the network sees x/√d) or "one".
+      alpha: output scale α (K scales as α²).
+      layer: which kernel K = c1·Θ1 + c2·Θ2: "both" (the NTK, (1, 1)),
+        "first" (Θ1, the first layer's part, (1, 0)), "second" (Θ2, the
+        NNGP kernel, (0, 1)), or a pair (c1, c2) such as (lr1, lr2) for the
+        rate-weighted kernel η1Θ1 + η2Θ2 of GD with two rates.
+      quad_order: Gauss–Hermite order (0: ntkit.DEFAULTS["quad_order"]).
+      diagonal: True for K(x_i, x_i) only, shape (n1,) (X2 must be None).
+
+    Returns:
+      K of shape (n1, n2), (n1, n1), or (n1,) with diagonal=True.
     """
     X, n1, X2, n2, d = _arrays.pair(X, X2)
     cfg = net_config(d, 1, act=act, act_param=act_param, input_scale=input_scale, alpha=alpha)
     c1, c2 = layer_coeffs(layer)
-    K = _kernel(KERNEL_INFINITE, cfg, X, n1, X2, n2, c1, c2, quad_order=_quad(quad_order))
+    K = _kernel(KERNEL_INFINITE, cfg, X, n1, X2, n2, c1, c2, bool_arg(diagonal, "diagonal"),
+                quad_order=_quad(quad_order))
     return _arrays.result(K, "infinite-width kernel K", X=X, X2=X2)
 
 
-def nngp_inf(X, X2=None, act="relu", act_param=None, input_scale="sqrt_d", alpha=1.0,
-             quad_order=0):
-    """Infinite-width NNGP kernel α²Σ (ntk_inf with layer="second")."""
-    return ntk_inf(X, X2, act, act_param, input_scale, alpha, "second", quad_order)
+def nngp_inf(X: ArrayLike, X2: Optional[ArrayLike] = None, act: str = "relu",
+             act_param: Optional[float] = None, input_scale: str = "sqrt_d", alpha: float = 1.0,
+             quad_order: int = 0, diagonal: bool = False) -> np.ndarray:
+    """Infinite-width NNGP kernel α²Σ: ntk_inf(..., layer="second").
+
+    Args:
+      X, X2, act, act_param, input_scale, alpha, quad_order, diagonal: as ntk_inf.
+    """
+    return ntk_inf(X, X2, act, act_param, input_scale, alpha, "second", quad_order, diagonal)
 
 
-def constants(act, act_param=None, trace_factor=1.0, quad_order=0):
-    """Gaussian constants of docs/theory.md §4.1 as a dict: zeta, nu, theta0,
-    theta1, theta2, e_phi2, e_dphi2, trace_factor. trace_factor = √(Tr Σ²/d)
-    (1 for isotropic data) multiplies ν (§4.2). quad_order 0: the library's
-    default."""
+def infinite_kernel_fn(act: str = "relu", act_param: Optional[float] = None,
+                       input_scale: str = "sqrt_d", alpha: float = 1.0, quad_order: int = 0
+                       ) -> Callable[..., Union[np.ndarray, Kernel]]:
+    """The infinite-width kernels of the two-layer network as a neural-tangents
+    kernel_fn, e.g. for ntkit.predict.gradient_descent_mse_ensemble.
+
+    Args:
+      act, act_param, input_scale, alpha, quad_order: the network, as ntk_inf.
+
+    Returns:
+      kernel_fn(x1, x2=None, get=None): for get None or a tuple of names, a
+      Kernel(nngp=Θ2∞, ntk=Θ1∞ + Θ2∞) (the names not asked for are None);
+      for get "nngp" or "ntk", that array alone. x2 None: K(x1, x1).
+    """
+    settings = dict(act=act, act_param=act_param, input_scale=input_scale, alpha=alpha,
+                    quad_order=quad_order)
+    ntk_inf(np.ones((1, 1)), **settings)   # the settings are checked now, not at the first use
+
+    def kernel_fn(x1: ArrayLike, x2: Optional[ArrayLike] = None,
+                  get: Union[None, str, Sequence[str]] = None):
+        """Kernel(nngp, ntk) of the infinite-width network on x1 (n1, d) and x2
+        (n2, d) or None, or one array for get = "nngp" or "ntk"."""
+        names, single = _get_names(get)
+        parts = {g: ntk_inf(x1, x2, layer="both" if g == "ntk" else "second", **settings)
+                 for g in names}
+        return parts[names[0]] if single else Kernel(**parts)
+
+    return kernel_fn
+
+
+def empirical_kernel_fn(net: "Network", mem_limit: int = 0
+                        ) -> Callable[..., Union[np.ndarray, Kernel]]:
+    """The empirical kernels of `net` (at its weights when called) as a
+    neural-tangents kernel_fn(x1, x2=None, get=None): Kernel(nngp, ntk), or one
+    array for get = "nngp" or "ntk" (as infinite_kernel_fn)."""
+    mem_limit = size_arg(mem_limit, "mem_limit")
+
+    def kernel_fn(x1: ArrayLike, x2: Optional[ArrayLike] = None,
+                  get: Union[None, str, Sequence[str]] = None):
+        """Kernel(nngp, ntk) of the network on x1 and x2 (or None), or one array."""
+        names, single = _get_names(get)
+        parts = {g: ntk(net, x1, x2, layer="both" if g == "ntk" else "second",
+                        mem_limit=mem_limit) for g in names}
+        return parts[names[0]] if single else Kernel(**parts)
+
+    return kernel_fn
+
+
+def _get_names(get):
+    """get (None, "nngp", "ntk" or a sequence of them) -> (names, single)."""
+    if get is None:
+        return ("nngp", "ntk"), False
+    if isinstance(get, str):
+        names, single = (get,), True
+    else:
+        names, single = tuple(get), False
+    for g in names:
+        if g not in ("nngp", "ntk"):
+            raise ValueError("get must be 'nngp', 'ntk', a tuple of them or None, got %r" % (get,))
+    return names, single
+
+
+def constants(act: str, act_param: Optional[float] = None, trace_factor: float = 1.0,
+              quad_order: int = 0) -> Dict[str, float]:
+    """Gaussian constants of an activation, docs/theory.md §4.1 (g ~ N(0, 1)).
+
+    Args:
+      act: the activation (as Network).
+      act_param: leaky_relu slope (None: ntkit.DEFAULTS["leaky_slope"]).
+      trace_factor: √(Tr Σ²/d) of the input covariance (1 for isotropic
+        data); it multiplies ν (§4.2).
+      quad_order: Gauss–Hermite order (0: ntkit.DEFAULTS["quad_order"]).
+
+    Returns:
+      dict(zeta = E[φ'(g)], nu = E[g φ'(g)]·trace_factor, theta0 = E[φ(g)],
+      theta1 = E[g φ'(g)], theta2 = E[(g³/2 − g) φ'(g)], e_phi2 = E[φ(g)²],
+      e_dphi2 = E[φ'(g)²], trace_factor).
+    """
     c = Constants()
     check(lib.ntk_constants_compute(parse_act(act, act_param),
                                     float_arg(trace_factor, "trace_factor"), _quad(quad_order),
@@ -92,8 +237,13 @@ def constants(act, act_param=None, trace_factor=1.0, quad_order=0):
     return _arrays.result_dict(struct_dict(c), "constants")
 
 
-def estimate_trace_factor(X):
-    """√(Tr Σ̂²/d) of the sample covariance of X (n,d) rescaled to Tr Σ̂ = d."""
+def estimate_trace_factor(X: ArrayLike) -> float:
+    """√(Tr Σ̂²/d) of the sample covariance Σ̂ of X (n, d), rescaled to Tr Σ̂ = d
+    (about 1 plus a d/n bias for isotropic data).
+
+    Args:
+      X: (n, d) inputs.
+    """
     X = _arrays.matrix(X, "X")
     out = ctypes.c_double()
     check(lib.ntk_trace_factor(X, X.shape[0], X.shape[1], byref(out)))
@@ -108,12 +258,21 @@ def _lin_constants(X, act, act_param, tf, quad_order):
     return c
 
 
-def lin_features(X, layer="first", act="relu", act_param=None, alpha=1.0, trace_factor=None,
-                 quad_order=0):
-    """Hu et al. (2020)'s feature maps (docs/theory.md §4.3), scaled by α.
+def lin_features(X: ArrayLike, layer: str = "first", act: str = "relu",
+                 act_param: Optional[float] = None, alpha: float = 1.0,
+                 trace_factor: Optional[float] = None, quad_order: int = 0) -> np.ndarray:
+    """Hu et al. (2020)'s feature maps, docs/theory.md §4.3, scaled by α.
 
-    layer "first": ψ1 (n, d+1); "second": ψ2 (n, d+2). trace_factor None:
-    estimated from X (as ntk_run does with 0), else the given √(Tr Σ²/d).
+    Args:
+      X: (n, d) inputs, as the features expect them (s = √d).
+      layer: "first" for ψ1 (n, d + 1), "second" for ψ2 (n, d + 2).
+      act, act_param: the activation (as Network).
+      alpha: output scale α.
+      trace_factor: √(Tr Σ²/d); None estimates it from X (as a run does).
+      quad_order: Gauss–Hermite order of the constants (0: the default).
+
+    Returns:
+      Psi of shape (n, d + 1) or (n, d + 2).
     """
     X = _arrays.matrix(X, "X")
     n, d = X.shape
@@ -127,19 +286,33 @@ def lin_features(X, layer="first", act="relu", act_param=None, alpha=1.0, trace_
     return _arrays.result(Psi, "features Psi", X=X)
 
 
-def lin_kernel(X, X2=None, act="relu", act_param=None, layer="both", alpha=1.0,
-               trace_factor=None, quad_order=0):
+def lin_kernel(X: ArrayLike, X2: Optional[ArrayLike] = None, act: str = "relu",
+               act_param: Optional[float] = None, layer: Layer = "both", alpha: float = 1.0,
+               trace_factor: Optional[float] = None, quad_order: int = 0,
+               diagonal: bool = False) -> np.ndarray:
     """Kernel of Hu et al. (2020)'s linear models, c1·ψ1ψ1ᵀ + c2·ψ2ψ2ᵀ (Θ_lin1,
     Θ_lin2, Θ_lin; docs/theory.md §4.3).
 
-    X (n1,d), X2 (n2,d) or None, as the features expect them (s = √d).
-    trace_factor None: estimated from X (as a run does), else the given
-    √(Tr Σ²/d) (1 for isotropic data).
+    Args:
+      X: (n1, d) inputs, as the features expect them (s = √d).
+      X2: (n2, d) inputs for the cross block, or None for K(X, X).
+      act, act_param: the activation (as Network).
+      layer: which kernel K = c1·ψ1ψ1ᵀ + c2·ψ2ψ2ᵀ: "both" (1, 1), "first"
+        (1, 0), "second" (0, 1), or a pair (c1, c2) such as (lr1, lr2).
+      alpha: output scale α.
+      trace_factor: √(Tr Σ²/d); None estimates it from X (as a run does),
+        1 for isotropic data.
+      quad_order: Gauss–Hermite order of the constants (0: the default).
+      diagonal: True for K(x_i, x_i) only, shape (n1,) (X2 must be None).
+
+    Returns:
+      K of shape (n1, n2), (n1, n1), or (n1,) with diagonal=True.
     """
     X, n1, X2, n2, d = _arrays.pair(X, X2)
     c1, c2 = layer_coeffs(layer)
     alpha = float_arg(alpha, "alpha")
     c = _lin_constants(X, act, act_param, trace_factor, quad_order)
     cfg = net_config(d, 1, act=act, act_param=act_param, alpha=alpha)
-    K = _kernel(KERNEL_LIN, cfg, X, n1, X2, n2, c1, c2, consts=pointer(c))
+    K = _kernel(KERNEL_LIN, cfg, X, n1, X2, n2, c1, c2, bool_arg(diagonal, "diagonal"),
+                consts=pointer(c))
     return _arrays.result(K, "linear-model kernel K", X=X, X2=X2)

@@ -12,7 +12,6 @@ to a callback that copies it into a preallocated array.
 """
 import _thread
 import ctypes
-import math
 import threading
 from ctypes import byref
 
@@ -21,7 +20,7 @@ import numpy as np
 from . import _arrays
 from ._args import bool_arg, c_int_arg, float_arg, int_arg, size_arg
 from ._handle import Owned
-from ._lib import (DEFAULTS, NTK_ERR_DIVERGED, NTK_ERR_INTERRUPTED, NTK_OK, ROW_FN, GDConfig,
+from ._lib import (DEFAULTS, NTK_ERR_DIVERGED, NTK_ERR_INTERRUPTED, ROW_FN, GDConfig,
                    RunData, RunReport, RunTheory, as_array, check, error, lib, net_config,
                    parse_loss, parse_models, ptr, struct_dict)
 
