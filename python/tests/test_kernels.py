@@ -24,6 +24,10 @@ class EmpiricalNTK(unittest.TestCase):
         K = ntkit.ntk(net, X, layer=(0.3, 2.0))
         np.testing.assert_allclose(K, 0.3 * cases["first"][0] + 2.0 * cases["second"][0], atol=1e-12)
         np.testing.assert_array_equal(ntkit.nngp(net, X, X2), ntkit.ntk(net, X, X2, layer="second"))
+        # diagonal=True: K(x_i, x_i) = ‖J_i‖² per layer, against the explicit Jacobian's rows
+        for layer, (K, _) in cases.items():
+            np.testing.assert_allclose(ntkit.ntk(net, X, layer=layer, diagonal=True), np.diag(K),
+                                       rtol=0, atol=1e-12, err_msg=act + " diagonal " + layer)
 
     def test_relu(self):
         self.check_jacobian("relu")
@@ -135,6 +139,30 @@ class LinearModels(unittest.TestCase):
             tf = ntkit.estimate_trace_factor(X)
             np.testing.assert_allclose(ntkit.lin_kernel(X, act=act, trace_factor=tf),
                                        ntkit.lin_kernel(X, act=act), rtol=1e-14)
+
+
+class Diagonals(unittest.TestCase):
+    """diagonal=True against the diagonal of the full kernel (same entries by another
+    path: equal to a few ulps of the largest entry)."""
+
+    def test_every_source(self):
+        X, _ = data(17, 6, seed=9)
+        net = ntkit.Network(6, 40, act="gelu", seed=2)
+        cases = {
+            "ntk": (lambda **k: ntkit.ntk(net, X, **k)), "nngp": (lambda **k: ntkit.nngp(net, X, **k)),
+            "ntk_inf": (lambda **k: ntkit.ntk_inf(X, act="tanh", layer=(0.5, 2.0), **k)),
+            "nngp_inf": (lambda **k: ntkit.nngp_inf(X, act="relu", **k)),
+            "lin_kernel": (lambda **k: ntkit.lin_kernel(X, trace_factor=1.0, **k)),
+        }
+        for name, fn in cases.items():
+            full, diag = fn(), fn(diagonal=True)
+            self.assertEqual(diag.shape, (17,), name)
+            np.testing.assert_allclose(diag, np.diag(full), rtol=0, atol=1e-13 * np.abs(full).max(),
+                                       err_msg=name)
+        with self.assertRaisesRegex(ValueError, "diagonal=True .*X2=None"):
+            ntkit.ntk(net, X, X, diagonal=True)
+        with self.assertRaisesRegex(ValueError, "diagonal must be True or False"):
+            ntkit.ntk_inf(X, diagonal="yes")
 
 
 if __name__ == "__main__":
