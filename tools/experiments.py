@@ -31,6 +31,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from exp_common import Ctx, P  # noqa: E402
 from exp_early_linear import EarlyLinear  # noqa: E402
+from exp_hu_inputs import HuInputs  # noqa: E402
+from exp_hu_kernel import HuKernel  # noqa: E402
 from exp_overparam_relu import OverparamRelu  # noqa: E402
 from exp_lazy_scale import LazyScale  # noqa: E402
 from exp_lazy_flow import LazyFlow  # noqa: E402
@@ -42,7 +44,7 @@ from exp_single_neuron import SingleNeuron  # noqa: E402
 
 
 EXPERIMENTS = [EarlyLinear(), OverparamRelu(), LazyScale(), KernelConcentration(), KrrPlateaus(), SingleNeuron(),
-               LazyFlow(), LazyWidth(), LazyMeanfield()]
+               LazyFlow(), LazyWidth(), LazyMeanfield(), HuInputs(), HuKernel()]
 BYNAME = {e.name: e for e in EXPERIMENTS}
 
 
