@@ -8,7 +8,7 @@ BUILD     ?= build
 CC        ?= cc
 PYTHON    ?= /usr/bin/python3
 
-PKGS      := openblas lapacke libcjson
+PKGS      := openblas lapacke libcjson sleef
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) gsl 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lgsl
 

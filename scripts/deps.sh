@@ -4,7 +4,7 @@
 #   deps.sh install       install what is missing when root, else print the line
 set -u
 mode=${1:-install}
-build_pkgs="pkg-config libopenblas-dev liblapacke-dev libcjson-dev libgsl-dev"
+build_pkgs="pkg-config libopenblas-dev liblapacke-dev libcjson-dev libgsl-dev libsleef-dev"
 run_pkgs="python3-numpy python3-matplotlib"
 
 missing=""
@@ -14,6 +14,7 @@ have_pc openblas || missing="$missing libopenblas-dev"
 have_pc lapacke || missing="$missing liblapacke-dev"
 have_pc libcjson || missing="$missing libcjson-dev"
 have_pc gsl || missing="$missing libgsl-dev"
+have_pc sleef || missing="$missing libsleef-dev"
 if [ "$mode" = install ]; then
     /usr/bin/python3 -c 'import numpy' >/dev/null 2>&1 || missing="$missing python3-numpy"
     /usr/bin/python3 -c 'import matplotlib' >/dev/null 2>&1 || missing="$missing python3-matplotlib"
