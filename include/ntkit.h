@@ -679,12 +679,23 @@ typedef struct {
     size_t precond_rank;      /* rank of the preconditioner; 0 (default): none */
     uint64_t seed;            /* the pivots' random draws */
     const volatile int *cancel;  /* set to stop (NTK_ERR_INTERRUPTED); may be NULL */
+    const struct ntk_nystrom *precond;  /* a preconditioner built once (ntk_nystrom_create),
+                                 used instead of precond_rank; NULL: built per call */
 } ntk_cg_config;
 ntk_cg_config ntk_cg_config_default(void);
+/* The Nyström preconditioner of an operator from a randomly pivoted
+ * Cholesky factor of the given rank (O(n·rank) memory, rank columns of K):
+ * build it once for several ridges or targets. Caller owns. */
+typedef struct ntk_nystrom ntk_nystrom;
+ntk_status ntk_nystrom_create(ntk_op *op, size_t rank, uint64_t seed, ntk_nystrom **out);
+void ntk_nystrom_free(ntk_nystrom *p);
+/* The directions kept (the factor's numerical rank). */
+size_t ntk_nystrom_rank(const ntk_nystrom *p);
 typedef struct {
     size_t iterations;        /* operator products in the iteration */
     double residual;          /* the true relative residual at the end, max over columns */
-    size_t precond_rank;      /* the rank the factorisation reached */
+    size_t precond_rank;      /* the directions the preconditioner keeps (its factor's
+                                 numerical rank) */
     double precond_trace_err; /* trace(K − F Fᵀ) of that factor */
     int restarts;             /* restarts from the true residual */
 } ntk_cg_info;

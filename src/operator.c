@@ -219,6 +219,7 @@ ntk_status ntk_op_columns(ntk_op *op, const size_t *idx, size_t s, double *C)
     size_t n = op->n;
     for (size_t j = 0; j < s; j++)
         if (idx[j] >= n) return ntk_set_error(NTK_ERR_ARG, "ntk_op_columns: index %zu >= n = %zu", idx[j], n);
+    if (op->impl->columns) return op->impl->columns(op, idx, s, C);
     if (!op->has_desc || op->mode != NTK_OP_MATRIX_FREE ||
         op->desc.source == NTK_KERNEL_EMPIRICAL) {
         /* products with unit vectors, OP_COLUMN_BATCH at a time (stored K:

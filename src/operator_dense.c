@@ -1,4 +1,4 @@
-/* Kernel operators that store K: in float64 (products by dsymm), in float32
+/* Kernel operators that store K: in float64 (products by dgemm on both triangles), in float32
  * (half the memory; each row tile widened to float64 before its dgemm, so
  * the products accumulate in float64 and only the entries carry the 2^-24
  * relative rounding of their storage), or a matrix the caller gave. The
@@ -21,9 +21,13 @@ static ntk_status dense_apply(ntk_op *op, const double *U, size_t k, double *V)
     dense_state *s = op->state;
     size_t n = op->n;
     const double *K = s->K ? s->K : s->Kext;
-    if (K) {
-        cblas_dsymm(CblasRowMajor, CblasLeft, CblasLower, (int)n, (int)k, 1.0, K, (int)n, U,
-                    (int)k, 0.0, V, (int)k);
+    if (K) {   /* both triangles are stored: dgemm, which packs only what it reads (dsymm
+                  expands the triangle on every call, the larger cost for a few columns) */
+        if (k == 1)
+            cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)n, 1.0, K, (int)n, U, 1, 0.0, V, 1);
+        else
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)k, (int)n, 1.0, K,
+                        (int)n, U, (int)k, 0.0, V, (int)k);
         return NTK_OK;
     }
     for (size_t i0 = 0; i0 < n; i0 += s->rows) {
@@ -46,8 +50,25 @@ static void dense_destroy(ntk_op *op)
     free(s);
 }
 
-static const op_impl dense_impl = {dense_apply, op_cross_by_tiles, dense_destroy};
-static const op_impl matrix_impl = {dense_apply, NULL, dense_destroy};
+/* K is symmetric: column j is row j, contiguous in storage */
+static ntk_status dense_columns(ntk_op *op, const size_t *idx, size_t s, double *C)
+{
+    dense_state *st = op->state;
+    size_t n = op->n;
+    const double *K = st->K ? st->K : st->Kext;
+    for (size_t j = 0; j < s; j++) {
+        if (K) {
+            cblas_dcopy((int)n, K + idx[j] * n, 1, C + j, (int)s);
+            continue;
+        }
+        const float *row = st->K32 + idx[j] * n;
+        for (size_t i = 0; i < n; i++) C[i * s + j] = (double)row[i];
+    }
+    return NTK_OK;
+}
+
+static const op_impl dense_impl = {dense_apply, op_cross_by_tiles, dense_destroy, dense_columns};
+static const op_impl matrix_impl = {dense_apply, NULL, dense_destroy, dense_columns};
 
 /* K computed once through ntk_kernel; float32 storage built tile by tile
  * so that the float64 kernel never exists whole. */

@@ -161,7 +161,7 @@ static void emp_destroy(ntk_op *op)
     free(s);
 }
 
-static const op_impl emp_impl = {emp_apply, emp_cross, emp_destroy};
+static const op_impl emp_impl = {emp_apply, emp_cross, emp_destroy, NULL};
 
 ntk_status op_empirical_init(ntk_op *op)
 {

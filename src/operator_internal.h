@@ -12,6 +12,9 @@ typedef struct {
     ntk_status (*cross)(ntk_op *op, const double *Xt, size_t nt, const double *U, size_t k,
                         double *F);
     void (*destroy)(ntk_op *op);
+    /* C (n,s) = K(X, X[idx]) read from storage; NULL: from products or the
+     * cross kernel (src/operator.c) */
+    ntk_status (*columns)(ntk_op *op, const size_t *idx, size_t s, double *C);
 } op_impl;
 
 struct ntk_op {

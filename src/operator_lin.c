@@ -78,7 +78,7 @@ static void lin_destroy(ntk_op *op)
     free(s);
 }
 
-static const op_impl lin_impl = {lin_apply, lin_cross, lin_destroy};
+static const op_impl lin_impl = {lin_apply, lin_cross, lin_destroy, NULL};
 
 ntk_status op_lin_init(ntk_op *op)
 {

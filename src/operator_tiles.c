@@ -79,7 +79,7 @@ static void tiles_destroy(ntk_op *op)
     free(s);
 }
 
-static const op_impl tiles_impl = {tiles_apply, op_cross_by_tiles, tiles_destroy};
+static const op_impl tiles_impl = {tiles_apply, op_cross_by_tiles, tiles_destroy, NULL};
 
 ntk_status op_tiles_init(ntk_op *op)
 {

@@ -2,8 +2,9 @@
  * gradients (docs/theory.md §9): A (n,k) = (K + μI)⁻¹ Y with K never stored
  * when the operator is matrix-free.
  *
- * Preconditioner (Nyström, after Frangella, Tropp and Udell 2023). A
- * randomly pivoted Cholesky factor F (n, r) (src/rpchol.c) gives
+ * Preconditioner (Nyström, after Frangella, Tropp and Udell 2023;
+ * ntk_nystrom, built once and reusable for every ridge). A randomly
+ * pivoted Cholesky factor F (n, r) (src/rpchol.c) gives
  * K̂ = F Fᵀ = U Λ̂ Uᵀ (thin SVD of F, Λ̂ = Σ², λ̂_r its smallest kept value),
  * and
  *     P⁻¹ = (λ̂_r + μ) U (Λ̂ + μI)⁻¹ Uᵀ + (I − U Uᵀ),
@@ -36,27 +37,25 @@ ntk_cg_config ntk_cg_config_default(void)
     return c;
 }
 
-/* The preconditioner: U (n, q) orthonormal, in the first q columns of an
- * (n, ld) array, and the factors c_i. */
-typedef struct {
-    size_t q, ld;
-    double *U;      /* (n, ld) */
-    double *c;      /* (q) (λ̂_q + μ)/(λ̂_i + μ) − 1 */
-    double *W;      /* (q, k) scratch */
-} nystrom;
+/* The preconditioner's basis: U (n, q) orthonormal in the first q columns
+ * of an (n, ld) array, and Λ̂ (q), descending. The factors c_i depend on
+ * μ and are made per solve. */
+struct ntk_nystrom {
+    size_t n, q, ld;
+    double *U;        /* (n, ld) */
+    double *lam;      /* (q) */
+    double trace_err; /* of the factor it came from */
+};
 
-/* U Σ Vᵀ = F (n, r; leading dimension ld) in place: F becomes U (dgesdd, jobz 'O'); keeps the
- * singular values whose square is above n·ε of the largest (the rounding
- * level of F Fᵀ). */
-static ntk_status nystrom_build(nystrom *p, double *F, size_t n, size_t r, size_t ld, double mu,
-                                size_t k)
+/* U Σ Vᵀ = F (n, r; leading dimension ld) in place: F becomes U (dgesdd,
+ * jobz 'O'); keeps the directions whose σ² is above n·ε of the largest
+ * (the rounding level of F Fᵀ). */
+static ntk_status nystrom_svd(ntk_nystrom *p, double *F, size_t n, size_t r, size_t ld)
 {
-    p->q = 0, p->ld = ld, p->U = F;
-    /* c (r), W (r,k) and dgesdd's Vᵀ (r,r), which is not used */
-    p->c = ntk_alloc(ntk_size_mul(r, 1 + k + r, 1, 1), sizeof(double), "preconditioner");
-    if (!p->c) return NTK_ERR_NOMEM;
-    p->W = p->c + r;
-    double *s = p->c, *vt = p->W + r * k;
+    p->n = n, p->q = 0, p->ld = ld, p->U = F;
+    p->lam = ntk_alloc(ntk_size_mul(r, 1 + r, 1, 1), sizeof(double), "preconditioner");
+    if (!p->lam) return NTK_ERR_NOMEM;
+    double *s = p->lam, *vt = p->lam + r;   /* Vᵀ (r,r) is not used */
     lapack_int info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'O', (lapack_int)n, (lapack_int)r, F,
                                      (lapack_int)ld, s, NULL, 1, vt, (lapack_int)r);
     if (info != 0)
@@ -66,30 +65,79 @@ static ntk_status nystrom_build(nystrom *p, double *F, size_t n, size_t r, size_
                              (int)info);
     size_t q = 0;
     while (q < r && s[q] * s[q] > (double)n * DBL_EPSILON * s[0] * s[0]) q++;
-    double low = q ? s[q - 1] * s[q - 1] : 0.0;
-    if (!(low + mu > 0.0)) return NTK_OK;   /* μ = 0 and nothing kept: none */
-    for (size_t i = 0; i < q; i++) s[i] = (low + mu) / (s[i] * s[i] + mu) - 1.0;
+    for (size_t i = 0; i < q; i++) s[i] *= s[i];
     p->q = q;
     return NTK_OK;
 }
 
-/* V (n,k) ← P⁻¹ V = V + U diag(c) Uᵀ V */
-static void nystrom_apply(const nystrom *p, size_t n, size_t k, double *V)
+ntk_status ntk_nystrom_create(ntk_op *op, size_t rank, uint64_t seed, ntk_nystrom **out)
 {
-    if (p->q == 0) return;
-    int q = (int)p->q, ld = (int)p->ld;
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, q, (int)k, (int)n, 1.0, p->U, ld, V,
-                (int)k, 0.0, p->W, (int)k);
-    for (int i = 0; i < q; i++) cblas_dscal((int)k, p->c[i], p->W + (size_t)i * k, 1);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)k, q, 1.0, p->U, ld, p->W,
-                (int)k, 1.0, V, (int)k);
+    ntk_clear_error();
+    if (!op || !out) return ntk_set_error(NTK_ERR_ARG, "ntk_nystrom_create: op and out must not be NULL");
+    *out = NULL;
+    size_t n = ntk_op_size(op), got = 0;
+    if (rank == 0 || rank > n)
+        return ntk_set_error(NTK_ERR_ARG, "ntk_nystrom_create: rank %zu must be in 1..n = %zu", rank, n);
+    ntk_nystrom *p = ntk_calloc(1, sizeof *p, "preconditioner");
+    double *F = ntk_alloc(ntk_size_mul(n, rank, 1, 1), sizeof(double), "preconditioner factor");
+    ntk_status st = p && F ? NTK_OK : NTK_ERR_NOMEM;
+    if (st == NTK_OK) st = ntk_op_rpcholesky(op, rank, 0.0, seed, F, &got, &p->trace_err);
+    if (st == NTK_OK) st = nystrom_svd(p, F, n, got, rank);
+    if (st != NTK_OK) {
+        if (p) p->U = F;
+        ntk_nystrom_free(p);
+        if (!p) free(F);
+        return st;
+    }
+    *out = p;
+    return NTK_OK;
+}
+
+void ntk_nystrom_free(ntk_nystrom *p)
+{
+    if (!p) return;
+    free(p->U), free(p->lam), free(p);
+}
+
+size_t ntk_nystrom_rank(const ntk_nystrom *p) { return p ? p->q : 0; }
+
+/* P⁻¹ for one μ: c_i = (λ̂_q + μ)/(λ̂_i + μ) − 1, and (q, k) scratch. */
+typedef struct {
+    const ntk_nystrom *p;
+    size_t q;         /* 0: no preconditioning */
+    double *c, *W;
+} precond;
+
+static ntk_status precond_make(precond *P, const ntk_nystrom *p, double mu, size_t k)
+{
+    memset(P, 0, sizeof *P);
+    if (!p || p->q == 0 || !(p->lam[p->q - 1] + mu > 0.0)) return NTK_OK;   /* μ = 0 and K̂ = 0 */
+    P->c = ntk_alloc(ntk_size_mul(p->q, 1 + k, 1, 1), sizeof(double), "preconditioner");
+    if (!P->c) return NTK_ERR_NOMEM;
+    P->W = P->c + p->q;
+    double low = p->lam[p->q - 1];
+    for (size_t i = 0; i < p->q; i++) P->c[i] = (low + mu) / (p->lam[i] + mu) - 1.0;
+    P->p = p, P->q = p->q;
+    return NTK_OK;
+}
+
+/* V (n,k) ← P⁻¹ V = V + U diag(c) Uᵀ V */
+static void precond_apply(const precond *P, size_t n, size_t k, double *V)
+{
+    if (P->q == 0) return;
+    int q = (int)P->q, ld = (int)P->p->ld;
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, q, (int)k, (int)n, 1.0, P->p->U, ld, V,
+                (int)k, 0.0, P->W, (int)k);
+    for (int i = 0; i < q; i++) cblas_dscal((int)k, P->c[i], P->W + (size_t)i * k, 1);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)k, q, 1.0, P->p->U, ld,
+                P->W, (int)k, 1.0, V, (int)k);
 }
 
 typedef struct {
     ntk_op *op;
     size_t n, k;
     double mu, rtol;
-    const nystrom *pre;
+    const precond *pre;
     double *A, *R, *Z, *P, *Q;   /* (n,k) each */
     double *ynorm, *rz;          /* (k) */
     unsigned char *active;       /* (k) */
@@ -113,7 +161,7 @@ static size_t cg_begin(cg_state *s)
 {
     size_t n = s->n, k = s->k, live = 0;
     memcpy(s->Z, s->R, n * k * sizeof(double));
-    nystrom_apply(s->pre, n, k, s->Z);
+    precond_apply(s->pre, n, k, s->Z);
     memcpy(s->P, s->Z, n * k * sizeof(double));
     for (size_t j = 0; j < k; j++) {
         double rn = sqrt(col_dot(s, s->R, s->R, j));
@@ -143,7 +191,7 @@ static ntk_status cg_step(cg_state *s, size_t *live)
         if (sqrt(col_dot(s, s->R, s->R, j)) <= s->rtol * s->ynorm[j]) s->active[j] = 0;
     }
     memcpy(s->Z, s->R, n * k * sizeof(double));
-    nystrom_apply(s->pre, n, k, s->Z);
+    precond_apply(s->pre, n, k, s->Z);
     *live = 0;
     for (size_t j = 0; j < k; j++) {
         if (!s->active[j]) {
@@ -232,23 +280,25 @@ ntk_status ntk_kernel_ridge_op(ntk_op *op, const double *Y, size_t k, double rid
     memset(info, 0, sizeof *info);
     NTK_TRY(cg_check(op, Y, k, ridge, cfg, A));
     size_t n = ntk_op_size(op), r = cfg->precond_rank < n ? cfg->precond_rank : n;
-    double *F = r ? ntk_alloc(ntk_size_mul(n, r, 1, 1), sizeof(double), "preconditioner factor")
-                  : NULL;
+    if (cfg->precond && cfg->precond->n != n)
+        return ntk_set_error(NTK_ERR_ARG, "ntk_kernel_ridge_op: the preconditioner is for %zu "
+                             "points, the operator has %zu", cfg->precond->n, n);
+    ntk_nystrom *own = NULL;
+    if (!cfg->precond && r) NTK_TRY(ntk_nystrom_create(op, r, cfg->seed, &own));
+    const ntk_nystrom *pn = cfg->precond ? cfg->precond : own;
+    info->precond_rank = ntk_nystrom_rank(pn);
+    info->precond_trace_err = pn ? pn->trace_err : 0.0;
     double *buf = ntk_alloc(ntk_size_mul(n, 4 * k, 1, 1), sizeof(double), "conjugate gradients");
-    double *small = ntk_alloc(2 * k + k, sizeof(double), "conjugate gradients");
-    nystrom pre = {0};
-    ntk_status st = (r && !F) || !buf || !small ? NTK_ERR_NOMEM : NTK_OK;
-    if (st == NTK_OK && r) {
-        st = ntk_op_rpcholesky(op, r, 0.0, cfg->seed, F, &info->precond_rank, &info->precond_trace_err);
-        if (st == NTK_OK && info->precond_rank)
-            st = nystrom_build(&pre, F, n, info->precond_rank, r, ridge, k);
-    }
+    double *small = ntk_alloc(3 * k, sizeof(double), "conjugate gradients");
+    precond P = {0};
+    ntk_status st = !buf || !small ? NTK_ERR_NOMEM : precond_make(&P, pn, ridge, k);
     if (st == NTK_OK) {
-        cg_state s = {.op = op, .n = n, .k = k, .mu = ridge, .rtol = cfg->rtol, .pre = &pre,
+        cg_state s = {.op = op, .n = n, .k = k, .mu = ridge, .rtol = cfg->rtol, .pre = &P,
                       .A = A, .R = buf, .Z = buf + n * k, .P = buf + 2 * n * k, .Q = buf + 3 * n * k,
                       .ynorm = small, .rz = small + k, .active = (unsigned char *)(small + 2 * k)};
         st = cg_solve(&s, Y, cfg, info);
     }
-    free(F), free(buf), free(small), free(pre.c);
+    free(buf), free(small), free(P.c);
+    ntk_nystrom_free(own);
     return st;
 }

@@ -60,7 +60,7 @@ typedef struct {
     double *d;        /* (n) residual diagonal */
     double *cum;      /* (n) its cumulative sums */
     double *G;        /* (n, RPC_BLOCK) the block's residual columns */
-    double *Gs;       /* (RPC_BLOCK, RPC_BLOCK) its pivot block */
+    double *Gs;       /* (RPC_BLOCK, r) F(S, :), then the (s, s) pivot block */
     size_t *S;        /* (RPC_BLOCK) pivots */
     lapack_int *piv;  /* (RPC_BLOCK) dpstrf's permutation */
 } rpc_state;
@@ -150,7 +150,7 @@ ntk_status ntk_op_rpcholesky(ntk_op *op, size_t rank, double rtol, uint64_t seed
     rpc_state w = {.n = n, .r = rank};
     size_t b = RPC_BLOCK;
     w.d = ntk_alloc(ntk_size_mul(n, 2 + b, 1, 1), sizeof(double), "randomly pivoted Cholesky");
-    w.Gs = ntk_alloc(b * b, sizeof(double), "randomly pivoted Cholesky block");
+    w.Gs = ntk_alloc(b * (rank > b ? rank : b), sizeof(double), "randomly pivoted Cholesky block");
     w.S = ntk_alloc(b, sizeof(size_t), "pivots");
     w.piv = ntk_alloc(b, sizeof(lapack_int), "pivots");
     ntk_status st = w.d && w.Gs && w.S && w.piv ? NTK_OK : NTK_ERR_NOMEM;

@@ -191,6 +191,19 @@ static void test_pcg_errors(void)
     CHECK_ERR(ntk_kernel_ridge_op(op, Y, 2, 1e-6, &c, A, &info), NTK_ERR_NOCONV);
     CHECK(strstr(ntk_errmsg(), "iteration") != NULL, "%s", ntk_errmsg());
     CHECK(info.iterations == 2 && info.residual > c.rtol, "info %zu %g", info.iterations, info.residual);
+    /* a preconditioner built once gives what the per-call one gives (same
+     * seed, same operations: equal bit for bit) */
+    double B[120];
+    ntk_nystrom *pn = NULL;
+    c = ntk_cg_config_default();
+    c.precond_rank = 20;
+    CHECK_OK(ntk_kernel_ridge_op(op, Y, 2, 1e-2, &c, A, &info));
+    CHECK_OK(ntk_nystrom_create(op, 20, c.seed, &pn));
+    CHECK(ntk_nystrom_rank(pn) == info.precond_rank, "rank %zu vs %zu", ntk_nystrom_rank(pn), info.precond_rank);
+    c.precond = pn;
+    CHECK_OK(ntk_kernel_ridge_op(op, Y, 2, 1e-2, &c, B, &info));
+    CHECK(memcmp(A, B, sizeof A) == 0, "a reused preconditioner changed the solution");
+    ntk_nystrom_free(pn);
     volatile int stop = 1;
     c = ntk_cg_config_default();
     c.cancel = &stop;
