@@ -35,6 +35,7 @@ from .data import make_dataset
 from .dynamics import KernelGD, gradient_descent_mse, kernel_ridge, kernel_ridge_predict
 from .kernels import (Kernel, constants, empirical_kernel_fn, estimate_trace_factor,
                       infinite_kernel_fn, lin_features, lin_kernel, nngp, nngp_inf, ntk, ntk_inf)
+from .linearize import LinearizedNetwork, linearize
 from .network import Network
 from .run import MODELS, Run, run
 from .spectrum import eigh, kernel_distance, normalized_distance, spectrum_summary
@@ -48,5 +49,6 @@ __all__ = [
     "normalized_distance", "gradient_descent_mse", "KernelGD", "kernel_ridge",
     "kernel_ridge_predict", "run", "Run", "MODELS", "make_dataset", "set_threads",
     "get_threads", "DivergedError", "NonFiniteError", "LinAlgError", "library_path", "DEFAULTS",
-    "__version__", "predict", "Kernel", "infinite_kernel_fn", "empirical_kernel_fn",
+    "__version__", "predict", "Kernel", "infinite_kernel_fn", "empirical_kernel_fn", "linearize",
+    "LinearizedNetwork",
 ]

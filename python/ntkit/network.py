@@ -6,8 +6,10 @@ is garbage-collected (never twice).
 import ctypes
 import math
 from ctypes import byref
+from typing import Dict, Optional
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _arrays
 from ._args import float_arg, int_arg
@@ -179,27 +181,44 @@ class Network(Owned):
 
     # -- training ---------------------------------------------------------
 
-    def train(self, X, y, lr1, lr2, steps, loss="mean", log_every=1, X_test=None, y_test=None):
+    def train(self, X: ArrayLike, y: ArrayLike, lr1: float, lr2: float, steps: int,
+              loss: str = "mean", log_every: int = 1, X_test: Optional[ArrayLike] = None,
+              y_test: Optional[ArrayLike] = None, record: Optional[ArrayLike] = None
+              ) -> Dict[str, np.ndarray]:
         """Full-batch gradient descent in place, as `ntkit train`: a run of the
         network alone (no surrogate models, no kernel drift, no flips, no
         theory) through the library's driver (ntk_run_execute).
 
-        X (n,d), y (n,); rates lr1 (W; 0 freezes it) and lr2 (v; not both 0);
-        `steps` updates (at most 2**53); loss "mean" or "sum". A row is logged
-        at every step k with k % log_every == 0 and at the last step; row k
-        describes the state after k updates (row 0: the state the call starts
-        from), like metrics.csv. Training starts from the current weights and
-        measures distances from W0, v0 (the centred model subtracts f(x;θ0)).
+        Training starts from the current weights and measures distances from
+        W0, v0 (the centred model subtracts f(x;θ0)). A row is logged at every
+        step k with k % log_every == 0 and at the last step; row k describes
+        the state after k updates (row 0: the state the call starts from),
+        like metrics.csv. Ctrl-C stops the training within one step: the
+        network keeps the weights of the step reached and KeyboardInterrupt
+        is raised.
 
-        Returns a dict of arrays, one entry per logged row: step, train_loss,
-        grad_norm, w_dist_fro, v_dist, w_dist_max_row, plus test_loss when
-        X_test (nt,d) and y_test (nt,) are given. Raises DivergedError (a
-        RuntimeError, with .partial holding the rows so far) when the loss
-        or the gradient becomes non-finite; the network then holds the
-        weights of the state whose loss was not finite when they are finite,
-        else its weights before the call. Ctrl-C stops the training within
-        one step: the network keeps the weights of the step reached and
-        KeyboardInterrupt is raised.
+        Args:
+          X: (n, d) training inputs.
+          y: (n,) targets.
+          lr1: rate of the first layer W (0 freezes it).
+          lr2: rate of the second layer v (0 freezes it; not both 0).
+          steps: the number of updates (at most 2**53).
+          loss: "mean" (1/(2n) Σ r²) or "sum" (1/2 Σ r²).
+          log_every: steps between logged rows.
+          X_test, y_test: (nt, d) and (nt,) test data for test_loss, or None.
+          record: (nr, d) inputs on which the network's outputs are recorded
+            at every logged row (the "f" entry).
+
+        Returns:
+          A dict of arrays, one entry per logged row: step, train_loss,
+          grad_norm, w_dist_fro, v_dist, w_dist_max_row, plus test_loss with
+          test data and f (rows, nr) with `record`.
+
+        Raises:
+          DivergedError (a RuntimeError, with .partial holding the rows so
+          far) when the loss or the gradient becomes non-finite; the network
+          then holds the weights of the state whose loss was not finite when
+          they are finite, else its weights before the call.
         """
         X = _arrays.matrix(X, "X", cols=self.d)
         n = X.shape[0]
@@ -212,6 +231,7 @@ class Network(Owned):
         if has_test:
             X_test = _arrays.matrix(X_test, "X_test", cols=self.d)
             y_test = _arrays.vector(y_test, "y_test", X_test.shape[0])
+        Xr = None if record is None else _arrays.matrix(record, "record", cols=self.d)
         loss_kind = parse_loss(loss)
         gd = GDConfig(float_arg(lr1, "lr1"), float_arg(lr2, "lr2"), loss_kind)
         names = list(_TRAIN_COLUMNS)[:7 if has_test else 6]
@@ -225,6 +245,7 @@ class Network(Owned):
         W0, v0 = lib.ntk_net_W0(h), lib.ntk_net_v0(h)
         W, v = self.W, self.v
         ref = None
+        shift = None   # f(record; θ0) when the centred model trains as the plain one
         if not (np.array_equal(W, self.W0) and np.array_equal(v, self.v0)):
             # A run starts at its θ0. From weights that moved, the run starts at them, and
             # the distances of each row are measured from this network's θ0 on a copy of it
@@ -235,6 +256,8 @@ class Network(Owned):
                 y = self._shifted(X, y)
                 if has_test:
                     y_test = self._shifted(X_test, y_test)
+                if Xr is not None:
+                    shift = self._shifted(Xr, np.zeros(Xr.shape[0]))
                 ncfg.centered = 0
             ref = ctypes.c_void_p()
             check(lib.ntk_net_create_from(byref(self._cfg), lib.ntk_net_W0(h), lib.ntk_net_v0(h),
@@ -248,7 +271,8 @@ class Network(Owned):
                 r._overflow_hint = "lower the rates lr1, lr2"
                 cols = [r.columns.index(c) for c in _TRAIN_COLUMNS.values()][:len(names)]
                 on_row = None if ref is None else lambda run, row: _distances_from(ref, run, row)
-                log = _RowLog(r, rows, select=cols, on_row=on_row, what="the training log")
+                log = _RowLog(r, rows, select=cols, on_row=on_row, what="the training log",
+                              record=None if Xr is None else (Xr, [0]))
                 try:
                     status, msg, rep = r._execute(float(steps), float(log_every), False, log)
                 finally:   # also on Ctrl-C: the weights of the step reached
@@ -257,10 +281,10 @@ class Network(Owned):
                     k = int(rep.diverged_at) if math.isfinite(rep.diverged_at) else int(r.time)
                     self._test_overflow(r, k, loss_kind)
                     exc = error(status, "step %d" % k, msg)
-                    exc.partial = _columns(names, log.rows)
+                    exc.partial = _columns(names, log.rows, log.recorded, shift)
                     raise exc
                 check(status, None, msg)
-                return _columns(names, log.rows)
+                return _columns(names, log.rows, log.recorded, shift)
         finally:
             if ref is not None:
                 lib.ntk_net_free(ref)
@@ -314,7 +338,9 @@ def _distances_from(ref, run, row):
     row[3:6] = (wd.w_fro, wd.v_norm, wd.w_max_row)   # the positions of _TRAIN_COLUMNS
 
 
-def _columns(names, a):
+def _columns(names, a, recorded=None, shift=None):
     out = {name: a[:, j].copy() for j, name in enumerate(names)}
     out["step"] = out["step"].astype(np.int64)
+    if recorded is not None:
+        out["f"] = recorded[:, 0].copy() if shift is None else recorded[:, 0] - shift
     return out

@@ -14,8 +14,10 @@ import _thread
 import ctypes
 import threading
 from ctypes import byref
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _arrays
 from ._args import bool_arg, c_int_arg, float_arg, int_arg, size_arg
@@ -251,15 +253,15 @@ class Run(Owned):
                                 "(|y| <= %.3g)" % (self._overflow_hint, np.abs(X).max(),
                                                    np.abs(y).max()))
 
-    def predictions(self, model="nn"):
-        """(f_train (n,), f_test (nt,) or None) of a model (name or index 0..4) now."""
-        if isinstance(model, str):
-            name = model.replace("-", "_")
-            if name not in MODELS:
-                raise ValueError("unknown model %r; choose one of %s" % (model, ", ".join(MODELS)))
-            k = MODELS.index(name)
-        else:
-            k = int_arg(model, "model", 0, len(MODELS) - 1)
+    def predictions(self, model: Union[str, int] = "nn"
+                    ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """(f_train (n,), f_test (nt,) or None) of a model now.
+
+        Args:
+          model: a name of MODELS ("nn", "linearized", "lin", "ntk", "ntk_inf")
+            or its index 0..4.
+        """
+        k = _model_index(model)
         f = np.empty(self.n)
         ft = np.empty(self.nt) if self.nt else None
         check(lib.ntk_run_predictions(self.handle, k, f, ft))
@@ -267,6 +269,24 @@ class Run(Owned):
         X, _, Xt, _ = self._data
         return (_arrays.result(f, what + " (train)", X=X),
                 _arrays.result(ft, what + " (test)", X_test=Xt))
+
+    def predict(self, X: ArrayLike, model: Union[str, int] = "nn") -> np.ndarray:
+        """A model's outputs now on any inputs (ntk_run_predict_at): the network,
+        its linearisation and Hu et al.'s model evaluated at X, the kernel models
+        through the cross kernel K(X, X_train).
+
+        Args:
+          X: (n, d) inputs.
+          model: a name of MODELS or its index; it must be part of the run.
+
+        Returns:
+          f of shape (n,).
+        """
+        k = _model_index(model)
+        X = _arrays.matrix(X, "X", cols=self.d)
+        f = np.empty(X.shape[0])
+        check(lib.ntk_run_predict_at(self.handle, k, X, X.shape[0], f))
+        return _arrays.result(f, "%s predictions at t = %g" % (MODELS[k], self.time), X=X)
 
     def theory(self):
         """The theory quantities (ntk_run_theory) as a dict of floats; NaN or
@@ -292,16 +312,35 @@ class Run(Owned):
         return as_array(lib.ntk_net_W(net), (m, self.d)), as_array(lib.ntk_net_v(net), (m,))
 
 
+def _model_index(model):
+    """A model's index 0..4 from its name (MODELS; '-' for '_' accepted) or index."""
+    if isinstance(model, str):
+        name = model.replace("-", "_")
+        if name not in MODELS:
+            raise ValueError("unknown model %r; choose one of %s" % (model, ", ".join(MODELS)))
+        return MODELS.index(name)
+    return int_arg(model, "model", 0, len(MODELS) - 1)
+
+
 class _RowLog:
     """The rows the driver logs, copied into a preallocated array.
 
     `callback` is the ntk_row_fn: it copies the row (its columns `select`, or
     all) into the next row of the array, and stops the run (returns 1, with the
     reason kept in `failure`) on a ±Inf metric or when an exception occurs.
-    `on_row(run_handle, array_row)` may adjust a copied row."""
+    `on_row(run_handle, array_row)` may adjust a copied row. `record` = (X
+    (nr, d), model indices): each row also records those models' outputs on X,
+    into `recorded` (rows, models, nr)."""
 
-    def __init__(self, run, rows, select=None, on_row=None, what="the metrics log"):
+    def __init__(self, run, rows, select=None, on_row=None, what="the metrics log",
+                 record=None):
         self.run = run
+        self.record = record
+        self.rec = None
+        if record is not None:
+            Xr, models = record
+            self.rec = _arrays.empty((max(int(rows), 1), len(models), Xr.shape[0]),
+                                     "the recorded predictions")
         self.select = None if select is None else np.asarray(select)
         self.width = len(run.columns) if select is None else len(select)
         self.what = what
@@ -317,10 +356,19 @@ class _RowLog:
                 grown = _arrays.empty((2 * self.count, self.width), self.what)
                 grown[:self.count] = self.buf
                 self.buf = grown
+                if self.rec is not None:
+                    more = _arrays.empty((2 * self.count,) + self.rec.shape[1:],
+                                         "the recorded predictions")
+                    more[:self.count] = self.rec
+                    self.rec = more
             dest = self.buf[self.count]
             dest[:] = full if self.select is None else full[self.select]
             if self.on_row is not None:
                 self.on_row(run, dest)
+            if self.record is not None:
+                Xr, models = self.record
+                for j, k in enumerate(models):
+                    check(lib.ntk_run_predict_at(run, k, Xr, Xr.shape[0], self.rec[self.count, j]))
             self.count += 1
             self.run._check_row(full, full[0])
             return 0
@@ -331,6 +379,11 @@ class _RowLog:
     @property
     def rows(self):
         return self.buf[:self.count]
+
+    @property
+    def recorded(self):
+        """(rows, models, nr) predictions on the record inputs, or None."""
+        return None if self.rec is None else self.rec[:self.count]
 
 
 def _own(checked, given):
@@ -416,43 +469,75 @@ def _times(times, flow):
     return ts
 
 
-def run(X, y, X_test=None, y_test=None, d=None, width=256, act="relu", act_param=None,
-        init="gaussian", input_scale="sqrt_d", alpha=1.0, centered=False, lr1=1.0, lr2=1.0,
-        steps=1000, log_every=10, models="all", flow=False, flow_rtol=1e-6, loss="mean",
-        kernel_every=10, kernel_subsample=DEFAULTS["kernel_subsample"], quad_order=0,
-        mem_limit=0, trace_factor=None, seed=0, W0=None, v0=None, times=None, flips=True):
-    """Train the network and its surrogates side by side; the `ntkit run` experiment.
+def run(X: ArrayLike, y: ArrayLike, X_test: Optional[ArrayLike] = None,
+        y_test: Optional[ArrayLike] = None, d: Optional[int] = None, width: int = 256,
+        act: str = "relu", act_param: Optional[float] = None, init: str = "gaussian",
+        input_scale: str = "sqrt_d", alpha: float = 1.0, centered: bool = False,
+        lr1: float = 1.0, lr2: float = 1.0, steps: float = 1000, log_every: float = 10,
+        models: Union[str, Sequence[str]] = "all", flow: bool = False, flow_rtol: float = 1e-6,
+        loss: str = "mean", kernel_every: int = 10,
+        kernel_subsample: int = DEFAULTS["kernel_subsample"], quad_order: int = 0,
+        mem_limit: int = 0, trace_factor: Optional[float] = None, seed: int = 0,
+        W0: Optional[ArrayLike] = None, v0: Optional[ArrayLike] = None,
+        times: Optional[ArrayLike] = None, flips: bool = True,
+        record: Optional[ArrayLike] = None) -> Dict[str, Any]:
+    """Train the network and its surrogates side by side: the `ntkit run` experiment.
 
-    X (n,d), y (n,), X_test (nt,d), y_test (nt,) (test optional). Network
-    settings as Network (W0/v0 optional initial weights); rates lr1, lr2;
-    models "all" or a list such as "nn,linearized,ntk" (nn always runs).
-    GD: metrics at steps 0, log_every, ... and `steps`. flow=True: gradient
-    flow, `steps` is the final time and `log_every` the time between logs.
-    times: explicit non-decreasing log times instead. The NTK drift is
-    measured at every kernel_every-th log point and at the last (0: never),
-    on the first kernel_subsample training points (default
-    ntkit.DEFAULTS["kernel_subsample"]). flips: track the fraction of
-    activation signs that changed (piecewise-linear activations).
-    trace_factor None: estimated from X. The library's driver
-    (ntk_run_execute) runs the whole schedule; Ctrl-C stops it within one
-    step and raises KeyboardInterrupt.
+    The library's driver (ntk_run_execute) runs the whole schedule; Ctrl-C
+    stops it within one step and raises KeyboardInterrupt.
 
-    Returns dict(metrics={column: array over log points}, theory={...} at
-    t = 0, columns=[...], models=[...], predictions={model: (f_train,
-    f_test)} and beta_estimate at the final time, and checks={...}: the
-    theory against the run (docs/theory.md §7), from the driver's report:
-    status, t (time reached), rows, seconds, loss0 and loss_growth
-    (final/initial training loss of the network), envelope_max_ratio (max of
-    loss / envelope; <= 1: the envelope held), R_max (max row movement,
-    against theory D_bound, Du et al. 2019), flip_max, theta_max (max
-    ‖θ − θ0‖, against theory weight_bound, Chizat et al. 2019),
-    gap_lin_at_T and time_at_T (the gap to Hu et al. 2020's linear model at
-    the first logged time >= horizon_T), beta_estimate, beta_used (the
-    bound for smooth activations, the estimate otherwise: beta_from_bound
-    says which) and alpha_condition (Chizat et al.'s condition on α with
-    beta_used, also for relu and leaky relu, where it uses the estimate).
-    Raises DivergedError with .partial (the same dict up to the last good
-    log point, without predictions) if the network diverges.
+    Args:
+      X: (n, d) training inputs.
+      y: (n,) training targets.
+      X_test, y_test: (nt, d) and (nt,) test data, or None (both).
+      d: the input dimension, checked against X when given.
+      width, act, act_param, init, input_scale, alpha, centered, seed: the
+        network, as Network.
+      W0, v0: initial weights (m, d) and (m,) instead of the seed's draw (W0
+        alone: v0 from the seed).
+      lr1, lr2: rates of the first (W) and second (v) layers; 0 freezes one.
+      steps: GD steps (flow=True: the final time).
+      log_every: steps between logged rows (flow: the time between them);
+        0 and `steps` are always logged.
+      models: "all" or names among nn, linearized, lin, ntk, ntk_inf (a list
+        or a comma-separated string; nn always runs).
+      flow: True for gradient flow (t is a time), False for GD (t counts steps).
+      flow_rtol: the flow's ODE tolerance (relative and absolute).
+      loss: "mean" (1/(2n) Σ r²) or "sum" (1/2 Σ r²).
+      kernel_every: measure the NTK drift at every kernel_every-th logged row
+        and at the last (0: never).
+      kernel_subsample: training points of the drift (default
+        ntkit.DEFAULTS["kernel_subsample"]; 0: all).
+      quad_order: Gauss–Hermite order of Θ∞ and the constants (0: default).
+      mem_limit: bytes for kernel tiles (0: the library's default).
+      trace_factor: √(Tr Σ²/d) of the inputs for Hu et al.'s model; None
+        estimates it from X.
+      times: explicit non-decreasing log times instead of steps/log_every.
+      flips: track the fraction of activation signs that changed
+        (piecewise-linear activations).
+      record: (nr, d) inputs on which every model's outputs are recorded at
+        each logged row (e.g. f at t = 100 without training again).
+
+    Returns:
+      dict(metrics={column: array over logged rows}, theory={...} at t = 0,
+      columns=[...], models=[...], predictions={model: (f_train, f_test)} and
+      beta_estimate at the final time, recorded={model: (rows, nr) outputs
+      on `record`} when asked, and checks={...}: the theory against the run
+      (docs/theory.md §7), from the driver's report: status, t (time
+      reached), rows, seconds, loss0 and loss_growth (final/initial training
+      loss of the network), envelope_max_ratio (max of loss / envelope;
+      <= 1: the envelope held), R_max (max row movement, against theory
+      D_bound, Du et al. 2019), flip_max, theta_max (max ‖θ − θ0‖, against
+      theory weight_bound, Chizat et al. 2019), gap_lin_at_T and time_at_T
+      (the gap to Hu et al. 2020's linear model at the first logged time >=
+      horizon_T), beta_estimate, beta_used (the bound for smooth
+      activations, the estimate otherwise: beta_from_bound says which) and
+      alpha_condition (Chizat et al.'s condition on α with beta_used).
+
+    Raises:
+      DivergedError (a RuntimeError) with .partial (the same dict up to the
+      last good row, without predictions) if the network diverges;
+      ValueError for bad arguments.
     """
     flow = bool_arg(flow, "flow")
     ts = schedule(steps, log_every, flow) if times is None else _times(times, flow)
@@ -462,20 +547,31 @@ def run(X, y, X_test=None, y_test=None, d=None, width=256, act="relu", act_param
              kernel_every=kernel_every, kernel_subsample=kernel_subsample, flips=flips,
              quad_order=quad_order, mem_limit=mem_limit, trace_factor=trace_factor, seed=seed,
              W0=W0, v0=v0, t_max=float(np.max(ts))) as r:
-        log = _RowLog(r, ts.size + 1)
+        rec = None
+        if record is not None:
+            rec = (_arrays.matrix(record, "record", cols=r.d),
+                   [MODELS.index(m) for m in r.models])
+        log = _RowLog(r, ts.size + 1, record=rec)
         # (steps and log_every were checked by schedule, explicit times by _times)
         status, msg, rep = r._execute(float(ts[-1]), 1.0 if times is not None else
                                       float(log_every), True, log,
                                       None if times is None else ts)
         checks = _checks(rep)
         theory = struct_dict(rep.theory)
+        recorded = None
+        if rec is not None:
+            recorded = {m: log.recorded[:, j].copy() for j, m in enumerate(r.models)}
         if status == NTK_ERR_DIVERGED:
             exc = error(status, "t = %g" % rep.diverged_at, msg)
             exc.partial = _result(r, log.rows, theory)
             exc.partial["checks"] = checks
+            if recorded is not None:
+                exc.partial["recorded"] = recorded
             raise exc
         check(status, None, msg)
         out = _result(r, log.rows, theory)
+        if recorded is not None:
+            out["recorded"] = recorded
         out["predictions"] = {m: r.predictions(m) for m in r.models}
         out["beta_estimate"] = checks["beta_estimate"]
         out["checks"] = checks

@@ -1,0 +1,229 @@
+"""The network's first-order Taylor model (docs/theory.md §5; Lee et al. 2019):
+
+    f_lin(x; W, v) = f(x; W*, v*) + ⟨∇_W f(x; W*, v*), W − W*⟩ + ⟨∇_v f(x; W*, v*), v − v*⟩
+
+around the weights (W*, v*) the network had when linearize() was called. For
+f(x) = α/√m Σ_r v_r φ(w_r·x/s), with Z = X W*ᵀ/s,
+
+    f_lin(X) = f*(X) + α/√m [ (φ'(Z) ⊙ (X ΔWᵀ/s)) v* + φ(Z) Δv ].
+
+The matrix products are numpy's (BLAS), φ and φ' the library's
+(ntk_act_apply), in row blocks. Training is gradient descent (or flow) in
+parameter space, which for a model linear in its parameters is kernel GD in
+closed form with the rate-weighted empirical NTK K = J D Jᵀ at (W*, v*),
+D = diag(lr1 I, lr2 I): after t steps f_lin = y + (I − cK)^t (f_start − y) on
+the training points and the parameters have moved by D Jᵀ h_t(K)(y − f_start),
+h_t(λ) = (1 − (1 − cλ)^t)/λ (docs/theory.md §6), computed by the library.
+"""
+from ctypes import byref
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from . import _arrays
+from ._args import bool_arg, float_arg, int_arg
+from ._lib import NetConfig, check, lib, parse_loss
+from .dynamics import KernelGD
+from .kernels import ntk
+
+# rows per block of the (rows, m) activations: at most this many doubles per array
+_BLOCK_DOUBLES = 1 << 22
+
+
+class LinearizedNetwork:
+    """The first-order Taylor model of a Network at its weights when made
+    (ntkit.linearize(net)): f_lin(X, W=None, v=None) on any inputs, at any
+    weights; train(...) moves its own weights W, v (the Network is not
+    touched).
+
+    Attributes:
+      W_lin, v_lin: the expansion point (W*, v*), (m, d) and (m,).
+      W, v: the current weights (start at W_lin, v_lin; moved by train).
+    """
+
+    def __init__(self, net):
+        from .network import Network
+        if not isinstance(net, Network):
+            raise TypeError("linearize takes an ntkit.Network, got %r" % (net,))
+        self._cfg = NetConfig.from_buffer_copy(net._cfg)
+        self.d, self.width = net.d, net.width
+        self.W_lin, self.v_lin = net.W, net.v
+        self.W, self.v = self.W_lin.copy(), self.v_lin.copy()
+        c = net.config
+        # the expansion point as an uncentred network of its own: f*(X) and the kernel at it
+        self._at = Network(self.d, self.width, act=c["act"], act_param=c["act_param"],
+                           input_scale=c["input_scale"], alpha=c["alpha"], W0=self.W_lin,
+                           v0=self.v_lin)
+        self._s = c["s"]
+        # a centred model is f(x;θ) − f(x;θ0): its Taylor model subtracts f(x;θ0) too
+        self._offset = (net.W0, net.v0) if c["centered"] else None
+
+    def __repr__(self):
+        return "LinearizedNetwork(%r)" % (self._at,)
+
+    # -- evaluation -------------------------------------------------------
+
+    def _base(self, X):
+        """f*(X): the model at the expansion point (centred when the network is)."""
+        f = self._at(X)
+        if self._offset is not None:
+            f0 = np.empty(X.shape[0])
+            W0, v0 = self._offset
+            check(lib.ntk_forward(byref(self._at._cfg), W0, v0, X, X.shape[0], f0))
+            f = f - f0
+        return f
+
+    def _blocks(self, n):
+        b = max(1, _BLOCK_DOUBLES // self.width)
+        return [(i, min(n, i + b)) for i in range(0, n, b)]
+
+    def _features(self, Xb):
+        """φ(Z), φ'(Z) for Z = Xb W*ᵀ/s, by the library's activation."""
+        Z = np.ascontiguousarray(Xb @ self.W_lin.T) / self._s
+        A, D = np.empty_like(Z), np.empty_like(Z)
+        lib.ntk_act_apply(self._cfg.act, Z.size, Z, A, D)
+        return A, D
+
+    def __call__(self, X: ArrayLike, W: Optional[ArrayLike] = None,
+                 v: Optional[ArrayLike] = None) -> np.ndarray:
+        """f_lin on X at weights (W, v).
+
+        Args:
+          X: (n, d) inputs.
+          W: (m, d) first-layer weights (None: the current self.W).
+          v: (m,) second-layer weights (None: the current self.v).
+
+        Returns:
+          f_lin of shape (n,).
+        """
+        X = _arrays.matrix(X, "X", cols=self.d)
+        W = self.W if W is None else _arrays.matrix(W, "W", cols=self.d, rows=self.width)
+        v = self.v if v is None else _arrays.vector(v, "v", self.width)
+        dW, dv = W - self.W_lin, v - self.v_lin
+        f = self._base(X)
+        a = self._cfg.alpha / np.sqrt(self.width)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for i, j in self._blocks(X.shape[0]):
+                A, D = self._features(X[i:j])
+                f[i:j] += a * ((D * (X[i:j] @ dW.T) / self._s) @ self.v_lin + A @ dv)
+        return _arrays.result(f, "linearized outputs f_lin", X=X, W=W, v=v)
+
+    predict = __call__
+
+    def _vjp(self, X, r):
+        """(J_Wᵀ r (m, d), J_vᵀ r (m,)) at the expansion point, for r (n,)."""
+        gW = np.zeros((self.width, self.d))
+        gv = np.zeros(self.width)
+        a = self._cfg.alpha / np.sqrt(self.width)
+        for i, j in self._blocks(X.shape[0]):
+            A, D = self._features(X[i:j])
+            gW += ((D * r[i:j, None]) * self.v_lin).T @ X[i:j]
+            gv += A.T @ r[i:j]
+        return a / self._s * gW, a * gv
+
+    # -- training ---------------------------------------------------------
+
+    def train(self, X: ArrayLike, y: ArrayLike, lr1: float, lr2: float, steps: float,
+              loss: str = "mean", flow: bool = False, log_every: Optional[float] = None,
+              X_test: Optional[ArrayLike] = None, y_test: Optional[ArrayLike] = None,
+              allow_unstable: bool = False) -> Dict[str, np.ndarray]:
+        """Gradient descent (or flow) of the linearized model from its current
+        weights, in closed form; the weights W, v move to where `steps` ends.
+
+        Args:
+          X: (n, d) training inputs.
+          y: (n,) targets.
+          lr1: rate of W (0 freezes it).
+          lr2: rate of v (0 freezes it).
+          steps: GD steps (a whole number), or the final time with flow=True.
+          loss: "mean" (1/(2n) Σ r²) or "sum" (1/2 Σ r²).
+          flow: True for gradient flow.
+          log_every: the interval of the returned log (None: only 0 and steps).
+          X_test, y_test: (nt, d) and (nt,) test data for test_loss, or None.
+          allow_unstable: accept a GD rate above the stability limit
+            c·λ_max(K) > 2 (refused with a ValueError otherwise).
+
+        Returns:
+          dict(step (GD) or time (flow), train_loss, and test_loss with test
+          data), one entry per logged time.
+        """
+        X = _arrays.matrix(X, "X", cols=self.d)
+        n = X.shape[0]
+        y = _arrays.vector(y, "y", n)
+        flow = bool_arg(flow, "flow")
+        lr1, lr2 = float_arg(lr1, "lr1"), float_arg(lr2, "lr2")
+        if lr1 < 0 or lr2 < 0 or lr1 == lr2 == 0:
+            raise ValueError("lr1 and lr2 must be >= 0 and not both 0, got %r, %r" % (lr1, lr2))
+        ts = _log_times(steps, log_every, flow)
+        if (X_test is None) != (y_test is None):
+            raise ValueError("pass both X_test and y_test, or neither")
+        loss_kind = parse_loss(loss)
+        K = ntk(self._at, X, layer=(lr1, lr2))            # J D Jᵀ at the expansion point
+        f_start = self(X)
+        kgd = KernelGD(K, y, 1.0, loss, flow, "eig", 0.0, allow_unstable)
+        Kt = f0t = None
+        if X_test is not None:
+            X_test = _arrays.matrix(X_test, "X_test", cols=self.d)
+            y_test = _arrays.vector(y_test, "y_test", X_test.shape[0])
+            Kt, f0t = ntk(self._at, X_test, X, layer=(lr1, lr2)), self(X_test)
+            u, ut = kgd(ts, f_start, f0t, Kt)
+        else:
+            u = kgd(ts, f_start)
+        out = {"time" if flow else "step": ts if flow else ts.astype(np.int64),
+               "train_loss": np.array([lib.ntk_loss_value(loss_kind, uj, y, n) for uj in u])}
+        if X_test is not None:
+            out["test_loss"] = np.array([lib.ntk_loss_value(loss_kind, uj, y_test, len(y_test))
+                                         for uj in ut])
+        # the parameters: Δθ = D Jᵀ h_T(K)(y − f_start), h_T(K)(y − f_start) as the test
+        # prediction of the identity kernel block
+        beta = kgd(ts[-1], f_start, np.zeros(n), np.eye(n))[1]
+        gW, gv = self._vjp(X, beta)
+        self.W, self.v = self.W + lr1 * gW, self.v + lr2 * gv
+        _arrays.result(self.W, "linearized weights W", hint="lower the rates lr1, lr2")
+        _arrays.result(self.v, "linearized weights v", hint="lower the rates lr1, lr2")
+        return {k: _arrays.result(v, "linearized model: " + k) for k, v in out.items()}
+
+    def reset(self):
+        """Put the weights back to the expansion point."""
+        self.W, self.v = self.W_lin.copy(), self.v_lin.copy()
+
+    @property
+    def weights(self) -> Tuple[np.ndarray, np.ndarray]:
+        """(W, v), the current weights (copies)."""
+        return self.W.copy(), self.v.copy()
+
+
+def _log_times(steps, log_every, flow):
+    if flow:
+        T = float_arg(steps, "steps")
+        if T < 0:
+            raise ValueError("steps (the final time of the flow) must be >= 0, got %r" % T)
+        if log_every is None:
+            return np.array([0.0, T]) if T > 0 else np.array([0.0])
+        dt = float_arg(log_every, "log_every")
+        if not dt > 0:
+            raise ValueError("log_every must be > 0, got %r" % dt)
+        ts = np.arange(0.0, T, dt)
+        return np.append(ts, T)
+    T = int_arg(steps, "steps (a whole number of GD steps)", 0, 2 ** 53)
+    every = max(T, 1) if log_every is None else int_arg(log_every, "log_every", 1, 2 ** 53)
+    _arrays.check_mem(8 * (T // every + 2), "the log (raise log_every)")
+    ts = np.arange(0, T + 1, every, dtype=float)
+    return ts if ts[-1] == T else np.append(ts, float(T))
+
+
+def linearize(net) -> LinearizedNetwork:
+    """The first-order Taylor model of `net` at its current weights (W*, v*):
+    f_lin(X, W, v) = f(X; W*, v*) + J(X; W*, v*)·(θ − θ*) (Lee et al. 2019), as
+    neural-tangents' nt.linearize.
+
+    Args:
+      net: an ntkit.Network (not modified; later changes to it do not move
+        the expansion point).
+
+    Returns:
+      A LinearizedNetwork: call it as f_lin(X, W=None, v=None); train(...)
+      trains it in parameter space in closed form.
+    """
+    return LinearizedNetwork(net)
