@@ -144,8 +144,8 @@ class LazyWidth:
         rep.notes.append(
             "The −1/2 for the gap and the drift is an upper bound from norms: the Hessian of f is a sum of m "
             "per-neuron blocks of size O(m^(−1/2)), and the movement is O(1) in total. Per neuron the "
-            "second-order terms carry the sign of v_r, so they partly cancel like a random sum, and the "
-            "typical gap can fall faster than the bound (up to m^(−1)); the measured exponents (%s for the "
+            "second-order terms carry the sign of v_r; if they cancelled like an independent random sum the "
+            "gap would fall like m^(−1) (a heuristic, not a check here). The measured exponents (%s for the "
             "gap, %s for the drift) lie between the two." % (
                 pm(fN["sqrt_gap"]["mean"], fN["sqrt_gap"]["sd"], fN["sqrt_gap"]["se"]),
                 pm(fN["drift"]["mean"], fN["drift"]["sd"], fN["drift"]["se"])))
