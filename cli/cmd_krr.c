@@ -179,10 +179,14 @@ static int setup_cholesky(const cli_args *a, const cli_kernel_opts *o, krr_probl
     p->K = malloc(n * n * sizeof(double));
     p->Kt = malloc(nt * n * sizeof(double));
     if (!p->K || !p->Kt) return cli_fail("out of memory for %zu x %zu kernels", n, n);
-    double tf = NAN;
-    size_t tiles = budget - need;
-    return cli_kernel_compute(o, a, &p->X, NULL, tiles, p->K, &tf) ||
-           cli_kernel_compute(o, a, &p->Xt, &p->X, tiles, p->Kt, &tf);
+    /* one description for both blocks: the lin kinds' trace factor is the
+     * training inputs' */
+    if (cli_kernel_desc(o, a, &p->X, budget - need, &p->held, NULL)) return 1;
+    const ntk_kernel_desc *kd = &p->held.desc;
+    if (ntk_kernel(kd, p->X.data, n, NULL, 0, p->K) != NTK_OK ||
+        ntk_kernel(kd, p->Xt.data, nt, p->X.data, n, p->Kt) != NTK_OK)
+        return cli_fail("%s kernel: %s", ntk_kernel_source_name(o->kind->src), ntk_errmsg());
+    return 0;
 }
 
 /* cg: the preconditioner's rank within a quarter of the budget, then the
