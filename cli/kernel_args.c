@@ -206,64 +206,15 @@ void cli_kernel_held_free(cli_kernel_held *h)
     memset(h, 0, sizeof *h);
 }
 
-/* The kernel's description and what it points to (network settings,
- * weights), for ntk_kernel or ntk_kernel_write_npy. */
-typedef struct {
-    ntk_kernel_desc k;
-    ntk_net_config cfg;
-    ntk_array W, v;
-    ntk_net *net;
-} kernel_setup;
-
-static void setup_free(kernel_setup *s)
-{
-    ntk_array_free(&s->W);
-    ntk_array_free(&s->v);
-    ntk_net_free(s->net);
-    s->net = NULL;
-}
-
-/* s (which k points into: it must stay where it is) from the options. */
-static int setup_kernel(const cli_kernel_opts *o, const cli_args *a, const ntk_array *X,
-                        size_t tile_limit, kernel_setup *s, double *tf_used)
-{
-    memset(s, 0, sizeof *s);
-    if (kernel_net(o, a, X, &s->cfg)) return 1;
-    ntk_kernel_desc *k = &s->k;
-    *k = ntk_kernel_desc_default(o->kind->src, &s->cfg);
-    k->c1 = o->kind->c1;
-    k->c2 = o->kind->c2;
-    k->quad_order = o->quad_order;
-    k->mem_limit = tile_limit;
-    k->trace_factor = o->trace_factor;
-    k->diagonal = o->diagonal;
-    if (o->kind->src == NTK_KERNEL_LIN && k->trace_factor < 0 &&
-        ntk_trace_factor(X->data, X->rows, X->cols, &k->trace_factor) != NTK_OK)
-        return cli_fail("%s; pass --trace-factor F (1 for isotropic inputs)", ntk_errmsg());
-    if (o->kind->src == NTK_KERNEL_LIN) *tf_used = k->trace_factor;
-    if (o->kind->src == NTK_KERNEL_EMPIRICAL && o->weights_dir) {
-        if (run_weights(o->weights_dir, o->at_init, &s->cfg, &s->W, &s->v)) return 1;
-        k->W = s->W.data, k->v = s->v.data;
-    } else if (o->kind->src == NTK_KERNEL_EMPIRICAL) {
-        /* the initial weights 'ntkit train' would draw from these flags */
-        if (ntk_mem_check(ntk_size_mul(s->cfg.m, s->cfg.d + 1, 2, sizeof(double)), 0,
-                          "the network's weights") != NTK_OK)
-            return cli_fail_lib("--width");
-        if (ntk_net_create(&s->cfg, &s->net) != NTK_OK) return cli_fail_lib("network");
-        k->W = ntk_net_W0(s->net), k->v = ntk_net_v0(s->net);
-    }
-    return 0;
-}
-
 int cli_kernel_compute(const cli_kernel_opts *o, const cli_args *a, const ntk_array *X,
                        const ntk_array *X2, size_t tile_limit, double *K, double *tf_used)
 {
-    kernel_setup s;
-    int rc = setup_kernel(o, a, X, tile_limit, &s, tf_used);
+    cli_kernel_held h;
+    int rc = cli_kernel_desc(o, a, X, tile_limit, &h, tf_used);
     ntk_status st = rc ? NTK_OK
-                       : ntk_kernel(&s.k, X->data, X->rows, X2 ? X2->data : NULL,
+                       : ntk_kernel(&h.desc, X->data, X->rows, X2 ? X2->data : NULL,
                                     X2 ? X2->rows : 0, K);
-    setup_free(&s);
+    cli_kernel_held_free(&h);
     if (rc) return rc;
     char tb[32];
     if (st == NTK_ERR_NOMEM && o->mem_limit)
@@ -278,13 +229,13 @@ int cli_kernel_compute(const cli_kernel_opts *o, const cli_args *a, const ntk_ar
 int cli_kernel_write(const cli_kernel_opts *o, const cli_args *a, const ntk_array *X,
                      const ntk_array *X2, int f32, double *tf_used)
 {
-    kernel_setup s;
-    int rc = setup_kernel(o, a, X, 0, &s, tf_used);
+    cli_kernel_held h;
+    int rc = cli_kernel_desc(o, a, X, 0, &h, tf_used);
     ntk_status st = rc ? NTK_OK
-                       : ntk_kernel_write_npy(&s.k, X->data, X->rows, X2 ? X2->data : NULL,
+                       : ntk_kernel_write_npy(&h.desc, X->data, X->rows, X2 ? X2->data : NULL,
                                               X2 ? X2->rows : 0, o->out_path, o->mem_limit, f32,
                                               &cli_interrupted);
-    setup_free(&s);
+    cli_kernel_held_free(&h);
     if (rc) return rc;
     if (st == NTK_ERR_NOMEM && o->mem_limit) return cli_fail("--mem-limit: %s", ntk_errmsg());
     if (st != NTK_OK) return cli_fail("--out: %s", ntk_errmsg());

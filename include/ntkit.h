@@ -275,20 +275,51 @@ void ntk_net_weight_dist(const ntk_net *net, ntk_weight_dist *out);
  * ==================================================================== */
 
 typedef struct {
-    double *data;       /* rows*cols values, row-major, owned */
+    double *data;       /* rows*cols values, row-major, owned: release with ntk_array_free
+                           only (it may point into a mapping, never free or realloc it) */
     size_t rows, cols;  /* a 1-d array has cols = 1 and ndim = 1 */
     int ndim;
+    void *map;          /* NULL, or the mapping data points into (ntk_npy_map) */
+    size_t map_len;     /* its length in bytes */
 } ntk_array;
 
-void ntk_array_free(ntk_array *a);   /* frees data, zeroes the struct */
+void ntk_array_free(ntk_array *a);   /* frees or unmaps data, zeroes the struct */
 
 /* Read a C-order .npy of float32/float64 (either byte order), 1-d or 2-d,
  * into float64. Rejects Fortran order, other dtypes, truncation and NaN/Inf. */
 ntk_status ntk_npy_read(const char *path, ntk_array *out);
+/* As ntk_npy_read, with the same checks, but a little-endian float64 file
+ * (numpy's default) is memory-mapped instead of copied: data points into a
+ * private copy-on-write mapping (MAP_PRIVATE), so the values are read from
+ * the file as they are used, the array may be modified in place and the file
+ * never changes. Other files are loaded (out->map stays NULL). The file must
+ * not be truncated while the array lives: pages not yet copied are read from
+ * it. The NaN/Inf check reads every value once. */
+ntk_status ntk_npy_map(const char *path, ntk_array *out);
 /* Write float64 .npy (ndim 1: shape (rows,), ndim 2: (rows, cols)) through a
  * temporary file renamed into place. */
 ntk_status ntk_npy_write(const char *path, const double *data, size_t rows, size_t cols,
                          int ndim);
+
+/* A .npy larger than memory, written row block by row block: open checks
+ * that the whole file fits (the destination file system's free space and
+ * the file-size limit, NTK_ERR_IO naming both sizes) and writes the header
+ * of a C-order little-endian (rows, cols) array, or (rows,) with ndim 1 and
+ * cols 1, of float64, or of float32 with dtype_f32 = 1, into a temporary file
+ * next to path (as ntk_stream_open: a signal handler's ntk_tmpfiles_remove
+ * removes it); each call of rows appends nrows rows given as float64
+ * (nrows*cols values); commit puts the file in place once every row is
+ * written, discard removes it; both free the writer. float32 rounds each
+ * value to the nearest float: relative error at most 2^-24 for |x| >=
+ * 2^-126, absolute at most 2^-150 below; a value beyond ±FLT_MAX is
+ * NTK_ERR_NONFINITE. After a failed call only discard (or commit, which
+ * refuses) is left. */
+typedef struct ntk_npy_writer ntk_npy_writer;
+ntk_status ntk_npy_writer_open(const char *path, size_t rows, size_t cols, int ndim, int dtype_f32,
+                               ntk_npy_writer **out);
+ntk_status ntk_npy_writer_rows(ntk_npy_writer *w, const double *x, size_t nrows);
+ntk_status ntk_npy_writer_commit(ntk_npy_writer *w);
+void ntk_npy_writer_discard(ntk_npy_writer *w);
 
 /* Output files (src/fileio.c). Every file the library writes goes to a
  * temporary file next to its destination and is renamed onto it only when
@@ -319,6 +350,10 @@ ntk_status ntk_outset_create(ntk_outset **out);
 ntk_status ntk_outset_add(ntk_outset *o, const char *path, const void *buf, size_t len);
 ntk_status ntk_outset_add_npy(ntk_outset *o, const char *path, const double *data, size_t rows,
                               size_t cols, int ndim);
+/* As ntk_outset_add_npy, written as float32 ('<f4', rounded as by
+ * ntk_npy_writer_open; a float32 copy of the values is made). */
+ntk_status ntk_outset_add_npy_f32(ntk_outset *o, const char *path, const double *data,
+                                  size_t rows, size_t cols, int ndim);
 ntk_status ntk_outset_commit(ntk_outset *o);
 void ntk_outset_free(ntk_outset *o);
 
@@ -481,6 +516,21 @@ const char *ntk_kernel_source_name(ntk_kernel_source source);
  * Every entry is checked finite (NTK_ERR_NONFINITE names the overflow). */
 ntk_status ntk_kernel(const ntk_kernel_desc *k, const double *X1, size_t n1, const double *X2,
                       size_t n2, double *K);
+/* The kernel of ntk_kernel written to a .npy at path without holding it in
+ * memory (src/kernel_file.c): row blocks K(X1[rows], X2) (X2 NULL: X1, the
+ * symmetric kernel; k->diagonal: the diagonal, shape (n1,)) appended to a
+ * temporary file put in place when complete, as ntk_npy_writer_open (the
+ * whole file's size is checked against the free space and the file-size
+ * limit before any work). mem_limit: bytes for the row block and the kernel's
+ * scratch, the inputs excluded (0: half of the available memory);
+ * NTK_ERR_NOMEM with the estimate when one row does not fit. dtype_f32 = 1
+ * writes float32 (entries rounded to 2^-24 relative). Between row blocks a
+ * nonzero *cancel (cancel may be NULL) stops with NTK_ERR_INTERRUPTED and no
+ * file. A symmetric kernel costs twice the in-memory work (both triangles
+ * are computed); entries match ntk_kernel's to rounding, not bit for bit. */
+ntk_status ntk_kernel_write_npy(const ntk_kernel_desc *k, const double *X1, size_t n1,
+                                const double *X2, size_t n2, const char *path, size_t mem_limit,
+                                int dtype_f32, const volatile int *cancel);
 
 /* ======================================================================
  * Kernel operators (src/operator*.c), docs/theory.md §9

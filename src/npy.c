@@ -4,9 +4,14 @@
 #include "readers.h"
 
 #include <errno.h>
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define NPY_MAGIC "\x93NUMPY"
@@ -16,7 +21,8 @@
 void ntk_array_free(ntk_array *a)
 {
     if (!a) return;
-    free(a->data);
+    if (a->map) munmap(a->map, a->map_len);
+    else free(a->data);
     memset(a, 0, sizeof *a);
 }
 
@@ -293,8 +299,29 @@ static void describe_shape(const npy_header *h, char *buf, size_t cap)
     else snprintf(buf, cap, "%zux%zu %s", h->shape[0], h->shape[1], type);
 }
 
-/* Header checked against the file size, then the values -> out. */
-static ntk_status read_npy(npy_src *src, const char *path, size_t fsize, ntk_array *out)
+/* The values of a file whose bytes are already C-order float64 in the
+ * host's byte order, at an offset a double may sit at: mapped copy-on-write
+ * (MAP_PRIVATE, so writes to the array never reach the file) -> out->data.
+ * Returns 0 when the layout does not allow it or mmap fails; the caller then
+ * loads the values (the stream still stands at the first value). */
+static int map_values(npy_src *src, const npy_header *h, size_t data_off, size_t need,
+                      ntk_array *out)
+{
+    if (!src->fp || need == 0 || h->esz != (int)sizeof(double) ||
+        h->big_endian != host_big_endian() || data_off % sizeof(double) != 0)
+        return 0;
+    size_t len = data_off + need;   /* <= the file size: checked by the caller */
+    void *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fileno(src->fp), 0);
+    if (base == MAP_FAILED) return 0;
+    out->map = base;
+    out->map_len = len;
+    out->data = (double *)((unsigned char *)base + data_off);
+    return 1;
+}
+
+/* Header checked against the file size, then the values -> out, mapped
+ * when map = 1 and map_values allows it, else loaded. */
+static ntk_status read_npy(npy_src *src, const char *path, size_t fsize, int map, ntk_array *out)
 {
     size_t hlen = 0, data_off = 0;
     npy_header h = {0};
@@ -312,29 +339,41 @@ static ntk_status read_npy(npy_src *src, const char *path, size_t fsize, ntk_arr
                              "%s: truncated: header says %s (%zu bytes of data) but only %zu "
                              "bytes follow; the file is incomplete, re-save it",
                              path, desc, need, fsize - data_off);
-    NTK_TRY(ntk_mem_check(ntk_size_mul(rows, cols, sizeof(double), 1), 0, path));
-    out->data = ntk_alloc(rows * cols, sizeof(double), path);
-    if (!out->data) return NTK_ERR_NOMEM;
+    if (!(map && map_values(src, &h, data_off, need, out))) {
+        NTK_TRY(ntk_mem_check(ntk_size_mul(rows, cols, sizeof(double), 1), 0, path));
+        out->data = ntk_alloc(rows * cols, sizeof(double), path);
+        if (!out->data) return NTK_ERR_NOMEM;
+        NTK_TRY(read_values(src, path, &h, rows * cols, out->data));
+    }
     out->rows = rows;
     out->cols = cols;
     out->ndim = h.ndim;
-    NTK_TRY(read_values(src, path, &h, rows * cols, out->data));
     return ntk_check_finite(out->data, rows * cols, path);
 }
 
-ntk_status ntk_npy_read(const char *path, ntk_array *out)
+static ntk_status read_file(const char *path, int map, ntk_array *out, const char *fn)
 {
-    if (!out) return ntk_set_error(NTK_ERR_ARG, "ntk_npy_read: output array is NULL");
+    if (!out) return ntk_set_error(NTK_ERR_ARG, "%s: output array is NULL", fn);
     memset(out, 0, sizeof *out);
-    if (!path) return ntk_set_error(NTK_ERR_ARG, "ntk_npy_read: path is NULL");
+    if (!path) return ntk_set_error(NTK_ERR_ARG, "%s: path is NULL", fn);
     FILE *fp;
     size_t size;
     NTK_TRY(ntk_input_open(path, &fp, &size));
     npy_src src = {fp, NULL, 0, 0};
-    ntk_status st = read_npy(&src, path, size, out);
-    fclose(fp);
+    ntk_status st = read_npy(&src, path, size, map, out);
+    fclose(fp);   /* a mapping outlives the descriptor */
     if (st != NTK_OK) ntk_array_free(out);
     return st;
+}
+
+ntk_status ntk_npy_read(const char *path, ntk_array *out)
+{
+    return read_file(path, 0, out, "ntk_npy_read");
+}
+
+ntk_status ntk_npy_map(const char *path, ntk_array *out)
+{
+    return read_file(path, 1, out, "ntk_npy_map");
 }
 
 ntk_status ntk_npy_parse(const char *name, const unsigned char *buf, size_t len, ntk_array *out)
@@ -343,7 +382,7 @@ ntk_status ntk_npy_parse(const char *name, const unsigned char *buf, size_t len,
     memset(out, 0, sizeof *out);
     if (!buf && len > 0) return ntk_set_error(NTK_ERR_ARG, "ntk_npy_parse: buffer is NULL");
     npy_src src = {NULL, buf, len, 0};
-    ntk_status st = read_npy(&src, name ? name : "(buffer)", len, out);
+    ntk_status st = read_npy(&src, name ? name : "(buffer)", len, 0, out);
     if (st != NTK_OK) ntk_array_free(out);
     return st;
 }
@@ -352,15 +391,18 @@ ntk_status ntk_npy_parse(const char *name, const unsigned char *buf, size_t len,
  * Writing
  * ------------------------------------------------------------------- */
 
-/* Version 1.0 preamble + '<f8' header padded with spaces and '\n' to a
- * multiple of 64 bytes -> pre; returns its length. */
-static size_t npy_preamble(size_t rows, size_t cols, int ndim, unsigned char pre[256])
+/* Version 1.0 preamble + '<f8' (or '<f4' when f32) header padded with
+ * spaces and '\n' to a multiple of 64 bytes -> pre; returns its length. */
+static size_t npy_preamble(size_t rows, size_t cols, int ndim, int f32, unsigned char pre[256])
 {
     char dict[160];
+    const char *descr = f32 ? "<f4" : "<f8";
     int dlen = ndim == 1
-        ? snprintf(dict, sizeof dict, "{'descr': '<f8', 'fortran_order': False, 'shape': (%zu,), }", rows)
-        : snprintf(dict, sizeof dict, "{'descr': '<f8', 'fortran_order': False, 'shape': (%zu, %zu), }",
-                   rows, cols);
+        ? snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%zu,), }",
+                   descr, rows)
+        : snprintf(dict, sizeof dict,
+                   "{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }", descr, rows,
+                   cols);
     size_t total = (10 + (size_t)dlen + 1 + 63) / 64 * 64;
     size_t hlen = total - 10;
     memcpy(pre, NPY_MAGIC, NPY_MAGIC_LEN);
@@ -374,63 +416,270 @@ static size_t npy_preamble(size_t rows, size_t cols, int ndim, unsigned char pre
     return total;
 }
 
-/* x (count) -> out (count) with each value's bytes reversed. */
-static void swap_values(const double *x, size_t count, double *out)
+/* x (count) -> out as little-endian float64 bytes or, when f32, float32
+ * bytes (each value rounded to the nearest float). Returns count, or the
+ * index of the first value float32 cannot hold (NaN, Inf or beyond FLT_MAX),
+ * where the encoding stops. */
+static size_t encode_values(const double *x, size_t count, int f32, unsigned char *out)
 {
+    const int swap = host_big_endian();
+    const size_t esz = f32 ? 4 : 8;
     for (size_t i = 0; i < count; i++) {
-        unsigned char b[8], r[8];
-        memcpy(b, &x[i], 8);
-        for (int k = 0; k < 8; k++) r[k] = b[7 - k];
-        memcpy(&out[i], r, 8);
+        unsigned char b[8], *dst = out + i * esz;
+        if (f32) {
+            if (!(fabs(x[i]) <= (double)FLT_MAX)) return i;
+            float f = (float)x[i];
+            memcpy(b, &f, 4);
+        } else {
+            memcpy(b, &x[i], 8);
+        }
+        for (size_t k = 0; k < esz; k++) dst[k] = b[swap ? esz - 1 - k : k];
     }
+    return count;
+}
+
+static ntk_status beyond_f32(const char *path, double value, size_t row, size_t col)
+{
+    return ntk_set_error(NTK_ERR_NONFINITE,
+                         "%s: the value %g at row %zu, column %zu is beyond the float32 range "
+                         "(|x| <= 3.4e38); write it as float64", path, value, row, col);
+}
+
+/* ndim, cols and the byte count of a (rows, cols) array of esz-byte values. */
+static ntk_status check_shape(const char *fn, size_t rows, size_t cols, int ndim, size_t esz,
+                              size_t *bytes)
+{
+    if (ndim != 1 && ndim != 2)
+        return ntk_set_error(NTK_ERR_ARG, "%s: ndim must be 1 or 2, got %d", fn, ndim);
+    if (ndim == 1 && cols != 1)
+        return ntk_set_error(NTK_ERR_ARG, "%s: a 1-d array needs cols = 1, got %zu", fn, cols);
+    *bytes = ntk_size_mul(rows, cols, esz, 1);
+    if (*bytes == SIZE_MAX)
+        return ntk_set_error(NTK_ERR_ARG, "%s: %zu x %zu overflows", fn, rows, cols);
+    return NTK_OK;
 }
 
 /* The .npy bytes of data (rows, cols), or (rows) when ndim = 1 and
- * cols = 1, as two spans: the preamble (in pre) and the values, little-endian
- * (on a big-endian host a swapped copy in *le, which the caller frees). */
-static ntk_status npy_spans(const double *data, size_t rows, size_t cols, int ndim,
-                            unsigned char pre[256], ntk_span spans[2], double **le)
+ * cols = 1, as two spans: the preamble (in pre) and the values,
+ * little-endian float64, or float32 when f32 (then, and on a big-endian
+ * host, an encoded copy in *enc, which the caller frees). */
+static ntk_status npy_spans(const char *fn, const char *path, const double *data, size_t rows,
+                            size_t cols, int ndim, int f32, unsigned char pre[256],
+                            ntk_span spans[2], unsigned char **enc)
 {
-    *le = NULL;
-    if (ndim != 1 && ndim != 2)
-        return ntk_set_error(NTK_ERR_ARG, "ntk_npy_write: ndim must be 1 or 2, got %d", ndim);
-    if (ndim == 1 && cols != 1)
-        return ntk_set_error(NTK_ERR_ARG, "ntk_npy_write: a 1-d array needs cols = 1, got %zu",
-                             cols);
-    size_t bytes = ntk_size_mul(rows, cols, sizeof(double), 1);
-    if (bytes == SIZE_MAX)
-        return ntk_set_error(NTK_ERR_ARG, "ntk_npy_write: %zu x %zu overflows", rows, cols);
-    if (!data && bytes > 0) return ntk_set_error(NTK_ERR_ARG, "ntk_npy_write: data is NULL");
-    spans[0] = (ntk_span){pre, npy_preamble(rows, cols, ndim, pre)};
+    *enc = NULL;
+    size_t bytes;
+    NTK_TRY(check_shape(fn, rows, cols, ndim, f32 ? 4 : 8, &bytes));
+    if (!data && bytes > 0) return ntk_set_error(NTK_ERR_ARG, "%s: data is NULL", fn);
+    spans[0] = (ntk_span){pre, npy_preamble(rows, cols, ndim, f32, pre)};
     spans[1] = (ntk_span){data, bytes};
-    if (!host_big_endian()) return NTK_OK;
-    *le = ntk_alloc(rows * cols, sizeof(double), "little-endian copy");
-    if (!*le) return NTK_ERR_NOMEM;
-    swap_values(data, rows * cols, *le);
-    spans[1].buf = *le;
+    if (!f32 && !host_big_endian()) return NTK_OK;
+    *enc = ntk_alloc(bytes ? bytes : 1, 1, f32 ? "float32 copy" : "little-endian copy");
+    if (!*enc) return NTK_ERR_NOMEM;
+    size_t bad = encode_values(data, rows * cols, f32, *enc);
+    if (bad < rows * cols) {
+        free(*enc);
+        *enc = NULL;
+        return beyond_f32(path, data[bad], bad / cols, bad % cols);
+    }
+    spans[1].buf = *enc;
     return NTK_OK;
+}
+
+static ntk_status outset_add(ntk_outset *o, const char *path, const double *data, size_t rows,
+                             size_t cols, int ndim, int f32)
+{
+    unsigned char pre[256], *enc;
+    ntk_span spans[2];
+    NTK_TRY(npy_spans(f32 ? "ntk_outset_add_npy_f32" : "ntk_outset_add_npy", path, data, rows,
+                      cols, ndim, f32, pre, spans, &enc));
+    ntk_status st = ntk_outset_add_spans(o, path, spans, 2);
+    free(enc);
+    return st;
 }
 
 ntk_status ntk_outset_add_npy(ntk_outset *o, const char *path, const double *data, size_t rows,
                               size_t cols, int ndim)
 {
-    unsigned char pre[256];
-    ntk_span spans[2];
-    double *le;
-    NTK_TRY(npy_spans(data, rows, cols, ndim, pre, spans, &le));
-    ntk_status st = ntk_outset_add_spans(o, path, spans, 2);
-    free(le);
-    return st;
+    return outset_add(o, path, data, rows, cols, ndim, 0);
+}
+
+ntk_status ntk_outset_add_npy_f32(ntk_outset *o, const char *path, const double *data,
+                                  size_t rows, size_t cols, int ndim)
+{
+    return outset_add(o, path, data, rows, cols, ndim, 1);
 }
 
 ntk_status ntk_npy_write(const char *path, const double *data, size_t rows, size_t cols,
                          int ndim)
 {
-    unsigned char pre[256];
+    unsigned char pre[256], *enc;
     ntk_span spans[2];
-    double *le;
-    NTK_TRY(npy_spans(data, rows, cols, ndim, pre, spans, &le));
+    NTK_TRY(npy_spans("ntk_npy_write", path, data, rows, cols, ndim, 0, pre, spans, &enc));
     ntk_status st = ntk_write_spans_atomic(path, spans, 2);
-    free(le);
+    free(enc);
+    return st;
+}
+
+/* ---------------------------------------------------------------------
+ * Files written row block by row block
+ * ------------------------------------------------------------------- */
+
+/* bytes -> "512 B", "1.5 GiB" in buf (32 chars); returns buf. */
+static const char *fmt_bytes(uintmax_t bytes, char *buf)
+{
+    static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024.0 && u < 6) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(buf, 32, u ? "%.3g %s" : "%.0f %s", v, unit[u]);
+    return buf;
+}
+
+/* NTK_ERR_IO now, before any work, when a regular file of `bytes` cannot be
+ * written at path: beyond the file-size limit, or more than the free space
+ * of the file system that holds it (the earlier file at path, if any, stays
+ * until the new one is complete, so all of `bytes` must be free). A device
+ * or FIFO destination is written through and not checked. */
+static ntk_status check_room(const char *path, size_t bytes)
+{
+    struct stat sb;
+    char dir[4096];
+    const char *where = path;
+    if (stat(path, &sb) == 0) {
+        if (!S_ISREG(sb.st_mode)) return NTK_OK;
+    } else {
+        if (errno != ENOENT) return NTK_OK;   /* opening the file reports it */
+        const char *slash = strrchr(path, '/');
+        size_t len = slash ? (size_t)(slash - path) : 0;
+        if (len >= sizeof dir) return NTK_OK;
+        if (!slash) snprintf(dir, sizeof dir, ".");
+        else if (len == 0) snprintf(dir, sizeof dir, "/");
+        else snprintf(dir, sizeof dir, "%.*s", (int)len, path);
+        where = dir;
+    }
+    char nb[32], lb[32];
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (uintmax_t)bytes > (uintmax_t)rl.rlim_cur)
+        return ntk_set_error(NTK_ERR_IO, "%s: the file needs %s but the file-size limit (ulimit "
+                             "-f) is %s; raise the limit or write a smaller file", path,
+                             fmt_bytes(bytes, nb), fmt_bytes((uintmax_t)rl.rlim_cur, lb));
+    struct statvfs vs;
+    if (statvfs(where, &vs) != 0) return NTK_OK;   /* opening the file reports it */
+    /* root may also use the blocks the file system keeps in reserve */
+    uintmax_t blocks = geteuid() == 0 ? (uintmax_t)vs.f_bfree : (uintmax_t)vs.f_bavail;
+    uintmax_t avail = blocks * (uintmax_t)vs.f_frsize;
+    if ((uintmax_t)bytes > avail)
+        return ntk_set_error(NTK_ERR_IO, "%s: the file needs %s but its file system has %s free; "
+                             "free some space or choose another place", path,
+                             fmt_bytes(bytes, nb), fmt_bytes(avail, lb));
+    return NTK_OK;
+}
+
+enum { NPY_CHUNK = 1 << 16 };   /* values encoded per write when they need encoding */
+
+struct ntk_npy_writer {
+    ntk_stream *s;
+    size_t rows, cols, done;
+    int f32;
+    int failed;             /* a write failed part way: the file is not put in place */
+    unsigned char *chunk;   /* NPY_CHUNK encoded values, or NULL: written as they are */
+    char *path;
+};
+
+void ntk_npy_writer_discard(ntk_npy_writer *w)
+{
+    if (!w) return;
+    ntk_stream_discard(w->s);
+    free(w->chunk);
+    free(w->path);
+    free(w);
+}
+
+ntk_status ntk_npy_writer_open(const char *path, size_t rows, size_t cols, int ndim, int dtype_f32,
+                               ntk_npy_writer **out)
+{
+    ntk_clear_error();
+    if (!out) return ntk_set_error(NTK_ERR_ARG, "ntk_npy_writer_open: output is NULL");
+    *out = NULL;
+    if (!path || !*path) return ntk_set_error(NTK_ERR_ARG, "output path is empty");
+    const int f32 = dtype_f32 != 0;
+    size_t bytes;
+    NTK_TRY(check_shape("ntk_npy_writer_open", rows, cols, ndim, f32 ? 4 : 8, &bytes));
+    unsigned char pre[256];
+    size_t plen = npy_preamble(rows, cols, ndim, f32, pre);
+    if (bytes > SIZE_MAX - plen)
+        return ntk_set_error(NTK_ERR_ARG, "ntk_npy_writer_open: %zu x %zu overflows", rows, cols);
+    NTK_TRY(check_room(path, plen + bytes));
+    ntk_npy_writer *w = ntk_calloc(1, sizeof *w, "npy writer");
+    if (!w) return NTK_ERR_NOMEM;
+    w->rows = rows;
+    w->cols = cols;
+    w->f32 = f32;
+    w->path = strdup(path);
+    ntk_status st = w->path ? NTK_OK : ntk_set_error(NTK_ERR_NOMEM, "%s: out of memory", path);
+    if (st == NTK_OK && (f32 || host_big_endian()) &&
+        !(w->chunk = ntk_alloc(NPY_CHUNK, f32 ? 4 : 8, "npy writer buffer")))
+        st = NTK_ERR_NOMEM;
+    if (st == NTK_OK) st = ntk_stream_open(path, &w->s);
+    if (st == NTK_OK) st = ntk_stream_write(w->s, pre, plen);
+    if (st != NTK_OK) {
+        ntk_npy_writer_discard(w);
+        return st;
+    }
+    *out = w;
+    return NTK_OK;
+}
+
+ntk_status ntk_npy_writer_rows(ntk_npy_writer *w, const double *x, size_t nrows)
+{
+    ntk_clear_error();
+    if (!w) return ntk_set_error(NTK_ERR_ARG, "ntk_npy_writer_rows: writer is NULL");
+    if (nrows > w->rows - w->done)
+        return ntk_set_error(NTK_ERR_ARG, "%s: %zu more rows would make %zu, but the array has "
+                             "%zu", w->path, nrows, w->done + nrows, w->rows);
+    if (w->failed) return ntk_set_error(NTK_ERR_IO, "%s: an earlier write failed", w->path);
+    size_t count = nrows * w->cols;   /* <= rows * cols, checked at open */
+    if (!x && count) return ntk_set_error(NTK_ERR_ARG, "ntk_npy_writer_rows: values are NULL");
+    ntk_status st = NTK_OK;
+    if (!w->chunk) {
+        st = ntk_stream_write(w->s, x, count * sizeof(double));
+    } else {
+        const size_t esz = w->f32 ? 4 : 8;
+        for (size_t i = 0; st == NTK_OK && i < count; i += NPY_CHUNK) {
+            size_t k = count - i < NPY_CHUNK ? count - i : NPY_CHUNK;
+            size_t bad = encode_values(x + i, k, w->f32, w->chunk), at = i + bad;
+            st = bad < k ? beyond_f32(w->path, x[at], w->done + at / w->cols, at % w->cols)
+                         : ntk_stream_write(w->s, w->chunk, k * esz);
+        }
+    }
+    if (st != NTK_OK) {
+        w->failed = 1;
+        return st;
+    }
+    w->done += nrows;
+    return NTK_OK;
+}
+
+ntk_status ntk_npy_writer_commit(ntk_npy_writer *w)
+{
+    ntk_clear_error();
+    if (!w) return ntk_set_error(NTK_ERR_ARG, "ntk_npy_writer_commit: writer is NULL");
+    ntk_status st;
+    if (w->failed) {
+        st = ntk_set_error(NTK_ERR_IO, "%s: an earlier write failed; the file is not put in "
+                           "place", w->path);
+    } else if (w->done != w->rows) {
+        st = ntk_set_error(NTK_ERR_ARG, "%s: %zu of %zu rows were written; the file is not put "
+                           "in place", w->path, w->done, w->rows);
+    } else {
+        st = ntk_stream_commit(w->s);
+        w->s = NULL;   /* commit frees the stream */
+    }
+    ntk_npy_writer_discard(w);
     return st;
 }

@@ -1,5 +1,6 @@
-/* .npy reading and writing, atomic writes. Files are crafted byte by byte
- * (float32, big-endian, version 2.0, broken headers) in a mkdtemp folder. */
+/* .npy reading (loaded and memory-mapped) and writing (whole, and row block
+ * by row block), atomic writes. Files are crafted byte by byte (float32,
+ * big-endian, version 2.0, broken headers) in a mkdtemp folder. */
 #include "harness.h"
 #include "ntkit.h"
 #include "readers.h"   /* ntk_npy_parse, the in-memory entry point */
@@ -8,6 +9,7 @@
 #include <dirent.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -70,23 +72,49 @@ static unsigned char g_buf[1 << 16];
 
 static size_t g_len;   /* bytes of the last crafted file, in g_buf */
 
-/* The in-memory reader (what the fuzz target calls) against the file
- * reader on the last crafted file: same status, message and array. */
+/* 1 when a and b hold the same shape and the same values, bit for bit. */
+static int same_array(const ntk_array *a, const ntk_array *b)
+{
+    return a->rows == b->rows && a->cols == b->cols && a->ndim == b->ndim &&
+           (a->rows * a->cols == 0 || memcmp(a->data, b->data, a->rows * a->cols * 8) == 0);
+}
+
+/* The in-memory reader (what the fuzz target calls) and the mapping reader
+ * against the file reader on the last crafted file: same status, message
+ * and array. The mapping reader maps exactly the little-endian float64
+ * files with values (numpy pads the header so that the values are aligned). */
 static void check_parse_agrees(const char *path)
 {
-    ntk_array a, b;
+    ntk_array a, b, c;
     ntk_status sa = ntk_npy_read(path, &a);
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", ntk_errmsg());
     ntk_status sb = ntk_npy_parse(path, g_buf, g_len, &b);
-    int same = sa == sb && (sa != NTK_OK || (a.rows == b.rows && a.cols == b.cols &&
-                                             a.ndim == b.ndim &&
-                                             memcmp(a.data, b.data, a.rows * a.cols * 8) == 0));
+    int same = sa == sb && (sa != NTK_OK || same_array(&a, &b));
     CHECK(same && (sa == NTK_OK || strcmp(msg, ntk_errmsg()) == 0),
           "file %s (%s) vs buffer %s (%s)", ntk_status_name(sa), msg, ntk_status_name(sb),
           ntk_errmsg());
+    ntk_status sc = ntk_npy_map(path, &c);
+    same = sa == sc && (sa != NTK_OK || same_array(&a, &c));
+    CHECK(same && (sa == NTK_OK || strcmp(msg, ntk_errmsg()) == 0),
+          "file %s (%s) vs mapped %s (%s)", ntk_status_name(sa), msg, ntk_status_name(sc),
+          ntk_errmsg());
+    /* where the values start, and whether the header says '<f8' */
+    size_t start = g_buf[6] == 1 ? 10 : 12, off = start;
+    for (size_t k = 0; k < start - 8; k++) off += (size_t)g_buf[8 + k] << (8 * k);
+    int f8le = 0;
+    for (size_t k = start; k + 3 <= off && k + 3 <= g_len; k++)
+        f8le |= memcmp(g_buf + k, "<f8", 3) == 0;
+    int mappable = sc == NTK_OK && f8le && c.rows * c.cols > 0 && off % 8 == 0;
+    CHECK(sc != NTK_OK || (c.map != NULL) == mappable, "mapped %d for a%s %s file at offset %zu",
+          c.map != NULL, mappable ? " mappable" : "n unmappable", f8le ? "<f8" : "other", off);
+    CHECK(sc == NTK_OK || (c.data == NULL && c.map == NULL && c.rows == 0),
+          "mapped output reset after failure");
+    CHECK(a.map == NULL && b.map == NULL, "ntk_npy_read and ntk_npy_parse never map");
     ntk_array_free(&a);
     ntk_array_free(&b);
+    ntk_array_free(&c);
+    CHECK(c.data == NULL && c.map == NULL && c.map_len == 0, "ntk_array_free zeroes a mapping");
 }
 
 static void craft_file(const char *name, int major, const char *dict, const void *data,
@@ -339,6 +367,195 @@ static void test_atomic(void)
     CHECK_ERR(ntk_npy_write("", x, 1, 2, 2), NTK_ERR_ARG);
 }
 
+/* ntk_npy_map: the values of the loaded read, bit for bit, without a copy;
+ * writes to the array stay in the process (MAP_PRIVATE); a file whose values
+ * are not at an aligned offset is loaded instead. */
+static void test_map(void)
+{
+    enum { R = 700, C = 9 };   /* 50 KiB of values: the mapping spans several pages */
+    static double A[R * C];
+    ntk_rng rng;
+    ntk_rng_seed(&rng, 5);
+    ntk_rng_normal_fill(&rng, A, R * C);
+    A[3] = -0.0;
+    A[4] = 4.9e-324;   /* subnormal */
+    const char *p = in_dir("big.npy");
+    CHECK_OK(ntk_npy_write(p, A, R, C, 2));
+    ntk_array a, m;
+    CHECK_OK(ntk_npy_read(p, &a));
+    CHECK_OK(ntk_npy_map(p, &m));
+    CHECK(m.map != NULL && m.map_len >= R * C * 8 && m.rows == R && m.cols == C && m.ndim == 2,
+          "mapped %p (%zu bytes), shape %zux%zu", m.map, m.map_len, m.rows, m.cols);
+    CHECK(same_array(&a, &m), "mapped values differ from the loaded ones");
+    CHECK(m.map && (const unsigned char *)m.data - (const unsigned char *)m.map == 128 &&
+              (uintptr_t)m.data % sizeof(double) == 0,
+          "data sit past the 128-byte header, aligned");
+
+    /* in place, as ntk_standardize_apply does: the process sees the change,
+     * the file and a second mapping of it do not */
+    for (size_t i = 0; i < (size_t)R * C; i++) m.data[i] = 2.0 * m.data[i] + 1.0;
+    ntk_array m2, back;
+    CHECK_OK(ntk_npy_map(p, &m2));
+    CHECK(same_array(&a, &m2), "a second mapping sees the first one's writes");
+    CHECK(m.data[R * C - 1] == 2.0 * A[R * C - 1] + 1.0, "the write reached the array");
+    ntk_array_free(&m);
+    ntk_array_free(&m2);
+    CHECK_OK(ntk_npy_read(p, &back));
+    CHECK(same_array(&a, &back), "writing to the mapped array changed the file");
+    ntk_array_free(&back);
+    ntk_array_free(&a);
+
+    /* the values at offset 75 (not a multiple of 8): loaded, not mapped */
+    const char *dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }";
+    size_t dl = strlen(dict), hlen = 75 - 10;
+    unsigned char b[128];
+    memcpy(b, "\x93NUMPY\x01\x00", 8);
+    b[8] = (unsigned char)hlen;
+    b[9] = 0;
+    memcpy(b + 10, dict, dl);
+    memset(b + 10 + dl, ' ', hlen - dl - 1);
+    b[74] = '\n';
+    for (int k = 0; k < 3; k++) put_f8(b + 75 + 8 * k, A[k], 0);
+    g_len = 75 + 24;
+    memcpy(g_buf, b, g_len);
+    write_raw(in_dir("odd.npy"), b, g_len);
+    check_parse_agrees(in_dir("odd.npy"));
+    CHECK_OK(ntk_npy_map(in_dir("odd.npy"), &m));
+    CHECK(m.map == NULL && m.rows == 3 && memcmp(m.data, A, 24) == 0, "unaligned: loaded");
+    ntk_array_free(&m);
+
+    /* the checks of the loaded read: truncation, NaN deep in the mapping */
+    CHECK(truncate(p, 128 + 8 * (R * C - 1)) == 0, "truncate");
+    CHECK_ERR(ntk_npy_map(p, &m), NTK_ERR_FORMAT);
+    CHECK(strstr(ntk_errmsg(), "truncated") && m.data == NULL && m.map == NULL, "message: %s",
+          ntk_errmsg());
+    A[R * C - 2] = NAN;
+    CHECK_OK(ntk_npy_write(p, A, R, C, 2));
+    CHECK_ERR(ntk_npy_map(p, &m), NTK_ERR_NONFINITE);
+    CHECK(m.data == NULL && m.map == NULL, "no mapping kept after NaN");
+    CHECK_ERR(ntk_npy_map(in_dir("missing.npy"), &m), NTK_ERR_IO);
+    CHECK_ERR(ntk_npy_map(NULL, &m), NTK_ERR_ARG);
+    CHECK_ERR(ntk_npy_map(p, NULL), NTK_ERR_ARG);
+}
+
+/* ntk_npy_writer: row blocks into one file, float32 within 2^-24 relative,
+ * no file unless every row arrives, and room checked before any work. */
+static void test_writer(void)
+{
+    enum { R = 37, C = 5 };
+    double A[R * C];
+    ntk_rng rng;
+    ntk_rng_seed(&rng, 9);
+    ntk_rng_normal_fill(&rng, A, R * C);
+    A[0] = 1e300;    /* float32 overflows it: float64 only */
+    A[1] = 1e-310;
+    const char *p = in_dir("rows.npy");
+    ntk_npy_writer *w;
+    CHECK_OK(ntk_npy_writer_open(p, R, C, 2, 0, &w));
+    for (size_t r0 = 0; r0 < R; r0 += 10) CHECK_OK(ntk_npy_writer_rows(w, A + r0 * C, R - r0 < 10 ? R - r0 : 10));
+    CHECK_OK(ntk_npy_writer_commit(w));
+    ntk_array a;
+    CHECK_OK(ntk_npy_read(p, &a));
+    CHECK(a.rows == R && a.cols == C && a.ndim == 2 && memcmp(a.data, A, sizeof A) == 0,
+          "row blocks read back bit for bit");
+    ntk_array_free(&a);
+    /* the same bytes as the one-piece writer */
+    unsigned char b1[2048], b2[2048];
+    size_t l1 = read_raw(p, b1, sizeof b1);
+    CHECK_OK(ntk_npy_write(in_dir("whole.npy"), A, R, C, 2));
+    size_t l2 = read_raw(in_dir("whole.npy"), b2, sizeof b2);
+    CHECK(l1 == l2 && memcmp(b1, b2, l1) == 0, "row blocks and ntk_npy_write give the same file");
+
+    /* float32: '<f4', each value the nearest float: within 2^-24 relative
+     * (round to nearest; normal range), and exactly (float)x */
+    A[0] = 3.0e38;
+    A[1] = -1.0 / 3.0;
+    const char *q = in_dir("f32.npy");
+    CHECK_OK(ntk_npy_writer_open(q, R, C, 2, 1, &w));
+    CHECK_OK(ntk_npy_writer_rows(w, A, R));
+    CHECK_OK(ntk_npy_writer_commit(w));
+    size_t lq = read_raw(q, b1, sizeof b1);
+    char head[129];
+    memcpy(head, b1, 128);
+    head[128] = '\0';
+    CHECK(lq == 128 + 4 * R * C && strstr(head + 10, "'descr': '<f4'"), "float32 layout");
+    CHECK_OK(ntk_npy_read(q, &a));
+    double worst = 0.0;
+    int exact = a.data != NULL;
+    for (size_t i = 0; exact && i < (size_t)R * C; i++) {
+        exact = a.data[i] == (double)(float)A[i];
+        worst = fmax(worst, fabs(a.data[i] - A[i]) / fabs(A[i]));
+    }
+    CHECK(exact, "float32 values are the nearest floats");
+    CHECK_LE(worst, ldexp(1.0, -24), "float32 rounding: at most half an ulp, 2^-24 relative");
+    ntk_array_free(&a);
+    /* the in-memory float32 output: the same file */
+    ntk_outset *o;
+    CHECK_OK(ntk_outset_create(&o));
+    CHECK_OK(ntk_outset_add_npy_f32(o, in_dir("f32b.npy"), A, R, C, 2));
+    CHECK_OK(ntk_outset_commit(o));
+    ntk_outset_free(o);
+    CHECK(read_raw(in_dir("f32b.npy"), b2, sizeof b2) == lq && memcmp(b1 + 128, b2 + 128, lq - 128) == 0,
+          "ntk_outset_add_npy_f32 writes what the writer writes");
+
+    /* beyond float32: refused, the earlier file stays, no temporary file */
+    int before = count_entries(g_dir);
+    A[2 * C + 3] = -4e38;
+    CHECK_OK(ntk_npy_writer_open(q, R, C, 2, 1, &w));
+    CHECK_ERR(ntk_npy_writer_rows(w, A, R), NTK_ERR_NONFINITE);
+    CHECK(strstr(ntk_errmsg(), "row 2, column 3") && strstr(ntk_errmsg(), "float32"),
+          "message: %s", ntk_errmsg());
+    CHECK_ERR(ntk_npy_writer_rows(w, A, 1), NTK_ERR_IO);
+    CHECK_ERR(ntk_npy_writer_commit(w), NTK_ERR_IO);
+    CHECK(count_entries(g_dir) == before && read_raw(q, b2, sizeof b2) == lq &&
+              memcmp(b1, b2, lq) == 0,
+          "the earlier file is untouched and no temporary file is left");
+    CHECK_OK(ntk_outset_create(&o));
+    CHECK_ERR(ntk_outset_add_npy_f32(o, q, A, R, C, 2), NTK_ERR_NONFINITE);
+    ntk_outset_free(o);
+    A[2 * C + 3] = 0.5;
+
+    /* rows counted: too many refused, too few leave no file */
+    CHECK_OK(ntk_npy_writer_open(in_dir("short.npy"), R, C, 2, 0, &w));
+    CHECK_ERR(ntk_npy_writer_rows(w, A, R + 1), NTK_ERR_ARG);
+    CHECK_OK(ntk_npy_writer_rows(w, A, R - 1));
+    CHECK_ERR(ntk_npy_writer_commit(w), NTK_ERR_ARG);
+    CHECK(strstr(ntk_errmsg(), "36 of 37 rows"), "message: %s", ntk_errmsg());
+    CHECK(count_entries(g_dir) == before, "no file after a short write");
+    CHECK_OK(ntk_npy_writer_open(in_dir("gone.npy"), R, C, 2, 0, &w));
+    ntk_npy_writer_discard(w);
+    ntk_npy_writer_discard(NULL);
+    CHECK(count_entries(g_dir) == before, "discard leaves no file");
+    CHECK_ERR(ntk_npy_writer_open(in_dir("bad.npy"), 3, 2, 1, 0, &w), NTK_ERR_ARG);
+    CHECK_ERR(ntk_npy_writer_open(in_dir("bad.npy"), 3, 2, 3, 0, &w), NTK_ERR_ARG);
+    CHECK_ERR(ntk_npy_writer_open("", 3, 2, 2, 0, &w), NTK_ERR_ARG);
+    CHECK_ERR(ntk_npy_writer_open(in_dir("nodir/x.npy"), 3, 2, 2, 0, &w), NTK_ERR_IO);
+    /* a device is written through (nothing to reserve) */
+    CHECK_OK(ntk_npy_writer_open("/dev/null", R, C, 2, 0, &w));
+    CHECK_OK(ntk_npy_writer_rows(w, A, R));
+    CHECK_OK(ntk_npy_writer_commit(w));
+
+    /* room, checked before anything is written: a file larger than the free
+     * space of the file system (2^50 bytes), and one over the file-size limit */
+    CHECK_ERR(ntk_npy_writer_open(in_dir("huge.npy"), (size_t)1 << 47, 1, 1, 0, &w), NTK_ERR_IO);
+    CHECK(strstr(ntk_errmsg(), "huge.npy") && strstr(ntk_errmsg(), "free"), "message: %s",
+          ntk_errmsg());
+    struct rlimit old, lim;
+    CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0, "getrlimit");
+    lim = old;
+    lim.rlim_cur = 4096;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    if (setrlimit(RLIMIT_FSIZE, &lim) == 0) {
+        CHECK_ERR(ntk_npy_writer_open(in_dir("fsz.npy"), 1000, 1, 1, 0, &w), NTK_ERR_IO);
+        CHECK(strstr(ntk_errmsg(), "file-size limit"), "message: %s", ntk_errmsg());
+        CHECK_OK(ntk_npy_writer_open(in_dir("fsz.npy"), 100, 1, 1, 0, &w));
+        ntk_npy_writer_discard(w);
+        setrlimit(RLIMIT_FSIZE, &old);
+    }
+    signal(SIGXFSZ, prev);
+    CHECK(count_entries(g_dir) == before, "no file after a refused open");
+}
+
 int main(void)
 {
     tmpdir_make("ntk_npy");
@@ -348,6 +565,8 @@ int main(void)
     test_broken();
     test_not_regular();
     test_atomic();
+    test_map();
+    test_writer();
     remove_tree(g_dir);
     return t_finish();
 }
