@@ -175,7 +175,9 @@ class SingleNeuron:
                           "--seed", sd, "--quiet", "--out", rd)
                 m = P.read_csv(os.path.join(rd, "metrics.csv"))
                 v0 = float(P.load_npy(os.path.join(rd, "v0.npy")).reshape(-1)[0])
-                out.append(dict(eta2=e2, seed=sd, v0=v0, test_mse=2 * float(m["test_loss"][-1])))
+                v1 = float(P.load_npy(os.path.join(rd, "v.npy")).reshape(-1)[0])
+                w1 = float(np.linalg.norm(P.load_npy(os.path.join(rd, "W.npy"))) / math.sqrt(d))
+                out.append(dict(eta2=e2, seed=sd, v0=v0, v=v1, w_norm=w1, test_mse=2 * float(m["test_loss"][-1])))
         return out
 
     # ------------------------------------------------------------------
@@ -291,13 +293,15 @@ class SingleNeuron:
                              "32d. Rerun here on the same seed: NTK %s. Those n are 0.32 and 0.64 of d² = %d, where "
                              "ρ2 = %s and %s: the kernel can already have learned much of the degree-2 mass 1/(2π) = "
                              "0.159, so its error may fall toward ‖P_>2 f*‖² = 0.0225. The plateau 0.182 holds for "
-                             "d ≪ n ≪ d²; at fixed n/d the kernel's error rises toward it as d grows (table above)."
+                             "d ≪ n ≪ d²: at n = 4d and 8d the kernel's error rises toward it as d grows (table "
+                             "above), while the degree-2 bound rises toward 1/(2π)."
                              % (" and ".join("%s (n = %dd)" % (g(r["ntk"]), r["c"]) for r in rc), rc[0]["d"] ** 2,
                                 g(rc[0]["rho2"]), g(rc[-1]["rho2"])))
         rep.notes.append("Negative control (n = d/4): test MSE %s (Var y = %.3f)." % (
             "; ".join("d = %d: %s" % (d, ", ".join(g(e) for e in ctrl[d])) for d in s["ds"]), VAR_Y))
         if both:
             rows = []
+            stuck = [b for b in both if b["test_mse"] > self.EPS * VAR_Y]
             for e2 in sorted(set(b["eta2"] for b in both)):
                 bb = [b for b in both if b["eta2"] == e2]
                 ok = [b for b in bb if b["test_mse"] <= self.EPS * VAR_Y]
@@ -307,9 +311,13 @@ class SingleNeuron:
             rep.sections.append(("Alongside: both layers trained (not part of the verdict)", table(
                 ["η2 (η1 = d/4)", "seeds", "learned", "v0 < 0", "learned with v0 < 0"], rows) +
                 "\n\nntkit's Gaussian initialisation (v0 ~ N(0, 1)), width 1, n = %dd, d = %d. With v0 < 0 the "
-                "student must first change the sign of v; when η2 is small against η1/d, w moves first and the "
-                "neuron is driven off the data (relu(wᵀx) ≈ 0), a stationary point that is not the teacher. This is "
-                "why the verdict uses the student with v = 1 fixed." % (self.C_LEARN, s["both"]["d"])))
+                "student must change the sign of v before it can fit the teacher. %s This is why the verdict uses "
+                "the student with v = 1 fixed." % (self.C_LEARN, s["both"]["d"], (
+                    "In the %d runs that did not learn, v ended at %s and ‖w‖/√d at %s (from about 1): w shrank "
+                    "toward 0, where the output and the gradient vanish, and the test MSE is about E y² = 1 (%s)."
+                    % (len(stuck), ", ".join("%.2f" % b["v"] for b in stuck),
+                       ", ".join("%.3f" % b["w_norm"] for b in stuck), ", ".join(g(b["test_mse"]) for b in stuck)))
+                    if stuck else "Every run learned.")))
 
     # ------------------------------------------------------------------
     def figures(self, rep, s, grid, rates, krr):
