@@ -26,8 +26,14 @@
  *   --spectrum FILE.csv   eigenvalues, ascending, "index,eigenvalue" (symmetric only)
  *   --mem-limit BYTES     budget for the output (and the eigenvalue workspace)
  *                         plus the empirical kernel's tiles, e.g. 512M, 2G;
- *                         default: the output must fit in 90% of available
- *                         memory and the tiles get the library default (1 GiB)
+ *                         default: 90% of available memory for the output,
+ *                         the library default (1 GiB) for the tiles. A kernel
+ *                         that does not fit is written out of core: row
+ *                         blocks under the budget (default half of available
+ *                         memory) appended to the file (ntk_kernel_write_npy);
+ *                         --spectrum and --stats need it in memory and refuse
+ *   --dtype float32|float64  the file's values (default float64); float32
+ *                         halves the file, entries rounded to 2^-24 relative
  *   --quad-order Q        Gauss–Hermite order for Θ∞ and the constants (0: default)
  *   Prints shape, λ_min, λ_max, condition number (symmetric) and seconds.
  *
@@ -67,7 +73,8 @@ static const cli_flag kernel_flags[] = {
     CLI_NET_FLAGS,
     {"trace-factor", 1, "F", "lin kinds: sqrt(Tr Sigma^2/d) for nu (default: estimated from X)"},
     {"quad-order", 1, "Q", "Gauss-Hermite order for *-inf and lin kinds (default 0: library default)"},
-    {"mem-limit", 1, "BYTES", "memory budget, e.g. 512M or 2G (default: 90% of available memory)"},
+    {"mem-limit", 1, "BYTES", "memory budget, e.g. 512M or 2G (default: 90% of available memory); a larger kernel is written out of core"},
+    {"dtype", 1, "TYPE", "float64 | float32: the values in the file (default float64; float32 halves it, entries rounded to 2^-24 relative)"},
     {"threads", 1, "T", "OpenBLAS threads (default: all cores)"},
 };
 #define NKERNEL_FLAGS (sizeof kernel_flags / sizeof kernel_flags[0])
@@ -86,47 +93,58 @@ static int stage_spectrum(ntk_outset *o, const char *path, const double *evals, 
     return st == NTK_OK ? 0 : cli_fail_lib("--spectrum");
 }
 
-/* K.npy and the spectrum, together or not at all: a failure leaves any
- * earlier files at those paths as they were. */
+/* kernel_args.c (its declaration belongs in cli.h with cli_kernel_compute) */
+int cli_kernel_write(const cli_kernel_opts *o, const cli_args *a, const ntk_array *X,
+                     const ntk_array *X2, int f32, double *tf_used);
+
+/* K.npy (float32 when f32) and the spectrum, together or not at all: a
+ * failure leaves any earlier files at those paths as they were. */
 static int write_kernel_files(const char *out_path, const char *spec_path, const double *K,
-                              size_t n1, size_t n2, int ndim, const double *evals)
+                              size_t n1, size_t n2, int ndim, int f32, const double *evals)
 {
     ntk_outset *set;
     if (ntk_outset_create(&set) != NTK_OK) return cli_fail_lib(NULL);
     int rc = 0;
-    if (ntk_outset_add_npy(set, out_path, K, n1, n2, ndim) != NTK_OK) rc = cli_fail_lib("--out");
+    ntk_status st = f32 ? ntk_outset_add_npy_f32(set, out_path, K, n1, n2, ndim)
+                        : ntk_outset_add_npy(set, out_path, K, n1, n2, ndim);
+    if (st != NTK_OK) rc = cli_fail_lib("--out");
     if (!rc && spec_path) rc = stage_spectrum(set, spec_path, evals, n1);
     if (!rc && ntk_outset_commit(set) != NTK_OK) rc = cli_fail_lib(NULL);
     ntk_outset_free(set);
     return rc;
 }
 
-/* Bytes the kernel (and, when asked for, its eigenvalues) need, checked
- * against --mem-limit or the available memory; *tile_limit gets what the
- * budget leaves for the empirical kernel's tiles (0: the library default). */
-static int kernel_memory(const cli_kernel_opts *o, size_t n1, size_t n2, int eig, size_t *tile_limit)
+/* Bytes the kernel (and, when asked for, its eigenvalues; with --dtype
+ * float32, its float32 copy) need in memory, against --mem-limit or the
+ * available memory: *fits says whether they fit, and *tile_limit gets what
+ * the budget leaves for the empirical kernel's tiles (0: the library
+ * default). A kernel that does not fit is written out of core, except that
+ * --spectrum and --stats need it in memory: then this refuses. */
+static int kernel_memory(const cli_kernel_opts *o, size_t n1, size_t n2, int eig, int f32,
+                         int *fits, size_t *tile_limit)
 {
     // K, plus for the eigenvalues a copy (n²) and dsyevd's 2n + 1
     size_t need = ntk_size_mul(n1, n2, 1, sizeof(double));
-    if (eig && need != SIZE_MAX) {
-        size_t extra = ntk_size_mul(n1, n1 + 3, 1, sizeof(double));
-        need = extra == SIZE_MAX || need > SIZE_MAX - extra ? SIZE_MAX : need + extra;
-    }
+    size_t extra = eig ? ntk_size_mul(n1, n1 + 3, 1, sizeof(double)) : 0;
+    if (f32) extra = extra == SIZE_MAX ? SIZE_MAX : extra + ntk_size_mul(n1, n2, 1, sizeof(float));
+    need = need == SIZE_MAX || extra == SIZE_MAX || need > SIZE_MAX - extra ? SIZE_MAX : need + extra;
     char nb[32], lb[32];
-    if (o->mem_limit && need > o->mem_limit)
-        return cli_fail("the %zu x %zu kernel%s %s but --mem-limit is %s; use fewer points or "
-                        "raise --mem-limit",
-                        n1, n2, eig ? " and its eigenvalues need" : " needs",
-                        cli_fmt_bytes(need, nb), cli_fmt_bytes(o->mem_limit, lb));
-    if (!o->mem_limit && ntk_mem_check(need, 0, "the kernel matrix") != NTK_OK)
-        return cli_fail("%s; use fewer points", ntk_errmsg());
+    *fits = o->mem_limit ? need <= o->mem_limit : ntk_mem_check(need, 0, "the kernel matrix") == NTK_OK;
     *tile_limit = o->mem_limit ? (o->mem_limit > need ? o->mem_limit - need : 1) : 0;
-    return 0;
+    if (*fits || !eig) return 0;
+    if (o->mem_limit)
+        return cli_fail("the %zu x %zu kernel and its eigenvalues need %s but --mem-limit is %s; "
+                        "--spectrum and --stats need the kernel in memory: drop them to write "
+                        "the kernel out of core, or raise --mem-limit",
+                        n1, n2, cli_fmt_bytes(need, nb), cli_fmt_bytes(o->mem_limit, lb));
+    return cli_fail("%s; --spectrum and --stats need the kernel in memory: drop them to write "
+                    "the kernel out of core, or use fewer points", ntk_errmsg());
 }
 
 static void print_kernel(const cli_kernel_opts *o, const double *K, size_t n1, size_t n2,
                          const double *evals, double t_kernel, double t_eig, double tf_used)
 {
+    /* K NULL: written out of core, no norm to print */
     int eig = evals != NULL;
     if (o->diagonal)
         printf("kernel %s: diagonal of %zu points", o->kind->name, n1);
@@ -139,10 +157,14 @@ static void print_kernel(const cli_kernel_opts *o, const double *K, size_t n1, s
             printf("%.6g", lmax / lmin);
         else
             printf("inf (not positive definite)");
-    } else {
+    } else if (K) {
         double ss = 0.0;
         for (size_t i = 0; i < n1 * n2; i++) ss += K[i] * K[i];
         printf(", ||K||_F %.6g", sqrt(ss));
+    } else {
+        char lb[32];
+        printf(", written out of core in row blocks (%s memory budget)",
+               o->mem_limit ? cli_fmt_bytes(o->mem_limit, lb) : "half of available");
     }
     printf(", %.3fs", t_kernel);
     if (eig) printf(" (+ %.3fs eigenvalues)", t_eig);
@@ -155,23 +177,33 @@ static void print_kernel(const cli_kernel_opts *o, const double *K, size_t n1, s
 }
 
 /* The kernel (and its eigenvalues when --spectrum or --stats asks for them),
- * the files, the summary. */
+ * the files, the summary; out of core when it does not fit in memory. */
 static int kernel_files(const cli_kernel_opts *o, const cli_args *a, const ntk_array *X,
-                        const ntk_array *X2)
+                        const ntk_array *X2, int f32)
 {
     const int sym = X2 == NULL, eig = sym && (o->spec_path || cli_has(a, "stats"));
     const size_t n1 = X->rows, n2 = o->diagonal ? 1 : sym ? n1 : X2->rows;
     size_t tile_limit = 0;
-    if (kernel_memory(o, n1, n2, eig, &tile_limit)) return 1;
+    int fits;
+    if (kernel_memory(o, n1, n2, eig, f32, &fits, &tile_limit)) return 1;
+    double tf_used = NAN;
+    if (!fits) {
+        double t0 = cli_now();
+        int rc = cli_kernel_write(o, a, X, X2, f32, &tf_used);
+        if (!rc) print_kernel(o, NULL, n1, n2, NULL, cli_now() - t0, 0.0, tf_used);
+        return rc;
+    }
     double *K = malloc(n1 * n2 * sizeof(double));   /* kernel_memory bounds n1·n2·8 */
-    double *evals = eig ? malloc(n1 * sizeof(double)) : NULL, tf_used = NAN;
+    double *evals = eig ? malloc(n1 * sizeof(double)) : NULL;
     int rc = !K || (eig && !evals) ? cli_fail("out of memory for the %zu x %zu kernel", n1, n2) : 0;
     double t0 = cli_now();
     if (!rc) rc = cli_kernel_compute(o, a, X, X2, tile_limit, K, &tf_used);
     double t1 = cli_now();
     if (!rc && eig && ntk_eigh(K, n1, evals, NULL) != NTK_OK) rc = cli_fail_lib("eigenvalues");
     double t2 = cli_now();
-    if (!rc) rc = write_kernel_files(o->out_path, o->spec_path, K, n1, n2, o->diagonal ? 1 : 2, evals);
+    if (!rc)
+        rc = write_kernel_files(o->out_path, o->spec_path, K, n1, n2, o->diagonal ? 1 : 2, f32,
+                                evals);
     if (!rc) print_kernel(o, K, n1, n2, evals, t1 - t0, t2 - t1, tf_used);
     free(K);
     free(evals);
@@ -194,7 +226,11 @@ int cmd_kernel(int argc, char **argv)
                   "The *-inf and lin kinds use only --act --act-param --input-scale --alpha;\n"
                   "--centered does not change the kernel (f - f0 has the gradient of f).\n"
                   "Prints the shape, the Frobenius norm and seconds; with --stats or --spectrum\n"
-                  "also lambda_min, lambda_max and the condition number (one eigendecomposition).",
+                  "also lambda_min, lambda_max and the condition number (one eigendecomposition).\n"
+                  "A kernel larger than --mem-limit (default: the available memory) is written\n"
+                  "out of core, row block by row block, into the one file; --spectrum and --stats\n"
+                  "need it in memory. --dtype float32 halves the file (entries rounded to 2^-24\n"
+                  "relative; the eigenvalues are those of the float64 kernel).",
                   kernel_flags, NKERNEL_FLAGS);
         return 0;
     }
@@ -212,7 +248,10 @@ int cmd_kernel(int argc, char **argv)
     if (!rc && o.x2_path && X2.cols != X.cols)
         rc = cli_fail("--x %s has d = %zu but --x2 %s has d = %zu; both need the same dimension",
                       o.x_path, X.cols, o.x2_path, X2.cols);
-    if (!rc) rc = kernel_files(&o, &a, &X, o.x2_path ? &X2 : NULL);
+    const char *dtype = cli_str(&a, "dtype", "float64");
+    if (!rc && strcmp(dtype, "float64") != 0 && strcmp(dtype, "float32") != 0)
+        rc = cli_fail("--dtype must be float64 or float32, got '%s'", dtype);
+    if (!rc) rc = kernel_files(&o, &a, &X, o.x2_path ? &X2 : NULL, strcmp(dtype, "float32") == 0);
     ntk_array_free(&X);
     ntk_array_free(&X2);
     return rc;

@@ -614,7 +614,6 @@ ntk_status ntk_npy_writer_open(const char *path, size_t rows, size_t cols, int n
     size_t plen = npy_preamble(rows, cols, ndim, f32, pre);
     if (bytes > SIZE_MAX - plen)
         return ntk_set_error(NTK_ERR_ARG, "ntk_npy_writer_open: %zu x %zu overflows", rows, cols);
-    NTK_TRY(check_room(path, plen + bytes));
     ntk_npy_writer *w = ntk_calloc(1, sizeof *w, "npy writer");
     if (!w) return NTK_ERR_NOMEM;
     w->rows = rows;
@@ -625,7 +624,10 @@ ntk_status ntk_npy_writer_open(const char *path, size_t rows, size_t cols, int n
     if (st == NTK_OK && (f32 || host_big_endian()) &&
         !(w->chunk = ntk_alloc(NPY_CHUNK, f32 ? 4 : 8, "npy writer buffer")))
         st = NTK_ERR_NOMEM;
+    /* the temporary file first: a missing, read-only or forbidden directory
+     * is named as such, before the room it would need */
     if (st == NTK_OK) st = ntk_stream_open(path, &w->s);
+    if (st == NTK_OK) st = check_room(path, plen + bytes);
     if (st == NTK_OK) st = ntk_stream_write(w->s, pre, plen);
     if (st != NTK_OK) {
         ntk_npy_writer_discard(w);

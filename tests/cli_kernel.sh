@@ -314,8 +314,9 @@ fails "--spectrum with --x2" "$NTKIT" kernel --kind ntk --x "$tmp/X.npy" --x2 "$
 fails "--mem-limit too small for one tile (library NOMEM)" "$NTKIT" kernel --kind ntk \
     --width 4096 --x "$tmp/X10.npy" --out "$o/K.npy" --mem-limit 8K
 grep -q 'smallest tile' "$tmp/log" && ok "tile error comes from the library" || bad "tile error comes from the library"
-fails "--mem-limit too small for the output" "$NTKIT" kernel --kind lin --x "$tmp/X.npy" \
+fails "--mem-limit too small for one row of the kernel" "$NTKIT" kernel --kind lin --x "$tmp/X.npy" \
     --out "$o/K.npy" --mem-limit 100
+grep -q 'one row' "$tmp/log" && ok "the message names one row" || bad "the message names one row"
 fails "--mem-limit malformed" "$NTKIT" kernel --kind lin --x "$tmp/X.npy" --out "$o/K.npy" \
     --mem-limit 12Q
 fails "bad --act" "$NTKIT" kernel --kind ntk-inf --act swish --x "$tmp/X.npy" --out "$o/K.npy"
@@ -326,6 +327,161 @@ fails "compare-kernels mismatched sizes" "$NTKIT" compare-kernels "$tmp/A.npy" "
 fails "compare-kernels non-symmetric" "$NTKIT" compare-kernels "$tmp/nonsym.npy" "$tmp/B.npy"
 fails "compare-kernels one file" "$NTKIT" compare-kernels "$tmp/A.npy"
 fails "compare-kernels bad file" "$NTKIT" compare-kernels "$tmp/junk.npy" "$tmp/B.npy"
+
+# ---------------------------------------------------------------- out of core
+# A kernel larger than --mem-limit is written row block by row block into the
+# one file (ntk_kernel_write_npy): the same entries as the kernel in memory to
+# the rounding bound derived in tests/test_kernel_file.c, C·(m + d + 2)·eps
+# relative to the largest K_ii with C = 64.
+"$PY" - "$tmp" <<'EOF'
+import sys, numpy as np
+t = sys.argv[1]
+r = np.random.default_rng(11)
+np.save(t + "/oX.npy", r.standard_normal((300, 8)))
+np.save(t + "/oZ.npy", r.standard_normal((70, 8)))
+np.save(t + "/oX2k.npy", r.standard_normal((2048, 10)))
+np.save(t + "/oX600.npy", r.standard_normal((600, 10)))
+np.save(t + "/one.npy", np.ones((1, 10)))
+EOF
+# 300 x 300 float64 is 703 KiB: --mem-limit 200K is less than a third of it
+# (the 300 x 70 cross block's 164 KiB: 100K; the diagonal's 300 values: 1K)
+for spec in "inf|ntk-inf||--act relu|200K" "emp|ntk|--width 32 --seed 2|--act erf|200K" \
+    "lin|lin||--act relu|200K" "cross|nngp-inf|--x2 $tmp/oZ.npy|--act erf|100K" \
+    "diag|ntk-inf|--diagonal|--act relu|1K"; do
+    IFS='|' read -r tag kind extra act lim <<SPEC
+$spec
+SPEC
+    runto "kernel $kind $extra in memory" "$tmp/m_$tag.out" "$NTKIT" kernel --kind $kind \
+        $extra $act --x "$tmp/oX.npy" --out "$tmp/m_$tag.npy"
+    runto "kernel $kind $extra out of core (--mem-limit $lim)" "$tmp/c_$tag.out" "$NTKIT" \
+        kernel --kind $kind $extra $act --x "$tmp/oX.npy" --out "$tmp/c_$tag.npy" --mem-limit $lim
+    pycheck "out of core == in memory: $kind $extra" <<PYEOF
+import sys, numpy as np
+t = sys.argv[1]
+A, B = np.load(t + "/m_$tag.npy"), np.load(t + "/c_$tag.npy")
+assert A.shape == B.shape and B.dtype == np.float64, (A.shape, B.shape, B.dtype)
+m = 32 if "$tag" == "emp" else 0
+# the scale: the largest K_ii (for the cross block, of the kernel on X)
+D = A if "$tag" == "diag" else np.load(t + "/m_inf.npy").diagonal() if "$tag" == "cross" else A.diagonal()
+tol = 64 * (m + 8 + 2) * np.finfo(float).eps * np.abs(D).max()
+assert np.abs(A - B).max() <= tol, (np.abs(A - B).max(), tol)
+assert "out of core" in open(t + "/c_$tag.out").read()
+assert "out of core" not in open(t + "/m_$tag.out").read()
+PYEOF
+done
+
+# --dtype float32, in memory and out of core: '<f4', each entry the float64
+# entry rounded to nearest (2^-24 relative), plus the blocks' rounding
+run "kernel --dtype float32 (in memory)" "$NTKIT" kernel --kind ntk-inf --x "$tmp/oX.npy" \
+    --out "$tmp/f32m.npy" --dtype float32
+run "kernel --dtype float32 out of core" "$NTKIT" kernel --kind ntk-inf --x "$tmp/oX.npy" \
+    --out "$tmp/f32c.npy" --dtype float32 --mem-limit 100K
+run "kernel --dtype float64 (the default, named)" "$NTKIT" kernel --kind ntk-inf --x "$tmp/oX.npy" \
+    --out "$tmp/f64.npy" --dtype float64
+pycheck "--dtype float32: within 2^-24 relative of the float64 kernel, half the file" <<'EOF'
+import os, sys, numpy as np
+t = sys.argv[1]
+K = np.load(t + "/f64.npy")
+assert np.array_equal(K, np.load(t + "/m_inf.npy"))
+tol = 64 * (8 + 2) * np.finfo(float).eps * np.abs(np.diag(K)).max()
+for name, extra in (("f32m", 0.0), ("f32c", tol)):
+    F = np.load(t + "/" + name + ".npy")
+    assert F.dtype == np.float32 and F.shape == K.shape, (F.dtype, F.shape)
+    err = np.abs(F.astype(float) - K)
+    assert np.all(err <= 2.0**-24 * (np.abs(K) + extra) + extra), (name, (err / np.abs(K)).max())
+assert np.array_equal(np.load(t + "/f32m.npy"), K.astype(np.float32))
+assert os.path.getsize(t + "/f32m.npy") - 128 == (os.path.getsize(t + "/f64.npy") - 128) // 2
+EOF
+
+fails "--stats on a kernel over --mem-limit" "$NTKIT" kernel --kind ntk-inf --x "$tmp/oX.npy" \
+    --out "$o/K.npy" --stats --mem-limit 200K
+grep -q 'drop them' "$tmp/log" && ok "--stats refusal suggests dropping it" || bad "--stats refusal suggests dropping it"
+fails "--spectrum on a kernel over --mem-limit" "$NTKIT" kernel --kind ntk-inf --x "$tmp/oX.npy" \
+    --out "$o/K.npy" --spectrum "$o/s.csv" --mem-limit 200K
+fails "--dtype float16" "$NTKIT" kernel --kind ntk-inf --x "$tmp/oX.npy" --out "$o/K.npy" --dtype float16
+
+# Peak memory: a 2048 x 2048 kernel (32 MiB) under --mem-limit 8M stays far
+# below the kernel's size above the process's own baseline (a 1 x 1 kernel)
+NTKIT_PATH=$NTKIT pycheck "peak RSS out of core (32 MiB kernel, --mem-limit 8M) < baseline + 16 MiB" <<'EOF'
+import os, subprocess, sys
+t = sys.argv[1]
+def peak(args):
+    # ru_maxrss (KiB) of a fresh process running the command
+    code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
+            "stdout=subprocess.DEVNULL); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    return int(subprocess.run([sys.executable, "-c", code] + args, check=True,
+                              capture_output=True, text=True).stdout)
+n = os.environ["NTKIT_PATH"]
+base = peak([n, "kernel", "--kind", "ntk-inf", "--x", t + "/one.npy", "--out", t + "/one_K.npy"])
+ooc = peak([n, "kernel", "--kind", "ntk-inf", "--x", t + "/oX2k.npy", "--out", t + "/K2k.npy",
+            "--mem-limit", "8M"])
+print("baseline", base, "KiB; out of core", ooc, "KiB")
+assert ooc < base + 16 * 1024, (base, ooc)
+EOF
+rm -f "$tmp/K2k.npy"
+
+# Ctrl-C while the blocks are written: the process ends at once, the
+# temporary file goes, the earlier K.npy stays as it was.
+mkdir -p "$tmp/sig"
+cp "$tmp/f64.npy" "$tmp/sig/K.npy"
+"$NTKIT" kernel --kind ntk-inf --act gelu --threads 1 --x "$tmp/oX600.npy" --out "$tmp/sig/K.npy" \
+    --mem-limit 64K >"$tmp/sig.out" 2>"$tmp/log" &
+pid=$!
+k=0
+while [ $k -lt 400 ] && ! ls "$tmp/sig" | grep -q '\.tmp\.'; do sleep 0.05; k=$((k + 1)); done
+ls "$tmp/sig" | grep -q '\.tmp\.' && ok "the blocks go to a temporary file next to K.npy" ||
+    bad "no temporary file seen while writing"
+kill -INT $pid
+wait $pid
+rc=$?
+[ $rc -eq 130 ] && ok "Ctrl-C: exit status 130" || bad "Ctrl-C: exit status $rc"
+[ "$(ls "$tmp/sig")" = "K.npy" ] && ok "Ctrl-C: no temporary file left" || bad "Ctrl-C: left $(ls "$tmp/sig")"
+cmp -s "$tmp/f64.npy" "$tmp/sig/K.npy" && ok "Ctrl-C: the earlier K.npy is intact" || bad "Ctrl-C: K.npy changed"
+
+# Writes that cannot succeed fail before the first block, with one error line.
+# check_start NAME DIR WORDS: the last command (status $rc) printed one error
+# line containing WORDS, DIR holds no temporary file, and DIR/K.npy, if there,
+# is the earlier one
+check_start() {
+    lines=$(wc -l <"$tmp/log")
+    if [ $rc -ne 0 ] && [ "$lines" -eq 1 ] && grep -q "^ntkit: error: .*$3" "$tmp/log" &&
+        ! ls "$2" | grep -q '\.tmp\.' && { [ ! -e "$2/K.npy" ] || cmp -s "$tmp/f64.npy" "$2/K.npy"; }; then
+        ok "$1"
+    else
+        echo "     rc=$rc lines=$lines: $(cat "$tmp/log")"
+        bad "$1"
+    fi
+}
+# a file-size limit (ulimit -f counts 512-byte blocks in sh) below the 703 KiB file
+( trap '' XFSZ; ulimit -f 1000; exec "$NTKIT" kernel --kind ntk-inf --x "$tmp/oX.npy" \
+    --out "$tmp/sig/K.npy" --mem-limit 200K ) >"$tmp/out" 2>"$tmp/log"
+rc=$?
+check_start "file-size limit: refused before the first block" "$tmp/sig" "file-size limit"
+# a full file system and a read-only one, where this machine lets us mount a tmpfs
+mkdir -p "$tmp/full" "$tmp/ro"
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=256k tmpfs "$tmp/full" 2>/dev/null; then
+    "$NTKIT" kernel --kind ntk-inf --x "$tmp/oX.npy" --out "$tmp/full/K.npy" --mem-limit 200K \
+        >"$tmp/out" 2>"$tmp/log"
+    rc=$?
+    check_start "full file system: refused before the first block" "$tmp/full" "free"
+    umount "$tmp/full"
+    if mount -t tmpfs -o ro,size=64k tmpfs "$tmp/ro" 2>/dev/null; then
+        "$NTKIT" kernel --kind ntk-inf --x "$tmp/oX.npy" --out "$tmp/ro/K.npy" --mem-limit 200K \
+            >"$tmp/out" 2>"$tmp/log"
+        rc=$?
+        check_start "read-only file system: one error line" "$tmp/ro" "Read-only"
+        umount "$tmp/ro"
+    fi
+else
+    # not root: a directory without write permission (root would ignore it)
+    chmod 555 "$tmp/ro"
+    "$NTKIT" kernel --kind ntk-inf --x "$tmp/oX.npy" --out "$tmp/ro/K.npy" --mem-limit 200K \
+        >"$tmp/out" 2>"$tmp/log"
+    rc=$?
+    check_start "read-only directory: one error line" "$tmp/ro" "Permission denied"
+    chmod 755 "$tmp/ro"
+    echo "  skipped the full-filesystem case: mounting a tmpfs needs root"
+fi
 
 # ---------------------------------------------------------------- krr
 # kernel ridge regression against numpy's solve on the kernels ntkit writes
