@@ -119,7 +119,13 @@ demo: deps
 	@sh scripts/demo.sh $(CLI_BIN)
 
 python-test: all
-	@cd python && NTKIT_LIBRARY=$(CURDIR)/$(BUILD)/libntkit.so $(PYTHON) -m unittest discover -s tests -v
+	@cd python && NTKIT_LIBRARY=$(CURDIR)/$(BUILD)/libntkit.so NTKIT=$(CURDIR)/$(CLI_BIN) OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(PYTHON) run_tests.py
+
+# The Python package goes to PYTHON_SITE: PYTHON's own site directory when it lies
+# under PREFIX (Debian: /usr/local/lib/python3.X/dist-packages), else
+# PREFIX/lib/python3.X/site-packages. pip installs python/ there with --target,
+# bundling the libntkit.so built above (no download, no second compilation).
+PYTHON_SITE ?= $(shell $(PYTHON) -c 'import sys, sysconfig; p = sys.argv[1].rstrip("/"); d = sysconfig.get_path("platlib"); print(d if d.startswith(p + "/") else sysconfig.get_path("platlib", "posix_prefix", vars={"base": p, "platbase": p}))' '$(PREFIX)' 2>/dev/null)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
@@ -133,6 +139,7 @@ install: all
 	if [ -d tools ]; then install -m 644 tools/*.py $(DESTDIR)$(PREFIX)/share/ntkit/; fi
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' ntkit.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ntkit.pc
+	NTKIT_LIBRARY=$(CURDIR)/$(LIB_SO) $(PYTHON) -m pip install --quiet --root-user-action=ignore --no-build-isolation --no-deps --no-index --upgrade --target="$(DESTDIR)$(PYTHON_SITE)" ./python
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -3,16 +3,15 @@
 prediction of training, and the real training, side by side; then the same
 comparison as one side-by-side run with the theory's checks.
 
-Run from the repository root after `make`:  /usr/bin/python3 examples/quickstart.py
+Install the package first (from the repository root; it builds libntkit):
+    pip install --no-build-isolation ./python        (or: make install)
+then run from any directory:
+    python3 examples/quickstart.py
+Without installing: PYTHONPATH=python python3 examples/quickstart.py after `make`.
 """
-import os
-import sys
+import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-
-import numpy as np  # noqa: E402
-
-import ntkit  # noqa: E402
+import ntkit
 
 data = ntkit.make_dataset("gaussian", "linear", n=200, n_test=0, d=10, seed=0)
 X, y = data["X_train"], data["y_train"]
