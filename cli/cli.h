@@ -274,7 +274,8 @@ const char *cli_fmt_bytes(size_t bytes, char *buf);
     {"kernel-subsample", 1, "N", "training points used for the NTK drift, 0 all (default 500)"}, \
     {"lr-scale", 1, "MODE", "none | alpha2: divide both rates by alpha^2 (default none)"},     \
     {"quad-order", 1, "Q", "Gauss-Hermite order for infinite-width kernels (default 64)"},      \
-    {"mem-limit", 1, "BYTES", "memory for kernel tiles, e.g. 512M or 2G (default 1G)"},      \
+    {"mem-limit", 1, "BYTES", "memory for the kernel models and kernel tiles, e.g. 512M or 2G (default: half of available memory)"}, \
+    {"operator", 1, "MODE", "the ntk and ntk-inf models' kernels: auto | dense | dense-f32 | matrix-free (auto: stored when they fit --mem-limit)"}, \
     {"predict", 1, "X.npy", "also write every model's predictions on these inputs (k, d) at the end: predict_<model>.npy"}
 
 /* Summary of one run, for sweeps: final and max of every metric column. */

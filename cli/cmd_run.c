@@ -103,6 +103,9 @@ static int run_options(const cli_args *a, const cli_setup *s, ntk_run_config *rc
         return 1;
     if (cli_has(a, "mem-limit") && cli_bytes("mem-limit", cli_str(a, "mem-limit", ""), &rc->mem_limit))
         return 1;
+    if (cli_has(a, "operator") &&
+        ntk_op_mode_parse(cli_str(a, "operator", "auto"), &rc->kernel_operator) != NTK_OK)
+        return cli_fail_lib("--operator");
     if (rc->flow_rtol >= 1) return cli_fail("--flow-tol must be below 1");
     return 0;
 }

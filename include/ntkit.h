@@ -803,6 +803,10 @@ typedef struct {
     double trace_factor;      /* √(Tr Σ²/d) for ν; 0: estimate from the training inputs */
     double t_max;             /* last time the run will reach (sizes the Krylov kernel
                                  models for n > NTK_KGD_EIG_MAX_N); 0: unbounded */
+    ntk_op_mode kernel_operator;  /* the ntk and ntk_inf models' kernels: AUTO (default)
+                                 stores K when it fits (mem_limit, else the available
+                                 memory) and goes matrix-free otherwise; DENSE,
+                                 DENSE_F32 or MATRIX_FREE force one (src/model_kernel.c) */
 } ntk_run_config;
 
 /* Defaults: all models, GD, rtol 1e-6, kernel drift at every 10th log point

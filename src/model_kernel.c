@@ -1,13 +1,24 @@
 /* Models ntk and ntk_inf of a run: kernel gradient descent (or flow) in
  * closed form, docs/theory.md §6, with K = η1Θ1 + η2Θ2 at θ0 (ntk) or at
  * infinite width (ntk_inf), from the network's outputs at θ0. Nothing moves
- * between predictions: the model is a function of t. */
+ * between predictions: the model is a function of t.
+ *
+ * Storage (docs/theory.md §9). When K (n,n) fits, it is computed once and
+ * kernel GD factors it (an eigendecomposition up to NTK_KGD_EIG_MAX_N
+ * points, Lanczos above), with the test block K(X_test, X) stored too.
+ * Otherwise K stays a kernel operator (float32 storage or matrix-free, as
+ * the run's kernel_operator says): Lanczos reads it through products, and
+ * test predictions go through the operator's cross block, never stored. */
 #include "run_internal.h"
+
+#include <math.h>
 
 typedef struct {
     ntk_kgd *kgd;
-    double *Ktest;           /* (nt, n) test × train kernel, same weights */
+    double *Ktest;           /* (nt, n) test × train kernel, same weights; stored mode */
     int inf;                 /* 1: the infinite-width kernel */
+    ntk_op *op;              /* operator mode: K behind products; NULL when stored */
+    ntk_kernel_desc desc;    /* the operator's kernel (points into the run) */
 } kernel_state;
 
 static ntk_status kernel_predict(run_model *m, double t, int test, double *f)
@@ -16,6 +27,7 @@ static ntk_status kernel_predict(run_model *m, double t, int test, double *f)
     const kernel_state *s = m->state;
     if (!test) return ntk_kgd_predict_train(s->kgd, t, r->cfg.flow, f);
     if (!r->nt) return NTK_OK;
+    if (s->op) return ntk_kgd_predict_cross(s->kgd, t, r->cfg.flow, s->op, r->Xt, r->nt, r->ft0, f);
     return ntk_kgd_predict_test(s->kgd, t, r->cfg.flow, s->Ktest, r->nt, r->ft0, f);
 }
 
@@ -25,6 +37,7 @@ static ntk_status kernel_predict_at(run_model *m, double t, const double *X, siz
 {
     const ntk_run *r = m->run;
     const kernel_state *s = m->state;
+    if (s->op) return ntk_kgd_predict_cross(s->kgd, t, r->cfg.flow, s->op, X, n, f0, f);
     double *Kx = ntk_alloc(ntk_size_mul(n, r->n, 1, 1), sizeof(double), "cross kernel");
     if (!Kx) return NTK_ERR_NOMEM;
     ntk_status st = run_kernel(r, s->inf, X, n, r->X, r->n, r->cfg.gd.lr1, r->cfg.gd.lr2, Kx);
@@ -38,6 +51,7 @@ static void kernel_destroy(run_model *m)
     kernel_state *s = m->state;
     if (!s) return;
     ntk_kgd_free(s->kgd);
+    ntk_op_free(s->op);
     free(s->Ktest);
     free(s);
 }
@@ -53,6 +67,56 @@ ntk_status run_model_kernel_extremes(const run_model *m, double *lmin, double *l
     return ntk_kgd_extremes(s->kgd, lmin, lmax, exact);
 }
 
+/* Bytes the stored mode keeps and peaks at for one model: K (and the
+ * eigensolver's 3n² up to NTK_KGD_EIG_MAX_N, or the Lanczos basis), K_test. */
+static double stored_bytes(size_t n_, size_t nt_)
+{
+    double n = (double)n_, nt = (double)nt_, k = NTK_KGD_KRYLOV_KMAX;
+    int eig = n_ <= NTK_KGD_EIG_MAX_N;
+    return (n * n + (eig ? 3 * n * n + 2 * n : k * n + k * k) + nt * n) * 8.0;
+}
+
+ntk_op_mode run_kernel_mode(const ntk_run_config *cfg, size_t n, size_t nt)
+{
+    if (cfg->kernel_operator != NTK_OP_AUTO) return cfg->kernel_operator;
+    double need = stored_bytes(n, nt);
+    size_t avail = ntk_mem_available();
+    double room = cfg->mem_limit ? (double)cfg->mem_limit : avail ? 0.5 * (double)avail : 4e9;
+    return need <= room ? NTK_OP_DENSE : NTK_OP_MATRIX_FREE;
+}
+
+size_t run_model_kernel_bytes(const ntk_run_config *cfg, size_t n_, size_t nt_, size_t *peak)
+{
+    double n = (double)n_, k = NTK_KGD_KRYLOV_KMAX;
+    ntk_op_mode mode = run_kernel_mode(cfg, n_, nt_);
+    if (mode == NTK_OP_DENSE) {
+        *peak = (size_t)fmin(stored_bytes(n_, nt_), 1.8e19);
+        return (size_t)fmin(((n_ <= NTK_KGD_EIG_MAX_N ? n * n + 2 * n : k * n + k * k) +
+                             (double)nt_ * n) * 8.0, 1.8e19);
+    }
+    /* the operator (its storage or its caches), and the Lanczos basis */
+    ntk_kernel_desc kd = ntk_kernel_desc_default(NTK_KERNEL_EMPIRICAL, &cfg->net);
+    double op = (double)ntk_op_mem_bytes(&kd, n_, mode, cfg->mem_limit);
+    *peak = 0;
+    return (size_t)fmin(op + (k * n + k * k) * 8.0, 1.8e19);
+}
+
+/* The operator mode: K = c1Θ1 + c2Θ2 behind an operator, Lanczos on it. */
+static ntk_status kernel_on_operator(ntk_run *r, kernel_state *s, ntk_op_mode mode,
+                                     const ntk_kgd_config *kc)
+{
+    s->desc = ntk_kernel_desc_default(s->inf ? NTK_KERNEL_INFINITE : NTK_KERNEL_EMPIRICAL, &r->cfg.net);
+    s->desc.c1 = r->cfg.gd.lr1;
+    s->desc.c2 = r->cfg.gd.lr2;
+    s->desc.W = ntk_net_W0(r->net);
+    s->desc.v = ntk_net_v0(r->net);
+    s->desc.quad_order = r->cfg.quad_order;
+    NTK_TRY(ntk_op_create(&s->desc, r->X, r->n, mode, r->cfg.mem_limit, &s->op));
+    ntk_kgd_config c = *kc;
+    c.method = NTK_KGD_KRYLOV;
+    return ntk_kgd_create_op(s->op, r->y, r->f0, &c, &s->kgd);
+}
+
 ntk_status run_model_kernel(ntk_run *r, run_model *m, int inf)
 {
     m->ops = &kernel_ops;
@@ -62,8 +126,6 @@ ntk_status run_model_kernel(ntk_run *r, run_model *m, int inf)
     m->state = s;
     s->inf = inf;
     size_t n = r->n, nt = r->nt;
-    double *K = ntk_alloc(n * n, sizeof(double), "kernel matrix");
-    if (!K) return NTK_ERR_NOMEM;
     /* the run shows the kernel models next to the network whatever the
      * rates; ntkit run warns when they are unstable */
     ntk_kgd_config kc = ntk_kgd_config_default();
@@ -71,11 +133,15 @@ ntk_status run_model_kernel(ntk_run *r, run_model *m, int inf)
     kc.t_max = r->cfg.t_max;
     kc.flow = r->cfg.flow;
     kc.allow_unstable = 1;
+    ntk_op_mode mode = run_kernel_mode(&r->cfg, n, nt);
+    if (mode != NTK_OP_DENSE) return kernel_on_operator(r, s, mode, &kc);
+    double *K = ntk_alloc(ntk_size_mul(n, n, 1, 1), sizeof(double), "kernel matrix");
+    if (!K) return NTK_ERR_NOMEM;
     ntk_status st = run_kernel(r, inf, r->X, n, NULL, 0, r->cfg.gd.lr1, r->cfg.gd.lr2, K);
     if (st == NTK_OK) st = ntk_kgd_create(K, n, r->y, r->f0, &kc, &s->kgd);
     free(K);
     if (st != NTK_OK || nt == 0) return st;
-    s->Ktest = ntk_alloc(nt * n, sizeof(double), "test kernel");
+    s->Ktest = ntk_alloc(ntk_size_mul(nt, n, 1, 1), sizeof(double), "test kernel");
     if (!s->Ktest) return NTK_ERR_NOMEM;
     return run_kernel(r, inf, r->Xt, nt, r->X, n, r->cfg.gd.lr1, r->cfg.gd.lr2, s->Ktest);
 }

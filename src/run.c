@@ -130,17 +130,16 @@ size_t ntk_run_mem_bytes(const ntk_run_config *cfg, size_t n_, size_t nt_)
     }
     int nk = !!(mod & NTK_MODEL_NTK) + !!(mod & NTK_MODEL_NTK_INF);
     if (nk) {
-        /* kept per model: eigenvectors (n <= NTK_KGD_EIG_MAX_N) or a Krylov
-         * basis, and K_test; while one is set up: the kernel, its tiles, and
-         * the eigensolver's copies and workspace (3n²) or the basis */
-        int eig = n_ <= NTK_KGD_EIG_MAX_N;
-        double k = NTK_KGD_KRYLOV_KMAX;
-        keep += nk * ((eig ? n * n + 2 * n : k * n + k * k + 2 * k) + nt * n) * D;
+        /* kept per model (src/model_kernel.c): eigenvectors, a Krylov basis
+         * or an operator, and K_test when stored; while one is set up: the
+         * kernel's tiles and the eigensolver's copies */
+        size_t kpeak = 0;
+        keep += nk * (double)run_model_kernel_bytes(cfg, n_, nt_, &kpeak);
         double tiles = (mod & NTK_MODEL_NTK)
                            ? (double)ntk_kernel_empirical_scratch_bytes(cfg->net.m, n_, 0, 1, 1,
                                                                          cfg->mem_limit)
                            : 0.0;
-        peak = fmax(peak, n * n * D + tiles + (eig ? 3 * n * n : k * n) * D);
+        peak = fmax(peak, (double)kpeak + tiles);
     }
     /* (the theory's spectra are checked when they are asked for:
      * ntk_run_theory_get) */

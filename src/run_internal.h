@@ -91,6 +91,11 @@ ntk_status run_model_nn(ntk_run *r, run_model *m);
 ntk_status run_model_linearized(ntk_run *r, run_model *m);
 ntk_status run_model_lin(ntk_run *r, run_model *m);
 ntk_status run_model_kernel(ntk_run *r, run_model *m, int inf);
+/* The kernel models' storage for n train, nt test points: DENSE (K stored)
+ * or an operator mode (src/model_kernel.c). */
+ntk_op_mode run_kernel_mode(const ntk_run_config *cfg, size_t n, size_t nt);
+/* Bytes one kernel model keeps; *peak: the extra while it is set up. */
+size_t run_model_kernel_bytes(const ntk_run_config *cfg, size_t n, size_t nt, size_t *peak);
 /* λ_min, λ_max of a kernel model's K (exact or Ritz values, *exact says). */
 ntk_status run_model_kernel_extremes(const run_model *m, double *lmin, double *lmax, int *exact);
 size_t run_model_linearized_bytes(const ntk_run_config *cfg, size_t n, size_t nt);

@@ -483,8 +483,77 @@ static void test_schedule_times(void)
     free_data(&D);
 }
 
+/* The kernel models with K behind an operator (matrix-free, float32
+ * storage) against K stored, on the same run: Lanczos through products
+ * against an eigendecomposition. What separates them: the Krylov
+ * truncation, held at 1e-10·‖r0‖₂ (src/kgd.c; scaled by √(k(x,x)/max K_ii)
+ * at a test point), and the operator's products, which perturb K by
+ * E with ‖E‖ ≤ δ·‖|K|‖ (δ = C_ROUND·(n + m + d)·ε for matrix-free products,
+ * 2^-24 for float32 entries; these kernels are nonnegative, ‖|K|‖ = λmax ≤
+ * n·max K_ii): t GD steps move the prediction by at most t·cη‖E‖‖r0‖₂
+ * (each step is a contraction). With float64 products the bound is far
+ * below the 1e-8 relative agreement asked of the matrix-free path, which is
+ * checked too. */
+static void test_kernel_operator_modes(void)
+{
+    enum { n = 300, nt = 40, d = 5, m = 64 };
+    data D = make_data(n, nt, d, 33);
+    ntk_net_config net = ntk_net_config_default(D.d, m);
+    ntk_gd_config gd = {0.7, 0.7, NTK_LOSS_MEAN};
+    ntk_op_mode modes[3] = {NTK_OP_DENSE, NTK_OP_MATRIX_FREE, NTK_OP_DENSE_F32};
+    ntk_run *r[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < 3; i++) {
+        ntk_run_config rc = ntk_run_config_default(net, gd);
+        rc.models = NTK_MODEL_NTK | NTK_MODEL_NTK_INF;
+        rc.kernel_operator = modes[i];
+        rc.t_max = 200;
+        CHECK_OK(ntk_run_create(&rc, &(ntk_run_data){D.X, D.y, D.n, D.Xt, D.yt, D.nt}, NULL, NULL, &r[i]));
+    }
+    static double f[3][n], g[3][nt];
+    double r0[2] = {0, 0}, trace[2] = {0, 0};
+    for (int inf = 0; r[0] && inf < 2; inf++) {   /* λmax ≤ trace K */
+        ntk_kernel_desc kd = ntk_kernel_desc_default(inf ? NTK_KERNEL_INFINITE : NTK_KERNEL_EMPIRICAL, &net);
+        kd.c1 = kd.c2 = 0.7, kd.diagonal = 1;
+        kd.W = ntk_net_W0(ntk_run_net(r[0])), kd.v = ntk_net_v0(ntk_run_net(r[0]));
+        double diag[n];
+        CHECK_OK(ntk_kernel(&kd, D.X, n, NULL, 0, diag));
+        for (size_t j = 0; j < n; j++) trace[inf] += diag[j];
+    }
+    int done = 0;
+    for (int step = 0; r[0] && r[1] && r[2] && step <= 200; step += 50) {
+        if (step) for (int i = 0; i < 3; i++) CHECK_OK(ntk_run_advance(r[i], 50));
+        for (int k = 3; k <= 4; k++) {
+            for (int i = 0; i < 3; i++) CHECK_OK(ntk_run_predictions(r[i], k, f[i], g[i]));
+            if (step == 0) {
+                for (size_t j = 0; j < n; j++) r0[k - 3] += (D.y[j] - f[0][j]) * (D.y[j] - f[0][j]);
+                r0[k - 3] = sqrt(r0[k - 3]);
+            }
+            double lmax = trace[k - 3];
+            double scale = fmax(norm_inf(f[0], n), norm_inf(g[0], nt));
+            for (int i = 1; i < 3; i++) {
+                double delta = i == 1 ? C_ROUND * (double)(n + m + d) * DBL_EPSILON : 0x1p-24;
+                /* test points: k(x,x) of these unit-scale inputs is within 4x of the
+                 * training diagonal (generous), hence √4 on the truncation */
+                double tol = 2.0 * 1e-10 * r0[k - 3] + (double)step * (0.7 / n) * delta * lmax * r0[k - 3] +
+                             C_ROUND * (double)n * DBL_EPSILON * (double)(step + 1) * scale;
+                double eu = 0, ef = 0;
+                for (size_t j = 0; j < n; j++) eu = fmax(eu, fabs(f[i][j] - f[0][j]));
+                for (size_t j = 0; j < nt; j++) ef = fmax(ef, fabs(g[i][j] - g[0][j]));
+                CHECK_LE(eu, tol, "%s %s step %d: train", ntk_model_name(k), ntk_op_mode_name(modes[i]), step);
+                CHECK_LE(ef, tol, "%s %s step %d: test", ntk_model_name(k), ntk_op_mode_name(modes[i]), step);
+                if (i == 1) CHECK_LE(tol / scale, 1e-8, "the matrix-free bound certifies 1e-8 relative");
+            }
+            done++;
+        }
+    }
+    CHECK(done == 10, "compared %d times", done);
+    for (int i = 0; i < 3; i++) ntk_run_free(r[i]);
+    free_data(&D);
+}
+
 int main(void)
 {
+    test_kernel_operator_modes();
     test_schedule_times();
     test_predict_anywhere();
     test_early_linear();
