@@ -63,14 +63,16 @@ class LazyFlow:
         if not np.all(np.isfinite(lam)) or lam[0] <= 0:
             raise ExpError("%s: λ_min of the kernel is not logged at every time; rerun the experiment" % rd)
         sig_ratio = np.sqrt(np.maximum(lam, 0) / lam[0])
+        sig_after = float(sig_ratio[1:].min()) if len(sig_ratio) > 1 else math.nan
         path = float(np.max(mt["theta_dist"]))
         beta = float(th["chizat_beta_bound"])
         smin_h = smin_f / alpha
-        return dict(alpha=alpha, T=float(t[-1]), sigma_min_h=smin_h, sigma_max_h=float(th["jacobian_sigma_max"]) / alpha,
+        return dict(alpha=alpha, T=float(t[-1]), sigma_min_h=smin_h,
+                    sigma_max_h=float(th["jacobian_sigma_max"]) / alpha,
                     L0=L0, rate=rate, rate_ratio=float(rr.min()), rate_ratio_lin=float(rrl.min()),
                     bound_ratio=float(np.max(L[pos] / (L0 * np.exp(-rate * t[pos])))),
                     final_rel=float(L[-1] / L0), final_rel_lin=float(Ll[-1] / L0),
-                    sigma_ratio_min=float(sig_ratio.min()), path=path,
+                    sigma_ratio_min=float(sig_ratio.min()), sigma_ratio_after=sig_after, path=path,
                     rel_path=path / math.sqrt(float(np.sum(P.load_npy(os.path.join(rd, "W0.npy")) ** 2))),
                     beta=beta, ball=smin_h / (2 * beta), beta_est=float(ck["chizat_beta_estimate"]),
                     ball_est=smin_h / (2 * float(ck["chizat_beta_estimate"])),
@@ -138,7 +140,8 @@ class LazyFlow:
 
         order = low + thm + [ctrl]
         keep = ("alpha", "T", "rate", "rate_ratio", "rate_ratio_lin", "bound_ratio", "final_rel", "final_rel_lin",
-                "sigma_ratio_min", "path", "rel_path", "ball", "ball_est", "beta", "beta_est", "weight_bound",
+                "sigma_ratio_min", "sigma_ratio_after", "path", "rel_path", "ball", "ball_est", "beta", "beta_est",
+                "weight_bound",
                 "alpha_cond", "cond", "drift", "gap")
         rep.results = dict(sigma_min_h=smin, sigma_max_h=float(th["jacobian_sigma_max"]), alpha_condition=acond,
                            L0=float(th["initial_loss"]), runs=[{k: r[k] for k in keep} for r in order],
@@ -182,6 +185,13 @@ class LazyFlow:
             "(sup|φ″| everywhere) is loose, and the run's secant estimate β̂ = %s gives a ball of %s." % (
                 alist(low), g(low[0]["ball"]), g(max(r["path"] for r in low)), g(low[0]["beta_est"]),
                 g(low[0]["ball_est"])))
+        grew = [r for r in low + thm if r["sigma_ratio_after"] >= 1]
+        if grew:
+            rep.notes.append(
+                "At α = %s the smallest singular value never fell below its initial value (the minimum ratio 1 "
+                "is the one at t = 0; over t > 0 the smallest ratio is %s): training made the Jacobian better "
+                "conditioned, not worse." % (", ".join(g(r["alpha"]) for r in grew),
+                                              "%.4f" % min(r["sigma_ratio_after"] for r in grew)))
         self.figures(rep, order, thm, low, ctrl)
         return rep
 

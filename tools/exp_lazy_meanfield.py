@@ -25,7 +25,8 @@ def teacher_direction(rd, target):
     else:
         A, b = X, y
     if A.shape[0] < A.shape[1]:
-        raise ExpError("%s: %d usable points for a %d-dimensional teacher; use more points" % (rd, A.shape[0], A.shape[1]))
+        raise ExpError("%s: %d usable points for a %d-dimensional teacher; use more points"
+                       % (rd, A.shape[0], A.shape[1]))
     u = np.linalg.lstsq(A, b, rcond=None)[0]
     res = float(np.linalg.norm(A @ u - b) / np.linalg.norm(b))
     if not res <= 1e-8:
@@ -97,10 +98,13 @@ class LazyMeanfield:
     def checks(self, p, label):
         lz, mf = p["lazy"], p["mf"]
         return [
-            Check("%s α = 1: ‖W − W0‖_F/‖W0‖_F" % label, lz["rel_move"], "<=", self.LAZY_MOVE, part="lazy: small movement"),
-            Check("%s α = 1/√m: ‖W − W0‖_F/‖W0‖_F" % label, mf["rel_move"], ">=", self.MF_MOVE, part="mean-field: O(1) movement"),
+            Check("%s α = 1: ‖W − W0‖_F/‖W0‖_F" % label, lz["rel_move"], "<=", self.LAZY_MOVE,
+                  part="lazy: small movement"),
+            Check("%s α = 1/√m: ‖W − W0‖_F/‖W0‖_F" % label, mf["rel_move"], ">=", self.MF_MOVE,
+                  part="mean-field: O(1) movement"),
             Check("%s α = 1: kernel drift" % label, lz["drift"], "<=", self.LAZY_DRIFT, part="lazy: kernel fixed"),
-            Check("%s α = 1/√m: kernel drift" % label, mf["drift"], ">=", self.MF_DRIFT, part="mean-field: kernel moves"),
+            Check("%s α = 1/√m: kernel drift" % label, mf["drift"], ">=", self.MF_DRIFT,
+                  part="mean-field: kernel moves"),
             Check("%s α = 1: alignment with the teacher ÷ random" % label, lz["align"], "<=", self.LAZY_ALIGN,
                   part="lazy: no feature learning"),
             Check("%s α = 1/√m: alignment with the teacher ÷ random" % label, mf["align"], ">=", self.MF_ALIGN,
