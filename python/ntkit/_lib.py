@@ -109,7 +109,8 @@ class RunConfig(Structure):
     _fields_ = [("net", NetConfig), ("gd", GDConfig), ("models", c_uint), ("flow", c_int),
                 ("flow_rtol", c_double), ("kernel_every", c_size_t),
                 ("kernel_subsample", c_size_t), ("flips", c_int), ("quad_order", c_int),
-                ("mem_limit", c_size_t), ("trace_factor", c_double), ("t_max", c_double)]
+                ("mem_limit", c_size_t), ("trace_factor", c_double), ("t_max", c_double),
+                ("kernel_operator", c_int)]
 
 
 def _doubles(*names):
@@ -169,7 +170,8 @@ class KernelDesc(Structure):
 
 class KGDConfig(Structure):
     _fields_ = [("lr", c_double), ("loss", c_int), ("method", c_int), ("t_max", c_double),
-                ("outputs", c_size_t), ("flow", c_int), ("allow_unstable", c_int)]
+                ("outputs", c_size_t), ("flow", c_int), ("allow_unstable", c_int),
+                ("krylov_kmax", c_size_t)]
 
 
 class Batch(Structure):
@@ -322,6 +324,7 @@ _PROTOTYPES = {
     "ntk_run_metrics": (st, [H, I, F64]),
     "ntk_run_predictions": (st, [H, I, F64, F64]),
     "ntk_run_predict_at": (st, [H, I, F64, S, F64]),
+    "ntk_op_mode_parse": (st, [c_char_p, POINTER(c_int)]),
     "ntk_run_net": (H, [H]),
     "ntk_run_theory_get": (st, [H, POINTER(RunTheory)]),
     "ntk_run_beta_estimate": (st, [H, POINTER(c_double)]),
@@ -494,6 +497,11 @@ def parse_input_scale(name):
     return _parse_enum(lib.ntk_input_scale_parse, name, "input_scale")
 
 
+def parse_operator(name):
+    """"auto" | "dense" | "dense-f32" | "matrix-free" -> ntk_op_mode."""
+    return _parse_enum(lib.ntk_op_mode_parse, name, "kernel_operator")
+
+
 def parse_models(spec):
     """"all", "nn,ntk", or a list of model names -> NTK_MODEL_* mask."""
     if not isinstance(spec, str):
@@ -534,11 +542,15 @@ def net_config(d, width, act="relu", act_param=None, init="gaussian", input_scal
     return cfg
 
 
-def set_threads(n):
-    """OpenBLAS thread count for the library (n <= 0: one per core)."""
+def set_threads(n: int) -> None:
+    """Set the OpenBLAS thread count of the library.
+
+    Args:
+      n: threads (n <= 0: one per core).
+    """
     lib.ntk_set_threads(c_int_arg(n, "n"))
 
 
-def get_threads():
+def get_threads() -> int:
     """The current OpenBLAS thread count."""
     return lib.ntk_get_threads()

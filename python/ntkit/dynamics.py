@@ -13,6 +13,8 @@ import ctypes
 import zlib
 from ctypes import byref
 
+from typing import Any, Dict, Optional, Tuple, Union
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -36,9 +38,17 @@ class KernelGD:
     acts on each of the k output columns); made by gradient_descent_mse.
     Call it as predict(t, f0_train, f0_test=None, K_test_train=None).
 
-    allow_unstable: GD with c·lr·λ_max(K_train) > 2 is refused (ValueError
-    at the first use) unless it is True; then the predictions follow the
-    growing modes, until they overflow (DivergedError).
+    Args (as gradient_descent_mse, which documents them):
+      K_train: (n, n) symmetric kernel.
+      y_train: (n,) or (n, k) targets.
+      lr: the rate multiplying K.
+      loss: "mean" (c = 1/n) or "sum" (c = 1).
+      flow: True for gradient flow.
+      method: "auto", "eig" or "krylov".
+      t_max: the Krylov horizon (0: none).
+      allow_unstable: GD with c·lr·λ_max(K_train) > 2 is refused (ValueError
+        at the first use) unless it is True; then the predictions follow the
+        growing modes, until they overflow (DivergedError).
 
     The C object (ntk_kgd: an eigendecomposition of K, or a Lanczos basis
     built from r0 = y − f0_train) is built on first use and rebuilt only
@@ -49,8 +59,9 @@ class KernelGD:
     raises ValueError instead of mixing two kernels silently.
     """
 
-    def __init__(self, K_train, y_train, lr=1.0, loss="mean", flow=False, method="auto",
-                 t_max=0.0, allow_unstable=False):
+    def __init__(self, K_train: ArrayLike, y_train: ArrayLike, lr: float = 1.0,
+                 loss: str = "mean", flow: bool = False, method: str = "auto",
+                 t_max: float = 0.0, allow_unstable: bool = False):
         self._K = _arrays.square(K_train, "K_train")
         self.n = self._K.shape[0]
         self._y = _arrays.targets(y_train, "y_train", self.n)
@@ -111,15 +122,25 @@ class KernelGD:
             return self._handle(_arrays.like(f0_train, "f0_train", self._y.shape))
         return self._h if self._h is not None else self._handle(np.zeros(self._y.shape))
 
-    def evals(self, f0_train=None):
+    def evals(self, f0_train: Optional[ArrayLike] = None) -> Optional[np.ndarray]:
         """Eigenvalues of K_train (n,), ascending (method "eig"; None for a
-        Krylov basis, see extremes())."""
+        Krylov basis, see extremes()).
+
+        Args:
+          f0_train: the starting predictions the C object is built for (None:
+            the last ones, or 0).
+        """
         ev = as_array(lib.ntk_kgd_evals(self._current(f0_train)), (self.n,))
         return _arrays.result(ev, "eigenvalues of K_train", K_train=self._K)
 
-    def extremes(self, f0_train=None):
+    def extremes(self, f0_train: Optional[ArrayLike] = None) -> Dict[str, Any]:
         """dict(lmin, lmax, exact): λ_min, λ_max of K_train; for a Krylov
-        basis (exact False) the extreme Ritz values (lmin only an upper bound)."""
+        basis (exact False) the extreme Ritz values (lmin only an upper bound).
+
+        Args:
+          f0_train: the starting predictions the C object is built for (None:
+            the last ones, or 0).
+        """
         lo, hi, ex = ctypes.c_double(), ctypes.c_double(), ctypes.c_int()
         check(lib.ntk_kgd_extremes(self._current(f0_train), byref(lo), byref(hi), byref(ex)))
         out = _arrays.result_dict({"lmin": lo.value, "lmax": hi.value}, "extremes",
@@ -127,16 +148,23 @@ class KernelGD:
         out["exact"] = bool(ex.value)
         return out
 
-    def info(self, f0_train=None):
+    def info(self, f0_train: Optional[ArrayLike] = None) -> Dict[str, Any]:
         """dict(method "eig"|"krylov", k = basis size (n for eig), err_est =
-        estimated relative error of the predictions)."""
+        estimated relative error of the predictions).
+
+        Args:
+          f0_train: the starting predictions the C object is built for (None:
+            the last ones, or 0).
+        """
         meth, k, err = ctypes.c_int(), ctypes.c_size_t(), ctypes.c_double()
         check(lib.ntk_kgd_info(self._current(f0_train), byref(meth), byref(k), byref(err)))
         name = {v: n for n, v in METHODS.items()}[meth.value]
         return {"method": name, "k": k.value,
                 "err_est": _arrays.result(err.value, "err_est", K_train=self._K)}
 
-    def __call__(self, t, f0_train=None, f0_test=None, K_test_train=None):
+    def __call__(self, t: ArrayLike, f0_train: Optional[ArrayLike] = None,
+                 f0_test: Optional[ArrayLike] = None, K_test_train: Optional[ArrayLike] = None
+                 ) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
         """Predictions at time(s) t (steps for GD, time for flow).
 
         t            a scalar or an array of shape (T,) (any shape works)

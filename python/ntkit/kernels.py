@@ -184,9 +184,16 @@ def infinite_kernel_fn(act: str = "relu", act_param: Optional[float] = None,
 
 def empirical_kernel_fn(net: "Network", mem_limit: int = 0
                         ) -> Callable[..., Union[np.ndarray, Kernel]]:
-    """The empirical kernels of `net` (at its weights when called) as a
-    neural-tangents kernel_fn(x1, x2=None, get=None): Kernel(nngp, ntk), or one
-    array for get = "nngp" or "ntk" (as infinite_kernel_fn)."""
+    """The empirical kernels of a network as a neural-tangents kernel_fn.
+
+    Args:
+      net: the ntkit.Network (its weights when kernel_fn is called).
+      mem_limit: bytes of scratch for the tiles (0: the library's default).
+
+    Returns:
+      kernel_fn(x1, x2=None, get=None): Kernel(nngp, ntk), or one array for
+      get = "nngp" or "ntk" (as infinite_kernel_fn).
+    """
     mem_limit = size_arg(mem_limit, "mem_limit")
 
     def kernel_fn(x1: ArrayLike, x2: Optional[ArrayLike] = None,

@@ -16,7 +16,7 @@ the training points and the parameters have moved by D Jᵀ h_t(K)(y − f_start
 h_t(λ) = (1 − (1 − cλ)^t)/λ (docs/theory.md §6), computed by the library.
 """
 from ctypes import byref
-from typing import Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Optional, Tuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -26,6 +26,9 @@ from ._args import bool_arg, float_arg, int_arg
 from ._lib import NetConfig, check, lib, parse_loss
 from .dynamics import KernelGD
 from .kernels import ntk
+
+if TYPE_CHECKING:
+    from .network import Network
 
 # rows per block of the (rows, m) activations: at most this many doubles per array
 _BLOCK_DOUBLES = 1 << 22
@@ -37,12 +40,15 @@ class LinearizedNetwork:
     weights; train(...) moves its own weights W, v (the Network is not
     touched).
 
+    Args:
+      net: the ntkit.Network to expand (at its current weights).
+
     Attributes:
       W_lin, v_lin: the expansion point (W*, v*), (m, d) and (m,).
       W, v: the current weights (start at W_lin, v_lin; moved by train).
     """
 
-    def __init__(self, net):
+    def __init__(self, net: "Network"):
         from .network import Network
         if not isinstance(net, Network):
             raise TypeError("linearize takes an ntkit.Network, got %r" % (net,))
@@ -213,7 +219,7 @@ def _log_times(steps, log_every, flow):
     return ts if ts[-1] == T else np.append(ts, float(T))
 
 
-def linearize(net) -> LinearizedNetwork:
+def linearize(net: "Network") -> LinearizedNetwork:
     """The first-order Taylor model of `net` at its current weights (W*, v*):
     f_lin(X, W, v) = f(X; W*, v*) + J(X; W*, v*)·(θ − θ*) (Lee et al. 2019), as
     neural-tangents' nt.linearize.

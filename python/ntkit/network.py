@@ -6,7 +6,7 @@ is garbage-collected (never twice).
 import ctypes
 import math
 from ctypes import byref
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -21,32 +21,33 @@ from .run import Run, _RowLog
 
 
 class Network(Owned):
-    """A wide two-layer network, wrapping ntk_net.
+    """A wide two-layer network f(x) = α/√m · Σ_r v_r φ(w_r·x / s), wrapping ntk_net.
 
-    Network(d, width, act="relu", act_param=None, init="gaussian",
-            input_scale="sqrt_d", alpha=1.0, centered=False, seed=0,
-            W0=None, v0=None)
+    The current weights W (m, d), v (m,) start at W0, v0 and move with train().
 
-    d, width      input dimension d and hidden width m
-    act           relu | leaky_relu | erf | tanh | sigmoid | softplus | gelu | identity
-    act_param     leaky_relu slope (None: the library's default,
-                  ntkit.DEFAULTS["leaky_slope"], as the CLI)
-    init          gaussian | sign | symmetric (symmetric needs an even width)
-    input_scale   "sqrt_d" (s = √d) or "one" (s = 1)
-    alpha         output scale α
-    centered      True: the model is f(x;θ) − f(x;θ0)
-    seed          seed of the weight draw (the CLI's --seed draws the same W0, v0)
-    W0, v0        initial weights (m,d) and (m,) instead of a draw; with W0
-                  alone, v0 is drawn from the seed as init prescribes (as the CLI)
-
-    The current weights W (m,d), v (m,) start at W0, v0 and move with train().
+    Args:
+      d: input dimension.
+      width: hidden width m.
+      act: relu | leaky_relu | erf | tanh | sigmoid | softplus | gelu | identity.
+      act_param: leaky_relu slope (None: the library's default,
+        ntkit.DEFAULTS["leaky_slope"], as the CLI).
+      init: gaussian | sign | symmetric (symmetric needs an even width).
+      input_scale: "sqrt_d" (s = √d) or "one" (s = 1).
+      alpha: output scale α.
+      centered: True: the model is f(x;θ) − f(x;θ0).
+      seed: seed of the weight draw (the CLI's --seed draws the same W0, v0).
+      W0: (m, d) initial first-layer weights instead of a draw.
+      v0: (m,) initial second-layer weights; with W0 alone, v0 is drawn from
+        the seed as init prescribes (as the CLI).
     """
 
     _free = "ntk_net_free"
     _what = "network"
 
-    def __init__(self, d, width, act="relu", act_param=None, init="gaussian",
-                 input_scale="sqrt_d", alpha=1.0, centered=False, seed=0, W0=None, v0=None):
+    def __init__(self, d: int, width: int, act: str = "relu", act_param: Optional[float] = None,
+                 init: str = "gaussian", input_scale: str = "sqrt_d", alpha: float = 1.0,
+                 centered: bool = False, seed: int = 0, W0: Optional[ArrayLike] = None,
+                 v0: Optional[ArrayLike] = None):
         self._h = None
         self._cfg = net_config(d, width, act, act_param, init, input_scale, alpha, centered, seed)
         m, d = self._cfg.m, self._cfg.d
@@ -67,15 +68,17 @@ class Network(Owned):
     # -- configuration ----------------------------------------------------
 
     @property
-    def d(self):
+    def d(self) -> int:
+        """The input dimension d."""
         return self._cfg.d
 
     @property
-    def width(self):
+    def width(self) -> int:
+        """The hidden width m."""
         return self._cfg.m
 
     @property
-    def config(self):
+    def config(self) -> Dict[str, Any]:
         """Settings as a dict (names as in the constructor, plus s)."""
         c = self._cfg
         return {
@@ -96,7 +99,7 @@ class Network(Owned):
     # -- weights (copies) -------------------------------------------------
 
     @property
-    def W(self):
+    def W(self) -> np.ndarray:
         """Current first-layer weights (m,d), a copy."""
         return as_array(lib.ntk_net_W(self.handle), (self.width, self.d))
 
@@ -105,7 +108,7 @@ class Network(Owned):
         self.set_weights(W, None)
 
     @property
-    def v(self):
+    def v(self) -> np.ndarray:
         """Current second-layer weights (m,), a copy."""
         return as_array(lib.ntk_net_v(self.handle), (self.width,))
 
@@ -114,29 +117,34 @@ class Network(Owned):
         self.set_weights(None, v)
 
     @property
-    def W0(self):
+    def W0(self) -> np.ndarray:
         """Initial first-layer weights (m,d), a copy."""
         return as_array(lib.ntk_net_W0(self.handle), (self.width, self.d))
 
     @property
-    def v0(self):
+    def v0(self) -> np.ndarray:
         """Initial second-layer weights (m,), a copy."""
         return as_array(lib.ntk_net_v0(self.handle), (self.width,))
 
-    def set_weights(self, W=None, v=None):
-        """Set the current weights W (m,d) and/or v (m,) (None keeps that layer)."""
+    def set_weights(self, W: Optional[ArrayLike] = None, v: Optional[ArrayLike] = None) -> None:
+        """Set the current weights.
+
+        Args:
+          W: (m, d) first-layer weights, or None to keep them.
+          v: (m,) second-layer weights, or None to keep them.
+        """
         h = self.handle
         # the net's own arrays are read-only views: the layer kept is passed as a copy
         W = self.W if W is None else _arrays.matrix(W, "W", self.d, self.width)
         v = self.v if v is None else _arrays.vector(v, "v", self.width)
         check(lib.ntk_net_set_weights(h, W, v))
 
-    def reset(self):
+    def reset(self) -> None:
         """Put the weights back to W0, v0."""
         h = self.handle
         check(lib.ntk_net_set_weights(h, lib.ntk_net_W0(h), lib.ntk_net_v0(h)))
 
-    def weight_dist(self):
+    def weight_dist(self) -> Dict[str, float]:
         """Distances from init: dict w_fro = ‖W − W0‖_F, v_norm = ‖v − v0‖,
         w_max_row = max_r ‖w_r − w_r0‖, theta = √(w_fro² + v_norm²)."""
         wd = WeightDist()
@@ -145,8 +153,15 @@ class Network(Owned):
 
     # -- evaluation -------------------------------------------------------
 
-    def __call__(self, X):
-        """The model's output f (n,) on X (n,d) (centred when the net is)."""
+    def __call__(self, X: ArrayLike) -> np.ndarray:
+        """The model's output at the current weights (centred when the net is).
+
+        Args:
+          X: (n, d) inputs.
+
+        Returns:
+          f of shape (n,).
+        """
         X = _arrays.matrix(X, "X", cols=self.d)   # checked finite: ntk_net_predict does not scan
         f = np.empty(X.shape[0])
         check(lib.ntk_net_predict(self.handle, X, X.shape[0], f))
@@ -154,11 +169,17 @@ class Network(Owned):
 
     predict = __call__
 
-    def loss_grad(self, X, y, loss="mean"):
-        """Loss and gradients at the current weights on X (n,d), y (n,).
+    def loss_grad(self, X: ArrayLike, y: ArrayLike, loss: str = "mean") -> Dict[str, Any]:
+        """Loss and gradients at the current weights.
 
-        Returns dict(loss=float, grad_W (m,d), grad_v (m,), f (n,)), with f
-        the model's output (centred when the net is).
+        Args:
+          X: (n, d) inputs.
+          y: (n,) targets.
+          loss: "mean" (1/(2n) Σ r²) or "sum" (1/2 Σ r²).
+
+        Returns:
+          dict(loss=float, grad_W (m, d), grad_v (m,), f (n,)), with f the
+          model's output (centred when the net is).
         """
         X = _arrays.matrix(X, "X", cols=self.d)
         n = X.shape[0]

@@ -24,7 +24,7 @@ from ._args import bool_arg, c_int_arg, float_arg, int_arg, size_arg
 from ._handle import Owned
 from ._lib import (DEFAULTS, NTK_ERR_DIVERGED, NTK_ERR_INTERRUPTED, ROW_FN, GDConfig,
                    RunData, RunReport, RunTheory, as_array, check, error, lib, net_config,
-                   parse_loss, parse_models, ptr, struct_dict)
+                   parse_loss, parse_models, parse_operator, ptr, struct_dict)
 
 MODELS = ("nn", "linearized", "lin", "ntk", "ntk_inf")
 
@@ -35,23 +35,53 @@ _CHECKS = ("t", "diverged_at", "rows", "seconds", "loss0", "loss_growth", "envel
 
 
 class Run(Owned):
-    """One ntk_run handle: Run(X, y, X_test=None, y_test=None, **settings).
+    """One side-by-side run (ntk_run), stepped by hand: the network and its
+    surrogates from one θ0 on one dataset.
 
-    X (n,d), y (n,), X_test (nt,d), y_test (nt,) are borrowed by the C run;
-    the run keeps its own copies. Settings are those of run() except the
-    schedule (steps, log_every, times). Use advance(t), metrics(),
-    predictions(model), theory(), beta_estimate(); close() frees.
+    The data are borrowed by the C run from private copies. Use advance(t),
+    metrics(), predictions(model), predict(X, model), theory(),
+    beta_estimate(); close() (or a with block) frees it.
+
+    Args:
+      X: (n, d) training inputs.
+      y: (n,) training targets.
+      X_test, y_test: (nt, d) and (nt,) test data, or None (both).
+      d: the input dimension, checked against X when given.
+      width, act, act_param, init, input_scale, alpha, centered, seed: the
+        network, as Network.
+      W0, v0: initial weights (m, d) and (m,) instead of the seed's draw.
+      lr1, lr2: rates of the first and second layers.
+      models: "all" or names among nn, linearized, lin, ntk, ntk_inf.
+      flow: True for gradient flow (t is a time), False for GD (t counts steps).
+      flow_rtol: the flow's ODE tolerance.
+      loss: "mean" or "sum".
+      kernel_every: measure the NTK drift at every kernel_every-th logged row
+        of a schedule (0: never).
+      kernel_subsample: training points of the drift (0: all).
+      quad_order: Gauss–Hermite order (0: the default).
+      mem_limit: bytes for kernel tiles (0: the library's default).
+      trace_factor: √(Tr Σ²/d) for Hu et al.'s model; None estimates it from X.
+      t_max: the last time the run will reach (sizes the Krylov kernel models
+        for large n); 0: unbounded.
+      flips: track the fraction of activation signs that changed.
+      kernel_operator: how the ntk and ntk_inf models hold their kernels:
+        "auto" (stored when it fits mem_limit, else matrix-free), "dense",
+        "dense-f32" or "matrix-free".
     """
 
     _free = "ntk_run_free"
     _what = "run"
 
-    def __init__(self, X, y, X_test=None, y_test=None, d=None, width=256, act="relu",
-                 act_param=None, init="gaussian", input_scale="sqrt_d", alpha=1.0,
-                 centered=False, lr1=1.0, lr2=1.0, models="all", flow=False, flow_rtol=1e-6,
-                 loss="mean", kernel_every=10, kernel_subsample=DEFAULTS["kernel_subsample"],
-                 quad_order=0, mem_limit=0, trace_factor=None, seed=0, W0=None, v0=None,
-                 t_max=0.0, flips=True):
+    def __init__(self, X: ArrayLike, y: ArrayLike, X_test: Optional[ArrayLike] = None,
+                 y_test: Optional[ArrayLike] = None, d: Optional[int] = None, width: int = 256,
+                 act: str = "relu", act_param: Optional[float] = None, init: str = "gaussian",
+                 input_scale: str = "sqrt_d", alpha: float = 1.0, centered: bool = False,
+                 lr1: float = 1.0, lr2: float = 1.0, models: Union[str, Sequence[str]] = "all",
+                 flow: bool = False, flow_rtol: float = 1e-6, loss: str = "mean",
+                 kernel_every: int = 10, kernel_subsample: int = DEFAULTS["kernel_subsample"],
+                 quad_order: int = 0, mem_limit: int = 0, trace_factor: Optional[float] = None,
+                 seed: int = 0, W0: Optional[ArrayLike] = None, v0: Optional[ArrayLike] = None,
+                 t_max: float = 0.0, flips: bool = True, kernel_operator: str = "auto"):
         self._h = None
         # The C run borrows the data for its whole life: keep private copies, so that a
         # caller changing its arrays in place cannot change the run's numbers silently.
@@ -81,6 +111,7 @@ class Run(Owned):
         if t_max < 0:
             raise ValueError("t_max must be >= 0 (0: unbounded), got %r" % t_max)
         cfg.t_max = t_max
+        cfg.kernel_operator = parse_operator(kernel_operator)
         m = ncfg.m
         if W0 is not None:
             W0 = _arrays.matrix(W0, "W0", cols=d, rows=m)
@@ -124,16 +155,24 @@ class Run(Owned):
         self.models = [MODELS[k] for k in range(len(MODELS)) if (cfg.models >> k) & 1]
 
     @property
-    def time(self):
+    def time(self) -> float:
         """Current time (steps for GD, time for flow)."""
         return lib.ntk_run_time(self.handle)
 
-    def advance(self, t):
-        """Move every model to time t (not before the current time): a whole
-        number of steps for GD, a time for flow. DivergedError if the network
-        diverges (state before the failing step kept). One library call
-        (ntk_run_advance) that Ctrl-C can stop: GD stops at the step reached,
-        flow goes back to where the call started."""
+    def advance(self, t: float) -> None:
+        """Move every model to time t.
+
+        One library call (ntk_run_advance) that Ctrl-C can stop: GD stops at
+        the step reached, flow goes back to where the call started.
+
+        Args:
+          t: the time to reach, not before the current one: a whole number of
+            steps for GD, a time for flow.
+
+        Raises:
+          DivergedError if the network diverges (the state before the failing
+          step is kept).
+        """
         t = _time_arg(t, self.flow, "t")
         h = self.handle
 
@@ -233,10 +272,16 @@ class Run(Owned):
             raise log.failure
         return status, msg, rep
 
-    def metrics(self, with_kernel=False):
-        """Metrics now: dict {column: float} (NaN: not measured). with_kernel
-        also measures the NTK drift and λ_min on the kernel subsample.
-        NonFiniteError if a value is ±Inf (a model overflowed)."""
+    def metrics(self, with_kernel: bool = False) -> Dict[str, float]:
+        """Metrics now: dict {column: float} (NaN: not measured).
+
+        Args:
+          with_kernel: also measure the NTK drift and λ_min on the kernel
+            subsample.
+
+        Raises:
+          NonFiniteError if a value is ±Inf (a model overflowed).
+        """
         row = np.empty(len(self.columns))
         check(lib.ntk_run_metrics(self.handle, int(bool_arg(with_kernel, "with_kernel")), row))
         self._check_row(row, self.time)
@@ -288,7 +333,7 @@ class Run(Owned):
         check(lib.ntk_run_predict_at(self.handle, k, X, X.shape[0], f))
         return _arrays.result(f, "%s predictions at t = %g" % (MODELS[k], self.time), X=X)
 
-    def theory(self):
+    def theory(self) -> Dict[str, float]:
         """The theory quantities (ntk_run_theory) as a dict of floats; NaN or
         Inf where a quantity is undefined for these settings (e.g. beta_bound
         for a non-smooth activation, horizon_T with lr1 = 0), as the CLI's
@@ -297,7 +342,7 @@ class Run(Owned):
         check(lib.ntk_run_theory_get(self.handle, byref(th)))
         return struct_dict(th)
 
-    def beta_estimate(self):
+    def beta_estimate(self) -> float:
         """Empirical Lipschitz estimate of J for h = f/α now (NaN at θ0, where
         it is undefined)."""
         b = ctypes.c_double()
@@ -305,7 +350,7 @@ class Run(Owned):
         return b.value
 
     @property
-    def weights(self):
+    def weights(self) -> Tuple[np.ndarray, np.ndarray]:
         """Current network weights (W (m,d), v (m,)), copies."""
         net = lib.ntk_run_net(self.handle)
         m = self.cfg.net.m
@@ -480,7 +525,7 @@ def run(X: ArrayLike, y: ArrayLike, X_test: Optional[ArrayLike] = None,
         mem_limit: int = 0, trace_factor: Optional[float] = None, seed: int = 0,
         W0: Optional[ArrayLike] = None, v0: Optional[ArrayLike] = None,
         times: Optional[ArrayLike] = None, flips: bool = True,
-        record: Optional[ArrayLike] = None) -> Dict[str, Any]:
+        record: Optional[ArrayLike] = None, kernel_operator: str = "auto") -> Dict[str, Any]:
     """Train the network and its surrogates side by side: the `ntkit run` experiment.
 
     The library's driver (ntk_run_execute) runs the whole schedule; Ctrl-C
@@ -517,6 +562,9 @@ def run(X: ArrayLike, y: ArrayLike, X_test: Optional[ArrayLike] = None,
         (piecewise-linear activations).
       record: (nr, d) inputs on which every model's outputs are recorded at
         each logged row (e.g. f at t = 100 without training again).
+      kernel_operator: how the ntk and ntk_inf models hold their kernels:
+        "auto" (stored when it fits mem_limit, else matrix-free), "dense",
+        "dense-f32" or "matrix-free" (as `ntkit run --operator`).
 
     Returns:
       dict(metrics={column: array over logged rows}, theory={...} at t = 0,
@@ -546,7 +594,7 @@ def run(X: ArrayLike, y: ArrayLike, X_test: Optional[ArrayLike] = None,
              models=models, flow=flow, flow_rtol=flow_rtol, loss=loss,
              kernel_every=kernel_every, kernel_subsample=kernel_subsample, flips=flips,
              quad_order=quad_order, mem_limit=mem_limit, trace_factor=trace_factor, seed=seed,
-             W0=W0, v0=v0, t_max=float(np.max(ts))) as r:
+             W0=W0, v0=v0, t_max=float(np.max(ts)), kernel_operator=kernel_operator) as r:
         rec = None
         if record is not None:
             rec = (_arrays.matrix(record, "record", cols=r.d),

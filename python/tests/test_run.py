@@ -55,6 +55,22 @@ class SideBySide(unittest.TestCase):
         self.assertAlmostEqual(self.res["metrics"]["ntk_train_loss"][-1], np.mean((u - self.y) ** 2) / 2,
                                places=13)
 
+    def test_kernel_operator_modes(self):
+        # the kernel models through a matrix-free or float32 operator: Lanczos through
+        # products stops at an estimated 1e-10 of ‖y − u0‖, float32 storage rounds K to 2^-24
+        # relative; both well inside 1e-6 of the predictions' scale
+        base = ntkit.run(self.X, self.y, self.Xt, self.yt, steps=9, log_every=9,
+                         models="nn,ntk,ntk_inf", **self.kw)
+        for mode in ("matrix-free", "dense-f32"):
+            res = ntkit.run(self.X, self.y, self.Xt, self.yt, steps=9, log_every=9,
+                            models="nn,ntk,ntk_inf", kernel_operator=mode, **self.kw)
+            for m in ("ntk", "ntk_inf"):
+                for a, b in zip(res["predictions"][m], base["predictions"][m]):
+                    np.testing.assert_allclose(a, b, rtol=0, atol=1e-6 * np.abs(b).max(),
+                                               err_msg=mode + " " + m)
+        with self.assertRaisesRegex(ValueError, "matrix-free"):
+            ntkit.run(self.X, self.y, steps=1, kernel_operator="sparse", **self.kw)
+
     def test_lin_model_is_kernel_gd_on_features(self):
         w = (0.8, 0.5)
         K = ntkit.lin_kernel(self.X, layer=w)
