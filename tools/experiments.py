@@ -41,10 +41,13 @@ from exp_lazy_meanfield import LazyMeanfield  # noqa: E402
 from exp_kernel_concentration import KernelConcentration  # noqa: E402
 from exp_krr_plateaus import KrrPlateaus  # noqa: E402
 from exp_single_neuron import SingleNeuron  # noqa: E402
+from exp_du_stability import DuStability  # noqa: E402
+from exp_du_flow import DuFlow  # noqa: E402
 
 
 EXPERIMENTS = [EarlyLinear(), OverparamRelu(), LazyScale(), KernelConcentration(), KrrPlateaus(), SingleNeuron(),
-               LazyFlow(), LazyWidth(), LazyMeanfield(), HuInputs(), HuKernel()]
+               LazyFlow(), LazyWidth(), LazyMeanfield(), HuInputs(), HuKernel(), DuStability(),
+               DuFlow()]
 BYNAME = {e.name: e for e in EXPERIMENTS}
 
 
