@@ -20,7 +20,7 @@ class HuKernel:
     sizes = {
         "smoke": dict(ds=[16, 32, 64], seeds=[1, 2], C=2.0, acts=["relu"], control_C=2.0),
         "quick": dict(ds=[20, 40, 80], seeds=[1, 2], C=3.0, acts=["erf", "relu"], control_C=3.0),
-        "full": dict(ds=[25, 50, 100, 200], seeds=[1, 2, 3], C=3.0, acts=["erf", "relu"], control_C=3.0),
+        "full": dict(ds=[20, 40, 80, 160], seeds=[1, 2, 3], C=3.0, acts=["erf", "relu"], control_C=3.0),
     }
     A = 0.25
 
