@@ -667,6 +667,10 @@ typedef struct {
                                  λ = 2/(c·lr) grow as |1 − c·lr·λ|^t; 0 (default): such a
                                  rate is refused at creation (flow = 0) or at the first GD
                                  prediction (flow = 1) with NTK_ERR_ARG */
+    size_t krylov_kmax;       /* KRYLOV: most Lanczos vectors kept (n·k_max doubles); 0:
+                                 NTK_KGD_KRYLOV_KMAX. A smaller basis bounds the memory;
+                                 if the stopping rule is not met by then, ntk_kgd_info
+                                 reports the error estimate reached */
 } ntk_kgd_config;
 /* lr 1, mean loss, AUTO, no horizon, GD, unstable rates refused. */
 ntk_kgd_config ntk_kgd_config_default(void);
@@ -693,7 +697,8 @@ ntk_status ntk_kgd_extremes(const ntk_kgd *g, double *lmin, double *lmax, int *e
 /* The method used, the basis size k (n for EIG) and the estimated error of
  * the predictions on [0, t_max] relative to ‖y − u0‖₂ (0 for EIG or an exact
  * Krylov space; KRYLOV targets 1e-10 and reports more when it stopped at
- * k = 600). Any output may be NULL. */
+ * its basis cap, +Inf when the cap came before a second estimate). Any
+ * output may be NULL. */
 ntk_status ntk_kgd_info(const ntk_kgd *g, ntk_kgd_method *method, size_t *k, double *err_est);
 /* Training predictions u(t) (n, outputs); t is a step count, or a time when
  * flow = 1. */

@@ -113,7 +113,7 @@ static ntk_status kgd_create_krylov(ntk_kgd *g, const kgd_product *K, const doub
     for (size_t j = 0; j < kout && st == NTK_OK; j++) {
         for (size_t i = 0; i < n; i++) r[i] = R0[i * kout + j];
         g->parts[j].j0 = j, g->parts[j].nc = 1;
-        st = kgd_krylov_part(&g->parts[j], K, n, r, g->ceta, g->t_max);
+        st = kgd_krylov_part(&g->parts[j], K, n, r, g->ceta, g->t_max, g->kmax);
     }
     free(r);
     return st;
@@ -232,6 +232,7 @@ static ntk_status kgd_create_from(const double *K, ntk_op *op, size_t n, const d
     g->kout = kout;
     g->ceta = ntk_loss_scale(cfg->loss, n) * cfg->lr;
     g->allow_unstable = cfg->allow_unstable;
+    g->kmax = cfg->krylov_kmax;
     g->t_max = cfg->t_max > 0.0 && g->method == NTK_KGD_KRYLOV ? cfg->t_max : INFINITY;
     ntk_status st = g->method == NTK_KGD_EIG && !K
                         ? ntk_set_error(NTK_ERR_ARG, "kernel GD: the eig method needs a stored "

@@ -43,6 +43,7 @@ struct ntk_kgd {
     size_t n, kout;          /* points, output columns */
     double ceta;             /* c·η */
     double t_max;            /* KRYLOV: predictions allowed for t <= t_max */
+    size_t kmax;             /* KRYLOV: most basis vectors (0: KGD_KRYLOV_KMAX) */
     double *y;               /* (n, kout) */
     size_t nparts;
     kgd_part *parts;
@@ -64,6 +65,6 @@ typedef struct {
 /* KRYLOV: the Lanczos basis, Ritz values and coefficients of one residual
  * r0 (n) into part p (src/kgd_krylov.c); ceta and t_max as in ntk_kgd. */
 ntk_status kgd_krylov_part(kgd_part *p, const kgd_product *K, size_t n, const double *r0,
-                           double ceta, double t_max);
+                           double ceta, double t_max, size_t kmax);
 
 #endif

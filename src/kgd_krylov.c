@@ -39,7 +39,8 @@
  *   (ii) max_t max(err_g, err_h) ≤ KGD_KRYLOV_RTOL and the top Ritz pair
  *        has converged, β_{k−1}|s_{k,k}| ≤ KGD_LMAX_RTOL θ_max (its Ritz
  *        value is then within min(ρ, ρ²/gap) of an eigenvalue), or
- *   (iii) k = k_max = min(n, KGD_KRYLOV_KMAX) (k = n: exact);
+ *   (iii) k = k_max = min(n, the configured basis size, KGD_KRYLOV_KMAX)
+ *        (k = n: exact);
  * ntk_kgd_info reports k and the last estimate. Without a horizon the test
  * family tends to K⁺r0 (h_∞ = 1/λ), the conjugate-gradient solution, whose
  * K-norm error the estimate measures; for an ill-conditioned or
@@ -197,9 +198,10 @@ static void lanczos_free(lanczos *L)
     L->flw = NULL;
 }
 
-static ntk_status lanczos_alloc(lanczos *L, size_t n)
+static ntk_status lanczos_alloc(lanczos *L, size_t n, size_t kmax)
 {
-    size_t kmax = n < KGD_KRYLOV_KMAX ? n : KGD_KRYLOV_KMAX;
+    if (kmax == 0 || kmax > KGD_KRYLOV_KMAX) kmax = KGD_KRYLOV_KMAX;
+    if (kmax > n) kmax = n;
     size_t cap = 2 * (size_t)(KGD_GRID_JMAX - KGD_GRID_J0 + 1);
     // α, β, h, e (kmax each); two Ritz sets (kmax + kmax²); the estimate's
     // F, Fp, Cp (kmax × 2cap each) and t (cap)
@@ -290,10 +292,10 @@ static ntk_status kgd_keep(kgd_part *p, lanczos *L, size_t k, double rnorm, doub
 /* Lanczos with full reorthogonalisation from r0 = y − u0 (file comment),
  * stopped by the rule there. */
 ntk_status kgd_krylov_part(kgd_part *p, const kgd_product *K, size_t n, const double *r0,
-                           double ceta, double t_max)
+                           double ceta, double t_max, size_t kmax)
 {
     lanczos L;
-    NTK_TRY(lanczos_alloc(&L, n));
+    NTK_TRY(lanczos_alloc(&L, n, kmax));
     double maxdiag = K->maxdiag;
     double rnorm = lanczos_start(&L, r0), err = INFINITY;
     ntk_status st = NTK_OK;
@@ -322,7 +324,8 @@ ntk_status kgd_krylov_part(kgd_part *p, const kgd_product *K, size_t n, const do
         }
         if (k == L.kmax) done = 1;
     }
-    if (st == NTK_OK && !(isfinite(L.normest) && isfinite(err)))
+    /* err stays +Inf when the basis cap came before a second estimate */
+    if (st == NTK_OK && !(isfinite(L.normest) && !isnan(err)))
         st = ntk_set_error(NTK_ERR_NONFINITE,
                            "kernel GD (Krylov): the Lanczos recurrence became non-finite; "
                            "check K for extreme values");

@@ -1210,6 +1210,18 @@ static void test_kgd_operator(void)
                 }
                 ntk_kgd_free(go);
             }
+            /* a basis capped at 5 vectors stops there, with its estimate */
+            {
+                ntk_kgd_config c5 = ntk_kgd_config_default();
+                c5.method = NTK_KGD_KRYLOV, c5.krylov_kmax = 5, c5.outputs = kout;
+                ntk_kgd *g5 = NULL;
+                size_t k5 = 0;
+                double est = 0.0;
+                CHECK_OK(ntk_kgd_create_op(op, Y, U0, &c5, &g5));
+                CHECK_OK(ntk_kgd_info(g5, NULL, &k5, &est));
+                CHECK(k5 == 5 && est > 0.0, "capped basis: k = %zu, estimate %g", k5, est);
+                ntk_kgd_free(g5);
+            }
             /* EIG needs the stored kernel; AUTO picks it when there is one */
             ntk_kgd_config c = ntk_kgd_config_default();
             ntk_kgd *g = NULL;
