@@ -1,13 +1,19 @@
 """ntkit: wide two-layer networks, their neural tangent kernels and lazy
-training — a thin ctypes layer over libntkit.so (no maths of its own).
+training — a ctypes binding of libntkit (every number from the C library).
 
     import ntkit
     net = ntkit.Network(d=10, width=1024, seed=0)
     K = ntkit.ntk(net, X)                              # (n, n) empirical NTK
     predict = ntkit.gradient_descent_mse(K, y, lr=1.0)
     f_t = predict(100, net(X))                         # kernel GD after 100 steps
-    hist = net.train(X, y, lr1=1.0, lr2=1.0, steps=100)
+    hist = net.train(X, y, lr1=1.0, lr2=1.0, steps=100, record=X_new)
     res = ntkit.run(X, y, width=1024, steps=100)      # the net and its surrogates side by side
+    f_lin = ntkit.linearize(net)                       # f_lin(X, W, v), f_lin.train(...)
+
+ntkit.predict has neural-tangents' predictors (gradient_descent_mse,
+gp_inference, gradient_descent_mse_ensemble, max_learning_rate) with their
+signatures and conventions; ntkit.infinite_kernel_fn(act) is a kernel_fn
+for them.
 
 Arrays: float64 C-contiguous inputs are passed to the library without a
 copy; other real arrays are converted once. Shapes are checked before any
@@ -17,8 +23,10 @@ ValueError names the argument. Inputs must be finite (NonFiniteError) and
 no function returns a non-finite result silently: an overflow raises
 NonFiniteError (a ValueError and a FloatingPointError) naming the result.
 Library errors raise ValueError (bad argument, format), NonFiniteError,
-MemoryError, DivergedError (a RuntimeError) or RuntimeError, with the
-library's message (argument names translated to the Python ones).
+FileNotFoundError / OSError (files), numpy.linalg.LinAlgError (a failed
+factorisation; ntkit.LinAlgError, also a RuntimeError), MemoryError,
+DivergedError (a RuntimeError) or RuntimeError, with the library's message
+(argument names translated to the Python ones).
 
 Training (Network.train, run) goes through the library's driver, the same
 one the command line uses; Ctrl-C stops it within one step. DEFAULTS holds
@@ -26,8 +34,10 @@ the settings shared with the library and the CLI, read from it at import
 (ntk_defaults): kgd_eig_max_n, kgd_krylov_kmax, theory_max_points,
 kernel_subsample, leaky_slope, quad_order.
 
-The library is found through $NTKIT_LIBRARY, then libntkit.so* next to this
-file, then ../../build/libntkit.so (the repository's build tree).
+Installed with `pip install --no-build-isolation ./python` (or make install),
+the package carries its own libntkit.so. The library is found through
+$NTKIT_LIBRARY, then libntkit.so* next to this file, then
+../../build/libntkit.so (a checkout's build tree).
 """
 from ._lib import (DEFAULTS, DivergedError, LinAlgError, NonFiniteError, get_threads, library_path,
                    set_threads)

@@ -64,3 +64,23 @@ class Documentation(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ReadmeExamples(unittest.TestCase):
+    def test_python_section_runs(self):
+        # the README's Python code blocks, in order, as a user would paste them
+        import os
+        from helpers import REPO
+        with open(os.path.join(REPO, "README.md")) as fp:
+            text = fp.read()
+        section = text[text.index("\n## Python\n"):]
+        section = section[:section.index("\n## ", 1)]
+        blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+        self.assertGreaterEqual(len(blocks), 2)
+        scope = {}
+        for code in blocks:
+            exec(compile(code, "README.md (Python)", "exec"), scope)
+        post = scope["posterior"]
+        self.assertEqual(post.covariance.shape, (50, 50))
+        self.assertEqual(scope["fx_test_t"].shape, (3, 50, 1))
+        self.assertEqual(scope["hist"]["f"].shape, (5, 5))
