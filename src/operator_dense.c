@@ -79,8 +79,12 @@ ntk_status op_dense_init(ntk_op *op, int single)
     if (!s) return NTK_ERR_NOMEM;
     op->state = s;
     op->impl = &dense_impl;
+    /* what the limit leaves after the stored kernel: the kernel's scratch
+     * and (float32) the widened row tile share it */
+    size_t stored = ntk_size_mul(n, n, single ? sizeof(float) : sizeof(double), 1);
+    size_t rest = op->mem_limit > stored ? op->mem_limit - stored : 0;
     ntk_kernel_desc k = op->desc;
-    k.mem_limit = op->mem_limit / 4;
+    k.mem_limit = rest / 2 > ((size_t)1 << 20) ? rest / 2 : (size_t)1 << 20;
     if (!single) {
         s->K = ntk_alloc(ntk_size_mul(n, n, 1, 1), sizeof(double), "kernel matrix");
         if (!s->K) return NTK_ERR_NOMEM;
@@ -88,7 +92,9 @@ ntk_status op_dense_init(ntk_op *op, int single)
         return ntk_kernel(&k, op->X, n, NULL, 0, s->K);
     }
     s->K32 = ntk_alloc(ntk_size_mul(n, n, 1, 1), sizeof(float), "float32 kernel matrix");
-    s->rows = op_tile_rows(op, 2 * n, n);
+    s->rows = rest / 2 / (n * sizeof(double));
+    s->rows = s->rows < 16 ? 16 : s->rows > 4096 ? 4096 : s->rows;
+    if (s->rows > n) s->rows = n;
     s->tile = ntk_alloc(ntk_size_mul(s->rows, n, 1, 1), sizeof(double), "kernel row tile");
     if (!s->K32 || !s->tile) return NTK_ERR_NOMEM;
     for (size_t i0 = 0; i0 < n; i0 += s->rows) {
