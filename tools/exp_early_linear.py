@@ -274,6 +274,11 @@ class EarlyLinear:
             "(0.145·log d/(C d^a))², whose log² d offsets much of d^(−2a) over d = %d..%d (fitted exponent of the "
             "diagonal part alone: %.3g, against %.3g for the measured train gap). It acts on the training points "
             "only; the test gap's exponent is %s." % (sweep[0]["d"], sweep[-1]["d"], kd[0], k1[0], ci(*k2[:3])))
+        self.describe_main(rep, sweep, main)
+        rep.results.update(main=_strip(main), sweep=sweep, control=ctrl, diag_fit=kd)
+
+    def describe_main(self, rep, sweep, main):
+        """The runs at Hu et al.'s scale: their table and notes."""
         mrows = []
         for key, label, eta, T in (("first", "first layer, v = ±1", main["eta1"], main["T1"]),
                                    ("first_gv", "first layer, Gaussian v (for comparison)", main["eta1"], main["T1"]),
@@ -315,7 +320,6 @@ class EarlyLinear:
         if main["lr_max_stable"] and main["eta1"] > main["lr_max_stable"]:
             rep.notes.append("η1 = %g exceeds the largest stable common rate %s" % (main["eta1"],
                                                                                     g(main["lr_max_stable"])))
-        rep.results.update(main=_strip(main), sweep=sweep, control=ctrl, diag_fit=kd)
 
     # ------------------------------------------------------------------
     def figures(self, ctx, rep, s, sweep, ctrl, main):

@@ -3,7 +3,7 @@
 around its expectation, and the expectation against Θ_lin1), across d."""
 import os
 
-from exp_common import Check, g, table, Report, np, plt
+from exp_common import Check, table, Report, np, plt
 from exp_hu_util import sym_sign_init, even, power_fit, ci
 
 
