@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _arrays
-from ._args import bool_arg, float_arg
+from ._args import bool_arg, float_arg, size_arg
 from ._lib import as_array, check, lib, parse_loss
 
 # the library's names of ntk_kgd_create's and the predictions' arguments -> the caller's
@@ -49,6 +49,7 @@ class KernelGD:
       allow_unstable: GD with c·lr·λ_max(K_train) > 2 is refused (ValueError
         at the first use) unless it is True; then the predictions follow the
         growing modes, until they overflow (DivergedError).
+      krylov_kmax: the most Lanczos vectors per output (0: the default).
 
     The C object (ntk_kgd: an eigendecomposition of K, or a Lanczos basis
     built from r0 = y − f0_train) is built on first use and rebuilt only
@@ -61,7 +62,7 @@ class KernelGD:
 
     def __init__(self, K_train: ArrayLike, y_train: ArrayLike, lr: float = 1.0,
                  loss: str = "mean", flow: bool = False, method: str = "auto",
-                 t_max: float = 0.0, allow_unstable: bool = False):
+                 t_max: float = 0.0, allow_unstable: bool = False, krylov_kmax: int = 0):
         self._K = _arrays.square(K_train, "K_train")
         self.n = self._K.shape[0]
         self._y = _arrays.targets(y_train, "y_train", self.n)
@@ -79,6 +80,7 @@ class KernelGD:
             raise ValueError("t_max must be >= 0 (0: no horizon), got %r" % (t_max,))
         self.t_max = t_max
         self.allow_unstable = bool_arg(allow_unstable, "allow_unstable")
+        self.krylov_kmax = size_arg(krylov_kmax, "krylov_kmax")
         self._h = None
         self._key = None
 
@@ -111,6 +113,7 @@ class KernelGD:
             cfg.t_max, cfg.flow = self.t_max, int(self.flow)
             cfg.allow_unstable = int(self.allow_unstable)
             cfg.outputs = self.k
+            cfg.krylov_kmax = self.krylov_kmax
             h = ctypes.c_void_p()
             check(lib.ntk_kgd_create(self._K, self.n, self._y, f0, byref(cfg), byref(h)),
                   names=_NAMES)
@@ -150,7 +153,8 @@ class KernelGD:
 
     def info(self, f0_train: Optional[ArrayLike] = None) -> Dict[str, Any]:
         """dict(method "eig"|"krylov", k = basis size (n for eig), err_est =
-        estimated relative error of the predictions).
+        estimated relative error of the predictions; +Inf when krylov_kmax
+        stopped the basis before an estimate).
 
         Args:
           f0_train: the starting predictions the C object is built for (None:
@@ -159,8 +163,10 @@ class KernelGD:
         meth, k, err = ctypes.c_int(), ctypes.c_size_t(), ctypes.c_double()
         check(lib.ntk_kgd_info(self._current(f0_train), byref(meth), byref(k), byref(err)))
         name = {v: n for n, v in METHODS.items()}[meth.value]
-        return {"method": name, "k": k.value,
-                "err_est": _arrays.result(err.value, "err_est", K_train=self._K)}
+        # +Inf: the basis reached krylov_kmax before a second estimate (no bound known)
+        est = err.value if err.value == np.inf else _arrays.result(err.value, "err_est",
+                                                                     K_train=self._K)
+        return {"method": name, "k": k.value, "err_est": est}
 
     def __call__(self, t: ArrayLike, f0_train: Optional[ArrayLike] = None,
                  f0_test: Optional[ArrayLike] = None, K_test_train: Optional[ArrayLike] = None
@@ -224,7 +230,8 @@ def _times(t):
 
 def gradient_descent_mse(K_train: ArrayLike, y_train: ArrayLike, lr: float = 1.0,
                          loss: str = "mean", flow: bool = False, method: str = "auto",
-                         t_max: float = 0.0, allow_unstable: bool = False) -> KernelGD:
+                         t_max: float = 0.0, allow_unstable: bool = False,
+                         krylov_kmax: int = 0) -> KernelGD:
     """Closed-form kernel GD (or gradient flow) on the squared loss: ntkit's own form.
 
     The discrete steps u ← u − c·lr·K (u − y) by default, as the network's
@@ -248,11 +255,14 @@ def gradient_descent_mse(K_train: ArrayLike, y_train: ArrayLike, lr: float = 1.0
       allow_unstable: GD (flow=False) with c·lr·λ_max(K_train) > 2 diverges
         (docs/theory.md §6.3) and is refused with a ValueError when the
         predictor is first used, unless allow_unstable=True.
+      krylov_kmax: for krylov, the most Lanczos vectors kept per output (n
+        doubles each; 0: ntkit.DEFAULTS["kgd_krylov_kmax"]); a smaller cap
+        bounds the memory, and info()["err_est"] reports the error reached.
 
     Returns:
       predict(t, f0_train=None, f0_test=None, K_test_train=None), a KernelGD.
     """
-    return KernelGD(K_train, y_train, lr, loss, flow, method, t_max, allow_unstable)
+    return KernelGD(K_train, y_train, lr, loss, flow, method, t_max, allow_unstable, krylov_kmax)
 
 
 def kernel_ridge(K_train: ArrayLike, y_train: ArrayLike, ridge: float) -> np.ndarray:

@@ -96,6 +96,13 @@ class KernelGradientDescent(unittest.TestCase):
         self.assertGreaterEqual(kx["lmin"], lam[0] - 1e-10 * lam[-1])
         with self.assertRaisesRegex(ValueError, "method must be"):
             ntkit.gradient_descent_mse(self.K, self.y, method="lu")
+        # a capped basis: at most krylov_kmax vectors, and an error estimate that says so
+        capped = ntkit.gradient_descent_mse(self.K, self.y, lr=0.9, method="krylov", krylov_kmax=3)
+        b3 = capped(40, self.f0)
+        info = capped.info()
+        self.assertLessEqual(info["k"], 3)
+        self.assertGreater(info["err_est"], 1e-10)
+        self.assertGreater(np.abs(b3 - a[2]).max(), 1e-9 * scale)   # the cap is felt
 
     def test_unstable_rate_refused_unless_allowed(self):
         # c·lr·λ_max = 2.5 > 2: GD diverges (docs/theory.md §6.3), so it is refused by default
