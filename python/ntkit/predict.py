@@ -288,8 +288,6 @@ def gradient_descent_mse(k_train_train: ArrayLike, y_train: ArrayLike,
         if fx_test_0 is not None and k_test_train is None:
             raise ValueError("fx_test_0 needs k_test_train, the (n_test, n) kernel between the "
                              "test and the training points")
-        if fx_train_0 is None and fx_test_0 is None:
-            raise ValueError("fx_train_0 and fx_test_0 are both None: nothing to predict")
         f0 = None if fx_train_0 is None else _broadcast(fx_train_0, "fx_train_0", y.shape)
         Kt = f0t = None
         if fx_test_0 is not None:
@@ -304,6 +302,8 @@ def gradient_descent_mse(k_train_train: ArrayLike, y_train: ArrayLike,
                 test = f0t + (Kt @ A).reshape(f0t.shape)
             test = _arrays.result(test, "fx_test_t", k_test_train=Kt, y_train=y)
             return test if f0 is None else (train, test)
+        if f0 is None and Kt is None:
+            raise ValueError("fx_train_0 and fx_test_0 are both None: nothing to predict")
         ts = _times(t)
         u0 = np.zeros_like(y2) if f0 is None else f0.reshape(n, -1)
         fl = flow(u0)

@@ -191,6 +191,9 @@ class GradientDescentMSE(Fixture, unittest.TestCase):
         close(self, scalar[0], ref[0])
         close(self, scalar[1], ref[1])
         np.testing.assert_array_equal(pf(), self.y)   # t=None with the defaults: y_train
+        np.testing.assert_array_equal(pf(None, None), self.y)   # as neural-tangents
+        with self.assertRaisesRegex(ValueError, "both None"):
+            pf(1.0, None)
         one = P.gradient_descent_mse(K, self.y[:, 0])(np.array([1.0, 2.0]), 0.0, 0.0, Kt)
         self.assertEqual(one[0].shape, (2, 24))
         self.assertEqual(one[1].shape, (2, 7))
