@@ -22,6 +22,7 @@ ntkit's own discrete-step kernel GD is ntkit.gradient_descent_mse.
 """
 import collections
 import ctypes
+import re
 from ctypes import byref
 from typing import Any, Callable, NamedTuple, Optional, Sequence, Union
 
@@ -158,9 +159,11 @@ def _solve(K, R, ridge, name):
         try:
             check(st, msg=msg, names={"K": name})
         except LinAlgError:
-            exc = LinAlgError("%s + %g·I is not positive definite (the Cholesky factorisation "
-                              "failed: %s); pass diag_reg > 0, e.g. 1e-6 (relative to the mean "
-                              "diagonal) or a larger one" % (name, ridge, msg))
+            minor = re.search(r"leading minor (\d+)", msg)
+            where = ("at leading minor %s" % minor.group(1)) if minor else "(%s)" % msg
+            exc = LinAlgError("%s + %g·I is not positive definite: its Cholesky factorisation "
+                              "fails %s; pass diag_reg > 0, e.g. 1e-6 (relative to the mean "
+                              "diagonal) or larger" % (name, ridge, where))
             exc.status = "NTK_ERR_LAPACK"
             raise exc from None
     return A
