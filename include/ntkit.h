@@ -522,7 +522,8 @@ ntk_status ntk_kernel(const ntk_kernel_desc *k, const double *X1, size_t n1, con
  * temporary file put in place when complete, as ntk_npy_writer_open (the
  * whole file's size is checked against the free space and the file-size
  * limit before any work). mem_limit: bytes for the row block and the kernel's
- * scratch, the inputs excluded (0: half of the available memory);
+ * scratch, the inputs excluded (0: half of the available memory; the
+ * empirical kernel's tiles get a quarter of it, k->mem_limit is not used);
  * NTK_ERR_NOMEM with the estimate when one row does not fit. dtype_f32 = 1
  * writes float32 (entries rounded to 2^-24 relative). Between row blocks a
  * nonzero *cancel (cancel may be NULL) stops with NTK_ERR_INTERRUPTED and no
