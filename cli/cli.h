@@ -239,8 +239,6 @@ typedef struct {
 /* --kind --x --x2 --out --spectrum --weights --at --trace-factor
  * --quad-order --mem-limit; krr writes no kernel file (need_out = 0). */
 int cli_kernel_options(const cli_args *a, cli_kernel_opts *o, int need_out);
-/* The kernel into K (n1, n2), or (n1, n1) when X2 is NULL; *tf_used gets
- * the trace factor of the lin kinds. Prints the error. */
 /* The kernel description of the options on inputs X, with what it points
  * to (network settings, weights) held in h; h must stay in place while the
  * description is used. Frees nothing on failure: call cli_kernel_held_free
@@ -254,6 +252,8 @@ typedef struct {
 int cli_kernel_desc(const cli_kernel_opts *o, const cli_args *a, const ntk_array *X,
                     size_t tile_limit, cli_kernel_held *h, double *tf_used);
 void cli_kernel_held_free(cli_kernel_held *h);
+/* The kernel into K (n1, n2), or (n1, n1) when X2 is NULL; *tf_used gets
+ * the trace factor of the lin kinds. Prints the error. */
 int cli_kernel_compute(const cli_kernel_opts *o, const cli_args *a, const ntk_array *X,
                        const ntk_array *X2, size_t tile_limit, double *K, double *tf_used);
 /* A 2-d (n,d) float64 array from a .npy named by `flag`; prints the error. */
