@@ -1,5 +1,6 @@
 # ntkit: GNU Makefile. `make` builds build/libntkit.a, build/libntkit.so and build/ntkit.
 # Targets: all test asan bench demo install clean deps python-test
+# make bench BENCH_SIZE=quick: the scale benchmarks (bench/scale.sh) at smaller n
 
 VERSION   := 0.1.0
 SOMAJOR   := 0
@@ -111,8 +112,9 @@ $(BUILD)/fuzz/%: fuzz/%.c $(LIB_A) $(HDRS) $(wildcard fuzz/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ifuzz -fsanitize=fuzzer -o $@ $< $(LIB_A) $(LDFLAGS) $(LDLIBS)
 
-bench: check-deps $(LIB_A) $(BENCH_BIN)
-	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+bench: check-deps all $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do case $$b in *bench_scale) continue;; esac; echo "== $$b"; $$b || exit 1; done
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh bench/scale.sh $(BENCH_SIZE)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
