@@ -162,6 +162,9 @@ static void test_cancel(void)
     for (int flow = 0; flow <= 1; flow++) {
         ntk_run_config rc = ntk_run_config_default(net, gd);
         rc.flow = flow;
+        /* A tight integrator tolerance, so that the comparison below is
+         * about the restart and not about the integrator's own error. */
+        rc.flow_rtol = 1e-10;
         ntk_run *r = NULL;
         CHECK_OK(ntk_run_create(&rc, &(ntk_run_data){X, y, n, X + n * d, y + n, nt}, NULL, NULL, &r));
         if (!r) continue;
@@ -182,9 +185,14 @@ static void test_cancel(void)
             CHECK_OK(ntk_run_predictions(r, model, f1, NULL));
             CHECK_OK(ntk_run_predictions(r2, model, f2, NULL));
             /* GD: the same steps in the same order, bit for bit. Flow: the
-             * adaptive integrator takes other steps after the restart, so
-             * the two agree within its tolerance (1e-6 relative). */
-            double tol = flow ? 1e-5 : 0.0;
+             * adaptive integrator takes other steps after the restart. Each
+             * run's global error is its per-step tolerance (1e-10) summed
+             * over its steps (a few hundred here) and grown by the flow's
+             * Lipschitz factor over t = 6, and ReLU pattern flips add a local
+             * error of the same order at each flip; 1e-6 bounds that sum for
+             * both runs with a margin of 10 to 100, and a restart that lost
+             * or repeated part of the advance is off by O(1e-2). */
+            double tol = flow ? 1e-6 : 0.0;
             CHECK_LE(t_max_rel_err(f1, f2, n), tol, "flow %d model %s after cancel", flow,
                      ntk_model_name(model));
         }
