@@ -59,6 +59,15 @@ ntk_status ntk_write_spans_atomic(const char *path, const ntk_span *spans, int n
 int ntk_threads_enter(int threads);
 void ntk_threads_leave(int saved);
 
+/* The vector width of the elementwise maps, chosen once per call from the
+ * CPU by src/activation.c and shared by the kernel maps of src/kernel_inf.c:
+ * 0 scalar, 1 SSE2, 2 AVX2, 3 AVX-512F. ntk_act_simd_set forces one (-1:
+ * back to the widest; returns -1 if this CPU or build lacks it); it is
+ * process-wide, for the tests and benchmarks, between computations only. */
+int ntk_act_simd_get(void);
+int ntk_act_simd_set(int level);
+const char *ntk_act_simd_name(int level);
+
 /* sup |φ'| and sup |φ''| over the real line (Inf for φ'' of the
  * piecewise-linear activations, a Dirac mass at the kink). */
 void ntk_act_sup(ntk_act act, double *L1, double *L2);

@@ -8,15 +8,98 @@
  * angle π − θ, so, with J(π − θ) = (sin θ − θ cos θ)/(2π),
  *   Σ  = √(qq') [(1 + a²) J(θ) − 2a J(π − θ)],
  *   Σ' = (1 + a²) P(u>0,u'>0) + 2a P(u>0,u'<0) = (1 + a²)(π − θ)/(2π) + a θ/π.
- * a = 1 gives back the identity (Σ = c, Σ' = 1), a = 0 relu. */
+ * a = 1 gives back the identity (Σ = c, Σ' = 1), a = 0 relu.
+ *
+ * ---- vector widths --------------------------------------------------------
+ *
+ * After the GEMM (or SYRK) of c = x·x'/s², the closed forms are an
+ * elementwise map per entry, which costs more than the GEMM itself at
+ * d = 784 and far more at d = 100 in scalar code. A row is mapped in blocks
+ * of MAP_BLOCK entries: plain arithmetic in the compiler's generic vectors,
+ * arccos (relu, leaky relu) or arcsin (erf) by SLEEF's vector functions
+ * (Shibata and Petrogalli 2020), square roots by the instruction set's own
+ * (correctly rounded, as libm's). The width is the one src/activation.c
+ * chooses from the CPU at run time (ntk_act_simd_get: AVX-512F, AVX2 with
+ * FMA, SSE2, or scalar), and ntk_act_simd_set switches both; "scalar" here
+ * is the libm path entry by entry (kernel_entry), kept as the reference the
+ * tests compare the vector widths against. The identity map has no
+ * transcendental function and takes the scalar path at every width.
+ *
+ * The entries where the angle is ill-conditioned in ρ (|ρ| > 1 − NEAR_PARALLEL,
+ * the angle then comes from the vectors) and those with a zero input
+ * (√(qq') = 0) are flagged inside the block and recomputed by kernel_entry,
+ * so they have the same bits at every width. Every other step of the
+ * vector path is the same IEEE operation, in the same order, as in
+ * kernel_entry; only arccos and arcsin differ. No contraction to FMA: the
+ * project compiles with -std=c11 (GCC: -ffp-contract=off), and the pragma
+ * below says the same to clang. Each entry's value depends only on its
+ * q, q', c and the width (SLEEF's functions work lane by lane; a row's
+ * short tail is padded to whole vectors), never on its position in a block
+ * or on the thread count.
+ *
+ * ---- accuracy -------------------------------------------------------------
+ *
+ * Against the exact kernel of the rounded q, q', c, with u = 2^−53 and
+ * ulp(y) ≤ 2u|y|. A transcendental function within U ulp: U = 3.5 for
+ * SLEEF's u35 functions used here (documented bound), and we count U = 1
+ * for libm's acos and asin (glibc's own tests find no error in its double
+ * acos and asin; 1 ulp is what we assume of any libm).
+ *
+ *  ρ = c/(√q·√q'): 4 roundings, |ρ̂ − ρ| ≤ 4u|ρ| (clamping to [−1,1] only
+ *    moves it closer). sin θ = √((1 − ρ)(1 + ρ)) within 2.5u of sin(acos ρ̂).
+ *
+ *  relu, leaky relu. θ̂ = acos(ρ̂) within U ulp: |θ̂ − θ| ≤ 4u/sin θ + 2πU·u.
+ *    The first term is the conditioning of acos near ±1, 1/sin θ; it is
+ *    below 283u because this path only sees |ρ| ≤ 1 − 10⁻⁴ (sin θ >
+ *    0.01414), and beyond that the angle comes from the vectors. (The same
+ *    1/sin θ multiplies the error of c itself, d products, which is why
+ *    that branch exists.) Given ρ and sin θ, Σ/√(qq') and Σ' are affine in θ
+ *    with slopes −ρ(1 − a)²/(2π) and −(1 − a)²/(2π), so an angle error δθ
+ *    moves K by α²(1 − a)²(|c1 c| + |c2 c|)/(2π)·δθ. With
+ *    W = α²(1 + |a|)²(|c1||c| + |c2|√(qq')), the roundings after θ add at
+ *    most 4.5u·W (every intermediate, carried to K, is at most W: J and
+ *    J(π − θ) lie in [0, ½], (π − θ)ρ and θρ in [−π, π]; 3.5u·W for Σ,
+ *    2u·W for Σ', u·W for the four operations that combine them) and the
+ *    rounded constants 1/π and 1/(2π) 0.5u·W more. In all
+ *      |K̂ − K| ≤ α²(1 − a)²(|c1|+|c2|)|c|·(4u/sin θ + 2πU·u)/(2π) + 5u·W,
+ *    of which SLEEF's share is U(1 − a)²·u·α²(|c1|+|c2|)|c| ≤ 3.5u·W.
+ *
+ *  erf. Σ = (2/π)·asin(arg) with arg = c·g·g', g = 1/√(½ + q) (the same
+ *    as 2c/√((1+2q)(1+2q')), without overflow): 7u in arg,
+ *    condition 1/√(1 − arg²) (large only when q and q' are both large and
+ *    x ∥ x': 1 − arg² ≥ (1 + 2q + 2q')/((1+2q)(1+2q'))), and asin within U
+ *    ulp: |Σ̂ − Σ| ≤ (2/π)(7u|arg|/√(1 − arg²) + πU·u) + u. Σ' has no
+ *    transcendental function (two square roots and a division, as libm's).
+ *
+ *  Vector width against libm, entry by entry: every operation but the
+ *    arccos or arcsin is the same, so the two differ by the two functions'
+ *    errors (U_v + U_l ulp) carried through the affine map above and by the
+ *    roundings after them, twice:
+ *      relu, leaky: |K_vec − K_libm| ≤ u·α²(|c1|+|c2|)√(qq')
+ *                                         ·[(1 − a)²(U_v + U_l) + 9(1 + |a|)²],
+ *      erf:         |K_vec − K_libm| ≤ u·α²[2(U_v + U_l)|c2|
+ *                                           + 8(|c1||c|Σ' + |c2|)],
+ *    (|c| ≤ √(qq'), θ ≤ π, |asin| ≤ π/2, and for erf 4u(|c1 c Σ'| + |c2|)
+ *    per path after arcsin: Σ, c2·Σ, the sum and α²). tests/test_kernel_inf.c
+ *    checks these at every width this CPU runs, over random pairs, nearly
+ *    parallel and antiparallel ones, zero inputs and norms from 1e-150 to
+ *    1e150. */
 #include "quadrature.h"
 
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF   /* the same rounding at every width */
+#endif
 
 #define TWO_OVER_PI 0.63661977236758134308  /* 2/π */
+#define INV_PI 0.31830988618379067154       /* 1/π */
+#define INV_2PI 0.15915494309189533577      /* 1/(2π) */
 
 /* Everything a pair (x, x') needs: q, q', c, k = √(qq'), ρ = cos θ, sin θ, θ. */
 typedef struct {
@@ -48,12 +131,14 @@ static double angle_from_vectors(const double *x, const double *y, size_t d, dou
     return rho > 0 ? t : M_PI - t;
 }
 
-/* x, y (d) with q1, q2, c already known. Zero inputs (k = 0): u ≡ 0, any
- * angle will do; we take θ = π/2. ρ is clamped to [−1,1] before arccos. */
+/* x, y (d) with q1, q2, their square roots sq1, sq2 and c already known.
+ * Zero inputs (k = 0): u ≡ 0, any angle will do; we take θ = π/2. ρ is
+ * clamped to [−1,1] before arccos. need_theta = 0 (erf, quadrature): θ is
+ * left at π/2 away from the near-parallel case, where nothing reads it. */
 static pair_geom pair_geometry(const double *x, const double *y, size_t d, double q1, double q2,
-                               double c)
+                               double sq1, double sq2, double c, int need_theta)
 {
-    pair_geom p = {q1, q2, c, sqrt(q1) * sqrt(q2), 0.0, 1.0, 0.5 * M_PI};
+    pair_geom p = {q1, q2, c, sq1 * sq2, 0.0, 1.0, 0.5 * M_PI};
     if (p.k == 0.0) return p;
     double rho = c / p.k;
     if (rho > 1.0) rho = 1.0;
@@ -63,7 +148,7 @@ static pair_geom pair_geometry(const double *x, const double *y, size_t d, doubl
         p.rho = cos(p.theta);
         p.sin_t = sin(p.theta);
     } else {
-        p.theta = acos(rho);
+        if (need_theta) p.theta = acos(rho);
         p.rho = rho;
         p.sin_t = sqrt((1.0 - rho) * (1.0 + rho));
     }
@@ -71,29 +156,32 @@ static pair_geom pair_geometry(const double *x, const double *y, size_t d, doubl
 }
 
 /* Σ, Σ' of leaky relu with slope a (docs/theory.md §3, derivation above). Zero
- * inputs: k = 0 makes Σ = 0 and leaves Σ' bounded (it is multiplied by c = 0). */
+ * inputs: k = 0 makes Σ = 0 and leaves Σ' bounded (it is multiplied by c = 0).
+ * The vector path (closed_block) evaluates the same expressions. */
 static void leaky_relu_closed(double a, const pair_geom *p, double *Sigma, double *dSigma)
 {
     double th = p->theta;
-    double J = (p->sin_t + (M_PI - th) * p->rho) / (2.0 * M_PI);   /* J(θ) */
-    double Jm = (p->sin_t - th * p->rho) / (2.0 * M_PI);           /* J(π − θ) */
+    double J = (p->sin_t + (M_PI - th) * p->rho) * INV_2PI;   /* J(θ) */
+    double Jm = (p->sin_t - th * p->rho) * INV_2PI;           /* J(π − θ) */
     *Sigma = p->k * ((1.0 + a * a) * J - 2.0 * a * Jm);
-    *dSigma = (1.0 + a * a) * (M_PI - th) / (2.0 * M_PI) + a * th / M_PI;
+    *dSigma = (1.0 + a * a) * (M_PI - th) * INV_2PI + a * th * INV_PI;
 }
 
 /* erf (Williams 1997), docs/theory.md §3:
  *   Σ  = (2/π) arcsin(2c / √((1+2q)(1+2q'))),
  *   Σ' = (4/π) / √((1+2q)(1+2q') − 4c²),
- * the last denominator written as 1 + 2q + 2q' + 4qq' sin²θ (qq' − c² ≥ 0). */
-static void erf_closed(const pair_geom *p, double *Sigma, double *dSigma)
+ * the arcsin's argument written c·g·g' with g = 1/√(½ + q) (no overflow for
+ * any finite q), the last denominator 1 + 2q + 2q' + 4qq' sin²θ
+ * (qq' − c² ≥ 0). g1, g2 are 1/√(½ + q) of the two inputs. The vector path
+ * (closed_block) evaluates the same expressions. */
+static void erf_closed(const pair_geom *p, double g1, double g2, double *Sigma, double *dSigma)
 {
-    double q1 = p->q1, q2 = p->q2;
-    double arg = 2.0 * p->c / sqrt((1.0 + 2.0 * q1) * (1.0 + 2.0 * q2));
+    double arg = p->c * g1 * g2;
     if (arg > 1.0) arg = 1.0;
     if (arg < -1.0) arg = -1.0;
     double gap = p->k * p->sin_t;   /* √(qq' − c²) */
     *Sigma = TWO_OVER_PI * asin(arg);
-    *dSigma = 2.0 * TWO_OVER_PI / sqrt(1.0 + 2.0 * q1 + 2.0 * q2 + 4.0 * gap * gap);
+    *dSigma = 2.0 * TWO_OVER_PI / sqrt(1.0 + 2.0 * p->q1 + 2.0 * p->q2 + 4.0 * gap * gap);
 }
 
 // 1 for the activations with a closed form in docs/theory.md §3
@@ -101,17 +189,6 @@ static int has_closed_form(ntk_act act)
 {
     return act.kind == NTK_ACT_RELU || act.kind == NTK_ACT_LEAKY_RELU ||
            act.kind == NTK_ACT_ERF || act.kind == NTK_ACT_IDENTITY;
-}
-
-/* Σ, Σ' in closed form for an activation with has_closed_form(act). */
-static void closed_form(ntk_act act, const pair_geom *p, double *Sigma, double *dSigma)
-{
-    switch (act.kind) {
-    case NTK_ACT_RELU: leaky_relu_closed(0.0, p, Sigma, dSigma); return;
-    case NTK_ACT_LEAKY_RELU: leaky_relu_closed(act.param, p, Sigma, dSigma); return;
-    case NTK_ACT_ERF: erf_closed(p, Sigma, dSigma); return;
-    default: *Sigma = p->c; *dSigma = 1.0; return;   /* identity: Σ = c, Σ' = 1 */
-    }
 }
 
 // validates the arguments of kernel_infinite and resolves the quadrature order
@@ -143,33 +220,263 @@ static ntk_status check_args(const ntk_net_config *cfg, const double *X1, size_t
     return ntk_quad_order(quad_order, NTK_QUAD_DEFAULT_2D, order);
 }
 
-typedef struct {
+typedef struct map_job map_job;
+/* Row i of the closed forms from column k0 on, at one vector width. */
+typedef void (*row_fn)(const map_job *j, size_t i, size_t k0, double *Ki);
+
+struct map_job {
     ntk_act act;
     double a2, c1, c2;
     int sym;
-    const double *X1, *X2, *q1, *q2;
+    const double *X1, *X2;
+    /* per input: q = ‖x‖²/s², √q and g = 1/√(½ + q) */
+    const double *q1, *q2, *sq1, *sq2, *g1, *g2;
     size_t n1, n2, d;
     const ntk_gauss2 *rule;   /* NULL: closed forms */
+    row_fn row;               /* NULL: the closed forms entry by entry (libm) */
     double *K;
     atomic_int failed;        /* a worker could not allocate its workspace */
-} map_job;
+};
 
 /* Entry (i,k): c = x_i·x'_k/s² in, K = α²(c1·c·Σ' + c2·Σ) out; g is NULL for
  * the closed forms, else a workspace whose row is set to q1[i]. */
 static double kernel_entry(const map_job *j, ntk_gauss2 *g, size_t i, size_t k, double c)
 {
     size_t d = j->d;
-    pair_geom p = pair_geometry(j->X1 + i * d, j->X2 + k * d, d, j->q1[i], j->q2[k], c);
-    double Sigma = 0.0, dSigma = 0.0;
-    if (g)
-        ntk_gauss2_pair(g, p.q2, p.rho, p.sin_t, j->c2 != 0.0 ? &Sigma : NULL,
-                        j->c1 != 0.0 ? &dSigma : NULL);
-    else
-        closed_form(j->act, &p, &Sigma, &dSigma);
+    double Sigma = c, dSigma = 1.0;   /* identity: Σ = c, Σ' = 1, no geometry */
+    if (g || j->act.kind != NTK_ACT_IDENTITY) {
+        int need_theta = !g && j->act.kind != NTK_ACT_ERF;
+        pair_geom p = pair_geometry(j->X1 + i * d, j->X2 + k * d, d, j->q1[i], j->q2[k],
+                                    j->sq1[i], j->sq2[k], c, need_theta);
+        if (g)
+            ntk_gauss2_pair(g, p.q2, p.rho, p.sin_t, j->c2 != 0.0 ? &Sigma : NULL,
+                            j->c1 != 0.0 ? &dSigma : NULL);
+        else if (j->act.kind == NTK_ACT_ERF)
+            erf_closed(&p, j->g1[i], j->g2[k], &Sigma, &dSigma);
+        else
+            leaky_relu_closed(j->act.kind == NTK_ACT_RELU ? 0.0 : j->act.param, &p, &Sigma,
+                              &dSigma);
+    }
     // docs/theory.md §3.1: Θ1∞ = α² c Σ', Θ2∞ = α² Σ, K = c1Θ1∞ + c2Θ2∞
     double K1 = j->c1 != 0.0 ? j->c1 * c * dSigma : 0.0;
     double K2 = j->c2 != 0.0 ? j->c2 * Sigma : 0.0;
     return j->a2 * (K1 + K2);
+}
+
+/* ---- the closed forms a block at a time (see "vector widths" above) ---- */
+
+#define MAP_VEC 8       /* the widest vector, in doubles */
+#define MAP_BLOCK 128   /* entries per block, a multiple of MAP_VEC */
+
+/* Maps over n values, n a multiple of MAP_VEC: y[i] = f(x[i]) (y may be x);
+ * clamp: y = min(max(x, −1), 1); flags: f[i] = 1 where k[i] = 0 or
+ * |rho[i]| > 1 − NEAR_PARALLEL (the tests of pair_geometry), else 0, and
+ * nonzero if any f[i] is. Comparisons are written with the instruction
+ * set's own (the compilers lower comparisons of generic vectors wider than
+ * the target's to scalar code). */
+typedef void (*vmap)(size_t n, const double *x, double *y);
+typedef int (*vflags)(size_t n, const double *k, const double *rho, double *f);
+typedef struct {
+    vmap acos, asin, sqrt, clamp;
+    vflags flags;
+} vmaps;
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define KINF_X86 1
+#include <immintrin.h>
+#include <sleef.h>
+
+/* sleef.h declares the 256- and 512-bit functions only when the whole file
+ * is compiled for AVX; these are the library's own symbols, called only
+ * from functions compiled for their instruction set (as in activation.c). */
+#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX512 __attribute__((target("avx512f")))
+AVX2 __m256d Sleef_acosd4_u35avx2(__m256d);
+AVX2 __m256d Sleef_asind4_u35avx2(__m256d);
+AVX512 __m512d Sleef_acosd8_u35avx512f(__m512d);
+AVX512 __m512d Sleef_asind8_u35avx512f(__m512d);
+
+#define VEC_MAP(name, fn, attr, w, load, store)                               \
+    attr static void name(size_t n, const double *x, double *y)               \
+    {                                                                         \
+        for (size_t i = 0; i < n; i += w) store(y + i, fn(load(x + i)));      \
+    }
+#define CLAMP_MAP(name, attr, w, T, load, store, set1, vmin, vmax)            \
+    attr static void name(size_t n, const double *x, double *y)               \
+    {                                                                         \
+        const T one = set1(1.0), mone = set1(-1.0);                           \
+        for (size_t i = 0; i < n; i += w)                                     \
+            store(y + i, vmax(vmin(load(x + i), one), mone));                 \
+    }
+VEC_MAP(acos_2, Sleef_acosd2_u35sse2, , 2, _mm_loadu_pd, _mm_storeu_pd)
+VEC_MAP(asin_2, Sleef_asind2_u35sse2, , 2, _mm_loadu_pd, _mm_storeu_pd)
+VEC_MAP(sqrt_2, _mm_sqrt_pd, , 2, _mm_loadu_pd, _mm_storeu_pd)
+CLAMP_MAP(clamp_2, , 2, __m128d, _mm_loadu_pd, _mm_storeu_pd, _mm_set1_pd, _mm_min_pd,
+          _mm_max_pd)
+VEC_MAP(acos_4, Sleef_acosd4_u35avx2, AVX2, 4, _mm256_loadu_pd, _mm256_storeu_pd)
+VEC_MAP(asin_4, Sleef_asind4_u35avx2, AVX2, 4, _mm256_loadu_pd, _mm256_storeu_pd)
+VEC_MAP(sqrt_4, _mm256_sqrt_pd, AVX2, 4, _mm256_loadu_pd, _mm256_storeu_pd)
+CLAMP_MAP(clamp_4, AVX2, 4, __m256d, _mm256_loadu_pd, _mm256_storeu_pd, _mm256_set1_pd,
+          _mm256_min_pd, _mm256_max_pd)
+VEC_MAP(acos_8, Sleef_acosd8_u35avx512f, AVX512, 8, _mm512_loadu_pd, _mm512_storeu_pd)
+VEC_MAP(asin_8, Sleef_asind8_u35avx512f, AVX512, 8, _mm512_loadu_pd, _mm512_storeu_pd)
+VEC_MAP(sqrt_8, _mm512_sqrt_pd, AVX512, 8, _mm512_loadu_pd, _mm512_storeu_pd)
+CLAMP_MAP(clamp_8, AVX512, 8, __m512d, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd,
+          _mm512_min_pd, _mm512_max_pd)
+
+static int flags_2(size_t n, const double *k, const double *rho, double *f)
+{
+    const __m128d zero = _mm_setzero_pd(), one = _mm_set1_pd(1.0), sign = _mm_set1_pd(-0.0);
+    const __m128d thr = _mm_set1_pd(1.0 - NEAR_PARALLEL);
+    __m128d any = zero;
+    for (size_t i = 0; i < n; i += 2) {
+        __m128d m = _mm_or_pd(_mm_cmpeq_pd(_mm_loadu_pd(k + i), zero),
+                              _mm_cmpgt_pd(_mm_andnot_pd(sign, _mm_loadu_pd(rho + i)), thr));
+        _mm_storeu_pd(f + i, _mm_and_pd(m, one));
+        any = _mm_or_pd(any, m);
+    }
+    return _mm_movemask_pd(any);
+}
+AVX2 static int flags_4(size_t n, const double *k, const double *rho, double *f)
+{
+    const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
+    const __m256d sign = _mm256_set1_pd(-0.0), thr = _mm256_set1_pd(1.0 - NEAR_PARALLEL);
+    __m256d any = zero;
+    for (size_t i = 0; i < n; i += 4) {
+        __m256d r = _mm256_andnot_pd(sign, _mm256_loadu_pd(rho + i));
+        __m256d m = _mm256_or_pd(_mm256_cmp_pd(_mm256_loadu_pd(k + i), zero, _CMP_EQ_OQ),
+                                 _mm256_cmp_pd(r, thr, _CMP_GT_OQ));
+        _mm256_storeu_pd(f + i, _mm256_and_pd(m, one));
+        any = _mm256_or_pd(any, m);
+    }
+    return _mm256_movemask_pd(any);
+}
+AVX512 static int flags_8(size_t n, const double *k, const double *rho, double *f)
+{
+    const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
+    const __m512d thr = _mm512_set1_pd(1.0 - NEAR_PARALLEL);
+    __mmask8 any = 0;
+    for (size_t i = 0; i < n; i += 8) {
+        __mmask8 m = _mm512_cmp_pd_mask(_mm512_loadu_pd(k + i), zero, _CMP_EQ_OQ) |
+                     _mm512_cmp_pd_mask(_mm512_abs_pd(_mm512_loadu_pd(rho + i)), thr, _CMP_GT_OQ);
+        _mm512_storeu_pd(f + i, _mm512_maskz_mov_pd(m, one));
+        any |= m;
+    }
+    return any;
+}
+static const vmaps maps_sse2 = {acos_2, asin_2, sqrt_2, clamp_2, flags_2};
+static const vmaps maps_avx2 = {acos_4, asin_4, sqrt_4, clamp_4, flags_4};
+static const vmaps maps_avx512 = {acos_8, asin_8, sqrt_8, clamp_8, flags_8};
+
+/* The arithmetic, MAP_VEC values at a time in the compilers' generic
+ * vectors (lowered to what the function's target has; +, −, ×, ÷ only, each
+ * an IEEE operation, so the width does not change a value). */
+typedef double vd __attribute__((vector_size(8 * MAP_VEC), aligned(8)));
+#define LD(p) (*(const vd *)(const void *)(p))
+#define ST(p, v) (*(vd *)(void *)(p) = (v))
+
+/* One block of row i: columns k0 .. k0+len−1 (len ≤ MAP_BLOCK), c in
+ * Ki[k0..] on entry and K on return; the flagged entries (zero input,
+ * nearly parallel) by kernel_entry. */
+static inline __attribute__((always_inline)) void
+closed_block(const vmaps *V, const map_job *j, size_t i, size_t k0, size_t len, double *Ki)
+{
+    double cb[MAP_BLOCK], sqb[MAP_BLOCK], qb[MAP_BLOCK], gb[MAP_BLOCK], kb[MAP_BLOCK];
+    double rb[MAP_BLOCK], sb[MAP_BLOCK], tb[MAP_BLOCK], ab[MAP_BLOCK], fb[MAP_BLOCK];
+    double out[MAP_BLOCK];
+    const int erf = j->act.kind == NTK_ACT_ERF;
+    const double a = j->act.kind == NTK_ACT_LEAKY_RELU ? j->act.param : 0.0;
+    const double A1 = 1.0 + a * a, A2 = 2.0 * a;
+    const double sq1 = j->sq1[i], g1 = j->g1[i], e1 = 1.0 + 2.0 * j->q1[i];
+    const double c1 = j->c1, c2 = j->c2, a2 = j->a2;
+    const vd zero = {0};
+    size_t n = (len + MAP_VEC - 1) / MAP_VEC * MAP_VEC, e;
+    /* the block's inputs in place, or a short tail copied and padded with a
+     * harmless pair (c = 0, q' = 1) */
+    const double *cp = Ki + k0, *sqp = j->sq2 + k0, *qp = j->q2 + k0, *gp = j->g2 + k0;
+    if (n != len) {
+        for (e = 0; e < len; e++) cb[e] = cp[e], sqb[e] = sqp[e], qb[e] = qp[e], gb[e] = gp[e];
+        for (; e < n; e++) cb[e] = 0.0, sqb[e] = qb[e] = gb[e] = 1.0;
+        cp = cb, sqp = sqb, qp = qb, gp = gb;
+    }
+    /* as pair_geometry: k = √q·√q', ρ = c/k clamped, the flags, sin θ */
+    for (e = 0; e < n; e += MAP_VEC) {
+        vd k = sq1 * LD(sqp + e);
+        ST(kb + e, k);
+        ST(rb + e, LD(cp + e) / k);
+    }
+    V->clamp(n, rb, rb);
+    int flagged = V->flags(n, kb, rb, fb);
+    for (e = 0; e < n; e += MAP_VEC) {
+        vd rho = LD(rb + e);
+        ST(tb + e, (1.0 - rho) * (1.0 + rho));
+    }
+    V->sqrt(n, tb, sb);
+    if (erf) {   /* as erf_closed */
+        for (e = 0; e < n; e += MAP_VEC) {
+            ST(ab + e, LD(cp + e) * g1 * LD(gp + e));
+            vd gap = LD(kb + e) * LD(sb + e);   /* √(qq') sin θ */
+            ST(tb + e, e1 + 2.0 * LD(qp + e) + 4.0 * gap * gap);
+        }
+        V->clamp(n, ab, ab);
+        V->asin(n, ab, ab);
+        V->sqrt(n, tb, tb);
+        for (e = 0; e < n; e += MAP_VEC) {
+            vd c = LD(cp + e), S = TWO_OVER_PI * LD(ab + e), dS = 2.0 * TWO_OVER_PI / LD(tb + e);
+            vd K1 = c1 != 0.0 ? c1 * c * dS : zero, K2 = c2 != 0.0 ? c2 * S : zero;
+            ST(out + e, a2 * (K1 + K2));
+        }
+    } else {   /* as leaky_relu_closed */
+        V->acos(n, rb, tb);   /* θ */
+        for (e = 0; e < n; e += MAP_VEC) {
+            vd c = LD(cp + e), k = LD(kb + e), rho = LD(rb + e), st = LD(sb + e);
+            vd th = LD(tb + e);
+            vd J = (st + (M_PI - th) * rho) * INV_2PI;
+            vd Jm = (st - th * rho) * INV_2PI;
+            vd S = k * (A1 * J - A2 * Jm);
+            vd dS = A1 * (M_PI - th) * INV_2PI + a * th * INV_PI;
+            vd K1 = c1 != 0.0 ? c1 * c * dS : zero, K2 = c2 != 0.0 ? c2 * S : zero;
+            ST(out + e, a2 * (K1 + K2));
+        }
+    }
+    if (flagged)
+        for (e = 0; e < len; e++)
+            if (fb[e] != 0.0) out[e] = kernel_entry(j, NULL, i, k0 + e, cp[e]);
+    memcpy(Ki + k0, out, len * sizeof(double));
+}
+
+static inline __attribute__((always_inline)) void
+closed_row(const vmaps *V, const map_job *j, size_t i, size_t k0, double *Ki)
+{
+    for (size_t k = k0; k < j->n2; k += MAP_BLOCK)
+        closed_block(V, j, i, k, j->n2 - k < MAP_BLOCK ? j->n2 - k : MAP_BLOCK, Ki);
+}
+static void row_sse2(const map_job *j, size_t i, size_t k0, double *Ki)
+{
+    closed_row(&maps_sse2, j, i, k0, Ki);
+}
+AVX2 static void row_avx2(const map_job *j, size_t i, size_t k0, double *Ki)
+{
+    closed_row(&maps_avx2, j, i, k0, Ki);
+}
+AVX512 static void row_avx512(const map_job *j, size_t i, size_t k0, double *Ki)
+{
+    closed_row(&maps_avx512, j, i, k0, Ki);
+}
+#endif
+
+/* The row function of a width (ntk_act_simd_get's numbering), NULL for the
+ * libm path: scalar, the identity, or a CPU other than x86-64. */
+static row_fn closed_row_fn(ntk_act act, int level)
+{
+#ifdef KINF_X86
+    if (act.kind == NTK_ACT_IDENTITY) return NULL;
+    if (level == 3) return row_avx512;
+    if (level == 2) return row_avx2;
+    if (level == 1) return row_sse2;
+#endif
+    (void)act, (void)level;
+    return NULL;
 }
 
 /* Rows p and n1−1−p for p in [p0,p1): pairing a long row of the triangle
@@ -188,11 +495,13 @@ static void map_rows(void *ctx, size_t p0, size_t p1)
     for (size_t p = p0; p < p1; p++) {
         size_t rows[2] = {p, j->n1 - 1 - p};
         for (int r = 0; r < (rows[0] == rows[1] ? 1 : 2); r++) {
-            size_t i = rows[r];
+            size_t i = rows[r], k0 = j->sym ? i : 0;
             double *Ki = j->K + i * j->n2;
             if (gp) ntk_gauss2_set_row(gp, j->q1[i]);
-            for (size_t k = j->sym ? i : 0; k < j->n2; k++)
-                Ki[k] = kernel_entry(j, gp, i, k, Ki[k]);
+            if (!gp && j->row)
+                j->row(j, i, k0, Ki);
+            else
+                for (size_t k = k0; k < j->n2; k++) Ki[k] = kernel_entry(j, gp, i, k, Ki[k]);
         }
     }
     if (gp) ntk_gauss2_free(gp);
@@ -207,6 +516,8 @@ static ntk_status map_kernel(map_job *j, int use_quad, int order)
     ntk_gauss2 rule;
     if (use_quad) NTK_TRY(ntk_gauss2_init(&rule, j->act, order));
     j->rule = use_quad ? &rule : NULL;
+    /* one width for the whole call (set between computations only) */
+    j->row = use_quad ? NULL : closed_row_fn(j->act, ntk_act_simd_get());
     /* work per index (two rows): ~n2 entries of N² or ~16 (closed form) units */
     size_t per_entry = use_quad ? rule.N * rule.N : 16;
     size_t grain = ntk_size_mul(j->n2, per_entry, 1, 1);
@@ -242,15 +553,20 @@ static ntk_status kernel_infinite(const ntk_net_config *cfg, const double *X1, s
     double s = ntk_net_config_s(cfg), inv_s2 = 1.0 / (s * s);
     NTK_TRY(ntk_check_input_scale(X1, n1, d, s, "X1"));
     if (!sym) NTK_TRY(ntk_check_input_scale(X2, n2, d, s, "X2"));
-    double *q1 = ntk_alloc(sym ? n1 : n1 + n2, sizeof(double), "infinite kernel norms");
+    size_t np = sym ? n1 : n1 + n2;   /* points: X1's rows, then X2's */
+    double *q1 = ntk_alloc(ntk_size_mul(np, 3, 1, 1), sizeof(double), "infinite kernel norms");
     if (!q1) return NTK_ERR_NOMEM;
-    double *q2 = sym ? q1 : q1 + n1;
+    double *q2 = sym ? q1 : q1 + n1, *sq = q1 + np, *g = q1 + 2 * np;
     // docs/theory.md §3: q = ‖x‖²/s², q' = ‖x'‖²/s²
     for (size_t i = 0; i < n1; i++)
         q1[i] = cblas_ddot((int)d, X1 + i * d, 1, X1 + i * d, 1) * inv_s2;
     if (!sym)
         for (size_t k = 0; k < n2; k++)
             q2[k] = cblas_ddot((int)d, X2 + k * d, 1, X2 + k * d, 1) * inv_s2;
+    for (size_t p = 0; p < np; p++) {   /* √q (for √(qq')) and erf's 1/√(½ + q) */
+        sq[p] = sqrt(q1[p]);
+        g[p] = 1.0 / sqrt(0.5 + q1[p]);
+    }
     // docs/theory.md §3: c = x·x'/s², all pairs at once (upper triangle when symmetric)
     if (sym)
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n1, (int)d, inv_s2, X1,
@@ -259,8 +575,9 @@ static ntk_status kernel_infinite(const ntk_net_config *cfg, const double *X1, s
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n1, (int)n2, (int)d, inv_s2,
                     X1, (int)d, X2, (int)d, 0.0, K, (int)n2);
 
-    map_job j = {cfg->act, cfg->alpha * cfg->alpha, c1, c2, sym, X1, X2, q1, q2, n1, n2, d,
-                 NULL, K, 0};
+    map_job j = {cfg->act, cfg->alpha * cfg->alpha, c1, c2, sym, X1, X2,
+                 q1, q2, sq, sym ? sq : sq + n1, g, sym ? g : g + n1,
+                 n1, n2, d, NULL, NULL, K, 0};
     int use_quad = force_quad || !has_closed_form(cfg->act);
     ntk_status st = map_kernel(&j, use_quad, order);
     free(q1);

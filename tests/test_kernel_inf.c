@@ -784,31 +784,212 @@ static void test_psd(void)
         }
 }
 
-/* Results do not depend on the thread count (entries are computed alone). */
+/* ------------------------------------------------------------------
+ * Vector widths (kernel_inf.c, "vector widths" and "accuracy"). The
+ * closed forms of relu, leaky relu and erf are mapped a block at a time
+ * with SLEEF's arccos/arcsin at the widths this CPU runs; width 0 is the
+ * libm path entry by entry. Every step but arccos/arcsin is the same IEEE
+ * operation in both, so, entry by entry (u = 2^−53, U_v = 3.5 for SLEEF's
+ * u35 functions, U_l = 1 for libm; kernel_inf.c derives these):
+ *   relu, leaky: |K_vec − K_libm| ≤ u·α²(|c1|+|c2|)√(qq')
+ *                                     ·[(1 − a)²(U_v + U_l) + 9(1 + |a|)²]
+ *   erf:         |K_vec − K_libm| ≤ u·α²[2(U_v + U_l)|c2|
+ *                                       + 8(|c1|√(qq')·Σ'max + |c2|)],
+ *                Σ'max = (4/π)/√(1 + 2q + 2q') (the denominator only grows).
+ * These are first-order bounds; the factor 1.01 covers the second-order
+ * terms (relative u) and q recomputed here in another order (relative
+ * (d + 2)u): both far below 1%. The entries kernel_inf.c sends to the
+ * libm path (a zero input, |ρ| > 1 − 1e-4) must agree bit for bit: checked
+ * for the pairs whose ρ is beyond 1 − 5e-5 here (ρ is known to ~1e-15).
+ * ------------------------------------------------------------------ */
+#define U_SLEEF 3.5
+#define U_LIBM 1.0
+#define NLEVELS 4   /* scalar, SSE2, AVX2, AVX-512F (ntk_act_simd_get) */
+
+static double vec_bound(ntk_act act, double alpha, double c1, double c2, double q1, double q2)
+{
+    const double u = DBL_EPSILON / 2, a2 = alpha * alpha, k = sqrt(q1) * sqrt(q2);
+    double b;
+    if (act.kind == NTK_ACT_ERF) {
+        double dS = 4.0 / M_PI / sqrt(1.0 + 2.0 * q1 + 2.0 * q2);
+        b = u * a2 * (2.0 * (U_SLEEF + U_LIBM) * fabs(c2) + 8.0 * (fabs(c1) * k * dS + fabs(c2)));
+    } else {
+        double a = act.kind == NTK_ACT_LEAKY_RELU ? act.param : 0.0;
+        b = u * a2 * (fabs(c1) + fabs(c2)) * k *
+            ((1 - a) * (1 - a) * (U_SLEEF + U_LIBM) + 9.0 * (1 + fabs(a)) * (1 + fabs(a)));
+    }
+    return 1.01 * b;
+}
+
+/* n rows of dimension d: mixed scales 1e-3..1e3, zero rows, norms near
+ * 1e-150 and 1e150, and (when ref is given) rows nearly parallel or
+ * antiparallel to rows of ref at relative offsets from 1e-9 to 1.5e-2
+ * (1 − ρ from 5e-19 to ~1e-4, across the library's 1e-4 threshold). */
+static void mixed_points(ntk_rng *rng, double *X, size_t n, size_t d, const double *ref,
+                         size_t nref)
+{
+    static const double eps[] = {1e-9, 1e-6, 1e-3, 1.2e-2, 1.4e-2, 1.5e-2};
+    for (size_t i = 0; i < n; i++) {
+        double *x = X + i * d;
+        int type = (int)(i % 10);
+        double scale = pow(10.0, -3.0 + 6.0 * ntk_rng_uniform(rng));
+        ntk_rng_normal_fill(rng, x, d);
+        if ((type == 5 || type == 6) && ref) {
+            const double *r = ref + (i % nref) * d;
+            double e = eps[(i / 10) % 6], sgn = type == 5 ? 1.0 : -1.0;
+            for (size_t k = 0; k < d; k++) x[k] = sgn * scale * (r[k] + e * x[k]);
+        } else if (type == 7) {
+            for (size_t k = 0; k < d; k++) x[k] = 0.0;
+        } else {
+            double sc = type == 8 ? 1e-150 : type == 9 ? 1e150 : scale;
+            for (size_t k = 0; k < d; k++) x[k] *= sc;
+        }
+    }
+}
+
+/* Width `level` against width 0 for K (n1,n2) of points X1, X2 (X2 == X1
+ * with sym: the symmetric block). */
+static void vec_compare(int level, ntk_act act, double c1, double c2, const double *X1, size_t n1,
+                        const double *X2, size_t n2, size_t d, int sym)
+{
+    const double alpha = 1.3, s = sqrt((double)d);
+    ntk_net_config cfg = make_cfg(act.kind, act.param, NTK_SCALE_SQRT_D, alpha, d);
+    double *Kv = malloc(n1 * n2 * sizeof(double)), *Ks = malloc(n1 * n2 * sizeof(double));
+    CHECK(ntk_act_simd_set(level) == 0, "width %d", level);
+    CHECK_OK(ntk_kernel_infinite(&cfg, X1, n1, sym ? NULL : X2, n2, c1, c2, 0, Kv));
+    CHECK(ntk_act_simd_set(0) == 0, "scalar width");
+    CHECK_OK(ntk_kernel_infinite(&cfg, X1, n1, sym ? NULL : X2, n2, c1, c2, 0, Ks));
+    CHECK(ntk_act_simd_set(level) == 0, "width %d", level);
+    double worst = 0.0;
+    size_t ndiff = 0, nexact = 0, exact_bad = 0;
+    for (size_t i = 0; i < n1; i++)
+        for (size_t k = 0; k < n2; k++) {
+            const double *x = X1 + i * d, *y = X2 + k * d;
+            double q1 = 0, q2 = 0, c = 0;
+            for (size_t t = 0; t < d; t++) q1 += x[t] * x[t], q2 += y[t] * y[t], c += x[t] * y[t];
+            q1 /= s * s, q2 /= s * s, c /= s * s;
+            double kv = Kv[i * n2 + k], ks = Ks[i * n2 + k], e = fabs(kv - ks);
+            double r = e == 0.0 ? 0.0 : e / vec_bound(act, alpha, c1, c2, q1, q2);
+            if (!(r <= worst)) worst = r;   /* NaN too */
+            ndiff += kv != ks;
+            double rho = q1 > 0 && q2 > 0 ? c / (sqrt(q1) * sqrt(q2)) : 0.0;
+            if (q1 == 0 || q2 == 0 || fabs(rho) > 1 - 5e-5) {
+                nexact++;
+                exact_bad += kv != ks;
+            }
+        }
+    const char *nm = ntk_act_name(act.kind), *w = ntk_act_simd_name(level);
+    CHECK_LE(worst, 1.0, "%s a=%g (c1,c2)=(%g,%g) %s at %s: |K_vec − K_libm| / bound", nm,
+             act.param, c1, c2, sym ? "symmetric" : "cross", w);
+    CHECK(exact_bad == 0, "%s %s at %s: %zu of %zu zero-input or near-parallel entries differ "
+          "from the libm path", nm, sym ? "symmetric" : "cross", w, exact_bad, nexact);
+    CHECK(nexact >= n1, "%s: the inputs have only %zu zero-input or near-parallel pairs", nm,
+          nexact);
+    /* the vector path did run: SLEEF's arccos/arcsin and libm's differ somewhere */
+    if (level > 0 && c2 != 0.0)
+        CHECK(ndiff > 0, "%s at %s: every entry equals the libm path's", nm, w);
+    free(Kv);
+    free(Ks);
+}
+
+static void test_vector_vs_libm(void)
+{
+    enum { N1 = 37, N2 = 300, D = 6, NZ = N1 + N2 };   /* N2: two blocks of 128 and a tail */
+    ntk_rng rng;
+    ntk_rng_seed(&rng, 1414);
+    static double Z[NZ * D];
+    double *X = Z, *Y = Z + N1 * D;
+    mixed_points(&rng, X, N1, D, NULL, 0);
+    mixed_points(&rng, Y, N2, D, X, N1);
+    const ntk_act acts[] = {{NTK_ACT_RELU, 0}, {NTK_ACT_LEAKY_RELU, 0.2},
+                            {NTK_ACT_LEAKY_RELU, -0.7}, {NTK_ACT_ERF, 0}};
+    const double cc[3][2] = {{1, 0}, {0, 1}, {0.7, 1.3}};
+    for (int level = 1; level < NLEVELS; level++) {
+        if (ntk_act_simd_set(level) != 0) continue;
+        for (int t = 0; t < 4; t++)
+            for (int p = 0; p < 3; p++) {
+                vec_compare(level, acts[t], cc[p][0], cc[p][1], X, N1, Y, N2, D, 0);
+                vec_compare(level, acts[t], cc[p][0], cc[p][1], Z, NZ, Z, NZ, D, 1);
+            }
+    }
+    ntk_act_simd_set(-1);
+}
+
+/* Position: an entry's value does not depend on where its row starts
+ * (the symmetric block's row i starts at column i) or on its lane in a
+ * vector block. Inputs are multiples of 1/4 with s = 1, so that every
+ * c = x·x' and q is exact whatever order the BLAS sums in; then K(X, Y)
+ * restricted to columns j0.. equals K(X, Y[j0:]) bit for bit, and the
+ * symmetric K(Z) equals K(Z, Z) on and above the diagonal. At every
+ * width this CPU runs, for each closed form. */
+static void test_position(void)
+{
+    enum { N1 = 9, N2 = 150, D = 5 };
+    ntk_rng rng;
+    ntk_rng_seed(&rng, 99);
+    static double X[N1 * D], Y[N2 * D], K[N1 * N2], Kj[N1 * N2], S[N2 * N2], C[N2 * N2];
+    for (int k = 0; k < N1 * D; k++) X[k] = floor(16.0 * ntk_rng_uniform(&rng) - 8.0) / 4.0;
+    for (int k = 0; k < N2 * D; k++) Y[k] = floor(16.0 * ntk_rng_uniform(&rng) - 8.0) / 4.0;
+    const ntk_act acts[] = {{NTK_ACT_RELU, 0}, {NTK_ACT_LEAKY_RELU, 0.3}, {NTK_ACT_ERF, 0},
+                            {NTK_ACT_IDENTITY, 0}};
+    for (int level = 0; level < NLEVELS; level++) {
+        if (ntk_act_simd_set(level) != 0) continue;
+        for (int t = 0; t < 4; t++) {
+            ntk_net_config cfg = make_cfg(acts[t].kind, acts[t].param, NTK_SCALE_ONE, 1.1, D);
+            const char *nm = ntk_act_name(acts[t].kind), *w = ntk_act_simd_name(level);
+            CHECK_OK(ntk_kernel_infinite(&cfg, X, N1, Y, N2, 1, 0.5, 0, K));
+            int same = 1;
+            for (int j0 = 1; j0 < 8; j0++) {
+                CHECK_OK(ntk_kernel_infinite(&cfg, X, N1, Y + j0 * D, N2 - j0, 1, 0.5, 0, Kj));
+                for (int i = 0; i < N1; i++)
+                    for (int k = j0; k < N2; k++)
+                        same &= K[i * N2 + k] == Kj[i * (N2 - j0) + (k - j0)];
+            }
+            CHECK(same, "%s at %s: K(X, Y[j0:]) differs from columns j0.. of K(X, Y)", nm, w);
+            CHECK_OK(ntk_kernel_infinite(&cfg, Y, N2, NULL, 0, 1, 0.5, 0, S));
+            CHECK_OK(ntk_kernel_infinite(&cfg, Y, N2, Y, N2, 1, 0.5, 0, C));
+            same = 1;
+            for (int i = 0; i < N2; i++)
+                for (int k = i; k < N2; k++) same &= S[i * N2 + k] == C[i * N2 + k];
+            CHECK(same, "%s at %s: symmetric K(Z) differs from K(Z, Z) above the diagonal", nm, w);
+        }
+    }
+    ntk_act_simd_set(-1);
+}
+
+/* Results do not depend on the thread count (entries are computed alone),
+ * at every vector width this CPU runs; the cross block (N, M) has rows
+ * longer than one map block of kernel_inf.c (128 entries). */
 static void test_threads(void)
 {
-    enum { N = 40, M = 9, D = 3 };
+    enum { N = 40, M = 140, D = 3 };
     ntk_rng rng;
     ntk_rng_seed(&rng, 5);
-    double X[N * D], Y[M * D];
+    static double X[N * D], Y[M * D];
     random_points(&rng, X, N, D);
     random_points(&rng, Y, M, D);
-    const ntk_act_kind kinds[] = {NTK_ACT_TANH, NTK_ACT_RELU};
+    const ntk_act acts[] = {{NTK_ACT_TANH, 0}, {NTK_ACT_RELU, 0}, {NTK_ACT_LEAKY_RELU, 0.2},
+                            {NTK_ACT_ERF, 0}};
     int saved = ntk_get_threads();
-    for (int t = 0; t < 2; t++) {
-        ntk_net_config cfg = make_cfg(kinds[t], 0, NTK_SCALE_SQRT_D, 1.0, D);
-        static double K1[N * N], K4[N * N], C1[N * M], C4[N * M];
-        ntk_set_threads(1);
-        CHECK_OK(ntk_kernel_infinite(&cfg, X, N, NULL, 0, 1, 1, 0, K1));
-        CHECK_OK(ntk_kernel_infinite(&cfg, X, N, Y, M, 1, 1, 0, C1));
-        ntk_set_threads(4);
-        CHECK_OK(ntk_kernel_infinite(&cfg, X, N, NULL, 0, 1, 1, 0, K4));
-        CHECK_OK(ntk_kernel_infinite(&cfg, X, N, Y, M, 1, 1, 0, C4));
-        CHECK(memcmp(K1, K4, sizeof K1) == 0, "%s: symmetric K differs between 1 and 4 threads",
-              ntk_act_name(kinds[t]));
-        CHECK(memcmp(C1, C4, sizeof C1) == 0, "%s: cross K differs between 1 and 4 threads",
-              ntk_act_name(kinds[t]));
+    for (int level = 0; level < NLEVELS; level++) {
+        if (ntk_act_simd_set(level) != 0) continue;
+        for (int t = 0; t < 4; t++) {
+            ntk_net_config cfg = make_cfg(acts[t].kind, acts[t].param, NTK_SCALE_SQRT_D, 1.0, D);
+            static double K1[N * N], K4[N * N], C1[N * M], C4[N * M];
+            ntk_set_threads(1);
+            CHECK_OK(ntk_kernel_infinite(&cfg, X, N, NULL, 0, 1, 1, 0, K1));
+            CHECK_OK(ntk_kernel_infinite(&cfg, X, N, Y, M, 1, 1, 0, C1));
+            ntk_set_threads(4);
+            CHECK_OK(ntk_kernel_infinite(&cfg, X, N, NULL, 0, 1, 1, 0, K4));
+            CHECK_OK(ntk_kernel_infinite(&cfg, X, N, Y, M, 1, 1, 0, C4));
+            CHECK(memcmp(K1, K4, sizeof K1) == 0,
+                  "%s at %s: symmetric K differs between 1 and 4 threads",
+                  ntk_act_name(acts[t].kind), ntk_act_simd_name(level));
+            CHECK(memcmp(C1, C4, sizeof C1) == 0, "%s at %s: cross K differs between 1 and 4 threads",
+                  ntk_act_name(acts[t].kind), ntk_act_simd_name(level));
+        }
     }
+    ntk_act_simd_set(-1);
     ntk_set_threads(saved);
 }
 
@@ -846,18 +1027,38 @@ static void test_errors(void)
     CHECK(K[0] == 42.0, "empty block wrote to K");
 }
 
+/* The oracle tests of the closed forms at every vector width this CPU runs
+ * (the Monte Carlo and trapezoid ones, dominated by their own sampling, at
+ * the default width only). */
+static void at_every_width(void)
+{
+    int widest = ntk_act_simd_get();
+    printf("widths: default %s\n", ntk_act_simd_name(widest));
+    for (int level = 0; level < NLEVELS; level++) {
+        if (ntk_act_simd_set(level) != 0) continue;
+        int failed = t_failed;
+        test_piecewise_vs_conditional();
+        test_closed_vs_quadrature();
+        test_zero_input();
+        test_homogeneity();
+        test_scales();
+        test_symmetry_and_blocks();
+        test_psd();
+        if (t_failed > failed)
+            fprintf(stderr, "  (the failures above are at width %s)\n", ntk_act_simd_name(level));
+        printf("width %s: oracle tests run\n", ntk_act_simd_name(level));
+    }
+    CHECK(ntk_act_simd_set(-1) == 0 && ntk_act_simd_get() == widest, "back to the widest width");
+}
+
 int main(void)
 {
     ntk_set_threads(1);
-    test_piecewise_vs_conditional();
-    test_closed_vs_quadrature();
+    at_every_width();
     test_smooth_vs_trapezoid();
     test_monte_carlo();
-    test_zero_input();
-    test_homogeneity();
-    test_scales();
-    test_symmetry_and_blocks();
-    test_psd();
+    test_vector_vs_libm();
+    test_position();
     test_threads();
     test_errors();
     return t_finish();
