@@ -53,7 +53,7 @@ static void bench(size_t n, size_t d, size_t m, ntk_act_kind act, int steps, dou
     c.act.kind = act;
     ntk_net *net;
     ntk_trainer *tr;
-    ntk_gd_config gd = {0.1, 0.1, NTK_LOSS_MEAN};
+    ntk_gd_config gd = {.lr1 = 0.1, .lr2 = 0.1, .loss = NTK_LOSS_MEAN};
     if (ntk_net_create(&c, &net) != NTK_OK || ntk_trainer_create(net, X, y, n, gd, &tr) != NTK_OK) {
         fprintf(stderr, "bench_gd: %s\n", ntk_errmsg());
         exit(1);

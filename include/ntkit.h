@@ -151,6 +151,8 @@ void ntk_act_apply(ntk_act act, size_t count, const double *z, double *phi, doub
 typedef enum { NTK_INIT_GAUSSIAN = 0, NTK_INIT_SIGN, NTK_INIT_SYMMETRIC } ntk_init_kind;
 typedef enum { NTK_LOSS_MEAN = 0, NTK_LOSS_SUM } ntk_loss_kind;
 typedef enum { NTK_SCALE_SQRT_D = 0, NTK_SCALE_ONE } ntk_input_scale;
+typedef enum { NTK_PARAM_NTK = 0, NTK_PARAM_STANDARD } ntk_param_kind;
+#define NTK_MAX_DEPTH 16   /* hidden layers at most */
 
 typedef struct {
     size_t d;                      /* input dimension */
@@ -161,6 +163,22 @@ typedef struct {
     double alpha;                  /* output scale α */
     int centered;                  /* 1: the model is f(x;θ) − f(x;θ0) */
     uint64_t seed;                 /* seed of the weight draw */
+    /* Depth, per-layer widths and biases (docs/theory.md §10), appended so
+     * that the two-layer fields keep their places:
+     *   h_1 = σ_w W_1 x/s + σ_b b_1,
+     *   h_{l+1} = σ_w/√m_l · W_{l+1} φ(h_l) + σ_b b_{l+1}  (l = 1..L),
+     *   f = α h_{L+1},
+     * every W_l, b_l drawn N(0,1) (NTK parameterisation); the standard one
+     * draws W_l from N(0, σ_w²c_l²), b_l from N(0, σ_b²), c_1 = 1/s,
+     * c_l = 1/√m_{l−1}, and has no factors in the forward pass (the same
+     * function at initialisation, other gradients). L = 1, σ_w = 1, σ_b = 0,
+     * NTK parameterisation is the two-layer network above (v = W_2ᵀ), which
+     * keeps its own code (bit for bit). */
+    size_t depth;                  /* L hidden layers (0 is read as 1) */
+    size_t widths[NTK_MAX_DEPTH];  /* m_1..m_L; an entry 0 takes m */
+    double weight_std;             /* σ_w > 0 (default 1) */
+    double bias_std;               /* σ_b ≥ 0 (default 0: no biases, b_l not parameters) */
+    ntk_param_kind parameterization;
 } ntk_net_config;
 
 /* d, m as given; relu, gaussian, s = √d, α = 1, not centred, seed 0. */
@@ -174,6 +192,29 @@ ntk_status ntk_loss_parse(const char *name, ntk_loss_kind *out);     /* mean|sum
 const char *ntk_loss_name(ntk_loss_kind kind);
 ntk_status ntk_input_scale_parse(const char *name, ntk_input_scale *out); /* sqrt_d|one */
 const char *ntk_input_scale_name(ntk_input_scale s);
+
+ntk_status ntk_param_parse(const char *name, ntk_param_kind *out);   /* ntk|standard */
+const char *ntk_param_name(ntk_param_kind p);
+
+/* ---- depth (docs/theory.md §10) -----------------------------------------
+ * Layers are numbered l = 1..L+1; layer l maps m_{l−1} to m_l values, with
+ * m_0 = d and m_{L+1} = 1. All parameters sit in one flat vector θ, layer
+ * by layer: W_l (m_l, m_{l−1}) row-major, then b_l (m_l) when σ_b > 0. For
+ * the two-layer network θ = [W (m,d), v (m)], the order it always had. */
+/* 0 for the two-layer network (L = 1, σ_w = 1, σ_b = 0, NTK
+ * parameterisation), which runs the two-layer code; 1 otherwise. */
+int ntk_net_is_deep(const ntk_net_config *cfg);
+size_t ntk_net_depth(const ntk_net_config *cfg);             /* L ≥ 1 */
+size_t ntk_net_width(const ntk_net_config *cfg, size_t l);   /* m_l, l = 0..L+1 */
+/* Offset of W_l in θ (l = 1..L+1); *nW = m_l·m_{l−1}, *nb = m_l or 0
+ * (no biases); b_l starts at offset + *nW. l = L+2 gives the count P. */
+size_t ntk_net_layer_offset(const ntk_net_config *cfg, size_t l, size_t *nW, size_t *nb);
+size_t ntk_net_nparams(const ntk_net_config *cfg);          /* P */
+/* The factor σ_w·c_l that multiplies W_l in the NTK parameterisation's
+ * forward pass (c_1 = 1/s, c_l = 1/√m_{l−1}); 1 in the standard one. The
+ * bias factor is σ_b (NTK) or 1 (standard). */
+double ntk_net_weight_factor(const ntk_net_config *cfg, size_t l);
+double ntk_net_bias_factor(const ntk_net_config *cfg);
 
 /* Draw W0 (m,d) and v0 (m) as the config's init prescribes. */
 ntk_status ntk_init_weights(const ntk_net_config *cfg, double *W0, double *v0);
@@ -195,6 +236,27 @@ const double *ntk_net_W0(const ntk_net *net);
 const double *ntk_net_v0(const ntk_net *net);
 /* Copy in current weights (checked finite). */
 ntk_status ntk_net_set_weights(ntk_net *net, const double *W, const double *v);
+
+/* Any depth, on the flat parameters θ (ntk_net_nparams values; for the
+ * two-layer network θ = [W, v], and these give ntk_forward's numbers).
+ * ntk_net_theta(0) are owned by the net; ntk_net_create_from_theta copies. */
+const double *ntk_net_theta(const ntk_net *net);
+const double *ntk_net_theta0(const ntk_net *net);
+ntk_status ntk_net_set_theta(ntk_net *net, const double *theta);
+ntk_status ntk_net_create_from_theta(const ntk_net_config *cfg, const double *theta0,
+                                     ntk_net **out);
+/* Draw θ0 (P) as the config's init prescribes, at any depth (for the
+ * two-layer network the same numbers as ntk_init_weights). */
+ntk_status ntk_init_theta(const ntk_net_config *cfg, double *theta0);
+/* Uncentred f(x; θ) for X (n,d) -> f (n), in row blocks. */
+ntk_status ntk_forward_theta(const ntk_net_config *cfg, const double *theta, const double *X,
+                             size_t n, double *f);
+/* The Jacobian J = ∂f(X;θ)/∂θ (n, P) without forming it: out (n) = J·dθ
+ * (forward mode), g (P) = Jᵀ·r (backward mode, summed over the rows). */
+ntk_status ntk_net_jvp(const ntk_net_config *cfg, const double *theta, const double *X,
+                       size_t n, const double *dtheta, double *out);
+ntk_status ntk_net_vjp(const ntk_net_config *cfg, const double *theta, const double *X,
+                       size_t n, const double *r, double *g);
 
 /* Uncentred f(x; W, v) for X (n,d) -> f (n). Works in row blocks; allocates
  * O(block·m) scratch. */
@@ -231,6 +293,9 @@ typedef struct {
  *   Z = X Wᵀ/s, r = f − y, c = ntk_loss_scale. */
 ntk_status ntk_loss_grad(const ntk_net_config *cfg, const double *W, const double *v,
                          const ntk_batch *b, ntk_loss_out *out);
+/* Loss and gradient ∇_θ L (P) at θ on a batch (NULL g or f: not computed). */
+ntk_status ntk_loss_grad_theta(const ntk_net_config *cfg, const double *theta,
+                               const ntk_batch *b, double *loss, double *g, double *f);
 
 /* Bytes a trainer on n points needs (weights, gradients, scratch). */
 size_t ntk_trainer_mem_bytes(size_t n, size_t d, size_t m);
@@ -239,6 +304,11 @@ typedef struct {
     double lr1;                /* η1, first layer; 0 freezes W */
     double lr2;                /* η2, second layer; 0 freezes v */
     ntk_loss_kind loss;
+    /* Depth (appended): nlr = 0 gives layers 1..L the rate lr1 and layer
+     * L+1 the rate lr2; otherwise nlr = L+1 rates, one per layer (W_l and b_l
+     * together), 0 freezing that layer. */
+    size_t nlr;
+    double lrs[NTK_MAX_DEPTH + 1];
 } ntk_gd_config;
 
 /* Full-batch gradient descent on (X (n,d), y (n)). Borrows net, X and y
@@ -263,6 +333,11 @@ const double *ntk_trainer_pred(const ntk_trainer *tr);   /* (n) */
 /* Gradients of the last evaluation; NULL for a frozen layer (rate 0). */
 const double *ntk_trainer_gW(const ntk_trainer *tr);     /* (m,d) */
 const double *ntk_trainer_gv(const ntk_trainer *tr);     /* (m) */
+/* The whole gradient ∇_θ L (P) of the last evaluation, at any depth (zero
+ * on frozen layers). */
+const double *ntk_trainer_grad(const ntk_trainer *tr);
+/* η_l of layer l = 1..L+1 under gd for this network (the nlr rule above). */
+double ntk_gd_layer_rate(const ntk_gd_config *gd, const ntk_net_config *cfg, size_t l);
 
 /* Distances from init: ‖W − W0‖_F, ‖v − v0‖, max_r ‖w_r − w_r0‖. */
 typedef struct {
@@ -508,6 +583,13 @@ typedef struct {
     int threads;                  /* OpenBLAS threads for this call (0: the process-wide count) */
     int diagonal;                 /* 1: only K_ii, into K (n1) (X2 must be NULL): O(n·m·d)
                                      for EMPIRICAL, no n × n storage for any source */
+    /* Depth (appended; used when ntk_net_is_deep(net), docs/theory.md §10):
+     * EMPIRICAL takes the flat parameters theta (ntk_net_nparams) instead of
+     * W, v; layer_weights (L+1 values, NULL: c1 for layers 1..L and c2 for
+     * layer L+1) weigh each layer's share, K = Σ_l w_l Θ_l, for EMPIRICAL
+     * and INFINITE. LIN is two-layer only (NTK_ERR_ARG at depth). */
+    const double *theta;
+    const double *layer_weights;
 } ntk_kernel_desc;
 
 ntk_kernel_desc ntk_kernel_desc_default(ntk_kernel_source source, const ntk_net_config *net);

@@ -23,7 +23,74 @@ ntk_net_config ntk_net_config_default(size_t d, size_t m)
     c.alpha = 1.0;
     c.centered = 0;
     c.seed = 0;
+    c.depth = 1;
+    c.weight_std = 1.0;
+    c.bias_std = 0.0;
+    c.parameterization = NTK_PARAM_NTK;
     return c;
+}
+
+/* ---------------------------------------------------------------------
+ * Depth: widths, the layout of θ, the parameterisation's factors
+ * (docs/theory.md §10)
+ * ------------------------------------------------------------------- */
+
+int ntk_net_is_deep(const ntk_net_config *cfg)
+{
+    return ntk_net_depth(cfg) != 1 || cfg->weight_std != 1.0 || cfg->bias_std != 0.0 ||
+           cfg->parameterization != NTK_PARAM_NTK ||
+           (cfg->widths[0] != 0 && cfg->widths[0] != cfg->m);
+}
+
+size_t ntk_net_depth(const ntk_net_config *cfg) { return cfg->depth == 0 ? 1 : cfg->depth; }
+
+size_t ntk_net_width(const ntk_net_config *cfg, size_t l)
+{
+    size_t L = ntk_net_depth(cfg);
+    if (l == 0) return cfg->d;
+    if (l > L) return 1;
+    return cfg->widths[l - 1] ? cfg->widths[l - 1] : cfg->m;
+}
+
+size_t ntk_net_layer_offset(const ntk_net_config *cfg, size_t l, size_t *nW, size_t *nb)
+{
+    size_t off = 0, L = ntk_net_depth(cfg), has_b = cfg->bias_std > 0.0;
+    for (size_t j = 1; j <= L + 1 && j <= l; j++) {
+        size_t w = ntk_net_width(cfg, j) * ntk_net_width(cfg, j - 1), b = has_b ? ntk_net_width(cfg, j) : 0;
+        if (j == l) {
+            if (nW) *nW = w;
+            if (nb) *nb = b;
+            return off;
+        }
+        off += w + b;
+    }
+    if (nW) *nW = 0;
+    if (nb) *nb = 0;
+    return off;
+}
+
+size_t ntk_net_nparams(const ntk_net_config *cfg)
+{
+    return ntk_net_layer_offset(cfg, ntk_net_depth(cfg) + 2, NULL, NULL);
+}
+
+double ntk_net_weight_factor(const ntk_net_config *cfg, size_t l)
+{
+    if (cfg->parameterization == NTK_PARAM_STANDARD) return 1.0;
+    double fan = l <= 1 ? ntk_net_config_s(cfg) : sqrt((double)ntk_net_width(cfg, l - 1));
+    return cfg->weight_std / fan;
+}
+
+double ntk_net_bias_factor(const ntk_net_config *cfg)
+{
+    return cfg->parameterization == NTK_PARAM_STANDARD ? 1.0 : cfg->bias_std;
+}
+
+double ntk_gd_layer_rate(const ntk_gd_config *gd, const ntk_net_config *cfg, size_t l)
+{
+    size_t L = ntk_net_depth(cfg);
+    if (gd->nlr) return l >= 1 && l <= gd->nlr && l <= NTK_MAX_DEPTH + 1 ? gd->lrs[l - 1] : 0.0;
+    return l <= L ? gd->lr1 : gd->lr2;
 }
 
 double ntk_net_config_s(const ntk_net_config *cfg)
@@ -43,13 +110,46 @@ ntk_status ntk_net_config_check(const ntk_net_config *cfg)
         return ntk_set_error(NTK_ERR_ARG, "activation parameter must be finite");
     if ((int)cfg->init < 0 || cfg->init > NTK_INIT_SYMMETRIC)
         return ntk_set_error(NTK_ERR_ARG, "unknown initialisation");
-    if (cfg->init == NTK_INIT_SYMMETRIC && cfg->m % 2 != 0)
+    if (cfg->init == NTK_INIT_SYMMETRIC && cfg->m % 2 != 0 && !ntk_net_is_deep(cfg))
         return ntk_set_error(NTK_ERR_ARG,
                              "symmetric initialisation needs an even width, got m = %zu; "
                              "use m = %zu",
                              cfg->m, cfg->m + 1);
     if (!(cfg->alpha > 0) || !isfinite(cfg->alpha))
         return ntk_set_error(NTK_ERR_ARG, "output scale alpha must be positive and finite");
+    if (cfg->depth > NTK_MAX_DEPTH)
+        return ntk_set_error(NTK_ERR_ARG, "depth %zu is more than the %d hidden layers ntkit "
+                             "supports; use --depth 1..%d", cfg->depth, NTK_MAX_DEPTH, NTK_MAX_DEPTH);
+    if (!(cfg->weight_std > 0) || !isfinite(cfg->weight_std))
+        return ntk_set_error(NTK_ERR_ARG, "weight standard deviation sigma_w = %g must be positive "
+                             "and finite (the two-layer network has 1)", cfg->weight_std);
+    if (!(cfg->bias_std >= 0) || !isfinite(cfg->bias_std))
+        return ntk_set_error(NTK_ERR_ARG, "bias standard deviation sigma_b = %g must be finite and "
+                             "at least 0 (0: no biases)", cfg->bias_std);
+    if ((int)cfg->parameterization < 0 || cfg->parameterization > NTK_PARAM_STANDARD)
+        return ntk_set_error(NTK_ERR_ARG, "unknown parameterisation; choose ntk|standard");
+    for (size_t l = ntk_net_depth(cfg); l < NTK_MAX_DEPTH; l++)
+        if (cfg->widths[l] != 0)
+            return ntk_set_error(NTK_ERR_ARG, "%zu hidden widths given for depth %zu; give one "
+                                 "width per hidden layer", l + 1, ntk_net_depth(cfg));
+    if (ntk_net_is_deep(cfg)) {
+        size_t lim = ntk_blas_int_max(), L = ntk_net_depth(cfg);
+        double P = 0.0;
+        for (size_t l = 1; l <= L + 1; l++) {
+            size_t a = ntk_net_width(cfg, l), b = ntk_net_width(cfg, l - 1);
+            if (a > lim || ntk_size_mul(a, b, 1, 1) > lim)
+                return ntk_set_error(NTK_ERR_ARG, "layer %zu has %zu x %zu weights, more than the "
+                                     "%zu the linked BLAS can index; reduce the widths", l, a, b, lim);
+            P += (double)a * (double)b + (cfg->bias_std > 0 ? (double)a : 0.0);
+        }
+        if (P > (double)lim)
+            return ntk_set_error(NTK_ERR_ARG, "the network has %.4g parameters, more than the %zu "
+                                 "the linked BLAS can index as one vector; reduce the widths", P, lim);
+        if (cfg->init == NTK_INIT_SYMMETRIC && ntk_net_width(cfg, L) % 2 != 0)
+            return ntk_set_error(NTK_ERR_ARG, "symmetric initialisation needs an even last hidden "
+                                 "width, got %zu", ntk_net_width(cfg, L));
+        return NTK_OK;
+    }
     /* the weights are handed to the BLAS as matrices and as one flat vector
      * of m·(d+1) values (the parameters of the linearized model) */
     size_t lim = ntk_blas_int_max();
@@ -82,6 +182,17 @@ static ntk_status parse_enum(const char *name, const char *const *names, int cou
 static const char *const init_names[] = {"gaussian", "sign", "symmetric"};
 static const char *const loss_names[] = {"mean", "sum"};
 static const char *const scale_names[] = {"sqrt_d", "one"};
+static const char *const param_names[] = {"ntk", "standard"};
+
+ntk_status ntk_param_parse(const char *name, ntk_param_kind *out)
+{
+    ntk_clear_error();
+    int k;
+    NTK_TRY(parse_enum(name, param_names, 2, "parameterization", &k));
+    *out = (ntk_param_kind)k;
+    return NTK_OK;
+}
+const char *ntk_param_name(ntk_param_kind p) { return p <= NTK_PARAM_STANDARD ? param_names[p] : "?"; }
 
 ntk_status ntk_init_parse(const char *name, ntk_init_kind *out)
 {

@@ -176,7 +176,7 @@ static void test_jump_closed_form(void)
  * and the weights W at time (flow) or step (GD) t. */
 static void run_du(const du_problem *p, int flow, double rate, double rtol, double t, double *u, double *W)
 {
-    ntk_gd_config gd = {rate, 0.0, NTK_LOSS_SUM};
+    ntk_gd_config gd = {.lr1 = rate, .lr2 = 0.0, .loss = NTK_LOSS_SUM};
     ntk_run_config rc = ntk_run_config_default(p->cfg, gd);
     rc.models = NTK_MODEL_NN;
     rc.flow = flow;

@@ -420,7 +420,7 @@ static void test_gd_trajectory(void)
         c.seed = 100 + ci;
         ntk_net *net;
         CHECK_OK(ntk_net_create(&c, &net));
-        ntk_gd_config gd = {cases[ci].lr1, cases[ci].lr2, cases[ci].sum ? NTK_LOSS_SUM : NTK_LOSS_MEAN};
+        ntk_gd_config gd = {.lr1 = cases[ci].lr1, .lr2 = cases[ci].lr2, .loss = cases[ci].sum ? NTK_LOSS_SUM : NTK_LOSS_MEAN};
         ntk_trainer *tr;
         CHECK_OK(ntk_trainer_create(net, X, y, n, gd, &tr));
         double lib_loss[steps + 1], ref_loss[steps + 1], pert_loss[steps + 1];
@@ -535,10 +535,10 @@ static void test_bad_input_and_divergence(void)
     ntk_net *net;
     CHECK_OK(ntk_net_create(&c, &net));
     ntk_trainer *tr = NULL;
-    ntk_gd_config neg = {-0.1, 0.1, NTK_LOSS_MEAN};
+    ntk_gd_config neg = {.lr1 = -0.1, .lr2 = 0.1, .loss = NTK_LOSS_MEAN};
     CHECK_ERR(ntk_trainer_create(net, X, y, n, neg, &tr), NTK_ERR_ARG);
     CHECK(tr == NULL, "no trainer on error");
-    ntk_gd_config huge = {1e6, 1e6, NTK_LOSS_SUM};
+    ntk_gd_config huge = {.lr1 = 1e6, .lr2 = 1e6, .loss = NTK_LOSS_SUM};
     CHECK_OK(ntk_trainer_create(net, X, y, n, huge, &tr));
     ntk_status st = NTK_OK;
     int k;

@@ -40,7 +40,7 @@ static void test_lin_model_small_n(void)
         make_data(n + nt, d, 3 + c, X, y);
         ntk_net_config net = ntk_net_config_default(d, m);
         net.act.kind = NTK_ACT_ERF;
-        ntk_gd_config gd = {0.7, 0.3, NTK_LOSS_MEAN};
+        ntk_gd_config gd = {.lr1 = 0.7, .lr2 = 0.3, .loss = NTK_LOSS_MEAN};
         ntk_run_config rc = ntk_run_config_default(net, gd);
         rc.models = NTK_MODEL_NN | NTK_MODEL_LIN;
         rc.trace_factor = 1.0;
@@ -124,7 +124,7 @@ static void test_overflow_at_init(void)
     ntk_net *net = NULL;
     CHECK_OK(ntk_net_create(&cfg, &net));
     ntk_trainer *tr = NULL;
-    ntk_gd_config gd = {1, 1, NTK_LOSS_MEAN};
+    ntk_gd_config gd = {.lr1 = 1, .lr2 = 1, .loss = NTK_LOSS_MEAN};
     CHECK_ERR(ntk_trainer_create(net, X, y, n, gd, &tr), NTK_ERR_NONFINITE);
     CHECK(tr == NULL && strstr(ntk_errmsg(), "alpha"), "%s", ntk_errmsg());
     ntk_net_free(net);
@@ -136,7 +136,7 @@ static void test_overflow_at_init(void)
 static void test_run_memory_estimate(void)
 {
     ntk_net_config net = ntk_net_config_default(50, 64);
-    ntk_gd_config gd = {1, 1, NTK_LOSS_MEAN};
+    ntk_gd_config gd = {.lr1 = 1, .lr2 = 1, .loss = NTK_LOSS_MEAN};
     ntk_run_config rc = ntk_run_config_default(net, gd);
     rc.models = NTK_MODEL_NN;
     rc.kernel_subsample = 0;
@@ -158,7 +158,7 @@ static void test_cancel(void)
     double X[240], y[48];
     make_data(n + nt, d, 11, X, y);
     ntk_net_config net = ntk_net_config_default(d, 32);
-    ntk_gd_config gd = {0.5, 0.5, NTK_LOSS_MEAN};
+    ntk_gd_config gd = {.lr1 = 0.5, .lr2 = 0.5, .loss = NTK_LOSS_MEAN};
     for (int flow = 0; flow <= 1; flow++) {
         ntk_run_config rc = ntk_run_config_default(net, gd);
         rc.flow = flow;

@@ -114,7 +114,7 @@ static void test_linearized_equals_kernel_gd(void)
         nc.centered = cases[ci].centered;
         nc.alpha = cases[ci].alpha;
         nc.seed = 10 + ci;
-        ntk_gd_config gd = {cases[ci].lr1, cases[ci].lr2, cases[ci].loss};
+        ntk_gd_config gd = {.lr1 = cases[ci].lr1, .lr2 = cases[ci].lr2, .loss = cases[ci].loss};
         ntk_run_config rc = ntk_run_config_default(nc, gd);
         rc.models = NTK_MODEL_NN | NTK_MODEL_LINEARIZED | NTK_MODEL_NTK | NTK_MODEL_LIN;
         rc.flow = cases[ci].flow;
@@ -218,7 +218,7 @@ static void test_flow_vs_small_gd(void)
     ntk_net_config nc = ntk_net_config_default(D.d, 40);
     nc.act.kind = NTK_ACT_TANH;
     nc.seed = 3;
-    ntk_gd_config gd = {1.0, 1.0, NTK_LOSS_MEAN};
+    ntk_gd_config gd = {.lr1 = 1.0, .lr2 = 1.0, .loss = NTK_LOSS_MEAN};
     ntk_run_config fc = ntk_run_config_default(nc, gd);
     fc.models = NTK_MODEL_NN | NTK_MODEL_LINEARIZED;
     fc.flow = 1;
@@ -227,7 +227,7 @@ static void test_flow_vs_small_gd(void)
     double errs[2];
     for (int e = 0; e < 2; e++) {
         double eps = e == 0 ? 1e-2 : 1e-3;
-        ntk_gd_config g2 = {eps, eps, NTK_LOSS_MEAN};
+        ntk_gd_config g2 = {.lr1 = eps, .lr2 = eps, .loss = NTK_LOSS_MEAN};
         ntk_run_config gc = fc;
         gc.gd = g2;
         gc.flow = 0;
@@ -265,7 +265,7 @@ static void test_lazy_rate(void)
         nc.centered = 1;
         nc.alpha = alphas[k];
         nc.seed = 2;
-        ntk_gd_config gd = {1.0 / (alphas[k] * alphas[k]), 1.0 / (alphas[k] * alphas[k]), NTK_LOSS_MEAN};
+        ntk_gd_config gd = {.lr1 = 1.0 / (alphas[k] * alphas[k]), .lr2 = 1.0 / (alphas[k] * alphas[k]), .loss = NTK_LOSS_MEAN};
         ntk_run_config rc = ntk_run_config_default(nc, gd);
         rc.models = NTK_MODEL_NN | NTK_MODEL_LINEARIZED;
         rc.kernel_every = 0;
@@ -288,7 +288,7 @@ static void test_metrics_and_theory(void)
     data D = make_data(80, 30, 5, 7);
     ntk_net_config nc = ntk_net_config_default(D.d, 50);
     nc.seed = 1;
-    ntk_gd_config gd = {1.0, 0.0, NTK_LOSS_MEAN};
+    ntk_gd_config gd = {.lr1 = 1.0, .lr2 = 0.0, .loss = NTK_LOSS_MEAN};
     ntk_run_config rc = ntk_run_config_default(nc, gd);
     rc.kernel_subsample = 40;
     ntk_run *r;
@@ -347,7 +347,7 @@ static void test_metrics_and_theory(void)
              "T = d log d / eta1");
     ntk_run_free(r);
     /* bad input */
-    ntk_gd_config none = {0, 0, NTK_LOSS_MEAN};
+    ntk_gd_config none = {.lr1 = 0, .lr2 = 0, .loss = NTK_LOSS_MEAN};
     rc.gd = none;
     CHECK_ERR(ntk_run_create(&rc, &(ntk_run_data){D.X, D.y, D.n, D.Xt, D.yt, D.nt}, NULL, NULL, &r), NTK_ERR_ARG);
     unsigned mask;
@@ -372,7 +372,7 @@ static void test_early_linear(void)
     ntk_net_config nc = ntk_net_config_default(d, 256);
     nc.act.kind = NTK_ACT_ERF;
     nc.init = NTK_INIT_SYMMETRIC;
-    ntk_gd_config gd = {5.0, 0.0, NTK_LOSS_MEAN};
+    ntk_gd_config gd = {.lr1 = 5.0, .lr2 = 0.0, .loss = NTK_LOSS_MEAN};
     ntk_run_config rc = ntk_run_config_default(nc, gd);
     rc.models = NTK_MODEL_NN | NTK_MODEL_LIN;
     rc.kernel_every = 0;
@@ -408,7 +408,7 @@ static void test_predict_anywhere(void)
     /* erf: smooth, with a closed-form Θ∞ (quadrature would differ between
      * the symmetric block and a cross block at coinciding points, ρ = 1) */
     net.act.kind = NTK_ACT_ERF;
-    ntk_gd_config gd = {0.8, 0.4, NTK_LOSS_MEAN};
+    ntk_gd_config gd = {.lr1 = 0.8, .lr2 = 0.4, .loss = NTK_LOSS_MEAN};
     for (int centered = 0; centered <= 1; centered++) {
         net.centered = centered;
         ntk_run_config rc = ntk_run_config_default(net, gd);
@@ -450,7 +450,7 @@ static void test_schedule_times(void)
 {
     data D = make_data(30, 6, 4, 33);
     ntk_net_config net = ntk_net_config_default(D.d, 16);
-    ntk_gd_config gd = {0.5, 0.5, NTK_LOSS_MEAN};
+    ntk_gd_config gd = {.lr1 = 0.5, .lr2 = 0.5, .loss = NTK_LOSS_MEAN};
     ntk_run_config rc = ntk_run_config_default(net, gd);
     rc.kernel_every = 0;
     ntk_run_data dat = {D.X, D.y, D.n, D.Xt, D.yt, D.nt};
@@ -499,7 +499,7 @@ static void test_kernel_operator_modes(void)
     enum { n = 300, nt = 40, d = 5, m = 64 };
     data D = make_data(n, nt, d, 33);
     ntk_net_config net = ntk_net_config_default(D.d, m);
-    ntk_gd_config gd = {0.7, 0.7, NTK_LOSS_MEAN};
+    ntk_gd_config gd = {.lr1 = 0.7, .lr2 = 0.7, .loss = NTK_LOSS_MEAN};
     ntk_op_mode modes[3] = {NTK_OP_DENSE, NTK_OP_MATRIX_FREE, NTK_OP_DENSE_F32};
     ntk_run *r[3] = {NULL, NULL, NULL};
     for (int i = 0; i < 3; i++) {

@@ -95,14 +95,19 @@ class Act(Structure):
     _fields_ = [("kind", c_int), ("param", c_double)]
 
 
+MAX_DEPTH = 16   # NTK_MAX_DEPTH
+
+
 class NetConfig(Structure):
     _fields_ = [("d", c_size_t), ("m", c_size_t), ("act", Act), ("init", c_int),
                 ("input_scale", c_int), ("alpha", c_double), ("centered", c_int),
-                ("seed", c_uint64)]
+                ("seed", c_uint64), ("depth", c_size_t), ("widths", c_size_t * MAX_DEPTH),
+                ("weight_std", c_double), ("bias_std", c_double), ("parameterization", c_int)]
 
 
 class GDConfig(Structure):
-    _fields_ = [("lr1", c_double), ("lr2", c_double), ("loss", c_int)]
+    _fields_ = [("lr1", c_double), ("lr2", c_double), ("loss", c_int), ("nlr", c_size_t),
+                ("lrs", c_double * (MAX_DEPTH + 1))]
 
 
 class RunConfig(Structure):
@@ -165,7 +170,8 @@ class KernelDesc(Structure):
     _fields_ = [("source", c_int), ("net", POINTER(NetConfig)), ("c1", c_double),
                 ("c2", c_double), ("W", DP), ("v", DP), ("mem_limit", c_size_t),
                 ("quad_order", c_int), ("quadrature", c_int), ("consts", POINTER(Constants)),
-                ("trace_factor", c_double), ("threads", c_int), ("diagonal", c_int)]
+                ("trace_factor", c_double), ("threads", c_int), ("diagonal", c_int),
+                ("theta", DP), ("layer_weights", DP)]
 
 
 class KGDConfig(Structure):
