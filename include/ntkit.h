@@ -163,7 +163,7 @@ typedef struct {
     double alpha;                  /* output scale α */
     int centered;                  /* 1: the model is f(x;θ) − f(x;θ0) */
     uint64_t seed;                 /* seed of the weight draw */
-    /* Depth, per-layer widths and biases (docs/theory.md §10), appended so
+    /* Depth, per-layer widths and biases (docs/depth.md), appended so
      * that the two-layer fields keep their places:
      *   h_1 = σ_w W_1 x/s + σ_b b_1,
      *   h_{l+1} = σ_w/√m_l · W_{l+1} φ(h_l) + σ_b b_{l+1}  (l = 1..L),
@@ -196,7 +196,7 @@ const char *ntk_input_scale_name(ntk_input_scale s);
 ntk_status ntk_param_parse(const char *name, ntk_param_kind *out);   /* ntk|standard */
 const char *ntk_param_name(ntk_param_kind p);
 
-/* ---- depth (docs/theory.md §10) -----------------------------------------
+/* ---- depth (docs/depth.md) -----------------------------------------
  * Layers are numbered l = 1..L+1; layer l maps m_{l−1} to m_l values, with
  * m_0 = d and m_{L+1} = 1. All parameters sit in one flat vector θ, layer
  * by layer: W_l (m_l, m_{l−1}) row-major, then b_l (m_l) when σ_b > 0. For
@@ -583,7 +583,7 @@ typedef struct {
     int threads;                  /* OpenBLAS threads for this call (0: the process-wide count) */
     int diagonal;                 /* 1: only K_ii, into K (n1) (X2 must be NULL): O(n·m·d)
                                      for EMPIRICAL, no n × n storage for any source */
-    /* Depth (appended; used when ntk_net_is_deep(net), docs/theory.md §10):
+    /* Depth (appended; used when ntk_net_is_deep(net), docs/depth.md):
      * EMPIRICAL takes the flat parameters theta (ntk_net_nparams) instead of
      * W, v; layer_weights (L+1 values, NULL: c1 for layers 1..L and c2 for
      * layer L+1) weigh each layer's share, K = Σ_l w_l Θ_l, for EMPIRICAL

@@ -1,6 +1,7 @@
 /* The two-layer network f(x) = α/√m · vᵀφ(Wx/s): its configuration, its
  * initial weights and the object that holds them (docs/theory.md §1). */
 #include "network_internal.h"
+#include "deep_internal.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -32,7 +33,7 @@ ntk_net_config ntk_net_config_default(size_t d, size_t m)
 
 /* ---------------------------------------------------------------------
  * Depth: widths, the layout of θ, the parameterisation's factors
- * (docs/theory.md §10)
+ * (docs/depth.md)
  * ------------------------------------------------------------------- */
 
 int ntk_net_is_deep(const ntk_net_config *cfg)
@@ -357,3 +358,9 @@ void ntk_net_weight_dist(const ntk_net *net, ntk_weight_dist *out)
     out->theta = sqrt(fro2 + v2);
 }
 
+
+double kernel_layer_weight(const ntk_kernel_desc *k, size_t l)
+{
+    if (k->layer_weights) return k->layer_weights[l - 1];
+    return l <= ntk_net_depth(k->net) ? k->c1 : k->c2;
+}
