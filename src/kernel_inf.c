@@ -83,10 +83,34 @@
  *    per path after arcsin: Σ, c2·Σ, the sum and α²). tests/test_kernel_inf.c
  *    checks these at every width this CPU runs, over random pairs, nearly
  *    parallel and antiparallel ones, zero inputs and norms from 1e-150 to
- *    1e150. */
+ *    1e150.
+ *
+ * ---- no vectors (the deep recursion, quadrature.h) --------------------------
+ *
+ * ntk_pair_map_block and ntk_pair_map_diag run the same rows, blocks and
+ * entries in "raw" mode: Σ and Σ' themselves, not K. At a deep network's
+ * layers l ≥ 2 (src/kernel_deep_inf.c) the covariance (q, q', c) has no
+ * vectors behind it, so a nearly parallel pair takes θ = arccos ρ. With
+ * |δρ| the error of ρ̂ (4u of its own roundings, the error that c, q, q'
+ * bring from the layers below relative to √(qq'), and up to 8u more where
+ * |ρ̂| ≥ 1 − 4ε is read as ±1, which makes a point with itself exactly
+ * parallel: c/(√q·√q) misses 1 by up to 5u), arccos is Hölder-½:
+ *   |arccos a − arccos b| ≤ (π/√2)·√|a − b|   (a, b ∈ [−1, 1]),
+ * equality at a = 1, b = −1. Only leaky relu's and relu's Σ' feel it: it
+ * is affine in θ with slope −(1 − a)²/(2π), so
+ *   |δΣ'| ≤ (1 − a)²/(2√2)·√|δρ|,
+ * about 1.5e-8·(1 − a)² at |δρ| = 16u, against Σ' ≈ (1 + a²)/2 near
+ * ρ = 1: a relative 3e-8 for relu, which Θ_{l+1} = Θ_l Σ̇ + Σ carries on.
+ * This is the function's own conditioning (Σ'(ρ) = ½ − √(2(1 − ρ))/(2π) + …
+ * for relu), not the formula's. Σ is Lipschitz in ρ (slope ≤ (1 + |a|)²/2
+ * times √(qq')), erf's Σ and Σ' do not use θ and depend on ρ through
+ * qq' − c² = qq' sin²θ only (Lipschitz), and the quadrature's Σ, Σ' for
+ * smooth φ are even in sin θ (a symmetric rule over g2), so functions of
+ * sin²θ = 1 − ρ²: all lose no more than |δρ| times their slope. */
 #include "quadrature.h"
 
 #include <cblas.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -107,6 +131,9 @@ typedef struct {
 } pair_geom;
 
 #define NEAR_PARALLEL 1e-4   /* |ρ| > 1 − this: take θ from the vectors */
+/* Without vectors, |ρ| ≥ 1 − this is read as ±1: 4ε = 8u, above the ≤ 5u
+ * by which c/(√q·√q') misses 1 when c = q = q' (one point with itself). */
+#define SNAP_PARALLEL (4.0 * DBL_EPSILON)
 
 /* x, y (d). θ between x and y from the unit vectors, accurate where arccos(ρ)
  * is not (θ ≈ √(2(1−ρ)) keeps half the digits of a rounded ρ):
@@ -134,7 +161,10 @@ static double angle_from_vectors(const double *x, const double *y, size_t d, dou
 /* x, y (d) with q1, q2, their square roots sq1, sq2 and c already known.
  * Zero inputs (k = 0): u ≡ 0, any angle will do; we take θ = π/2. ρ is
  * clamped to [−1,1] before arccos. need_theta = 0 (erf, quadrature): θ is
- * left at π/2 away from the near-parallel case, where nothing reads it. */
+ * left at π/2 away from the near-parallel case, where nothing reads it.
+ * x = y = NULL (the deep recursion's layers ≥ 2, which have a covariance but
+ * no vectors): nearly parallel pairs take θ = arccos ρ, with |ρ| within
+ * SNAP_PARALLEL of 1 read as exactly ±1 (see "no vectors" above). */
 static pair_geom pair_geometry(const double *x, const double *y, size_t d, double q1, double q2,
                                double sq1, double sq2, double c, int need_theta)
 {
@@ -143,7 +173,12 @@ static pair_geom pair_geometry(const double *x, const double *y, size_t d, doubl
     double rho = c / p.k;
     if (rho > 1.0) rho = 1.0;
     if (rho < -1.0) rho = -1.0;
-    if (fabs(rho) > 1.0 - NEAR_PARALLEL) {
+    if (fabs(rho) > 1.0 - NEAR_PARALLEL && !x) {
+        if (1.0 - fabs(rho) <= SNAP_PARALLEL) rho = rho > 0 ? 1.0 : -1.0;
+        p.theta = acos(rho);
+        p.rho = rho;
+        p.sin_t = sqrt((1.0 - rho) * (1.0 + rho));
+    } else if (fabs(rho) > 1.0 - NEAR_PARALLEL) {
         p.theta = angle_from_vectors(x, y, d, rho);
         p.rho = cos(p.theta);
         p.sin_t = sin(p.theta);
@@ -236,31 +271,59 @@ struct map_job {
     row_fn row;               /* NULL: the closed forms entry by entry (libm) */
     double *K;
     atomic_int failed;        /* a worker could not allocate its workspace */
+    /* raw = 1 (the deep recursion, ntk_pair_map_block): K gets Σ = E[φφ]
+     * in place of c, and D (the same layout; NULL: not wanted) Σ' = E[φ'φ'];
+     * a2, c1, c2 play no part. X1 = X2 = NULL: no vectors. */
+    int raw;
+    double *D;
 };
 
-/* Entry (i,k): c = x_i·x'_k/s² in, K = α²(c1·c·Σ' + c2·Σ) out; g is NULL for
- * the closed forms, else a workspace whose row is set to q1[i]. */
-static double kernel_entry(const map_job *j, ntk_gauss2 *g, size_t i, size_t k, double c)
+/* Σ and Σ' of entry (i,k) with c = K_ik (either skipped by the quadrature
+ * when its want_ flag is 0; it is then left at c or 1); g is NULL for the
+ * closed forms, else a workspace whose row is set to q1[i]. */
+static void pair_values(const map_job *j, ntk_gauss2 *g, size_t i, size_t k, double c,
+                        int want_S, int want_dS, double *S, double *dS)
 {
     size_t d = j->d;
     double Sigma = c, dSigma = 1.0;   /* identity: Σ = c, Σ' = 1, no geometry */
     if (g || j->act.kind != NTK_ACT_IDENTITY) {
         int need_theta = !g && j->act.kind != NTK_ACT_ERF;
-        pair_geom p = pair_geometry(j->X1 + i * d, j->X2 + k * d, d, j->q1[i], j->q2[k],
-                                    j->sq1[i], j->sq2[k], c, need_theta);
+        const double *x = j->X1 ? j->X1 + i * d : NULL, *y = j->X2 ? j->X2 + k * d : NULL;
+        pair_geom p = pair_geometry(x, y, d, j->q1[i], j->q2[k], j->sq1[i], j->sq2[k], c,
+                                    need_theta);
         if (g)
-            ntk_gauss2_pair(g, p.q2, p.rho, p.sin_t, j->c2 != 0.0 ? &Sigma : NULL,
-                            j->c1 != 0.0 ? &dSigma : NULL);
+            ntk_gauss2_pair(g, p.q2, p.rho, p.sin_t, want_S ? &Sigma : NULL,
+                            want_dS ? &dSigma : NULL);
         else if (j->act.kind == NTK_ACT_ERF)
             erf_closed(&p, j->g1[i], j->g2[k], &Sigma, &dSigma);
         else
             leaky_relu_closed(j->act.kind == NTK_ACT_RELU ? 0.0 : j->act.param, &p, &Sigma,
                               &dSigma);
     }
+    *S = Sigma;
+    *dS = dSigma;
+}
+
+/* Entry (i,k): c = x_i·x'_k/s² in, K = α²(c1·c·Σ' + c2·Σ) out; g is NULL for
+ * the closed forms, else a workspace whose row is set to q1[i]. */
+static double kernel_entry(const map_job *j, ntk_gauss2 *g, size_t i, size_t k, double c)
+{
+    double Sigma, dSigma;
+    pair_values(j, g, i, k, c, j->c2 != 0.0, j->c1 != 0.0, &Sigma, &dSigma);
     // docs/theory.md §3.1: Θ1∞ = α² c Σ', Θ2∞ = α² Σ, K = c1Θ1∞ + c2Θ2∞
     double K1 = j->c1 != 0.0 ? j->c1 * c * dSigma : 0.0;
     double K2 = j->c2 != 0.0 ? j->c2 * Sigma : 0.0;
     return j->a2 * (K1 + K2);
+}
+
+/* Entry (i,k) in raw mode: K_ik = c in, Σ out, and Σ' into *dS. */
+static void raw_entry(const map_job *j, ntk_gauss2 *g, size_t i, size_t k, double *Kik,
+                      double *dS)
+{
+    double S, dSigma;
+    pair_values(j, g, i, k, *Kik, 1, j->D != NULL, &S, &dSigma);
+    *Kik = S;
+    *dS = dSigma;
 }
 
 /* ---- the closed forms a block at a time (see "vector widths" above) ---- */
@@ -383,8 +446,8 @@ closed_block(const vmaps *V, const map_job *j, size_t i, size_t k0, size_t len, 
 {
     double cb[MAP_BLOCK], sqb[MAP_BLOCK], qb[MAP_BLOCK], gb[MAP_BLOCK], kb[MAP_BLOCK];
     double rb[MAP_BLOCK], sb[MAP_BLOCK], tb[MAP_BLOCK], ab[MAP_BLOCK], fb[MAP_BLOCK];
-    double out[MAP_BLOCK];
-    const int erf = j->act.kind == NTK_ACT_ERF;
+    double out[MAP_BLOCK], dout[MAP_BLOCK];
+    const int erf = j->act.kind == NTK_ACT_ERF, raw = j->raw;
     const double a = j->act.kind == NTK_ACT_LEAKY_RELU ? j->act.param : 0.0;
     const double A1 = 1.0 + a * a, A2 = 2.0 * a;
     const double sq1 = j->sq1[i], g1 = j->g1[i], e1 = 1.0 + 2.0 * j->q1[i];
@@ -421,11 +484,18 @@ closed_block(const vmaps *V, const map_job *j, size_t i, size_t k0, size_t len, 
         V->clamp(n, ab, ab);
         V->asin(n, ab, ab);
         V->sqrt(n, tb, tb);
-        for (e = 0; e < n; e += MAP_VEC) {
-            vd c = LD(cp + e), S = TWO_OVER_PI * LD(ab + e), dS = 2.0 * TWO_OVER_PI / LD(tb + e);
-            vd K1 = c1 != 0.0 ? c1 * c * dS : zero, K2 = c2 != 0.0 ? c2 * S : zero;
-            ST(out + e, a2 * (K1 + K2));
-        }
+        if (raw)
+            for (e = 0; e < n; e += MAP_VEC) {
+                ST(out + e, TWO_OVER_PI * LD(ab + e));
+                ST(dout + e, 2.0 * TWO_OVER_PI / LD(tb + e));
+            }
+        else
+            for (e = 0; e < n; e += MAP_VEC) {
+                vd c = LD(cp + e), S = TWO_OVER_PI * LD(ab + e);
+                vd dS = 2.0 * TWO_OVER_PI / LD(tb + e);
+                vd K1 = c1 != 0.0 ? c1 * c * dS : zero, K2 = c2 != 0.0 ? c2 * S : zero;
+                ST(out + e, a2 * (K1 + K2));
+            }
     } else {   /* as leaky_relu_closed */
         V->acos(n, rb, tb);   /* θ */
         for (e = 0; e < n; e += MAP_VEC) {
@@ -435,14 +505,27 @@ closed_block(const vmaps *V, const map_job *j, size_t i, size_t k0, size_t len, 
             vd Jm = (st - th * rho) * INV_2PI;
             vd S = k * (A1 * J - A2 * Jm);
             vd dS = A1 * (M_PI - th) * INV_2PI + a * th * INV_PI;
+            if (raw) {
+                ST(out + e, S);
+                ST(dout + e, dS);
+                continue;
+            }
             vd K1 = c1 != 0.0 ? c1 * c * dS : zero, K2 = c2 != 0.0 ? c2 * S : zero;
             ST(out + e, a2 * (K1 + K2));
         }
     }
     if (flagged)
-        for (e = 0; e < len; e++)
-            if (fb[e] != 0.0) out[e] = kernel_entry(j, NULL, i, k0 + e, cp[e]);
+        for (e = 0; e < len; e++) {
+            if (fb[e] == 0.0) continue;
+            if (raw) {
+                out[e] = cp[e];
+                raw_entry(j, NULL, i, k0 + e, out + e, dout + e);
+            } else {
+                out[e] = kernel_entry(j, NULL, i, k0 + e, cp[e]);
+            }
+        }
     memcpy(Ki + k0, out, len * sizeof(double));
+    if (raw && j->D) memcpy(j->D + i * j->n2 + k0, dout, len * sizeof(double));
 }
 
 static inline __attribute__((always_inline)) void
@@ -498,10 +581,15 @@ static void map_rows(void *ctx, size_t p0, size_t p1)
             size_t i = rows[r], k0 = j->sym ? i : 0;
             double *Ki = j->K + i * j->n2;
             if (gp) ntk_gauss2_set_row(gp, j->q1[i]);
-            if (!gp && j->row)
+            if (!gp && j->row) {
                 j->row(j, i, k0, Ki);
-            else
+            } else if (j->raw) {
+                double *Di = j->D ? j->D + i * j->n2 : NULL, unused;
+                for (size_t k = k0; k < j->n2; k++)
+                    raw_entry(j, gp, i, k, Ki + k, Di ? Di + k : &unused);
+            } else {
                 for (size_t k = k0; k < j->n2; k++) Ki[k] = kernel_entry(j, gp, i, k, Ki[k]);
+            }
         }
     }
     if (gp) ntk_gauss2_free(gp);
@@ -511,19 +599,16 @@ static void map_rows(void *ctx, size_t p0, size_t p1)
  * on entry and the kernel on return. Rows are split over threads
  * (ntk_parallel_for), each with its own copy of the quadrature rule; every
  * entry is computed alone, so the result does not depend on the thread count. */
-static ntk_status map_kernel(map_job *j, int use_quad, int order)
+static ntk_status map_run(map_job *j, const ntk_gauss2 *rule, int order)
 {
-    ntk_gauss2 rule;
-    if (use_quad) NTK_TRY(ntk_gauss2_init(&rule, j->act, order));
-    j->rule = use_quad ? &rule : NULL;
+    j->rule = rule;
     /* one width for the whole call (set between computations only) */
-    j->row = use_quad ? NULL : closed_row_fn(j->act, ntk_act_simd_get());
+    j->row = rule ? NULL : closed_row_fn(j->act, ntk_act_simd_get());
     /* work per index (two rows): ~n2 entries of N² or ~16 (closed form) units */
-    size_t per_entry = use_quad ? rule.N * rule.N : 16;
+    size_t per_entry = rule ? rule->N * rule->N : 16;
     size_t grain = ntk_size_mul(j->n2, per_entry, 1, 1);
     if (grain > 65536) grain = 65536;   /* enough to say "worth threads"; avoids overflow */
     ntk_parallel_for_grain((j->n1 + 1) / 2, grain, map_rows, j);
-    if (use_quad) ntk_gauss2_free(&rule);
     j->rule = NULL;
     if (atomic_load(&j->failed))
         return ntk_set_error(NTK_ERR_NOMEM,
@@ -531,6 +616,15 @@ static ntk_status map_kernel(map_job *j, int use_quad, int order)
                              "order %d; lower the quadrature order",
                              order);
     return NTK_OK;
+}
+
+static ntk_status map_kernel(map_job *j, int use_quad, int order)
+{
+    ntk_gauss2 rule;
+    if (use_quad) NTK_TRY(ntk_gauss2_init(&rule, j->act, order));
+    ntk_status st = map_run(j, use_quad ? &rule : NULL, order);
+    if (use_quad) ntk_gauss2_free(&rule);
+    return st;
 }
 
 /* X1 (n1,d), X2 (n2,d) or NULL, K (n1,n2) or (n1,n1). */
@@ -577,7 +671,7 @@ static ntk_status kernel_infinite(const ntk_net_config *cfg, const double *X1, s
 
     map_job j = {cfg->act, cfg->alpha * cfg->alpha, c1, c2, sym, X1, X2,
                  q1, q2, sq, sym ? sq : sq + n1, g, sym ? g : g + n1,
-                 n1, n2, d, NULL, NULL, K, 0};
+                 n1, n2, d, NULL, NULL, K, 0, 0, NULL};
     int use_quad = force_quad || !has_closed_form(cfg->act);
     ntk_status st = map_kernel(&j, use_quad, order);
     free(q1);
@@ -603,4 +697,68 @@ ntk_status ntk_kernel_infinite_quad(const ntk_net_config *cfg, const double *X1,
                                     int quad_order, double *K)
 {
     return kernel_infinite(cfg, X1, n1, X2, n2, c1, c2, quad_order, 1, K);
+}
+
+/* ---- the pair maps of the deep recursion (quadrature.h) ------------------ */
+
+ntk_status ntk_pair_map_init(ntk_pair_map *pm, ntk_act act, int force_quad, int order)
+{
+    memset(pm, 0, sizeof *pm);
+    pm->act = act;
+    pm->order = order;
+    pm->use_quad = force_quad || !has_closed_form(act);
+    if (pm->use_quad) NTK_TRY(ntk_gauss2_init(&pm->rule, act, order));
+    return NTK_OK;
+}
+
+void ntk_pair_map_free(ntk_pair_map *pm)
+{
+    if (pm && pm->use_quad) ntk_gauss2_free(&pm->rule);
+}
+
+// q (n) -> sq = √q, g = 1/√(½ + q) (n), as kernel_infinite computes them
+void ntk_pair_pts_fill(size_t n, const double *q, double *sq, double *g)
+{
+    for (size_t p = 0; p < n; p++) {
+        sq[p] = sqrt(q[p]);
+        g[p] = 1.0 / sqrt(0.5 + q[p]);
+    }
+}
+
+/* The same map_job as kernel_infinite in raw mode: the same rows, widths,
+ * flags and per-entry paths, so an entry's Σ, Σ' are what kernel_infinite
+ * combines into its K. */
+ntk_status ntk_pair_map_block(const ntk_pair_map *pm, const ntk_pair_pts *p1, size_t n1,
+                              const ntk_pair_pts *p2, size_t n2, size_t dv, int sym, double *C,
+                              double *D)
+{
+    if (sym) p2 = p1, n2 = n1;
+    if (n1 == 0 || n2 == 0) return NTK_OK;
+    int vec = p1->V && p2->V;
+    map_job j = {pm->act, 1.0, 1.0, 1.0, sym, vec ? p1->V : NULL, vec ? p2->V : NULL,
+                 p1->q, p2->q, p1->sq, p2->sq, p1->g, p2->g,
+                 n1, n2, vec ? dv : 0, NULL, NULL, C, 0, 1, D};
+    return map_run(&j, pm->use_quad ? &pm->rule : NULL, pm->order);
+}
+
+/* Entry by entry (no vectors): each point with itself. */
+ntk_status ntk_pair_map_diag(const ntk_pair_map *pm, const ntk_pair_pts *p, size_t n, double *S,
+                             double *D)
+{
+    if (n == 0) return NTK_OK;
+    map_job j = {pm->act, 1.0, 1.0, 1.0, 0, NULL, NULL, p->q, p->q, p->sq, p->sq, p->g, p->g,
+                 n, n, 0, NULL, NULL, S, 0, 1, D};
+    ntk_gauss2 g, *gp = NULL;
+    if (pm->use_quad) {
+        NTK_TRY(ntk_gauss2_copy(&g, &pm->rule));
+        gp = &g;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double unused;
+        if (gp) ntk_gauss2_set_row(gp, p->q[i]);
+        S[i] = p->q[i];
+        raw_entry(&j, gp, i, i, S + i, D ? D + i : &unused);
+    }
+    if (gp) ntk_gauss2_free(gp);
+    return NTK_OK;
 }

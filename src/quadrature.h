@@ -1,5 +1,6 @@
 /* Gauss–Hermite quadrature for Gaussian expectations (docs/theory.md §3, §4).
- * Private to the library: used by kernel_inf.c and constants.c. */
+ * Private to the library: used by kernel_inf.c, kernel_deep_inf.c and
+ * constants.c. */
 #ifndef NTK_QUADRATURE_H
 #define NTK_QUADRATURE_H
 
@@ -40,5 +41,46 @@ void ntk_gauss2_set_row(ntk_gauss2 *g, double q);
  * rho = cos θ and sin_t = sin θ ≥ 0. Either output may be NULL to skip it. */
 void ntk_gauss2_pair(ntk_gauss2 *g, double q2, double rho, double sin_t, double *Sigma,
                      double *dSigma);
+
+/* ---- The pair maps of src/kernel_inf.c, for the deep recursion ----------
+ * (src/kernel_deep_inf.c, docs/depth.md). For each pair,
+ *   S = E[φ(u)φ(u')],  D = E[φ'(u)φ'(u')],  (u,u') ~ N(0, [[q,c],[c,q']]),
+ * by the closed forms of relu, leaky relu, erf and identity (the SLEEF block
+ * path at the width ntk_act_simd_get chooses, the libm path for flagged
+ * entries) or by the tensor Gauss–Hermite rule above (other activations, or
+ * force_quad): exactly the Σ, Σ' that ntk_kernel_infinite combines into
+ * its K, entry by entry. Nearly parallel pairs (|ρ| > 1 − 10⁻⁴) take the
+ * angle from the points' vectors when given, else from ρ = c/√(qq') with
+ * |1 − |ρ|| ≤ 4ε read as exactly parallel; kernel_inf.c documents the
+ * accuracy of both. */
+typedef struct {
+    ntk_act act;
+    int use_quad, order;   /* quadrature (order resolved by ntk_quad_order) */
+    ntk_gauss2 rule;       /* use_quad: the rule, copied per thread */
+} ntk_pair_map;
+
+/* One set of points: q (n) the variances, sq = √q and g = 1/√(½ + q)
+ * (ntk_pair_pts_fill), V (n, dv) or NULL vectors whose Gram is c up to a
+ * positive factor (the inputs at the first layer), for the angle. */
+typedef struct {
+    const double *q, *sq, *g;
+    const double *V;
+} ntk_pair_pts;
+
+ntk_status ntk_pair_map_init(ntk_pair_map *pm, ntk_act act, int force_quad, int order);
+void ntk_pair_map_free(ntk_pair_map *pm);
+void ntk_pair_pts_fill(size_t n, const double *q, double *sq, double *g);
+/* C (n1, n2) holds c on entry and S on return; D (n1, n2) or NULL gets
+ * E[φ'φ']. sym: p2 = p1, n2 = n1 and only the upper triangle (k ≥ i) of C
+ * and D is read and written. Vectors are used only when both sets have
+ * them. Threads over rows; each entry computed alone. */
+ntk_status ntk_pair_map_block(const ntk_pair_map *pm, const ntk_pair_pts *p1, size_t n1,
+                              const ntk_pair_pts *p2, size_t n2, size_t dv, int sym, double *C,
+                              double *D);
+/* Each point with itself (c = q; no vectors needed: ρ reads as 1): S (n),
+ * D (n) or NULL. The same values as the diagonal of a symmetric block whose
+ * diagonal c equals q, bit for bit. S must not alias p->q. */
+ntk_status ntk_pair_map_diag(const ntk_pair_map *pm, const ntk_pair_pts *p, size_t n, double *S,
+                             double *D);
 
 #endif
