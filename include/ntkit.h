@@ -230,11 +230,14 @@ ntk_status ntk_net_create_from(const ntk_net_config *cfg, const double *W0,
 void ntk_net_free(ntk_net *net);
 
 const ntk_net_config *ntk_net_cfg(const ntk_net *net);
+/* The two-layer weights. At depth (ntk_net_is_deep) W and W0 point at θ and
+ * θ0 (W_1 (m_1, d) first) and v, v0 are NULL: use ntk_net_theta. */
 const double *ntk_net_W(const ntk_net *net);   /* current weights (m,d), owned by net */
 const double *ntk_net_v(const ntk_net *net);   /* (m) */
 const double *ntk_net_W0(const ntk_net *net);
 const double *ntk_net_v0(const ntk_net *net);
-/* Copy in current weights (checked finite). */
+/* Copy in current weights (checked finite). NTK_ERR_ARG at depth
+ * (ntk_net_create_from likewise): use ntk_net_set_theta. */
 ntk_status ntk_net_set_weights(ntk_net *net, const double *W, const double *v);
 
 /* Any depth, on the flat parameters θ (ntk_net_nparams values; for the
@@ -299,6 +302,10 @@ ntk_status ntk_loss_grad_theta(const ntk_net_config *cfg, const double *theta,
 
 /* Bytes a trainer on n points needs (weights, gradients, scratch). */
 size_t ntk_trainer_mem_bytes(size_t n, size_t d, size_t m);
+/* The same for any configuration (at depth: the gradient (P), the outputs
+ * and the tape of src/deep.c); ntk_trainer_mem_bytes(n, d, m) for the
+ * two-layer network. */
+size_t ntk_trainer_mem_bytes_cfg(const ntk_net_config *cfg, size_t n);
 
 typedef struct {
     double lr1;                /* η1, first layer; 0 freezes W */
@@ -321,7 +328,8 @@ void ntk_trainer_free(ntk_trainer *tr);
 /* Evaluate predictions, loss and gradient at the current weights. Returns
  * NTK_ERR_DIVERGED if the loss or gradient is not finite. */
 ntk_status ntk_trainer_eval(ntk_trainer *tr);
-/* Apply W -= η1 gW, v -= η2 gv using the last evaluation. */
+/* Apply W -= η1 gW, v -= η2 gv using the last evaluation (at depth
+ * θ_l -= η_l ∇_{θ_l} L for each layer with η_l > 0). */
 ntk_status ntk_trainer_apply(ntk_trainer *tr);
 /* eval + apply. */
 ntk_status ntk_trainer_step(ntk_trainer *tr);
@@ -330,7 +338,8 @@ double ntk_trainer_loss(const ntk_trainer *tr);
 /* ‖∇_θ L‖ over the trained layers only. */
 double ntk_trainer_grad_norm(const ntk_trainer *tr);
 const double *ntk_trainer_pred(const ntk_trainer *tr);   /* (n) */
-/* Gradients of the last evaluation; NULL for a frozen layer (rate 0). */
+/* Gradients of the last evaluation; NULL for a frozen layer (rate 0), and
+ * NULL at depth (two-layer only: use ntk_trainer_grad). */
 const double *ntk_trainer_gW(const ntk_trainer *tr);     /* (m,d) */
 const double *ntk_trainer_gv(const ntk_trainer *tr);     /* (m) */
 /* The whole gradient ∇_θ L (P) of the last evaluation, at any depth (zero
@@ -339,7 +348,10 @@ const double *ntk_trainer_grad(const ntk_trainer *tr);
 /* η_l of layer l = 1..L+1 under gd for this network (the nlr rule above). */
 double ntk_gd_layer_rate(const ntk_gd_config *gd, const ntk_net_config *cfg, size_t l);
 
-/* Distances from init: ‖W − W0‖_F, ‖v − v0‖, max_r ‖w_r − w_r0‖. */
+/* Distances from init: ‖W − W0‖_F, ‖v − v0‖, max_r ‖w_r − w_r0‖. At depth:
+ * w_fro = ‖θ − θ0‖ over the hidden layers 1..L (weights and biases), v_norm
+ * over the output layer L+1 (W_{L+1}, b_{L+1}), w_max_row the largest
+ * ‖row of W_l − its init‖ over the hidden layers' units, theta = ‖θ − θ0‖. */
 typedef struct {
     double w_fro, v_norm, w_max_row, theta;   /* theta = sqrt(w_fro² + v_norm²) */
 } ntk_weight_dist;

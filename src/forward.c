@@ -30,6 +30,14 @@ ntk_status net_check_args(const ntk_net_config *cfg, const double *W, const doub
                           const double *X, size_t n)
 {
     NTK_TRY(ntk_net_config_check(cfg));
+    if (ntk_net_is_deep(cfg))
+        return ntk_set_error(NTK_ERR_ARG,
+                             "the weights (W, v) describe only the two-layer network, but this one "
+                             "has depth %zu, sigma_w = %g, sigma_b = %g, %s parameterisation; use "
+                             "the functions of the flat parameters theta (ntk_forward_theta, "
+                             "ntk_loss_grad_theta)",
+                             ntk_net_depth(cfg), cfg->weight_std, cfg->bias_std,
+                             ntk_param_name(cfg->parameterization));
     if (!W || !v || !X) return ntk_set_error(NTK_ERR_ARG, "weights or inputs pointer is NULL");
     if (n == 0) return ntk_set_error(NTK_ERR_ARG, "no input points (n = 0)");
     return ntk_check_finite(X, n * cfg->d, "inputs X");
@@ -69,11 +77,11 @@ ntk_status ntk_net_predict(const ntk_net *net, const double *X, size_t n, double
 {
     ntk_clear_error();
     if (!net) return ntk_set_error(NTK_ERR_ARG, "network is NULL");
-    NTK_TRY(ntk_forward(&net->cfg, net->W, net->v, X, n, f));
+    NTK_TRY(ntk_forward_theta(&net->cfg, net->theta, X, n, f));
     if (net->cfg.centered) {
         double *f0 = ntk_alloc(n, sizeof(double), "centred predictions");
         if (!f0) return NTK_ERR_NOMEM;
-        ntk_status st = ntk_forward(&net->cfg, net->W0, net->v0, X, n, f0);
+        ntk_status st = ntk_forward_theta(&net->cfg, net->theta0, X, n, f0);
         if (st == NTK_OK) ntk_axpy(n, -1.0, f0, f);
         free(f0);
         NTK_TRY(st);

@@ -1,5 +1,8 @@
-/* The two-layer network f(x) = α/√m · vᵀφ(Wx/s): its configuration, its
- * initial weights and the object that holds them (docs/theory.md §1). */
+/* The network: the two-layer f(x) = α/√m · vᵀφ(Wx/s) (docs/theory.md §1)
+ * and the deep one with L hidden layers and biases (docs/depth.md): its
+ * configuration, the layout of its flat parameters θ, its initial weights
+ * (the deep draw is ntk_init_theta in src/deep.c) and the object that holds
+ * them. */
 #include "network_internal.h"
 #include "deep_internal.h"
 
@@ -253,29 +256,45 @@ ntk_status ntk_init_weights(const ntk_net_config *cfg, double *W0, double *v0)
 }
 
 /* ---------------------------------------------------------------------
- * The network object: one allocation carved into W, v, W0, v0.
+ * The network object: one allocation of θ and θ0 (network_internal.h).
  * ------------------------------------------------------------------- */
 
 static ntk_status net_alloc(const ntk_net_config *cfg, ntk_net **out)
 {
     NTK_TRY(ntk_net_config_check(cfg));
-    size_t md = cfg->m * cfg->d;
-    size_t count = 2 * (md + cfg->m);
-    NTK_TRY(ntk_mem_check(ntk_size_mul(count, sizeof(double), 1, 1), 0, "the network's weights"));
+    size_t P = ntk_net_nparams(cfg);
+    NTK_TRY(ntk_mem_check(ntk_size_mul(2, P, sizeof(double), 1), 0, "the network's weights"));
     ntk_net *net = ntk_calloc(1, sizeof *net, "network");
     if (!net) return NTK_ERR_NOMEM;
-    double *p = ntk_alloc(count, sizeof(double), "network weights");
+    double *p = ntk_alloc(2 * P, sizeof(double), "network weights");
     if (!p) {
         free(net);
         return NTK_ERR_NOMEM;
     }
     net->cfg = *cfg;
-    net->W = p;
-    net->v = p + md;
-    net->W0 = p + md + cfg->m;
-    net->v0 = p + 2 * md + cfg->m;
+    net->P = P;
+    net->theta = p;
+    net->theta0 = p + P;
+    net->W = net->theta;
+    net->W0 = net->theta0;
+    if (!ntk_net_is_deep(cfg)) {
+        size_t md = cfg->m * cfg->d;
+        net->v = net->theta + md;
+        net->v0 = net->theta0 + md;
+    }
     *out = net;
     return NTK_OK;
+}
+
+/* the error of a two-layer-only function called on a deep network */
+static ntk_status two_layer_only(const ntk_net_config *cfg, const char *fn, const char *use)
+{
+    return ntk_set_error(NTK_ERR_ARG,
+                         "%s takes the two-layer weights (W, v), but this network has depth %zu, "
+                         "sigma_w = %g, sigma_b = %g, %s parameterisation; use %s on the flat "
+                         "parameters theta",
+                         fn, ntk_net_depth(cfg), cfg->weight_std, cfg->bias_std,
+                         ntk_param_name(cfg->parameterization), use);
 }
 
 ntk_status ntk_net_create(const ntk_net_config *cfg, ntk_net **out)
@@ -285,9 +304,11 @@ ntk_status ntk_net_create(const ntk_net_config *cfg, ntk_net **out)
     *out = NULL;
     ntk_net *net;
     NTK_TRY(net_alloc(cfg, &net));
-    ntk_init_weights(cfg, net->W0, net->v0);
-    memcpy(net->W, net->W0, cfg->m * cfg->d * sizeof(double));
-    memcpy(net->v, net->v0, cfg->m * sizeof(double));
+    if (ntk_net_is_deep(cfg))
+        ntk_init_theta(cfg, net->theta0);
+    else
+        ntk_init_weights(cfg, net->W0, net->v0);
+    memcpy(net->theta, net->theta0, net->P * sizeof(double));
     *out = net;
     return NTK_OK;
 }
@@ -299,6 +320,7 @@ ntk_status ntk_net_create_from(const ntk_net_config *cfg, const double *W0, cons
     if (!out || !W0 || !v0) return ntk_set_error(NTK_ERR_ARG, "weights or output pointer is NULL");
     *out = NULL;
     NTK_TRY(ntk_net_config_check(cfg));
+    if (ntk_net_is_deep(cfg)) return two_layer_only(cfg, "ntk_net_create_from", "ntk_net_create_from_theta");
     NTK_TRY(ntk_check_finite(W0, cfg->m * cfg->d, "initial first-layer weights W0"));
     NTK_TRY(ntk_check_finite(v0, cfg->m, "initial second-layer weights v0"));
     ntk_net *net;
@@ -312,10 +334,26 @@ ntk_status ntk_net_create_from(const ntk_net_config *cfg, const double *W0, cons
     return NTK_OK;
 }
 
+ntk_status ntk_net_create_from_theta(const ntk_net_config *cfg, const double *theta0,
+                                     ntk_net **out)
+{
+    ntk_clear_error();
+    if (!out || !theta0) return ntk_set_error(NTK_ERR_ARG, "parameters or output pointer is NULL");
+    *out = NULL;
+    NTK_TRY(ntk_net_config_check(cfg));
+    NTK_TRY(ntk_check_finite(theta0, ntk_net_nparams(cfg), "initial parameters theta0"));
+    ntk_net *net;
+    NTK_TRY(net_alloc(cfg, &net));
+    memcpy(net->theta0, theta0, net->P * sizeof(double));
+    memcpy(net->theta, theta0, net->P * sizeof(double));
+    *out = net;
+    return NTK_OK;
+}
+
 void ntk_net_free(ntk_net *net)
 {
     if (!net) return;
-    free(net->W);
+    free(net->theta);
     free(net);
 }
 
@@ -324,11 +362,14 @@ const double *ntk_net_W(const ntk_net *net) { return net->W; }
 const double *ntk_net_v(const ntk_net *net) { return net->v; }
 const double *ntk_net_W0(const ntk_net *net) { return net->W0; }
 const double *ntk_net_v0(const ntk_net *net) { return net->v0; }
+const double *ntk_net_theta(const ntk_net *net) { return net->theta; }
+const double *ntk_net_theta0(const ntk_net *net) { return net->theta0; }
 
 ntk_status ntk_net_set_weights(ntk_net *net, const double *W, const double *v)
 {
     ntk_clear_error();
     if (!net || !W || !v) return ntk_set_error(NTK_ERR_ARG, "weights pointer is NULL");
+    if (ntk_net_is_deep(&net->cfg)) return two_layer_only(&net->cfg, "ntk_net_set_weights", "ntk_net_set_theta");
     NTK_TRY(ntk_check_finite(W, net->cfg.m * net->cfg.d, "first-layer weights W"));
     NTK_TRY(ntk_check_finite(v, net->cfg.m, "second-layer weights v"));
     memcpy(net->W, W, net->cfg.m * net->cfg.d * sizeof(double));
@@ -336,8 +377,58 @@ ntk_status ntk_net_set_weights(ntk_net *net, const double *W, const double *v)
     return NTK_OK;
 }
 
+ntk_status ntk_net_set_theta(ntk_net *net, const double *theta)
+{
+    ntk_clear_error();
+    if (!net || !theta) return ntk_set_error(NTK_ERR_ARG, "parameters pointer is NULL");
+    NTK_TRY(ntk_check_finite(theta, net->P, "network parameters theta"));
+    memcpy(net->theta, theta, net->P * sizeof(double));
+    return NTK_OK;
+}
+
+/* At depth: w_fro over the hidden layers' parameters (W_l, b_l, l ≤ L),
+ * v_norm over the output layer's (W_{L+1}, b_{L+1}), w_max_row the largest
+ * move of one hidden unit's incoming weights (a row of some W_l, l ≤ L),
+ * theta = ‖θ − θ0‖. */
+static void weight_dist_deep(const ntk_net *net, ntk_weight_dist *out)
+{
+    const ntk_net_config *cfg = &net->cfg;
+    size_t L = ntk_net_depth(cfg);
+    double hid2 = 0.0, out2 = 0.0, maxrow2 = 0.0;
+    for (size_t l = 1; l <= L + 1; l++) {
+        size_t nW, nb, off = ntk_net_layer_offset(cfg, l, &nW, &nb);
+        size_t mo = ntk_net_width(cfg, l), mi = ntk_net_width(cfg, l - 1);
+        double lay2 = 0.0;
+        for (size_t j = 0; j < mo; j++) {
+            double row2 = 0.0;
+            for (size_t k = 0; k < mi; k++) {
+                double e = net->theta[off + j * mi + k] - net->theta0[off + j * mi + k];
+                row2 += e * e;
+            }
+            lay2 += row2;
+            if (l <= L && row2 > maxrow2) maxrow2 = row2;
+        }
+        for (size_t k = 0; k < nb; k++) {
+            double e = net->theta[off + nW + k] - net->theta0[off + nW + k];
+            lay2 += e * e;
+        }
+        if (l <= L)
+            hid2 += lay2;
+        else
+            out2 += lay2;
+    }
+    out->w_fro = sqrt(hid2);
+    out->w_max_row = sqrt(maxrow2);
+    out->v_norm = sqrt(out2);
+    out->theta = sqrt(hid2 + out2);
+}
+
 void ntk_net_weight_dist(const ntk_net *net, ntk_weight_dist *out)
 {
+    if (ntk_net_is_deep(&net->cfg)) {
+        weight_dist_deep(net, out);
+        return;
+    }
     size_t m = net->cfg.m, d = net->cfg.d;
     double fro2 = 0.0, maxrow2 = 0.0, v2 = 0.0;
     for (size_t r = 0; r < m; r++) {

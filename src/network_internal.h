@@ -5,9 +5,15 @@
 #define NTK_NETWORK_INTERNAL_H
 
 #include "internal.h"
+#include "deep_internal.h"
 
+/* One allocation of 2P doubles: θ then θ0. For the two-layer network
+ * θ = [W (m,d), v (m)], so W, v, W0, v0 point into it; at depth
+ * (ntk_net_is_deep) W = θ and W0 = θ0 (W_1 first), v = v0 = NULL. */
 struct ntk_net {
     ntk_net_config cfg;
+    size_t P;          /* ntk_net_nparams */
+    double *theta, *theta0;
     double *W, *v;     /* current weights (m,d), (m) */
     double *W0, *v0;   /* initial weights */
 };
@@ -33,5 +39,23 @@ ntk_status net_check_args(const ntk_net_config *cfg, const double *W, const doub
 double net_loss_grad_ws(const ntk_net_config *cfg, const double *W, const double *v,
                         const double *X, const double *y, size_t n, ntk_loss_kind loss,
                         const double *f0, scratch *s, double *f, double *gW, double *gv);
+
+/* The deep passes over n points (src/deep.c): a tape of deep_block_rows
+ * rows under about 16 MiB, the block's residuals r, a column of ones, the
+ * block's outputs fb (cap each). */
+typedef struct {
+    deep_tape t;
+    double *r, *ones, *fb;
+} deep_ws;
+size_t deep_ws_bytes(const ntk_net_config *cfg, size_t n);
+ntk_status deep_ws_init(deep_ws *w, const ntk_net_config *cfg, size_t n);
+void deep_ws_free(deep_ws *w);
+/* Loss at θ on (X, y) (any configuration, through the tape); f (n, NULL:
+ * not kept) the outputs minus f0 (NULL: none); g (P, NULL: not computed)
+ * ∇_θ L, with the layers l where train[l−1] == 0 set to 0 and not computed
+ * (train NULL: every layer). Returns the loss. */
+double deep_loss_grad_ws(const ntk_net_config *cfg, const double *theta, const double *X,
+                         const double *y, size_t n, ntk_loss_kind loss, const double *f0,
+                         deep_ws *w, double *f, double *g, const int *train);
 
 #endif
