@@ -180,6 +180,24 @@ class KGDConfig(Structure):
                 ("krylov_kmax", c_size_t)]
 
 
+class CGConfig(Structure):
+    # ntk_cg_config: cancel is const volatile int *, precond a const ntk_nystrom *
+    _fields_ = [("rtol", c_double), ("max_iter", c_size_t), ("precond_rank", c_size_t),
+                ("seed", c_uint64), ("cancel", POINTER(c_int)), ("precond", c_void_p)]
+
+
+class CGInfo(Structure):
+    _fields_ = [("iterations", c_size_t), ("residual", c_double), ("precond_rank", c_size_t),
+                ("precond_trace_err", c_double), ("restarts", c_int)]
+
+
+# ntk_op_mode
+OP_AUTO, OP_DENSE, OP_DENSE_F32, OP_MATRIX_FREE = 0, 1, 2, 3
+
+# size_t arrays (ntk_op_columns' indices)
+SIZES = np.ctypeslib.ndpointer(dtype=np.uintp, ndim=1, flags="C_CONTIGUOUS")
+
+
 class Batch(Structure):
     _fields_ = [("X", DP), ("y", DP), ("n", c_size_t), ("loss", c_int), ("f0", DP)]
 
@@ -318,6 +336,26 @@ _PROTOTYPES = {
     "ntk_kgd_predict_train": (st, [H, c_double, I, F64]),
     "ntk_kgd_predict_test": (st, [H, c_double, I, F64, S, F64, F64]),
     "ntk_kernel_ridge": (st, [F64, S, F64, S, c_double, F64]),
+    # kernel operators, conjugate gradients, the Nyström preconditioner; kernel GD on an
+    # operator (an operator borrows X and the weights of its description: keep them alive)
+    "ntk_op_mode_name": (c_char_p, [I]),
+    "ntk_op_create": (st, [POINTER(KernelDesc), F64, S, I, S, POINTER(H)]),
+    "ntk_op_from_matrix": (st, [F64, S, POINTER(H)]),
+    "ntk_op_free": (None, [H]),
+    "ntk_op_size": (c_size_t, [H]),
+    "ntk_op_get_mode": (c_int, [H]),
+    "ntk_op_apply": (st, [H, F64, S, F64]),
+    "ntk_op_diag": (st, [H, F64]),
+    "ntk_op_cross_apply": (st, [H, F64, S, F64, S, F64]),
+    "ntk_op_columns": (st, [H, SIZES, S, F64]),
+    "ntk_op_mem_bytes": (c_size_t, [POINTER(KernelDesc), S, I, S]),
+    "ntk_cg_config_default": (CGConfig, []),
+    "ntk_nystrom_create": (st, [H, S, U64, POINTER(H)]),
+    "ntk_nystrom_free": (None, [H]),
+    "ntk_nystrom_rank": (c_size_t, [H]),
+    "ntk_kernel_ridge_op": (st, [H, F64, S, c_double, POINTER(CGConfig), F64, POINTER(CGInfo)]),
+    "ntk_kgd_create_op": (st, [H, F64, F64, POINTER(KGDConfig), POINTER(H)]),
+    "ntk_kgd_predict_cross": (st, [H, c_double, I, H, F64, S, F64, F64]),
     # side-by-side runs and their driver
     "ntk_run_config_default": (RunConfig, [NetConfig, GDConfig]),
     "ntk_run_create": (st, [POINTER(RunConfig), POINTER(RunData), F64, F64, POINTER(H)]),
@@ -382,6 +420,7 @@ NTK_MODEL_NN = 1          # NTK_MODEL_* bit of the network
 
 NTK_OK, NTK_ERR_ARG, NTK_ERR_NOMEM, NTK_ERR_IO, NTK_ERR_FORMAT = 0, 1, 2, 3, 4
 NTK_ERR_NONFINITE, NTK_ERR_DIVERGED, NTK_ERR_LAPACK, NTK_ERR_INTERRUPTED = 5, 6, 7, 8
+NTK_ERR_NOCONV = 9
 
 
 class NonFiniteError(ValueError, FloatingPointError):
@@ -403,6 +442,17 @@ class LinAlgError(np.linalg.LinAlgError, RuntimeError):
     """A LAPACK factorisation failed (NTK_ERR_LAPACK), e.g. a kernel plus its
     ridge that is not positive definite: a numpy.linalg.LinAlgError (as numpy
     and scipy raise for the same failure) and a RuntimeError."""
+
+
+class ConvergenceError(RuntimeError):
+    """An iterative solver stopped at its iteration limit before reaching its
+    tolerance (NTK_ERR_NOCONV), e.g. conjugate gradients on a kernel operator.
+
+    `.partial` holds the last iterate and `.info` the solver's report (the
+    residual reached), where the call keeps them.
+    """
+    partial = None
+    info = None
 
 
 # strerror texts the library's file messages carry -> the OSError subclass Python uses
@@ -453,6 +503,8 @@ def error(status, context=None, msg=None, names=None):
         exc = _os_error(msg)
     elif status == NTK_ERR_LAPACK:
         exc = LinAlgError(msg)
+    elif status == NTK_ERR_NOCONV:
+        exc = ConvergenceError(msg)
     else:
         exc = RuntimeError(msg)
     name = lib.ntk_status_name(status)

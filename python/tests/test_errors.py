@@ -90,6 +90,11 @@ class LibraryErrors(unittest.TestCase):
         self.assertIsInstance(_lib.error(_lib.NTK_ERR_FORMAT), ValueError)
         self.assertIsInstance(_lib.error(_lib.NTK_ERR_NOMEM), MemoryError)
         self.assertIsInstance(_lib.error(_lib.NTK_ERR_DIVERGED), ntkit.DivergedError)
+        # an iterative solver at its iteration limit: its own class, a RuntimeError
+        noconv = _lib.error(_lib.NTK_ERR_NOCONV, msg=b"conjugate gradients stopped")
+        self.assertIs(type(noconv), ntkit.ConvergenceError)
+        self.assertIsInstance(noconv, RuntimeError)
+        self.assertEqual(noconv.status, "NTK_ERR_NOCONV")
         # a failed factorisation: numpy's exception (still a RuntimeError, as before)
         lapack = _lib.error(_lib.NTK_ERR_LAPACK, msg=b"dposv failed")
         self.assertIsInstance(lapack, np.linalg.LinAlgError)
@@ -161,7 +166,7 @@ MIRRORED = {
     "ntk_defaults_t": "Defaults",
     "ntk_kernel_desc": "KernelDesc", "ntk_kgd_config": "KGDConfig", "ntk_batch": "Batch",
     "ntk_loss_out": "LossOut", "ntk_run_data": "RunData", "ntk_schedule": "Schedule",
-    "ntk_run_report": "RunReport",
+    "ntk_run_report": "RunReport", "ntk_cg_config": "CGConfig", "ntk_cg_info": "CGInfo",
 }
 # C constant -> the package's value
 CONSTANTS = {
@@ -172,7 +177,9 @@ CONSTANTS = {
     "NTK_ERR_ARG": "NTK_ERR_ARG", "NTK_ERR_NOMEM": "NTK_ERR_NOMEM", "NTK_ERR_IO": "NTK_ERR_IO",
     "NTK_ERR_FORMAT": "NTK_ERR_FORMAT", "NTK_ERR_NONFINITE": "NTK_ERR_NONFINITE",
     "NTK_ERR_DIVERGED": "NTK_ERR_DIVERGED", "NTK_ERR_LAPACK": "NTK_ERR_LAPACK",
-    "NTK_ERR_INTERRUPTED": "NTK_ERR_INTERRUPTED",
+    "NTK_ERR_INTERRUPTED": "NTK_ERR_INTERRUPTED", "NTK_ERR_NOCONV": "NTK_ERR_NOCONV",
+    "NTK_OP_AUTO": "OP_AUTO", "NTK_OP_DENSE": "OP_DENSE", "NTK_OP_DENSE_F32": "OP_DENSE_F32",
+    "NTK_OP_MATRIX_FREE": "OP_MATRIX_FREE",
 }
 # macros behind ntk_defaults() -> its fields, as the package reads them at import
 MACROS = {"NTK_KGD_EIG_MAX_N": "kgd_eig_max_n", "NTK_KGD_KRYLOV_KMAX": "kgd_krylov_kmax",
