@@ -13,7 +13,9 @@ training — a ctypes binding of libntkit (every number from the C library).
 ntkit.predict has neural-tangents' predictors (gradient_descent_mse,
 gp_inference, gradient_descent_mse_ensemble, max_learning_rate) with their
 signatures and conventions; ntkit.infinite_kernel_fn(act) is a kernel_fn
-for them.
+for them. ntkit.KernelOperator(X, "ntk-inf", mem_limit=...) is a kernel that
+is multiplied rather than stored (matrix-free when K does not fit):
+gradient_descent_mse and gp_inference take it in place of k_train_train.
 
 Arrays: float64 C-contiguous inputs are passed to the library without a
 copy; other real arrays are converted once. Shapes are checked before any
@@ -25,7 +27,8 @@ NonFiniteError (a ValueError and a FloatingPointError) naming the result.
 Library errors raise ValueError (bad argument, format), NonFiniteError,
 FileNotFoundError / OSError (files), numpy.linalg.LinAlgError (a failed
 factorisation; ntkit.LinAlgError, also a RuntimeError), MemoryError,
-DivergedError (a RuntimeError) or RuntimeError, with the library's message
+DivergedError (a RuntimeError), ConvergenceError (an iterative solver at
+its iteration limit; a RuntimeError) or RuntimeError, with the library's message
 (argument names translated to the Python ones).
 
 Training (Network.train, run) goes through the library's driver, the same
@@ -39,14 +42,15 @@ the package carries its own libntkit.so. The library is found through
 $NTKIT_LIBRARY, then libntkit.so* next to this file, then
 ../../build/libntkit.so (a checkout's build tree).
 """
-from ._lib import (DEFAULTS, DivergedError, LinAlgError, NonFiniteError, get_threads, library_path,
-                   set_threads)
+from ._lib import (DEFAULTS, ConvergenceError, DivergedError, LinAlgError, NonFiniteError,
+                   get_threads, library_path, set_threads)
 from .data import make_dataset
 from .dynamics import KernelGD, gradient_descent_mse, kernel_ridge, kernel_ridge_predict
 from .kernels import (Kernel, constants, empirical_kernel_fn, estimate_trace_factor,
                       infinite_kernel_fn, lin_features, lin_kernel, nngp, nngp_inf, ntk, ntk_inf)
 from .linearize import LinearizedNetwork, linearize
 from .network import Network
+from .operators import KernelOperator
 from .run import MODELS, Run, run
 from .spectrum import eigh, kernel_distance, normalized_distance, spectrum_summary
 from . import predict  # noqa: E402  (ntkit.predict: neural-tangents' predictors)
@@ -60,5 +64,5 @@ __all__ = [
     "kernel_ridge_predict", "run", "Run", "MODELS", "make_dataset", "set_threads",
     "get_threads", "DivergedError", "NonFiniteError", "LinAlgError", "library_path", "DEFAULTS",
     "__version__", "predict", "Kernel", "infinite_kernel_fn", "empirical_kernel_fn", "linearize",
-    "LinearizedNetwork",
+    "LinearizedNetwork", "KernelOperator", "ConvergenceError",
 ]

@@ -29,11 +29,12 @@ from typing import Any, Callable, NamedTuple, Optional, Sequence, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _arrays
-from ._args import bool_arg, float_arg, int_arg
+from . import _arrays, _predict_op
+from ._args import bool_arg, float_arg, int_arg, size_arg
 from ._handle import Owned
 from ._lib import LinAlgError, check, lib
 from .kernels import Kernel
+from .operators import KernelOperator
 from .spectrum import spectrum_summary
 
 __all__ = ["gradient_descent_mse", "gp_inference", "gradient_descent_mse_ensemble",
@@ -203,6 +204,26 @@ class _Flow(Owned):
         return out
 
 
+_X_TEST_NEEDS_OPERATOR = (
+    "x_test needs k_train_train as an ntkit.KernelOperator (which computes the cross kernel); "
+    "with kernel arrays pass k_test_train")
+
+
+def _cg(rtol, max_iter, precond_rank):
+    """The conjugate-gradient settings of the operator form, checked."""
+    rtol = float_arg(rtol, "cg_rtol")
+    if not 0 < rtol < 1:
+        raise ValueError("cg_rtol must be in (0, 1), e.g. 1e-8; got %r" % rtol)
+    max_iter = size_arg(max_iter, "cg_max_iter", 1)
+    if isinstance(precond_rank, str):
+        if precond_rank != "auto":
+            raise ValueError("precond_rank must be 'auto' or an integer >= 0, got %r"
+                             % (precond_rank,))
+    else:
+        precond_rank = size_arg(precond_rank, "precond_rank")
+    return _predict_op.CG(rtol, max_iter, precond_rank)
+
+
 def _regularised(K, ridge):
     if ridge == 0:
         return K
@@ -215,9 +236,11 @@ def _regularised(K, ridge):
 # gradient_descent_mse
 # ----------------------------------------------------------------------
 
-def gradient_descent_mse(k_train_train: ArrayLike, y_train: ArrayLike,
+def gradient_descent_mse(k_train_train: Union[ArrayLike, KernelOperator], y_train: ArrayLike,
                          learning_rate: float = 1.0, diag_reg: float = 0.0,
-                         diag_reg_absolute_scale: bool = False) -> Callable[..., Any]:
+                         diag_reg_absolute_scale: bool = False, *, cg_rtol: float = 1e-8,
+                         cg_max_iter: int = 1000, precond_rank: Union[str, int] = "auto"
+                         ) -> Callable[..., Any]:
     """Gradient flow on the mean squared error in function space, in closed form
     (neural-tangents' predict.gradient_descent_mse).
 
@@ -227,9 +250,23 @@ def gradient_descent_mse(k_train_train: ArrayLike, y_train: ArrayLike,
     eigendecomposes K (O(n³)); later calls with the same fx_train_0 reuse it.
     t = None solves (K + reg·I) A = y − f_train(0) by Cholesky instead.
 
+    Operator form: k_train_train may be an ntkit.KernelOperator, for sizes
+    where K cannot be stored (docs/theory.md §9). Then only products with K
+    are used: t = None solves (K + reg·I) A = y − f_train(0) by
+    preconditioned conjugate gradients (each output column to relative
+    residual cg_rtol, so A is within cg_rtol·‖y − f_train(0)‖/(λ_min(K) + reg)
+    of the exact solution); finite t applies the flow of K by Lanczos on the
+    operator (the exact eigendecomposition for a stored kernel of at most
+    ntkit.DEFAULTS["kgd_eig_max_n"] points; the Krylov error estimate, about
+    1e-10·‖y − f_train(0)‖, is in predict_fn.info()), with diag_reg > 0
+    adding one conjugate-gradient solve for all the t of a call. Test points
+    are passed as x_test (the operator computes K(x_test, X)·A in row tiles,
+    never storing it) or as k_test_train.
+
     Args:
       k_train_train: (n, n) symmetric kernel on the training points (an NTK
-        for a network's gradient descent, an NNGP kernel for its last layer).
+        for a network's gradient descent, an NNGP kernel for its last layer),
+        or an ntkit.KernelOperator (the operator form above).
       y_train: (n,) or (n, k) targets; K acts on each of the k columns, and
         y_train.size = n·k normalises the loss.
       learning_rate: the rate η >= 0; time is counted in units of it
@@ -238,9 +275,16 @@ def gradient_descent_mse(k_train_train: ArrayLike, y_train: ArrayLike,
         Cholesky solve and in the eigendecomposition.
       diag_reg_absolute_scale: False (default): the ridge is
         diag_reg·mean(diag k_train_train); True: diag_reg itself.
+      cg_rtol: operator form: the relative residual the conjugate-gradient
+        solves reach, in (0, 1).
+      cg_max_iter: operator form: the operator products a solve may take
+        (ntkit.ConvergenceError beyond).
+      precond_rank: operator form: the rank of the Nyström preconditioner
+        (0: none; "auto": as ntkit.KernelOperator.solve).
 
     Returns:
-      predict_fn(t=None, fx_train_0=0., fx_test_0=None, k_test_train=None):
+      predict_fn(t=None, fx_train_0=0., fx_test_0=None, k_test_train=None,
+      x_test=None):
         t: None (t = ∞) or a time or array of times >= 0 of any shape.
         fx_train_0: outputs at t = 0 on the training points: a scalar or an
           array broadcasting to y_train's shape; None: do not predict the
@@ -249,15 +293,26 @@ def gradient_descent_mse(k_train_train: ArrayLike, y_train: ArrayLike,
           broadcasting to (n_test,) + y_train.shape[1:]; None: no test
           predictions.
         k_test_train: (n_test, n) kernel between test and training points;
-          needed with fx_test_0.
+          needed with fx_test_0 (operator form: or x_test).
+        x_test: operator form: the (n_test, d) test points, whose cross
+          kernel the operator computes.
       It returns fx_train_t, or fx_test_t when fx_train_0 is None, or
       (fx_train_t, fx_test_t), each with t.shape leading. At t = None the
       training predictions are y_train itself.
 
     Raises:
       ValueError for bad shapes or values, numpy.linalg.LinAlgError when
-      k_train_train + reg·I is not positive definite (t = None).
+      k_train_train + reg·I is not positive definite (t = None),
+      ntkit.ConvergenceError when a conjugate-gradient solve stops at
+      cg_max_iter (operator form).
     """
+    if _predict_op.is_operator(k_train_train):
+        return _predict_op.gradient_descent_mse(
+            k_train_train, y_train, _nonneg(learning_rate, "learning_rate"),
+            _nonneg(diag_reg, "diag_reg"),
+            bool_arg(diag_reg_absolute_scale, "diag_reg_absolute_scale"),
+            _cg(cg_rtol, cg_max_iter, precond_rank))
+    _cg(cg_rtol, cg_max_iter, precond_rank)   # checked on every path
     K = _arrays.square(k_train_train, "k_train_train")
     n = K.shape[0]
     y = _arrays.targets(y_train, "y_train", n)
@@ -285,9 +340,11 @@ def gradient_descent_mse(k_train_train: ArrayLike, y_train: ArrayLike,
 
     def predict_fn(t: Times = None, fx_train_0: Optional[ArrayLike] = 0.0,
                    fx_test_0: Optional[ArrayLike] = None,
-                   k_test_train: Optional[ArrayLike] = None):
+                   k_test_train: Optional[ArrayLike] = None, x_test: Optional[ArrayLike] = None):
         """Predictions at time(s) t: fx_train_t, fx_test_t or both (see
         ntkit.predict.gradient_descent_mse for the arguments)."""
+        if x_test is not None:
+            raise ValueError(_X_TEST_NEEDS_OPERATOR)
         if fx_test_0 is not None and k_test_train is None:
             raise ValueError("fx_test_0 needs k_test_train, the (n_test, n) kernel between the "
                              "test and the training points")
@@ -332,9 +389,10 @@ def gradient_descent_mse(k_train_train: ArrayLike, y_train: ArrayLike,
 # gp_inference
 # ----------------------------------------------------------------------
 
-def gp_inference(k_train_train: Union[Kernel, ArrayLike], y_train: ArrayLike,
-                 diag_reg: float = 0.0, diag_reg_absolute_scale: bool = False
-                 ) -> Callable[..., Any]:
+def gp_inference(k_train_train: Union[Kernel, ArrayLike, KernelOperator], y_train: ArrayLike,
+                 diag_reg: float = 0.0, diag_reg_absolute_scale: bool = False, *,
+                 cg_rtol: float = 1e-8, cg_max_iter: int = 1000,
+                 precond_rank: Union[str, int] = "auto") -> Callable[..., Any]:
     """Posterior of the NNGP and of the infinite NTK ensemble at t = ∞
     (neural-tangents' predict.gp_inference; Lee et al. 2019, eq. 13–16).
 
@@ -347,32 +405,66 @@ def gp_inference(k_train_train: Union[Kernel, ArrayLike], y_train: ArrayLike,
     "ntkgp": the posterior of the GP whose covariance is the NTK.
     Each call factorises the kernels it needs once (Cholesky, O(n³)).
 
+    Operator form: the train-train kernels may be ntkit.KernelOperators
+    (ntkit.Kernel(nngp=KernelOperator(X, "nngp-inf"), ntk=KernelOperator(X,
+    "ntk-inf")), or one operator serving as every kernel), for sizes where
+    they cannot be stored (docs/theory.md §9). The means then come from
+    preconditioned conjugate gradients, (K + reg)⁻¹ y solved once per kernel
+    to relative residual cg_rtol (an error of at most
+    cg_rtol·‖y‖/(λ_min(K) + reg)), and the test points' cross kernel
+    applied in row tiles, never stored: any n_test. A covariance needs the
+    cross block K(x_test, X) stored (n_test·n doubles) and n_test more
+    right-hand sides in a solve: ask for it on a small test block, or for its
+    diagonal alone (k_test_test="diagonal"), which costs the same solve but
+    no (n_test, n_test) output.
+
     Args:
       k_train_train: the (n, n) train-train kernels, as ntkit.Kernel(nngp=...,
         ntk=...) (or any object with nngp and ntk fields); a single array
-        serves as every kernel.
+        serves as every kernel. Operator form: KernelOperators in their place.
       y_train: (n,) or (n, k) targets.
       diag_reg: ridge on the train-train kernel in the solves.
       diag_reg_absolute_scale: False: the ridge is diag_reg·mean(diag K);
         True: diag_reg itself.
+      cg_rtol: operator form: the relative residual of the conjugate-gradient
+        solves, in (0, 1).
+      cg_max_iter: operator form: the operator products a solve may take
+        (ntkit.ConvergenceError beyond).
+      precond_rank: operator form: the rank of the Nyström preconditioner
+        (0: none; "auto": as ntkit.KernelOperator.solve).
 
     Returns:
-      predict_fn(get=None, k_test_train=None, k_test_test=None):
+      predict_fn(get=None, k_test_train=None, k_test_test=None, x_test=None):
         get: "nngp", "ntk", "ntkgp", a tuple of them, or None (both nngp and ntk).
         k_test_train: the (n_test, n) test-train kernels (a Kernel), or None
           for the training points (mean y_train, covariance 0).
         k_test_test: the (n_test, n_test) test-test kernels for the
           covariance (the NNGP one for "nngp" and "ntk", the NTK for
           "ntkgp"), or None for the mean alone; with k_test_train None any
-          non-None value asks for the (zero) training covariance.
+          non-None value asks for the (zero) training covariance. Operator
+          form: also True (the whole (n_test, n_test) covariance, the
+          test-test kernel computed from the operator on x_test),
+          "diagonal" (the (n_test,) variances alone), or the test-test
+          kernels' diagonals ((n_test,) arrays: variances alone).
+        x_test: operator form: the (n_test, d) test points, in place of
+          k_test_train (the operators compute the cross kernels).
       It returns, for one name, the mean ((n_test,) or (n_test, k)) or a
-      Gaussian(mean, covariance (n_test, n_test)); for several, a namedtuple
-      Gaussians with one such field per name.
+      Gaussian(mean, covariance (n_test, n_test), or (n_test,) for the
+      diagonal); for several, a namedtuple Gaussians with one such field per
+      name.
 
     Raises:
       ValueError for a missing kernel or bad shapes, numpy.linalg.LinAlgError
-      when a train-train kernel plus its ridge is not positive definite.
+      when a train-train kernel plus its ridge is not positive definite,
+      ntkit.ConvergenceError when a conjugate-gradient solve stops at
+      cg_max_iter (operator form).
     """
+    cg = _cg(cg_rtol, cg_max_iter, precond_rank)
+    ops = _predict_op.operators_of(k_train_train)
+    if ops is not None:
+        return _predict_op.gp_inference(ops, y_train, _nonneg(diag_reg, "diag_reg"),
+                                        bool_arg(diag_reg_absolute_scale,
+                                                 "diag_reg_absolute_scale"), cg)
     reg = _nonneg(diag_reg, "diag_reg")
     absolute = bool_arg(diag_reg_absolute_scale, "diag_reg_absolute_scale")
     checked = {}
@@ -394,8 +486,11 @@ def gp_inference(k_train_train: Union[Kernel, ArrayLike], y_train: ArrayLike,
     y = _arrays.targets(y_train, "y_train", train_kernel(given[0]).shape[0])
 
     def predict_fn(get: Get = None, k_test_train: Union[None, Kernel, ArrayLike] = None,
-                   k_test_test: Union[None, Kernel, ArrayLike, bool] = None):
+                   k_test_test: Union[None, Kernel, ArrayLike, bool] = None,
+                   x_test: Optional[ArrayLike] = None):
         """The posterior on the test points (see ntkit.predict.gp_inference)."""
+        if x_test is not None:
+            raise ValueError(_X_TEST_NEEDS_OPERATOR)
         names, single = _get_names(get, ("nngp", "ntk", "ntkgp"))
         out = {}
         for g in names:

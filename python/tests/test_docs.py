@@ -6,7 +6,7 @@ import unittest
 
 from helpers import ntkit
 
-CLASSES = ("Network", "Run", "LinearizedNetwork", "KernelGD", "Kernel")
+CLASSES = ("Network", "Run", "LinearizedNetwork", "KernelGD", "Kernel", "KernelOperator")
 
 
 def public_callables():
