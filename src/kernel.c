@@ -1,8 +1,10 @@
 /* One entry point for every kernel: a description (which kernel, which
  * layers, the network's settings) and the points. The kernels themselves are
  * in src/kernel_emp.c (empirical NTK, docs/theory.md §2), src/kernel_inf.c
- * (infinite width, §3) and src/constants.c (Hu et al.'s linear models, §4). */
-#include "internal.h"
+ * (infinite width, §3) and src/constants.c (Hu et al.'s linear models, §4);
+ * at depth (ntk_net_is_deep) in src/kernel_deep_emp.c and
+ * src/kernel_deep_inf.c (docs/depth.md). */
+#include "deep_internal.h"
 
 #include <math.h>
 #include <string.h>
@@ -70,16 +72,39 @@ static ntk_status kernel_diag(const ntk_kernel_desc *k, const double *X1, size_t
     return NTK_OK;
 }
 
+/* The kernels of a deep network (L hidden layers, biases, σ_w, the standard
+ * parameterisation): each handles k->diagonal itself. */
+static ntk_status kernel_deep(const ntk_kernel_desc *k, const double *X1, size_t n1,
+                              const double *X2, size_t n2, double *K)
+{
+    switch (k->source) {
+    case NTK_KERNEL_EMPIRICAL: return kernel_deep_empirical(k, X1, n1, X2, n2, K);
+    case NTK_KERNEL_INFINITE:
+        return ntk_set_error(NTK_ERR_ARG, "the infinite-width kernels at depth are not in this "
+                             "build yet; use the empirical kernel or --depth 1");
+    case NTK_KERNEL_LIN:
+        return ntk_set_error(NTK_ERR_ARG, "Hu et al.'s linear models are two-layer only; use "
+                             "--depth 1 (and sigma_w = 1, sigma_b = 0, the ntk parameterisation)");
+    }
+    return ntk_set_error(NTK_ERR_ARG, "kernel: unknown source %d", (int)k->source);
+}
+
 ntk_status ntk_kernel(const ntk_kernel_desc *k, const double *X1, size_t n1, const double *X2,
                       size_t n2, double *K)
 {
     ntk_clear_error();
     if (!k || !k->net) return ntk_set_error(NTK_ERR_ARG, "kernel: the description or its network settings are NULL");
     NTK_TRY(ntk_net_config_check(k->net));
-    if (k->source == NTK_KERNEL_EMPIRICAL && (!k->W || !k->v))
-        return ntk_set_error(NTK_ERR_ARG, "empirical kernel: the weights W and v are NULL");
     if (k->diagonal && X2)
         return ntk_set_error(NTK_ERR_ARG, "kernel: the diagonal is of a symmetric kernel; pass X2 = NULL");
+    if (ntk_net_is_deep(k->net)) {
+        int saved = ntk_threads_enter(k->threads);
+        ntk_status st = kernel_deep(k, X1, n1, X2, n2, K);
+        ntk_threads_leave(saved);
+        return st;
+    }
+    if (k->source == NTK_KERNEL_EMPIRICAL && (!k->W || !k->v))
+        return ntk_set_error(NTK_ERR_ARG, "empirical kernel: the weights W and v are NULL");
     int saved = ntk_threads_enter(k->threads);
     ntk_status st;
     if (k->diagonal) {

@@ -1,0 +1,472 @@
+/* The empirical NTK of the deep network (docs/depth.md) in its structured
+ * form. With the per-row back-propagated signals G_l (n, m_l) of a pass with
+ * seed 1 (δ_{L+1} = α) and the activations A_l (n, m_l) (A_0 = X),
+ *   Θ_l = (G_l G_lᵀ) ⊙ (κ_l² A_{l−1} A_{l−1}ᵀ + β²·[biases]),   K = Σ_l w_l Θ_l,
+ * since the Jacobian row of layer l is κ_l δ_l ⊗ a_{l−1} (weights) and
+ * β δ_l (biases). The output layer's signal is the constant α, so
+ * Θ_{L+1} = α² (κ_{L+1}² A_L A_Lᵀ + β²). The Jacobian (n × P) is never
+ * formed: every Gram is one BLAS-3 call (dsyrk on the diagonal tiles of a
+ * symmetric kernel, dgemm elsewhere) on row tiles sized under the memory
+ * limit, and the Hadamard products are one threaded pass per tile and layer.
+ * The features of a row block come from the shared tape of src/deep.c
+ * (deep_tape_forward/backward), copied into a compact store that keeps only
+ * what the nonzero layer weights need. The centred model has the same
+ * gradient, so cfg->centered does not change the kernel. */
+#include "deep_internal.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#define DK_ROW_BLOCK 1024             /* rows per tile when memory allows */
+#define DK_MIN_BLOCK 64               /* the smallest tile accepted */
+#define DK_TAPE_ROWS 256              /* rows of one forward/backward pass at most */
+#define DK_DEFAULT_LIMIT ((size_t)1 << 30)
+
+typedef struct {
+    const ntk_net_config *cfg;
+    const double *theta;
+    size_t L, d;
+    size_t m[NTK_MAX_DEPTH + 2];      /* m_0 = d .. m_{L+1} = 1 */
+    double w[NTK_MAX_DEPTH + 2];      /* w_l (index l = 1..L+1) */
+    double k2[NTK_MAX_DEPTH + 2];     /* κ_l² */
+    double b2;                        /* β² with biases, else 0 */
+    double a2;                        /* α² = δ_{L+1}² */
+    int keepA[NTK_MAX_DEPTH + 2];     /* A_l (1 ≤ l ≤ L) is read: w_{l+1} ≠ 0 */
+    int keepG[NTK_MAX_DEPTH + 2];     /* G_l (1 ≤ l ≤ L) is read: w_l ≠ 0 */
+    int backward, any;                /* some G_l is read; some w_l ≠ 0 */
+    size_t feat;                      /* doubles per point of the kept features */
+    deep_tape tape;
+    double *S, *T;                    /* tile scratch (bI·bJ each) */
+} dk_ctx;
+
+/* The features of a block of points: views into a store or into another
+ * block (rows offset). A[0] is the inputs X of the block. */
+typedef struct {
+    const double *A[NTK_MAX_DEPTH + 2];
+    const double *G[NTK_MAX_DEPTH + 2];
+} dk_feat;
+
+static ntk_status dk_setup(const ntk_kernel_desc *k, dk_ctx *c)
+{
+    const ntk_net_config *cfg = k->net;
+    memset(c, 0, sizeof *c);
+    c->cfg = cfg;
+    c->theta = k->theta;
+    c->L = ntk_net_depth(cfg);
+    c->d = cfg->d;
+    const size_t L = c->L;
+    for (size_t l = 0; l <= L + 1; l++) c->m[l] = ntk_net_width(cfg, l);
+    for (size_t l = 1; l <= L + 1; l++) {
+        c->w[l] = kernel_layer_weight(k, l);
+        if (!isfinite(c->w[l]))
+            return ntk_set_error(NTK_ERR_ARG, "deep empirical kernel: layer %zu's weight %g is not "
+                                 "finite; give L+1 = %zu finite layer weights", l, c->w[l], L + 1);
+        double kap = ntk_net_weight_factor(cfg, l);
+        c->k2[l] = kap * kap;
+        c->any |= c->w[l] != 0.0;
+    }
+    double beta = ntk_net_bias_factor(cfg);
+    c->b2 = cfg->bias_std > 0.0 ? beta * beta : 0.0;
+    c->a2 = cfg->alpha * cfg->alpha;
+    for (size_t l = 1; l <= L; l++) {
+        c->keepA[l] = c->w[l + 1] != 0.0;
+        c->keepG[l] = c->w[l] != 0.0;
+        c->backward |= c->keepG[l];
+        c->feat += (size_t)(c->keepA[l] + c->keepG[l]) * c->m[l];
+    }
+    return NTK_OK;
+}
+
+/* A store of cap rows carved from p: the kept arrays (cap, m_l); returns the
+ * end. X is set by dk_features. */
+static double *dk_carve(const dk_ctx *c, double *p, size_t cap, double **A, double **G)
+{
+    for (size_t l = 1; l <= c->L; l++) {
+        A[l] = G[l] = NULL;
+        if (c->keepA[l]) A[l] = p, p += cap * c->m[l];
+        if (c->keepG[l]) G[l] = p, p += cap * c->m[l];
+    }
+    return p;
+}
+
+/* Rows [off, off+rows) of a block's features. */
+static dk_feat dk_view(const dk_ctx *c, const dk_feat *F, size_t off)
+{
+    dk_feat V;
+    memset(&V, 0, sizeof V);
+    V.A[0] = F->A[0] + off * c->d;
+    for (size_t l = 1; l <= c->L; l++) {
+        if (F->A[l]) V.A[l] = F->A[l] + off * c->m[l];
+        if (F->G[l]) V.G[l] = F->G[l] + off * c->m[l];
+    }
+    return V;
+}
+
+/* The features of rows X (rows, d) into the store (A, G), by passes of the
+ * tape over sub-blocks of at most its capacity; F views them. */
+static void dk_features(dk_ctx *c, const double *X, size_t rows, double **A, double **G, dk_feat *F)
+{
+    const size_t cap = c->tape.cap;
+    for (size_t i0 = 0; i0 < rows; i0 += cap) {
+        size_t nb = rows - i0 < cap ? rows - i0 : cap;
+        deep_tape_forward(&c->tape, c->cfg, c->theta, X + i0 * c->d, nb, NULL);
+        if (c->backward) deep_tape_backward(&c->tape, c->cfg, c->theta, nb, NULL);
+        for (size_t l = 1; l <= c->L; l++) {
+            size_t len = nb * c->m[l] * sizeof(double);
+            if (A[l]) memcpy(A[l] + i0 * c->m[l], c->tape.A[l], len);
+            if (G[l]) memcpy(G[l] + i0 * c->m[l], c->tape.G[l], len);
+        }
+    }
+    memset(F, 0, sizeof *F);
+    F->A[0] = X;
+    for (size_t l = 1; l <= c->L; l++) F->A[l] = A[l], F->G[l] = G[l];
+}
+
+/* C (bI, bJ; ldc) = alpha·P Qᵀ + beta·C for P (bI, k), Q (bJ, k); diag: P = Q
+ * and only the lower triangle (dsyrk). */
+static void dk_gram(int diag, size_t bI, size_t bJ, size_t k, double alpha, const double *P,
+                    const double *Q, double beta, double *C, size_t ldc)
+{
+    if (diag)
+        cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)bI, (int)k, alpha, P, (int)k, beta,
+                    C, (int)ldc);
+    else
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)bI, (int)bJ, (int)k, alpha, P,
+                    (int)k, Q, (int)k, beta, C, (int)ldc);
+}
+
+/* The elementwise passes of a tile, over rows [i0, i1) (lower triangle only
+ * when diag): Kt = [Kt +] T ⊙ (S + b2), or Kt += b2 (S NULL). */
+typedef struct {
+    double *Kt;
+    const double *S, *T;
+    size_t ldk, bJ;
+    double b2;
+    int diag, first;
+} dk_rows_job;
+
+static void dk_hadamard_chunk(void *ctx, size_t i0, size_t i1)
+{
+    const dk_rows_job *j = ctx;
+    for (size_t i = i0; i < i1; i++) {
+        size_t jn = j->diag ? i + 1 : j->bJ;
+        double *k = j->Kt + i * j->ldk;
+        if (!j->S) {
+            for (size_t q = 0; q < jn; q++) k[q] += j->b2;
+            continue;
+        }
+        const double *s = j->S + i * j->bJ, *t = j->T + i * j->bJ;
+        if (j->first)
+            for (size_t q = 0; q < jn; q++) k[q] = t[q] * (s[q] + j->b2);
+        else
+            for (size_t q = 0; q < jn; q++) k[q] += t[q] * (s[q] + j->b2);
+    }
+}
+
+static void dk_rows(dk_rows_job *j, size_t bI)
+{
+    ntk_parallel_for_grain(bI, j->diag ? (j->bJ + 1) / 2 : j->bJ, dk_hadamard_chunk, j);
+}
+
+/* One tile Kt (bI, bJ; ldk) of K between the row block Fi and the column
+ * block Fj; diag: the same points, lower triangle only. */
+static void dk_tile(dk_ctx *c, const dk_feat *Fi, size_t bI, const dk_feat *Fj, size_t bJ, int diag,
+                    double *Kt, size_t ldk)
+{
+    const size_t L = c->L;
+    int first = 1;
+    if (c->w[L + 1] != 0.0) {
+        // Θ_{L+1} = α² (κ² A_L A_Lᵀ + β²): one Gram straight into the tile
+        double wa = c->w[L + 1] * c->a2;
+        dk_gram(diag, bI, bJ, c->m[L], wa * c->k2[L + 1], Fi->A[L], Fj->A[L], 0.0, Kt, ldk);
+        if (c->b2 != 0.0) {
+            dk_rows_job j = {.Kt = Kt, .ldk = ldk, .bJ = bJ, .b2 = wa * c->b2, .diag = diag};
+            dk_rows(&j, bI);
+        }
+        first = 0;
+    }
+    for (size_t l = L; l >= 1; l--) {
+        if (c->w[l] == 0.0) continue;
+        // Θ_l = (G_l G_lᵀ) ⊙ (κ_l² A_{l−1} A_{l−1}ᵀ + β²), weight w_l
+        dk_gram(diag, bI, bJ, c->m[l - 1], c->k2[l], Fi->A[l - 1], Fj->A[l - 1], 0.0, c->S, bJ);
+        dk_gram(diag, bI, bJ, c->m[l], c->w[l], Fi->G[l], Fj->G[l], 0.0, c->T, bJ);
+        dk_rows_job j = {.Kt = Kt, .S = c->S, .T = c->T, .ldk = ldk, .bJ = bJ, .b2 = c->b2,
+                         .diag = diag, .first = first};
+        dk_rows(&j, bI);
+        first = 0;
+    }
+}
+
+/* K (n,n): the lower triangle copied onto the upper one in 64 × 64 blocks;
+ * chunk k handles block columns k and nb−1−k (the pairs balance the work),
+ * which write disjoint parts of the upper triangle. */
+typedef struct {
+    double *K;
+    size_t n, nb;
+} dk_mirror_job;
+
+static void dk_mirror_chunk(void *ctx, size_t k0, size_t k1)
+{
+    const dk_mirror_job *j = ctx;
+    const size_t B = 64, n = j->n;
+    for (size_t k = k0; k < k1; k++) {
+        size_t cols[2] = {k, j->nb - 1 - k};
+        for (int h = 0; h < (cols[0] == cols[1] ? 1 : 2); h++) {
+            size_t q0 = cols[h] * B, q1 = q0 + B < n ? q0 + B : n;
+            // rows q in [q0,q1) of the upper triangle, from column q of the lower one
+            for (size_t i0 = q0; i0 < n; i0 += B)
+                for (size_t q = q0; q < q1; q++)
+                    for (size_t i = i0 > q + 1 ? i0 : q + 1; i < i0 + B && i < n; i++)
+                        j->K[q * n + i] = j->K[i * n + q];
+        }
+    }
+}
+
+static void dk_mirror(double *K, size_t n)
+{
+    dk_mirror_job j = {K, n, (n + 63) / 64};
+    ntk_parallel_for_grain((j.nb + 1) / 2, 64 * n, dk_mirror_chunk, &j);
+}
+
+/* ---- Memory plan ---------------------------------------------------------
+ * Scratch doubles of row blocks bI and column blocks bJ: the column
+ * features, the row features (unless they are views into the column store),
+ * the two tiles S and T (pair = 2, or 0 when only the output layer counts);
+ * the tape comes on top. */
+static size_t dk_scratch(size_t bI, size_t bJ, size_t feat, size_t pair, int row_store)
+{
+    size_t cols = ntk_size_mul(bJ, feat, 1, 1);
+    size_t rows = row_store ? ntk_size_mul(bI, feat, 1, 1) : 0;
+    size_t tiles = ntk_size_mul(bI, bJ, pair, 1);
+    if (cols == SIZE_MAX || rows == SIZE_MAX || tiles == SIZE_MAX) return SIZE_MAX;
+    if (cols > SIZE_MAX - rows || cols + rows > SIZE_MAX - tiles) return SIZE_MAX;
+    return cols + rows + tiles;
+}
+
+/* Plan A keeps the features of all N2 column points (for the symmetric
+ * kernel the rows are then views into them), with the largest row block
+ * that fits; plan B keeps as many column points as fit beside a row block
+ * and recomputes the row features once per column block. *bI = 0: not even
+ * a 64-point tile fits. */
+static void dk_plan(size_t budget, size_t n1, size_t N2, size_t feat, size_t pair, int sym,
+                    size_t *bI, size_t *bJ)
+{
+    const size_t cand[] = {DK_ROW_BLOCK, DK_ROW_BLOCK / 2, DK_ROW_BLOCK / 4, DK_ROW_BLOCK / 8,
+                           DK_MIN_BLOCK};
+    const size_t ncand = sizeof cand / sizeof cand[0];
+    const size_t bJ_min = N2 < DK_MIN_BLOCK ? N2 : DK_MIN_BLOCK;
+    *bI = *bJ = 0;
+    for (size_t k = 0; k < ncand; k++) {   // plan A
+        size_t b = cand[k] < n1 ? cand[k] : n1;
+        if (dk_scratch(b, N2, feat, pair, !sym) <= budget) {
+            *bI = b, *bJ = N2;
+            return;
+        }
+    }
+    for (size_t k = 0; k < ncand; k++) {   // plan B
+        size_t b = cand[k] < n1 ? cand[k] : n1;
+        size_t fixed = ntk_size_mul(b, feat, 1, 1), per_col = feat + pair * b;
+        size_t cols = budget > fixed && per_col ? (budget - fixed) / per_col : 0;
+        size_t want = k + 1 < ncand ? (b < N2 ? b : N2) : bJ_min;
+        if (per_col == 0) cols = N2;
+        if (cols >= want) {
+            *bI = b, *bJ = cols < N2 ? cols : N2;
+            return;
+        }
+    }
+}
+
+static size_t dk_limit(size_t mem_limit)
+{
+    if (mem_limit) return mem_limit;
+    size_t avail = ntk_mem_available(), limit = DK_DEFAULT_LIMIT;
+    if (avail && avail / 10 * 9 < limit) limit = avail / 10 * 9;
+    return limit;
+}
+
+/* The tape's rows: up to DK_TAPE_ROWS (and the points), halved while the
+ * tape takes more than a quarter of the limit. */
+static size_t dk_tape_rows(const ntk_net_config *cfg, size_t npts, size_t limit)
+{
+    size_t t = npts < DK_TAPE_ROWS ? npts : DK_TAPE_ROWS;
+    while (t > 1 && deep_tape_bytes(cfg, t) > limit / 4) t /= 2;
+    return t ? t : 1;
+}
+
+/* The plan of K (n1, N2) under the limit: tape rows *tc, blocks *bI, *bJ and
+ * the scratch doubles *total (the tape excluded), or NTK_ERR_NOMEM with the
+ * estimate of the smallest tile. */
+static ntk_status dk_layout(const dk_ctx *c, size_t n1, size_t N2, int sym, size_t mem_limit,
+                            size_t *tc, size_t *bI, size_t *bJ, size_t *total)
+{
+    const size_t limit = dk_limit(mem_limit);
+    size_t npts = n1 > N2 ? n1 : N2;
+    *tc = dk_tape_rows(c->cfg, npts, limit);
+    const size_t tape = deep_tape_bytes(c->cfg, *tc);
+    const size_t pair = c->backward ? 2 : 0;
+    *bI = *bJ = 0;
+    if (tape < limit) dk_plan((limit - tape) / sizeof(double), n1, N2, c->feat, pair, sym, bI, bJ);
+    if (*bI == 0) {
+        const size_t bI_min = n1 < DK_MIN_BLOCK ? n1 : DK_MIN_BLOCK;
+        const size_t bJ_min = N2 < DK_MIN_BLOCK ? N2 : DK_MIN_BLOCK;
+        double need = (double)dk_scratch(bI_min, bJ_min, c->feat, pair, 1) * sizeof(double) +
+                      (double)deep_tape_bytes(c->cfg, 1);
+        return ntk_set_error(NTK_ERR_NOMEM,
+                             "deep empirical NTK: the smallest tile (%zu x %zu points, %zu "
+                             "feature values a point, P = %zu parameters) needs %.2f MiB of "
+                             "scratch but the memory limit is %.2f MiB; raise mem_limit (0 = "
+                             "default) or reduce the widths",
+                             bI_min, bJ_min, c->feat, ntk_net_nparams(c->cfg), need / 1048576.0,
+                             (double)limit / 1048576.0);
+    }
+    *total = dk_scratch(*bI, *bJ, c->feat, pair, !sym || *bJ < N2);
+    return NTK_OK;
+}
+
+/* ---- Arguments ---------------------------------------------------------- */
+
+static ntk_status dk_check_args(const ntk_kernel_desc *k, const double *X1, size_t n1,
+                                const double *X2, size_t n2, const double *K)
+{
+    if (!k || !k->net || !X1 || !K)
+        return ntk_set_error(NTK_ERR_ARG, "deep empirical kernel: the description, its network "
+                             "settings, X1 and K must not be NULL");
+    NTK_TRY(ntk_net_config_check(k->net));
+    if (!k->theta)
+        return ntk_set_error(NTK_ERR_ARG, "deep empirical kernel: theta is NULL; set the "
+                             "description's theta to the network's flat parameters "
+                             "(ntk_net_nparams values; W and v are the two-layer weights)");
+    if (n1 == 0)
+        return ntk_set_error(NTK_ERR_ARG, "deep empirical kernel: n1 = 0; pass at least one point");
+    if (k->diagonal && X2)
+        return ntk_set_error(NTK_ERR_ARG, "deep empirical kernel: the diagonal is of a symmetric "
+                             "kernel; pass X2 = NULL");
+    if (X2 && n2 == 0)
+        return ntk_set_error(NTK_ERR_ARG, "deep empirical kernel: n2 = 0 with X2 given; pass X2 = "
+                             "NULL for the symmetric block or at least one point");
+    if (!X2 && n2 != 0 && n2 != n1)
+        return ntk_set_error(NTK_ERR_ARG, "deep empirical kernel: X2 = NULL asks for the (n1,n1) "
+                             "block but n2 = %zu != n1 = %zu; pass n2 = 0 or n1", n2, n1);
+    return NTK_OK;
+}
+
+static ntk_status dk_check_data(const ntk_kernel_desc *k, const double *X1, size_t n1,
+                                const double *X2, size_t n2)
+{
+    const ntk_net_config *cfg = k->net;
+    NTK_TRY(ntk_check_finite(k->theta, ntk_net_nparams(cfg), "theta"));
+    NTK_TRY(ntk_check_finite(X1, ntk_size_mul(n1, cfg->d, 1, 1), "X1"));
+    if (X2) NTK_TRY(ntk_check_finite(X2, ntk_size_mul(n2, cfg->d, 1, 1), "X2"));
+    double s = ntk_net_config_s(cfg);
+    NTK_TRY(ntk_check_input_scale(X1, n1, cfg->d, s, "X1"));
+    if (X2) NTK_TRY(ntk_check_input_scale(X2, n2, cfg->d, s, "X2"));
+    return NTK_OK;
+}
+
+/* ---- The diagonal ---------------------------------------------------------
+ * K_ii = Σ_l w_l ‖δ_l(x_i)‖² (κ_l² ‖a_{l−1}(x_i)‖² + β²), ‖δ_{L+1}‖² = α²:
+ * one pass of the tape per row block, O(n·P) work, memory one tape. */
+static ntk_status dk_diag(dk_ctx *c, const double *X, size_t n, size_t mem_limit, double *K)
+{
+    const size_t limit = dk_limit(mem_limit), L = c->L;
+    size_t tc = n < DK_TAPE_ROWS ? n : DK_TAPE_ROWS;
+    while (tc > 1 && deep_tape_bytes(c->cfg, tc) > limit) tc /= 2;
+    if (deep_tape_bytes(c->cfg, tc) > limit)
+        return ntk_set_error(NTK_ERR_NOMEM, "deep empirical NTK diagonal: one point's forward and "
+                             "backward pass needs %.2f MiB but the memory limit is %.2f MiB; raise "
+                             "mem_limit (0 = default) or reduce the widths",
+                             (double)deep_tape_bytes(c->cfg, 1) / 1048576.0,
+                             (double)limit / 1048576.0);
+    NTK_TRY(deep_tape_init(&c->tape, c->cfg, tc));
+    for (size_t i0 = 0; i0 < n; i0 += tc) {
+        size_t nb = n - i0 < tc ? n - i0 : tc;
+        const double *Xb = X + i0 * c->d;
+        deep_tape_forward(&c->tape, c->cfg, c->theta, Xb, nb, NULL);
+        if (c->backward) deep_tape_backward(&c->tape, c->cfg, c->theta, nb, NULL);
+        for (size_t i = 0; i < nb; i++) {
+            double acc = 0.0;
+            for (size_t l = 1; l <= L + 1; l++) {
+                if (c->w[l] == 0.0) continue;
+                size_t ma = c->m[l - 1], mg = c->m[l];
+                const double *a = l == 1 ? Xb + i * c->d : c->tape.A[l - 1] + i * ma;
+                double g2 = l == L + 1 ? c->a2 : ntk_dot(mg, c->tape.G[l] + i * mg, c->tape.G[l] + i * mg);
+                acc += c->w[l] * g2 * (c->k2[l] * ntk_dot(ma, a, a) + c->b2);
+            }
+            K[i0 + i] = acc;
+        }
+    }
+    deep_tape_free(&c->tape);
+    return ntk_check_result(K, n, 1, "the deep empirical NTK's diagonal",
+                            "an entry overflows double precision; rescale the inputs, the "
+                            "parameters or alpha");
+}
+
+/* ---- The kernel ---------------------------------------------------------- */
+
+ntk_status kernel_deep_empirical(const ntk_kernel_desc *k, const double *X1, size_t n1,
+                                 const double *X2, size_t n2, double *K)
+{
+    NTK_TRY(dk_check_args(k, X1, n1, X2, n2, K));
+    dk_ctx c;
+    NTK_TRY(dk_setup(k, &c));
+    const int sym = X2 == NULL;
+    const size_t N2 = sym ? n1 : n2, d = c.d;
+    if (k->diagonal) {
+        NTK_TRY(dk_check_data(k, X1, n1, NULL, 0));
+        if (!c.any) {
+            memset(K, 0, n1 * sizeof *K);
+            return NTK_OK;
+        }
+        return dk_diag(&c, X1, n1, k->mem_limit, K);
+    }
+    size_t tc = 0, bI = 0, bJ = 0, total = 0;
+    if (c.any) NTK_TRY(dk_layout(&c, n1, N2, sym, k->mem_limit, &tc, &bI, &bJ, &total));
+    NTK_TRY(dk_check_data(k, X1, n1, X2, n2));
+    if (!c.any) {
+        memset(K, 0, ntk_size_mul(n1, N2, sizeof *K, 1));
+        return NTK_OK;
+    }
+    const int row_store = !sym || bJ < N2;
+    double *buf = ntk_alloc(total ? total : 1, sizeof(double), "deep empirical NTK scratch");
+    if (!buf) return NTK_ERR_NOMEM;
+    ntk_status st = deep_tape_init(&c.tape, c.cfg, tc);
+    if (st != NTK_OK) {
+        free(buf);
+        return st;
+    }
+    // carve: column features (bJ rows), row features (bI rows), S, T (bI·bJ each)
+    double *AJ[NTK_MAX_DEPTH + 2], *GJ[NTK_MAX_DEPTH + 2], *AR[NTK_MAX_DEPTH + 2],
+        *GR[NTK_MAX_DEPTH + 2];
+    double *p = dk_carve(&c, buf, bJ, AJ, GJ);
+    if (row_store) p = dk_carve(&c, p, bI, AR, GR);
+    if (c.backward) {
+        c.S = p, p += bI * bJ;
+        c.T = p;
+    }
+    const double *Xc = sym ? X1 : X2;
+    for (size_t j0 = 0; j0 < N2; j0 += bJ) {
+        size_t j1 = j0 + bJ < N2 ? j0 + bJ : N2, nJ = j1 - j0;
+        dk_feat FJ, FI;
+        dk_features(&c, Xc + j0 * d, nJ, AJ, GJ, &FJ);
+        for (size_t i0 = sym ? j0 : 0, i1; i0 < n1; i0 = i1) {
+            if (sym && i0 < j1) {
+                // rows inside the column store: views; the lower triangle only
+                i1 = i0 + bI < j1 ? i0 + bI : j1;
+                FI = dk_view(&c, &FJ, i0 - j0);
+                if (i0 > j0) dk_tile(&c, &FI, i1 - i0, &FJ, i0 - j0, 0, K + i0 * n1 + j0, n1);
+                dk_tile(&c, &FI, i1 - i0, &FI, i1 - i0, 1, K + i0 * n1 + i0, n1);
+            } else {
+                i1 = i0 + bI < n1 ? i0 + bI : n1;
+                dk_features(&c, X1 + i0 * d, i1 - i0, AR, GR, &FI);
+                dk_tile(&c, &FI, i1 - i0, &FJ, nJ, 0, K + i0 * N2 + j0, N2);
+            }
+        }
+    }
+    deep_tape_free(&c.tape);
+    free(buf);
+    if (sym) dk_mirror(K, n1);
+    return ntk_check_result(K, n1, N2, "the deep empirical NTK",
+                            "an entry overflows double precision; rescale the inputs, the "
+                            "parameters or alpha");
+}
