@@ -54,8 +54,11 @@ size_t ntk_op_mem_bytes(const ntk_kernel_desc *desc, size_t n, ntk_op_mode mode,
     case NTK_OP_DENSE: b = dn * dn * 8.0; break;
     case NTK_OP_DENSE_F32: b = dn * dn * 4.0 + 16.0 * dn * 8.0; break;
     default:
-        /* one tile of 16 rows at least; the empirical kernel's JᵀU (m·d per column) */
-        b = desc && desc->source == NTK_KERNEL_EMPIRICAL ? (16.0 * 3.0 * m + 2.0 * m * d) * 8.0
+        /* one tile of 16 rows at least; the empirical kernel's JᵀU (m·d per column;
+         * at depth P per column and the tile's tape) */
+        b = desc && desc->source == NTK_KERNEL_EMPIRICAL && desc->net && ntk_net_is_deep(desc->net)
+                ? op_deep_empirical_bytes(desc)
+            : desc && desc->source == NTK_KERNEL_EMPIRICAL ? (16.0 * 3.0 * m + 2.0 * m * d) * 8.0
             : desc && desc->source == NTK_KERNEL_LIN ? dn * (2.0 * d + 3.0) * 8.0
                                                       : 16.0 * dn * 8.0;
         (void)mem_limit;
@@ -73,8 +76,14 @@ static ntk_status check_desc(const ntk_kernel_desc *desc, const double *X, size_
     if (desc->diagonal)
         return ntk_set_error(NTK_ERR_ARG, "kernel operator: diagonal = 1 asks for K_ii alone; an "
                              "operator is the whole kernel (ntk_op_diag gives its diagonal)");
-    if (desc->source == NTK_KERNEL_EMPIRICAL && (!desc->W || !desc->v))
+    if (desc->source == NTK_KERNEL_EMPIRICAL && ntk_net_is_deep(desc->net) && !desc->theta)
+        return ntk_set_error(NTK_ERR_ARG, "empirical kernel operator at depth: theta is NULL; set "
+                             "the description's theta to the network's flat parameters");
+    if (desc->source == NTK_KERNEL_EMPIRICAL && !ntk_net_is_deep(desc->net) && (!desc->W || !desc->v))
         return ntk_set_error(NTK_ERR_ARG, "empirical kernel operator: the weights W and v are NULL");
+    if (desc->source == NTK_KERNEL_LIN && ntk_net_is_deep(desc->net))
+        return ntk_set_error(NTK_ERR_ARG, "Hu et al.'s linear models are two-layer only; use "
+                             "--depth 1 (and sigma_w = 1, sigma_b = 0, the ntk parameterisation)");
     NTK_TRY(ntk_check_finite(X, ntk_size_mul(n, desc->net->d, 1, 1), "X"));
     return ntk_check_input_scale(X, n, desc->net->d, ntk_net_config_s(desc->net), "X");
 }
@@ -116,6 +125,10 @@ ntk_status ntk_op_create(const ntk_kernel_desc *desc, const double *X, size_t n,
     op->net = *desc->net;
     op->desc = *desc;
     op->desc.net = &op->net;
+    if (desc->layer_weights) {   /* copied, like the description */
+        memcpy(op->layer_w, desc->layer_weights, (ntk_net_depth(desc->net) + 1) * sizeof(double));
+        op->desc.layer_weights = op->layer_w;
+    }
     op->X = X;
     op->mem_limit = limit;
     ntk_status st;

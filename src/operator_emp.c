@@ -10,6 +10,7 @@
  * about 2(k + 1)·n·m·d flops; memory O(tile·(m + k·d) + k·m·d). When the
  * features of all n points fit in a quarter of the memory limit they are
  * kept, and the passes skip the X Wᵀ product. */
+#include "deep_internal.h"
 #include "operator_internal.h"
 
 #include <cblas.h>
@@ -165,6 +166,7 @@ static const op_impl emp_impl = {emp_apply, emp_cross, emp_destroy, NULL};
 
 ntk_status op_empirical_init(ntk_op *op)
 {
+    if (ntk_net_is_deep(&op->net)) return op_deep_empirical_init(op);
     size_t n = op->n, m = op->net.m;
     emp_op_state *s = ntk_calloc(1, sizeof *s, "empirical kernel operator");
     if (!s) return NTK_ERR_NOMEM;
@@ -185,6 +187,285 @@ ntk_status op_empirical_init(ntk_op *op)
             size_t rows = n - i0 < s->B ? n - i0 : s->B;
             features(op, op->X + i0 * op->d, rows, need_phi ? s->Phi + i0 * m : NULL,
                      need_dphi ? s->A + i0 * m : NULL);
+        }
+    }
+    return NTK_OK;
+}
+
+/* ---------------------------------------------------------------------
+ * Deep networks (docs/depth.md). With the per-row signals G_l (seed 1) and
+ * activations A_{l−1} (A_0 = X) of the tape of src/deep.c,
+ *   Θ_l = (G_l G_lᵀ) ⊙ (κ_l² A_{l−1}A_{l−1}ᵀ + β²),
+ * and for a column u of U:
+ *   (Θ_l u)_i = κ_l² Σ_r G_ir (A_{l−1} M_lᵀ)_ir + β² (G_l g_l)_i,
+ *   M_l = G_lᵀ diag(u) A_{l−1} (m_l, m_{l−1}),  g_l = G_lᵀ u (m_l),
+ * M_l and g_l being the Jacobian's transpose applied to u (layer l's block
+ * of Jᵀu up to κ_l and β), and the second line the Jacobian applied back.
+ * The output layer's signal is the constant α: Θ_{L+1} u = α²(κ² A_L (A_Lᵀu)
+ * + β² Σ_j u_j). Pass 1 accumulates M_l for the k columns side by side
+ * (one GEMM per layer and tile, Y = [u_c ⊙ A_{l−1}]_c), pass 2 applies them
+ * to the same tiles or to tiles of other points (the cross block). A pass
+ * costs about 2k·n·P flops, plus a forward and backward pass of the tape
+ * per tile unless the features of all n points are kept (when they fit in
+ * a quarter of the memory limit). Memory: O(tile·Σm_l + k·P).
+ * ------------------------------------------------------------------- */
+
+typedef struct {
+    size_t B;                          /* rows per tile (the tape's capacity) */
+    size_t L, d, m[NTK_MAX_DEPTH + 2];
+    double w[NTK_MAX_DEPTH + 2];       /* w_l, l = 1..L+1 */
+    double k2[NTK_MAX_DEPTH + 2];      /* κ_l² */
+    double b2, a2;                     /* β² (0 without biases), α² */
+    int keepA[NTK_MAX_DEPTH + 2];      /* A_l read: w_{l+1} ≠ 0 */
+    int keepG[NTK_MAX_DEPTH + 2];      /* G_l read: w_l ≠ 0 */
+    int backward;
+    size_t nM, maxm;                   /* Σ_{w_l≠0, l≤L} m_l m_{l−1}; max m_l (l ≤ L) */
+    deep_tape tape;
+    double *cache;                     /* the n points' kept features, or NULL */
+    double *cA[NTK_MAX_DEPTH + 2], *cG[NTK_MAX_DEPTH + 2];   /* (n, m_l) in cache */
+} deep_op_state;
+
+/* The features of one tile: A[0] the tile's inputs, A[l], G[l] (rows, m_l). */
+typedef struct {
+    const double *A[NTK_MAX_DEPTH + 2], *G[NTK_MAX_DEPTH + 2];
+} deep_op_feat;
+
+/* Features of rows X (rows ≤ B) by a pass of the tape (row i0 of the
+ * operator's points when cached: views). */
+static void deep_op_features(ntk_op *op, const double *X, size_t rows, size_t i0, int cached,
+                             deep_op_feat *F)
+{
+    deep_op_state *s = op->state;
+    memset(F, 0, sizeof *F);
+    F->A[0] = X;
+    if (cached) {
+        for (size_t l = 1; l <= s->L; l++) {
+            if (s->cA[l]) F->A[l] = s->cA[l] + i0 * s->m[l];
+            if (s->cG[l]) F->G[l] = s->cG[l] + i0 * s->m[l];
+        }
+        return;
+    }
+    deep_tape_forward(&s->tape, &op->net, op->desc.theta, X, rows, NULL);
+    if (s->backward) deep_tape_backward(&s->tape, &op->net, op->desc.theta, rows, NULL);
+    for (size_t l = 1; l <= s->L; l++) F->A[l] = s->tape.A[l], F->G[l] = s->tape.G[l];
+}
+
+typedef struct {
+    double *M[NTK_MAX_DEPTH + 2];      /* M_l (m_l, k·m_{l−1}), the k columns side by side */
+    double *g[NTK_MAX_DEPTH + 2];      /* g_l (m_l, k) with biases */
+    double *h;                         /* A_Lᵀ U (m_L, k) */
+    double *usum;                      /* Σ_j U_jc (k) */
+    double *Y, *Pc;                    /* (B, k·max m_{l−1}), (B, max m_l) */
+    double *mem;
+} deep_op_work;
+
+static ntk_status deep_op_work_alloc(const ntk_op *op, size_t k, deep_op_work *w)
+{
+    const deep_op_state *s = op->state;
+    size_t L = s->L, maxa = s->d, count = 0;
+    for (size_t l = 1; l <= L; l++) maxa = s->m[l] > maxa ? s->m[l] : maxa;
+    size_t nb = 0;
+    for (size_t l = 1; l <= L; l++) nb += s->w[l] != 0.0 && s->b2 != 0.0 ? s->m[l] : 0;
+    count = k * s->nM + k * nb + s->m[L] * k + k + s->B * k * maxa + s->B * s->maxm;
+    memset(w, 0, sizeof *w);
+    w->mem = ntk_alloc(count, sizeof(double), "kernel product scratch");
+    if (!w->mem) return NTK_ERR_NOMEM;
+    double *p = w->mem;
+    for (size_t l = 1; l <= L; l++) {
+        if (s->w[l] == 0.0) continue;
+        w->M[l] = p, p += k * s->m[l] * s->m[l - 1];
+        if (s->b2 != 0.0) w->g[l] = p, p += k * s->m[l];
+    }
+    w->h = p, p += s->m[L] * k;
+    w->usum = p, p += k;
+    w->Y = p, p += s->B * k * maxa;
+    w->Pc = p;
+    return NTK_OK;
+}
+
+/* Pass 1 over the operator's points: M_l, g_l, h and the column sums of U. */
+static void deep_op_transpose(ntk_op *op, const double *U, size_t k, deep_op_work *w)
+{
+    deep_op_state *s = op->state;
+    const size_t L = s->L, n = op->n, d = s->d;
+    for (size_t l = 1; l <= L; l++) {
+        if (w->M[l]) memset(w->M[l], 0, k * s->m[l] * s->m[l - 1] * sizeof(double));
+        if (w->g[l]) memset(w->g[l], 0, k * s->m[l] * sizeof(double));
+    }
+    memset(w->h, 0, s->m[L] * k * sizeof(double));
+    memset(w->usum, 0, k * sizeof(double));
+    for (size_t i0 = 0; i0 < n; i0 += s->B) {
+        size_t rows = n - i0 < s->B ? n - i0 : s->B;
+        const double *Ui = U + i0 * k;
+        deep_op_feat F;
+        deep_op_features(op, op->X + i0 * d, rows, i0, s->cache != NULL, &F);
+        for (size_t l = 1; l <= L; l++) {
+            if (s->w[l] == 0.0) continue;
+            const size_t ma = s->m[l - 1], mg = s->m[l];
+            const double *A = F.A[l - 1];
+            // Y[i, c·ma + q] = u_ic a_iq, then M_l += G_lᵀ Y
+            for (size_t i = 0; i < rows; i++)
+                for (size_t c = 0; c < k; c++) {
+                    double u = Ui[i * k + c];
+                    double *y = w->Y + (i * k + c) * ma;
+                    for (size_t q = 0; q < ma; q++) y[q] = u * A[i * ma + q];
+                }
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)mg, (int)(k * ma), (int)rows,
+                        1.0, F.G[l], (int)mg, w->Y, (int)(k * ma), 1.0, w->M[l], (int)(k * ma));
+            if (w->g[l])
+                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)mg, (int)k, (int)rows, 1.0,
+                            F.G[l], (int)mg, Ui, (int)k, 1.0, w->g[l], (int)k);
+        }
+        if (s->w[L + 1] != 0.0) {
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)s->m[L], (int)k, (int)rows, 1.0,
+                        F.A[L], (int)s->m[L], Ui, (int)k, 1.0, w->h, (int)k);
+            for (size_t i = 0; i < rows; i++)
+                for (size_t c = 0; c < k; c++) w->usum[c] += Ui[i * k + c];
+        }
+    }
+}
+
+/* Pass 2 on one tile with features F: V (rows, k). */
+static void deep_op_forward(const ntk_op *op, const deep_op_feat *F, size_t rows, size_t k,
+                            deep_op_work *w, double *V)
+{
+    const deep_op_state *s = op->state;
+    const size_t L = s->L;
+    memset(V, 0, rows * k * sizeof(double));
+    if (s->w[L + 1] != 0.0) {
+        // Θ_{L+1} U = α² (κ² A_L (A_Lᵀ U) + β² 1 (1ᵀU)), weight w_{L+1}
+        double wa = s->w[L + 1] * s->a2;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)k, (int)s->m[L],
+                    wa * s->k2[L + 1], F->A[L], (int)s->m[L], w->h, (int)k, 0.0, V, (int)k);
+        if (s->b2 != 0.0)
+            for (size_t i = 0; i < rows; i++)
+                for (size_t c = 0; c < k; c++) V[i * k + c] += wa * s->b2 * w->usum[c];
+    }
+    for (size_t l = 1; l <= L; l++) {
+        if (s->w[l] == 0.0) continue;
+        const size_t ma = s->m[l - 1], mg = s->m[l];
+        const double *A = F->A[l - 1], *G = F->G[l], wk = s->w[l] * s->k2[l];
+        for (size_t c = 0; c < k; c++) {
+            // Pc = A_{l−1} M_{l,c}ᵀ (rows, m_l); V[:, c] += w κ² rowsum(G_l ⊙ Pc)
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)mg, (int)ma, 1.0, A,
+                        (int)ma, w->M[l] + c * ma, (int)(k * ma), 0.0, w->Pc, (int)mg);
+            for (size_t i = 0; i < rows; i++)
+                V[i * k + c] += wk * ntk_dot(mg, G + i * mg, w->Pc + i * mg);
+        }
+        if (w->g[l])   // V += w β² G_l g_l
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)k, (int)mg,
+                        s->w[l] * s->b2, G, (int)mg, w->g[l], (int)k, 1.0, V, (int)k);
+    }
+}
+
+static ntk_status deep_op_apply(ntk_op *op, const double *U, size_t k, double *V)
+{
+    deep_op_state *s = op->state;
+    deep_op_work w;
+    NTK_TRY(deep_op_work_alloc(op, k, &w));
+    deep_op_transpose(op, U, k, &w);
+    for (size_t i0 = 0; i0 < op->n; i0 += s->B) {
+        size_t rows = op->n - i0 < s->B ? op->n - i0 : s->B;
+        deep_op_feat F;
+        deep_op_features(op, op->X + i0 * s->d, rows, i0, s->cache != NULL, &F);
+        deep_op_forward(op, &F, rows, k, &w, V + i0 * k);
+    }
+    free(w.mem);
+    return NTK_OK;
+}
+
+static ntk_status deep_op_cross(ntk_op *op, const double *Xt, size_t nt, const double *U, size_t k,
+                                double *F)
+{
+    deep_op_state *s = op->state;
+    deep_op_work w;
+    NTK_TRY(deep_op_work_alloc(op, k, &w));
+    deep_op_transpose(op, U, k, &w);
+    for (size_t i0 = 0; i0 < nt; i0 += s->B) {
+        size_t rows = nt - i0 < s->B ? nt - i0 : s->B;
+        deep_op_feat Ft;
+        deep_op_features(op, Xt + i0 * s->d, rows, 0, 0, &Ft);
+        deep_op_forward(op, &Ft, rows, k, &w, F + i0 * k);
+    }
+    free(w.mem);
+    return NTK_OK;
+}
+
+static void deep_op_destroy(ntk_op *op)
+{
+    deep_op_state *s = op->state;
+    if (!s) return;
+    deep_tape_free(&s->tape);
+    free(s->cache);
+    free(s);
+}
+
+static const op_impl deep_emp_impl = {deep_op_apply, deep_op_cross, deep_op_destroy, NULL};
+
+double op_deep_empirical_bytes(const ntk_kernel_desc *desc)
+{
+    const ntk_net_config *cfg = desc->net;
+    size_t L = ntk_net_depth(cfg);
+    double maxm = (double)cfg->d;
+    for (size_t l = 1; l <= L; l++) maxm = fmax(maxm, (double)ntk_net_width(cfg, l));
+    return (double)deep_tape_bytes(cfg, 16) +
+           (16.0 * 3.0 * maxm + 2.0 * (double)ntk_net_nparams(cfg)) * sizeof(double);
+}
+
+ntk_status op_deep_empirical_init(ntk_op *op)
+{
+    const ntk_net_config *cfg = &op->net;
+    const size_t n = op->n;
+    deep_op_state *s = ntk_calloc(1, sizeof *s, "deep empirical kernel operator");
+    if (!s) return NTK_ERR_NOMEM;
+    op->state = s;
+    op->impl = &deep_emp_impl;
+    NTK_TRY(ntk_check_finite(op->desc.theta, ntk_net_nparams(cfg), "theta"));
+    s->L = ntk_net_depth(cfg);
+    s->d = cfg->d;
+    const size_t L = s->L;
+    for (size_t l = 0; l <= L + 1; l++) s->m[l] = ntk_net_width(cfg, l);
+    for (size_t l = 1; l <= L + 1; l++) {
+        s->w[l] = kernel_layer_weight(&op->desc, l);
+        if (!isfinite(s->w[l]))
+            return ntk_set_error(NTK_ERR_ARG, "deep empirical kernel operator: layer %zu's weight "
+                                 "%g is not finite", l, s->w[l]);
+        double kap = ntk_net_weight_factor(cfg, l);
+        s->k2[l] = kap * kap;
+    }
+    s->b2 = cfg->bias_std > 0.0 ? ntk_net_bias_factor(cfg) * ntk_net_bias_factor(cfg) : 0.0;
+    s->a2 = cfg->alpha * cfg->alpha;
+    size_t feat = 0;
+    for (size_t l = 1; l <= L; l++) {
+        s->keepA[l] = s->w[l + 1] != 0.0;
+        s->keepG[l] = s->w[l] != 0.0;
+        s->backward |= s->keepG[l];
+        feat += (size_t)(s->keepA[l] + s->keepG[l]) * s->m[l];
+        if (s->keepG[l]) s->nM += s->m[l] * s->m[l - 1];
+        s->maxm = s->m[l] > s->maxm ? s->m[l] : s->maxm;
+    }
+    /* a tile: its tape and a few (rows, max m) blocks, in a quarter of the limit */
+    size_t per_row = deep_tape_bytes(cfg, 1) / sizeof(double) + 4 * (s->maxm + s->d);
+    s->B = op_tile_rows(op, 4 * per_row, n);
+    NTK_TRY(deep_tape_init(&s->tape, cfg, s->B));
+    double cache = (double)n * (double)feat * sizeof(double);
+    if (feat && cache <= (double)op->mem_limit / 4) {
+        s->cache = ntk_alloc(ntk_size_mul(n, feat, 1, 1), sizeof(double), "cached features");
+        if (!s->cache) return NTK_ERR_NOMEM;
+        double *p = s->cache;
+        for (size_t l = 1; l <= L; l++) {
+            if (s->keepA[l]) s->cA[l] = p, p += n * s->m[l];
+            if (s->keepG[l]) s->cG[l] = p, p += n * s->m[l];
+        }
+        for (size_t i0 = 0; i0 < n; i0 += s->B) {
+            size_t rows = n - i0 < s->B ? n - i0 : s->B;
+            deep_tape_forward(&s->tape, cfg, op->desc.theta, op->X + i0 * s->d, rows, NULL);
+            if (s->backward) deep_tape_backward(&s->tape, cfg, op->desc.theta, rows, NULL);
+            for (size_t l = 1; l <= L; l++) {
+                size_t len = rows * s->m[l] * sizeof(double);
+                if (s->cA[l]) memcpy(s->cA[l] + i0 * s->m[l], s->tape.A[l], len);
+                if (s->cG[l]) memcpy(s->cG[l] + i0 * s->m[l], s->tape.G[l], len);
+            }
         }
     }
     return NTK_OK;

@@ -24,6 +24,7 @@ struct ntk_op {
     int has_desc;                /* 0: a given matrix, no kernel behind it */
     ntk_net_config net;          /* copy; desc.net points here */
     ntk_kernel_desc desc;
+    double layer_w[NTK_MAX_DEPTH + 1];   /* copy of desc.layer_weights (L+1), which points here */
     const double *X;             /* (n,d) borrowed */
     size_t mem_limit;            /* bytes for scratch (tiles, caches) */
     const double *K;             /* a stored float64 kernel (dense mode, given matrix), or NULL */
@@ -33,7 +34,12 @@ struct ntk_op {
 /* The implementations: each fills op->impl and op->state. */
 ntk_status op_dense_init(ntk_op *op, int single);
 ntk_status op_matrix_init(ntk_op *op, const double *K);
-ntk_status op_empirical_init(ntk_op *op);
+ntk_status op_empirical_init(ntk_op *op);   /* at depth: op_deep_empirical_init */
+ntk_status op_deep_empirical_init(ntk_op *op);
+/* Bytes of the deep empirical operator's smallest footprint: one tile of 16
+ * rows (its tape and product scratch) and the layer blocks of a product
+ * with two vectors (src/operator_emp.c). */
+double op_deep_empirical_bytes(const ntk_kernel_desc *desc);
 ntk_status op_tiles_init(ntk_op *op);
 ntk_status op_lin_init(ntk_op *op);
 
