@@ -58,6 +58,7 @@ static ntk_status gaussian_decay(double P, size_t n, size_t d, ntk_rng *rng, dou
 /* X (n,d) by spec, drawn row after row from rng. */
 ntk_status ntk_inputs_generate(const char *spec, size_t n, size_t d, ntk_rng *rng, double *X)
 {
+    ntk_clear_error();
     input_kind kind;
     double P;
     NTK_TRY(inputs_parse(spec, &kind, &P));

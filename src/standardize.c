@@ -11,6 +11,7 @@
 ntk_status ntk_standardize_fit(const double *X, size_t n, size_t d, double *mean,
                                double *scale)
 {
+    ntk_clear_error();
     if (!X || !mean || !scale || n == 0 || d == 0)
         return ntk_set_error(NTK_ERR_ARG, "ntk_standardize_fit: empty data or NULL output");
     memset(mean, 0, d * sizeof(double));

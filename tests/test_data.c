@@ -698,8 +698,23 @@ static void test_net_config_json(void)
     CHECK_ERR(ntk_net_config_from_json(ok, NULL, NULL), NTK_ERR_ARG);
 }
 
+/* A success after a failure leaves no stale message behind. */
+static void test_error_cleared(void)
+{
+    double X[12], mean[3], scale[3];
+    ntk_rng rng;
+    ntk_rng_seed(&rng, 1);
+    CHECK_ERR(ntk_inputs_generate("nosuchkind", 4, 3, &rng, X), NTK_ERR_ARG);
+    CHECK_OK(ntk_inputs_generate("gaussian", 4, 3, &rng, X));
+    CHECK(strcmp(ntk_errmsg(), "no error") == 0, "message after a successful generate: '%s'", ntk_errmsg());
+    CHECK_ERR(ntk_standardize_fit(NULL, 4, 3, mean, scale), NTK_ERR_ARG);
+    CHECK_OK(ntk_standardize_fit(X, 4, 3, mean, scale));
+    CHECK(strcmp(ntk_errmsg(), "no error") == 0, "message after a successful fit: '%s'", ntk_errmsg());
+}
+
 int main(void)
 {
+    test_error_cleared();
     tmpdir_make("ntk_data");
     test_sphere();
     test_gaussian();
