@@ -1,0 +1,38 @@
+/* The distributed commands of build-mpi/ntkit (cli/mpi_*.c): what they
+ * share besides cli/cli.h. */
+#ifndef NTK_MPI_CLI_H
+#define NTK_MPI_CLI_H
+
+#include "cli.h"
+#include "ntk_petsc.h"
+
+typedef struct {
+    MPI_Comm comm;
+    int rank, size;
+} cli_mpi;
+extern cli_mpi cli_world;
+
+/* Collective: rc (0: success) of this process against every other's. When
+ * any failed, process 0 prints the error line of the lowest failing
+ * process (whose own error line went to its captured stderr), unless that
+ * is process 0 itself, which has already printed it; every process gets
+ * the largest rc. So one failure, wherever it happened, gives one message
+ * and the same nonzero exit everywhere. */
+int cli_mpi_agree(int rc);
+
+/* OpenBLAS threads: --threads, else OPENBLAS_NUM_THREADS, else the cores
+ * divided among the processes of this node (at least 1). */
+int cli_mpi_threads(const cli_args *a);
+
+/* The rows [*t0, *t0 + *tloc) of nt test points this process predicts. */
+void cli_mpi_split(size_t nt, size_t *t0, size_t *tloc);
+
+/* Rows (nloc, k) of every process into all (n, k) on process 0 (others:
+ * all may be NULL). */
+void cli_mpi_gather_rows(const double *loc, size_t nloc, size_t n, size_t k, double *all);
+
+int cmd_mpi_krr(int argc, char **argv);
+int cmd_mpi_spectrum(int argc, char **argv);
+int cmd_mpi_kgd(int argc, char **argv);
+
+#endif

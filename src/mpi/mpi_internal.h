@@ -1,0 +1,48 @@
+/* The distributed operator's state (src/mpi/mpi_op.c) and the empirical
+ * kernel's two passes (src/mpi/mpi_emp.c). */
+#ifndef NTK_MPI_INTERNAL_H
+#define NTK_MPI_INTERNAL_H
+
+#include "internal.h"
+#include "ntk_mpi.h"
+
+typedef struct emp_part emp_part;
+
+struct ntk_dop {
+    MPI_Comm comm;
+    int rank, size;
+    ntk_dop_kind kind;
+    size_t n, d, r0, nloc;
+    int *cnt, *dsp;              /* rows per process and their offsets (size each) */
+    int *cntk, *dspk;            /* the same times k, for the current k */
+    ntk_net_config net;          /* copy; desc.net points here */
+    ntk_kernel_desc desc;
+    const double *X;             /* (n, d), replicated, borrowed */
+    size_t mem_limit;            /* bytes of scratch on this process */
+    size_t products;
+    /* TILES: the row tiles of every process, in global order */
+    size_t ntiles, tile_first, tile_end;   /* all tiles; this process's [first, end) */
+    size_t *tile0;               /* (ntiles + 1) row boundaries */
+    double *T;                   /* (b, b) one tile */
+    size_t b;
+    /* TILES and LIN: U gathered (n, k), V summed (n, k) */
+    double *Ufull, *Vfull;
+    size_t kcap;
+    /* TILES, LIN: the library's matrix-free operator on the replicated X,
+     * for cross blocks (and LIN's products) */
+    ntk_op *full;
+    /* EMPIRICAL */
+    emp_part *emp;
+};
+
+/* EMPIRICAL (two-layer networks): the transpose pass of the local rows,
+ * Jᵀ U = [Φᵀ U ; Aᵀ diag(u_c) X] (m·k + m·k·d numbers, into buf), and the
+ * forward pass J (C ⊙ ·) on rows X_r (rows, d) from the summed buf. */
+ntk_status emp_part_create(ntk_dop *op, emp_part **out);
+void emp_part_free(emp_part *e);
+size_t emp_part_len(const ntk_dop *op, size_t k);
+ntk_status emp_transpose(ntk_dop *op, const double *U_loc, size_t k, double *buf);
+ntk_status emp_forward(ntk_dop *op, const double *Xr, size_t rows, int cached, const double *buf,
+                       size_t k, double *V);
+
+#endif
