@@ -1,5 +1,5 @@
 # ntkit: GNU Makefile. `make` builds build/libntkit.a, build/libntkit.so and build/ntkit.
-# Targets: all test asan bench demo install clean deps python-test
+# Targets: all test asan bench demo install clean deps python-test mpi
 # make bench BENCH_SIZE=quick: the scale benchmarks (bench/scale.sh) at smaller n
 
 VERSION   := 0.1.0
@@ -20,7 +20,7 @@ LDLIBS    := $(PKG_LIBS) -lm -lpthread
 
 SRC       := $(sort $(wildcard src/*.c))
 OBJ       := $(SRC:src/%.c=$(BUILD)/obj/%.o)
-CLI_SRC   := $(sort $(wildcard cli/*.c))
+CLI_SRC   := $(sort $(filter-out cli/mpi_%.c,$(wildcard cli/*.c)))
 CLI_OBJ   := $(CLI_SRC:cli/%.c=$(BUILD)/cli/%.o)
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -143,5 +143,43 @@ install: all
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ntkit.pc
 	NTKIT_LIBRARY=$(CURDIR)/$(LIB_SO) $(PYTHON) -m pip install --quiet --root-user-action=ignore --no-build-isolation --no-deps --no-index --upgrade --target="$(DESTDIR)$(PYTHON_SITE)" ./python
 
+# The distributed build (docs/scaling.md §6): $(MPI_BUILD)/ntkit, whose krr,
+# spectrum and kgd run on many processes (mpirun -np P) through PETSc and
+# SLEPc; every other command runs as in the ordinary build. The library is
+# compiled as usual into $(MPI_BUILD)/obj; src/mpi/*.c and the command line
+# (with cli/mpi_*.c and -DNTK_MPI) are compiled with $(MPICC). The ordinary
+# build never sees MPI, PETSc or SLEPc.
+MPI_BUILD   ?= build-mpi
+MPICC       ?= mpicc
+MPI_PKGS    := PETSc SLEPc
+MPI_CFLAGS   = $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(MPI_PKGS) 2>/dev/null))
+MPI_LIBS     = $(shell pkg-config --libs $(MPI_PKGS) 2>/dev/null)
+MPI_SRC     := $(sort $(wildcard src/mpi/*.c))
+MPI_CLI_SRC := $(sort $(wildcard cli/*.c))
+MPI_OBJ     := $(MPI_SRC:src/mpi/%.c=$(MPI_BUILD)/mpi/%.o) $(MPI_CLI_SRC:cli/%.c=$(MPI_BUILD)/cli-mpi/%.o)
+MPI_HDRS    := $(HDRS) $(wildcard src/mpi/*.h)
+.PHONY: mpi mpi-check-deps mpi-bin
+mpi: check-deps mpi-check-deps
+	@$(MAKE) --no-print-directory BUILD=$(MPI_BUILD) $(MPI_BUILD)/libntkit.a
+	@$(MAKE) --no-print-directory mpi-bin
+
+mpi-check-deps:
+	@command -v $(MPICC) >/dev/null 2>&1 && pkg-config --exists $(MPI_PKGS) || { echo "ntkit: make mpi needs MPI, PETSc and SLEPc; run as root: apt-get install -y openmpi-bin libopenmpi-dev libpetsc-real-dev libslepc-real-dev" >&2; exit 1; }
+
+ifneq ($(BUILD),$(MPI_BUILD))
+mpi-bin: $(MPI_BUILD)/ntkit
+
+$(MPI_BUILD)/mpi/%.o: src/mpi/%.c $(MPI_HDRS)
+	@mkdir -p $(dir $@)
+	$(MPICC) $(CFLAGS) -Isrc/mpi -Icli $(MPI_CFLAGS) -c $< -o $@
+
+$(MPI_BUILD)/cli-mpi/%.o: cli/%.c $(MPI_HDRS)
+	@mkdir -p $(dir $@)
+	$(MPICC) $(CFLAGS) -DNTK_MPI -Icli -Isrc/mpi $(MPI_CFLAGS) -c $< -o $@
+
+$(MPI_BUILD)/ntkit: $(MPI_OBJ) $(MPI_BUILD)/libntkit.a
+	$(MPICC) $(CFLAGS) -o $@ $(MPI_OBJ) $(MPI_BUILD)/libntkit.a $(LDFLAGS) $(MPI_LIBS) $(LDLIBS)
+endif
+
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz $(MPI_BUILD)

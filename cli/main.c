@@ -92,6 +92,11 @@ int main(int argc, char **argv)
         printf("ntkit %s\n", NTK_VERSION);
         return 0;
     }
+#ifdef NTK_MPI
+    int cli_mpi_main(int argc, char **argv, int *status);   /* cli/mpi_main.c (make mpi) */
+    int mpi_status;
+    if (cli_mpi_main(argc, argv, &mpi_status)) return mpi_status;
+#endif
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (strcmp(cmd, commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
     const char *near = nearest(cmd);
