@@ -571,7 +571,7 @@ static void test_operator(void)
     double *X = randn(&rng, n * d), *Xt = randn(&rng, nt * d), *U = randn(&rng, n * k);
     double *K = malloc(n * n * sizeof(double)), *Kt = malloc(nt * n * sizeof(double));
     double *V = malloc(n * k * sizeof(double)), *F = malloc(nt * k * sizeof(double));
-    double *D = malloc(n * sizeof(double));
+    double *D = malloc(n * sizeof(double)), *C = malloc(n * sizeof(double));
     for (size_t L = 1; L <= 3; L++)
         for (int param = 0; param < 2; param++) {
             ntk_act act = ACTS[(L + (size_t)param) % NACTS];
@@ -612,10 +612,10 @@ static void test_operator(void)
                     CHECK_LE(e, 2.0, "L=%zu param=%d mix=%d: operator diagonal / B", L, param, mix);
                     /* one column through the product with a unit vector */
                     size_t idx[1] = {n / 2};
-                    CHECK_OK(ntk_op_columns(op, idx, 1, F));
+                    CHECK_OK(ntk_op_columns(op, idx, 1, C));
                     e = 0.0;
                     for (size_t i = 0; i < n; i++)
-                        e = fmax(e, fabs(F[i] - K[i * n + idx[0]]) /
+                        e = fmax(e, fabs(C[i] - K[i * n + idx[0]]) /
                                         (2.0 * o.B[i * n + idx[0]] +
                                          2.0 * gam((double)(n + R.P + L + 6)) * o.S[i * n + idx[0]]));
                     CHECK_LE(e, 1.0, "L=%zu param=%d mix=%d: a column / bound", L, param, mix);
@@ -631,7 +631,7 @@ static void test_operator(void)
     ntk_op *op = NULL;
     CHECK_ERR(ntk_op_create(&kd, X, n, NTK_OP_MATRIX_FREE, 0, &op), NTK_ERR_ARG);
     CHECK(op == NULL, "no operator on failure");
-    free(X), free(Xt), free(U), free(K), free(Kt), free(V), free(F), free(D);
+    free(X), free(Xt), free(U), free(K), free(Kt), free(V), free(F), free(D), free(C);
 }
 
 int main(void)
