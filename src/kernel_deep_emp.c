@@ -324,6 +324,25 @@ static ntk_status dk_layout(const dk_ctx *c, size_t n1, size_t N2, int sym, size
     return NTK_OK;
 }
 
+/* Bytes of scratch kernel_deep_empirical uses for K (n1, n2) (n2 = 0: the
+ * symmetric block) under mem_limit (0: the default), the tape included and
+ * the output excluded; SIZE_MAX when no tile fits (for callers that plan
+ * around the kernel, as src/kernel_file.c does with the two-layer one; the
+ * description's mem_limit is not read). */
+size_t kernel_deep_empirical_scratch_bytes(const ntk_kernel_desc *k, size_t n1, size_t n2,
+                                           size_t mem_limit)
+{
+    dk_ctx c;
+    if (!k || !k->net || n1 == 0 || dk_setup(k, &c) != NTK_OK) return SIZE_MAX;
+    if (!c.any) return 0;
+    size_t tc, bI, bJ, total;
+    int sym = n2 == 0;
+    if (dk_layout(&c, n1, sym ? n1 : n2, sym, mem_limit, &tc, &bI, &bJ, &total) != NTK_OK)
+        return SIZE_MAX;
+    size_t bytes = ntk_size_mul(total, sizeof(double), 1, 1), tape = deep_tape_bytes(c.cfg, tc);
+    return bytes > SIZE_MAX - tape ? SIZE_MAX : bytes + tape;
+}
+
 /* ---- Arguments ---------------------------------------------------------- */
 
 static ntk_status dk_check_args(const ntk_kernel_desc *k, const double *X1, size_t n1,

@@ -21,6 +21,11 @@
 #include <cblas.h>
 #include <float.h>
 
+/* src/kernel_deep_emp.c: the scratch of a plan (repeated here until
+ * src/deep_internal.h declares it; a compatible redeclaration is harmless) */
+size_t kernel_deep_empirical_scratch_bytes(const ntk_kernel_desc *k, size_t n1, size_t n2,
+                                           size_t mem_limit);
+
 static double *randn(ntk_rng *rng, size_t count)
 {
     double *x = malloc(count * sizeof *x);
@@ -466,6 +471,12 @@ static void test_tiling(void)
             if (ntk_kernel(&kd, X1, n1, Xb, nb, K) == NTK_OK) hi = kd.mem_limit;
             else lo = kd.mem_limit;
         }
+        /* the planner's estimate: within the limit where the kernel runs,
+         * SIZE_MAX where it refuses */
+        size_t est = kernel_deep_empirical_scratch_bytes(&kd, n1, cross ? n2 : 0, hi);
+        CHECK(est <= hi, "cross=%d: scratch estimate %zu above the accepted limit %zu", cross, est, hi);
+        CHECK(kernel_deep_empirical_scratch_bytes(&kd, n1, cross ? n2 : 0, lo) == SIZE_MAX,
+              "cross=%d: a refused limit %zu has an estimate", cross, lo);
         const double mult[] = {1.0, 1.3, 2.0, 4.0, 10.0, 0.0};
         for (size_t q = 0; q < sizeof mult / sizeof mult[0]; q++) {
             kd.mem_limit = (size_t)(mult[q] * (double)hi);
