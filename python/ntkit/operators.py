@@ -25,8 +25,10 @@ from numpy.typing import ArrayLike
 from . import _arrays
 from ._args import c_int_arg, float_arg, int_arg, seed_arg, size_arg
 from ._handle import Owned
-from ._lib import (KERNEL_EMPIRICAL, KERNEL_INFINITE, KERNEL_LIN, NTK_ERR_NOCONV, CGInfo,
-                   LinAlgError, check, error, layer_coeffs, lib, net_config, parse_operator)
+from ._interrupt import stoppable
+from ._lib import (KERNEL_EMPIRICAL, KERNEL_INFINITE, KERNEL_LIN, NTK_ERR_INTERRUPTED,
+                   NTK_ERR_NOCONV, CGInfo, LinAlgError, check, error, layer_coeffs, lib,
+                   net_config, parse_operator)
 
 if TYPE_CHECKING:
     from .network import Network
@@ -321,6 +323,8 @@ class KernelOperator(Owned):
         Returns:
           A, shaped like Y.
 
+        Ctrl-C stops the iteration at its next step (KeyboardInterrupt).
+
         Raises:
           ntkit.ConvergenceError (a RuntimeError) when max_iter products leave
           a column above rtol (.partial: the last iterate, .info: the report);
@@ -344,18 +348,27 @@ class KernelOperator(Owned):
             cfg.precond = self.preconditioner(rank, cfg.seed).value
         A = _arrays.empty(Y2.shape, "the ridge coefficients")
         info = CGInfo()
-        st = lib.ntk_kernel_ridge_op(self.handle, Y2, Y2.shape[1], ridge, byref(cfg), A,
-                                     byref(info))
+        h = self.handle
+        cancel = ctypes.c_int(0)    # Ctrl-C sets it; referenced until the call returns
+        cfg.cancel = pointer(cancel)
+
+        def call():
+            st = lib.ntk_kernel_ridge_op(h, Y2, Y2.shape[1], ridge, byref(cfg), A, byref(info))
+            return st, lib.ntk_errmsg()
+
+        st, msg = stoppable(call, cancel)
         self.info = {"iterations": info.iterations, "residual": info.residual,
                      "precond_rank": info.precond_rank,
                      "precond_trace_err": info.precond_trace_err, "restarts": info.restarts,
                      "rtol": cfg.rtol}
+        if st == NTK_ERR_INTERRUPTED:
+            raise KeyboardInterrupt(msg.decode("utf-8", "replace"))
         if st == NTK_ERR_NOCONV:
-            exc = error(st, names=_NAMES)
+            exc = error(st, msg=msg, names=_NAMES)
             exc.partial, exc.info = A.reshape(shape), dict(self.info)
             raise exc
         if st != 0:
-            msg = lib.ntk_errmsg().decode("utf-8", "replace")
+            msg = msg.decode("utf-8", "replace")
             if "not positive definite" in msg:
                 exc = LinAlgError("K + %g·I is not positive definite: conjugate gradients met a "
                                   "direction of non-positive curvature; pass a ridge > 0"

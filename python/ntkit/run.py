@@ -10,9 +10,7 @@ advances every model, stops on divergence or on request, computes the
 theory at t = 0 and checks it against the run, and passes each logged row
 to a callback that copies it into a preallocated array.
 """
-import _thread
 import ctypes
-import threading
 from ctypes import byref
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
@@ -22,6 +20,7 @@ from numpy.typing import ArrayLike
 from . import _arrays
 from ._args import bool_arg, c_int_arg, float_arg, int_arg, size_arg
 from ._handle import Owned
+from ._interrupt import stoppable
 from ._lib import (DEFAULTS, NTK_ERR_DIVERGED, NTK_ERR_INTERRUPTED, ROW_FN, GDConfig,
                    RunData, RunReport, RunTheory, as_array, check, error, lib, net_config,
                    parse_loss, parse_models, parse_operator, ptr, struct_dict)
@@ -185,63 +184,15 @@ class Run(Owned):
 
     def _stoppable(self, call):
         """call() -> (status, message), a library call on this run, run so that
-        Ctrl-C can stop it.
-
-        While a C call runs, Python only notes a Ctrl-C (its handler runs
-        between bytecodes), so a long call could not be interrupted. The call
-        runs in a worker thread (ctypes releases the GIL) while this thread
-        waits; Ctrl-C sets the run's cancel flag, the library stops within one
-        step, and KeyboardInterrupt is raised here once the worker has
-        returned, so the run is never freed while the library uses it. A
-        second Ctrl-C sets the hurry flag (the driver then skips its final
-        computations) and does not cut that wait short.
-        """
+        Ctrl-C can stop it (ntkit._interrupt.stoppable: the library stops
+        within one step, KeyboardInterrupt is raised here once it has
+        returned, so the run is never freed while the library uses it; a
+        second Ctrl-C sets the hurry flag, and the driver then skips its final
+        computations)."""
         self.handle   # ValueError after close(), before any thread starts
         self._cancel.value = 0
         self._hurry.value = 0
-        box, done, lock = [], threading.Event(), threading.Lock()
-        state = {"running": False, "abandoned": False}
-
-        def work():
-            with lock:
-                if state["abandoned"]:   # the caller gave up before this thread began
-                    done.set()
-                    return
-                state["running"] = True
-            try:
-                box.append(call())
-            except BaseException as e:   # e.g. a ctypes ArgumentError: re-raised below
-                box.append(e)
-            finally:
-                done.set()
-
-        def settle():   # idempotent: safe to start again after another Ctrl-C
-            self._cancel.value = 1
-            with lock:
-                if not state["running"]:
-                    state["abandoned"] = True   # the worker, if it ever starts, does nothing
-            while state["running"] and not done.is_set():
-                done.wait(0.1)
-
-        # _thread.start_new_thread and Event.wait rather than Thread.start/join: a
-        # KeyboardInterrupt inside Thread.join can leave a running thread marked as stopped
-        # (CPython 3.11), and the run must never be freed while the library works on it.
-        try:
-            _thread.start_new_thread(work, ())
-            while not done.wait(0.1):
-                pass
-        except BaseException:
-            while True:
-                try:
-                    settle()
-                    break
-                except KeyboardInterrupt:   # pressed again: finish without the extras
-                    self._hurry.value = 1
-            raise
-        res = box[0]
-        if isinstance(res, BaseException):
-            raise res
-        status, msg = res
+        status, msg = stoppable(call, self._cancel, self._hurry)
         if status == NTK_ERR_INTERRUPTED:   # the flag was set by someone else
             raise KeyboardInterrupt(msg.decode("utf-8", "replace"))
         return status, msg

@@ -196,6 +196,24 @@ else:
 """
 
 
+# Conjugate gradients on a matrix-free kernel operator: a solve that would take hours
+# (rtol below the rounding floor, a huge iteration limit) stops at Ctrl-C, and the
+# operator stays usable.
+CTRL_C_CG_CHILD = r"""
+import json, sys
+rng = np.random.default_rng(0)
+X = rng.standard_normal((3000, 5))
+op = ntkit.KernelOperator(X, "ntk-inf", mode="matrix-free")
+print("ready", flush=True)
+try:
+    op.solve(X[:, 0], 0.0, rtol=1e-15, max_iter=10 ** 9, precond_rank=0)
+except KeyboardInterrupt:
+    a = op.solve(X[:, 1], 1.0, rtol=1e-6, precond_rank=0)   # still usable
+    print(json.dumps([bool(np.all(np.isfinite(a))), op.info["residual"] <= 1e-6, 0]), flush=True)
+    sys.exit(3)
+"""
+
+
 class CtrlC(unittest.TestCase):
     """Ctrl-C stops a long Run.advance (the C call used to ignore it until it returned)
     and leaves the run usable: flow goes back to where the call started, GD stops at
@@ -237,6 +255,11 @@ class CtrlC(unittest.TestCase):
         self.assertTrue(moved)
         self.assertTrue(finite)
         self.assertEqual(rows, 3)
+
+    def test_conjugate_gradients_stop(self):
+        finite, converged, _ = self.interrupt("cg", CTRL_C_CG_CHILD)
+        self.assertTrue(finite)
+        self.assertTrue(converged)
 
     def test_run_stops(self):
         for signals in (1, 2):
