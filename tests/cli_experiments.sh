@@ -64,8 +64,10 @@ NTKIT_PYTHON="$T/no-python" $NTKIT plot "$T" >"$T/out" 2>"$T/err"
 check "[ \$? -ne 0 ] && [ \$(wc -l <'$T/err') -eq 1 ] && grep -q 'apt-get install -y python3-numpy python3-matplotlib' '$T/err'" \
     "missing python: one error line with the apt-get command"
 
-# --- every experiment at --smoke size ---------------------------------------
-for e in early-linear overparam-relu lazy-scale kernel-concentration krr-plateaus single-neuron; do
+# --- the experiments at --smoke size -----------------------------------------
+# (kernel-concentration and krr-plateaus run in tests/cli_exp_kern.sh, with
+# their negative controls and results.json; they are not run twice)
+for e in early-linear overparam-relu lazy-scale single-neuron; do
     start=$(date +%s)
     $NTKIT experiment "$e" --smoke --out "$T/$e" >"$T/$e.log" 2>&1
     rc=$?
@@ -78,9 +80,9 @@ done
 
 # --- a rerun into the same --out -------------------------------------------
 # train, run and sweep refuse a non-empty --out without --force; the experiment
-# replaces its own run directories (overparam-relu: run and sweep; krr-plateaus:
+# replaces its own run directories (overparam-relu: run and sweep; single-neuron:
 # train) and leaves a file it did not write
-for e in overparam-relu krr-plateaus; do
+for e in overparam-relu single-neuron; do
     mkdir -p "$T/$e" && echo kept >"$T/$e/my-notes.txt"
     $NTKIT experiment "$e" --smoke --out "$T/$e" >"$T/$e.rerun.log" 2>&1
     rc=$?
