@@ -210,6 +210,8 @@ ntk_status op_empirical_init(ntk_op *op)
  * a quarter of the memory limit). Memory: O(tile·Σm_l + k·P).
  * ------------------------------------------------------------------- */
 
+#define DEEP_OP_ROWS 512
+
 typedef struct {
     size_t B;                          /* rows per tile (the tape's capacity) */
     size_t L, d, m[NTK_MAX_DEPTH + 2];
@@ -444,9 +446,13 @@ ntk_status op_deep_empirical_init(ntk_op *op)
         if (s->keepG[l]) s->nM += s->m[l] * s->m[l - 1];
         s->maxm = s->m[l] > s->maxm ? s->m[l] : s->maxm;
     }
-    /* a tile: its tape and a few (rows, max m) blocks, in a quarter of the limit */
+    /* a tile: its tape and a few (rows, max m) blocks, in a quarter of the
+     * limit, and at most DEEP_OP_ROWS rows: the GEMMs of the passes run at
+     * full speed from a few hundred rows on, and the product scratch Y
+     * (rows, k·max m) grows with the tile */
     size_t per_row = deep_tape_bytes(cfg, 1) / sizeof(double) + 4 * (s->maxm + s->d);
     s->B = op_tile_rows(op, 4 * per_row, n);
+    if (s->B > DEEP_OP_ROWS) s->B = DEEP_OP_ROWS;
     NTK_TRY(deep_tape_init(&s->tape, cfg, s->B));
     double cache = (double)n * (double)feat * sizeof(double);
     if (feat && cache <= (double)op->mem_limit / 4) {
