@@ -1,8 +1,280 @@
-/* mpirun -np P ntkit kgd: not yet written (issue 16, step 3). */
+/* mpirun -np P ntkit kgd --kind KIND --x X.npy --y y.npy [options]: kernel
+ * gradient flow from u(0) = 0 on the distributed matrix-free operator
+ * (docs/theory.md §6):
+ *   u(t) = (I − e^{−τK}) Y = K·G(t),  f_test(t) = K(Xt, X)·G(t),
+ *   G(t) = h(K) Y,  h(λ) = (1 − e^{−τλ})/λ,  τ = c·η·t,
+ * c = 1/n for the mean loss and 1 for the sum, η = --lr. G(t) comes from
+ * SLEPc's MFN (Krylov) with φ1 scaled to τ·φ1(−τ·) (src/mpi/mpi_petsc.c),
+ * one solve per output column and time; the predictions are one product
+ * and one cross product. Process 0 writes pred_train_I.npy,
+ * pred_test_I.npy (time I) and results.json together. The ordinary build
+ * has no kgd command: its kernel models run inside `ntkit run`. */
 #include "mpi_cli.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cli_flag flags[] = {
+    {"kind", 1, "KIND", "kernel: " CLI_KIND_LIST " (required)"},
+    {"x", 1, "X.npy", "training inputs (n, d) (required)"},
+    {"y", 1, "y.npy", "training targets (n) or (n, k) (required)"},
+    {"x-test", 1, "Xt.npy", "test inputs (nt, d)"},
+    {"y-test", 1, "yt.npy", "test targets (nt) or (nt, k) (with --x-test)"},
+    {"times", 1, "LIST", "flow times t, comma-separated, ascending (default 1,10,100)"},
+    {"lr", 1, "ETA", "learning rate eta multiplying K (default 1)"},
+    {"loss", 1, "FORM", "mean (c = 1/n) | sum (c = 1) (default mean)"},
+    {"weights", 1, "DIR", "run directory of 'ntkit train': network and weights from it"},
+    {"at", 1, "WHEN", "with --weights: final | init (default final)"},
+    CLI_NET_FLAGS,
+    {"trace-factor", 1, "F", "lin kinds: sqrt(Tr Sigma^2/d) for nu (default: estimated from X)"},
+    {"quad-order", 1, "Q", "Gauss-Hermite order for *-inf and lin kinds"},
+    {"mem-limit", 1, "BYTES", "scratch per process for the operator's tiles"},
+    {"mfn-tol", 1, "TOL", "tolerance of SLEPc's MFN for each h(K) y (default 1e-10)"},
+    {"max-it", 1, "N", "MFN iterations allowed (default 1000)"},
+    {"threads", 1, "T", "OpenBLAS threads per process (default: the node's cores / its processes)"},
+    {"json", 0, NULL, "print a JSON list of {t, train_mse[, test_mse]}"},
+    {"out", 1, "DIR", "write pred_train_I.npy[, pred_test_I.npy] (time I) and results.json into DIR"},
+    {"force", 0, NULL, "write into a non-empty --out, replacing the files ntkit wrote there"},
+};
+#define NFLAGS (sizeof flags / sizeof flags[0])
+
+static int time_list(const char *list, double **t, size_t *nt)
+{
+    size_t cap = 1;
+    for (const char *p = list; *p; p++) cap += *p == ',';
+    *nt = 0;
+    *t = malloc(cap * sizeof **t);
+    if (!*t) return cli_fail("out of memory reading --times");
+    const char *p = list;
+    for (size_t k = 0; k < cap; k++) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || !(v >= 0) || !isfinite(v) || (*end && *end != ',') ||
+            (k && v < (*t)[k - 1]))
+            return cli_fail("--times expects non-negative ascending numbers separated by commas "
+                            "(e.g. 1,10,100), got '%s'", list);
+        (*t)[(*nt)++] = v;
+        p = end + (*end == ',');
+    }
+    return 0;
+}
+
+static double mse(const double *f, const double *y, size_t n, size_t k)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n * k; i++) s += (f[i] - y[i]) * (f[i] - y[i]);
+    return s / (double)n;
+}
+
+typedef struct {
+    ntk_array X, y, Xt, yt;
+    size_t n, nt, k, r0, nloc, t0, tloc;
+    cli_kernel_held held;
+    ntk_dop *op;
+    double *r, *g, *G, *f, *ft, *f_all, *ft_all;
+} flow_problem;
+
+static void problem_free(flow_problem *p)
+{
+    ntk_dop_free(p->op);
+    cli_kernel_held_free(&p->held);
+    free(p->r), free(p->g), free(p->G), free(p->f), free(p->ft), free(p->f_all), free(p->ft_all);
+    ntk_array_free(&p->X), ntk_array_free(&p->y), ntk_array_free(&p->Xt), ntk_array_free(&p->yt);
+}
+
+static int load(const cli_args *a, const cli_kernel_opts *o, flow_problem *p)
+{
+    const char *yp = cli_str(a, "y", NULL), *xtp = cli_str(a, "x-test", NULL),
+               *ytp = cli_str(a, "y-test", NULL);
+    if (!yp) return cli_fail("kgd needs --y, the training targets");
+    if (!xtp != !ytp) return cli_fail("--x-test and --y-test go together");
+    if (cli_load_matrix("--x", o->x_path, &p->X)) return 1;
+    if (ntk_npy_read(yp, &p->y) != NTK_OK) return cli_fail("--y: %s", ntk_errmsg());
+    if (p->y.rows != p->X.rows)
+        return cli_fail("--y %s has %zu rows but the inputs have %zu", yp, p->y.rows, p->X.rows);
+    p->n = p->X.rows, p->k = p->y.cols;
+    if (xtp) {
+        if (cli_load_matrix("--x-test", xtp, &p->Xt)) return 1;
+        if (p->Xt.cols != p->X.cols)
+            return cli_fail("--x has d = %zu but --x-test has d = %zu", p->X.cols, p->Xt.cols);
+        if (ntk_npy_read(ytp, &p->yt) != NTK_OK) return cli_fail("--y-test: %s", ntk_errmsg());
+        if (p->yt.rows != p->Xt.rows || p->yt.cols != p->k)
+            return cli_fail("--y-test %s has shape (%zu, %zu) but (%zu, %zu) is needed", ytp,
+                            p->yt.rows, p->yt.cols, p->Xt.rows, p->k);
+        p->nt = p->Xt.rows;
+    }
+    if (ntk_mpi_fault("load"))
+        return cli_fail("--x %s: this process could not read its inputs (fault injected by "
+                        "NTKIT_MPI_FAULT)", o->x_path);
+    return 0;
+}
+
+static int setup(const cli_args *a, const cli_kernel_opts *o, flow_problem *p)
+{
+    if (cli_mpi_agree(load(a, o, p))) return 1;
+    if (cli_mpi_agree(cli_kernel_desc(o, a, &p->X, 0, &p->held, NULL))) return 1;
+    size_t n = p->n, k = p->k;
+    ntk_mpi_split(n, cli_world.rank, cli_world.size, &p->r0, &p->nloc);
+    cli_mpi_split(p->nt, &p->t0, &p->tloc);
+    size_t nl = p->nloc ? p->nloc : 1, tl = p->tloc ? p->tloc : 1;
+    p->r = malloc(nl * sizeof(double));
+    p->g = malloc(nl * sizeof(double));
+    p->G = malloc(nl * k * sizeof(double));
+    p->f = malloc(nl * k * sizeof(double));
+    p->ft = malloc(tl * k * sizeof(double));
+    if (cli_world.rank == 0) {
+        p->f_all = malloc(ntk_size_mul(n, k, 1, sizeof(double)));
+        p->ft_all = malloc(ntk_size_mul(p->nt ? p->nt : 1, k, 1, sizeof(double)));
+    }
+    int rc = !p->r || !p->g || !p->G || !p->f || !p->ft ||
+                     (cli_world.rank == 0 && (!p->f_all || !p->ft_all))
+                 ? cli_fail("out of memory for %zu x %zu predictions", n, k)
+                 : 0;
+    if (cli_mpi_agree(rc)) return 1;
+    ntk_status st = ntk_dop_create(cli_world.comm, &p->held.desc, p->X.data, n, o->mem_limit, &p->op);
+    return cli_mpi_agree(st != NTK_OK ? cli_fail_lib("kernel operator") : 0);
+}
+
+/* G = h(K) Y column by column, then the predictions, gathered */
+static int predict(flow_problem *p, double tau, double tol, size_t maxit, size_t *its)
+{
+    size_t k = p->k;
+    *its = 0;
+    for (size_t c = 0; c < k; c++) {
+        for (size_t i = 0; i < p->nloc; i++) p->r[i] = p->y.data[(p->r0 + i) * k + c];
+        size_t it;
+        ntk_status st = ntk_dflow(p->op, p->r, tau, tol, maxit, p->g, &it);
+        if (cli_mpi_agree(st != NTK_OK ? cli_fail_lib("--times") : 0)) return 1;
+        for (size_t i = 0; i < p->nloc; i++) p->G[i * k + c] = p->g[i];
+        if (it > *its) *its = it;
+    }
+    ntk_status st = ntk_dop_apply(p->op, p->G, k, p->f);
+    if (st == NTK_OK && p->nt)
+        st = ntk_dop_cross(p->op, p->Xt.data + p->t0 * p->Xt.cols, p->tloc, p->G, k, p->ft);
+    if (cli_mpi_agree(st != NTK_OK ? cli_fail_lib("predictions") : 0)) return 1;
+    cli_mpi_gather_rows(p->f, p->nloc, p->n, k, p->f_all);
+    if (p->nt) cli_mpi_gather_rows(p->ft, p->tloc, p->nt, k, p->ft_all);
+    return 0;
+}
+
+static int stage(ntk_outset *set, const char *dir, const flow_problem *p, size_t i)
+{
+    char name[64], path[4096];
+    int nd = p->y.ndim;
+    snprintf(name, sizeof name, "pred_train_%zu.npy", i);
+    cli_path(path, sizeof path, dir, name);
+    if (ntk_outset_add_npy(set, path, p->f_all, p->n, p->k, nd) != NTK_OK) return cli_fail_lib(NULL);
+    if (!p->nt) return 0;
+    snprintf(name, sizeof name, "pred_test_%zu.npy", i);
+    cli_path(path, sizeof path, dir, name);
+    if (ntk_outset_add_npy(set, path, p->ft_all, p->nt, p->k, nd) != NTK_OK) return cli_fail_lib(NULL);
+    return 0;
+}
+
+static int run_times(const cli_args *a, flow_problem *p, const double *times, size_t ntimes,
+                     double c_eta, double tol, size_t maxit)
+{
+    const char *out = cli_str(a, "out", NULL);
+    int json = cli_has(a, "json"), rc = 0, root = cli_world.rank == 0;
+    ntk_outset *set = NULL;
+    if (root && out) {
+        rc = cli_prepare_outdir(out, cli_has(a, "force"));
+        if (!rc && ntk_outset_create(&set) != NTK_OK) rc = cli_fail_lib(NULL);
+    }
+    if (cli_mpi_agree(rc)) {
+        ntk_outset_free(set);
+        return 1;
+    }
+    cJSON *res = root ? cJSON_CreateArray() : NULL;
+    for (size_t i = 0; i < ntimes && !rc; i++) {
+        size_t its;
+        double t0 = MPI_Wtime();
+        rc = predict(p, c_eta * times[i], tol, maxit, &its);
+        double secs = MPI_Wtime() - t0;
+        if (rc) break;
+        rc = cli_mpi_agree(root && set ? stage(set, out, p, i) : 0);
+        if (rc || !root) continue;
+        double tr = mse(p->f_all, p->y.data, p->n, p->k);
+        double te = p->nt ? mse(p->ft_all, p->yt.data, p->nt, p->k) : NAN;
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "t", times[i]);
+        cJSON_AddNumberToObject(e, "train_mse", tr);
+        if (p->nt) cJSON_AddNumberToObject(e, "test_mse", te);
+        cJSON_AddNumberToObject(e, "mfn_iterations", (double)its);
+        cJSON_AddNumberToObject(e, "processes", cli_world.size);
+        cJSON_AddNumberToObject(e, "seconds", secs);
+        cJSON_AddItemToArray(res, e);
+        if (!json) {
+            printf("t %-10.4g train mse %-12.6g", times[i], tr);
+            if (p->nt) printf(" test mse %-12.6g", te);
+            printf(" (mfn: %zu iterations, %.3g s on %d process%s)\n", its, secs, cli_world.size,
+                   cli_world.size > 1 ? "es" : "");
+        }
+    }
+    rc = cli_mpi_agree(rc);
+    if (!rc && root && set) {
+        char path[4096];
+        cli_path(path, sizeof path, out, "results.json");
+        char *text;
+        size_t len;
+        rc = cli_json_text(res, path, &text, &len);
+        if (!rc) {
+            rc = ntk_outset_add(set, path, text, len) != NTK_OK ? cli_fail_lib(NULL) : 0;
+            free(text);
+        }
+        if (!rc && ntk_outset_commit(set) != NTK_OK) rc = cli_fail_lib(NULL);
+    }
+    rc = cli_mpi_agree(rc);
+    if (!rc && root && json) {
+        char *text = cJSON_PrintUnformatted(res);
+        if (text) printf("%s\n", text);
+        free(text);
+    }
+    cJSON_Delete(res);
+    ntk_outset_free(set);
+    return rc;
+}
 
 int cmd_mpi_kgd(int argc, char **argv)
 {
-    (void)argc, (void)argv;
-    return cli_mpi_agree(cli_world.rank == 0 ? cli_fail("kgd is not written yet") : 1);
+    cli_args a;
+    if (cli_mpi_agree(cli_parse(&a, flags, NFLAGS, argc, argv))) return 2;
+    if (a.help) {
+        if (cli_world.rank == 0)
+            cli_usage("kgd", "--kind KIND --x X.npy --y y.npy [--x-test Xt.npy --y-test yt.npy] [options]",
+                      "Kernel gradient flow from u(0) = 0: u(t) = (I - exp(-c eta t K)) y on the training\n"
+                      "points and K(Xt, X) K^-1 (I - exp(-c eta t K)) y on the test points, at each\n"
+                      "--times value, by SLEPc's MFN on the matrix-free kernel operator distributed\n"
+                      "over the processes (mpirun -np P). c = 1/n (--loss mean) or 1 (--loss sum).",
+                      flags, NFLAGS);
+        return 0;
+    }
+    cli_kernel_opts o;
+    double *times = NULL, lr = 1.0, tol = 1e-10;
+    size_t ntimes = 0, maxit = 1000;
+    int rc = a.npositional ? cli_fail("unexpected argument '%s'", a.positional[0]) : 0;
+    if (!rc) rc = cli_kernel_options(&a, &o, 0) || cli_mpi_threads(&a) ||
+                  time_list(cli_str(&a, "times", "1,10,100"), &times, &ntimes) ||
+                  cli_double(&a, "lr", 1.0, 0.0, &lr) || cli_double(&a, "mfn-tol", 1e-10, 0.0, &tol) ||
+                  cli_size(&a, "max-it", 1000, 1, &maxit);
+    ntk_loss_kind loss = NTK_LOSS_MEAN;
+    if (!rc && ntk_loss_parse(cli_str(&a, "loss", "mean"), &loss) != NTK_OK) rc = cli_fail_lib("--loss");
+    if (!rc && !(tol > 0.0 && tol < 1.0)) rc = cli_fail("--mfn-tol %g must be in (0, 1), e.g. 1e-10", tol);
+    if (cli_mpi_agree(rc)) {
+        free(times);
+        return 1;
+    }
+    flow_problem p;
+    memset(&p, 0, sizeof p);
+    rc = setup(&a, &o, &p);
+    if (!rc) {
+        double c = ntk_loss_scale(loss, p.n);
+        rc = run_times(&a, &p, times, ntimes, c * lr, tol, maxit);
+    }
+    problem_free(&p);
+    free(times);
+    return rc ? 1 : 0;
 }

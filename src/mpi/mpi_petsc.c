@@ -225,8 +225,8 @@ done:
 
 /* ---- the spectrum's extremes ------------------------------------------ */
 
-ntk_status ntk_deig(ntk_dop *op, size_t nev, int which, double tol, size_t max_it, double *vals,
-                    double *err)
+ntk_status ntk_deig(ntk_dop *op, size_t nev, int which, double tol, size_t max_it,
+                    const ntk_dnystrom *pre, double *vals, double *err)
 {
     ntk_clear_error();
     MPI_Comm comm = ntk_dop_comm(op);
@@ -242,7 +242,36 @@ ntk_status ntk_deig(ntk_dop *op, size_t nev, int which, double tol, size_t max_i
     PTRY(EPSSetOperators(eps, A, NULL), "eigensolver");
     PTRY(EPSSetProblemType(eps, EPS_HEP), "eigensolver");
     PTRY(EPSSetType(eps, EPSKRYLOVSCHUR), "eigensolver");
-    PTRY(EPSSetWhichEigenpairs(eps, which > 0 ? EPS_LARGEST_REAL : EPS_SMALLEST_REAL), "eigensolver");
+    if (which > 0) {
+        PTRY(EPSSetWhichEigenpairs(eps, EPS_LARGEST_REAL), "eigensolver");
+    } else {
+        /* the small end of a kernel's spectrum is clustered relative to its
+         * width, where Krylov–Schur on K alone stalls: shift and invert at
+         * 0, K⁻¹ applied by preconditioned CG to a relative residual 100
+         * times below tol (the inner solves' error then moves each Ritz
+         * value by far less than tol relative) */
+        ST stx;
+        KSP inner;
+        PC ipc;
+        PTRY(EPSSetWhichEigenpairs(eps, EPS_TARGET_MAGNITUDE), "eigensolver");
+        PTRY(EPSSetTarget(eps, 0.0), "eigensolver");
+        PTRY(EPSGetST(eps, &stx), "eigensolver");
+        PTRY(STSetType(stx, STSINVERT), "eigensolver");
+        PTRY(STGetKSP(stx, &inner), "eigensolver");
+        PTRY(KSPSetType(inner, KSPCG), "eigensolver");
+        PTRY(KSPSetNormType(inner, KSP_NORM_UNPRECONDITIONED), "eigensolver");
+        PTRY(KSPSetTolerances(inner, tol / 100 > 1e-15 ? tol / 100 : 1e-15, 0.0, PETSC_DEFAULT,
+                              100000), "eigensolver");
+        PTRY(KSPGetPC(inner, &ipc), "eigensolver");
+        if (pre) {
+            ctx.nys = pre;
+            PTRY(PCSetType(ipc, PCSHELL), "eigensolver");
+            PTRY(PCShellSetContext(ipc, &ctx), "eigensolver");
+            PTRY(PCShellSetApply(ipc, pc_nystrom), "eigensolver");
+        } else {
+            PTRY(PCSetType(ipc, PCNONE), "eigensolver");
+        }
+    }
     PTRY(EPSSetDimensions(eps, (PetscInt)nev, PETSC_DEFAULT, PETSC_DEFAULT), "eigensolver");
     PTRY(EPSSetTolerances(eps, tol, (PetscInt)max_it), "eigensolver");
     PTRY(EPSSetConvergenceTest(eps, EPS_CONV_REL), "eigensolver");

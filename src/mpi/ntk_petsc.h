@@ -42,10 +42,12 @@ ntk_status ntk_dkrr(ntk_dop *op, const double *Y_loc, size_t k, double ridge,
  * SLEPc's Krylov–Schur for a symmetric operator (EPS_HEP), each to relative
  * residual tol (‖K x − λ x‖₂ ≤ tol·|λ|, unit x); vals (nev) in the order
  * found (largest first, or smallest first), err (nev, may be NULL) their
- * relative residuals. NTK_ERR_NOCONV when fewer than nev converge within
+ * relative residuals. The smallest come by shift and invert at 0, K⁻¹
+ * applied by CG preconditioned with pre (a Nyström preconditioner, ridge 0;
+ * NULL: none), so K must be positive definite. NTK_ERR_NOCONV when fewer than nev converge within
  * max_it restarts. */
-ntk_status ntk_deig(ntk_dop *op, size_t nev, int which, double tol, size_t max_it, double *vals,
-                    double *err);
+ntk_status ntk_deig(ntk_dop *op, size_t nev, int which, double tol, size_t max_it,
+                    const ntk_dnystrom *pre, double *vals, double *err);
 
 /* G_loc (nloc) = h(K) r with h(λ) = (1 − e^{−τλ})/λ = τ·φ1(−τλ), φ1(z) =
  * (e^z − 1)/z (h(0) = τ), r by its local rows: kernel gradient flow's
