@@ -45,9 +45,8 @@ class LazyMeanfield:
     name = "lazy-meanfield"
     cite = "Chizat et al. 2019"
     source = ("Chizat, Oyallon and Bach 2019 (training is lazy for large α and not for small α; the mean-field "
-              "scaling is α = 1/√m in ntkit's parameterisation, docs/theory.md §1.3, §8.4) and the contrast "
-              "between lazy and mean-field training drawn in the linearized-networks lecture notes "
-              "(docs/references.md)")
+              "scaling is α = 1/√m in ntkit's parameterisation, docs/theory.md §1.3, §8.4), against the mean-field "
+              "limit in which the neurons move O(1) and features are learned (Mei, Montanari and Nguyen 2018)")
     claim = ("for one width m, the NTK scaling (α = 1) is lazy: the first layer moves a small fraction of its "
              "size (≤ 0.1), the tangent kernel drifts by ≤ 10% and the neurons stay as aligned with the "
              "teacher as random ones (≤ 1.5× random); the mean-field scaling (α = 1/√m, rates × m) moves the "

@@ -13,8 +13,8 @@ from exp_lazy_scale import seed_slopes, pm
 class LazyWidth:
     name = "lazy-width"
     cite = "Du et al. 2019; Chizat et al. 2019"
-    source = ("the lazy-training equivalence of the linearized-networks lecture notes (docs/references.md), "
-              "which cite Du et al. 2019 and Chizat et al. 2019 for it: at the NTK scaling a wide network "
+    source = ("the lazy-training equivalence (Du et al. 2019; Chizat et al. 2019; Lee et al. 2019): at the NTK "
+              "scaling a wide network "
               "trains like its linearization (docs/theory.md §5.1–§5.3); the m^(−1/2) rates are the "
               "Taylor-remainder argument of the note below, not a theorem quoted from the papers")
     claim = ("at the fixed NTK scaling (α = 1) the network converges to its linearization as the width m → ∞: "

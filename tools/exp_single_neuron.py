@@ -14,11 +14,10 @@ VAR_Y = 1 - 1 / math.pi           # Var f*
 
 class SingleNeuron:
     name = "single-neuron"
-    cite = "Ghorbani et al. 2021, kernel side; docs/theory.md §8.4"
-    source = ("the single-neuron example of the linearized-networks lecture notes (their Theorem 4, stated there "
-              "informally and without a citation; docs/theory.md §8.4): a student network with a single neuron "
-              "learns the teacher from O(d) samples by gradient descent, converging exponentially; the kernel side "
-              "is the plateau result of Ghorbani, Mei, Misiakiewicz and Montanari 2021 (docs/theory.md §8.3)")
+    cite = "Soltanolkotabi 2017; Ghorbani et al. 2021, kernel side; docs/theory.md §8.4"
+    source = ("learning a single ReLU neuron by gradient descent from O(d) Gaussian samples with linear "
+              "convergence (Soltanolkotabi 2017; docs/theory.md §8.4), set against the kernel side, the plateau "
+              "result of Ghorbani, Mei, Misiakiewicz and Montanari 2021 (docs/theory.md §8.3)")
     claim = ("for Gaussian inputs and the teacher y = √2 relu(⟨u, x⟩), gradient descent on a single-neuron student "
              "relu(⟨w, x⟩/√d) learns the teacher from O(d) samples (the samples needed grow like d^1) and converges "
              "exponentially fast, while kernel ridge regression with the ReLU NTK or NNGP kernel and n = c·d samples "
