@@ -252,6 +252,27 @@ static int bench_tiles(size_t n, size_t d)
     return 0;
 }
 
+/* The symmetric Θ∞ (relu) kernel of n points in dimension d through
+ * ntk_kernel alone, in process: what `ntkit kernel --kind ntk-inf` computes,
+ * without reading X or writing K (bench/scale.sh times the command too). */
+static int bench_kernel(size_t n, size_t d)
+{
+    double *X = normal(n * d, 5), *K = malloc(n * n * sizeof(double));
+    if (!K) exit(1);
+    ntk_net_config cfg = ntk_net_config_default(d, 8);
+    ntk_kernel_desc kd = ntk_kernel_desc_default(NTK_KERNEL_INFINITE, &cfg);
+    double tk = 1e30;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = now();
+        if (ntk_kernel(&kd, X, n, NULL, 0, K) != NTK_OK) die("kernel");
+        tk = fmin(tk, now() - t0);
+    }
+    printf("   the kernel alone (ntk_kernel, symmetric, relu), n = %zu, d = %zu: %.3fs (best of 3)\n", n,
+           d, tk);
+    free(X), free(K);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *what = argc > 1 ? argv[1] : "agree";
@@ -259,10 +280,11 @@ int main(int argc, char **argv)
     if (!strcmp(what, "agree")) return bench_agree(a1 ? a1 : 5000);
     if (!strcmp(what, "emp")) return bench_emp(a1 ? a1 : 1000000, a2 ? a2 : 1024);
     if (!strcmp(what, "tiles")) return bench_tiles(a1 ? a1 : 4000, a2 ? a2 : 784);
+    if (!strcmp(what, "kernel")) return bench_kernel(a1 ? a1 : 4000, a2 ? a2 : 784);
     if (!strcmp(what, "dgemm")) {
         printf("   dgemm 4000 x 4000 x 4000: %.1f GFLOP/s\n", dgemm_gflops(4000, 4000, 4000));
         return 0;
     }
-    fprintf(stderr, "usage: bench_scale agree [n] | emp [n] [m] | tiles [n] [d] | dgemm\n");
+    fprintf(stderr, "usage: bench_scale agree [n] | emp [n] [m] | tiles [n] [d] | kernel [n] [d] | dgemm\n");
     return 2;
 }

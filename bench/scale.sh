@@ -9,7 +9,10 @@
 #      d = 100, m = 1024 (bench_scale emp);
 #   3. dense against matrix-free predictions at n = 5000 (bench_scale agree);
 #   4. the GD step of erf and relu (bench_gd), and a Θ∞ tile's GEMM against
-#      its elementwise maps (bench_scale tiles).
+#      its elementwise maps (bench_scale tiles);
+#   5. `ntkit kernel --kind ntk-inf` end to end (read X, compute, write K.npy)
+#      against the kernel alone in process (bench_scale kernel), n = 4000,
+#      d = 784.
 set -eu
 BUILD=${BUILD:-build}
 NTKIT=${NTKIT:-$BUILD/ntkit}
@@ -52,3 +55,10 @@ echo "== 4. elementwise maps: the GD step, and a Θ∞ tile"
 "$BUILD/bench/bench_gd"
 "$BUILD/bench/bench_scale" tiles 4000 784
 "$BUILD/bench/bench_scale" tiles 4000 100
+
+echo "== 5. ntkit kernel end to end against the kernel alone, n = 4000, d = 784"
+"$PY" -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng(1).standard_normal((4000, 784)))" "$T/X.npy"
+/usr/bin/time -f "   ntkit kernel end to end: wall %e s, peak resident memory %M KiB" "$NTKIT" kernel \
+    --kind ntk-inf --x "$T/X.npy" --out "$T/K.npy" >/dev/null
+"$BUILD/bench/bench_scale" kernel 4000 784
+rm -f "$T"/*.npy
