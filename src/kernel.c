@@ -79,9 +79,7 @@ static ntk_status kernel_deep(const ntk_kernel_desc *k, const double *X1, size_t
 {
     switch (k->source) {
     case NTK_KERNEL_EMPIRICAL: return kernel_deep_empirical(k, X1, n1, X2, n2, K);
-    case NTK_KERNEL_INFINITE:
-        return ntk_set_error(NTK_ERR_ARG, "the infinite-width kernels at depth are not in this "
-                             "build yet; use the empirical kernel or --depth 1");
+    case NTK_KERNEL_INFINITE: return kernel_deep_infinite(k, X1, n1, X2, n2, K);
     case NTK_KERNEL_LIN:
         return ntk_set_error(NTK_ERR_ARG, "Hu et al.'s linear models are two-layer only; use "
                              "--depth 1 (and sigma_w = 1, sigma_b = 0, the ntk parameterisation)");

@@ -534,6 +534,13 @@ static void test_arguments(void)
     CHECK_ERR(ntk_kernel(&kd, X, n, X, n, K), NTK_ERR_ARG);
     kd.diagonal = 0;
     CHECK_ERR(ntk_kernel(&kd, X, 0, NULL, 0, K), NTK_ERR_ARG);
+    /* INFINITE at depth goes to the layer recursion of src/kernel_deep_inf.c
+     * (tested there): the same numbers through ntk_kernel, bit for bit */
+    ntk_kernel_desc ki = ntk_kernel_desc_default(NTK_KERNEL_INFINITE, &cfg);
+    double Ki[16], Kr[16];
+    CHECK_OK(ntk_kernel(&ki, X, n, NULL, 0, Ki));
+    CHECK_OK(kernel_deep_infinite(&ki, X, n, NULL, 0, Kr));
+    CHECK(memcmp(Ki, Kr, sizeof Ki) == 0, "ntk_kernel(INFINITE) at depth is kernel_deep_infinite");
     ntk_kernel_desc kl = ntk_kernel_desc_default(NTK_KERNEL_LIN, &cfg);
     CHECK_ERR(ntk_kernel(&kl, X, n, NULL, 0, K), NTK_ERR_ARG);
     CHECK(strstr(ntk_errmsg(), "--depth 1") != NULL, "message: %s", ntk_errmsg());
