@@ -9,6 +9,9 @@
 #                       CI may use either, and the rounding differs)
 #   NTK_TEST_MARGINS=1  the C programs also list each check's worst
 #                       error/tolerance ratio (tests/harness.h)
+#   MPI_BUILD           the distributed build (default build-mpi): its tests
+#                       (tests/mpi/*.sh) run when MPI_BUILD/ntkit and mpirun
+#                       exist, unless NTK_TEST_NO_MPI=1
 # The CLI and Python tests run once, at OPENBLAS_NUM_THREADS (default 1).
 set -u
 BUILD=${BUILD:-build}
@@ -57,6 +60,14 @@ if [ "${NTK_TEST_C_ONLY:-0}" != 1 ]; then
         [ -f "$t" ] || continue
         run_one "$(basename "$t")" sh "$t"
     done
+    # the distributed build's tests (tests/mpi/), when make mpi has built it
+    MPI_BUILD=${MPI_BUILD:-build-mpi}
+    if [ -x "$MPI_BUILD/ntkit" ] && command -v mpirun >/dev/null 2>&1 && [ "${NTK_TEST_NO_MPI:-0}" != 1 ]; then
+        for t in tests/mpi/mpi_*.sh; do
+            [ -f "$t" ] || continue
+            run_one "mpi/$(basename "$t")" env NTKIT_MPI="$(pwd)/$MPI_BUILD/ntkit" sh "$t"
+        done
+    fi
     if [ -d python/tests ] && [ "${NTK_TEST_NO_PYTHON:-0}" != 1 ]; then
         run_one python-tests sh -c "cd python && $PYTHON run_tests.py"
     fi
