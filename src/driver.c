@@ -201,10 +201,11 @@ static void finish(ntk_run *r, const ntk_schedule *s, const double *row, const d
         ntk_status saved = ntk_run_beta_estimate(r, &rep->beta_estimate);
         if (saved != NTK_OK) rep->beta_estimate = NAN;
     }
-    /* the bound needs a finite sup|φ''|: every activation but relu and leaky relu */
+    /* the bound needs a finite sup|φ''|: every activation but relu and leaky
+     * relu; and the two-layer network (at depth: the estimate) */
     double L1, L2;
     ntk_act_sup(r->cfg.net.act, &L1, &L2);
-    int smooth = rep->beta_from_bound = isfinite(L2);
+    int smooth = rep->beta_from_bound = isfinite(L2) && !r->deep;
     rep->beta_used = smooth ? rep->theory.beta_bound : rep->beta_estimate;
     rep->alpha_condition = smooth ? rep->theory.alpha_condition
                                   : ntk_run_alpha_condition(r, &rep->theory, rep->beta_estimate);

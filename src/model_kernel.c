@@ -1,7 +1,9 @@
 /* Models ntk and ntk_inf of a run: kernel gradient descent (or flow) in
  * closed form, docs/theory.md §6, with K = η1Θ1 + η2Θ2 at θ0 (ntk) or at
- * infinite width (ntk_inf), from the network's outputs at θ0. Nothing moves
- * between predictions: the model is a function of t.
+ * infinite width (ntk_inf), from the network's outputs at θ0; at depth
+ * K = Σ_l η_l Θ_l, the layers weighted by their rates (the kernel
+ * description's layer_weights). Nothing moves between predictions: the
+ * model is a function of t.
  *
  * Storage (docs/theory.md §9). When K (n,n) fits, it is computed once and
  * kernel GD factors it (an eigendecomposition up to NTK_KGD_EIG_MAX_N
@@ -40,7 +42,7 @@ static ntk_status kernel_predict_at(run_model *m, double t, const double *X, siz
     if (s->op) return ntk_kgd_predict_cross(s->kgd, t, r->cfg.flow, s->op, X, n, f0, f);
     double *Kx = ntk_alloc(ntk_size_mul(n, r->n, 1, 1), sizeof(double), "cross kernel");
     if (!Kx) return NTK_ERR_NOMEM;
-    ntk_status st = run_kernel(r, s->inf, X, n, r->X, r->n, r->cfg.gd.lr1, r->cfg.gd.lr2, Kx);
+    ntk_status st = run_kernel(r, s->inf, X, n, r->X, r->n, r->eta, Kx);
     if (st == NTK_OK) st = ntk_kgd_predict_test(s->kgd, t, r->cfg.flow, Kx, n, f0, f);
     free(Kx);
     return st;
@@ -105,12 +107,8 @@ size_t run_model_kernel_bytes(const ntk_run_config *cfg, size_t n_, size_t nt_, 
 static ntk_status kernel_on_operator(ntk_run *r, kernel_state *s, ntk_op_mode mode,
                                      const ntk_kgd_config *kc)
 {
-    s->desc = ntk_kernel_desc_default(s->inf ? NTK_KERNEL_INFINITE : NTK_KERNEL_EMPIRICAL, &r->cfg.net);
-    s->desc.c1 = r->cfg.gd.lr1;
-    s->desc.c2 = r->cfg.gd.lr2;
-    s->desc.W = ntk_net_W0(r->net);
-    s->desc.v = ntk_net_v0(r->net);
-    s->desc.quad_order = r->cfg.quad_order;
+    s->desc = run_kernel_desc(r, s->inf, r->eta);
+    s->desc.mem_limit = 0;   /* the operator's own limit bounds its tiles */
     NTK_TRY(ntk_op_create(&s->desc, r->X, r->n, mode, r->cfg.mem_limit, &s->op));
     ntk_kgd_config c = *kc;
     c.method = NTK_KGD_KRYLOV;
@@ -137,11 +135,11 @@ ntk_status run_model_kernel(ntk_run *r, run_model *m, int inf)
     if (mode != NTK_OP_DENSE) return kernel_on_operator(r, s, mode, &kc);
     double *K = ntk_alloc(ntk_size_mul(n, n, 1, 1), sizeof(double), "kernel matrix");
     if (!K) return NTK_ERR_NOMEM;
-    ntk_status st = run_kernel(r, inf, r->X, n, NULL, 0, r->cfg.gd.lr1, r->cfg.gd.lr2, K);
+    ntk_status st = run_kernel(r, inf, r->X, n, NULL, 0, r->eta, K);
     if (st == NTK_OK) st = ntk_kgd_create(K, n, r->y, r->f0, &kc, &s->kgd);
     free(K);
     if (st != NTK_OK || nt == 0) return st;
     s->Ktest = ntk_alloc(ntk_size_mul(nt, n, 1, 1), sizeof(double), "test kernel");
     if (!s->Ktest) return NTK_ERR_NOMEM;
-    return run_kernel(r, inf, r->Xt, nt, r->X, n, r->cfg.gd.lr1, r->cfg.gd.lr2, s->Ktest);
+    return run_kernel(r, inf, r->Xt, nt, r->X, n, r->eta, s->Ktest);
 }

@@ -1,7 +1,8 @@
 /* Model linearized of a run: the network's first-order Taylor model at θ0
  * (docs/theory.md §5), trained in parameter space with the network's rates.
- * φ(Z0) and v0 ⊙ φ'(Z0) are computed once, so a step costs the same two
- * GEMMs as a step of the network. */
+ * For the two-layer network φ(Z0) and v0 ⊙ φ'(Z0) are computed once, so a
+ * step costs the same two GEMMs as a step of the network; at depth the
+ * Jacobian at θ0 acts through forward and backward passes (below). */
 #include "run_internal.h"
 
 #include <cblas.h>
@@ -255,8 +256,140 @@ static void linz_destroy(run_model *m)
 static const run_model_ops linz_ops = {linz_step, linz_flow_to, linz_save, linz_restore,
                                        linz_predict, linz_predict_at, linz_destroy};
 
+/* ---- at depth: Jacobian-free ---------------------------------------------
+ * f_lin(x; θ) = f(x; θ0) + J(x; θ0)(θ − θ0), with J never formed: a
+ * prediction is one product J·Δθ (ntk_net_jvp at θ0), a gradient
+ * c·Jᵀ(f_lin − y) one product Jᵀ·r (ntk_net_vjp at θ0); GD and the flow move
+ * layer l's Δθ_l at its rate η_l. */
+
+typedef struct {
+    double *p;              /* Δθ = θ − θ0 (P) */
+    double *g, *f, *res;    /* gradient (P), train predictions and residuals (n) */
+    double *save;           /* flow: Δθ at the start of an advance (P) */
+    ntk_ode *ode;
+} dlinz_state;
+
+/* f (rows) = f0 + J(X; θ0) p on the training (test = 0) or test inputs */
+static ntk_status dlinz_eval(const ntk_run *r, const double *p, int test, double *f)
+{
+    size_t rows = test ? r->nt : r->n;
+    if (rows == 0) return NTK_OK;
+    NTK_TRY(ntk_net_jvp(&r->cfg.net, run_theta0(r), test ? r->Xt : r->X, rows, p, f));
+    ntk_axpy(rows, 1.0, test ? r->ft0 : r->f0, f);
+    return NTK_OK;
+}
+
+/* g = −η ⊙ c J0ᵀ(f_lin(p) − y), layer by layer; the loss not finite is a
+ * divergence */
+static ntk_status dlinz_direction(run_model *m, const double *p, double *g)
+{
+    ntk_run *r = m->run;
+    dlinz_state *s = m->state;
+    NTK_TRY(dlinz_eval(r, p, 0, s->f));
+    double sse = 0.0;
+    for (size_t i = 0; i < r->n; i++) {
+        s->res[i] = r->c * (s->f[i] - r->y[i]);
+        sse += (s->f[i] - r->y[i]) * (s->f[i] - r->y[i]);
+    }
+    if (!isfinite(sse))
+        return ntk_set_error(NTK_ERR_DIVERGED, "the linearized model diverged at %s %g; use "
+                             "smaller rates", r->cfg.flow ? "time" : "step", r->t);
+    NTK_TRY(ntk_net_vjp(&r->cfg.net, run_theta0(r), r->X, r->n, s->res, g));
+    for (size_t l = 1; l <= r->L + 1; l++) {
+        size_t nW, nb, off = ntk_net_layer_offset(&r->cfg.net, l, &nW, &nb);
+        double e = r->eta[l - 1];
+        for (size_t k = off; k < off + nW + nb; k++) g[k] = e > 0 ? -e * g[k] : 0.0;
+    }
+    return NTK_OK;
+}
+
+static ntk_status dlinz_step(run_model *m)
+{
+    dlinz_state *s = m->state;
+    NTK_TRY(dlinz_direction(m, s->p, s->g));
+    ntk_axpy(m->run->P, 1.0, s->g, s->p);
+    return NTK_OK;
+}
+
+static ntk_status dlinz_rhs(void *ctx, double t, const double *p, double *dp)
+{
+    (void)t;
+    run_model *m = ctx;
+    NTK_TRY(run_check_cancel(m->run));
+    return dlinz_direction(m, p, dp);
+}
+
+static ntk_status dlinz_flow_to(run_model *m, double t)
+{
+    dlinz_state *s = m->state;
+    double tl = m->run->t;
+    return ntk_ode_advance(s->ode, &tl, t, s->p);
+}
+
+static void dlinz_save(run_model *m)
+{
+    dlinz_state *s = m->state;
+    memcpy(s->save, s->p, m->run->P * sizeof(double));
+}
+
+static void dlinz_restore(run_model *m)
+{
+    dlinz_state *s = m->state;
+    memcpy(s->p, s->save, m->run->P * sizeof(double));
+    ntk_ode_reset(s->ode);
+}
+
+static ntk_status dlinz_predict(run_model *m, double t, int test, double *f)
+{
+    (void)t;
+    return dlinz_eval(m->run, ((dlinz_state *)m->state)->p, test, f);
+}
+
+static ntk_status dlinz_predict_at(run_model *m, double t, const double *X, size_t n,
+                                   const double *f0, double *f)
+{
+    (void)t;
+    const ntk_run *r = m->run;
+    NTK_TRY(ntk_net_jvp(&r->cfg.net, run_theta0(r), X, n, ((dlinz_state *)m->state)->p, f));
+    if (f0) ntk_axpy(n, 1.0, f0, f);
+    return NTK_OK;
+}
+
+static void dlinz_destroy(run_model *m)
+{
+    dlinz_state *s = m->state;
+    if (!s) return;
+    ntk_ode_free(s->ode);
+    free(s->p);
+    free(s);
+}
+
+static const run_model_ops dlinz_ops = {dlinz_step, dlinz_flow_to, dlinz_save, dlinz_restore,
+                                        dlinz_predict, dlinz_predict_at, dlinz_destroy};
+
+static ntk_status run_model_linearized_deep(ntk_run *r, run_model *m)
+{
+    m->ops = &dlinz_ops;
+    m->run = r;
+    dlinz_state *s = ntk_calloc(1, sizeof *s, "linearized model");
+    if (!s) return NTK_ERR_NOMEM;
+    m->state = s;
+    size_t P = r->P;
+    s->p = ntk_calloc(ntk_size_mul(P, 3, 1, 1) + 2 * r->n, sizeof(double), "linearized model");
+    if (!s->p) return NTK_ERR_NOMEM;
+    s->g = s->p + P;
+    s->save = s->g + P;
+    s->f = s->save + P;
+    s->res = s->f + r->n;
+    if (!r->cfg.flow) return NTK_OK;
+    /* linear in Δθ: a smooth flow whatever φ */
+    return ntk_ode_create(P, r->cfg.flow_rtol, 1, dlinz_rhs, m, &s->ode);
+}
+
 size_t run_model_linearized_bytes(const ntk_run_config *cfg, size_t n, size_t nt)
 {
+    if (ntk_net_is_deep(&cfg->net))
+        return ntk_size_mul(3 * ntk_net_nparams(&cfg->net) + 2 * n, 1, 1, sizeof(double));
     size_t P = cfg->net.m * cfg->net.d + cfg->net.m;
     size_t b = ntk_linz_mem_bytes(n, nt, cfg->net.d, cfg->net.m);
     size_t extra = ntk_size_mul(P + n + (cfg->flow ? P : 0), sizeof(double), 1, 1);
@@ -265,6 +398,7 @@ size_t run_model_linearized_bytes(const ntk_run_config *cfg, size_t n, size_t nt
 
 ntk_status run_model_linearized(ntk_run *r, run_model *m)
 {
+    if (r->deep) return run_model_linearized_deep(r, m);
     m->ops = &linz_ops;
     m->run = r;
     linz_state *s = ntk_calloc(1, sizeof *s, "linearized model");

@@ -91,18 +91,51 @@ ntk_status run_check_cancel(const ntk_run *r)
 double run_tc1(const ntk_run *r) { return r->cfg.gd.lr1 > 0 ? 1.0 : 0.0; }
 double run_tc2(const ntk_run *r) { return r->cfg.gd.lr2 > 0 ? 1.0 : 0.0; }
 
-ntk_status run_kernel(const ntk_run *r, int inf, const double *X1, size_t n1, const double *X2,
-                      size_t n2, double c1, double c2, double *K)
+const double *run_theta0(const ntk_run *r) { return ntk_net_theta0(r->net); }
+const double *run_theta(const ntk_run *r) { return ntk_net_theta(r->net); }
+
+ntk_kernel_desc run_kernel_desc(const ntk_run *r, int inf, const double *w)
 {
     ntk_kernel_desc k = ntk_kernel_desc_default(inf ? NTK_KERNEL_INFINITE : NTK_KERNEL_EMPIRICAL,
                                                 &r->cfg.net);
-    k.c1 = c1;
-    k.c2 = c2;
-    k.W = ntk_net_W0(r->net);
-    k.v = ntk_net_v0(r->net);
+    if (r->deep) {
+        k.layer_weights = w;
+        k.theta = run_theta0(r);
+    } else {
+        k.c1 = w[0];
+        k.c2 = w[1];
+        k.W = ntk_net_W0(r->net);
+        k.v = ntk_net_v0(r->net);
+    }
     k.quad_order = r->cfg.quad_order;
     k.mem_limit = r->cfg.mem_limit;
+    return k;
+}
+
+ntk_status run_kernel(const ntk_run *r, int inf, const double *X1, size_t n1, const double *X2,
+                      size_t n2, const double *w, double *K)
+{
+    ntk_kernel_desc k = run_kernel_desc(r, inf, w);
     return ntk_kernel(&k, X1, n1, X2, n2, K);
+}
+
+size_t run_deep_pass_bytes(const ntk_net_config *cfg, size_t n)
+{
+    return deep_tape_bytes(cfg, deep_block_rows(cfg, n ? n : 1, (size_t)16 << 20));
+}
+
+/* The rates as the run uses them: a two-layer network given per-layer
+ * rates (nlr = 2) runs on lr1, lr2 (its own code), so that both ways of
+ * giving them train the same. */
+static ntk_run_config run_config_normalized(const ntk_run_config *cfg)
+{
+    ntk_run_config c = *cfg;
+    if (!ntk_net_is_deep(&c.net) && c.gd.nlr == 2) {
+        c.gd.lr1 = c.gd.lrs[0];
+        c.gd.lr2 = c.gd.lrs[1];
+        c.gd.nlr = 0;
+    }
+    return c;
 }
 
 /* ---- memory ------------------------------------------------------------ */
@@ -111,8 +144,42 @@ ntk_status run_kernel(const ntk_run *r, int inf, const double *X1, size_t n1, co
  * the loop plus the largest of the temporary peaks (a kernel model's set-up,
  * the theory's spectra, a kernel-drift measurement, the Lipschitz estimate),
  * counted in floating point so that no product overflows. */
-size_t ntk_run_mem_bytes(const ntk_run_config *cfg, size_t n_, size_t nt_)
+/* At depth: θ and θ0, the trainer, the flow's state, copy and stepper, the
+ * linearized model's parameters, gradient and copy, a pass's row blocks, the
+ * flips' signs of every hidden layer, the drift subsample's kernels and the
+ * kernel models (their tiles bounded by mem_limit). */
+static size_t run_mem_bytes_deep(const ntk_run_config *cfg, size_t n_, size_t nt_)
 {
+    const ntk_net_config *net = &cfg->net;
+    const double n = (double)n_, nt = (double)nt_, P = (double)ntk_net_nparams(net), D = 8.0;
+    const unsigned mod = cfg->models | NTK_MODEL_NN;
+    double hidden = 0.0;
+    for (size_t l = 1; l <= ntk_net_depth(net); l++) hidden += (double)ntk_net_width(net, l);
+    double pass = (double)run_deep_pass_bytes(net, n_ > nt_ ? n_ : nt_);
+    double keep = 3 * (n + nt) * D + 2 * P * D + (double)ntk_trainer_mem_bytes_cfg(net, n_) + pass;
+    if (cfg->flow) keep += 26 * P * D;   /* state, copy, the rk8pd stepper */
+    if (mod & NTK_MODEL_LINEARIZED) keep += (3 * P + n + nt) * D + (cfg->flow ? 24 * P * D : 0);
+    if (cfg->flips && ntk_act_piecewise_linear(net->act)) keep += n * hidden;
+    if (cfg->kernel_every) {
+        double S = (double)(cfg->kernel_subsample == 0 || cfg->kernel_subsample > n_
+                                ? n_ : cfg->kernel_subsample);
+        keep += (S * (double)net->d + 4 * S * S) * D;
+    }
+    double peak = 0.0;
+    int nk = !!(mod & NTK_MODEL_NTK) + !!(mod & NTK_MODEL_NTK_INF);
+    if (nk) {
+        size_t kpeak = 0;
+        keep += nk * (double)run_model_kernel_bytes(cfg, n_, nt_, &kpeak);
+        peak = fmax(peak, (double)kpeak);
+    }
+    double total = keep + peak;
+    return total >= 4e18 ? SIZE_MAX : (size_t)total;
+}
+
+size_t ntk_run_mem_bytes(const ntk_run_config *cfg_in, size_t n_, size_t nt_)
+{
+    const ntk_run_config norm = run_config_normalized(cfg_in), *cfg = &norm;
+    if (ntk_net_is_deep(&cfg->net)) return run_mem_bytes_deep(cfg, n_, nt_);
     const double n = (double)n_, nt = (double)nt_, m = (double)cfg->net.m, D = 8.0;
     const double md = m * (double)cfg->net.d + m;
     const unsigned mod = cfg->models | NTK_MODEL_NN;
@@ -162,6 +229,26 @@ void ntk_run_free(ntk_run *r)
     free(r);
 }
 
+/* One rate per layer (nlr = L+1) or the lr1/lr2 rule (nlr = 0): finite,
+ * non-negative, not all 0. */
+static ntk_status check_layer_rates(const ntk_run_config *cfg)
+{
+    size_t L = ntk_net_depth(&cfg->net);
+    if (cfg->gd.nlr && cfg->gd.nlr != L + 1)
+        return ntk_set_error(NTK_ERR_ARG, "%zu per-layer rates given for a network of depth %zu; "
+                             "give %zu (one per layer, --lrs), or none", cfg->gd.nlr, L, L + 1);
+    int any = 0;
+    for (size_t l = 1; l <= L + 1; l++) {
+        double e = ntk_gd_layer_rate(&cfg->gd, &cfg->net, l);
+        if (!(e >= 0) || !isfinite(e))
+            return ntk_set_error(NTK_ERR_ARG, "the rate of layer %zu is %g; rates must be finite "
+                                 "and non-negative (0 freezes a layer)", l, e);
+        any |= e > 0;
+    }
+    if (!any) return ntk_set_error(NTK_ERR_ARG, "every layer's rate is 0: nothing would train");
+    return NTK_OK;
+}
+
 static ntk_status check_run_args(const ntk_run_config *cfg, const ntk_run_data *D)
 {
     NTK_TRY(ntk_net_config_check(&cfg->net));
@@ -172,11 +259,19 @@ static ntk_status check_run_args(const ntk_run_config *cfg, const ntk_run_data *
     if (D->n > ntk_blas_int_max() || D->n_test > ntk_blas_int_max())
         return ntk_set_error(NTK_ERR_ARG, "n = %zu or n_test = %zu is more than the %zu points "
                              "the linked BLAS can index", D->n, D->n_test, ntk_blas_int_max());
-    if (!(cfg->gd.lr1 >= 0 && cfg->gd.lr2 >= 0) || !isfinite(cfg->gd.lr1) || !isfinite(cfg->gd.lr2))
-        return ntk_set_error(NTK_ERR_ARG, "rates lr1 = %g, lr2 = %g must be finite and non-negative",
-                             cfg->gd.lr1, cfg->gd.lr2);
-    if (cfg->gd.lr1 == 0 && cfg->gd.lr2 == 0)
-        return ntk_set_error(NTK_ERR_ARG, "both rates lr1 and lr2 are 0: nothing would train");
+    if (cfg->gd.nlr || ntk_net_is_deep(&cfg->net)) {
+        NTK_TRY(check_layer_rates(cfg));
+    } else {
+        if (!(cfg->gd.lr1 >= 0 && cfg->gd.lr2 >= 0) || !isfinite(cfg->gd.lr1) || !isfinite(cfg->gd.lr2))
+            return ntk_set_error(NTK_ERR_ARG, "rates lr1 = %g, lr2 = %g must be finite and non-negative",
+                                 cfg->gd.lr1, cfg->gd.lr2);
+        if (cfg->gd.lr1 == 0 && cfg->gd.lr2 == 0)
+            return ntk_set_error(NTK_ERR_ARG, "both rates lr1 and lr2 are 0: nothing would train");
+    }
+    if (ntk_net_is_deep(&cfg->net) && (cfg->models & NTK_MODEL_LIN))
+        return ntk_set_error(NTK_ERR_ARG, "Hu et al.'s linear model 'lin' is the two-layer network's "
+                             "(depth 1, sigma_w 1, no biases, ntk parameterization); leave it out "
+                             "of the models (--models nn,linearized,ntk,ntk-inf)");
     if (cfg->flow && !(cfg->flow_rtol > 0 && cfg->flow_rtol < 1))
         return ntk_set_error(NTK_ERR_ARG, "flow tolerance flow_rtol = %g must be in (0, 1)",
                              cfg->flow_rtol);
@@ -207,10 +302,20 @@ static ntk_status setup_network(ntk_run *r, const double *W0, const double *v0)
     r->fb = r->fa + n;
     r->fta = r->fb + n;
     r->ftb = r->fta + nt;
-    NTK_TRY(W0 ? ntk_net_create_from(&r->cfg.net, W0, v0, &r->net)
-               : ntk_net_create(&r->cfg.net, &r->net));
+    /* W0 without v0 is θ0, the flat parameters (at depth, the only way) */
+    if (r->deep)
+        NTK_TRY(W0 ? ntk_net_create_from_theta(&r->cfg.net, W0, &r->net)
+                   : ntk_net_create(&r->cfg.net, &r->net));
+    else
+        NTK_TRY(W0 ? ntk_net_create_from(&r->cfg.net, W0, v0 ? v0 : W0 + r->m * r->d, &r->net)
+                   : ntk_net_create(&r->cfg.net, &r->net));
     NTK_TRY(ntk_trainer_create(r->net, r->X, r->y, n, r->cfg.gd, &r->tr));
     if (r->cfg.net.centered) return NTK_OK;
+    if (r->deep) {
+        NTK_TRY(ntk_forward_theta(&r->cfg.net, run_theta0(r), r->X, n, r->f0));
+        if (nt) NTK_TRY(ntk_forward_theta(&r->cfg.net, run_theta0(r), r->Xt, nt, r->ft0));
+        return NTK_OK;
+    }
     NTK_TRY(ntk_forward(&r->cfg.net, ntk_net_W0(r->net), ntk_net_v0(r->net), r->X, n, r->f0));
     if (nt) NTK_TRY(ntk_forward(&r->cfg.net, ntk_net_W0(r->net), ntk_net_v0(r->net), r->Xt, nt, r->ft0));
     return NTK_OK;
@@ -232,12 +337,13 @@ static ntk_status setup_models(ntk_run *r)
     return NTK_OK;
 }
 
-ntk_status ntk_run_create(const ntk_run_config *cfg, const ntk_run_data *data, const double *W0,
+ntk_status ntk_run_create(const ntk_run_config *cfg_in, const ntk_run_data *data, const double *W0,
                           const double *v0, ntk_run **out)
 {
     ntk_clear_error();
-    if (!out || !cfg) return ntk_set_error(NTK_ERR_ARG, "ntk_run_create: NULL argument");
+    if (!out || !cfg_in) return ntk_set_error(NTK_ERR_ARG, "ntk_run_create: NULL argument");
     *out = NULL;
+    const ntk_run_config norm = run_config_normalized(cfg_in), *cfg = &norm;
     NTK_TRY(check_run_args(cfg, data));
     ntk_run *r = ntk_calloc(1, sizeof *r, "run");
     if (!r) return NTK_ERR_NOMEM;
@@ -245,6 +351,13 @@ ntk_status ntk_run_create(const ntk_run_config *cfg, const ntk_run_data *data, c
     r->cfg.models |= NTK_MODEL_NN;
     r->X = data->X, r->y = data->y, r->Xt = data->X_test, r->yt = data->y_test;
     r->n = data->n, r->nt = data->n_test, r->d = cfg->net.d, r->m = cfg->net.m;
+    r->deep = ntk_net_is_deep(&cfg->net);
+    r->L = ntk_net_depth(&cfg->net);
+    r->P = ntk_net_nparams(&cfg->net);
+    for (size_t l = 1; l <= r->L + 1; l++) {
+        r->eta[l - 1] = ntk_gd_layer_rate(&cfg->gd, &cfg->net, l);
+        r->tw[l - 1] = r->eta[l - 1] > 0 ? 1.0 : 0.0;
+    }
     r->c = ntk_loss_scale(cfg->gd.loss, r->n);
     r->env_rate = NAN;
     ntk_status st = setup_network(r, W0, v0);
@@ -331,8 +444,8 @@ ntk_status ntk_run_predict_at(ntk_run *r, int model, const double *X, size_t n, 
     double *f0 = ntk_calloc(n, sizeof(double), "outputs at theta0");
     if (!f0) return NTK_ERR_NOMEM;
     ntk_status st = r->cfg.net.centered ? NTK_OK
-                                        : ntk_forward(&r->cfg.net, ntk_net_W0(r->net),
-                                                      ntk_net_v0(r->net), X, n, f0);
+                    : r->deep ? ntk_forward_theta(&r->cfg.net, run_theta0(r), X, n, f0)
+                              : ntk_forward(&r->cfg.net, ntk_net_W0(r->net), ntk_net_v0(r->net), X, n, f0);
     if (st == NTK_OK) st = m->ops->predict_at(m, r->t, X, n, f0, f);
     free(f0);
     return st == NTK_OK ? ntk_check_result(f, n, 1, "the predictions", "a model overflowed") : st;

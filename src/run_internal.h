@@ -10,7 +10,7 @@
 #ifndef NTK_RUN_INTERNAL_H
 #define NTK_RUN_INTERNAL_H
 
-#include "internal.h"
+#include "deep_internal.h"
 
 typedef struct run_model run_model;
 
@@ -42,10 +42,11 @@ struct run_model {
     void *state;
 };
 
-/* Spectra already computed on the first points, keyed by (inf, c1, c2). */
+/* Spectra already computed on the first points, keyed by inf and the
+ * layer weights w (L+1 values; the two-layer network's (c1, c2)). */
 typedef struct {
     int inf, exact;
-    double c1, c2, lmin, lmax;
+    double w[NTK_MAX_DEPTH + 1], lmin, lmax;
 } run_spectrum;
 
 enum { RUN_COL_MAX = 64, RUN_SPEC_MAX = 6 };
@@ -54,6 +55,13 @@ struct ntk_run {
     ntk_run_config cfg;
     const double *X, *y, *Xt, *yt;      /* borrowed: (n,d), (n), (nt,d), (nt) */
     size_t n, nt, d, m;
+    /* depth (docs/depth.md): deep = ntk_net_is_deep(&cfg.net), L hidden
+     * layers, P parameters; eta[l−1] = η_l, the rate of layer l = 1..L+1,
+     * and tw[l−1] = [η_l > 0] (the two-layer network: (η1, η2) and
+     * ([η1 > 0], [η2 > 0]), the (c1, c2) of its kernels) */
+    int deep;
+    size_t L, P;
+    double eta[NTK_MAX_DEPTH + 1], tw[NTK_MAX_DEPTH + 1];
     double c;                           /* loss scale: 1/n (mean) or 1 (sum) */
     double t;                           /* current time (steps or flow time) */
     const volatile int *cancel;         /* the caller's stop flag, or NULL */
@@ -64,9 +72,11 @@ struct ntk_run {
     ntk_constants consts;               /* Gaussian constants (Hu et al.'s models) */
     run_model model[NTK_NMODELS];
     /* metrics (src/run_metrics.c) */
-    unsigned char *sign0;               /* signs of Z0 on the training set (flips) */
+    unsigned char *sign0;               /* signs of Z0 on the training set (flips; at depth
+                                           of every hidden layer's h_l, Σ_l m_l per point) */
     double *zblock;                     /* (zrows, m) scratch */
     size_t zrows;
+    deep_tape flip_tape;                /* at depth: the forward pass of the flips */
     size_t S;                           /* kernel-drift subsample */
     double *Xs, *K0s, *Ks;              /* (S,d), Θ(0) and Θ(t) on it (S,S) */
     double *fa, *fb, *fta, *ftb;        /* scratch predictions (n), (nt) */
@@ -101,21 +111,34 @@ ntk_status run_model_kernel_extremes(const run_model *m, double *lmin, double *l
 size_t run_model_linearized_bytes(const ntk_run_config *cfg, size_t n, size_t nt);
 size_t run_model_lin_bytes(const ntk_run_config *cfg, size_t n, size_t nt);
 
-/* The kernel the run's models use: empirical at θ0 (inf = 0) or infinite
- * width, weighted c1·Θ1 + c2·Θ2, on X1 × X2 (X2 NULL: X1 × X1). */
+/* The description of the kernel the run's models use: empirical at θ0
+ * (inf = 0) or infinite width, layer l weighted by w[l−1] (L+1 values;
+ * w = r->eta: η1Θ1 + η2Θ2, w = r->tw: the trained layers' kernel). For the
+ * two-layer network c1 = w[0], c2 = w[1] at W0, v0; at depth
+ * layer_weights = w (borrowed) and theta = θ0. */
+ntk_kernel_desc run_kernel_desc(const ntk_run *r, int inf, const double *w);
+/* That kernel on X1 × X2 (X2 NULL: X1 × X1). */
 ntk_status run_kernel(const ntk_run *r, int inf, const double *X1, size_t n1, const double *X2,
-                      size_t n2, double c1, double c2, double *K);
+                      size_t n2, const double *w, double *K);
 /* The unweighted kernel of the trained layers: c1 = [η1 > 0], c2 = [η2 > 0]. */
 double run_tc1(const ntk_run *r);
 double run_tc2(const ntk_run *r);
+/* The flat parameters θ0 and θ of the network (any depth; for the two-layer
+ * network [W0; v0] and [W; v]). */
+const double *run_theta0(const ntk_run *r);
+const double *run_theta(const ntk_run *r);
 
 /* Metrics (src/run_metrics.c): columns, and the state they compare to. */
 ntk_status run_metrics_setup(ntk_run *r);
 void run_metrics_free(ntk_run *r);
 size_t run_metrics_bytes(const ntk_run_config *cfg, size_t n);
 
-/* Theory (src/theory.c): λ_min, λ_max of c1Θ1 + c2Θ2 on the training set. */
-ntk_status run_weighted_extremes(ntk_run *r, int inf, double c1, double c2, double *lmin,
+/* Theory (src/theory.c): λ_min, λ_max of Σ_l w_l Θ_l on the training set. */
+ntk_status run_weighted_extremes(ntk_run *r, int inf, const double *w, double *lmin,
                                  double *lmax, int *exact);
+
+/* Bytes the row blocks of one pass of a deep network over n points take
+ * (src/deep.c's passes keep about 16 MiB of tape). */
+size_t run_deep_pass_bytes(const ntk_net_config *cfg, size_t n);
 
 #endif

@@ -1,7 +1,8 @@
 /* The metrics of a run at its current time, one row of named columns:
  * every model's losses, its gaps to the network, the network's distances
  * from θ0, activation flips and the drift of the empirical NTK
- * (docs/theory.md §5, §7). */
+ * (docs/theory.md §5, §7). At depth the same columns: the distances per
+ * group of layers and the flips of every hidden layer (below). */
 #include "run_internal.h"
 
 #include <cblas.h>
@@ -57,6 +58,63 @@ static double flip_fraction(ntk_run *r, const double *W, int record)
     return (double)flips / ((double)n * (double)m);
 }
 
+/* At depth: the signs of every hidden layer's pre-activations h_l (l =
+ * 1..L, Σ_l m_l per point) from forward passes in row blocks; the fraction
+ * that differs from sign0, or (record = 1) sign0 itself. */
+static double flip_fraction_deep(ntk_run *r, const double *theta, int record)
+{
+    const ntk_net_config *cfg = &r->cfg.net;
+    deep_tape *t = &r->flip_tape;
+    size_t n = r->n, d = r->d, hid = 0, flips = 0;
+    for (size_t l = 1; l <= r->L; l++) hid += ntk_net_width(cfg, l);
+    for (size_t i0 = 0; i0 < n; i0 += t->cap) {
+        size_t B = n - i0 < t->cap ? n - i0 : t->cap;
+        deep_tape_forward(t, cfg, theta, r->X + i0 * d, B, NULL);
+        unsigned char *s0 = r->sign0 + i0 * hid;
+        for (size_t i = 0; i < B; i++)
+            for (size_t l = 1; l <= r->L; l++) {
+                size_t ml = ntk_net_width(cfg, l);
+                const double *h = t->H[l] + i * ml;
+                for (size_t j = 0; j < ml; j++, s0++) {
+                    unsigned char sg = h[j] > 0;
+                    if (record)
+                        *s0 = sg;
+                    else
+                        flips += sg != *s0;
+                }
+            }
+    }
+    return (double)flips / ((double)n * (double)hid);
+}
+
+/* At depth: theta_dist over the trained layers, w_dist_fro over the hidden
+ * layers (W_l and b_l, l ≤ L), v_dist over the output layer (W_{L+1},
+ * b_{L+1}), w_dist_max_row the largest move of one hidden unit's incoming
+ * weights (a row of W_l, l ≤ L, without its bias). */
+static void weight_dist_deep(const ntk_run *r, double out[4])
+{
+    const ntk_net_config *cfg = &r->cfg.net;
+    const double *th = run_theta(r), *th0 = run_theta0(r);
+    double trained = 0.0, hidden = 0.0, last = 0.0, row_max = 0.0;
+    for (size_t l = 1; l <= r->L + 1; l++) {
+        size_t nW, nb, off = ntk_net_layer_offset(cfg, l, &nW, &nb), cols = ntk_net_width(cfg, l - 1);
+        double layer = 0.0;
+        for (size_t k = 0; k < nW; k += cols) {
+            double row = 0.0;
+            for (size_t j = k; j < k + cols; j++) row += (th[off + j] - th0[off + j]) * (th[off + j] - th0[off + j]);
+            layer += row;
+            if (l <= r->L && row > row_max) row_max = row;
+        }
+        for (size_t j = off + nW; j < off + nW + nb; j++) layer += (th[j] - th0[j]) * (th[j] - th0[j]);
+        if (r->eta[l - 1] > 0) trained += layer;
+        if (l <= r->L) hidden += layer; else last += layer;
+    }
+    out[0] = sqrt(trained);
+    out[1] = sqrt(hidden);
+    out[2] = sqrt(last);
+    out[3] = sqrt(row_max);
+}
+
 static int tracks_flips(const ntk_run_config *cfg)
 {
     return cfg->flips && ntk_act_piecewise_linear(cfg->net.act);
@@ -69,6 +127,7 @@ static size_t drift_points(const ntk_run_config *cfg, size_t n)
 
 size_t run_metrics_bytes(const ntk_run_config *cfg, size_t n)
 {
+    /* (at depth ntk_run_mem_bytes counts the metrics itself) */
     double b = 0.0, m = (double)cfg->net.m;
     if (tracks_flips(cfg)) b += (double)n * m + 262144.0 * 8.0;   /* signs, one Z block */
     if (cfg->kernel_every) {
@@ -85,7 +144,15 @@ size_t run_metrics_bytes(const ntk_run_config *cfg, size_t n)
 ntk_status run_metrics_setup(ntk_run *r)
 {
     size_t n = r->n, m = r->m, d = r->d;
-    if (tracks_flips(&r->cfg)) {
+    if (tracks_flips(&r->cfg) && r->deep) {
+        size_t hid = 0;
+        for (size_t l = 1; l <= r->L; l++) hid += ntk_net_width(&r->cfg.net, l);
+        r->sign0 = ntk_alloc(ntk_size_mul(n, hid, 1, 1), 1, "activation signs");
+        if (!r->sign0) return NTK_ERR_NOMEM;
+        NTK_TRY(deep_tape_init(&r->flip_tape, &r->cfg.net,
+                               deep_block_rows(&r->cfg.net, n, (size_t)16 << 20)));
+        flip_fraction_deep(r, run_theta0(r), 1);
+    } else if (tracks_flips(&r->cfg)) {
         r->zrows = (size_t)(1u << 18) / m + 1;
         if (r->zrows > n) r->zrows = n;
         r->sign0 = ntk_alloc(n * m, 1, "activation signs");
@@ -101,7 +168,7 @@ ntk_status run_metrics_setup(ntk_run *r)
         r->K0s = r->Xs + r->S * d;
         r->Ks = r->K0s + r->S * r->S;
         memcpy(r->Xs, r->X, r->S * d * sizeof(double));
-        NTK_TRY(run_kernel(r, 0, r->Xs, r->S, NULL, 0, run_tc1(r), run_tc2(r), r->K0s));
+        NTK_TRY(run_kernel(r, 0, r->Xs, r->S, NULL, 0, r->tw, r->K0s));
     }
     build_columns(r);
     return NTK_OK;
@@ -109,6 +176,7 @@ ntk_status run_metrics_setup(ntk_run *r)
 
 void run_metrics_free(ntk_run *r)
 {
+    deep_tape_free(&r->flip_tape);
     free(r->sign0);
     free(r->zblock);
     free(r->Xs);
@@ -163,10 +231,16 @@ static ntk_status model_columns(ntk_run *r, double *row, size_t *col)
 static ntk_status drift(ntk_run *r, double *rel, double *lmin)
 {
     ntk_kernel_desc k = ntk_kernel_desc_default(NTK_KERNEL_EMPIRICAL, &r->cfg.net);
-    k.c1 = run_tc1(r);
-    k.c2 = run_tc2(r);
-    k.W = ntk_net_W(r->net);
-    k.v = ntk_net_v(r->net);
+    if (r->deep) {
+        /* the empirical NTK of the trained layers at θ(t) */
+        k.theta = run_theta(r);
+        k.layer_weights = r->tw;
+    } else {
+        k.c1 = run_tc1(r);
+        k.c2 = run_tc2(r);
+        k.W = ntk_net_W(r->net);
+        k.v = ntk_net_v(r->net);
+    }
     k.mem_limit = r->cfg.mem_limit;
     NTK_TRY(ntk_kernel(&k, r->Xs, r->S, NULL, 0, r->Ks));
     ntk_kernel_dist kd;
@@ -193,15 +267,21 @@ ntk_status ntk_run_metrics(ntk_run *r, int with_kernel, double *row)
     memcpy(r->fa, ntk_trainer_pred(r->tr), r->n * sizeof(double));
     if (r->nt) NTK_TRY(ntk_net_predict(r->net, r->Xt, r->nt, r->fta));
     NTK_TRY(model_columns(r, row, &col));
-    ntk_weight_dist wd;
-    ntk_net_weight_dist(r->net, &wd);
-    row[col++] = sqrt((r->cfg.gd.lr1 > 0 ? wd.w_fro * wd.w_fro : 0) +
-                      (r->cfg.gd.lr2 > 0 ? wd.v_norm * wd.v_norm : 0));
-    row[col++] = wd.w_fro;
-    row[col++] = wd.v_norm;
-    row[col++] = wd.w_max_row;
+    if (r->deep) {
+        weight_dist_deep(r, row + col);
+        col += 4;
+    } else {
+        ntk_weight_dist wd;
+        ntk_net_weight_dist(r->net, &wd);
+        row[col++] = sqrt((r->cfg.gd.lr1 > 0 ? wd.w_fro * wd.w_fro : 0) +
+                          (r->cfg.gd.lr2 > 0 ? wd.v_norm * wd.v_norm : 0));
+        row[col++] = wd.w_fro;
+        row[col++] = wd.v_norm;
+        row[col++] = wd.w_max_row;
+    }
     row[col++] = ntk_trainer_grad_norm(r->tr);
-    row[col++] = r->sign0 ? flip_fraction(r, ntk_net_W(r->net), 0) : NAN;
+    row[col++] = !r->sign0 ? NAN : r->deep ? flip_fraction_deep(r, run_theta(r), 0)
+                                           : flip_fraction(r, ntk_net_W(r->net), 0);
     if (with_kernel && r->K0s) NTK_TRY(drift(r, &row[col], &row[col + 1]));
     col += 2;
     /* docs/theory.md §7: the loss envelope, once the theory gave its rate */

@@ -40,6 +40,55 @@ static ntk_status with_source(ntk_status st, const char *source)
     return ntk_set_error(st, "%s: %s", source, msg);
 }
 
+/* The depth keys (written since depth came; a config without them is the
+ * two-layer network): "depth" L (1..NTK_MAX_DEPTH), "widths" (L positive
+ * whole numbers), "weight_std" σ_w, "bias_std" σ_b, "parameterization".
+ * Each is optional; one present with the wrong type is an error. */
+static ntk_status depth_fields(const cJSON *o, const char *source, ntk_net_config *cfg)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, "depth");
+    if (it) {
+        double L = it->valuedouble;
+        if (!cJSON_IsNumber(it) || !(L >= 1) || L > NTK_MAX_DEPTH || L != floor(L))
+            return ntk_set_error(NTK_ERR_FORMAT, "%s: \"depth\" must be a whole number from 1 to "
+                                 "%d", source, NTK_MAX_DEPTH);
+        cfg->depth = (size_t)L;
+    }
+    it = cJSON_GetObjectItemCaseSensitive(o, "widths");
+    if (it) {
+        size_t L = ntk_net_depth(cfg);
+        if (!cJSON_IsArray(it) || (size_t)cJSON_GetArraySize(it) != L)
+            return ntk_set_error(NTK_ERR_FORMAT, "%s: \"widths\" must be a list of %zu hidden "
+                                 "widths (one per layer of \"depth\")", source, L);
+        for (size_t l = 0; l < L; l++) {
+            const cJSON *w = cJSON_GetArrayItem(it, (int)l);
+            double v = w ? w->valuedouble : 0;
+            if (!cJSON_IsNumber(w) || !(v >= 1) || v > 1e15 || v != floor(v))
+                return ntk_set_error(NTK_ERR_FORMAT, "%s: \"widths\" item %zu is not a positive "
+                                     "whole number", source, l + 1);
+            cfg->widths[l] = (size_t)v;
+        }
+    }
+    const char *keys[2] = {"weight_std", "bias_std"};
+    double *vals[2] = {&cfg->weight_std, &cfg->bias_std};
+    for (int k = 0; k < 2; k++) {
+        it = cJSON_GetObjectItemCaseSensitive(o, keys[k]);
+        if (!it) continue;
+        if (!cJSON_IsNumber(it))
+            return ntk_set_error(NTK_ERR_FORMAT, "%s: \"%s\" must be a number", source, keys[k]);
+        *vals[k] = it->valuedouble;
+    }
+    it = cJSON_GetObjectItemCaseSensitive(o, "parameterization");
+    if (it) {
+        if (!cJSON_IsString(it))
+            return ntk_set_error(NTK_ERR_FORMAT, "%s: \"parameterization\" must be a string, ntk "
+                                 "or standard", source);
+        if (ntk_param_parse(it->valuestring, &cfg->parameterization) != NTK_OK)
+            return with_source(NTK_ERR_FORMAT, source);
+    }
+    return NTK_OK;
+}
+
 /* The fields of object o -> *cfg (the keys ntkit train writes). */
 static ntk_status config_fields(const cJSON *o, const char *source, ntk_net_config *cfg)
 {
@@ -62,6 +111,7 @@ static ntk_status config_fields(const cJSON *o, const char *source, ntk_net_conf
     cfg->centered = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "centered"));
     cfg->alpha = alpha;
     cfg->seed = (uint64_t)seed;
+    NTK_TRY(depth_fields(o, source, cfg));
     ntk_status st = ntk_act_parse(act, act_param, &cfg->act);
     if (st == NTK_OK) st = ntk_init_parse(init, &cfg->init);
     if (st == NTK_OK) st = ntk_input_scale_parse(scale, &cfg->input_scale);

@@ -13,31 +13,46 @@
  * min(n, NTK_THEORY_MAX_POINTS) training points; exact when that is all of
  * them, else an upper bound on λ_min and a lower bound on λ_max (Cauchy
  * interlacing). Cached per (inf, c1, c2). */
-static ntk_status spectrum_on_points(ntk_run *r, int inf, double c1, double c2, double *lmin,
+static int same_weights(const ntk_run *r, const double *a, const double *b)
+{
+    for (size_t l = 0; l <= r->L; l++)
+        if (a[l] != b[l]) return 0;
+    return 1;
+}
+
+static ntk_status spectrum_on_points(ntk_run *r, int inf, const double *w, double *lmin,
                                      double *lmax, int *exact)
 {
     for (int k = 0; k < r->nspec; k++)
-        if (r->spec[k].inf == inf && r->spec[k].c1 == c1 && r->spec[k].c2 == c2) {
+        if (r->spec[k].inf == inf && same_weights(r, r->spec[k].w, w)) {
             *lmin = r->spec[k].lmin, *lmax = r->spec[k].lmax, *exact = r->spec[k].exact;
             return NTK_OK;
         }
     size_t N = r->n < NTK_THEORY_MAX_POINTS ? r->n : NTK_THEORY_MAX_POINTS;
-    /* the kernel, its copy and LAPACKE's transposed copy, and the tiles */
+    /* the kernel, its copy and LAPACKE's transposed copy, and the tiles (at
+     * depth the passes' row blocks; the kernel bounds its Grams by
+     * mem_limit) */
     size_t need = ntk_size_mul(3 * N, N, 1, sizeof(double));
-    size_t tiles = ntk_kernel_empirical_scratch_bytes(r->m, N, 0, 1, 1, r->cfg.mem_limit);
+    size_t tiles = r->deep ? run_deep_pass_bytes(&r->cfg.net, N)
+                           : ntk_kernel_empirical_scratch_bytes(r->m, N, 0, 1, 1, r->cfg.mem_limit);
     NTK_TRY(ntk_mem_check(need == SIZE_MAX || tiles == SIZE_MAX ? SIZE_MAX : need + tiles, 0,
                           "the theory's spectra"));
     double *K = ntk_alloc(N * N, sizeof(double), "theory kernel");
     if (!K) return NTK_ERR_NOMEM;
     ntk_spectrum_summary sp;
-    ntk_status st = run_kernel(r, inf, r->X, N, NULL, 0, c1, c2, K);
+    ntk_status st = run_kernel(r, inf, r->X, N, NULL, 0, w, K);
     if (st == NTK_OK) st = ntk_spectrum_summary_of(K, N, &sp);
     free(K);
     NTK_TRY(st);
     *lmin = sp.lmin;
     *lmax = sp.lmax;
     *exact = N == r->n;
-    if (r->nspec < RUN_SPEC_MAX) r->spec[r->nspec++] = (run_spectrum){inf, *exact, c1, c2, sp.lmin, sp.lmax};
+    if (r->nspec < RUN_SPEC_MAX) {
+        run_spectrum *c = &r->spec[r->nspec++];
+        memset(c, 0, sizeof *c);
+        c->inf = inf, c->exact = *exact, c->lmin = sp.lmin, c->lmax = sp.lmax;
+        memcpy(c->w, w, (r->L + 1) * sizeof(double));
+    }
     return NTK_OK;
 }
 
@@ -45,13 +60,16 @@ static ntk_status spectrum_on_points(ntk_run *r, int inf, double c1, double c2, 
  * solver when that kernel is a multiple of its η1Θ1 + η2Θ2 (exact with an
  * eigendecomposition; Ritz values with Krylov), else from the points; with
  * two upper bounds on λ_min the smaller is kept. */
-ntk_status run_weighted_extremes(ntk_run *r, int inf, double c1, double c2, double *lmin,
+ntk_status run_weighted_extremes(ntk_run *r, int inf, const double *w, double *lmin,
                                  double *lmax, int *exact)
 {
-    double e1 = r->cfg.gd.lr1, e2 = r->cfg.gd.lr2;
-    double f = e1 > 0 ? c1 / e1 : c2 / e2;   /* (c1, c2) = f·(η1, η2)? */
-    int prop = fabs(c1 - f * e1) <= 1e-15 * fabs(c1) && fabs(c2 - f * e2) <= 1e-15 * fabs(c2) && f > 0;
-    if (!run_model_on(r, 3 + inf) || !prop) return spectrum_on_points(r, inf, c1, c2, lmin, lmax, exact);
+    /* w = f·η? (f from the first trained layer) */
+    size_t l0 = 0;
+    while (l0 < r->L && !(r->eta[l0] > 0)) l0++;
+    double f = w[l0] / r->eta[l0];
+    int prop = f > 0;
+    for (size_t l = 0; l <= r->L; l++) prop = prop && fabs(w[l] - f * r->eta[l]) <= 1e-15 * fabs(w[l]);
+    if (!run_model_on(r, 3 + inf) || !prop) return spectrum_on_points(r, inf, w, lmin, lmax, exact);
     double a, b;
     NTK_TRY(run_model_kernel_extremes(&r->model[3 + inf], &a, &b, exact));
     *lmin = a * f;
@@ -59,7 +77,7 @@ ntk_status run_weighted_extremes(ntk_run *r, int inf, double c1, double c2, doub
     if (*exact) return NTK_OK;
     double pa, pb;
     int pe;
-    NTK_TRY(spectrum_on_points(r, inf, c1, c2, &pa, &pb, &pe));
+    NTK_TRY(spectrum_on_points(r, inf, w, &pa, &pb, &pe));
     *lmin = fmin(*lmin, pa);
     *lmax = fmax(*lmax, pb);
     return NTK_OK;
@@ -105,17 +123,31 @@ static double beta_bound(const ntk_run *r, const run_geometry *g, double L1, dou
  * the envelope rate c·λ_min(η1Θ1 + η2Θ2), which the metrics then use. */
 static ntk_status theory_spectra(ntk_run *r, ntk_run_theory *o, int ex[3])
 {
-    NTK_TRY(run_weighted_extremes(r, 0, run_tc1(r), run_tc2(r), &o->ntk_lmin, &o->ntk_lmax, &ex[0]));
-    NTK_TRY(run_weighted_extremes(r, 1, run_tc1(r), run_tc2(r), &o->inf_lmin, &o->inf_lmax, &ex[1]));
+    NTK_TRY(run_weighted_extremes(r, 0, r->tw, &o->ntk_lmin, &o->ntk_lmax, &ex[0]));
+    NTK_TRY(run_weighted_extremes(r, 1, r->tw, &o->inf_lmin, &o->inf_lmax, &ex[1]));
     o->jac_smin = sqrt(fmax(o->ntk_lmin, 0.0));
     o->jac_smax = sqrt(fmax(o->ntk_lmax, 0.0));
     o->lr_max_stable = 2.0 / (r->c * o->ntk_lmax);
     double wmin, wmax;
-    NTK_TRY(run_weighted_extremes(r, 0, r->cfg.gd.lr1, r->cfg.gd.lr2, &wmin, &wmax, &ex[2]));
+    NTK_TRY(run_weighted_extremes(r, 0, r->eta, &wmin, &wmax, &ex[2]));
     o->stability = r->c * wmax;
     r->env_rate = wmin > 0 ? r->c * wmin : 0.0;
     o->envelope_rate = r->env_rate;
     o->loss0 = r->loss0;
+    return NTK_OK;
+}
+
+/* At depth: the spectra, σ(J0), the stable rate and the envelope (above),
+ * and Chizat et al.'s weight bound 3√(8σ_max²L0)/(α σ_min²), which holds for
+ * any model with σ_min(J_h) > 0 (docs/theory.md §7.3); Du et al.'s bounds,
+ * the bound on Lip(J) and Hu et al.'s horizon are the two-layer network's
+ * and stay NaN. */
+static ntk_status theory_deep(ntk_run *r, ntk_run_theory *o, const int ex[3])
+{
+    o->spectra_exact = ex[0] && ex[1] && ex[2];
+    double alpha = r->cfg.net.alpha, res0 = sqrt(2.0 * r->loss0 / r->c);
+    double smin = o->jac_smin / alpha, smax = o->jac_smax / alpha, L0 = 0.5 * res0 * res0;
+    o->weight_bound = 3.0 * sqrt(8.0 * smax * smax * L0) / (alpha * smin * smin);
     return NTK_OK;
 }
 
@@ -126,6 +158,7 @@ ntk_status ntk_run_theory_get(ntk_run *r, ntk_run_theory *o)
     for (double *p = (double *)o; p < (double *)(o + 1); p++) *p = NAN;
     int ex[4];
     NTK_TRY(theory_spectra(r, o, ex));
+    if (r->deep) return theory_deep(r, o, ex);
     run_geometry g = geometry(r);
     double L1, L2;
     ntk_act_sup(r->cfg.net.act, &L1, &L2);
@@ -136,7 +169,8 @@ ntk_status ntk_run_theory_get(ntk_run *r, ntk_run_theory *o)
      * and sup|φ'| = L1: ‖w_r(t) − w_r(0)‖ <= 4 α V L1 √q_max √n ‖y − u(0)‖ /
      * (√m λ), λ = λ_min(Θ1∞) */
     double l1inf, l1max;
-    NTK_TRY(run_weighted_extremes(r, 1, 1.0, 0.0, &l1inf, &l1max, &ex[3]));
+    const double w1[2] = {1.0, 0.0};
+    NTK_TRY(run_weighted_extremes(r, 1, w1, &l1inf, &l1max, &ex[3]));
     o->spectra_exact = ex[0] && ex[1] && ex[2] && ex[3];
     if (l1inf > 0) {
         o->D_bound = 4.0 * alpha * g.V * L1 * sqrt(g.qmax) * sqrt((double)r->n) * res0 /
@@ -168,6 +202,57 @@ double ntk_run_alpha_condition(const ntk_run *r, const ntk_run_theory *th, doubl
     return 6.0 * beta * sqrt(8.0 * smax * smax * L0) / (smin * smin * smin);
 }
 
+/* At depth: ‖ΔJ‖_op² = λ_max(ΔJ ΔJᵀ) on the subsample, ΔJ = J(θ) − J(θ0)
+ * over the trained layers, by power iteration on u ↦ ΔJ(ΔJᵀu) (two
+ * products Jᵀu and two J·g a step, never a Jacobian), from a fixed random
+ * start, until the Rayleigh quotient changes by less than 1e-4 relative or
+ * after 40 steps: an estimate from below of λ_max, like the two-layer one
+ * an estimate and not a bound. */
+static ntk_status beta_estimate_deep(ntk_run *r, size_t S, double *beta)
+{
+    const ntk_net_config *cfg = &r->cfg.net;
+    const double *th = run_theta(r), *th0 = run_theta0(r);
+    double dth2 = 0.0;
+    for (size_t l = 1; l <= r->L + 1; l++) {
+        size_t nW, nb, off = ntk_net_layer_offset(cfg, l, &nW, &nb);
+        if (r->eta[l - 1] > 0)
+            for (size_t k = off; k < off + nW + nb; k++) dth2 += (th[k] - th0[k]) * (th[k] - th0[k]);
+    }
+    *beta = NAN;
+    if (dth2 == 0) return NTK_OK;
+    double *u = ntk_alloc(ntk_size_mul(2, r->P, 1, 1) + 2 * S, sizeof(double), "Lipschitz estimate");
+    if (!u) return NTK_ERR_NOMEM;
+    double *v = u + S, *g = v + S, *g0 = g + r->P, lam = 0.0;
+    ntk_rng rng;
+    ntk_rng_seed(&rng, 0x6c69707363686974ull);
+    ntk_rng_normal_fill(&rng, u, S);
+    ntk_scal(S, 1.0 / ntk_nrm2(S, u), u);
+    ntk_status st = NTK_OK;
+    for (int it = 0; it < 40 && st == NTK_OK; it++) {
+        st = ntk_net_vjp(cfg, th, r->X, S, u, g);
+        if (st == NTK_OK) st = ntk_net_vjp(cfg, th0, r->X, S, u, g0);
+        if (st != NTK_OK) break;
+        for (size_t l = 1; l <= r->L + 1; l++) {
+            size_t nW, nb, off = ntk_net_layer_offset(cfg, l, &nW, &nb);
+            for (size_t k = off; k < off + nW + nb; k++) g[k] = r->eta[l - 1] > 0 ? g[k] - g0[k] : 0.0;
+        }
+        double prev = lam, gn = ntk_nrm2(r->P, g);
+        lam = gn * gn;   /* uᵀ ΔJ ΔJᵀ u, ‖u‖ = 1 */
+        if (lam == 0 || fabs(lam - prev) <= 1e-4 * lam) break;
+        st = ntk_net_jvp(cfg, th, r->X, S, g, v);
+        if (st == NTK_OK) st = ntk_net_jvp(cfg, th0, r->X, S, g, u);
+        if (st != NTK_OK) break;
+        for (size_t i = 0; i < S; i++) u[i] = v[i] - u[i];
+        double un = ntk_nrm2(S, u);
+        if (!(un > 0)) break;
+        ntk_scal(S, 1.0 / un, u);
+    }
+    free(u);
+    NTK_TRY(st);
+    *beta = sqrt(lam) / r->cfg.net.alpha / sqrt(dth2);
+    return NTK_OK;
+}
+
 /* docs/theory.md §7.4: ‖ΔJ‖_op² = λ_max(α²/m [c1 (E Eᵀ ⊙ XXᵀ/s²) + c2 ΔA ΔAᵀ])
  * on the subsample, with E = φ'(Z) diag(v) − φ'(Z0) diag(v0), ΔA = φ(Z) − φ(Z0). */
 ntk_status ntk_run_beta_estimate(ntk_run *r, double *beta)
@@ -175,6 +260,7 @@ ntk_status ntk_run_beta_estimate(ntk_run *r, double *beta)
     ntk_clear_error();
     if (!r || !beta) return ntk_set_error(NTK_ERR_ARG, "ntk_run_beta_estimate: NULL argument");
     size_t S = r->S ? r->S : (r->n < NTK_KERNEL_SUBSAMPLE ? r->n : NTK_KERNEL_SUBSAMPLE), m = r->m, d = r->d;
+    if (r->deep) return beta_estimate_deep(r, S, beta);
     double s = ntk_net_config_s(&r->cfg.net);
     ntk_weight_dist wd;
     ntk_net_weight_dist(r->net, &wd);
