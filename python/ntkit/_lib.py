@@ -6,6 +6,7 @@ it) and `check` (status -> exception).
 """
 import ctypes
 import errno
+import numbers
 import os
 import re
 import types
@@ -15,7 +16,7 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, byref, c_char_p, c_double, c_
 import numpy as np
 
 from ._args import (INT_MAX, INT_MIN, SIZE_MAX, UINT64_MAX, bool_arg, c_int_arg, float_arg,
-                    seed_arg, size_arg)
+                    int_arg, seed_arg, size_arg)
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -312,6 +313,32 @@ _PROTOTYPES = {
     "ntk_loss_value": (c_double, [I, F64, F64, S]),
     "ntk_loss_grad": (st, [POINTER(NetConfig), F64, F64, POINTER(Batch), POINTER(LossOut)]),
     "ntk_net_weight_dist": (None, [H, POINTER(WeightDist)]),
+    # depth: the flat parameters θ (ntk_net_theta/theta0 are views owned by the net)
+    "ntk_param_parse": (st, [c_char_p, POINTER(c_int)]),
+    "ntk_param_name": (c_char_p, [I]),
+    "ntk_net_is_deep": (c_int, [POINTER(NetConfig)]),
+    "ntk_net_depth": (c_size_t, [POINTER(NetConfig)]),
+    "ntk_net_width": (c_size_t, [POINTER(NetConfig), S]),
+    "ntk_net_nparams": (c_size_t, [POINTER(NetConfig)]),
+    "ntk_net_layer_offset": (c_size_t, [POINTER(NetConfig), S, POINTER(c_size_t),
+                                        POINTER(c_size_t)]),
+    "ntk_net_theta": (DP, [H]),
+    "ntk_net_theta0": (DP, [H]),
+    "ntk_net_set_theta": (st, [H, F64]),
+    "ntk_net_create_from_theta": (st, [POINTER(NetConfig), F64, POINTER(H)]),
+    "ntk_init_theta": (st, [POINTER(NetConfig), F64]),
+    "ntk_forward_theta": (st, [POINTER(NetConfig), F64, F64, S, F64]),
+    "ntk_net_jvp": (st, [POINTER(NetConfig), F64, F64, S, F64, F64]),
+    "ntk_net_vjp": (st, [POINTER(NetConfig), F64, F64, S, F64, F64]),
+    "ntk_loss_grad_theta": (st, [POINTER(NetConfig), F64, POINTER(Batch), POINTER(c_double), F64,
+                                 F64]),
+    # gradient descent on a network in place (Network.train at depth)
+    "ntk_trainer_create": (st, [H, F64, F64, S, GDConfig, POINTER(H)]),
+    "ntk_trainer_free": (None, [H]),
+    "ntk_trainer_eval": (st, [H]),
+    "ntk_trainer_apply": (st, [H]),
+    "ntk_trainer_loss": (c_double, [H]),
+    "ntk_trainer_grad_norm": (c_double, [H]),
     # data
     "ntk_dataset_make": (st, [POINTER(DatasetSpec), POINTER(Dataset)]),
     "ntk_dataset_free": (None, [POINTER(Dataset)]),
@@ -571,6 +598,9 @@ def parse_models(spec):
 
 _LAYERS = {"both": (1.0, 1.0), "first": (1.0, 0.0), "second": (0.0, 1.0)}
 
+_LAYER_HELP = ("layer must be 'both', 'first', 'second', a pair (c1, c2), a layer number l in "
+               "1..L+1 or one weight per layer (L+1 values)")
+
 
 def layer_coeffs(layer):
     """"both" | "first" | "second" | (c1, c2) -> (c1, c2) of K = c1·Θ1 + c2·Θ2.
@@ -586,18 +616,114 @@ def layer_coeffs(layer):
                      % (layer,))
 
 
+def layer_weights(layer, depth):
+    """The weight w_l of each layer's share in K = Σ_l w_l Θ_l (l = 1..L+1, L =
+    depth), as a list of L+1 floats:
+      "both" (all 1: the NTK), "first" (1 on the hidden layers 1..L, 0 on the
+      output layer), "second" (the output layer alone: the NNGP kernel);
+      a pair (c1, c2): c1 on layers 1..L, c2 on layer L+1 (the two-layer
+      convention, e.g. (lr1, lr2));
+      an integer l in 1..L+1: layer l's share alone;
+      L+1 numbers (L >= 2): one weight per layer, e.g. the per-layer rates.
+    At L = 1 a pair and the per-layer weights are the same thing."""
+    L = depth
+    if isinstance(layer, str):
+        if layer in _LAYERS:
+            c1, c2 = _LAYERS[layer]
+            return [c1] * L + [c2]
+        raise ValueError("%s, got %r" % (_LAYER_HELP, layer))
+    if isinstance(layer, (numbers.Integral, np.integer)) and not isinstance(layer, (bool, np.bool_)):
+        ll = int_arg(layer, "layer (a layer number)", 1, L + 1)
+        return [1.0 if j == ll else 0.0 for j in range(1, L + 2)]
+    if isinstance(layer, (tuple, list, np.ndarray)) and np.ndim(layer) == 1:
+        if len(layer) == 2:
+            c1, c2 = float_arg(layer[0], "layer[0]"), float_arg(layer[1], "layer[1]")
+            return [c1] * L + [c2]
+        if len(layer) == L + 1:
+            return [float_arg(w, "layer[%d]" % j) for j, w in enumerate(layer)]
+        raise ValueError("layer has %d weights for a network of %d layers (depth %d); give a "
+                         "pair (c1, c2) or one weight per layer (%d)" % (len(layer), L + 1, L, L + 1))
+    raise ValueError("%s, got %r" % (_LAYER_HELP, layer))
+
+
+def parse_param(name):
+    """"ntk" | "standard" -> ntk_param_kind."""
+    return _parse_enum(lib.ntk_param_parse, name, "parameterization")
+
+
+def depth_args(depth, widths, weight_std, bias_std, parameterization, width_name="widths"):
+    """The depth settings checked with messages naming the Python arguments:
+    (L, [m_1..m_L] or None, σ_w, σ_b, ntk_param_kind)."""
+    L = int_arg(depth, "depth", 1, MAX_DEPTH)
+    ws = None
+    if widths is not None:
+        if isinstance(widths, (str, bytes)) or not hasattr(widths, "__len__") or np.ndim(widths) != 1:
+            raise ValueError("%s must be a list of the %d hidden widths (one per layer), got %r"
+                             % (width_name, L, widths))
+        if len(widths) != L:
+            raise ValueError("%s has %d entries for depth %d; give one width per hidden layer (%d)"
+                             % (width_name, len(widths), L, L))
+        ws = [size_arg(w, "%s[%d]" % (width_name, j), 1) for j, w in enumerate(widths)]
+    sw = float_arg(weight_std, "weight_std")
+    if not sw > 0:
+        raise ValueError("weight_std must be > 0 (the two-layer network has 1), got %r" % sw)
+    sb = float_arg(bias_std, "bias_std")
+    if not sb >= 0:
+        raise ValueError("bias_std must be >= 0 (0: no biases), got %r" % sb)
+    return L, ws, sw, sb, parse_param(parameterization)
+
+
+# the library's words for the depth settings -> the Python arguments
+DEPTH_NAMES = {"sigma_w": "weight_std", "sigma_b": "bias_std", "--depth": "depth"}
+
+
 def net_config(d, width, act="relu", act_param=None, init="gaussian", input_scale="sqrt_d",
-               alpha=1.0, centered=False, seed=0):
-    """An ntk_net_config from keyword values, checked by the library."""
-    cfg = lib.ntk_net_config_default(size_arg(d, "d", 1), size_arg(width, "width", 1))
+               alpha=1.0, centered=False, seed=0, depth=1, widths=None, weight_std=1.0,
+               bias_std=0.0, parameterization="ntk"):
+    """An ntk_net_config from keyword values, checked by the library. `widths`
+    (one per hidden layer) overrides `width`; m is then widths[0]."""
+    width = size_arg(width, "width", 1)
+    L, ws, sw, sb, param = depth_args(depth, widths, weight_std, bias_std, parameterization)
+    cfg = lib.ntk_net_config_default(size_arg(d, "d", 1), ws[0] if ws else width)
     cfg.act = parse_act(act, act_param)
     cfg.init = parse_init(init)
     cfg.input_scale = parse_input_scale(input_scale)
     cfg.alpha = float_arg(alpha, "alpha")
     cfg.centered = int(bool_arg(centered, "centered"))
     cfg.seed = seed_arg(seed)
-    check(lib.ntk_net_config_check(byref(cfg)))
+    cfg.depth = L
+    if ws and ws != [ws[0]] * L:   # equal widths stay implicit (entries 0 take m), as the CLI
+        for j, w in enumerate(ws):
+            cfg.widths[j] = w
+    cfg.weight_std, cfg.bias_std, cfg.parameterization = sw, sb, param
+    check(lib.ntk_net_config_check(byref(cfg)), names=DEPTH_NAMES)
     return cfg
+
+
+def is_deep(cfg):
+    """True unless cfg is the two-layer network (L = 1, σ_w = 1, σ_b = 0, ntk
+    parameterisation), which keeps the two-layer weights W, v and code."""
+    return bool(lib.ntk_net_is_deep(byref(cfg)))
+
+
+def depth_config(cfg):
+    """The depth settings of cfg as a dict (names as Network's arguments)."""
+    L = lib.ntk_net_depth(byref(cfg))
+    return {"depth": L, "widths": [lib.ntk_net_width(byref(cfg), j) for j in range(1, L + 1)],
+            "weight_std": cfg.weight_std, "bias_std": cfg.bias_std,
+            "parameterization": lib.ntk_param_name(cfg.parameterization).decode()}
+
+
+def layer_shapes(cfg):
+    """[(offset, (m_l, m_{l−1}), nb)] for l = 1..L+1: where W_l starts in θ, its
+    shape, and the count of b_l (0 without biases; b_l follows W_l)."""
+    out = []
+    for l in range(1, lib.ntk_net_depth(byref(cfg)) + 2):
+        nW, nb = c_size_t(), c_size_t()
+        off = lib.ntk_net_layer_offset(byref(cfg), l, byref(nW), byref(nb))
+        out.append((off, (lib.ntk_net_width(byref(cfg), l), lib.ntk_net_width(byref(cfg), l - 1)),
+                    nb.value))
+    return out
 
 
 def set_threads(n: int) -> None:

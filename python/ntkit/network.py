@@ -1,4 +1,5 @@
-"""The two-layer network f(x) = α/√m · Σ_r v_r φ(w_r·x / s) (docs/theory.md §1.1).
+"""The two-layer network f(x) = α/√m · Σ_r v_r φ(w_r·x / s) (docs/theory.md §1.1),
+and the deep network of L hidden layers with biases (docs/depth.md).
 
 A Network owns one ntk_net handle; it is freed by close() or when the object
 is garbage-collected (never twice).
@@ -6,7 +7,7 @@ is garbage-collected (never twice).
 import ctypes
 import math
 from ctypes import byref
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -14,31 +15,57 @@ from numpy.typing import ArrayLike
 from . import _arrays
 from ._args import float_arg, int_arg
 from ._handle import Owned
-from ._lib import (NTK_ERR_DIVERGED, NTK_MODEL_NN, Batch, GDConfig, LossOut, NetConfig,
-                   WeightDist, as_array, check, error, lib, net_config, parse_loss, ptr,
-                   struct_dict)
+from ._lib import (NTK_ERR_DIVERGED, NTK_MODEL_NN, Batch, GDConfig, LossOut,
+                   NetConfig, WeightDist, as_array, check, depth_config, error, is_deep,
+                   layer_shapes, lib, net_config, parse_loss, ptr, struct_dict)
 from .run import Run, _RowLog
 
 
 class Network(Owned):
-    """A wide two-layer network f(x) = α/√m · Σ_r v_r φ(w_r·x / s), wrapping ntk_net.
+    """A wide network wrapping ntk_net: the two-layer f(x) = α/√m · Σ_r v_r φ(w_r·x / s)
+    by default, or L hidden layers with biases (docs/depth.md):
 
-    The current weights W (m, d), v (m,) start at W0, v0 and move with train().
+        h_1 = κ_1 W_1 x + β b_1,  h_{l+1} = κ_{l+1} W_{l+1} φ(h_l) + β b_{l+1},  f = α h_{L+1},
+
+    with, in the "ntk" parameterisation, every W_l, b_l drawn N(0, 1), κ_1 =
+    σ_w/s, κ_l = σ_w/√m_{l−1}, β = σ_b (neural-tangents' Dense(W_std, b_std));
+    in the "standard" one W_l ~ N(0, (σ_w c_l)²) (c_1 = 1/s, c_l = 1/√m_{l−1}),
+    b_l ~ N(0, σ_b²) and κ_l = β = 1: the same function at initialisation for
+    the same seed, other gradients. Biases are parameters only when σ_b > 0.
+    With depth 1, σ_w = 1, σ_b = 0 and "ntk" this is the two-layer network
+    (W_1 = W, W_2 = vᵀ), bit for bit.
+
+    The two-layer network's weights W (m, d), v (m,) start at W0, v0 and move
+    with train(). At any depth the parameters are `params`, a list of the L+1
+    layers (W_l, b_l), and `theta`, the same numbers as one flat vector (W_1
+    row-major, b_1, W_2, b_2, ...); they start at params0, theta0. The deep
+    draw (seed) goes layer by layer, W_l then b_l; init="sign" makes the
+    output layer's weights ±1, init="symmetric" pairs the last hidden layer's
+    units (unit r + m_L/2 copies unit r, its output weight negated) so that
+    f(x; θ0) = 0.
 
     Args:
       d: input dimension.
-      width: hidden width m.
+      width: hidden width m (of every hidden layer, unless widths is given).
       act: relu | leaky_relu | erf | tanh | sigmoid | softplus | gelu | identity.
       act_param: leaky_relu slope (None: the library's default,
         ntkit.DEFAULTS["leaky_slope"], as the CLI).
-      init: gaussian | sign | symmetric (symmetric needs an even width).
+      init: gaussian | sign | symmetric (symmetric needs an even (last) width).
       input_scale: "sqrt_d" (s = √d) or "one" (s = 1).
       alpha: output scale α.
       centered: True: the model is f(x;θ) − f(x;θ0).
       seed: seed of the weight draw (the CLI's --seed draws the same W0, v0).
-      W0: (m, d) initial first-layer weights instead of a draw.
+      W0: (m, d) initial first-layer weights instead of a draw (two-layer
+        network only; at depth use theta0).
       v0: (m,) initial second-layer weights; with W0 alone, v0 is drawn from
         the seed as init prescribes (as the CLI).
+      depth: L, the number of hidden layers, 1..16.
+      widths: the L hidden widths [m_1, ..., m_L]; overrides width.
+      weight_std: σ_w > 0.
+      bias_std: σ_b >= 0 (0: no biases, the default).
+      parameterization: "ntk" or "standard".
+      theta0: the initial parameters as one flat vector (nparams values, the
+        layout of `theta`) instead of a draw, at any depth.
     """
 
     _free = "ntk_net_free"
@@ -47,15 +74,31 @@ class Network(Owned):
     def __init__(self, d: int, width: int, act: str = "relu", act_param: Optional[float] = None,
                  init: str = "gaussian", input_scale: str = "sqrt_d", alpha: float = 1.0,
                  centered: bool = False, seed: int = 0, W0: Optional[ArrayLike] = None,
-                 v0: Optional[ArrayLike] = None):
+                 v0: Optional[ArrayLike] = None, depth: int = 1,
+                 widths: Optional[Sequence[int]] = None, weight_std: float = 1.0,
+                 bias_std: float = 0.0, parameterization: str = "ntk",
+                 theta0: Optional[ArrayLike] = None):
         self._h = None
-        self._cfg = net_config(d, width, act, act_param, init, input_scale, alpha, centered, seed)
+        self._cfg = net_config(d, width, act, act_param, init, input_scale, alpha, centered, seed,
+                               depth, widths, weight_std, bias_std, parameterization)
+        self._deep = is_deep(self._cfg)
+        self._layers = layer_shapes(self._cfg)
+        self._P = lib.ntk_net_nparams(byref(self._cfg))
         m, d = self._cfg.m, self._cfg.d
         h = ctypes.c_void_p()
-        if W0 is None:
+        if theta0 is not None:
+            if W0 is not None or v0 is not None:
+                raise ValueError("pass theta0 or W0 (and v0), not both")
+            theta0 = _arrays.vector(theta0, "theta0", self._P)
+            check(lib.ntk_net_create_from_theta(byref(self._cfg), theta0, byref(h)))
+        elif W0 is None:
             if v0 is not None:
                 raise ValueError("v0 needs W0 (pass both, or W0 alone)")
             check(lib.ntk_net_create(byref(self._cfg), byref(h)))
+        elif self._deep:
+            raise ValueError("W0 and v0 are the two-layer network's weights; this network has %s:"
+                             " pass theta0 (the flat parameters, as Network.theta)"
+                             % self._depth_words())
         else:
             W0 = _arrays.matrix(W0, "W0", cols=d, rows=m)
             if v0 is None:
@@ -64,6 +107,24 @@ class Network(Owned):
             v0 = _arrays.vector(v0, "v0", m)
             check(lib.ntk_net_create_from(byref(self._cfg), W0, v0, byref(h)))
         self._h = h
+
+    @classmethod
+    def _from_theta(cls, cfg, theta0, centered=None):
+        """A network of the settings cfg (copied; `centered` overrides its flag)
+        starting at the flat parameters theta0 (copied)."""
+        self = cls.__new__(cls)
+        self._h = None
+        self._cfg = NetConfig.from_buffer_copy(cfg)
+        if centered is not None:
+            self._cfg.centered = int(centered)
+        self._deep = is_deep(self._cfg)
+        self._layers = layer_shapes(self._cfg)
+        self._P = lib.ntk_net_nparams(byref(self._cfg))
+        theta0 = _arrays.vector(theta0, "theta0", self._P)
+        h = ctypes.c_void_p()
+        check(lib.ntk_net_create_from_theta(byref(self._cfg), theta0, byref(h)))
+        self._h = h
+        return self
 
     # -- configuration ----------------------------------------------------
 
@@ -74,14 +135,35 @@ class Network(Owned):
 
     @property
     def width(self) -> int:
-        """The hidden width m."""
+        """The hidden width m (m_1, the first hidden layer's, when the widths differ)."""
         return self._cfg.m
+
+    @property
+    def depth(self) -> int:
+        """L, the number of hidden layers (1 for the two-layer network)."""
+        return len(self._layers) - 1
+
+    @property
+    def widths(self) -> List[int]:
+        """The hidden widths [m_1, ..., m_L]."""
+        return [shape[0] for _, shape, _ in self._layers[:-1]]
+
+    @property
+    def nparams(self) -> int:
+        """P, the number of parameters (the length of theta)."""
+        return self._P
+
+    @property
+    def is_deep(self) -> bool:
+        """False for the two-layer network (depth 1, σ_w = 1, σ_b = 0, "ntk"),
+        which has the weights W, v; True otherwise (params and theta only)."""
+        return self._deep
 
     @property
     def config(self) -> Dict[str, Any]:
         """Settings as a dict (names as in the constructor, plus s)."""
         c = self._cfg
-        return {
+        out = {
             "d": c.d, "width": c.m,
             "act": lib.ntk_act_name(c.act.kind).decode(), "act_param": c.act.param,
             "init": lib.ntk_init_name(c.init).decode(),
@@ -89,18 +171,38 @@ class Network(Owned):
             "centered": bool(c.centered), "seed": c.seed,
             "s": lib.ntk_net_config_s(byref(c)),
         }
+        out.update(depth_config(c))
+        return out
 
     def __repr__(self):
         c = self.config
+        deep = ""
+        if self._deep:
+            deep = ", depth=%d, widths=%r, weight_std=%g, bias_std=%g, parameterization=%r" % (
+                c["depth"], c["widths"], c["weight_std"], c["bias_std"], c["parameterization"])
         return ("Network(d=%d, width=%d, act=%r, init=%r, input_scale=%r, alpha=%g, "
-                "centered=%s, seed=%d)" % (c["d"], c["width"], c["act"], c["init"],
-                                           c["input_scale"], c["alpha"], c["centered"], c["seed"]))
+                "centered=%s, seed=%d%s)" % (c["d"], c["width"], c["act"], c["init"],
+                                             c["input_scale"], c["alpha"], c["centered"],
+                                             c["seed"], deep))
+
+    def _depth_words(self):
+        c = depth_config(self._cfg)
+        return ("depth %d, widths %s, weight_std %g, bias_std %g, %s parameterization"
+                % (c["depth"], c["widths"], c["weight_std"], c["bias_std"],
+                   c["parameterization"]))
+
+    def _two_layer(self, what, use):
+        """ValueError for a two-layer-only attribute of a deep network."""
+        if self._deep:
+            raise ValueError("%s is the two-layer network's; this network has %s: use %s"
+                             % (what, self._depth_words(), use))
 
     # -- weights (copies) -------------------------------------------------
 
     @property
     def W(self) -> np.ndarray:
-        """Current first-layer weights (m,d), a copy."""
+        """Current first-layer weights (m,d), a copy (two-layer network only)."""
+        self._two_layer("W", "net.params[0][0] (W_1) or net.theta")
         return as_array(lib.ntk_net_W(self.handle), (self.width, self.d))
 
     @W.setter
@@ -109,7 +211,8 @@ class Network(Owned):
 
     @property
     def v(self) -> np.ndarray:
-        """Current second-layer weights (m,), a copy."""
+        """Current second-layer weights (m,), a copy (two-layer network only)."""
+        self._two_layer("v", "net.params[-1][0] (W_{L+1}) or net.theta")
         return as_array(lib.ntk_net_v(self.handle), (self.width,))
 
     @v.setter
@@ -118,21 +221,98 @@ class Network(Owned):
 
     @property
     def W0(self) -> np.ndarray:
-        """Initial first-layer weights (m,d), a copy."""
+        """Initial first-layer weights (m,d), a copy (two-layer network only)."""
+        self._two_layer("W0", "net.params0 or net.theta0")
         return as_array(lib.ntk_net_W0(self.handle), (self.width, self.d))
 
     @property
     def v0(self) -> np.ndarray:
-        """Initial second-layer weights (m,), a copy."""
+        """Initial second-layer weights (m,), a copy (two-layer network only)."""
+        self._two_layer("v0", "net.params0 or net.theta0")
         return as_array(lib.ntk_net_v0(self.handle), (self.width,))
 
+    @property
+    def theta(self) -> np.ndarray:
+        """The current parameters as one flat vector (nparams,), a copy: for
+        l = 1..L+1, W_l (m_l, m_{l−1}) row-major, then b_l (m_l,) when
+        bias_std > 0 (two-layer: [W.ravel(), v]). Assigning sets them."""
+        return as_array(lib.ntk_net_theta(self.handle), (self._P,))
+
+    @theta.setter
+    def theta(self, theta):
+        theta = _arrays.vector(theta, "theta", self._P)
+        check(lib.ntk_net_set_theta(self.handle, theta))
+
+    @property
+    def theta0(self) -> np.ndarray:
+        """The initial parameters θ0, flat (nparams,), a copy."""
+        return as_array(lib.ntk_net_theta0(self.handle), (self._P,))
+
+    def _split(self, theta):
+        """The list of (W_l, b_l or None) of a flat θ, as copies."""
+        out = []
+        for off, (mo, mi), nb in self._layers:
+            W = theta[off:off + mo * mi].reshape(mo, mi).copy()
+            b = theta[off + mo * mi:off + mo * mi + nb].copy() if nb else None
+            out.append((W, b))
+        return out
+
+    @property
+    def params(self) -> List[Tuple[np.ndarray, Optional[np.ndarray]]]:
+        """The current parameters as a list of the L+1 layers (W_l, b_l): W_l
+        of shape (m_l, m_{l−1}) (m_0 = d, m_{L+1} = 1), b_l of shape (m_l,), or
+        None when bias_std = 0 (no biases). Copies: changing them does not
+        change the network (set_params or theta does). Two-layer: [(W, None),
+        (v[None, :], None)]."""
+        return self._split(self.theta)
+
+    @property
+    def params0(self) -> List[Tuple[np.ndarray, Optional[np.ndarray]]]:
+        """The initial parameters, as params (copies)."""
+        return self._split(self.theta0)
+
+    def _flatten(self, params, name):
+        """The flat θ of a list of L+1 pairs (W_l, b_l), shapes checked."""
+        if not isinstance(params, (list, tuple)) or len(params) != len(self._layers):
+            raise ValueError("%s must be a list of %d pairs (W_l, b_l), one per layer, got %r"
+                             % (name, len(self._layers), type(params).__name__
+                                if not isinstance(params, (list, tuple)) else
+                                "%d entries" % len(params)))
+        theta = np.empty(self._P)
+        for l, ((off, (mo, mi), nb), layer) in enumerate(zip(self._layers, params), 1):
+            if not isinstance(layer, (list, tuple)) or len(layer) != 2:
+                raise ValueError("%s[%d] must be a pair (W_%d, b_%d)" % (name, l - 1, l, l))
+            W = _arrays.matrix(layer[0], "%s[%d][0] (W_%d)" % (name, l - 1, l), cols=mi, rows=mo)
+            theta[off:off + mo * mi] = W.ravel()
+            if nb:
+                if layer[1] is None:
+                    raise ValueError("%s[%d][1] (b_%d) is None, but the network has biases "
+                                     "(bias_std > 0): pass a vector of %d" % (name, l - 1, l, nb))
+                theta[off + mo * mi:off + mo * mi + nb] = _arrays.vector(
+                    layer[1], "%s[%d][1] (b_%d)" % (name, l - 1, l), nb)
+            elif layer[1] is not None:
+                raise ValueError("%s[%d][1] (b_%d) must be None: the network has no biases "
+                                 "(bias_std = 0)" % (name, l - 1, l))
+        return theta
+
+    def set_params(self, params: Sequence[Tuple[ArrayLike, Optional[ArrayLike]]]) -> None:
+        """Set the current parameters, at any depth.
+
+        Args:
+          params: a list of the L+1 pairs (W_l, b_l) as `params` gives them
+            (b_l None when the network has no biases).
+        """
+        theta = self._flatten(params, "params")
+        check(lib.ntk_net_set_theta(self.handle, theta))
+
     def set_weights(self, W: Optional[ArrayLike] = None, v: Optional[ArrayLike] = None) -> None:
-        """Set the current weights.
+        """Set the current weights of the two-layer network (at depth: set_params).
 
         Args:
           W: (m, d) first-layer weights, or None to keep them.
           v: (m,) second-layer weights, or None to keep them.
         """
+        self._two_layer("set_weights", "set_params or net.theta")
         h = self.handle
         # the net's own arrays are read-only views: the layer kept is passed as a copy
         W = self.W if W is None else _arrays.matrix(W, "W", self.d, self.width)
@@ -140,16 +320,29 @@ class Network(Owned):
         check(lib.ntk_net_set_weights(h, W, v))
 
     def reset(self) -> None:
-        """Put the weights back to W0, v0."""
+        """Put the weights back to their initial values (W0, v0; θ0)."""
         h = self.handle
+        if self._deep:
+            check(lib.ntk_net_set_theta(h, lib.ntk_net_theta0(h)))
+            return
         check(lib.ntk_net_set_weights(h, lib.ntk_net_W0(h), lib.ntk_net_v0(h)))
+
+    def _weights(self):
+        """The current weights by name, for the messages of non-finite results."""
+        if self._deep:
+            return {"theta": lambda: self.theta}
+        return {"W": lambda: self.W, "v": lambda: self.v}
 
     def weight_dist(self) -> Dict[str, float]:
         """Distances from init: dict w_fro = ‖W − W0‖_F, v_norm = ‖v − v0‖,
-        w_max_row = max_r ‖w_r − w_r0‖, theta = √(w_fro² + v_norm²)."""
+        w_max_row = max_r ‖w_r − w_r0‖, theta = √(w_fro² + v_norm²).
+        At depth: w_fro over the hidden layers' parameters (W_l, b_l, l <= L),
+        v_norm over the output layer's (W_{L+1}, b_{L+1}), w_max_row the
+        largest move of one hidden unit's incoming weights (a row of some
+        W_l, l <= L), theta = ‖θ − θ0‖."""
         wd = WeightDist()
         lib.ntk_net_weight_dist(self.handle, byref(wd))
-        return _arrays.result_dict(struct_dict(wd), "weight_dist", W=lambda: self.W, v=lambda: self.v)
+        return _arrays.result_dict(struct_dict(wd), "weight_dist", **self._weights())
 
     # -- evaluation -------------------------------------------------------
 
@@ -165,7 +358,7 @@ class Network(Owned):
         X = _arrays.matrix(X, "X", cols=self.d)   # checked finite: ntk_net_predict does not scan
         f = np.empty(X.shape[0])
         check(lib.ntk_net_predict(self.handle, X, X.shape[0], f))
-        return _arrays.result(f, "network output f", X=X, W=lambda: self.W, v=lambda: self.v)
+        return _arrays.result(f, "network output f", X=X, **self._weights())
 
     predict = __call__
 
@@ -179,11 +372,15 @@ class Network(Owned):
 
         Returns:
           dict(loss=float, grad_W (m, d), grad_v (m,), f (n,)), with f the
-          model's output (centred when the net is).
+          model's output (centred when the net is). At depth (is_deep):
+          dict(loss, grad (nparams,) ∇_θ L in the layout of theta, grads (the
+          list of (∂L/∂W_l, ∂L/∂b_l or None), as params), f).
         """
         X = _arrays.matrix(X, "X", cols=self.d)
         n = X.shape[0]
         y = _arrays.vector(y, "y", n)
+        if self._deep:
+            return self._loss_grad_theta(X, y, loss)
         h, m, d = self.handle, self.width, self.d
         f0 = None
         if self._cfg.centered:
@@ -200,40 +397,68 @@ class Network(Owned):
                 "grad_v": _arrays.result(gv, "grad_v", **inputs),
                 "f": _arrays.result(f, "network output f", **inputs)}
 
+    def _loss_grad_theta(self, X, y, loss):
+        """loss_grad at depth: ntk_loss_grad_theta at θ (f(X;θ0) subtracted when centred)."""
+        n, h = X.shape[0], self.handle
+        f0 = None
+        if self._cfg.centered:
+            f0 = np.empty(n)
+            check(lib.ntk_forward_theta(byref(self._cfg), lib.ntk_net_theta0(h), X, n, f0))
+        g, f = _arrays.empty((self._P,), "grad"), np.empty(n)
+        batch = Batch(ptr(X), ptr(y), n, parse_loss(loss), ptr(f0))
+        L = ctypes.c_double()
+        check(lib.ntk_loss_grad_theta(byref(self._cfg), lib.ntk_net_theta(h), byref(batch),
+                                      byref(L), g, f))
+        inputs = dict(X=X, y=y, theta=lambda: self.theta)
+        g = _arrays.result(g, "grad", **inputs)
+        return {"loss": _arrays.result(L.value, "loss", **inputs), "grad": g,
+                "grads": self._split(g), "f": _arrays.result(f, "network output f", **inputs)}
+
     # -- training ---------------------------------------------------------
 
-    def train(self, X: ArrayLike, y: ArrayLike, lr1: float, lr2: float, steps: int,
-              loss: str = "mean", log_every: int = 1, X_test: Optional[ArrayLike] = None,
-              y_test: Optional[ArrayLike] = None, record: Optional[ArrayLike] = None
-              ) -> Dict[str, np.ndarray]:
+    def train(self, X: ArrayLike, y: ArrayLike, lr1: Optional[float] = None,
+              lr2: Optional[float] = None, steps: Optional[int] = None, loss: str = "mean",
+              log_every: int = 1, X_test: Optional[ArrayLike] = None,
+              y_test: Optional[ArrayLike] = None, record: Optional[ArrayLike] = None,
+              lrs: Optional[Sequence[float]] = None) -> Dict[str, np.ndarray]:
         """Full-batch gradient descent in place, as `ntkit train`: a run of the
         network alone (no surrogate models, no kernel drift, no flips, no
-        theory) through the library's driver (ntk_run_execute).
+        theory). The two-layer network goes through the library's driver
+        (ntk_run_execute); a deep one steps the library's trainer
+        (ntk_trainer_eval, ntk_trainer_apply: θ_l ← θ_l − η_l ∇_{θ_l} L for
+        every layer l with η_l > 0).
 
         Training starts from the current weights and measures distances from
-        W0, v0 (the centred model subtracts f(x;θ0)). A row is logged at every
-        step k with k % log_every == 0 and at the last step; row k describes
-        the state after k updates (row 0: the state the call starts from),
-        like metrics.csv. Ctrl-C stops the training within one step: the
-        network keeps the weights of the step reached and KeyboardInterrupt
-        is raised.
+        W0, v0 (θ0; the centred model subtracts f(x;θ0)). A row is logged at
+        every step k with k % log_every == 0 and at the last step; row k
+        describes the state after k updates (row 0: the state the call starts
+        from), like metrics.csv. Ctrl-C stops the training within one step:
+        the network keeps the weights of the step reached and
+        KeyboardInterrupt is raised.
 
         Args:
           X: (n, d) training inputs.
           y: (n,) targets.
-          lr1: rate of the first layer W (0 freezes it).
-          lr2: rate of the second layer v (0 freezes it; not both 0).
-          steps: the number of updates (at most 2**53).
+          lr1: rate of the first layer W (0 freezes it); at depth, of every
+            hidden layer 1..L.
+          lr2: rate of the second layer v (0 freezes it; not both 0); at
+            depth, of the output layer L+1.
+          steps: the number of updates (at most 2**53); required.
           loss: "mean" (1/(2n) Σ r²) or "sum" (1/2 Σ r²).
           log_every: steps between logged rows.
           X_test, y_test: (nt, d) and (nt,) test data for test_loss, or None.
           record: (nr, d) inputs on which the network's outputs are recorded
             at every logged row (the "f" entry).
+          lrs: one rate per layer, L+1 values η_1..η_{L+1} (W_l and b_l
+            share η_l; 0 freezes layer l; not all 0), in place of lr1, lr2.
+            For the two-layer network lrs=[a, b] is lr1=a, lr2=b.
 
         Returns:
           A dict of arrays, one entry per logged row: step, train_loss,
-          grad_norm, w_dist_fro, v_dist, w_dist_max_row, plus test_loss with
-          test data and f (rows, nr) with `record`.
+          grad_norm (‖∇_θ L‖ over the trained layers), w_dist_fro, v_dist,
+          w_dist_max_row (at depth: the hidden layers', the output layer's,
+          the largest hidden unit's move, as weight_dist), plus test_loss
+          with test data and f (rows, nr) with `record`.
 
         Raises:
           DivergedError (a RuntimeError, with .partial holding the rows so
@@ -244,6 +469,8 @@ class Network(Owned):
         X = _arrays.matrix(X, "X", cols=self.d)
         n = X.shape[0]
         y = _arrays.vector(y, "y", n)
+        if steps is None:
+            raise ValueError("steps (the number of updates) is required")
         steps = int_arg(steps, "steps", 0, 2 ** 53)
         log_every = int_arg(log_every, "log_every", 1, 2 ** 53)
         if (X_test is None) != (y_test is None):
@@ -254,11 +481,16 @@ class Network(Owned):
             y_test = _arrays.vector(y_test, "y_test", X_test.shape[0])
         Xr = None if record is None else _arrays.matrix(record, "record", cols=self.d)
         loss_kind = parse_loss(loss)
-        gd = GDConfig(float_arg(lr1, "lr1"), float_arg(lr2, "lr2"), loss_kind)
+        rates = _rates(lr1, lr2, lrs, self.depth, signs=self._deep or lrs is not None)
         names = list(_TRAIN_COLUMNS)[:7 if has_test else 6]
         rows = steps // log_every + 2
         _arrays.check_mem(rows * 8 * len(names), "the training log (%d x %d doubles)"
                           % (rows, len(names)))
+        if self._deep:
+            gd = GDConfig(0.0, 0.0, loss_kind, len(rates))
+            gd.lrs[:len(rates)] = rates
+            return self._train_deep(X, y, gd, steps, log_every, X_test, y_test, Xr, names)
+        gd = GDConfig(rates[0], rates[1], loss_kind)
 
         # the network alone, as `ntkit train` (cli/cmd_train.c)
         h = self.handle
@@ -310,6 +542,53 @@ class Network(Owned):
             if ref is not None:
                 lib.ntk_net_free(ref)
 
+    def _train_deep(self, X, y, gd, steps, log_every, X_test, y_test, Xr, names):
+        """train() at depth: the library's trainer on this network's own θ, one
+        ntk_trainer_eval (loss and gradient at θ_k, logged) and one
+        ntk_trainer_apply per step; Ctrl-C lands between two library calls."""
+        h = self.handle
+        n, loss_kind = X.shape[0], gd.loss
+        start = self.theta
+        tr = ctypes.c_void_p()
+        check(lib.ntk_trainer_create(h, X, y, n, gd, byref(tr)))
+        log = np.empty((steps // log_every + 2, len(names)))
+        recorded = None if Xr is None else np.empty((log.shape[0], Xr.shape[0]))
+        ft = None if X_test is None else np.empty(X_test.shape[0])
+        nrow = 0
+        wd = WeightDist()
+        try:
+            for k in range(steps + 1):
+                st = lib.ntk_trainer_eval(tr)
+                if st == NTK_ERR_DIVERGED:
+                    msg = lib.ntk_errmsg()
+                    if lib.ntk_check_finite(lib.ntk_net_theta(h), self._P, b"theta") != 0:
+                        check(lib.ntk_net_set_theta(h, start))   # the weights before the call
+                    exc = error(st, "step %d" % k, msg)
+                    exc.partial = _columns(names, log[:nrow],
+                                           None if recorded is None else recorded[:nrow, None])
+                    raise exc
+                check(st)
+                if k % log_every == 0 or k == steps:
+                    lib.ntk_net_weight_dist(h, byref(wd))
+                    row = [k, lib.ntk_trainer_loss(tr), lib.ntk_trainer_grad_norm(tr), wd.w_fro,
+                           wd.v_norm, wd.w_max_row]
+                    if ft is not None:
+                        check(lib.ntk_net_predict(h, X_test, X_test.shape[0], ft))
+                        lt = lib.ntk_loss_value(loss_kind, ft, y_test, X_test.shape[0])
+                        row.append(_arrays.result(lt, "step %d: test loss" % k, X_test=X_test,
+                                                  y_test=y_test, theta=lambda: self.theta))
+                    log[nrow] = row
+                    if recorded is not None:
+                        check(lib.ntk_net_predict(h, Xr, Xr.shape[0], recorded[nrow]))
+                        _arrays.result(recorded[nrow], "step %d: outputs on record" % k,
+                                       record=Xr, theta=lambda: self.theta)
+                    nrow += 1
+                if k < steps:
+                    check(lib.ntk_trainer_apply(tr))
+        finally:
+            lib.ntk_trainer_free(tr)
+        return _columns(names, log[:nrow], None if recorded is None else recorded[:nrow, None])
+
     def _shifted(self, X, y):
         """y + f(X; θ0), the targets of the plain model that trains like the centred one."""
         f0 = np.empty(X.shape[0])
@@ -340,6 +619,40 @@ class Network(Owned):
         lt = lib.ntk_loss_value(loss_kind, ft, yt, r.nt)
         _arrays.result(lt, "step %d: test loss" % k, X_test=Xt, y_test=yt, W=lambda: self.W,
                        v=lambda: self.v)
+
+
+def _rates(lr1, lr2, lrs, depth, signs=True):
+    """The rate of each layer, [η_1, ..., η_{L+1}], from lr1, lr2 (η_l = lr1 on the
+    hidden layers, lr2 on the output layer) or lrs (L+1 values); checked finite,
+    and (signs) >= 0 and not all 0 (the two-layer driver checks lr1, lr2 itself)."""
+    if lrs is None:
+        if lr1 is None or lr2 is None:
+            raise ValueError("pass the rates lr1 and lr2, or lrs (one rate per layer, %d values)"
+                             % (depth + 1))
+        r1, r2 = float_arg(lr1, "lr1"), float_arg(lr2, "lr2")
+        rates, words = [r1] * depth + [r2], "lr1 and lr2"
+        if not signs:
+            return rates
+        if r1 < 0 or r2 < 0:
+            raise ValueError("lr1 and lr2 must be >= 0 (0 freezes a layer), got %r, %r" % (r1, r2))
+    else:
+        if lr1 is not None or lr2 is not None:
+            raise ValueError("pass lrs (one rate per layer) or lr1 and lr2, not both")
+        if isinstance(lrs, (str, bytes)) or not hasattr(lrs, "__len__") or np.ndim(lrs) != 1:
+            raise ValueError("lrs must be a list of %d rates, one per layer, got %r"
+                             % (depth + 1, lrs))
+        if len(lrs) != depth + 1:
+            raise ValueError("lrs has %d rates for a network of %d layers (depth %d); give one "
+                             "rate per layer (%d)" % (len(lrs), depth + 1, depth, depth + 1))
+        rates, words = [float_arg(r, "lrs[%d]" % j) for j, r in enumerate(lrs)], "lrs"
+        for j, r in enumerate(rates):
+            if r < 0:
+                raise ValueError("lrs[%d] must be >= 0 (0 freezes layer %d), got %r"
+                                 % (j, j + 1, r))
+    if all(r == 0 for r in rates):
+        raise ValueError("the rates %s are all 0: nothing would train; give some layer a rate "
+                         "> 0" % words)
+    return rates
 
 
 # Network.train's log: its names, and the run's columns they are copied from (in this order)
