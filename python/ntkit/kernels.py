@@ -1,12 +1,18 @@
 """Kernels: empirical NTK/NNGP of a Network, infinite-width kernels, the
-linear models' kernels and Gaussian constants (docs/theory.md §2–§4).
+linear models' kernels and Gaussian constants (docs/theory.md §2–§4; at
+depth docs/depth.md).
 
 A kernel is K = c1·Θ1 + c2·Θ2, chosen by `layer`:
 "both" (1,1), "first" (1,0), "second" (0,1) = NNGP, or a pair (c1, c2) such
-as (lr1, lr2) for the rate-weighted kernel. With X2 None the result is the
-symmetric K(X, X) (n1,n1); otherwise the cross block K(X, X2) (n1,n2).
-Every kernel is computed by the library's one entry point, ntk_kernel, from
-a kernel description (ntk_kernel_desc).
+as (lr1, lr2) for the rate-weighted kernel. A network of L hidden layers has
+one share per layer, K = Σ_{l=1}^{L+1} w_l Θ_l: "first" is then the hidden
+layers' part (layers 1..L), "second" the output layer's (still the NNGP
+kernel), a pair puts c1 on layers 1..L and c2 on layer L+1, an integer l
+selects layer l's share alone and L+1 numbers give every layer its weight
+(e.g. the per-layer rates). With X2 None the result is the symmetric
+K(X, X) (n1,n1); otherwise the cross block K(X, X2) (n1,n2). Every kernel is
+computed by the library's one entry point, ntk_kernel, from a kernel
+description (ntk_kernel_desc).
 """
 import ctypes
 from ctypes import byref, pointer
@@ -17,17 +23,19 @@ from numpy.typing import ArrayLike
 
 from . import _arrays
 from ._args import bool_arg, c_int_arg, float_arg, size_arg
-from ._lib import (KERNEL_EMPIRICAL, KERNEL_INFINITE, KERNEL_LIN, Constants, check, layer_coeffs,
-                   lib, net_config, parse_act, struct_dict)
+from ._lib import (DEPTH_NAMES, KERNEL_EMPIRICAL, KERNEL_INFINITE, KERNEL_LIN, Constants, check,
+                   is_deep, layer_coeffs, layer_weights, lib, net_config, parse_act, ptr,
+                   struct_dict)
 
 if TYPE_CHECKING:
     from .network import Network
 
-# which kernel: "both", "first", "second" or a pair of coefficients (c1, c2)
-Layer = Union[str, Tuple[float, float]]
+# which kernel: "both", "first", "second", a pair of coefficients (c1, c2), a layer
+# number l, or one weight per layer
+Layer = Union[str, Tuple[float, float], int, Sequence[float]]
 
 # the library names the point sets X1, X2; the caller passed them as X, X2
-_NAMES = {"X1": "X"}
+_NAMES = dict(DEPTH_NAMES, X1="X")
 
 
 class Kernel(NamedTuple):
@@ -39,13 +47,18 @@ class Kernel(NamedTuple):
     ntk: Optional[np.ndarray] = None
 
 
-def _kernel(source, cfg, X, n1, X2, n2, c1, c2, diagonal=False, **fields):
+def _kernel(source, cfg, X, n1, X2, n2, c1, c2, diagonal=False, weights=None, **fields):
     """K = c1·Θ1 + c2·Θ2 of `source` for the network settings cfg on X (n1,d) and
     X2 (n2,d) or None, through ntk_kernel; only its diagonal K_ii (n1,) when
-    `diagonal`; `fields` set the description's other fields (W, v, mem_limit,
+    `diagonal`; `weights` (L+1 floats, or None) the layer weights of a deep
+    cfg; `fields` set the description's other fields (W, v, theta, mem_limit,
     quad_order, consts)."""
     k = lib.ntk_kernel_desc_default(source, byref(cfg))   # k.net points at cfg, alive here
     k.c1, k.c2 = c1, c2
+    w = None
+    if weights is not None:
+        w = np.ascontiguousarray(weights, dtype=np.float64)   # referenced until the call returns
+        k.layer_weights = ptr(w)
     for name, value in fields.items():
         setattr(k, name, value)
     if diagonal:
@@ -59,44 +72,74 @@ def _kernel(source, cfg, X, n1, X2, n2, c1, c2, diagonal=False, **fields):
     return K
 
 
+def _layer_args(layer, cfg):
+    """(c1, c2, weights) for `layer` on the network settings cfg: the two-layer
+    network takes (c1, c2), a deep one the L+1 weights (docs above)."""
+    w = layer_weights(layer, lib.ntk_net_depth(byref(cfg)))
+    if is_deep(cfg):
+        return 1.0, 1.0, w
+    return w[0], w[1], None
+
+
 def _quad(quad_order):
     return c_int_arg(quad_order, "quad_order", 0)
 
 
+_LAYER_DOC = """layer: which kernel K = c1·Θ1 + c2·Θ2: "both" (the NTK, (1, 1)),
+        "first" (Θ1, the first layer's part, (1, 0)), "second" (Θ2, the
+        NNGP kernel, (0, 1)), or a pair (c1, c2) such as (lr1, lr2) for the
+        rate-weighted kernel η1Θ1 + η2Θ2 of GD with two rates. At depth L
+        the kernel is Σ_l w_l Θ_l over the layers l = 1..L+1: "first" is
+        layers 1..L, "second" layer L+1 (the NNGP kernel), a pair (c1, c2)
+        weighs layers 1..L by c1 and layer L+1 by c2, an integer l in
+        1..L+1 selects layer l's share alone, and L+1 numbers give each
+        layer its weight (e.g. the per-layer rates lrs)."""
+
+
 def ntk(net: "Network", X: ArrayLike, X2: Optional[ArrayLike] = None, layer: Layer = "both",
         mem_limit: int = 0, diagonal: bool = False) -> np.ndarray:
-    """Empirical NTK of `net` at its current weights, docs/theory.md §2.
+    """Empirical NTK of `net` at its current weights, docs/theory.md §2 (at
+    depth docs/depth.md: per layer (G_l G_lᵀ) ⊙ (κ_l² A_{l−1}A_{l−1}ᵀ + β²),
+    the back-propagated signals' Gram times the previous activations' Gram,
+    never the Jacobian).
 
     Args:
-      net: the ntkit.Network whose weights W, v define Θ1, Θ2.
+      net: the ntkit.Network whose weights (W, v; at depth θ) define the kernel.
       X: (n1, d) points.
       X2: (n2, d) points for the cross block K(X, X2), or None for the
         symmetric K(X, X).
-      layer: which kernel K = c1·Θ1 + c2·Θ2: "both" (the NTK, (1, 1)),
-        "first" (Θ1, the first layer's part, (1, 0)), "second" (Θ2, the
-        NNGP kernel, (0, 1)), or a pair (c1, c2) such as (lr1, lr2) for the
-        rate-weighted kernel η1Θ1 + η2Θ2 of GD with two rates.
+      %s
       mem_limit: bytes of scratch for the tiles (0: the library's default).
       diagonal: True for K(x_i, x_i) only, an (n1,) array in O(n1·m·d)
-        (X2 must be None).
+        (O(n1·P) at depth) (X2 must be None).
 
     Returns:
       K of shape (n1, n2), (n1, n1), or (n1,) with diagonal=True.
     """
     X, n1, X2, n2, _ = _arrays.pair(X, X2, d=net.d)
-    c1, c2 = layer_coeffs(layer)
+    c1, c2, w = _layer_args(layer, net._cfg)
     mem_limit = size_arg(mem_limit, "mem_limit")
     diagonal = bool_arg(diagonal, "diagonal")
     h = net.handle
-    # W and v: the net's own (read-only) arrays, read during the call only
-    K = _kernel(KERNEL_EMPIRICAL, net._cfg, X, n1, X2, n2, c1, c2, diagonal, W=lib.ntk_net_W(h),
-                v=lib.ntk_net_v(h), mem_limit=mem_limit)
-    return _arrays.result(K, "empirical kernel K", X=X, X2=X2, W=lambda: net.W, v=lambda: net.v)
+    # the weights: the net's own (read-only) arrays, read during the call only
+    if w is None:
+        fields = dict(W=lib.ntk_net_W(h), v=lib.ntk_net_v(h))
+    else:
+        fields = dict(theta=lib.ntk_net_theta(h))
+    K = _kernel(KERNEL_EMPIRICAL, net._cfg, X, n1, X2, n2, c1, c2, diagonal, w,
+                mem_limit=mem_limit, **fields)
+    return _arrays.result(K, "empirical kernel K", X=X, X2=X2, **net._weights())
+
+
+if ntk.__doc__:   # None under python -OO
+    ntk.__doc__ = ntk.__doc__ % _LAYER_DOC
 
 
 def nngp(net: "Network", X: ArrayLike, X2: Optional[ArrayLike] = None, mem_limit: int = 0,
          diagonal: bool = False) -> np.ndarray:
-    """Empirical NNGP kernel Θ2 = α²/m φ(Z1)φ(Z2)ᵀ of `net`: ntk(..., layer="second").
+    """Empirical NNGP kernel Θ2 = α²/m φ(Z1)φ(Z2)ᵀ of `net` (at depth the output
+    layer's share α²(A_L A_Lᵀ/m_L·σ_w² + σ_b²) in the ntk parameterisation):
+    ntk(..., layer="second").
 
     Args:
       net: the ntkit.Network.
@@ -108,10 +151,34 @@ def nngp(net: "Network", X: ArrayLike, X2: Optional[ArrayLike] = None, mem_limit
     return ntk(net, X, X2, layer="second", mem_limit=mem_limit, diagonal=diagonal)
 
 
+def _inf_config(d, act, act_param, input_scale, alpha, depth, width, widths, weight_std,
+                bias_std, parameterization):
+    """The network settings of an infinite-width kernel: the width matters only
+    to the standard parameterisation (its limit grows with the widths)."""
+    if parameterization == "standard" and width is None and widths is None:
+        raise ValueError("parameterization='standard': its infinite-width NTK grows with the "
+                         "widths (neural-tangents' convention); pass width= or widths=")
+    return net_config(d, 1 if width is None else width, act=act, act_param=act_param,
+                      input_scale=input_scale, alpha=alpha, depth=depth, widths=widths,
+                      weight_std=weight_std, bias_std=bias_std,
+                      parameterization=parameterization)
+
+
 def ntk_inf(X: ArrayLike, X2: Optional[ArrayLike] = None, act: str = "relu",
             act_param: Optional[float] = None, input_scale: str = "sqrt_d", alpha: float = 1.0,
-            layer: Layer = "both", quad_order: int = 0, diagonal: bool = False) -> np.ndarray:
-    """Infinite-width NTK of the two-layer network with E[v²] = 1, docs/theory.md §3.
+            layer: Layer = "both", quad_order: int = 0, diagonal: bool = False, depth: int = 1,
+            weight_std: float = 1.0, bias_std: float = 0.0, parameterization: str = "ntk",
+            width: Optional[int] = None, widths: Optional[Sequence[int]] = None) -> np.ndarray:
+    """Infinite-width NTK of the two-layer network with E[v²] = 1, docs/theory.md §3,
+    or of L hidden layers (docs/depth.md) by the layer recursion (Jacot et
+    al. 2018; Lee et al. 2019; Arora et al. 2019):
+    Σ_1 = Θ_1 = σ_w² x·x'/s² + σ_b²; Σ_{l+1} = σ_w² E[φ(u)φ(v)] + σ_b²,
+    Σ̇_{l+1} = σ_w² E[φ'(u)φ'(v)], Θ_{l+1} = Θ_l Σ̇_{l+1} + Σ_{l+1}, with
+    (u, v) ~ N(0, Σ_l on {x, x'}); NTK = α²Θ_{L+1}, NNGP = α²Σ_{L+1}; layer
+    l's share is α²Σ_l Π_{j>l} Σ̇_j. The standard parameterisation has its own
+    limit at the given widths (neural-tangents' convention): the same Σ_l,
+    Σ̇_l, each layer's share divided by its forward factor squared (κ_l² for
+    the weights, σ_b² for the biases), so it grows with the widths.
 
     Closed forms for relu, leaky_relu, erf and identity; Gauss–Hermite
     quadrature otherwise.
@@ -123,43 +190,61 @@ def ntk_inf(X: ArrayLike, X2: Optional[ArrayLike] = None, act: str = "relu",
       act_param: leaky_relu slope (None: ntkit.DEFAULTS["leaky_slope"]).
       input_scale: "sqrt_d" (the network sees x/√d) or "one".
       alpha: output scale α (K scales as α²).
-      layer: which kernel K = c1·Θ1 + c2·Θ2: "both" (the NTK, (1, 1)),
-        "first" (Θ1, the first layer's part, (1, 0)), "second" (Θ2, the
-        NNGP kernel, (0, 1)), or a pair (c1, c2) such as (lr1, lr2) for the
-        rate-weighted kernel η1Θ1 + η2Θ2 of GD with two rates.
+      %s
       quad_order: Gauss–Hermite order (0: ntkit.DEFAULTS["quad_order"]).
       diagonal: True for K(x_i, x_i) only, shape (n1,) (X2 must be None).
+      depth: L, the number of hidden layers, 1..16.
+      weight_std: σ_w > 0.
+      bias_std: σ_b >= 0.
+      parameterization: "ntk" or "standard" (needs width or widths).
+      width: the hidden width of every layer (the standard parameterisation
+        only; the ntk one's limit does not depend on it).
+      widths: the L hidden widths (overrides width; standard only, as width).
 
     Returns:
       K of shape (n1, n2), (n1, n1), or (n1,) with diagonal=True.
     """
     X, n1, X2, n2, d = _arrays.pair(X, X2)
-    cfg = net_config(d, 1, act=act, act_param=act_param, input_scale=input_scale, alpha=alpha)
-    c1, c2 = layer_coeffs(layer)
-    K = _kernel(KERNEL_INFINITE, cfg, X, n1, X2, n2, c1, c2, bool_arg(diagonal, "diagonal"),
+    cfg = _inf_config(d, act, act_param, input_scale, alpha, depth, width, widths, weight_std,
+                      bias_std, parameterization)
+    c1, c2, w = _layer_args(layer, cfg)
+    K = _kernel(KERNEL_INFINITE, cfg, X, n1, X2, n2, c1, c2, bool_arg(diagonal, "diagonal"), w,
                 quad_order=_quad(quad_order))
     return _arrays.result(K, "infinite-width kernel K", X=X, X2=X2)
 
 
+if ntk_inf.__doc__:
+    ntk_inf.__doc__ = ntk_inf.__doc__ % _LAYER_DOC
+
+
 def nngp_inf(X: ArrayLike, X2: Optional[ArrayLike] = None, act: str = "relu",
              act_param: Optional[float] = None, input_scale: str = "sqrt_d", alpha: float = 1.0,
-             quad_order: int = 0, diagonal: bool = False) -> np.ndarray:
-    """Infinite-width NNGP kernel α²Σ: ntk_inf(..., layer="second").
+             quad_order: int = 0, diagonal: bool = False, depth: int = 1,
+             weight_std: float = 1.0, bias_std: float = 0.0, parameterization: str = "ntk",
+             width: Optional[int] = None, widths: Optional[Sequence[int]] = None) -> np.ndarray:
+    """Infinite-width NNGP kernel α²Σ (α²Σ_{L+1} at depth): ntk_inf(..., layer="second").
 
     Args:
-      X, X2, act, act_param, input_scale, alpha, quad_order, diagonal: as ntk_inf.
+      X, X2, act, act_param, input_scale, alpha, quad_order, diagonal, depth,
+      weight_std, bias_std, parameterization, width, widths: as ntk_inf.
     """
-    return ntk_inf(X, X2, act, act_param, input_scale, alpha, "second", quad_order, diagonal)
+    return ntk_inf(X, X2, act, act_param, input_scale, alpha, "second", quad_order, diagonal,
+                   depth=depth, weight_std=weight_std, bias_std=bias_std,
+                   parameterization=parameterization, width=width, widths=widths)
 
 
 def infinite_kernel_fn(act: str = "relu", act_param: Optional[float] = None,
-                       input_scale: str = "sqrt_d", alpha: float = 1.0, quad_order: int = 0
+                       input_scale: str = "sqrt_d", alpha: float = 1.0, quad_order: int = 0,
+                       depth: int = 1, weight_std: float = 1.0, bias_std: float = 0.0,
+                       parameterization: str = "ntk", width: Optional[int] = None,
+                       widths: Optional[Sequence[int]] = None
                        ) -> Callable[..., Union[np.ndarray, Kernel]]:
-    """The infinite-width kernels of the two-layer network as a neural-tangents
+    """The infinite-width kernels of the network as a neural-tangents
     kernel_fn, e.g. for ntkit.predict.gradient_descent_mse_ensemble.
 
     Args:
-      act, act_param, input_scale, alpha, quad_order: the network, as ntk_inf.
+      act, act_param, input_scale, alpha, quad_order, depth, weight_std,
+      bias_std, parameterization, width, widths: the network, as ntk_inf.
 
     Returns:
       kernel_fn(x1, x2=None, get=None): for get None or a tuple of names, a
@@ -167,7 +252,8 @@ def infinite_kernel_fn(act: str = "relu", act_param: Optional[float] = None,
       for get "nngp" or "ntk", that array alone. x2 None: K(x1, x1).
     """
     settings = dict(act=act, act_param=act_param, input_scale=input_scale, alpha=alpha,
-                    quad_order=quad_order)
+                    quad_order=quad_order, depth=depth, weight_std=weight_std, bias_std=bias_std,
+                    parameterization=parameterization, width=width, widths=widths)
     ntk_inf(np.ones((1, 1)), **settings)   # the settings are checked now, not at the first use
 
     def kernel_fn(x1: ArrayLike, x2: Optional[ArrayLike] = None,

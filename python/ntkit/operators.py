@@ -27,7 +27,7 @@ from ._args import c_int_arg, float_arg, int_arg, seed_arg, size_arg
 from ._handle import Owned
 from ._interrupt import stoppable
 from ._lib import (KERNEL_EMPIRICAL, KERNEL_INFINITE, KERNEL_LIN, NTK_ERR_INTERRUPTED,
-                   NTK_ERR_NOCONV, CGInfo, LinAlgError, check, error, layer_coeffs, lib,
+                   NTK_ERR_NOCONV, CGInfo, LinAlgError, check, error, lib,
                    net_config, parse_operator)
 
 if TYPE_CHECKING:
@@ -71,9 +71,9 @@ class KernelOperator(Owned):
         ntkit.ntk_inf); "ntk", "nngp", "ntk1", "ntk2" (the empirical kernels
         of `net`, as ntkit.ntk); "lin", "lin1", "lin2" (Hu et al. 2020's
         linear models, as ntkit.lin_kernel).
-      net: the ntkit.Network of the empirical kinds (its weights W, v are
-        copied now: later training does not change this operator); None for
-        the others.
+      net: the ntkit.Network of the empirical kinds (its weights W, v, at
+        depth θ, are copied now: later training does not change this
+        operator); None for the others.
       mode: "auto", "dense", "dense-f32" or "matrix-free" (see the module).
       mem_limit: bytes the operator may keep and use as scratch (0: half of
         the available memory); "auto" stores K only when 8·n² bytes fit.
@@ -81,10 +81,16 @@ class KernelOperator(Owned):
         footprint does not fit. The default preconditioner of solve() is
         sized to a quarter of the same figure.
       layer: None for the kind's own coefficients, or a pair (c1, c2) for
-        K = c1·Θ1 + c2·Θ2 (e.g. (lr1, lr2), the rate-weighted kernel).
+        K = c1·Θ1 + c2·Θ2 (e.g. (lr1, lr2), the rate-weighted kernel); at
+        depth also a layer number or one weight per layer, as ntkit.ntk
+        ("ntk1" is then layers 1..L, "ntk2"/"nngp" layer L+1).
       act, act_param, input_scale, alpha: the network of the infinite-width
         and lin kinds (as ntkit.ntk_inf; None: relu, the default slope,
         "sqrt_d", 1). The empirical kinds take them from `net`.
+      depth, weight_std, bias_std, parameterization, width, widths: the deep
+        network of the infinite-width kinds, as ntkit.ntk_inf (None: its
+        defaults, the two-layer network). The empirical kinds take them
+        from `net`; the lin kinds are two-layer only.
       quad_order: Gauss–Hermite order (0: ntkit.DEFAULTS["quad_order"]).
       trace_factor: lin kinds: √(Tr Σ²/d) (None: estimated from X).
 
@@ -102,7 +108,10 @@ class KernelOperator(Owned):
                  layer: Optional[Tuple[float, float]] = None, act: Optional[str] = None,
                  act_param: Optional[float] = None, input_scale: Optional[str] = None,
                  alpha: Optional[float] = None, quad_order: int = 0,
-                 trace_factor: Optional[float] = None):
+                 trace_factor: Optional[float] = None, depth: Optional[int] = None,
+                 weight_std: Optional[float] = None, bias_std: Optional[float] = None,
+                 parameterization: Optional[str] = None, width: Optional[int] = None,
+                 widths: Optional[Sequence[int]] = None):
         self._h = None
         self._precond = {}
         if not isinstance(kernel, str) or kernel not in KINDS:
@@ -114,7 +123,10 @@ class KernelOperator(Owned):
                              % (", ".join(repr(m) for m in MODES), mode))
         self.kernel = kernel
         self.mem_limit = size_arg(mem_limit, "mem_limit")
-        net_settings = dict(act=act, act_param=act_param, input_scale=input_scale, alpha=alpha)
+        net_settings = dict(act=act, act_param=act_param, input_scale=input_scale, alpha=alpha,
+                            depth=depth, weight_std=weight_std, bias_std=bias_std,
+                            parameterization=parameterization, width=width, widths=widths)
+        deep_settings = {k: v for k, v in list(net_settings.items())[4:] if v is not None}
         if source == KERNEL_EMPIRICAL:
             if net is None:
                 raise ValueError("kernel %r is the empirical kernel of a network: pass net=" %
@@ -125,24 +137,42 @@ class KernelOperator(Owned):
                                  % ", ".join(given))
             X = _arrays.matrix(X, "X", cols=net.d)
             self._cfg = type(net._cfg).from_buffer_copy(net._cfg)
-            self._W, self._v = net.W, net.v   # copies: the kernel at the weights of now
+            self._W = self._v = self._theta = None
+            if net.is_deep:
+                self._theta = net.theta           # a copy: the kernel at the weights of now
+            else:
+                self._W, self._v = net.W, net.v   # copies: the kernel at the weights of now
         else:
             if net is not None:
                 raise ValueError("net is for the empirical kinds (ntk, nngp, ntk1, ntk2); kernel "
                                  "%r does not use it" % kernel)
             X = _arrays.matrix(X, "X")
-            self._cfg = net_config(X.shape[1], 1, act=act or "relu", act_param=act_param,
-                                   input_scale=input_scale or "sqrt_d",
-                                   alpha=1.0 if alpha is None else alpha)
-            self._W = self._v = None
+            if source == KERNEL_LIN and deep_settings:
+                raise ValueError("%s: Hu et al.'s linear models are two-layer only; kernel %r "
+                                 "does not take them" % (", ".join(deep_settings), kernel))
+            from .kernels import _inf_config
+            dflt = dict(depth=1, weight_std=1.0, bias_std=0.0, parameterization="ntk", width=None,
+                        widths=None)
+            dflt.update(deep_settings)
+            self._cfg = _inf_config(X.shape[1], act or "relu", act_param,
+                                    input_scale or "sqrt_d", 1.0 if alpha is None else alpha,
+                                    **dflt)
+            self._W = self._v = self._theta = None
         self._X = X
         self.n, self.d = X.shape
-        c1, c2 = coeffs if layer is None else layer_coeffs(layer)
+        from .kernels import _layer_args
+        c1, c2, w = _layer_args(coeffs if layer is None else layer, self._cfg)
         k = lib.ntk_kernel_desc_default(source, byref(self._cfg))   # k.net -> self._cfg
         k.c1, k.c2 = c1, c2
+        self._weights = None if w is None else np.array(w)   # the operator copies them
+        if w is not None:
+            k.layer_weights = self._weights.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
         k.quad_order = c_int_arg(quad_order, "quad_order", 0)
         self._consts = None
-        if source == KERNEL_EMPIRICAL:
+        if source == KERNEL_EMPIRICAL and self._theta is not None:
+            # the operator borrows θ: self._theta lives as long as the operator
+            k.theta = self._theta.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+        elif source == KERNEL_EMPIRICAL:
             k.W = self._W.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
             k.v = self._v.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
         elif source == KERNEL_LIN:
@@ -263,8 +293,9 @@ class KernelOperator(Owned):
         from .kernels import _kernel
         X1, n1, X2, n2, _ = _arrays.pair(X1, X2, "X1", d=self.d)
         k = self._desc
-        fields = dict(W=k.W, v=k.v, quad_order=k.quad_order, consts=k.consts)
-        return _kernel(k.source, self._cfg, X1, n1, X2, n2, k.c1, k.c2, bool(diagonal), **fields)
+        fields = dict(W=k.W, v=k.v, theta=k.theta, quad_order=k.quad_order, consts=k.consts)
+        return _kernel(k.source, self._cfg, X1, n1, X2, n2, k.c1, k.c2, bool(diagonal),
+                       self._weights, **fields)
 
     # -- ridge regression -----------------------------------------------
 
