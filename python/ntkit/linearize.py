@@ -14,16 +14,22 @@ closed form with the rate-weighted empirical NTK K = J D Jᵀ at (W*, v*),
 D = diag(lr1 I, lr2 I): after t steps f_lin = y + (I − cK)^t (f_start − y) on
 the training points and the parameters have moved by D Jᵀ h_t(K)(y − f_start),
 h_t(λ) = (1 − (1 − cλ)^t)/λ (docs/theory.md §6), computed by the library.
+
+At depth (a Network with is_deep) the model is f_lin(X; θ) = f(X; θ*) +
+J(X; θ*)(θ − θ*) on the flat parameters θ, with J·Δθ by the library's
+forward-mode pass (ntk_net_jvp) and Jᵀ·r by its backward pass (ntk_net_vjp),
+never the Jacobian; training is the same closed form with D = diag(η_l) per
+layer and K the per-layer-weighted empirical NTK.
 """
 from ctypes import byref
-from typing import TYPE_CHECKING, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _arrays
 from ._args import bool_arg, float_arg, int_arg
-from ._lib import NetConfig, check, lib, parse_loss
+from ._lib import NetConfig, check, layer_shapes, lib, parse_loss
 from .dynamics import KernelGD
 from .kernels import ntk
 
@@ -46,6 +52,9 @@ class LinearizedNetwork:
     Attributes:
       W_lin, v_lin: the expansion point (W*, v*), (m, d) and (m,).
       W, v: the current weights (start at W_lin, v_lin; moved by train).
+      theta_lin, theta: at depth (and for the two-layer network too) the
+        expansion point θ* and the current parameters θ, flat as
+        Network.theta; at depth they replace W_lin, v_lin, W, v.
     """
 
     def __init__(self, net: "Network"):
@@ -54,6 +63,17 @@ class LinearizedNetwork:
             raise TypeError("linearize takes an ntkit.Network, got %r" % (net,))
         self._cfg = NetConfig.from_buffer_copy(net._cfg)
         self.d, self.width = net.d, net.width
+        self._deep = net.is_deep
+        if self._deep:
+            self.depth = net.depth
+            self.theta_lin = net.theta
+            self._theta = self.theta_lin.copy()
+            # the expansion point as an uncentred network of its own (its kernel), and θ0
+            self._at = Network._from_theta(self._cfg, self.theta_lin, centered=False)
+            self._theta0 = net.theta0 if self._cfg.centered else None
+            self._layers = layer_shapes(self._cfg)
+            return
+        self.depth = 1
         self.W_lin, self.v_lin = net.W, net.v
         self.W, self.v = self.W_lin.copy(), self.v_lin.copy()
         c = net.config
@@ -70,9 +90,40 @@ class LinearizedNetwork:
 
     # -- evaluation -------------------------------------------------------
 
+    # -- the flat parameters (any depth; two-layer: [W.ravel(), v]) -------
+
+    @property
+    def theta(self) -> np.ndarray:
+        """The current parameters, flat (a copy); assigning sets them."""
+        if self._deep:
+            return self._theta.copy()
+        return np.concatenate([self.W.ravel(), self.v])
+
+    @theta.setter
+    def theta(self, theta):
+        n = self._at.nparams
+        theta = _arrays.vector(theta, "theta", n)
+        if self._deep:
+            self._theta = theta.copy()
+        else:
+            md = self.width * self.d
+            self.W, self.v = theta[:md].reshape(self.width, self.d).copy(), theta[md:].copy()
+
+    def _no_W(self, what):
+        if self._deep:
+            raise ValueError("%s: the network has depth %d (or biases, weight_std, the standard "
+                             "parameterization): pass theta (flat, as Network.theta) instead of "
+                             "W, v" % (what, self.depth))
+
     def _base(self, X):
         """f*(X): the model at the expansion point (centred when the network is)."""
         f = self._at(X)
+        if self._deep:
+            if self._theta0 is not None:
+                f0 = np.empty(X.shape[0])
+                check(lib.ntk_forward_theta(byref(self._cfg), self._theta0, X, X.shape[0], f0))
+                f = f - f0
+            return f
         if self._offset is not None:
             f0 = np.empty(X.shape[0])
             W0, v0 = self._offset
@@ -92,18 +143,25 @@ class LinearizedNetwork:
         return A, D
 
     def __call__(self, X: ArrayLike, W: Optional[ArrayLike] = None,
-                 v: Optional[ArrayLike] = None) -> np.ndarray:
-        """f_lin on X at weights (W, v).
+                 v: Optional[ArrayLike] = None, theta: Optional[ArrayLike] = None) -> np.ndarray:
+        """f_lin on X at weights (W, v), or at the flat parameters theta.
 
         Args:
           X: (n, d) inputs.
-          W: (m, d) first-layer weights (None: the current self.W).
-          v: (m,) second-layer weights (None: the current self.v).
+          W: (m, d) first-layer weights (None: the current self.W; two-layer).
+          v: (m,) second-layer weights (None: the current self.v; two-layer).
+          theta: the flat parameters (as Network.theta) in place of W, v (None:
+            the current ones); at depth the only form.
 
         Returns:
           f_lin of shape (n,).
         """
         X = _arrays.matrix(X, "X", cols=self.d)
+        if theta is not None or self._deep:
+            if W is not None or v is not None:
+                self._no_W("f_lin(X, W, v)")
+                raise ValueError("pass theta or W, v, not both")
+            return self._call_theta(X, theta)
         W = self.W if W is None else _arrays.matrix(W, "W", cols=self.d, rows=self.width)
         v = self.v if v is None else _arrays.vector(v, "v", self.width)
         dW, dv = W - self.W_lin, v - self.v_lin
@@ -116,6 +174,15 @@ class LinearizedNetwork:
         return _arrays.result(f, "linearized outputs f_lin", X=X, W=W, v=v)
 
     predict = __call__
+
+    def _call_theta(self, X, theta):
+        """f_lin(X; θ) = f*(X) + J(X; θ*)(θ − θ*), J·Δθ by ntk_net_jvp."""
+        theta = self.theta if theta is None else _arrays.vector(theta, "theta", self._at.nparams)
+        dtheta = theta - self._at.theta
+        f = self._base(X)
+        Jd = np.empty(X.shape[0])
+        check(lib.ntk_net_jvp(byref(self._at._cfg), self._at.theta, X, X.shape[0], dtheta, Jd))
+        return _arrays.result(f + Jd, "linearized outputs f_lin", X=X, theta=theta)
 
     def _vjp(self, X, r):
         """(J_Wᵀ r (m, d), J_vᵀ r (m,)) at the expansion point, for r (n,)."""
@@ -130,25 +197,30 @@ class LinearizedNetwork:
 
     # -- training ---------------------------------------------------------
 
-    def train(self, X: ArrayLike, y: ArrayLike, lr1: float, lr2: float, steps: float,
-              loss: str = "mean", flow: bool = False, log_every: Optional[float] = None,
+    def train(self, X: ArrayLike, y: ArrayLike, lr1: Optional[float] = None,
+              lr2: Optional[float] = None, steps: Optional[float] = None, loss: str = "mean",
+              flow: bool = False, log_every: Optional[float] = None,
               X_test: Optional[ArrayLike] = None, y_test: Optional[ArrayLike] = None,
-              allow_unstable: bool = False) -> Dict[str, np.ndarray]:
+              allow_unstable: bool = False, lrs: Optional[Sequence[float]] = None
+              ) -> Dict[str, np.ndarray]:
         """Gradient descent (or flow) of the linearized model from its current
         weights, in closed form; the weights W, v move to where `steps` ends.
 
         Args:
           X: (n, d) training inputs.
           y: (n,) targets.
-          lr1: rate of W (0 freezes it).
-          lr2: rate of v (0 freezes it).
-          steps: GD steps (a whole number), or the final time with flow=True.
+          lr1: rate of W (0 freezes it); at depth of the hidden layers 1..L.
+          lr2: rate of v (0 freezes it); at depth of the output layer L+1.
+          steps: GD steps (a whole number), or the final time with flow=True;
+            required.
           loss: "mean" (1/(2n) Σ r²) or "sum" (1/2 Σ r²).
           flow: True for gradient flow.
           log_every: the interval of the returned log (None: only 0 and steps).
           X_test, y_test: (nt, d) and (nt,) test data for test_loss, or None.
           allow_unstable: accept a GD rate above the stability limit
             c·λ_max(K) > 2 (refused with a ValueError otherwise).
+          lrs: one rate per layer (L+1 values, 0 freezes a layer) in place of
+            lr1, lr2, as Network.train.
 
         Returns:
           dict(step (GD) or time (flow), train_loss, and test_loss with test
@@ -158,21 +230,31 @@ class LinearizedNetwork:
         n = X.shape[0]
         y = _arrays.vector(y, "y", n)
         flow = bool_arg(flow, "flow")
-        lr1, lr2 = float_arg(lr1, "lr1"), float_arg(lr2, "lr2")
-        if lr1 < 0 or lr2 < 0 or lr1 == lr2 == 0:
-            raise ValueError("lr1 and lr2 must be >= 0 and not both 0, got %r, %r" % (lr1, lr2))
+        if self._deep or lrs is not None:
+            from .network import _rates
+            rates = _rates(lr1, lr2, lrs, self.depth)
+        else:
+            if lr1 is None or lr2 is None:
+                raise ValueError("pass the rates lr1 and lr2, or lrs (one rate per layer)")
+            lr1, lr2 = float_arg(lr1, "lr1"), float_arg(lr2, "lr2")
+            if lr1 < 0 or lr2 < 0 or lr1 == lr2 == 0:
+                raise ValueError("lr1 and lr2 must be >= 0 and not both 0, got %r, %r"
+                                 % (lr1, lr2))
+            rates = [lr1, lr2]
+        if steps is None:
+            raise ValueError("steps (GD steps, or the final time of the flow) is required")
         ts = _log_times(steps, log_every, flow)
         if (X_test is None) != (y_test is None):
             raise ValueError("pass both X_test and y_test, or neither")
         loss_kind = parse_loss(loss)
-        K = ntk(self._at, X, layer=(lr1, lr2))            # J D Jᵀ at the expansion point
+        K = ntk(self._at, X, layer=rates)                 # J D Jᵀ at the expansion point
         f_start = self(X)
         kgd = KernelGD(K, y, 1.0, loss, flow, "eig", 0.0, allow_unstable)
         Kt = f0t = None
         if X_test is not None:
             X_test = _arrays.matrix(X_test, "X_test", cols=self.d)
             y_test = _arrays.vector(y_test, "y_test", X_test.shape[0])
-            Kt, f0t = ntk(self._at, X_test, X, layer=(lr1, lr2)), self(X_test)
+            Kt, f0t = ntk(self._at, X_test, X, layer=rates), self(X_test)
             u, ut = kgd(ts, f_start, f0t, Kt)
         else:
             u = kgd(ts, f_start)
@@ -184,6 +266,15 @@ class LinearizedNetwork:
         # the parameters: Δθ = D Jᵀ h_T(K)(y − f_start), h_T(K)(y − f_start) as the test
         # prediction of the identity kernel block
         beta = kgd(ts[-1], f_start, np.zeros(n), np.eye(n))[1]
+        if self._deep:
+            g = np.empty(self._at.nparams)
+            check(lib.ntk_net_vjp(byref(self._at._cfg), self._at.theta, X, n, beta, g))
+            for rate, (off, (mo, mi), nb) in zip(rates, self._layers):
+                g[off:off + mo * mi + nb] *= rate            # D Jᵀ β, layer by layer
+            self._theta = self._theta + g
+            _arrays.result(self._theta, "linearized parameters theta", hint="lower the rates")
+            return {k: _arrays.result(v, "linearized model: " + k) for k, v in out.items()}
+        lr1, lr2 = rates
         gW, gv = self._vjp(X, beta)
         self.W, self.v = self.W + lr1 * gW, self.v + lr2 * gv
         _arrays.result(self.W, "linearized weights W", hint="lower the rates lr1, lr2")
@@ -192,11 +283,16 @@ class LinearizedNetwork:
 
     def reset(self):
         """Put the weights back to the expansion point."""
+        if self._deep:
+            self._theta = self.theta_lin.copy()
+            return
         self.W, self.v = self.W_lin.copy(), self.v_lin.copy()
 
     @property
-    def weights(self) -> Tuple[np.ndarray, np.ndarray]:
-        """(W, v), the current weights (copies)."""
+    def weights(self) -> Union[Tuple[np.ndarray, np.ndarray], np.ndarray]:
+        """(W, v), the current weights (copies); at depth θ, flat (a copy)."""
+        if self._deep:
+            return self._theta.copy()
         return self.W.copy(), self.v.copy()
 
 
