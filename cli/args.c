@@ -37,6 +37,8 @@ static const struct {
     {"rates lr1", "--lr1, --lr2"},
     {"both rates lr1 and lr2", "--lr1, --lr2"},
     {"schedule: t_final", "--steps, --log-every"},
+    {"weight standard deviation sigma_w", "--weight-std"},
+    {"bias standard deviation sigma_b", "--bias-std"},
 };
 
 static void flagify(const char *msg, char *out, size_t cap)
@@ -250,11 +252,113 @@ int cli_int(const cli_args *a, const char *name, int def, int min, int max, int 
     return 0;
 }
 
+/* Split a comma-separated list into at most cap items (in place in buf,
+ * which holds a copy of s); the count, or cap + 1 when there are more. An
+ * empty item (",," or a trailing comma) is kept as "" for the caller's
+ * message. */
+static size_t split_list(const char *s, char *buf, size_t buflen, char **items, size_t cap)
+{
+    snprintf(buf, buflen, "%s", s);
+    size_t k = 0;
+    for (char *p = buf;; k++) {
+        char *comma = strchr(p, ',');
+        if (k < cap) items[k] = p;
+        if (!comma) return k + 1 > cap ? cap + 1 : k + 1;
+        *comma = '\0';
+        p = comma + 1;
+    }
+}
+
+/* --depth L (digits only, 1..NTK_MAX_DEPTH). */
+static int depth_flag(const cli_args *a, size_t *L)
+{
+    if (cli_size(a, "depth", 1, 0, L)) return 1;
+    if (*L < 1)
+        return cli_fail("--depth must be at least 1 hidden layer, got 0; use --depth 1..%d",
+                        NTK_MAX_DEPTH);
+    if (*L > NTK_MAX_DEPTH)
+        return cli_fail("--depth must be at most %d hidden layers, got %zu; use --depth 1..%d",
+                        NTK_MAX_DEPTH, *L, NTK_MAX_DEPTH);
+    return 0;
+}
+
+/* --widths M1,...,ML: L positive integers (digits only) into cfg->widths,
+ * and m = M1. */
+static int widths_flag(const cli_args *a, size_t L, ntk_net_config *cfg)
+{
+    const char *s = cli_str(a, "widths", NULL);
+    if (!s) return 0;
+    if (cli_has(a, "width"))
+        return cli_fail("--width and --widths both given; use --widths M1,...,ML alone for "
+                        "per-layer widths, or --width M for every layer");
+    char buf[1024], *items[NTK_MAX_DEPTH + 1];
+    if (strlen(s) >= sizeof buf) return cli_fail("--widths '%.40s...' is too long", s);
+    size_t n = split_list(s, buf, sizeof buf, items, NTK_MAX_DEPTH);
+    if (n != L)
+        return cli_fail("--widths has %s%zu value%s but --depth is %zu%s; give one width per "
+                        "hidden layer", n > NTK_MAX_DEPTH ? "more than " : "",
+                        n > NTK_MAX_DEPTH ? (size_t)NTK_MAX_DEPTH : n, n == 1 ? "" : "s", L,
+                        cli_has(a, "depth") ? "" : " (the default)");
+    for (size_t l = 0; l < L; l++) {
+        char *end;
+        errno = 0;
+        unsigned long long v = isdigit((unsigned char)items[l][0]) ? strtoull(items[l], &end, 10) : 0;
+        if (!isdigit((unsigned char)items[l][0]) || *end != '\0' || errno == ERANGE || v == 0 ||
+            v > (unsigned long long)(SIZE_MAX / 16))
+            return cli_fail("--widths: item %zu, '%s', is not a positive integer; give L widths "
+                            "separated by commas, e.g. --widths 512,256", l + 1, items[l]);
+        cfg->widths[l] = (size_t)v;
+    }
+    cfg->m = cfg->widths[0];
+    return 0;
+}
+
+int cli_rates_list(const cli_args *a, size_t need, double *rates)
+{
+    const char *s = cli_str(a, "lrs", NULL);
+    char buf[1024], *items[NTK_MAX_DEPTH + 2];
+    if (strlen(s) >= sizeof buf) return cli_fail("--lrs '%.40s...' is too long", s);
+    size_t n = split_list(s, buf, sizeof buf, items, NTK_MAX_DEPTH + 1);
+    if (n != need)
+        return cli_fail("--lrs has %s%zu value%s but --depth %zu needs %zu, one rate per layer "
+                        "(layers 1..%zu hidden, layer %zu the output)",
+                        n > NTK_MAX_DEPTH + 1 ? "more than " : "",
+                        n > NTK_MAX_DEPTH + 1 ? (size_t)NTK_MAX_DEPTH + 1 : n, n == 1 ? "" : "s",
+                        need - 1, need, need - 1, need);
+    int any = 0;
+    for (size_t l = 0; l < need; l++) {
+        char *end;
+        errno = 0;
+        double v = strtod(items[l], &end);
+        if (end == items[l] || *end != '\0' || errno == ERANGE || !isfinite(v))
+            return cli_fail("--lrs: item %zu, '%s', is not a finite number; give %zu rates "
+                            "separated by commas, e.g. --lrs 1,1,0.5", l + 1, items[l], need);
+        if (v < 0)
+            return cli_fail("--lrs: item %zu is %g; rates must be non-negative (0 freezes a layer)",
+                            l + 1, v);
+        rates[l] = v;
+        any |= v > 0;
+    }
+    if (!any) return cli_fail("--lrs are all 0: nothing would train; give some layer a positive rate");
+    return 0;
+}
+
 int cli_net_config(const cli_args *a, size_t d, ntk_net_config *cfg)
 {
-    size_t m;
-    if (cli_size(a, "width", 256, 1, &m)) return 1;
+    size_t m, L;
+    if (cli_size(a, "width", 256, 1, &m) || depth_flag(a, &L)) return 1;
     *cfg = ntk_net_config_default(d, m);
+    cfg->depth = L;
+    if (widths_flag(a, L, cfg)) return 1;
+    if (cli_double(a, "weight-std", 1.0, -INFINITY, &cfg->weight_std)) return 1;
+    if (!(cfg->weight_std > 0))
+        return cli_fail("--weight-std must be positive, got %g (1 is the two-layer network's)",
+                        cfg->weight_std);
+    if (cli_double(a, "bias-std", 0.0, -INFINITY, &cfg->bias_std)) return 1;
+    if (cfg->bias_std < 0)
+        return cli_fail("--bias-std must be at least 0, got %g (0: no biases)", cfg->bias_std);
+    if (ntk_param_parse(cli_str(a, "parameterization", "ntk"), &cfg->parameterization) != NTK_OK)
+        return cli_fail_lib("--parameterization");
     double param;
     if (cli_double(a, "act-param", 0.1, -INFINITY, &param)) return 1;
     if (ntk_act_parse(cli_str(a, "act", "relu"), param, &cfg->act) != NTK_OK)

@@ -65,10 +65,20 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
     {"input-scale", 1, "S", "pre-activation scale s: sqrt_d (w.x/sqrt(d)) | one (w.x) (default sqrt_d)"}, \
     {"alpha", 1, "A", "output scale alpha (default 1)"},                                  \
     {"centered", 0, NULL, "use the centred model f(x;theta) - f(x;theta0)"},               \
-    {"seed", 1, "S", "random seed for data and weights (default 0)"}
+    {"seed", 1, "S", "random seed for data and weights (default 0)"},                    \
+    {"depth", 1, "L", "hidden layers L, 1..16 (default 1: the two-layer network)"},       \
+    {"widths", 1, "M1,..", "one hidden width per layer, L values, e.g. 512,256 (default: --width for every layer)"}, \
+    {"weight-std", 1, "S", "weight standard deviation sigma_w (default 1)"},              \
+    {"bias-std", 1, "S", "bias standard deviation sigma_b; 0: no biases (default 0)"},    \
+    {"parameterization", 1, "P", "ntk (weights N(0,1), sigma_w/sqrt(fan-in) in the forward pass) | standard (weights N(0, sigma_w^2/fan-in)) (default ntk)"}
 
-/* Fill cfg from the network flags (d must be set by the caller). */
+/* Fill cfg from the network flags (d must be set by the caller):
+ * --width, --depth 1..NTK_MAX_DEPTH, --widths (L values; m = the first),
+ * --weight-std > 0, --bias-std >= 0, --parameterization, and the rest. */
 int cli_net_config(const cli_args *a, size_t d, ntk_net_config *cfg);
+/* --lrs: exactly `need` finite non-negative rates, not all 0, into rates;
+ * prints the error (call only when --lrs is present). */
+int cli_rates_list(const cli_args *a, size_t need, double *rates);
 /* Apply --threads if present (default: all cores). */
 int cli_threads(const cli_args *a);
 
@@ -91,13 +101,14 @@ int cli_isatty_stderr(void);
     {"loss", 1, "FORM", "loss form: mean (1/2n sum r^2) | sum (1/2 sum r^2) (default mean)"}, \
     {"lr1", 1, "ETA", "first-layer rate eta1, 0 freezes W (default 1)"},                  \
     {"lr2", 1, "ETA", "second-layer rate eta2, 0 freezes v (default 1)"},                 \
+    {"lrs", 1, "E1,..", "one rate per layer eta_1..eta_{L+1}, 0 freezes a layer (default: --lr1 for layers 1..L, --lr2 for the output layer)"}, \
     {"steps", 1, "K", "gradient steps (default 1000)"},                                    \
     {"log-every", 1, "K", "log metrics every K steps; the last step is always logged (default 10)"}, \
     {"data", 1, "SPEC", "inputs: gaussian | gaussian:decay=P | sphere | unit-sphere | npy:X.npy[:y.npy] | csv:FILE[:target=COL] | cifar10:FILE:POS,NEG | mnist:IMAGES:LABELS:POS,NEG (default gaussian)"}, \
     {"target", 1, "SPEC", "labels: linear | relu-neuron | two-layer:k=K | hermite:1=c,2=c | poly:1=c | gegenbauer:1=c | noise | npy:y.npy, plus ,noise=SIGMA (default linear; files with labels need none)"}, \
     {"standardize", 0, NULL, "centre inputs and rescale so that Tr Sigma = d (training statistics)"}, \
-    {"W0", 1, "FILE", "initial first-layer weights (m x d .npy) instead of drawing them"}, \
-    {"v0", 1, "FILE", "initial second-layer weights (m .npy); needs --W0"},               \
+    {"W0", 1, "FILE", "initial first-layer weights (m x d .npy) instead of drawing them (two-layer network only)"}, \
+    {"v0", 1, "FILE", "initial second-layer weights (m .npy); needs --W0 (two-layer network only)"}, \
     {"out", 1, "DIR", "run directory to write (required; must be new or empty unless --force)"}, \
     {"force", 0, NULL, "write into a non-empty --out, replacing the files ntkit wrote there"}, \
     {"threads", 1, "T", "OpenBLAS threads (default: all cores)"},                          \
@@ -127,8 +138,18 @@ int cli_setup_from_args(const cli_args *a, cli_setup *s);
 void cli_setup_free(cli_setup *s);
 /* Every resolved setting as a JSON object (caller frees with cJSON_Delete). */
 struct cJSON *cli_setup_config_json(const cli_setup *s, const char *command);
-/* Write X_train, y_train, X_test, y_test, W0, v0 into the run directory. */
+/* Write X_train, y_train, X_test, y_test and the initial weights into the
+ * run directory: W0, v0 for the two-layer network, W{l}_init (and
+ * b{l}_init with biases), l = 1..L+1, at depth. */
 int cli_write_inputs(const cli_setup *s);
+/* Stage W{l}_<when>.npy (m_l, m_{l-1}) and b{l}_<when>.npy (m_l, with
+ * biases) of the flat parameters theta in dir; nonzero on failure (the
+ * library's message stands). */
+int cli_stage_layers(ntk_outset *o, const char *dir, const ntk_net_config *cfg,
+                     const double *theta, const char *when);
+/* "depth", "widths", "weight_std", "bias_std", "parameterization" of cfg
+ * into a config.json object. */
+void cli_depth_json(struct cJSON *o, const ntk_net_config *cfg);
 
 /* A final training loss this many times the initial one is a blow-up, even
  * when finite: gradient descent at a stable rate never raises it so much. */
@@ -204,8 +225,9 @@ int cli_run_create(const cli_setup *s, const ntk_run_config *rc, ntk_run **r);
 /* ntk_run_execute over --steps/--log-every with the signal flags. */
 ntk_status cli_execute(ntk_run *r, const cli_setup *s, int theory, cli_rows *w,
                        ntk_run_report *rep);
-/* W.npy, v.npy (unless diverged), predict_<model>.npy on the inputs of
- * --predict (when predict is not NULL) and summary.json, committed together. */
+/* W.npy, v.npy (at depth W{l}_final.npy, b{l}_final.npy; unless
+ * diverged), predict_<model>.npy on the inputs of --predict (when predict
+ * is not NULL) and summary.json, committed together. */
 int cli_write_results(const cli_setup *s, ntk_run *r, ntk_run_status status,
                       const struct cJSON *summary, const ntk_array *predict);
 
@@ -247,6 +269,7 @@ typedef struct {
     ntk_kernel_desc desc;
     ntk_net_config cfg;
     ntk_array W, v;
+    double *theta;    /* a deep network's parameters from --weights DIR (owned) */
     ntk_net *net;
 } cli_kernel_held;
 int cli_kernel_desc(const cli_kernel_opts *o, const cli_args *a, const ntk_array *X,

@@ -69,7 +69,7 @@ static const cli_flag kernel_flags[] = {
     {"stats", 0, NULL, "print lambda_min, lambda_max and the condition number (symmetric kernels only)"},
     {"diagonal", 0, NULL, "only the diagonal K(x_i, x_i), written as an (n,) array: O(n) memory"},
     {"weights", 1, "DIR", "run directory of 'ntkit train': network and weights from it"},
-    {"at", 1, "WHEN", "with --weights: final (W.npy, v.npy) | init (W0.npy, v0.npy) (default final)"},
+    {"at", 1, "WHEN", "with --weights: final (W.npy, v.npy; at depth W{l}_final.npy) | init (W0.npy, v0.npy; W{l}_init.npy) (default final)"},
     CLI_NET_FLAGS,
     {"trace-factor", 1, "F", "lin kinds: sqrt(Tr Sigma^2/d) for nu (default: estimated from X)"},
     {"quad-order", 1, "Q", "Gauss-Hermite order for *-inf and lin kinds (default 0: library default)"},

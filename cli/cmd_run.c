@@ -22,6 +22,40 @@ static void add_num(cJSON *o, const char *k, double v)
         cJSON_AddNullToObject(o, k);
 }
 
+/* Keys of summary.json's theory and checks that hold for the two-layer
+ * network only (Du et al.'s bounds, Chizat et al.'s bound on Lip(J), Hu et
+ * al.'s horizon): at depth they are left out and listed under
+ * "two_layer_only". */
+static const char *const two_layer_keys[] = {
+    "du_D_bound", "du_flip_bound_D", "chizat_beta_bound", "hu_horizon_T", "du_R_below_D",
+    "du_flip_bound_measured_R", "hu_gap_lin_at_T", "hu_logged_time_at_T",
+};
+
+static int two_layer_only(const char *key)
+{
+    for (size_t k = 0; k < sizeof two_layer_keys / sizeof two_layer_keys[0]; k++)
+        if (!strcmp(key, two_layer_keys[k])) return 1;
+    return 0;
+}
+
+/* Every key of o that is two-layer only removed and named in the list
+ * "two_layer_only" (a network with depth). In the theory (theory = 1) the α
+ * condition goes too: it is computed from the two-layer bound on Lip(J);
+ * the checks' one uses the empirical estimate. */
+static void drop_two_layer_keys(cJSON *o, int theory)
+{
+    cJSON *list = cJSON_CreateArray();
+    for (cJSON *it = o->child; it;) {
+        cJSON *next = it->next;
+        if (two_layer_only(it->string) || (theory && !strcmp(it->string, "chizat_alpha_condition"))) {
+            cJSON_AddItemToArray(list, cJSON_CreateString(it->string));
+            cJSON_Delete(cJSON_DetachItemViaPointer(o, it));
+        }
+        it = next;
+    }
+    cJSON_AddItemToObject(o, "two_layer_only", list);
+}
+
 /* The theory at t = 0, under the names of summary.json (docs/theory.md §7). */
 static void add_theory(cJSON *o, const ntk_run_theory *th)
 {
@@ -54,6 +88,7 @@ static void add_checks(cJSON *chk, const cli_setup *s, const ntk_run_report *rep
     add_num(chk, "chizat_beta_estimate", rep->beta_estimate);
     cJSON_AddStringToObject(chk, "chizat_beta_source",
                             rep->beta_from_bound ? "bound (docs/theory.md §7.4)"
+                            : ntk_net_is_deep(&s->cfg) ? "empirical estimate (the bound is the two-layer network's)"
                                    : "assumption fails for piecewise-linear activations (J is discontinuous); empirical estimate used");
     add_num(chk, "chizat_beta_used", rep->beta_used);
     add_num(chk, "chizat_alpha_condition", rep->alpha_condition);
@@ -83,17 +118,56 @@ static cJSON *run_summary(const ntk_run *r, const cli_setup *s, const ntk_run_re
         add_num(fin, ntk_run_column(r, k), rep->final_row[k]);
         add_num(mxo, ntk_run_column(r, k), rep->max_row[k]);
     }
-    add_theory(cJSON_AddObjectToObject(sum, "theory"), &rep->theory);
-    add_checks(cJSON_AddObjectToObject(sum, "checks"), s, rep);
+    cJSON *th = cJSON_AddObjectToObject(sum, "theory"), *chk = cJSON_AddObjectToObject(sum, "checks");
+    add_theory(th, &rep->theory);
+    add_checks(chk, s, rep);
+    if (ntk_net_is_deep(&s->cfg)) {
+        drop_two_layer_keys(th, 1);
+        drop_two_layer_keys(chk, 0);
+    }
     return sum;
 }
 
 /* The run's own flags -> rc (after cli_setup_from_args). */
+/* 1 when the comma-separated list names the model `name` itself ('-' and
+ * '_' alike), not through "all". */
+static int names_model(const char *list, const char *name)
+{
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ","), k = 0;
+        while (k < len && name[k] && (p[k] == name[k] || (p[k] == '-' && name[k] == '_'))) k++;
+        if (k == len && name[k] == '\0') return 1;
+        p += len;
+        if (*p == ',') p++;
+    }
+    return 0;
+}
+
+/* Hu et al.'s linear model is the two-layer network's (ntk_net_is_deep
+ * == 0: one hidden layer, sigma_w = 1, no biases, NTK parameterisation).
+ * Named in --models for another network it is refused; the default (all)
+ * leaves it out with a note. */
+static int models_for_network(const cli_args *a, const cli_setup *s, ntk_run_config *rc)
+{
+    const char *list = cli_str(a, "models", "all");
+    if (!ntk_net_is_deep(&s->cfg) || !(rc->models & NTK_MODEL_LIN)) return 0;
+    if (names_model(list, "lin"))
+        return cli_fail("--models: Hu et al.'s linear model 'lin' is the two-layer network's "
+                        "(--depth 1, --weight-std 1, --bias-std 0, --parameterization ntk); "
+                        "use --models nn,linearized,ntk,ntk-inf");
+    rc->models &= ~(unsigned)NTK_MODEL_LIN;
+    fprintf(stderr, "ntkit: note: model lin (Hu et al.'s linear model) is for the two-layer "
+            "network only; running nn,linearized,ntk,ntk-inf%s\n",
+            cli_has(a, "models") ? " of --models all" : "");
+    return 0;
+}
+
 static int run_options(const cli_args *a, const cli_setup *s, ntk_run_config *rc)
 {
     *rc = ntk_run_config_default(s->cfg, s->gd);
     if (ntk_models_parse(cli_str(a, "models", "all"), &rc->models) != NTK_OK)
         return cli_fail_lib("--models");
+    if (models_for_network(a, s, rc)) return 1;
     rc->flow = s->flow;
     rc->t_max = s->t_final;
     if (cli_double(a, "flow-tol", 1e-6, 1e-14, &rc->flow_rtol) ||
@@ -144,6 +218,22 @@ static void print_theory(const cli_setup *s, const ntk_run_report *rep)
     printf("%-36s %14.6g  (observed/envelope max %.3g: %s)\n", "loss envelope rate",
            th->envelope_rate, rep->envelope_max_ratio,
            rep->envelope_max_ratio <= 1 + 1e-9 ? "held" : "exceeded");
+    if (ntk_net_is_deep(&s->cfg)) {
+        /* Du et al.'s and Hu et al.'s statements are about the two-layer
+         * network; Chizat et al.'s hold for any smooth model (with the
+         * estimated Lipschitz constant of J) */
+        const char *na = "n/a (two-layer only)";
+        printf("%-36s %20s  (measured max row move R = %.4g)\n", "Du et al. 2019: D", na, rep->R_max);
+        printf("%-36s %20s  (measured max flip fraction %.4g)\n", "Du et al. 2019: flip bound", na,
+               rep->flip_max);
+        printf("%-36s %14.6g  (alpha = %g: %s; beta estimate %.4g)\n",
+               "Chizat et al. 2019: alpha condition", cond, s->cfg.alpha,
+               isfinite(cond) ? (s->cfg.alpha >= cond ? "holds" : "fails") : "n/a", rep->beta_used);
+        printf("%-36s %14.6g  (measured max %.4g)\n", "Chizat et al. 2019: weight bound",
+               th->weight_bound, rep->theta_max);
+        printf("%-36s %20s\n", "Hu et al. 2020: horizon T", na);
+        return;
+    }
     printf("%-36s %14.6g  (measured max row move R = %.4g)\n", "Du et al. 2019: D", th->D_bound,
            rep->R_max);
     printf("%-36s %14.6g  (measured max flip fraction %.4g)\n", "Du et al. 2019: flip bound",
@@ -284,7 +374,10 @@ int cmd_run(int argc, char **argv)
                   "kernel GD with eta1*Theta1 + eta2*Theta2 at theta0) and ntk-inf (same with the\n"
                   "infinite-width kernel). Writes the files of 'ntkit train', with metrics.csv holding\n"
                   "every model's losses, the gaps to nn, distances, flips and NTK drift (see README),\n"
-                  "and summary.json the theory next to the measured values.",
+                  "and summary.json the theory next to the measured values. With --depth L > 1 (or\n"
+                  "biases, --weight-std, --parameterization standard) the kernels weigh layer l by\n"
+                  "its rate eta_l (--lrs), lin is left out (two-layer only) and the two-layer bounds\n"
+                  "are reported as n/a.",
                   run_flags, NRUN);
         return 0;
     }

@@ -8,7 +8,7 @@
 #include <string.h>
 
 static const cli_flag sweep_flags[] = {
-    {"param", 1, "NAME", "setting to vary: width|alpha|n|d|lr1|lr2|seed"},
+    {"param", 1, "NAME", "setting to vary: width|alpha|n|d|lr1|lr2|seed|depth|weight-std|bias-std"},
     {"values", 1, "LIST", "comma-separated values, e.g. 1,2,4,8"},
     CLI_RUN_FLAGS,
 };
@@ -77,24 +77,43 @@ int cmd_sweep(int argc, char **argv)
     const char *param = cli_str(&a, "param", NULL), *values = cli_str(&a, "values", NULL);
     const char *out = cli_str(&a, "out", NULL);
     if (!param || !values || !out) return cli_fail("sweep needs --param, --values and --out");
-    const char *allowed[] = {"width", "alpha", "n", "d", "lr1", "lr2", "seed"};
+    const char *allowed[] = {"width", "alpha", "n", "d", "lr1", "lr2", "seed", "depth",
+                             "weight-std", "bias-std"};
     int pk = -1;
-    for (int k = 0; k < 7; k++)
+    for (int k = 0; k < (int)(sizeof allowed / sizeof allowed[0]); k++)
         if (!strcmp(param, allowed[k])) pk = k;
-    if (pk < 0) return cli_fail("--param must be one of width|alpha|n|d|lr1|lr2|seed, got '%s'", param);
+    if (pk < 0)
+        return cli_fail("--param must be one of width|alpha|n|d|lr1|lr2|seed|depth|weight-std|"
+                        "bias-std, got '%s'", param);
     /* indices of the flags to override */
-    int fi = -1, fo = -1;
+    int fi = -1, fo = -1, fm = -1;
     for (size_t k = 0; k < NSWEEP; k++) {
         if (!strcmp(sweep_flags[k].name, param)) fi = (int)k;
         if (!strcmp(sweep_flags[k].name, "out")) fo = (int)k;
+        if (!strcmp(sweep_flags[k].name, "models")) fm = (int)k;
     }
+    if ((!strcmp(param, "lr1") || !strcmp(param, "lr2")) && cli_has(&a, "lrs"))
+        return cli_fail("--param %s with --lrs: the rates come from --lrs; sweep without --lrs", param);
+    if (!strcmp(param, "width") && cli_has(&a, "widths"))
+        return cli_fail("--param width with --widths: the widths come from --widths; sweep "
+                        "without --widths");
     /* check the values first, so that a typo fails before any run */
     char *list, **vals;
     int nv, rc = sweep_values(values, &list, &vals, &nv);
     if (!rc) rc = cli_prepare_outdir(out, cli_has(&a, "force"));
+    /* members that leave Hu et al.'s two-layer model out would give the
+     * table other columns: without --models, a sweep over depth or the
+     * network's settings leaves it out for every member */
+    int net_param = !strcmp(param, "depth") || !strcmp(param, "weight-std") || !strcmp(param, "bias-std");
+    if (!rc && net_param && !cli_has(&a, "models")) {
+        a.values[fm] = "nn,linearized,ntk,ntk-inf";
+        a.present[fm] = 1;
+        printf("note: --param %s runs nn,linearized,ntk,ntk-inf in every member (lin is for the "
+               "two-layer network only; --models chooses)\n", param);
+    }
     cli_csv csv = {0};
     int opened = 0;
-    cli_run_result res;
+    cli_run_result res, first;
     for (int k = 0; !rc && k < nv && !cli_interrupted; k++) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/%s=%s", out, param, vals[k]);
@@ -114,13 +133,20 @@ int cmd_sweep(int argc, char **argv)
             rc = 1;
             break;
         }
+        if (!opened) first = res;
         opened = 1;
+        /* the columns of the first member, found by name (empty where a
+         * member has no such column) */
         double rowv[2 + 2 * 64];
         rowv[0] = strtod(vals[k], NULL);
         rowv[1] = status_code(res.status);
-        for (size_t c = 1; c < res.ncols; c++) {
-            rowv[2 * c] = res.final[c];
-            rowv[2 * c + 1] = res.max[c];
+        for (size_t c = 1; c < first.ncols; c++) {
+            rowv[2 * c] = rowv[2 * c + 1] = NAN;
+            for (size_t j = 1; j < res.ncols; j++)
+                if (!strcmp(res.names[j], first.names[c])) {
+                    rowv[2 * c] = res.final[j];
+                    rowv[2 * c + 1] = res.max[j];
+                }
         }
         if (cli_csv_row(&csv, rowv)) {
             cli_csv_discard(&csv);

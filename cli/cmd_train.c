@@ -27,11 +27,21 @@ static cJSON *train_summary(const ntk_run *r, const ntk_run_report *rep)
     cJSON_AddNumberToObject(sum, "initial_train_loss", rep->loss0);
     if (isfinite(row[1])) cJSON_AddNumberToObject(sum, "final_train_loss", row[1]);
     if (isfinite(row[2])) cJSON_AddNumberToObject(sum, "final_test_loss", row[2]);
-    ntk_weight_dist wd;
-    ntk_net_weight_dist(ntk_run_net(r), &wd);
-    cJSON_AddNumberToObject(sum, "w_dist_fro", wd.w_fro);
-    cJSON_AddNumberToObject(sum, "v_dist", wd.v_norm);
-    cJSON_AddNumberToObject(sum, "w_dist_max_row", wd.w_max_row);
+    if (ntk_net_is_deep(ntk_net_cfg(ntk_run_net(r)))) {
+        /* at depth the run's own distances (hidden layers, output layer,
+         * largest row move of a hidden layer: README, metrics.csv) */
+        static const char *const dist[] = {"w_dist_fro", "v_dist", "w_dist_max_row"};
+        for (size_t k = 0; k < 3; k++)
+            for (size_t c = 0; c < ntk_run_ncolumns(r); c++)
+                if (!strcmp(ntk_run_column(r, c), dist[k]) && isfinite(row[c]))
+                    cJSON_AddNumberToObject(sum, dist[k], row[c]);
+    } else {
+        ntk_weight_dist wd;
+        ntk_net_weight_dist(ntk_run_net(r), &wd);
+        cJSON_AddNumberToObject(sum, "w_dist_fro", wd.w_fro);
+        cJSON_AddNumberToObject(sum, "v_dist", wd.v_norm);
+        cJSON_AddNumberToObject(sum, "w_dist_max_row", wd.w_max_row);
+    }
     cJSON_AddNumberToObject(sum, "seconds", rep->seconds);
     cJSON_AddNumberToObject(sum, "steps_per_second", rep->seconds > 0 ? rep->t / rep->seconds : 0.0);
     if (rep->status == NTK_RUN_DIVERGED) cJSON_AddNumberToObject(sum, "diverged_at_step", rep->diverged_at);
@@ -93,7 +103,11 @@ int cmd_train(int argc, char **argv)
                   "Train f(x) = alpha/sqrt(m) v^T phi(W x / s) by full-batch gradient descent with\n"
                   "rates eta1 (W) and eta2 (v). Writes DIR/config.json, X_train.npy, y_train.npy,\n"
                   "X_test.npy, y_test.npy, W0.npy, v0.npy, W.npy, v.npy, metrics.csv and summary.json.\n"
-                  "metrics.csv row k holds the state after k updates; row 0 is the initial state.",
+                  "metrics.csv row k holds the state after k updates; row 0 is the initial state.\n"
+                  "With --depth L (or --widths, --weight-std, --bias-std, --parameterization standard)\n"
+                  "the network has L hidden layers, trained with one rate per layer (--lrs), and the\n"
+                  "weights are written per layer: W{l}_init.npy, W{l}_final.npy (m_l, m_{l-1}) and,\n"
+                  "with biases, b{l}_init.npy, b{l}_final.npy (m_l), l = 1..L+1.",
                   train_flags, NFLAGS);
         return 0;
     }

@@ -52,8 +52,9 @@ static const cli_kernel_kind kinds[] = {
 };
 #define NKINDS (sizeof kinds / sizeof kinds[0])
 
-static const char *net_flag_names[] = {"width", "act", "act-param", "init",
-                                       "input-scale", "alpha", "centered", "seed"};
+static const char *net_flag_names[] = {"width", "act", "act-param", "init", "input-scale",
+                                       "alpha", "centered", "seed", "depth", "widths",
+                                       "weight-std", "bias-std", "parameterization"};
 
 static const cli_kernel_kind *find_kind(const char *name)
 {
@@ -96,6 +97,46 @@ static int run_weights(const char *dir, int at_init, const ntk_net_config *cfg, 
         ntk_array_free(W);
         ntk_array_free(v);
         return rc;
+    }
+    return 0;
+}
+
+/* A deep network's weights from DIR/W{l}_<when>.npy and b{l}_<when>.npy
+ * (when = init or final), each checked against the shape config.json
+ * implies, into θ (ntk_net_nparams values, caller frees). */
+static int run_layer_weights(const char *dir, int at_init, const ntk_net_config *cfg,
+                             double **theta)
+{
+    size_t P = ntk_net_nparams(cfg);
+    if (ntk_mem_check(ntk_size_mul(P, 1, 1, sizeof(double)), 0, "the network's weights") != NTK_OK)
+        return cli_fail_lib("--weights");
+    *theta = malloc((P ? P : 1) * sizeof(double));
+    if (!*theta) return cli_fail("out of memory for the %zu weights of --weights %s", P, dir);
+    const char *when = at_init ? "init" : "final";
+    for (size_t l = 1; l <= ntk_net_depth(cfg) + 1; l++) {
+        size_t nW, nb, off = ntk_net_layer_offset(cfg, l, &nW, &nb);
+        for (int bias = 0; bias <= (nb > 0); bias++) {
+            char name[64], path[4096];
+            snprintf(name, sizeof name, "%c%zu_%s.npy", bias ? 'b' : 'W', l, when);
+            cli_path(path, sizeof path, dir, name);
+            ntk_array A = {0};
+            if (ntk_npy_read(path, &A) != NTK_OK) return cli_fail_lib("--weights");
+            size_t rows = ntk_net_width(cfg, l), cols = bias ? 1 : ntk_net_width(cfg, l - 1);
+            int ok = bias ? A.ndim == 1 && A.rows == rows : A.ndim == 2 && A.rows == rows && A.cols == cols;
+            if (!ok) {
+                char got[64], want[64];
+                if (A.ndim == 2) snprintf(got, sizeof got, "(%zu, %zu)", A.rows, A.cols);
+                else snprintf(got, sizeof got, "(%zu,)", A.rows);
+                if (bias) snprintf(want, sizeof want, "(%zu,)", rows);
+                else snprintf(want, sizeof want, "(%zu, %zu)", rows, cols);
+                int rc = cli_fail("%s has shape %s but config.json implies %s; pass the run "
+                                  "directory these weights came from", path, got, want);
+                ntk_array_free(&A);
+                return rc;
+            }
+            memcpy(*theta + off + (bias ? nW : 0), A.data, (bias ? nb : nW) * sizeof(double));
+            ntk_array_free(&A);
+        }
     }
     return 0;
 }
@@ -184,9 +225,23 @@ int cli_kernel_desc(const cli_kernel_opts *o, const cli_args *a, const ntk_array
         ntk_trace_factor(X->data, X->rows, X->cols, &k->trace_factor) != NTK_OK)
         return cli_fail("%s; pass --trace-factor F (1 for isotropic inputs)", ntk_errmsg());
     if (o->kind->src == NTK_KERNEL_LIN && tf_used) *tf_used = k->trace_factor;
-    if (o->kind->src == NTK_KERNEL_EMPIRICAL && o->weights_dir) {
+    if (o->kind->src == NTK_KERNEL_LIN && ntk_net_is_deep(&h->cfg))
+        return cli_fail("--kind %s: Hu et al.'s linear-model kernels are the two-layer network's "
+                        "(--depth 1, --weight-std 1, --bias-std 0, --parameterization ntk); use "
+                        "ntk or ntk-inf", o->kind->name);
+    if (o->kind->src == NTK_KERNEL_EMPIRICAL && o->weights_dir && ntk_net_is_deep(&h->cfg)) {
+        if (run_layer_weights(o->weights_dir, o->at_init, &h->cfg, &h->theta)) return 1;
+        k->theta = h->theta;
+    } else if (o->kind->src == NTK_KERNEL_EMPIRICAL && o->weights_dir) {
         if (run_weights(o->weights_dir, o->at_init, &h->cfg, &h->W, &h->v)) return 1;
         k->W = h->W.data, k->v = h->v.data;
+    } else if (o->kind->src == NTK_KERNEL_EMPIRICAL && ntk_net_is_deep(&h->cfg)) {
+        /* the initial weights 'ntkit train' would draw from these flags */
+        if (ntk_mem_check(ntk_size_mul(ntk_net_nparams(&h->cfg), 2, 1, sizeof(double)), 0,
+                          "the network's weights") != NTK_OK)
+            return cli_fail_lib("--widths");
+        if (ntk_net_create(&h->cfg, &h->net) != NTK_OK) return cli_fail_lib("network");
+        k->theta = ntk_net_theta0(h->net);
     } else if (o->kind->src == NTK_KERNEL_EMPIRICAL) {
         /* the initial weights 'ntkit train' would draw from these flags */
         if (ntk_mem_check(ntk_size_mul(h->cfg.m, h->cfg.d + 1, 2, sizeof(double)), 0,
@@ -202,6 +257,7 @@ void cli_kernel_held_free(cli_kernel_held *h)
 {
     ntk_array_free(&h->W);
     ntk_array_free(&h->v);
+    free(h->theta);
     ntk_net_free(h->net);
     memset(h, 0, sizeof *h);
 }

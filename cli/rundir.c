@@ -90,10 +90,22 @@ static const char *const owned_files[] = {
 
 static int has_suffix(const char *s, const char *suf);
 
+/* A deep network's weights: W{l}_init.npy, W{l}_final.npy, b{l}_init.npy,
+ * b{l}_final.npy with l a positive whole number. */
+static int is_layer_file(const char *name)
+{
+    if (name[0] != 'W' && name[0] != 'b') return 0;
+    const char *p = name + 1;
+    if (*p < '1' || *p > '9') return 0;
+    while (*p >= '0' && *p <= '9') p++;
+    return strcmp(p, "_init.npy") == 0 || strcmp(p, "_final.npy") == 0;
+}
+
 static int is_owned_file(const char *name)
 {
     for (size_t k = 0; k < sizeof owned_files / sizeof owned_files[0]; k++)
         if (strcmp(name, owned_files[k]) == 0) return 1;
+    if (is_layer_file(name)) return 1;
     /* predictions of --predict; leftovers of a process that was killed outright */
     if (strncmp(name, "predict_", 8) == 0 && has_suffix(name, ".npy")) return 1;
     return strstr(name, ".tmp.") != NULL || strstr(name, ".partial") != NULL;

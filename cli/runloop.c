@@ -87,7 +87,10 @@ int cli_run_create(const cli_setup *s, const ntk_run_config *rc, ntk_run **r)
 {
     const ntk_dataset *ds = &s->ds;
     ntk_run_data data = {ds->X_train, ds->y_train, ds->n, ds->X_test, ds->y_test, ds->n_test};
-    if (ntk_run_create(rc, &data, ntk_net_W0(s->net), ntk_net_v0(s->net), r) != NTK_OK)
+    /* at depth the run takes θ0 as one flat vector (v0 NULL) */
+    int deep = ntk_net_is_deep(&s->cfg);
+    if (ntk_run_create(rc, &data, deep ? ntk_net_theta0(s->net) : ntk_net_W0(s->net),
+                       deep ? NULL : ntk_net_v0(s->net), r) != NTK_OK)
         return cli_fail_lib(NULL);
     ntk_run_set_cancel(*r, &cli_interrupted);
     return 0;
@@ -114,7 +117,8 @@ static int stage_predictions(ntk_outset *o, const cli_setup *s, ntk_run *r, cons
     return rc;
 }
 
-/* The weights of a run that did not diverge (W.npy, v.npy), the predictions
+/* The weights of a run that did not diverge (W.npy, v.npy; at depth
+ * W{l}_final.npy, b{l}_final.npy), the predictions
  * on --predict inputs (when predict is not NULL) and its summary, committed
  * together. */
 int cli_write_results(const cli_setup *s, ntk_run *r, ntk_run_status status,
@@ -124,7 +128,12 @@ int cli_write_results(const cli_setup *s, ntk_run *r, ntk_run_status status,
     char p[4096];
     const ntk_net *net = ntk_run_net(r);
     int rc = ntk_outset_create(&o) != NTK_OK;
-    if (!rc && status != NTK_RUN_DIVERGED) {
+    if (!rc && status != NTK_RUN_DIVERGED && ntk_net_is_deep(&s->cfg)) {
+        /* at depth: W{l}_final.npy, b{l}_final.npy */
+        rc = cli_stage_layers(o, s->out_dir, &s->cfg, ntk_net_theta(net), "final");
+        if (rc) cli_fail_lib(NULL);
+        if (!rc && predict) rc = stage_predictions(o, s, r, predict);
+    } else if (!rc && status != NTK_RUN_DIVERGED) {
         /* the weights of a diverged run are not finite: not written */
         cli_path(p, sizeof p, s->out_dir, "W.npy");
         rc = ntk_outset_add_npy(o, p, ntk_net_W(net), s->cfg.m, s->cfg.d, 2) != NTK_OK;

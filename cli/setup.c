@@ -105,6 +105,27 @@ static int setup_data(const cli_args *a, cli_setup *s, size_t d)
     return 0;
 }
 
+/* --lrs η_1,...,η_{L+1} (after the network flags). At L = 1 the two
+ * values become --lr1 and --lr2, so that the two-layer network runs as it
+ * always did; deeper, ntk_gd_config.lrs holds them (nlr = L + 1) and lr1,
+ * lr2 record the first and the last for config.json. */
+static int layer_rates(const cli_args *a, cli_setup *s)
+{
+    if (!cli_has(a, "lrs")) return 0;
+    if (cli_has(a, "lr1") || cli_has(a, "lr2"))
+        return cli_fail("--lrs and --lr1/--lr2 both given; use --lrs alone for one rate per "
+                        "layer, or --lr1 (hidden layers) and --lr2 (output layer)");
+    size_t L = ntk_net_depth(&s->cfg);
+    double r[NTK_MAX_DEPTH + 1];
+    if (cli_rates_list(a, L + 1, r)) return 1;
+    s->gd.lr1 = r[0];
+    s->gd.lr2 = r[L];
+    if (L == 1) return 0;
+    s->gd.nlr = L + 1;
+    memcpy(s->gd.lrs, r, (L + 1) * sizeof(double));
+    return 0;
+}
+
 int cli_setup_from_args(const cli_args *a, cli_setup *s)
 {
     memset(s, 0, sizeof *s);
@@ -134,12 +155,17 @@ int cli_setup_from_args(const cli_args *a, cli_setup *s)
     /* the net flags are checked first so that e.g. an odd symmetric width
      * fails before any data are made */
     if (cli_net_config(a, d, &s->cfg)) return 1;
+    if (s->W0_path && ntk_net_is_deep(&s->cfg))
+        return cli_fail("--W0/--v0 give the two-layer network's weights; drop them for --depth, "
+                        "--widths, --weight-std, --bias-std or --parameterization standard");
+    if (layer_rates(a, s)) return 1;
     /* --lr-scale alpha2: rates divided by α² so that runs with different α
      * share one time axis (lazy training, docs/theory.md §5.3) */
     const char *lrs = cli_str(a, "lr-scale", "none");
     if (strcmp(lrs, "alpha2") == 0) {
         s->gd.lr1 /= s->cfg.alpha * s->cfg.alpha;
         s->gd.lr2 /= s->cfg.alpha * s->cfg.alpha;
+        for (size_t l = 0; l < s->gd.nlr; l++) s->gd.lrs[l] /= s->cfg.alpha * s->cfg.alpha;
     } else if (strcmp(lrs, "none") != 0) {
         return cli_fail("--lr-scale must be none or alpha2, got '%s'", lrs);
     }
@@ -149,9 +175,13 @@ int cli_setup_from_args(const cli_args *a, cli_setup *s)
         cli_setup_free(s);
         return cli_fail_lib(NULL);
     }
-    if (ntk_mem_check(ntk_trainer_mem_bytes(s->ds.n, s->cfg.d, s->cfg.m) +
-                          ntk_size_mul(4 * s->cfg.m, s->cfg.d, 1, sizeof(double)),
-                      0, "training") != NTK_OK) {
+    /* the trainer and the weights (at depth θ and θ0) */
+    size_t train_bytes = ntk_net_is_deep(&s->cfg)
+        ? ntk_trainer_mem_bytes_cfg(&s->cfg, s->ds.n) +
+              ntk_size_mul(2 * ntk_net_nparams(&s->cfg), 1, 1, sizeof(double))
+        : ntk_trainer_mem_bytes(s->ds.n, s->cfg.d, s->cfg.m) +
+              ntk_size_mul(4 * s->cfg.m, s->cfg.d, 1, sizeof(double));
+    if (ntk_mem_check(train_bytes, 0, "training") != NTK_OK) {
         cli_setup_free(s);
         return cli_fail("%s; use a smaller --n or --width", ntk_errmsg());
     }
@@ -178,6 +208,7 @@ cJSON *cli_setup_config_json(const cli_setup *s, const char *command)
     cJSON_AddNumberToObject(o, "n_test", (double)s->ds.n_test);
     cJSON_AddNumberToObject(o, "d", (double)s->cfg.d);
     cJSON_AddNumberToObject(o, "width", (double)s->cfg.m);
+    cli_depth_json(o, &s->cfg);
     cJSON_AddStringToObject(o, "act", ntk_act_name(s->cfg.act.kind));
     cJSON_AddNumberToObject(o, "act_param", s->cfg.act.param);
     cJSON_AddStringToObject(o, "init", ntk_init_name(s->cfg.init));
@@ -188,6 +219,10 @@ cJSON *cli_setup_config_json(const cli_setup *s, const char *command)
     cJSON_AddStringToObject(o, "loss", ntk_loss_name(s->gd.loss));
     cJSON_AddNumberToObject(o, "lr1", s->gd.lr1);
     cJSON_AddNumberToObject(o, "lr2", s->gd.lr2);
+    /* η_l of every layer l = 1..L+1 */
+    cJSON *lr = cJSON_AddArrayToObject(o, "lrs");
+    for (size_t l = 1; l <= ntk_net_depth(&s->cfg) + 1; l++)
+        cJSON_AddItemToArray(lr, cJSON_CreateNumber(ntk_gd_layer_rate(&s->gd, &s->cfg, l)));
     cJSON_AddNumberToObject(o, "steps", s->t_final);
     cJSON_AddNumberToObject(o, "log_every", s->t_every);
     cJSON_AddBoolToObject(o, "flow", s->flow);
@@ -209,17 +244,62 @@ int cli_write_inputs(const cli_setup *s)
 {
     char p[4096];
     const ntk_dataset *ds = &s->ds;
-    size_t m = s->cfg.m, d = s->cfg.d;
+    size_t m = s->cfg.m, d = s->cfg.d, nfiles = 6;
+    int deep = ntk_net_is_deep(&s->cfg);
     struct { const char *name; const double *x; size_t rows, cols; int ndim; } files[] = {
         {"X_train.npy", ds->X_train, ds->n, d, 2},   {"y_train.npy", ds->y_train, ds->n, 1, 1},
         {"X_test.npy", ds->X_test, ds->n_test, d, 2}, {"y_test.npy", ds->y_test, ds->n_test, 1, 1},
-        {"W0.npy", ntk_net_W0(s->net), m, d, 2},     {"v0.npy", ntk_net_v0(s->net), m, 1, 1},
+        {"W0.npy", deep ? NULL : ntk_net_W0(s->net), m, d, 2},
+        {"v0.npy", deep ? NULL : ntk_net_v0(s->net), m, 1, 1},
     };
-    for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
+    /* at depth the initial weights go layer by layer (W{l}_init.npy, ...) */
+    if (deep) nfiles = 4;
+    for (size_t k = 0; k < nfiles; k++) {
         cli_path(p, sizeof p, s->out_dir, files[k].name);
         if (ntk_npy_write(p, files[k].x, files[k].rows, files[k].cols, files[k].ndim) != NTK_OK)
             return cli_fail_lib(NULL);
     }
+    if (!deep) return 0;
+    ntk_outset *o = NULL;
+    int rc = ntk_outset_create(&o) != NTK_OK || cli_stage_layers(o, s->out_dir, &s->cfg,
+                                                                ntk_net_theta0(s->net), "init");
+    if (!rc) rc = ntk_outset_commit(o) != NTK_OK;
+    if (rc) cli_fail_lib(NULL);
+    ntk_outset_free(o);
+    return rc;
+}
+
+/* W{l}_<when>.npy (m_l, m_{l-1}) and, with biases, b{l}_<when>.npy (m_l)
+ * for l = 1..L+1, cut from θ by the layout of ntk_net_layer_offset. */
+int cli_stage_layers(ntk_outset *o, const char *dir, const ntk_net_config *cfg,
+                     const double *theta, const char *when)
+{
+    char name[64], p[4096];
+    for (size_t l = 1; l <= ntk_net_depth(cfg) + 1; l++) {
+        size_t nW, nb, off = ntk_net_layer_offset(cfg, l, &nW, &nb);
+        snprintf(name, sizeof name, "W%zu_%s.npy", l, when);
+        cli_path(p, sizeof p, dir, name);
+        if (ntk_outset_add_npy(o, p, theta + off, ntk_net_width(cfg, l), ntk_net_width(cfg, l - 1),
+                               2) != NTK_OK)
+            return 1;
+        if (!nb) continue;
+        snprintf(name, sizeof name, "b%zu_%s.npy", l, when);
+        cli_path(p, sizeof p, dir, name);
+        if (ntk_outset_add_npy(o, p, theta + off + nW, nb, 1, 1) != NTK_OK) return 1;
+    }
     return 0;
+}
+
+/* The depth settings of a network in config.json (read back by
+ * ntk_net_config_from_json). */
+void cli_depth_json(cJSON *o, const ntk_net_config *cfg)
+{
+    size_t L = ntk_net_depth(cfg);
+    cJSON_AddNumberToObject(o, "depth", (double)L);
+    cJSON *w = cJSON_AddArrayToObject(o, "widths");
+    for (size_t l = 1; l <= L; l++) cJSON_AddItemToArray(w, cJSON_CreateNumber((double)ntk_net_width(cfg, l)));
+    cJSON_AddNumberToObject(o, "weight_std", cfg->weight_std);
+    cJSON_AddNumberToObject(o, "bias_std", cfg->bias_std);
+    cJSON_AddStringToObject(o, "parameterization", ntk_param_name(cfg->parameterization));
 }
 
