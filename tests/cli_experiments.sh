@@ -25,8 +25,9 @@ check_report() {
     r="$dir/report.md"
     if [ ! -s "$r" ]; then bad "$name: no report.md"; return; fi
     ok
-    # the claim's source, cited by author and year: "Hu et al. 2020", "Montanari and Zhong 2022"
-    check "head -n 1 '$r' | grep -Eq '^# Claim \\([A-Z][A-Za-z]+( et al\\.| and [A-Z][A-Za-z]+) (19|20)[0-9]{2}[);, ]'" \
+    # the claim's source, cited by author and year: "Hu et al. 2020", "Montanari and Zhong 2022",
+    # "Soltanolkotabi 2017"
+    check "head -n 1 '$r' | grep -Eq '^# Claim \\([A-Z][A-Za-z]+( et al\\.| and [A-Z][A-Za-z]+)? (19|20)[0-9]{2}[);, ]'" \
         "$name: report opens with the claim and its source (author and year): $(head -n 1 "$r" | cut -c1-80)"
     check "sed -n 3p '$r' | grep -Eq '^\*\*Verdict: (HELD|FAILED|INCONCLUSIVE)\*\* — .+'" "$name: verdict line"
     check "grep -q '^## Measured numbers' '$r' && grep -q '^| ' '$r'" "$name: table of measured numbers"
