@@ -43,11 +43,12 @@ from exp_krr_plateaus import KrrPlateaus  # noqa: E402
 from exp_single_neuron import SingleNeuron  # noqa: E402
 from exp_du_stability import DuStability  # noqa: E402
 from exp_du_flow import DuFlow  # noqa: E402
+from exp_kernel_depth import KernelDepth  # noqa: E402
 
 
 EXPERIMENTS = [EarlyLinear(), OverparamRelu(), LazyScale(), KernelConcentration(), KrrPlateaus(), SingleNeuron(),
                LazyFlow(), LazyWidth(), LazyMeanfield(), HuInputs(), HuKernel(), DuStability(),
-               DuFlow()]
+               DuFlow(), KernelDepth()]
 BYNAME = {e.name: e for e in EXPERIMENTS}
 
 
