@@ -732,7 +732,6 @@ ntk_status ntk_pair_map_block(const ntk_pair_map *pm, const ntk_pair_pts *p1, si
                               const ntk_pair_pts *p2, size_t n2, size_t dv, int sym, double *C,
                               double *D)
 {
-    if (sym) p2 = p1, n2 = n1;
     if (n1 == 0 || n2 == 0) return NTK_OK;
     int vec = p1->V && p2->V;
     map_job j = {pm->act, 1.0, 1.0, 1.0, sym, vec ? p1->V : NULL, vec ? p2->V : NULL,

@@ -71,9 +71,11 @@ ntk_status ntk_pair_map_init(ntk_pair_map *pm, ntk_act act, int force_quad, int 
 void ntk_pair_map_free(ntk_pair_map *pm);
 void ntk_pair_pts_fill(size_t n, const double *q, double *sq, double *g);
 /* C (n1, n2) holds c on entry and S on return; D (n1, n2) or NULL gets
- * E[φ'φ']. sym: p2 = p1, n2 = n1 and only the upper triangle (k ≥ i) of C
- * and D is read and written. Vectors are used only when both sets have
- * them. Threads over rows; each entry computed alone. */
+ * E[φ'φ']. sym: the columns continue the rows' points (column k is row k's
+ * point for k < n1; n2 ≥ n1) and only the entries k ≥ i of C and D are read
+ * and written (a symmetric block's upper triangle, or a row block's upper
+ * trapezoid). Vectors are used only when both sets have them. Threads over
+ * rows; each entry computed alone. */
 ntk_status ntk_pair_map_block(const ntk_pair_map *pm, const ntk_pair_pts *p1, size_t n1,
                               const ntk_pair_pts *p2, size_t n2, size_t dv, int sym, double *C,
                               double *D);
