@@ -16,11 +16,13 @@ infinite-width kernels are checked against the arc-cosine closed forms (Cho
 and Saul 2009) in the layer recursion, written out in numpy, and at depth 1
 against the two-layer kernels of ntkit.ntk_inf.
 """
+import os
+import subprocess
 import unittest
 
 import numpy as np
 
-from helpers import PHI, ntkit
+from helpers import CLI, HAVE_CLI, PHI, TempDir, cli_run, ntkit, read_csv
 
 U = 2.0 ** -53   # unit roundoff of float64
 # The activations' own errors, in units of u: the library's φ within 7 ulp and φ'
@@ -718,6 +720,48 @@ class InfiniteWidth(Case):
         V = np.random.default_rng(2).standard_normal((7, 3))
         # the tiles are the same kernel entries, summed over n = 7 terms: (n + 2)u
         self.assertLess(np.max(np.abs(op @ V - K @ V)), 9 * U * np.max(np.abs(K) @ np.abs(V)) * 2)
+
+
+def cli_has_depth():
+    if not HAVE_CLI:
+        return False
+    res = subprocess.run([CLI, "train", "--help"], capture_output=True, text=True)
+    return "--depth" in res.stdout + res.stderr
+
+
+@unittest.skipUnless(cli_has_depth(), "ntkit CLI with --depth not built at %s" % CLI)
+class CliDepth(unittest.TestCase):
+    def test_train_matches_the_cli(self):
+        args = ["train", "--n", "30", "--d", "5", "--n-test", "10", "--act", "tanh", "--depth", "2",
+                "--widths", "6,5", "--weight-std", "1.2", "--bias-std", "0.3", "--lrs", "0.2,0,0.3",
+                "--seed", "7", "--steps", "6", "--log-every", "2"]
+        with TempDir() as tmp:
+            d = cli_run(args, tmp)
+
+            def load(name):
+                return np.load(os.path.join(d, name))
+
+            net = ntkit.Network(5, 6, act="tanh", depth=2, widths=[6, 5], weight_std=1.2,
+                                bias_std=0.3, seed=7)
+            # the same draw from the same seed: equal
+            for l, (W, b) in enumerate(net.params0, 1):
+                np.testing.assert_array_equal(W, load("W%d_init.npy" % l))
+                np.testing.assert_array_equal(b, load("b%d_init.npy" % l))
+            h = net.train(load("X_train.npy"), load("y_train.npy"), lrs=[0.2, 0.0, 0.3], steps=6,
+                          log_every=2, X_test=load("X_test.npy"), y_test=load("y_test.npy"))
+            m = read_csv(os.path.join(d, "metrics.csv"))
+            np.testing.assert_array_equal(h["step"], m["step"])
+            # the same trainer on the same numbers; only the BLAS's summation order could
+            # differ between the two processes (thread counts): (P + n)u ≈ 2e-14 relative per
+            # evaluation, over 6 steps of a contracting iteration; metrics.csv keeps 17 digits
+            for col in ("train_loss", "test_loss", "grad_norm", "w_dist_fro", "v_dist",
+                        "w_dist_max_row"):
+                np.testing.assert_allclose(h[col], m[col], rtol=1e-12, atol=1e-15, err_msg=col)
+            for l, (W, b) in enumerate(net.params, 1):
+                np.testing.assert_allclose(W, load("W%d_final.npy" % l), rtol=0, atol=1e-12)
+                np.testing.assert_allclose(b, load("b%d_final.npy" % l), rtol=0, atol=1e-12)
+            # layer 2 was frozen
+            np.testing.assert_array_equal(load("W2_final.npy"), load("W2_init.npy"))
 
 
 class Refusals(unittest.TestCase):
