@@ -1,5 +1,5 @@
-"""ntkit: wide two-layer networks, their neural tangent kernels and lazy
-training — a ctypes binding of libntkit (every number from the C library).
+"""ntkit: wide two-layer and deep networks, their neural tangent kernels and
+lazy training — a ctypes binding of libntkit (every number from the C library).
 
     import ntkit
     net = ntkit.Network(d=10, width=1024, seed=0)
@@ -9,6 +9,9 @@ training — a ctypes binding of libntkit (every number from the C library).
     hist = net.train(X, y, lr1=1.0, lr2=1.0, steps=100, record=X_new)
     res = ntkit.run(X, y, width=1024, steps=100)      # the net and its surrogates side by side
     f_lin = ntkit.linearize(net)                       # f_lin(X, W, v), f_lin.train(...)
+    deep = ntkit.Network(d=10, width=512, depth=3, bias_std=0.1)   # deep.params: [(W_l, b_l)]
+    deep.train(X, y, lrs=[1.0, 0.0, 1.0, 1.0], steps=100)         # one rate per layer
+    K3 = ntkit.ntk_inf(X, depth=3, weight_std=1.5, bias_std=0.1)
 
 ntkit.predict has neural-tangents' predictors (gradient_descent_mse,
 gp_inference, gradient_descent_mse_ensemble, max_learning_rate) with their
