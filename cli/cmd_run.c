@@ -147,19 +147,34 @@ static int names_model(const char *list, const char *name)
  * == 0: one hidden layer, sigma_w = 1, no biases, NTK parameterisation).
  * Named in --models for another network it is refused; the default (all)
  * leaves it out with a note. */
-static int models_for_network(const cli_args *a, const cli_setup *s, ntk_run_config *rc)
+static int models_for_network(const cli_args *a, const ntk_net_config *cfg, unsigned *models,
+                              int note)
 {
     const char *list = cli_str(a, "models", "all");
-    if (!ntk_net_is_deep(&s->cfg) || !(rc->models & NTK_MODEL_LIN)) return 0;
+    if (!ntk_net_is_deep(cfg) || !(*models & NTK_MODEL_LIN)) return 0;
     if (names_model(list, "lin"))
         return cli_fail("--models: Hu et al.'s linear model 'lin' is the two-layer network's "
                         "(--depth 1, --weight-std 1, --bias-std 0, --parameterization ntk); "
                         "use --models nn,linearized,ntk,ntk-inf");
-    rc->models &= ~(unsigned)NTK_MODEL_LIN;
-    fprintf(stderr, "ntkit: note: model lin (Hu et al.'s linear model) is for the two-layer "
-            "network only; running nn,linearized,ntk,ntk-inf%s\n",
-            cli_has(a, "models") ? " of --models all" : "");
+    *models &= ~(unsigned)NTK_MODEL_LIN;
+    if (note)
+        fprintf(stderr, "ntkit: note: model lin (Hu et al.'s linear model) is for the two-layer "
+                "network only; running nn,linearized,ntk,ntk-inf%s\n",
+                cli_has(a, "models") ? " of --models all" : "");
     return 0;
+}
+
+/* --models against the network's flags, before the set-up makes the run
+ * directory: a refused model leaves nothing behind. */
+static int models_precheck(const cli_args *a)
+{
+    size_t d;
+    ntk_net_config cfg;
+    unsigned models;
+    if (cli_size(a, "d", 20, 1, &d) || cli_net_config(a, d, &cfg)) return 1;
+    if (ntk_models_parse(cli_str(a, "models", "all"), &models) != NTK_OK)
+        return cli_fail_lib("--models");
+    return models_for_network(a, &cfg, &models, 0);
 }
 
 static int run_options(const cli_args *a, const cli_setup *s, ntk_run_config *rc)
@@ -167,7 +182,7 @@ static int run_options(const cli_args *a, const cli_setup *s, ntk_run_config *rc
     *rc = ntk_run_config_default(s->cfg, s->gd);
     if (ntk_models_parse(cli_str(a, "models", "all"), &rc->models) != NTK_OK)
         return cli_fail_lib("--models");
-    if (models_for_network(a, s, rc)) return 1;
+    if (models_for_network(a, &s->cfg, &rc->models, 1)) return 1;
     rc->flow = s->flow;
     rc->t_max = s->t_final;
     if (cli_double(a, "flow-tol", 1e-6, 1e-14, &rc->flow_rtol) ||
@@ -347,7 +362,7 @@ int cli_run_with_args(const cli_args *a, int quiet_summary, cli_run_result *res)
 {
     double t_start = cli_now();
     cli_setup s;
-    if (cli_setup_from_args(a, &s)) return 1;
+    if (models_precheck(a) || cli_setup_from_args(a, &s)) return 1;
     ntk_run_config rc;
     ntk_run *r = NULL;
     if (!s.quiet && cli_isatty_stderr())
