@@ -50,6 +50,11 @@ ntk_status kernel_deep_empirical(const ntk_kernel_desc *k, const double *X1, siz
                                  const double *X2, size_t n2, double *K);
 ntk_status kernel_deep_infinite(const ntk_kernel_desc *k, const double *X1, size_t n1,
                                 const double *X2, size_t n2, double *K);
+/* Bytes of scratch kernel_deep_empirical uses for K (n1, n2) (n2 = 0: the
+ * symmetric block) under mem_limit, the tape included and the output
+ * excluded; SIZE_MAX when no tile fits. */
+size_t kernel_deep_empirical_scratch_bytes(const ntk_kernel_desc *k, size_t n1, size_t n2,
+                                           size_t mem_limit);
 /* The weight w_l of layer l (1..L+1) in K = Σ_l w_l Θ_l (the layer_weights
  * rule of ntk_kernel_desc). */
 double kernel_layer_weight(const ntk_kernel_desc *k, size_t l);

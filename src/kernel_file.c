@@ -16,6 +16,7 @@
  * shape than the in-memory SYRK or GEMM, and may be summed in another order
  * (tests/test_kernel_file.c bounds the difference). */
 #include "internal.h"
+#include "deep_internal.h"
 
 #include <string.h>
 
@@ -32,15 +33,20 @@ static size_t add_sat(size_t x, size_t y)
  * kernel of n1 x ncols points plans its tiles, by bisection on the kernel's
  * own planner (feasible from some budget on); SIZE_MAX when hi is too small,
  * with the kernel's message naming the smallest tile. */
+static size_t emp_scratch(const ntk_kernel_desc *k, size_t n1, size_t ncols, size_t lim)
+{
+    if (ntk_net_is_deep(k->net)) return kernel_deep_empirical_scratch_bytes(k, n1, ncols, lim);
+    return ntk_kernel_empirical_scratch_bytes(k->net->m, n1, ncols, k->c1, k->c2, lim);
+}
+
 static size_t emp_min_tiles(const ntk_kernel_desc *k, size_t n1, size_t ncols, size_t hi)
 {
-    const size_t m = k->net->m;
-    if (hi == 0 || ntk_kernel_empirical_scratch_bytes(m, n1, ncols, k->c1, k->c2, hi) == SIZE_MAX)
+    if (hi == 0 || emp_scratch(k, n1, ncols, hi) == SIZE_MAX)
         return SIZE_MAX;
     size_t lo = 0;   /* a limit of 0 means the default: never tried */
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
-        if (ntk_kernel_empirical_scratch_bytes(m, n1, ncols, k->c1, k->c2, mid) == SIZE_MAX) lo = mid;
+        if (emp_scratch(k, n1, ncols, mid) == SIZE_MAX) lo = mid;
         else hi = mid;
     }
     return hi;
@@ -56,9 +62,11 @@ static ntk_status plan_blocks(const ntk_kernel_desc *k, size_t n1, size_t ncols,
     size_t fixed = 0, per_row = ntk_size_mul(ncols, D, 1, 1);
     *tiles = 0;
     if (k->diagonal) {
-        // one value per row; the empirical diagonal's features: about 2^18 doubles twice, |v|
+        // one value per row; the empirical diagonal's features: about 2^18 doubles twice, |v|;
+        // at depth one tape of at most 256 rows (src/kernel_deep_emp.c, the diagonal)
         if (k->source == NTK_KERNEL_EMPIRICAL)
-            fixed = ntk_size_mul(2 * ((size_t)1 << 18) + 3 * m, D, 1, 1);
+            fixed = ntk_net_is_deep(k->net) ? deep_tape_bytes(k->net, n1 < 256 ? n1 : 256)
+                                            : ntk_size_mul(2 * ((size_t)1 << 18) + 3 * m, D, 1, 1);
     } else if (k->source == NTK_KERNEL_EMPIRICAL) {
         // the tiles get a quarter of the budget, at most 1 GiB (larger tiles
         // are no faster), at least what the smallest tile needs
@@ -119,7 +127,9 @@ static ntk_status check_args(const ntk_kernel_desc *k, const double *X1, size_t 
     if (k->diagonal && X2)
         return ntk_set_error(NTK_ERR_ARG, "kernel file: the diagonal is of a symmetric kernel; "
                              "pass X2 = NULL");
-    if (k->source == NTK_KERNEL_EMPIRICAL && (!k->W || !k->v))
+    if (k->source == NTK_KERNEL_EMPIRICAL && ntk_net_is_deep(k->net) && !k->theta)
+        return ntk_set_error(NTK_ERR_ARG, "empirical kernel at depth: the parameters theta are NULL");
+    if (k->source == NTK_KERNEL_EMPIRICAL && !ntk_net_is_deep(k->net) && (!k->W || !k->v))
         return ntk_set_error(NTK_ERR_ARG, "empirical kernel: the weights W and v are NULL");
     /* the inputs are checked whole now, not when the block holding a NaN comes */
     size_t d = k->net->d;

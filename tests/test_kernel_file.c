@@ -52,6 +52,8 @@ typedef struct {
     ntk_act_kind act;
     ntk_input_scale scale;
     size_t n1, n2, d, m;
+    size_t depth;      /* hidden layers (0: the two-layer network) */
+    double bias_std;   /* σ_b at depth */
 } kcase;
 
 /* One description with its network (net owns the weights). */
@@ -62,6 +64,11 @@ static ntk_kernel_desc make_desc(const kcase *c, ntk_net_config *cfg, ntk_net **
     cfg->alpha = 1.3;
     cfg->input_scale = c->scale;
     cfg->seed = 11;
+    if (c->depth > 1) {   /* widths m, m − 3, m + 2, ... */
+        cfg->depth = c->depth;
+        for (size_t l = 0; l < c->depth; l++) cfg->widths[l] = l % 2 ? c->m - 3 : c->m + 2 * l;
+        cfg->bias_std = c->bias_std;
+    }
     *net = NULL;
     CHECK_OK(ntk_net_create(cfg, net));
     ntk_kernel_desc k = ntk_kernel_desc_default(c->src, cfg);
@@ -69,6 +76,7 @@ static ntk_kernel_desc make_desc(const kcase *c, ntk_net_config *cfg, ntk_net **
     k.c2 = 0.7;
     k.W = *net ? ntk_net_W0(*net) : NULL;
     k.v = *net ? ntk_net_v0(*net) : NULL;
+    k.theta = *net ? ntk_net_theta0(*net) : NULL;
     k.trace_factor = 0.0;   /* Hu et al.'s kernels: estimated from all of X */
     return k;
 }
@@ -121,7 +129,12 @@ static void run_case(const kcase *c)
     k.diagonal = 0;
     double scale = 0.0;
     for (size_t i = 0; i < c->n1; i++) scale = fmax(scale, fabs(D[i]));
-    double tol = C_ROUND * (double)(c->m + c->d + 2) * DBL_EPSILON * scale;
+    /* at depth: L + 1 layer shares, each a product of two Grams of at most
+     * max(m_l) + d terms (widths up to m + 2L), each share bounded by the
+     * diagonal's scale */
+    const double L1 = c->depth > 1 ? (double)c->depth + 1.0 : 1.0;
+    const double terms = (double)(c->m + 2 * (c->depth ? c->depth : 1) + c->d + 2);
+    double tol = C_ROUND * L1 * terms * DBL_EPSILON * scale;
     const char *p = in_dir("K.npy");
     const size_t sym_bytes = c->n1 * c->n1 * 8, cross_bytes = c->n1 * c->n2 * 8;
     /* half the kernel's bytes: at least two blocks, since a row costs at
@@ -156,7 +169,7 @@ static void run_case(const kcase *c)
 /* One row per block: every block is the last one of its size. */
 static void test_one_row_blocks(void)
 {
-    kcase c = {"ntk-inf relu", NTK_KERNEL_INFINITE, NTK_ACT_RELU, NTK_SCALE_SQRT_D, 31, 0, 4, 8};
+    kcase c = {"ntk-inf relu", NTK_KERNEL_INFINITE, NTK_ACT_RELU, NTK_SCALE_SQRT_D, 31, 0, 4, 8, 0, 0.0};
     ntk_net_config cfg;
     ntk_net *net;
     ntk_kernel_desc k = make_desc(&c, &cfg, &net);
@@ -186,7 +199,7 @@ static void test_one_row_blocks(void)
  * the earlier file at the destination as it was. */
 static void test_no_file(void)
 {
-    kcase c = {"lin", NTK_KERNEL_LIN, NTK_ACT_RELU, NTK_SCALE_SQRT_D, 20, 0, 3, 8};
+    kcase c = {"lin", NTK_KERNEL_LIN, NTK_ACT_RELU, NTK_SCALE_SQRT_D, 20, 0, 3, 8, 0, 0.0};
     ntk_net_config cfg;
     ntk_net *net;
     ntk_kernel_desc k = make_desc(&c, &cfg, &net);
@@ -235,13 +248,17 @@ int main(void)
      * in a quarter of the budget: more points, so that half the kernel's
      * bytes still gives several blocks */
     const kcase cases[] = {
-        {"ntk erf", NTK_KERNEL_EMPIRICAL, NTK_ACT_ERF, NTK_SCALE_SQRT_D, 400, 100, 6, 16},
-        {"ntk tanh, s = 1", NTK_KERNEL_EMPIRICAL, NTK_ACT_TANH, NTK_SCALE_ONE, 300, 100, 5, 16},
-        {"ntk-inf relu", NTK_KERNEL_INFINITE, NTK_ACT_RELU, NTK_SCALE_SQRT_D, 60, 25, 6, 8},
-        {"ntk-inf erf", NTK_KERNEL_INFINITE, NTK_ACT_ERF, NTK_SCALE_SQRT_D, 60, 25, 6, 8},
-        {"ntk-inf gelu (quadrature)", NTK_KERNEL_INFINITE, NTK_ACT_GELU, NTK_SCALE_SQRT_D, 40, 17, 5, 8},
-        {"lin relu, estimated trace factor", NTK_KERNEL_LIN, NTK_ACT_RELU, NTK_SCALE_SQRT_D, 60, 25, 6, 8},
-        {"lin erf, s = 1", NTK_KERNEL_LIN, NTK_ACT_ERF, NTK_SCALE_ONE, 60, 25, 6, 8},
+        {"ntk erf", NTK_KERNEL_EMPIRICAL, NTK_ACT_ERF, NTK_SCALE_SQRT_D, 400, 100, 6, 16, 0, 0.0},
+        {"ntk tanh, s = 1", NTK_KERNEL_EMPIRICAL, NTK_ACT_TANH, NTK_SCALE_ONE, 300, 100, 5, 16, 0, 0.0},
+        {"ntk-inf relu", NTK_KERNEL_INFINITE, NTK_ACT_RELU, NTK_SCALE_SQRT_D, 60, 25, 6, 8, 0, 0.0},
+        {"ntk-inf erf", NTK_KERNEL_INFINITE, NTK_ACT_ERF, NTK_SCALE_SQRT_D, 60, 25, 6, 8, 0, 0.0},
+        {"ntk-inf gelu (quadrature)", NTK_KERNEL_INFINITE, NTK_ACT_GELU, NTK_SCALE_SQRT_D, 40, 17, 5, 8, 0, 0.0},
+        {"lin relu, estimated trace factor", NTK_KERNEL_LIN, NTK_ACT_RELU, NTK_SCALE_SQRT_D, 60, 25, 6, 8, 0, 0.0},
+        {"lin erf, s = 1", NTK_KERNEL_LIN, NTK_ACT_ERF, NTK_SCALE_ONE, 60, 25, 6, 8, 0, 0.0},
+        /* at depth (docs/depth.md): the deep empirical kernel planned by its own scratch
+         * estimate, and the layer recursion */
+        {"ntk depth 3 erf, biases", NTK_KERNEL_EMPIRICAL, NTK_ACT_ERF, NTK_SCALE_SQRT_D, 300, 300, 5, 12, 3, 0.3},
+        {"ntk-inf depth 2 relu, biases", NTK_KERNEL_INFINITE, NTK_ACT_RELU, NTK_SCALE_SQRT_D, 60, 25, 6, 8, 2, 0.2},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i]);
     test_one_row_blocks();
