@@ -609,6 +609,78 @@ static void test_theory_and_estimate(void)
     free_data(&D);
 }
 
+/* ---- the kernel models behind operators ------------------------------------------
+ * The ntk and ntk_inf models at depth with K = Σ η_l Θ_l stored (dense,
+ * eigendecomposition), matrix-free (Lanczos on J(Jᵀu) products, and on
+ * Θ∞ tiles) and in float32: Lanczos stops at 1e-10·‖r0‖ (src/kgd.c), so
+ * two runs differ by at most twice that, plus each product's error δ·‖K‖
+ * (δ = C_ROUND(n + P)ε for the matrix-free products of P-parameter
+ * Jacobians, 2^-24 for float32 storage) carried by t steps of c·K:
+ * t·c·δ·λmax·‖r0‖ with λmax ≤ trace K, plus the rounding of the
+ * predictions, C_ROUND·n·ε·(t + 1) times their size. */
+static void test_kernel_operator_modes(void)
+{
+    enum { n = 240, nt = 30 };
+    data D = make_data(n, nt, 4, 17);
+    size_t w[] = {24, 16};
+    ntk_net_config net = deep_cfg(D.d, 2, w, 0.3, NTK_ACT_ERF, 6);
+    double eta[] = {0.7, 0.4, 0.9};
+    ntk_op_mode modes[3] = {NTK_OP_DENSE, NTK_OP_MATRIX_FREE, NTK_OP_DENSE_F32};
+    ntk_run *r[3] = {NULL, NULL, NULL};
+    ntk_run_data rd = run_data(&D);
+    for (int i = 0; i < 3; i++) {
+        ntk_run_config rc = ntk_run_config_default(net, layer_rates(2, eta, NTK_LOSS_MEAN));
+        rc.models = NTK_MODEL_NTK | NTK_MODEL_NTK_INF;
+        rc.kernel_operator = modes[i];
+        rc.kernel_every = 0;
+        rc.t_max = 150;
+        CHECK_OK(ntk_run_create(&rc, &rd, NULL, NULL, &r[i]));
+    }
+    if (!r[0] || !r[1] || !r[2]) {
+        for (int i = 0; i < 3; i++) ntk_run_free(r[i]);
+        free_data(&D);
+        return;
+    }
+    size_t P = ntk_net_nparams(&net);
+    static double f[3][n], g[3][nt];
+    double r0[2] = {0, 0}, trace[2] = {0, 0};
+    for (int inf = 0; inf < 2; inf++) {
+        ntk_kernel_desc kd = ntk_kernel_desc_default(inf ? NTK_KERNEL_INFINITE : NTK_KERNEL_EMPIRICAL, &net);
+        kd.theta = ntk_net_theta0(ntk_run_net(r[0]));
+        kd.layer_weights = eta;
+        kd.diagonal = 1;
+        double diag[n];
+        CHECK_OK(ntk_kernel(&kd, D.X, n, NULL, 0, diag));
+        for (size_t j = 0; j < n; j++) trace[inf] += diag[j];
+    }
+    int done = 0;
+    for (int step = 0; step <= 150; step += 50) {
+        if (step) for (int i = 0; i < 3; i++) CHECK_OK(ntk_run_advance(r[i], step));
+        for (int k = 3; k <= 4; k++) {
+            for (int i = 0; i < 3; i++) CHECK_OK(ntk_run_predictions(r[i], k, f[i], g[i]));
+            if (step == 0) {
+                for (size_t j = 0; j < n; j++) r0[k - 3] += (D.y[j] - f[0][j]) * (D.y[j] - f[0][j]);
+                r0[k - 3] = sqrt(r0[k - 3]);
+            }
+            double scale = fmax(norm_inf(f[0], n), norm_inf(g[0], nt));
+            for (int i = 1; i < 3; i++) {
+                double delta = i == 1 ? C_ROUND * (double)(n + P) * DBL_EPSILON : 0x1p-24;
+                double tol = 2.0 * 1e-10 * r0[k - 3] + (double)step / n * delta * trace[k - 3] * r0[k - 3] +
+                             C_ROUND * (double)n * DBL_EPSILON * (double)(step + 1) * scale;
+                double eu = 0, ef = 0;
+                for (size_t j = 0; j < n; j++) eu = fmax(eu, fabs(f[i][j] - f[0][j]));
+                for (size_t j = 0; j < nt; j++) ef = fmax(ef, fabs(g[i][j] - g[0][j]));
+                CHECK_LE(eu, tol, "%s %s step %d: train", ntk_model_name(k), ntk_op_mode_name(modes[i]), step);
+                CHECK_LE(ef, tol, "%s %s step %d: test", ntk_model_name(k), ntk_op_mode_name(modes[i]), step);
+            }
+            done++;
+        }
+    }
+    CHECK(done == 8, "compared %d times", done);
+    for (int i = 0; i < 3; i++) ntk_run_free(r[i]);
+    free_data(&D);
+}
+
 /* ---- refusals ----------------------------------------------------------------- */
 static void test_refusals(void)
 {
@@ -670,5 +742,6 @@ int main(void)
     test_linearized_equals_kernel_gd();
     test_L1_deep_paths();
     test_lazy_ordering();
+    test_kernel_operator_modes();
     return t_finish();
 }
