@@ -777,9 +777,11 @@ static double tnet_share(const tnet *t, const double *X, size_t l, size_t i, siz
  * 2020), allowed as |K|·Σ_l 1/m_l, plus the mean's rounding and the
  * kernel's rounding bound; tanh (quadrature) adds twice the change from
  * order 64 to 128. Widths of about 1000 keep each configuration near a
- * second (a hidden layer of 2^16 would have 2^32 weights). Negative
- * control: the same means must be out of tolerance against the kernel one
- * layer shallower. */
+ * second (a hidden layer of 2^16 would have 2^32 weights). The library's
+ * empirical NTK (ntk_kernel EMPIRICAL on the same θ, src/kernel_deep_emp.c)
+ * computes the same per-network values, so its mean must meet the same
+ * bound. Negative control: the same means must be out of tolerance against
+ * the kernel one layer shallower. */
 static void test_mc_deep(void)
 {
     enum { NN = 24, NPT = 5 };
@@ -813,16 +815,27 @@ static void test_mc_deep(void)
         shallow.widths[L - 1] = 0;
         CHECK_OK(dk(&shallow, NULL, 0, 0, 0, X6, NPT, NULL, 0, Kwrong));
         /* the ensemble */
-        double sum[NTK_MAX_DEPTH + 3][NPT * NPT] = {{0}}, ssq[NTK_MAX_DEPTH + 3][NPT * NPT] = {{0}};
+        double sum[NTK_MAX_DEPTH + 4][NPT * NPT] = {{0}}, ssq[NTK_MAX_DEPTH + 4][NPT * NPT] = {{0}};
         tnet net;
         tnet_init(&net, &cfg, NPT);
+        size_t P = ntk_net_nparams(&cfg);
+        double *theta = malloc(P * sizeof(double)), E[NPT * NPT];
+        ntk_kernel_desc ke = ntk_kernel_desc_default(NTK_KERNEL_EMPIRICAL, &cfg);
+        ke.theta = theta;
         ntk_rng rng;
         ntk_rng_seed(&rng, 500 + t);
         for (int k = 0; k < NN; k++) {
             tnet_run(&net, &rng, X6);
+            for (size_t l = 1; l <= L + 1; l++) {   /* θ: W_l then b_l, layer by layer */
+                size_t nW, nb, off = ntk_net_layer_offset(&cfg, l, &nW, &nb);
+                memcpy(theta + off, net.W[l], nW * sizeof(double));
+                if (nb) memcpy(theta + off + nW, net.b[l], nb * sizeof(double));
+            }
+            CHECK_OK(ntk_kernel(&ke, X6, NPT, NULL, 0, E));
             for (size_t i = 0; i < NPT; i++)
                 for (size_t j = i; j < NPT; j++) {
                     size_t e = i * NPT + j;
+                    sum[L + 3][e] += E[e], ssq[L + 3][e] += E[e] * E[e];
                     double ntk = 0;
                     for (size_t l = 1; l <= L + 1; l++) {
                         double v = tnet_share(&net, X6, l, i, j);
@@ -835,14 +848,16 @@ static void test_mc_deep(void)
                 }
         }
         tnet_free(&net);
-        double worst[NTK_MAX_DEPTH + 3] = {0}, control = 0;
+        free(theta);
+        double worst[NTK_MAX_DEPTH + 4] = {0}, control = 0;
         for (size_t i = 0; i < NPT; i++)
             for (size_t j = i; j < NPT; j++) {
                 size_t e = i * NPT + j;
-                for (size_t l = 0; l <= L + 2; l++) {
+                for (size_t l = 0; l <= L + 3; l++) {
                     double mean = sum[l][e] / NN;
                     double sd = sqrt(fmax(ssq[l][e] / NN - mean * mean, 0) * NN / (NN - 1));
-                    size_t kl = l == L + 2 ? L + 1 : l;   /* f f' estimates the NNGP */
+                    /* f f' estimates the NNGP, the library's empirical NTK the NTK */
+                    size_t kl = l == L + 2 ? L + 1 : l == L + 3 ? 0 : l;
                     double Kl = K[kl][e];
                     double tol = 6.0 * sd / sqrt((double)NN) + fabs(Kl) * inv_m +
                                  mean_round(fabs(mean), NN) +
@@ -857,6 +872,8 @@ static void test_mc_deep(void)
         for (size_t l = 1; l <= L + 1; l++)
             CHECK_LE(worst[l], 1.0, "%s depth %zu: layer %zu's share vs %d networks", nm, L, l, NN);
         CHECK_LE(worst[L + 2], 1.0, "%s depth %zu: the NNGP vs mean f(x)f(x')", nm, L);
+        CHECK_LE(worst[L + 3], 1.0, "%s depth %zu: the NTK vs the library's empirical NTK's mean",
+                 nm, L);
         CHECK(control > 1.0, "%s depth %zu: negative control (depth %zu kernel) not detected: %.3g",
               nm, L, L - 1, control);
         printf("%s depth %zu: worst |mean - K|/tol: NTK %.3g, NNGP %.3g; depth %zu kernel %.3g\n", nm,
