@@ -208,6 +208,21 @@ static int setup(const cli_args *a, const cli_kernel_opts *o, problem *p)
     return 0;
 }
 
+/* The products' time of one ridge, max over the processes: CPU seconds of
+ * the local work, its wall seconds, the exchanges' wall seconds. */
+typedef struct {
+    double cpu, local, comm;
+} prod_times;
+
+static void times_max(const ntk_dop *op, const prod_times *before, prod_times *out)
+{
+    double t[3];
+    ntk_dop_times(op, &t[0], &t[1], &t[2]);
+    t[0] -= before->cpu, t[1] -= before->local, t[2] -= before->comm;
+    MPI_Allreduce(MPI_IN_PLACE, t, 3, MPI_DOUBLE, MPI_MAX, cli_world.comm);
+    out->cpu = t[0], out->local = t[1], out->comm = t[2];
+}
+
 /* coef for one ridge, the predictions on every process's rows, gathered */
 static int solve(problem *p, double ridge, ntk_dcg_info *info)
 {
@@ -256,10 +271,13 @@ static int ridges_run(const cli_args *a, const cli_kernel_opts *o, problem *p, c
     cJSON *res = root ? cJSON_CreateArray() : NULL;
     for (int i = 0; i < nr && !rc; i++) {
         ntk_dcg_info info;
+        prod_times before, pt;
+        ntk_dop_times(p->op, &before.cpu, &before.local, &before.comm);
         double t = MPI_Wtime();
         rc = solve(p, ridges[i], &info);
         t = MPI_Wtime() - t;
         if (rc) break;
+        times_max(p->op, &before, &pt);
         rc = cli_mpi_agree(root && set ? stage(set, out, p, i) : 0);
         if (rc || !root) continue;
         double tr = mse(p->f_all, p->y.data, p->n, p->k), te = mse(p->ft_all, p->yt.data, p->nt, p->k);
@@ -278,6 +296,11 @@ static int ridges_run(const cli_args *a, const cli_kernel_opts *o, problem *p, c
         cJSON_AddNumberToObject(e, "cg_residual", info.residual);
         cJSON_AddNumberToObject(e, "precond_rank", (double)ntk_dnystrom_rank(p->nys));
         cJSON_AddNumberToObject(e, "seconds", t);
+        /* max over the processes; cpu: this process's own CPU time in its
+         * local products (a loaded machine's other work not counted) */
+        cJSON_AddNumberToObject(e, "product_cpu_seconds", pt.cpu);
+        cJSON_AddNumberToObject(e, "product_local_seconds", pt.local);
+        cJSON_AddNumberToObject(e, "exchange_seconds", pt.comm);
         cJSON_AddItemToArray(res, e);
         if (!json) {
             printf("kernel %s ridge %-10.4g train mse %-12.6g test mse %.6g", o->kind->name,

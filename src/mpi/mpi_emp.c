@@ -40,7 +40,11 @@ static void features(const ntk_dop *op, const double *X, size_t rows, double *P,
         for (size_t r = 0; r < m; r++) A[i * m + r] *= e->absv[r];
 }
 
-size_t emp_part_len(const ntk_dop *op, size_t k) { return op->net.m * k * (op->d + 1); }
+/* Φᵀ U (m·k), then the M_c (m·k·d) when Θ1 is in the kernel (c1 ≠ 0) */
+size_t emp_part_len(const ntk_dop *op, size_t k)
+{
+    return op->net.m * k * (1 + (op->desc.c1 != 0.0 ? op->d : 0));
+}
 
 static ntk_status scratch(ntk_dop *op, size_t k)
 {

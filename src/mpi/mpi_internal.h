@@ -20,6 +20,8 @@ struct ntk_dop {
     const double *X;             /* (n, d), replicated, borrowed */
     size_t mem_limit;            /* bytes of scratch on this process */
     size_t products;
+    double t_cpu, t_local, t_comm;  /* seconds: CPU of the local work, its wall time, the
+                                       exchanges' wall time (waits included) */
     /* TILES: the row tiles of every process, in global order */
     size_t ntiles, tile_first, tile_end;   /* all tiles; this process's [first, end) */
     size_t *tile0;               /* (ntiles + 1) row boundaries */
@@ -36,7 +38,8 @@ struct ntk_dop {
 };
 
 /* EMPIRICAL (two-layer networks): the transpose pass of the local rows,
- * Jᵀ U = [Φᵀ U ; Aᵀ diag(u_c) X] (m·k + m·k·d numbers, into buf), and the
+ * Jᵀ U = [Φᵀ U ; Aᵀ diag(u_c) X] (m·k + m·k·d numbers, the second part only
+ * when c1 ≠ 0; emp_part_len of them, into buf), and the
  * forward pass J (C ⊙ ·) on rows X_r (rows, d) from the summed buf. */
 ntk_status emp_part_create(ntk_dop *op, emp_part **out);
 void emp_part_free(emp_part *e);

@@ -6,6 +6,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const kind_names[] = {"empirical J(J^T U)", "tiles", "lin features"};
 
@@ -18,6 +19,30 @@ ntk_dop_kind ntk_dop_get_kind(const ntk_dop *op) { return op->kind; }
 size_t ntk_dop_size(const ntk_dop *op) { return op->n; }
 MPI_Comm ntk_dop_comm(const ntk_dop *op) { return op->comm; }
 size_t ntk_dop_products(const ntk_dop *op) { return op->products; }
+
+void ntk_dop_times(const ntk_dop *op, double *cpu, double *local, double *comm)
+{
+    *cpu = op->t_cpu, *local = op->t_local, *comm = op->t_comm;
+}
+
+static double thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* the clocks around a local step (start) and an exchange (comm) */
+typedef struct {
+    double cpu, wall;
+} stamp;
+static stamp now(void) { return (stamp){thread_cpu(), MPI_Wtime()}; }
+static void add_local(ntk_dop *op, stamp s)
+{
+    op->t_cpu += thread_cpu() - s.cpu;
+    op->t_local += MPI_Wtime() - s.wall;
+}
+static void add_comm(ntk_dop *op, stamp s) { op->t_comm += MPI_Wtime() - s.wall; }
 
 void ntk_dop_range(const ntk_dop *op, size_t *r0, size_t *nloc)
 {
@@ -189,9 +214,12 @@ static ntk_status tile_pair(ntk_dop *op, size_t ti, size_t tj, size_t k)
     return NTK_OK;
 }
 
-/* Every unordered pair of tiles {ti, tj} once: the owner of ti takes tj = ti
- * (the symmetric diagonal tile) and tj = ti + 1, ..., ti + h cyclically,
- * h = ⌊(T − 1)/2⌋, and, for T even, tj = ti + T/2 when ti < T/2. */
+/* Every unordered pair of tiles {ti, tj} once, the same number of pairs
+ * for every tile (±1): the owner of ti takes tj = ti (the symmetric
+ * diagonal tile) and tj = ti + 1, ..., ti + h cyclically, h = ⌊(T − 1)/2⌋;
+ * for T even the pairs at distance T/2 go to the lower tile when it is
+ * even and to the upper one otherwise, so that no end of the row split
+ * gets them all. */
 static ntk_status tiles_local(ntk_dop *op, size_t k)
 {
     size_t T = op->ntiles, h = (T - 1) / 2;
@@ -199,7 +227,10 @@ static ntk_status tiles_local(ntk_dop *op, size_t k)
     for (size_t ti = op->tile_first; ti < op->tile_end; ti++) {
         NTK_TRY(tile_pair(op, ti, ti, k));
         for (size_t j = 1; j <= h; j++) NTK_TRY(tile_pair(op, ti, (ti + j) % T, k));
-        if (T % 2 == 0 && ti < T / 2) NTK_TRY(tile_pair(op, ti, ti + T / 2, k));
+        if (T % 2 == 0) {
+            size_t lo = ti < T / 2 ? ti : ti - T / 2;
+            if ((ti < T / 2) == (lo % 2 == 0)) NTK_TRY(tile_pair(op, ti, (ti + T / 2) % T, k));
+        }
     }
     return NTK_OK;
 }
@@ -215,21 +246,35 @@ ntk_status ntk_dop_apply(ntk_dop *op, const double *U_loc, size_t k, double *V_l
     if (st == NTK_OK && ntk_mpi_fault("apply"))
         st = ntk_set_error(NTK_ERR_IO, "a kernel product failed here (fault injected by "
                            "NTKIT_MPI_FAULT)");
+    stamp c = now();
     NTK_TRY(ntk_mpi_agree(op->comm, st));
+    add_comm(op, c);
+    stamp l = now();
     if (op->kind == NTK_DOP_EMPIRICAL) {
         double *buf = op->Ufull;
         st = emp_transpose(op, U_loc, k, buf);
         if (st != NTK_OK) memset(buf, 0, emp_part_len(op, k) * sizeof(double));
+        add_local(op, l);
+        c = now();
         MPI_Allreduce(MPI_IN_PLACE, buf, (int)emp_part_len(op, k), MPI_DOUBLE, MPI_SUM, op->comm);
+        add_comm(op, c);
+        l = now();
         if (st == NTK_OK && op->nloc)
             st = emp_forward(op, op->X + op->r0 * op->d, op->nloc, 1, buf, k, V_loc);
     } else {
+        c = now();
         MPI_Allgatherv(U_loc, (int)(op->nloc * k), MPI_DOUBLE, op->Ufull, op->cntk, op->dspk,
                        MPI_DOUBLE, op->comm);
+        add_comm(op, c);
+        l = now();
         if (op->kind == NTK_DOP_TILES) {
             st = tiles_local(op, k);
             if (st != NTK_OK) memset(op->Vfull, 0, op->n * k * sizeof(double));
+            add_local(op, l);
+            c = now();
             MPI_Reduce_scatter(op->Vfull, V_loc, op->cntk, MPI_DOUBLE, MPI_SUM, op->comm);
+            add_comm(op, c);
+            l = now();
         } else if (op->nloc) {
             st = ntk_op_cross_apply(op->full, op->X + op->r0 * op->d, op->nloc, op->Ufull, k, V_loc);
         }
@@ -237,8 +282,12 @@ ntk_status ntk_dop_apply(ntk_dop *op, const double *U_loc, size_t k, double *V_l
     if (st == NTK_OK && op->nloc)
         st = ntk_check_result(V_loc, op->nloc, k, "a kernel product",
                               "the kernel or the vectors overflow double precision");
+    add_local(op, l);
     op->products++;
-    return ntk_mpi_agree(op->comm, st);
+    c = now();
+    st = ntk_mpi_agree(op->comm, st);
+    add_comm(op, c);
+    return st;
 }
 
 ntk_status ntk_dop_diag(ntk_dop *op, double *D_loc)

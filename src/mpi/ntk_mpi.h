@@ -82,6 +82,11 @@ void ntk_dop_range(const ntk_dop *op, size_t *r0, size_t *nloc);
 MPI_Comm ntk_dop_comm(const ntk_dop *op);
 /* Products so far (columns counted once per product). */
 size_t ntk_dop_products(const ntk_dop *op);
+/* Time in the products and cross products so far on this process: the
+ * CPU seconds of its local work (this thread's, so the machine's other
+ * load does not count), the wall seconds of that work, and the wall
+ * seconds of the exchanges, waiting for the other processes included. */
+void ntk_dop_times(const ntk_dop *op, double *cpu, double *local, double *comm);
 
 /* V_loc (nloc, k) = the local rows of K U, U given by its local rows U_loc
  * (nloc, k). Collective. */

@@ -83,6 +83,18 @@ $PY -c "import numpy as np, sys; f = sys.argv[1]; np.save(f, np.load(f) * (1 + 1
 check '! $PY "$T/agree.py" "$T" ntk-inf "$T/moved" "$T/ref-ntk-inf" y >/dev/null 2>&1' \
     "the agreement check rejects test predictions moved by 1e-9 relative"
 
+# several tiles per process (--mem-limit bounds a tile's side: 80 rows at
+# 200K, the least, 64, at 100K), so that the upper triangle is shared out
+# cyclically over odd and even numbers of tiles: -np 1 at 200K: 3 tiles;
+# -np 2 at 200K: 2 each, 4; -np 3 at 100K: 2 each, 6
+for run in 1:200K 2:200K 3:100K; do
+    np=${run%%:*} lim=${run#*:}
+    mpi $np $NTKIT_MPI krr --kind ntk-inf $common --y "$T/y.npy" --y-test "$T/yt.npy" --mem-limit $lim \
+        --precond-rank 20 --out "$T/mpi-tiles-np$np" >/dev/null 2>"$T/err"
+    check '[ $? -eq 0 ]' "krr, small tiles, -np $np: $(cat "$T/err")"
+    pycheck "krr, small tiles, -np $np agrees" "$T/agree.py" ntk-inf "$T/mpi-tiles-np$np" "$T/ref-ntk-inf" y
+done
+
 # the other preconditioners, and several outputs (one CG solve per column)
 for pc in jacobi none; do
     mpi 2 $NTKIT_MPI krr --kind ntk-inf $common --y "$T/y.npy" --y-test "$T/yt.npy" --pc $pc \
