@@ -30,7 +30,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from exp_common import Ctx, P  # noqa: E402
-from exp_early_linear import EarlyLinear  # noqa: E402
+from exp_early_linear import EarlyLinear, EarlyLinearDeep  # noqa: E402
 from exp_hu_inputs import HuInputs  # noqa: E402
 from exp_hu_kernel import HuKernel  # noqa: E402
 from exp_overparam_relu import OverparamRelu  # noqa: E402
@@ -48,7 +48,7 @@ from exp_kernel_depth import KernelDepth  # noqa: E402
 
 EXPERIMENTS = [EarlyLinear(), OverparamRelu(), LazyScale(), KernelConcentration(), KrrPlateaus(), SingleNeuron(),
                LazyFlow(), LazyWidth(), LazyMeanfield(), HuInputs(), HuKernel(), DuStability(),
-               DuFlow(), KernelDepth()]
+               DuFlow(), KernelDepth(), EarlyLinearDeep()]
 BYNAME = {e.name: e for e in EXPERIMENTS}
 
 
