@@ -27,7 +27,7 @@ from ._args import c_int_arg, float_arg, int_arg, seed_arg, size_arg
 from ._handle import Owned
 from ._interrupt import stoppable
 from ._lib import (KERNEL_EMPIRICAL, KERNEL_INFINITE, KERNEL_LIN, NTK_ERR_INTERRUPTED,
-                   NTK_ERR_NOCONV, CGInfo, LinAlgError, check, error, lib,
+                   NTK_ERR_NOCONV, CGInfo, LinAlgError, check, error, is_deep, lib,
                    net_config, parse_operator)
 
 if TYPE_CHECKING:
@@ -411,10 +411,15 @@ class KernelOperator(Owned):
 
     @staticmethod
     def mem_bytes(n: int, d: int, kernel: str = "ntk-inf", mode: str = "dense",
-                  width: int = 1) -> int:
+                  width: int = 1, depth: int = 1, widths: Optional[Sequence[int]] = None,
+                  weight_std: float = 1.0, bias_std: float = 0.0,
+                  parameterization: str = "ntk") -> int:
         """Bytes an operator of this kind and mode holds for n points: 8·n² for
         "dense", 4·n² + scratch for "dense-f32", one tile's scratch for
-        "matrix-free" (the library's estimate, ntk_op_mem_bytes).
+        "matrix-free" (the library's estimate, ntk_op_mem_bytes: the figure
+        the operator is checked against mem_limit with). At depth the
+        empirical kinds' matrix-free scratch holds a tile's tape and two
+        vectors of the network's parameters.
 
         Args:
           n: points.
@@ -422,11 +427,20 @@ class KernelOperator(Owned):
           kernel: a kind as in KernelOperator.
           mode: "dense", "dense-f32" or "matrix-free" ("auto" counts as
             matrix-free).
-          width: the network's width m (empirical kinds).
+          width: the network's width m (empirical kinds), of every hidden
+            layer unless widths is given.
+          depth, widths, weight_std, bias_std, parameterization: the deep
+            network, as ntkit.Network (defaults: the two-layer network); the
+            lin kinds are two-layer only.
         """
         if not isinstance(kernel, str) or kernel not in KINDS:
             raise ValueError("kernel must be one of %s, got %r"
                              % (", ".join(repr(k) for k in KINDS), kernel))
-        cfg = net_config(size_arg(d, "d", 1), size_arg(width, "width", 1))
+        cfg = net_config(size_arg(d, "d", 1), size_arg(width, "width", 1), depth=depth,
+                         widths=widths, weight_std=weight_std, bias_std=bias_std,
+                         parameterization=parameterization)
+        if KINDS[kernel][0] == KERNEL_LIN and is_deep(cfg):
+            raise ValueError("kernel %r: Hu et al.'s linear models are two-layer only (depth 1, "
+                             "weight_std 1, bias_std 0, parameterization 'ntk')" % kernel)
         k = lib.ntk_kernel_desc_default(KINDS[kernel][0], byref(cfg))
         return int(lib.ntk_op_mem_bytes(byref(k), size_arg(n, "n", 1), parse_operator(mode), 0))

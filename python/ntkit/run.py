@@ -4,6 +4,11 @@ from one θ0 on one dataset with one pair of rates (docs/theory.md §1, §4–§
 Models: nn (the network), linearized (first-order Taylor model at θ0),
 lin (Hu et al.'s linear model), ntk (kernel GD with Θ(θ0)), ntk_inf (with Θ∞).
 
+At depth (docs/depth.md: depth L > 1, biases, weight_std != 1 or the
+standard parameterisation) nn trains with one rate per layer (lrs), the
+linearized model is Jacobian-free, ntk and ntk_inf weigh layer l's share of
+the kernel by its rate η_l, and lin (two-layer only) is left out.
+
 The package has no training loop of its own: run() and Network.train hand
 the whole schedule to the library's driver (ntk_run_execute), which
 advances every model, stops on divergence or on request, computes the
@@ -11,8 +16,10 @@ theory at t = 0 and checks it against the run, and passes each logged row
 to a callback that copies it into a preallocated array.
 """
 import ctypes
+import sys
+import warnings
 from ctypes import byref
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -22,8 +29,9 @@ from ._args import bool_arg, c_int_arg, float_arg, int_arg, size_arg
 from ._handle import Owned
 from ._interrupt import stoppable
 from ._lib import (DEFAULTS, NTK_ERR_DIVERGED, NTK_ERR_INTERRUPTED, ROW_FN, GDConfig,
-                   RunData, RunReport, RunTheory, as_array, check, error, lib, net_config,
-                   parse_loss, parse_models, parse_operator, ptr, struct_dict)
+                   RunData, RunReport, RunTheory, as_array, check, depth_config, error, is_deep,
+                   layer_shapes, lib, net_config, parse_loss, parse_models, parse_operator, ptr,
+                   struct_dict)
 
 MODELS = ("nn", "linearized", "lin", "ntk", "ntk_inf")
 
@@ -39,7 +47,11 @@ class Run(Owned):
 
     The data are borrowed by the C run from private copies. Use advance(t),
     metrics(), predictions(model), predict(X, model), theory(),
-    beta_estimate(); close() (or a with block) frees it.
+    beta_estimate(); the network's parameters now and at θ0 are params,
+    params0 (one (W_l, b_l) per layer, as Network.params), theta, theta0
+    (flat) at any depth, weights (W, v) for the two-layer network; is_deep,
+    depth and config describe the network and its rates. close() (or a with
+    block) frees it.
 
     Args:
       X: (n, d) training inputs.
@@ -48,9 +60,19 @@ class Run(Owned):
       d: the input dimension, checked against X when given.
       width, act, act_param, init, input_scale, alpha, centered, seed: the
         network, as Network.
-      W0, v0: initial weights (m, d) and (m,) instead of the seed's draw.
-      lr1, lr2: rates of the first and second layers.
-      models: "all" or names among nn, linearized, lin, ntk, ntk_inf.
+      depth, widths, weight_std, bias_std, parameterization: the deep
+        network, as Network (defaults: the two-layer network).
+      W0, v0: initial weights (m, d) and (m,) instead of the seed's draw
+        (two-layer network only; W0 alone: v0 from the seed).
+      theta0: the initial parameters as one flat vector (the layout of
+        Network.theta) instead of the seed's draw, at any depth.
+      lr1, lr2: rates of the first and second layers (default 1 each); at
+        depth, of the hidden layers 1..L and of the output layer L+1.
+      lrs: one rate per layer, L+1 values η_1..η_{L+1} (0 freezes a layer),
+        in place of lr1, lr2.
+      models: "all" or names among nn, linearized, lin, ntk, ntk_inf. At
+        depth "all" leaves lin out (a UserWarning says so, as the CLI's
+        note) and naming lin is a ValueError.
       flow: True for gradient flow (t is a time), False for GD (t counts steps).
       flow_rtol: the flow's ODE tolerance.
       loss: "mean" or "sum".
@@ -75,12 +97,16 @@ class Run(Owned):
                  y_test: Optional[ArrayLike] = None, d: Optional[int] = None, width: int = 256,
                  act: str = "relu", act_param: Optional[float] = None, init: str = "gaussian",
                  input_scale: str = "sqrt_d", alpha: float = 1.0, centered: bool = False,
-                 lr1: float = 1.0, lr2: float = 1.0, models: Union[str, Sequence[str]] = "all",
+                 lr1: Optional[float] = None, lr2: Optional[float] = None,
+                 models: Union[str, Sequence[str]] = "all",
                  flow: bool = False, flow_rtol: float = 1e-6, loss: str = "mean",
                  kernel_every: int = 10, kernel_subsample: int = DEFAULTS["kernel_subsample"],
                  quad_order: int = 0, mem_limit: int = 0, trace_factor: Optional[float] = None,
                  seed: int = 0, W0: Optional[ArrayLike] = None, v0: Optional[ArrayLike] = None,
-                 t_max: float = 0.0, flips: bool = True, kernel_operator: str = "auto"):
+                 t_max: float = 0.0, flips: bool = True, kernel_operator: str = "auto",
+                 depth: int = 1, widths: Optional[Sequence[int]] = None,
+                 weight_std: float = 1.0, bias_std: float = 0.0, parameterization: str = "ntk",
+                 lrs: Optional[Sequence[float]] = None, theta0: Optional[ArrayLike] = None):
         self._h = None
         # The C run borrows the data for its whole life: keep private copies, so that a
         # caller changing its arrays in place cannot change the run's numbers silently.
@@ -94,10 +120,12 @@ class Run(Owned):
         if X_test is not None:
             X_test = _own(_arrays.matrix(X_test, "X_test", cols=d), X_test)
             y_test = _own(_arrays.vector(y_test, "y_test", X_test.shape[0]), y_test)
-        ncfg = net_config(d, width, act, act_param, init, input_scale, alpha, centered, seed)
-        gd = GDConfig(float_arg(lr1, "lr1"), float_arg(lr2, "lr2"), parse_loss(loss))
+        ncfg = net_config(d, width, act, act_param, init, input_scale, alpha, centered, seed,
+                          depth, widths, weight_std, bias_std, parameterization)
+        deep = is_deep(ncfg)
+        gd = _gd_config(ncfg, deep, lr1, lr2, lrs, loss)
         cfg = lib.ntk_run_config_default(ncfg, gd)
-        cfg.models = parse_models(models)
+        cfg.models = _models_for(models, ncfg, deep)
         cfg.flow = int(bool_arg(flow, "flow"))
         cfg.flow_rtol = float_arg(flow_rtol, "flow_rtol")
         cfg.kernel_every = size_arg(kernel_every, "kernel_every")
@@ -112,7 +140,16 @@ class Run(Owned):
         cfg.t_max = t_max
         cfg.kernel_operator = parse_operator(kernel_operator)
         m = ncfg.m
-        if W0 is not None:
+        if theta0 is not None:
+            if W0 is not None or v0 is not None:
+                raise ValueError("pass theta0 or W0 (and v0), not both")
+            # the library reads θ0 from W0 when v0 is NULL (ntk_run_create)
+            W0 = _arrays.vector(theta0, "theta0", lib.ntk_net_nparams(byref(ncfg)))
+        elif deep and (W0 is not None or v0 is not None):
+            raise ValueError("W0 and v0 are the two-layer network's weights; this network has %s:"
+                             " pass theta0 (the flat parameters, as Network.theta)"
+                             % _depth_words(ncfg))
+        elif W0 is not None:
             W0 = _arrays.matrix(W0, "W0", cols=d, rows=m)
             if v0 is None:   # as the CLI: v0 drawn from the seed as init prescribes
                 v0 = np.empty(m)
@@ -149,8 +186,12 @@ class Run(Owned):
         self._cancel, self._hurry = ctypes.c_int(0), ctypes.c_int(0)
         lib.ntk_run_set_cancel(h, byref(self._cancel))
         self.columns = [lib.ntk_run_column(h, k).decode() for k in range(lib.ntk_run_ncolumns(h))]
-        self._overflow_hint = ("lower the rates lr1, lr2 (the run's theory()['lr_max_stable'] "
-                               "is the largest stable common rate)")
+        self.is_deep = is_deep(cfg.net)
+        self._layers = layer_shapes(cfg.net)
+        self._P = lib.ntk_net_nparams(byref(cfg.net))
+        self._overflow_hint = ("lower the rates %s (the run's theory()['lr_max_stable'] "
+                               "is the largest stable common rate)"
+                               % ("lrs" if cfg.gd.nlr else "lr1, lr2"))
         self.models = [MODELS[k] for k in range(len(MODELS)) if (cfg.models >> k) & 1]
 
     @property
@@ -302,10 +343,127 @@ class Run(Owned):
 
     @property
     def weights(self) -> Tuple[np.ndarray, np.ndarray]:
-        """Current network weights (W (m,d), v (m,)), copies."""
+        """Current network weights (W (m,d), v (m,)), copies (two-layer network
+        only; at depth: params or theta)."""
+        if self.is_deep:
+            raise ValueError("weights are the two-layer network's (W, v); this run's network has "
+                             "%s: use params (one (W_l, b_l) per layer) or theta"
+                             % _depth_words(self.cfg.net))
         net = lib.ntk_run_net(self.handle)
         m = self.cfg.net.m
         return as_array(lib.ntk_net_W(net), (m, self.d)), as_array(lib.ntk_net_v(net), (m,))
+
+    @property
+    def depth(self) -> int:
+        """L, the number of hidden layers (1 for the two-layer network)."""
+        return len(self._layers) - 1
+
+    @property
+    def config(self) -> Dict[str, Any]:
+        """The network's settings as Network.config gives them (d, width, act,
+        act_param, init, input_scale, alpha, centered, seed, s, depth, widths,
+        weight_std, bias_std, parameterization) and every layer's rate, lrs
+        (η_1..η_{L+1})."""
+        c = self.cfg.net
+        out = {"d": c.d, "width": c.m, "act": lib.ntk_act_name(c.act.kind).decode(),
+               "act_param": c.act.param, "init": lib.ntk_init_name(c.init).decode(),
+               "input_scale": lib.ntk_input_scale_name(c.input_scale).decode(),
+               "alpha": c.alpha, "centered": bool(c.centered), "seed": c.seed,
+               "s": lib.ntk_net_config_s(byref(c))}
+        out.update(depth_config(c))
+        gd, L = self.cfg.gd, self.depth
+        # ntk_gd_config's rule: nlr = 0 gives layers 1..L lr1 and layer L+1 lr2
+        out["lrs"] = list(gd.lrs[:L + 1]) if gd.nlr else [gd.lr1] * L + [gd.lr2]
+        return out
+
+    @property
+    def theta(self) -> np.ndarray:
+        """The network's current parameters, flat (nparams,), a copy, in the
+        layout of Network.theta (two-layer: [W.ravel(), v])."""
+        return as_array(lib.ntk_net_theta(lib.ntk_run_net(self.handle)), (self._P,))
+
+    @property
+    def theta0(self) -> np.ndarray:
+        """The network's initial parameters θ0, flat (nparams,), a copy."""
+        return as_array(lib.ntk_net_theta0(lib.ntk_run_net(self.handle)), (self._P,))
+
+    def _split(self, theta):
+        out = []
+        for off, (mo, mi), nb in self._layers:
+            W = theta[off:off + mo * mi].reshape(mo, mi).copy()
+            b = theta[off + mo * mi:off + mo * mi + nb].copy() if nb else None
+            out.append((W, b))
+        return out
+
+    @property
+    def params(self) -> List[Tuple[np.ndarray, Optional[np.ndarray]]]:
+        """The network's current parameters as a list of the L+1 layers (W_l,
+        b_l), as Network.params: W_l (m_l, m_{l−1}), b_l (m_l,) or None
+        without biases; copies. Two-layer: [(W, None), (v[None, :], None)]."""
+        return self._split(self.theta)
+
+    @property
+    def params0(self) -> List[Tuple[np.ndarray, Optional[np.ndarray]]]:
+        """The network's initial parameters, as params (copies)."""
+        return self._split(self.theta0)
+
+
+def _depth_words(ncfg):
+    c = depth_config(ncfg)
+    return ("depth %d, widths %s, weight_std %g, bias_std %g, %s parameterization"
+            % (c["depth"], c["widths"], c["weight_std"], c["bias_std"], c["parameterization"]))
+
+
+def _gd_config(ncfg, deep, lr1, lr2, lrs, loss):
+    """The ntk_gd_config of a run, as the CLI fills it (cli/setup.c): lr1, lr2
+    (default 1 each; at depth the hidden layers' and the output layer's rate),
+    or lrs, one rate per layer: lr1 = η_1 and lr2 = η_{L+1}, and at L > 1 the
+    whole list (nlr = L+1). The rates are checked with messages naming the
+    argument; the two-layer lr1, lr2 are checked by the library, as always."""
+    from .network import _rates   # (network.py imports this module)
+    L = lib.ntk_net_depth(byref(ncfg))
+    if lrs is None:
+        lr1 = 1.0 if lr1 is None else lr1
+        lr2 = 1.0 if lr2 is None else lr2
+    rates = _rates(lr1, lr2, lrs, L, signs=deep or lrs is not None)
+    gd = GDConfig(rates[0], rates[-1], parse_loss(loss))
+    if lrs is not None and L > 1:
+        gd.nlr = L + 1
+        gd.lrs[:L + 1] = rates
+    return gd
+
+
+def _names_lin(models):
+    """True when the model list names lin itself (not through "all")."""
+    names = models.split(",") if isinstance(models, str) else list(models)
+    return any(isinstance(m, str) and m.replace("-", "_") == "lin" for m in names)
+
+
+def _models_for(models, ncfg, deep):
+    """The NTK_MODEL_* mask of `models` for this network. Hu et al.'s linear
+    model is the two-layer network's: at depth, named, it is a ValueError;
+    through "all" it is left out with a UserWarning (the CLI's note)."""
+    mask = parse_models(models)
+    lin = 1 << MODELS.index("lin")
+    if not deep or not mask & lin:
+        return mask
+    if _names_lin(models):
+        raise ValueError("models: Hu et al.'s linear model 'lin' is the two-layer network's "
+                         "(depth 1, weight_std 1, bias_std 0, parameterization 'ntk'), and this "
+                         "network has %s; use models='nn,linearized,ntk,ntk_inf'"
+                         % _depth_words(ncfg))
+    warnings.warn("model lin (Hu et al.'s linear model) is for the two-layer network only; "
+                  "running nn,linearized,ntk,ntk_inf", UserWarning, stacklevel=_outside())
+    return mask & ~lin
+
+
+def _outside():
+    """The stacklevel of warnings.warn, called by the caller of this function,
+    that names the first frame outside the ntkit package (the user's call)."""
+    f, level = sys._getframe(2), 2
+    while f is not None and f.f_globals.get("__name__", "").split(".")[0] == "ntkit":
+        f, level = f.f_back, level + 1
+    return level
 
 
 def _model_index(model):
@@ -469,14 +627,18 @@ def run(X: ArrayLike, y: ArrayLike, X_test: Optional[ArrayLike] = None,
         y_test: Optional[ArrayLike] = None, d: Optional[int] = None, width: int = 256,
         act: str = "relu", act_param: Optional[float] = None, init: str = "gaussian",
         input_scale: str = "sqrt_d", alpha: float = 1.0, centered: bool = False,
-        lr1: float = 1.0, lr2: float = 1.0, steps: float = 1000, log_every: float = 10,
+        lr1: Optional[float] = None, lr2: Optional[float] = None, steps: float = 1000,
+        log_every: float = 10,
         models: Union[str, Sequence[str]] = "all", flow: bool = False, flow_rtol: float = 1e-6,
         loss: str = "mean", kernel_every: int = 10,
         kernel_subsample: int = DEFAULTS["kernel_subsample"], quad_order: int = 0,
         mem_limit: int = 0, trace_factor: Optional[float] = None, seed: int = 0,
         W0: Optional[ArrayLike] = None, v0: Optional[ArrayLike] = None,
         times: Optional[ArrayLike] = None, flips: bool = True,
-        record: Optional[ArrayLike] = None, kernel_operator: str = "auto") -> Dict[str, Any]:
+        record: Optional[ArrayLike] = None, kernel_operator: str = "auto", depth: int = 1,
+        widths: Optional[Sequence[int]] = None, weight_std: float = 1.0, bias_std: float = 0.0,
+        parameterization: str = "ntk", lrs: Optional[Sequence[float]] = None,
+        theta0: Optional[ArrayLike] = None) -> Dict[str, Any]:
     """Train the network and its surrogates side by side: the `ntkit run` experiment.
 
     The library's driver (ntk_run_execute) runs the whole schedule; Ctrl-C
@@ -489,14 +651,27 @@ def run(X: ArrayLike, y: ArrayLike, X_test: Optional[ArrayLike] = None,
       d: the input dimension, checked against X when given.
       width, act, act_param, init, input_scale, alpha, centered, seed: the
         network, as Network.
+      depth, widths, weight_std, bias_std, parameterization: the deep
+        network (docs/depth.md), as Network and `ntkit run --depth`
+        (defaults: the two-layer network, whose run is unchanged).
       W0, v0: initial weights (m, d) and (m,) instead of the seed's draw (W0
-        alone: v0 from the seed).
-      lr1, lr2: rates of the first (W) and second (v) layers; 0 freezes one.
+        alone: v0 from the seed); two-layer network only.
+      theta0: the initial parameters as one flat vector (the layout of
+        Network.theta) instead of the seed's draw, at any depth.
+      lr1, lr2: rates of the first (W) and second (v) layers, default 1
+        each; 0 freezes one. At depth: lr1 for every hidden layer 1..L, lr2
+        for the output layer L+1.
+      lrs: one rate per layer, L+1 values η_1..η_{L+1} (W_l and b_l share
+        η_l; 0 freezes layer l; not all 0), in place of lr1, lr2 (as
+        `--lrs`). The ntk and ntk_inf models' kernels weigh layer l by η_l:
+        K = Σ_l η_l Θ_l.
       steps: GD steps (flow=True: the final time).
       log_every: steps between logged rows (flow: the time between them);
         0 and `steps` are always logged.
       models: "all" or names among nn, linearized, lin, ntk, ntk_inf (a list
-        or a comma-separated string; nn always runs).
+        or a comma-separated string; nn always runs). Hu et al.'s lin is the
+        two-layer network's: at depth "all" leaves it out with a
+        UserWarning (the CLI's note), and naming it is a ValueError.
       flow: True for gradient flow (t is a time), False for GD (t counts steps).
       flow_rtol: the flow's ODE tolerance (relative and absolute).
       loss: "mean" (1/(2n) Σ r²) or "sum" (1/2 Σ r²).
@@ -520,7 +695,10 @@ def run(X: ArrayLike, y: ArrayLike, X_test: Optional[ArrayLike] = None,
     Returns:
       dict(metrics={column: array over logged rows}, theory={...} at t = 0,
       columns=[...], models=[...], predictions={model: (f_train, f_test)} and
-      beta_estimate at the final time, recorded={model: (rows, nr) outputs
+      beta_estimate at the final time, params and params0 (the network's
+      final and initial parameters, one (W_l, b_l) per layer as
+      Network.params; the files W{l}_final.npy, b{l}_final.npy of a deep run
+      directory), recorded={model: (rows, nr) outputs
       on `record`} when asked, and checks={...}: the theory against the run
       (docs/theory.md §7), from the driver's report: status, t (time
       reached), rows, seconds, loss0 and loss_growth (final/initial training
@@ -532,6 +710,11 @@ def run(X: ArrayLike, y: ArrayLike, X_test: Optional[ArrayLike] = None,
       horizon_T), beta_estimate, beta_used (the bound for smooth
       activations, the estimate otherwise: beta_from_bound says which) and
       alpha_condition (Chizat et al.'s condition on α with beta_used).
+      At depth the two-layer network's statements are NaN: theory D_bound,
+      flip_bound_D, beta_bound, alpha_condition and horizon_T, checks
+      gap_lin_at_T and time_at_T (summary.json lists them under
+      two_layer_only); checks alpha_condition then uses the Lipschitz
+      estimate.
 
     Raises:
       DivergedError (a RuntimeError) with .partial (the same dict up to the
@@ -545,7 +728,9 @@ def run(X: ArrayLike, y: ArrayLike, X_test: Optional[ArrayLike] = None,
              models=models, flow=flow, flow_rtol=flow_rtol, loss=loss,
              kernel_every=kernel_every, kernel_subsample=kernel_subsample, flips=flips,
              quad_order=quad_order, mem_limit=mem_limit, trace_factor=trace_factor, seed=seed,
-             W0=W0, v0=v0, t_max=float(np.max(ts)), kernel_operator=kernel_operator) as r:
+             W0=W0, v0=v0, t_max=float(np.max(ts)), kernel_operator=kernel_operator,
+             depth=depth, widths=widths, weight_std=weight_std, bias_std=bias_std,
+             parameterization=parameterization, lrs=lrs, theta0=theta0) as r:
         rec = None
         if record is not None:
             rec = (_arrays.matrix(record, "record", cols=r.d),
@@ -573,5 +758,6 @@ def run(X: ArrayLike, y: ArrayLike, X_test: Optional[ArrayLike] = None,
             out["recorded"] = recorded
         out["predictions"] = {m: r.predictions(m) for m in r.models}
         out["beta_estimate"] = checks["beta_estimate"]
+        out["params"], out["params0"] = r.params, r.params0
         out["checks"] = checks
     return out
