@@ -85,4 +85,8 @@ ntk_status ntk_pair_map_block(const ntk_pair_map *pm, const ntk_pair_pts *p1, si
 ntk_status ntk_pair_map_diag(const ntk_pair_map *pm, const ntk_pair_pts *p, size_t n, double *S,
                              double *D);
 
+/* src/kernel_deep_inf.c, for the tests: rows per row block forced to `rows`
+ * (0: chosen from the sizes), process-wide, set between computations only. */
+void kernel_deep_inf_block_rows(size_t rows);
+
 #endif

@@ -353,9 +353,9 @@ static void random_points(ntk_rng *rng, double *X, size_t n, size_t d)
  * symmetric kernel is exactly symmetric. Compared where i ≤ j: the
  * tensor quadrature rule puts x_i on its outer axis, so the two orders of a
  * pair differ by the rule's error (tanh), and the symmetric kernel computes
- * i ≤ j only. 341 points make several row blocks
- * of the symmetric kernel and of the cross block (2^15 entries, ≥ 16 rows
- * each) and rows longer than one map block of kernel_inf.c (128 entries);
+ * i ≤ j only. Row blocks of 37 rows (forced; the sizes here would make
+ * one block) split 341 points into trapezoids that end mid-row-pair, and
+ * rows are longer than one map block of kernel_inf.c (128 entries);
  * tanh's quadrature runs at order 16 to keep the time down (the modes, not
  * the rule, are under test). */
 static void test_modes(void)
@@ -371,10 +371,14 @@ static void test_modes(void)
     }
     const ntk_act_kind kinds[] = {NTK_ACT_RELU, NTK_ACT_LEAKY_RELU, NTK_ACT_ERF, NTK_ACT_TANH,
                                   NTK_ACT_IDENTITY};
+    static double K1[NT * NT];   /* one block: the same kernel */
     for (int t = 0; t < 5; t++)
         for (int par = 0; par < 2; par++) {
             ntk_net_config cfg = cfg_make(kinds[t], 0.1, 3, 64, 1.3, 0.2, (ntk_param_kind)par, 1.2,
                                           D);
+            int Nq0 = kinds[t] == NTK_ACT_TANH ? 16 : 0;
+            CHECK_OK(dk(&cfg, NULL, 0, Nq0, 0, X, NT, NULL, 0, K1));
+            kernel_deep_inf_block_rows(37);
             int Nq = kinds[t] == NTK_ACT_TANH ? 16 : 0;
             CHECK_OK(dk(&cfg, NULL, 0, Nq, 0, X, NT, NULL, 0, K));
             CHECK_OK(dk(&cfg, NULL, 0, Nq, 1, X, NT, NULL, 0, Kd));
@@ -394,6 +398,18 @@ static void test_modes(void)
                 }
             CHECK_LE(worst, 1.0, "%s param %d: cross block vs the symmetric kernel",
                      ntk_act_name(kinds[t]), par);
+            kernel_deep_inf_block_rows(0);
+            /* the blocking changes no entry's operations (x·x' aside: the GEMM
+             * of a block of 37 rows may round otherwise than one of 341) */
+            double wb = 0;
+            for (size_t i = 0; i < NT; i++)
+                for (size_t j = i; j < NT; j++)
+                    wb = fmax(wb, fabs(K1[i * NT + j] - K[i * NT + j]) /
+                                      (2.0 * deep_round_tol(K[i * NT + i], K[j * NT + j],
+                                                            sin_angle(X + i * D, X + j * D, D), D,
+                                                            3, Nq)));
+            CHECK_LE(wb, 1.0, "%s param %d: 37-row blocks vs one block", ntk_act_name(kinds[t]),
+                     par);
         }
 }
 
