@@ -260,6 +260,34 @@ static ntk_status deep_setup(const ntk_kernel_desc *k, const double *X1, size_t 
     return NTK_OK;
 }
 
+/* The scratch of one call, in doubles (SIZE_MAX on overflow): the point
+ * sets (set_doubles), the diagonal recursion's S, D, T (3 per point of the
+ * larger set) and the block's C, D (2·R·n2); *rows gets R. n2 = 0: the
+ * symmetric kernel of n1 points. */
+static size_t scratch_doubles(const ntk_net_config *cfg, size_t n1, size_t n2, int diag,
+                              size_t *rows)
+{
+    int sym = n2 == 0, aug = cfg->bias_std > 0.0;
+    size_t d = cfg->d, L = ntk_net_depth(cfg), nc = sym ? n1 : n2;
+    size_t R = nc ? DEEP_BLOCK_ENTRIES / nc : 0;
+    if (R < DEEP_MIN_ROWS) R = DEEP_MIN_ROWS;
+    if (forced_rows) R = forced_rows;
+    if (R > n1) R = n1;
+    if (diag) R = 0;
+    if (rows) *rows = R;
+    size_t nmax = n1 > n2 ? n1 : n2;
+    size_t parts[4] = {set_doubles(n1, d, L, aug), sym ? 0 : set_doubles(n2, d, L, aug),
+                       ntk_size_mul(nmax, 3, 1, 1), ntk_size_mul(R, nc, 2, 1)};
+    size_t total = 0;
+    for (int t = 0; t < 4; t++) total = total > SIZE_MAX - parts[t] ? SIZE_MAX : total + parts[t];
+    return total;
+}
+
+size_t kernel_deep_infinite_scratch_bytes(const ntk_kernel_desc *k, size_t n1, size_t n2)
+{
+    return ntk_size_mul(scratch_doubles(k->net, n1, n2, k->diagonal, NULL), sizeof(double), 1, 1);
+}
+
 ntk_status kernel_deep_infinite(const ntk_kernel_desc *k, const double *X1, size_t n1,
                                 const double *X2, size_t n2, double *K)
 {
@@ -276,18 +304,10 @@ ntk_status kernel_deep_infinite(const ntk_kernel_desc *k, const double *X1, size
     size_t d = cfg->d, L = r.L;
     int aug = cfg->bias_std > 0.0;
 
-    /* memory: the point sets, the diagonal scratch (3 per point of the
-     * larger set), the block scratch (2·R·n2) */
-    size_t R = DEEP_BLOCK_ENTRIES / n2;
-    if (R < DEEP_MIN_ROWS) R = DEEP_MIN_ROWS;
-    if (forced_rows) R = forced_rows;
-    if (R > n1) R = n1;
-    if (diag) R = 0;
-    size_t nb = sym ? 0 : n2, nmax = n1 > nb ? n1 : nb;
+    /* memory, checked before anything is read or allocated */
+    size_t R, nb = sym ? 0 : n2, nmax = n1 > nb ? n1 : nb;
+    size_t total = scratch_doubles(cfg, n1, nb, diag, &R);
     size_t da = set_doubles(n1, d, L, aug), db = sym ? 0 : set_doubles(n2, d, L, aug);
-    size_t dd = ntk_size_mul(nmax, 3, 1, 1), dk = ntk_size_mul(R, n2, 2, 1);
-    size_t total = da, parts[3] = {db, dd, dk};
-    for (int t = 0; t < 3; t++) total = total > SIZE_MAX - parts[t] ? SIZE_MAX : total + parts[t];
     NTK_TRY(ntk_mem_check(ntk_size_mul(total, sizeof(double), 1, 1), 0,
                           "the deep infinite-width kernel's scratch"));
 

@@ -88,5 +88,11 @@ ntk_status ntk_pair_map_diag(const ntk_pair_map *pm, const ntk_pair_pts *p, size
 /* src/kernel_deep_inf.c, for the tests: rows per row block forced to `rows`
  * (0: chosen from the sizes), process-wide, set between computations only. */
 void kernel_deep_inf_block_rows(size_t rows);
+/* src/kernel_deep_inf.c: bytes of scratch kernel_deep_infinite allocates for
+ * K (n1, n2) (n2 = 0: the symmetric kernel of n1 points; k->diagonal: the
+ * diagonal), besides K itself; SIZE_MAX on overflow. For planners such as
+ * ntk_kernel_write_npy and the tiled operators: about
+ * 8·(n1 + n2)·(1 + 3L + [σ_b > 0](d + 1)) + 16·max(2^18, 64·n2) bytes. */
+size_t kernel_deep_infinite_scratch_bytes(const ntk_kernel_desc *k, size_t n1, size_t n2);
 
 #endif

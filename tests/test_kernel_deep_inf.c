@@ -1164,6 +1164,23 @@ static void test_errors(void)
           ntk_errmsg());
     CHECK_ERR(dk(&big, NULL, 0, 0, 0, X6, (size_t)INT_MAX, X6, (size_t)INT_MAX, K), NTK_ERR_NOMEM);
     CHECK_ERR(dk(&cfg, NULL, 0, 0, 0, X6, (size_t)INT_MAX + 1, NULL, 0, K), NTK_ERR_ARG);
+    /* the planners' estimate: 8·(n1 + n2)(1 + 3L + [σ_b > 0](d + 1)) for the
+     * point sets, 24·max(n1, n2) for the diagonal recursion, 16·R·n2 for a
+     * block of R rows (R = n1 here: 2^18/n2 ≥ n1), nothing of order n1·n2 in
+     * diagonal mode */
+    {
+        ntk_kernel_desc kd = ntk_kernel_desc_default(NTK_KERNEL_INFINITE, &cfg);
+        size_t L = 3, per = 1 + 3 * L + D4 + 1;
+        CHECK(kernel_deep_infinite_scratch_bytes(&kd, 100, 0) ==
+                  8 * (100 * per + 300) + 16 * 100 * 100,
+              "symmetric scratch %zu", kernel_deep_infinite_scratch_bytes(&kd, 100, 0));
+        CHECK(kernel_deep_infinite_scratch_bytes(&kd, 100, 50) ==
+                  8 * (150 * per + 300) + 16 * 100 * 50,
+              "cross scratch %zu", kernel_deep_infinite_scratch_bytes(&kd, 100, 50));
+        kd.diagonal = 1;
+        CHECK(kernel_deep_infinite_scratch_bytes(&kd, 100000, 0) == 8 * (100000 * per + 300000),
+              "diagonal scratch %zu", kernel_deep_infinite_scratch_bytes(&kd, 100000, 0));
+    }
     /* empty inputs write nothing */
     K[0] = 42.0;
     CHECK_OK(dk(&cfg, NULL, 0, 0, 0, X6, 0, NULL, 0, K));
