@@ -144,6 +144,14 @@ int cmd_mpi_spectrum(int argc, char **argv)
         rc = cli_mpi_agree(st != NTK_OK ? cli_fail_lib("spectrum") : 0);
     }
     t = MPI_Wtime() - t;
+    double worst = 0.0;
+    for (size_t i = 0; !rc && i < nev; i++) {
+        if (e.want_lo && e.elo[i] > worst) worst = e.elo[i];
+        if (e.want_hi && e.ehi[i] > worst) worst = e.ehi[i];
+    }
+    if (!rc && worst > tol && cli_world.rank == 0)
+        cli_warn("an eigenpair's relative residual is %.2g, above --tol %g (see --out or --json); "
+                 "raise --max-it or --precond-rank", worst, tol);
     const char *out = cli_str(&a, "out", NULL);
     if (!rc && out) rc = cli_mpi_agree(cli_world.rank == 0 ? write_csv(out, &e) : 0);
     if (!rc && cli_world.rank == 0) report(&o, X.rows, &e, t, ntk_dop_products(op), cli_has(&a, "json"));

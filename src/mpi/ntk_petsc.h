@@ -44,7 +44,11 @@ ntk_status ntk_dkrr(ntk_dop *op, const double *Y_loc, size_t k, double ridge,
  * found (largest first, or smallest first), err (nev, may be NULL) their
  * relative residuals. The smallest come by shift and invert at 0, K⁻¹
  * applied by CG preconditioned with pre (a Nyström preconditioner, ridge 0;
- * NULL: none), so K must be positive definite. NTK_ERR_NOCONV when fewer than nev converge within
+ * NULL: none), so K must be positive definite. SLEPc's own test is on the
+ * transformed operator (K⁻¹ there), so the solve is repeated with a smaller
+ * tolerance (at most 3 times, not below 1e-15) until the residuals on K
+ * meet tol; err has the residuals reached, which may stay above tol when
+ * even that does not suffice. NTK_ERR_NOCONV when fewer than nev converge within
  * max_it restarts. */
 ntk_status ntk_deig(ntk_dop *op, size_t nev, int which, double tol, size_t max_it,
                     const ntk_dnystrom *pre, double *vals, double *err);
