@@ -71,9 +71,19 @@ check "[ $rc -eq 0 ] && [ \$(grep -c '^ok ' '$T/unit') -ge 8 ]" \
     "helper tests ran (rc=$rc): $(grep -v '^ok ' "$T/unit" | tail -n 5)"
 
 # --- each experiment at --smoke size --------------------------------------------
+# --depth picks the depth-2 early-linear experiment (the second run goes through it)
+$NTKIT experiment kernel-depth --depth 2 --smoke --out "$T/x" >"$T/x.log" 2>&1
+check "[ $? -eq 2 ] && [ \$(wc -l < '$T/x.log') -eq 1 ] && grep -q 'early-linear only' '$T/x.log'" \
+    "--depth on another experiment: one error line: $(head -c 200 "$T/x.log")"
+$NTKIT experiment early-linear --depth 3 --smoke --out "$T/x" >"$T/x.log" 2>&1
+check "[ $? -eq 2 ] && [ ! -e '$T/x' ]" "early-linear --depth 3 refused, nothing written"
 for e in kernel-depth early-linear-depth2; do
     start=$(date +%s)
-    $NTKIT experiment "$e" --smoke --out "$T/$e" >"$T/$e.log" 2>&1
+    if [ "$e" = early-linear-depth2 ]; then
+        $NTKIT experiment early-linear --depth 2 --smoke --out "$T/$e" >"$T/$e.log" 2>&1
+    else
+        $NTKIT experiment "$e" --smoke --out "$T/$e" >"$T/$e.log" 2>&1
+    fi
     rc=$?
     echo "  $e: $(( $(date +%s) - start ))s, $(grep -m1 -o 'Verdict: [A-Z]*' "$T/$e.log")"
     if [ $rc -ne 0 ]; then bad "$e --smoke exit $rc: $(tail -n 3 "$T/$e.log")"; continue; fi

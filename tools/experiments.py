@@ -88,7 +88,16 @@ def _main(argv):
     g_.add_argument("--smoke", action="store_true", help="tiny size, 10-20 s (used by the tests)")
     ap.add_argument("--out", metavar="DIR", help="output directory (default runs/NAME[-quick|-smoke])")
     ap.add_argument("--list", action="store_true", help="list the experiments and their claims")
+    ap.add_argument("--depth", type=int, metavar="L", help="early-linear only: 2 runs Hu et al.'s multi-layer "
+                    "extension (the same as the experiment early-linear-depth2)")
     a = ap.parse_args(argv)
+    if a.depth is not None:
+        if a.name != "early-linear" or a.depth not in (1, 2):
+            sys.stderr.write("ntkit: error: --depth applies to early-linear only, with L = 1 or 2 "
+                             "(got %s --depth %d)\n" % (a.name, a.depth))
+            return 2
+        if a.depth == 2:
+            a.name = "early-linear-depth2"
     if a.list:
         for e in EXPERIMENTS:
             print("%-22s %s" % (e.name, e.cite + ": " + e.claim[:110].rstrip() + "…"))
