@@ -20,7 +20,9 @@
  *                                      data, so pass --trace-factor 1 for the
  *                                      population value of isotropic inputs).
  *   The *-inf and lin kinds use only --act --act-param --input-scale --alpha
- *   (or those of --weights DIR/config.json). With --input-scale one the
+ *   and the depth flags (or those of --weights DIR/config.json). With depth
+ *   (docs/depth.md) ntk1 weighs the hidden layers 1..L, ntk2 = nngp the
+ *   output layer L+1, and the lin kinds are refused. With --input-scale one the
  *   network sees w·x, so the lin kinds are evaluated at √d·x (the features
  *   of docs/theory.md §4 take x on the √d scale).
  *   --spectrum FILE.csv   eigenvalues, ascending, "index,eigenvalue" (symmetric only)
@@ -223,8 +225,11 @@ int cmd_kernel(int argc, char **argv)
                   "  ntk-inf, ntk1-inf, ntk2-inf, nngp-inf   infinite-width kernels\n"
                   "  lin, lin1, lin2          kernels of Hu et al.'s linear models; nu uses\n"
                   "                           --trace-factor, else the estimate from X\n"
-                  "The *-inf and lin kinds use only --act --act-param --input-scale --alpha;\n"
-                  "--centered does not change the kernel (f - f0 has the gradient of f).\n"
+                  "The *-inf and lin kinds use only --act --act-param --input-scale --alpha\n"
+                  "and the depth flags; --centered does not change the kernel (f - f0 has the\n"
+                  "gradient of f). With --depth L (--widths, --weight-std, --bias-std,\n"
+                  "--parameterization): ntk1 is the hidden layers' share Theta_1 + ... + Theta_L,\n"
+                  "ntk2 = nngp the output layer's Theta_{L+1}; the lin kinds are two-layer only.\n"
                   "Prints the shape, the Frobenius norm and seconds; with --stats or --spectrum\n"
                   "also lambda_min, lambda_max and the condition number (one eigendecomposition).\n"
                   "A kernel larger than --mem-limit (default: the available memory) is written\n"

@@ -237,16 +237,16 @@ static void print_theory(const cli_setup *s, const ntk_run_report *rep)
         /* Du et al.'s and Hu et al.'s statements are about the two-layer
          * network; Chizat et al.'s hold for any smooth model (with the
          * estimated Lipschitz constant of J) */
-        const char *na = "n/a (two-layer only)";
-        printf("%-36s %20s  (measured max row move R = %.4g)\n", "Du et al. 2019: D", na, rep->R_max);
-        printf("%-36s %20s  (measured max flip fraction %.4g)\n", "Du et al. 2019: flip bound", na,
-               rep->flip_max);
+        printf("%-36s %14s  (two-layer only; measured max row move R = %.4g)\n", "Du et al. 2019: D",
+               "n/a", rep->R_max);
+        printf("%-36s %14s  (two-layer only; measured max flip fraction %.4g)\n",
+               "Du et al. 2019: flip bound", "n/a", rep->flip_max);
         printf("%-36s %14.6g  (alpha = %g: %s; beta estimate %.4g)\n",
                "Chizat et al. 2019: alpha condition", cond, s->cfg.alpha,
                isfinite(cond) ? (s->cfg.alpha >= cond ? "holds" : "fails") : "n/a", rep->beta_used);
         printf("%-36s %14.6g  (measured max %.4g)\n", "Chizat et al. 2019: weight bound",
                th->weight_bound, rep->theta_max);
-        printf("%-36s %20s\n", "Hu et al. 2020: horizon T", na);
+        printf("%-36s %14s  (two-layer only)\n", "Hu et al. 2020: horizon T", "n/a");
         return;
     }
     printf("%-36s %14.6g  (measured max row move R = %.4g)\n", "Du et al. 2019: D", th->D_bound,
@@ -307,7 +307,8 @@ static int stability_warning(ntk_run *r, const ntk_run_config *rc)
     if (ntk_run_theory_get(r, &th) != NTK_OK) return cli_fail_lib("theory");
     if (th.stability > 2.0 && (rc->models & (NTK_MODEL_NTK | NTK_MODEL_NTK_INF)) && !rc->flow)
         cli_warn("the rates are above the stability limit of the closed-form kernel models: "
-                 "c*lambda_max(eta1*Theta1 + eta2*Theta2) = %.3g > 2; the largest stable common rate is %.4g",
+                 "c*lambda_max(%s) = %.3g > 2; the largest stable common rate is %.4g",
+                 ntk_net_is_deep(&rc->net) ? "sum_l eta_l*Theta_l" : "eta1*Theta1 + eta2*Theta2",
                  th.stability, th.lr_max_stable);
     return 0;
 }

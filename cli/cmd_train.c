@@ -53,6 +53,9 @@ static cJSON *train_summary(const ntk_run *r, const ntk_run_report *rep)
 static int train_report(const cli_setup *s, const ntk_run_report *rep)
 {
     double loss = rep->final_row[1], test_loss = rep->final_row[2];
+    if (rep->status == NTK_RUN_DIVERGED && s->gd.nlr)
+        return cli_fail("training diverged at step %g; try smaller rates than --lrs (metrics up to "
+                        "that step kept in %s/metrics.csv)", rep->diverged_at, s->out_dir);
     if (rep->status == NTK_RUN_DIVERGED)
         return cli_fail("training diverged at step %g; try smaller rates than --lr1 %g --lr2 %g "
                         "(metrics up to that step kept in %s/metrics.csv)",
