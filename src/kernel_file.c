@@ -17,6 +17,7 @@
  * (tests/test_kernel_file.c bounds the difference). */
 #include "internal.h"
 #include "deep_internal.h"
+#include "quadrature.h"
 
 #include <string.h>
 
@@ -75,6 +76,12 @@ static ntk_status plan_blocks(const ntk_kernel_desc *k, size_t n1, size_t ncols,
         *tiles = budget / 4 < KF_EMP_TILES ? budget / 4 : KF_EMP_TILES;
         if (*tiles < tmin) *tiles = tmin;
         fixed = *tiles;
+    } else if (k->source == NTK_KERNEL_INFINITE && ntk_net_is_deep(k->net)) {
+        // the layer recursion's scratch, affine in the block's rows (src/kernel_deep_inf.c)
+        size_t s1 = kernel_deep_infinite_scratch_bytes(k, 1, ncols);
+        size_t s2 = kernel_deep_infinite_scratch_bytes(k, 2, ncols);
+        fixed = s1;
+        per_row = add_sat(per_row, s2 > s1 ? s2 - s1 : 0);
     } else if (k->source == NTK_KERNEL_INFINITE) {
         // the norms q of both point sets
         fixed = ntk_size_mul(ncols, D, 1, 1);
