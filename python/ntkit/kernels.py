@@ -222,15 +222,21 @@ def nngp_inf(X: ArrayLike, X2: Optional[ArrayLike] = None, act: str = "relu",
              quad_order: int = 0, diagonal: bool = False, depth: int = 1,
              weight_std: float = 1.0, bias_std: float = 0.0, parameterization: str = "ntk",
              width: Optional[int] = None, widths: Optional[Sequence[int]] = None) -> np.ndarray:
-    """Infinite-width NNGP kernel α²Σ (α²Σ_{L+1} at depth): ntk_inf(..., layer="second").
+    """Infinite-width NNGP kernel α²Σ (α²Σ_{L+1} at depth): the covariance of
+    f(x) at initialisation, which is the same in both parameterisations (they
+    draw the same function); in the NTK parameterisation it is
+    ntk_inf(..., layer="second").
 
     Args:
       X, X2, act, act_param, input_scale, alpha, quad_order, diagonal, depth,
-      weight_std, bias_std, parameterization, width, widths: as ntk_inf.
+      weight_std, bias_std, width, widths: as ntk_inf.
+      parameterization: "ntk" or "standard" (checked; the kernel is the same).
     """
+    ntk_inf(np.ones((1, 1)), depth=depth, weight_std=weight_std, bias_std=bias_std,
+            parameterization=parameterization, width=width, widths=widths)   # checks the settings
     return ntk_inf(X, X2, act, act_param, input_scale, alpha, "second", quad_order, diagonal,
                    depth=depth, weight_std=weight_std, bias_std=bias_std,
-                   parameterization=parameterization, width=width, widths=widths)
+                   parameterization="ntk", width=width, widths=widths)
 
 
 def infinite_kernel_fn(act: str = "relu", act_param: Optional[float] = None,
@@ -261,7 +267,9 @@ def infinite_kernel_fn(act: str = "relu", act_param: Optional[float] = None,
         """Kernel(nngp, ntk) of the infinite-width network on x1 (n1, d) and x2
         (n2, d) or None, or one array for get = "nngp" or "ntk"."""
         names, single = _get_names(get)
-        parts = {g: ntk_inf(x1, x2, layer="both" if g == "ntk" else "second", **settings)
+        # the NNGP is the covariance at initialisation, the same in both parameterisations
+        parts = {g: ntk_inf(x1, x2, layer="both", **settings) if g == "ntk"
+                 else ntk_inf(x1, x2, layer="second", **dict(settings, parameterization="ntk"))
                  for g in names}
         return parts[names[0]] if single else Kernel(**parts)
 

@@ -721,6 +721,18 @@ class InfiniteWidth(Case):
         # the tiles are the same kernel entries, summed over n = 7 terms: (n + 2)u
         self.assertLess(np.max(np.abs(op @ V - K @ V)), 9 * U * np.max(np.abs(K) @ np.abs(V)) * 2)
 
+    def test_nngp_is_the_same_in_both_parameterisations(self):
+        # The standard parameterisation draws the same function at initialisation
+        # (docs/depth.md), so its NNGP is the NTK parameterisation's; only the NTK
+        # differs. The last layer's standard share (m_L·E[φφ]) would be 32x too large.
+        kw = dict(depth=2, bias_std=0.1, widths=[64, 32])
+        a = ntkit.nngp_inf(self.X, act="relu", parameterization="standard", **kw)
+        b = ntkit.nngp_inf(self.X, act="relu", **kw)
+        np.testing.assert_array_equal(a, b)
+        kf = ntkit.infinite_kernel_fn("relu", parameterization="standard", **kw)
+        np.testing.assert_array_equal(kf(self.X, get="nngp"), b)
+        self.assertFalse(np.allclose(kf(self.X, get="ntk"), ntkit.ntk_inf(self.X, act="relu", **kw)))
+
 
 def cli_has_depth():
     if not HAVE_CLI:
