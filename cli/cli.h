@@ -323,4 +323,17 @@ int cmd_sweep(int argc, char **argv);
 int cmd_experiment(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 
+/* Kernel ridge regression's helpers (cli/cmd_krr.c), shared with the
+ * distributed krr and kgd of build-mpi/ntkit (cli/mpi_krr.c, cli/mpi_kgd.c). */
+/* Targets of n rows from path into y: (n,) or (n, k), k checked against want
+ * (0: any); one error line naming flag on failure. */
+int cli_load_targets(const char *flag, const char *path, size_t n, size_t want, ntk_array *y);
+/* "1e-6,1e-3" -> *ridges (malloc'd, caller frees), *nr of them: non-negative
+ * finite numbers, else one error line. */
+int cli_ridge_list(const char *list, double **ridges, int *nr);
+/* (1/n) Σ_i ‖f_i − y_i‖² over n rows of k outputs. */
+double cli_mse(const double *f, const double *y, size_t n, size_t k);
+/* The fraction of rows whose largest output is where the target's is (k ≥ 2). */
+double cli_accuracy(const double *f, const double *y, size_t n, size_t k);
+
 #endif

@@ -43,9 +43,8 @@ static const cli_flag krr_flags[] = {
 };
 #define NKRR_FLAGS (sizeof krr_flags / sizeof krr_flags[0])
 
-/* Targets of n rows: (n,) or (n, k) with k = cols; *k checked against want
- * (0: any). */
-static int load_targets(const char *flag, const char *path, size_t n, size_t want, ntk_array *y)
+/* cli/cli.h */
+int cli_load_targets(const char *flag, const char *path, size_t n, size_t want, ntk_array *y)
 {
     if (ntk_npy_read(path, y) != NTK_OK) return cli_fail_lib(flag);
     if (y->rows != n || (want && y->cols != want)) {
@@ -59,8 +58,7 @@ static int load_targets(const char *flag, const char *path, size_t n, size_t wan
     return 0;
 }
 
-/* "1e-6,1e-3" -> ridges (caller frees); non-negative finite numbers. */
-static int ridge_list(const char *list, double **ridges, int *nr)
+int cli_ridge_list(const char *list, double **ridges, int *nr)
 {
     size_t cap = 1;
     for (const char *p = list; *p; p++) cap += *p == ',';
@@ -83,16 +81,14 @@ static int ridge_list(const char *list, double **ridges, int *nr)
     return 0;
 }
 
-/* (1/n) Σ_i ‖f_i − y_i‖² over n rows of k outputs */
-static double mse(const double *f, const double *y, size_t n, size_t k)
+double cli_mse(const double *f, const double *y, size_t n, size_t k)
 {
     double s = 0.0;
     for (size_t i = 0; i < n * k; i++) s += (f[i] - y[i]) * (f[i] - y[i]);
     return s / (double)n;
 }
 
-/* fraction of rows whose largest output is where the target's is (k >= 2) */
-static double accuracy(const double *f, const double *y, size_t n, size_t k)
+double cli_accuracy(const double *f, const double *y, size_t n, size_t k)
 {
     size_t hits = 0;
     for (size_t i = 0; i < n; i++) {
@@ -134,10 +130,10 @@ static int krr_load(const cli_args *a, const cli_kernel_opts *o, krr_problem *p)
     const char *yp = cli_str(a, "y", NULL), *xtp = cli_str(a, "x-test", NULL),
                *ytp = cli_str(a, "y-test", NULL);
     if (!yp || !xtp || !ytp) return cli_fail("krr needs --y, --x-test and --y-test");
-    int rc = cli_load_matrix("--x", o->x_path, &p->X) || load_targets("--y", yp, p->X.rows, 0, &p->y) ||
+    int rc = cli_load_matrix("--x", o->x_path, &p->X) || cli_load_targets("--y", yp, p->X.rows, 0, &p->y) ||
              cli_load_matrix("--x-test", xtp, &p->Xt);
     p->n = p->X.rows, p->nt = p->Xt.rows, p->k = p->y.cols;
-    if (!rc) rc = load_targets("--y-test", ytp, p->nt, p->k, &p->yt);
+    if (!rc) rc = cli_load_targets("--y-test", ytp, p->nt, p->k, &p->yt);
     if (!rc && p->Xt.cols != p->X.cols)
         rc = cli_fail("--x has d = %zu but --x-test has d = %zu", p->X.cols, p->Xt.cols);
     return rc;
@@ -301,8 +297,8 @@ static int krr_ridges(const cli_args *a, const cli_kernel_opts *o, krr_problem *
     for (int i = 0; i < nr && !rc; i++) {
         rc = krr_solve(p, ridges[i]) || (set && stage_predictions(set, out, p, i));
         if (rc) break;
-        double tr = mse(p->f, p->y.data, p->n, p->k), te = mse(p->ft, p->yt.data, p->nt, p->k);
-        double acc = p->k >= 2 ? accuracy(p->ft, p->yt.data, p->nt, p->k) : NAN;
+        double tr = cli_mse(p->f, p->y.data, p->n, p->k), te = cli_mse(p->ft, p->yt.data, p->nt, p->k);
+        double acc = p->k >= 2 ? cli_accuracy(p->ft, p->yt.data, p->nt, p->k) : NAN;
         cJSON *e = cJSON_CreateObject();
         cJSON_AddNumberToObject(e, "ridge", ridges[i]);
         cJSON_AddNumberToObject(e, "train_mse", tr);
@@ -366,7 +362,7 @@ int cmd_krr(int argc, char **argv)
     if (cli_kernel_options(&a, &o, 0) || cli_threads(&a)) return 1;
     double *ridges;
     int nr;
-    if (ridge_list(cli_str(&a, "ridge", "1e-6"), &ridges, &nr)) return 1;
+    if (cli_ridge_list(cli_str(&a, "ridge", "1e-6"), &ridges, &nr)) return 1;
     krr_problem p;
     memset(&p, 0, sizeof p);
     int rc = krr_setup(&a, &o, &p);

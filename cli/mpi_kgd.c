@@ -62,13 +62,6 @@ static int time_list(const char *list, double **t, size_t *nt)
     return 0;
 }
 
-static double mse(const double *f, const double *y, size_t n, size_t k)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n * k; i++) s += (f[i] - y[i]) * (f[i] - y[i]);
-    return s / (double)n;
-}
-
 typedef struct {
     ntk_array X, y, Xt, yt;
     size_t n, nt, k, r0, nloc, t0, tloc;
@@ -197,8 +190,8 @@ static int run_times(const cli_args *a, flow_problem *p, const double *times, si
         if (rc) break;
         rc = cli_mpi_agree(root && set ? stage(set, out, p, i) : 0);
         if (rc || !root) continue;
-        double tr = mse(p->f_all, p->y.data, p->n, p->k);
-        double te = p->nt ? mse(p->ft_all, p->yt.data, p->nt, p->k) : NAN;
+        double tr = cli_mse(p->f_all, p->y.data, p->n, p->k);
+        double te = p->nt ? cli_mse(p->ft_all, p->yt.data, p->nt, p->k) : NAN;
         cJSON *e = cJSON_CreateObject();
         cJSON_AddNumberToObject(e, "t", times[i]);
         cJSON_AddNumberToObject(e, "train_mse", tr);

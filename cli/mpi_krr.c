@@ -62,64 +62,6 @@ static void problem_free(problem *p)
     ntk_array_free(&p->X), ntk_array_free(&p->y), ntk_array_free(&p->Xt), ntk_array_free(&p->yt);
 }
 
-static int load_targets(const char *flag, const char *path, size_t n, size_t want, ntk_array *y)
-{
-    if (ntk_npy_read(path, y) != NTK_OK) return cli_fail("%s: %s", flag, ntk_errmsg());
-    if (y->rows != n || (want && y->cols != want)) {
-        int r = want ? cli_fail("%s %s has shape (%zu, %zu) but (%zu, %zu) is needed", flag, path,
-                                y->rows, y->cols, n, want)
-                     : cli_fail("%s %s has %zu rows but the inputs have %zu; it must be (%zu,) or "
-                                "(%zu, k)", flag, path, y->rows, n, n, n);
-        ntk_array_free(y);
-        return r;
-    }
-    return 0;
-}
-
-static int ridge_list(const char *list, double **ridges, int *nr)
-{
-    size_t cap = 1;
-    for (const char *p = list; *p; p++) cap += *p == ',';
-    *nr = 0;
-    *ridges = malloc(cap * sizeof **ridges);
-    if (!*ridges) return cli_fail("out of memory reading --ridge");
-    const char *p = list;
-    for (size_t k = 0; k < cap; k++) {
-        char *end;
-        double r = strtod(p, &end);
-        if (end == p || !(r >= 0) || !isfinite(r) || (*end && *end != ',')) {
-            free(*ridges);
-            *ridges = NULL;
-            return cli_fail("--ridge expects non-negative numbers separated by commas (e.g. "
-                            "1e-6,1e-3), got '%s'", list);
-        }
-        (*ridges)[(*nr)++] = r;
-        p = end + (*end == ',');
-    }
-    return 0;
-}
-
-static double mse(const double *f, const double *y, size_t n, size_t k)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n * k; i++) s += (f[i] - y[i]) * (f[i] - y[i]);
-    return s / (double)n;
-}
-
-static double accuracy(const double *f, const double *y, size_t n, size_t k)
-{
-    size_t hits = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t af = 0, ay = 0;
-        for (size_t j = 1; j < k; j++) {
-            if (f[i * k + j] > f[i * k + af]) af = j;
-            if (y[i * k + j] > y[i * k + ay]) ay = j;
-        }
-        hits += af == ay;
-    }
-    return (double)hits / (double)n;
-}
-
 /* Inputs on every process (memory-mapped: on one node, one copy in the
  * page cache), checked against each other. */
 static int load(const cli_args *a, const cli_kernel_opts *o, problem *p)
@@ -127,10 +69,10 @@ static int load(const cli_args *a, const cli_kernel_opts *o, problem *p)
     const char *yp = cli_str(a, "y", NULL), *xtp = cli_str(a, "x-test", NULL),
                *ytp = cli_str(a, "y-test", NULL);
     if (!yp || !xtp || !ytp) return cli_fail("krr needs --y, --x-test and --y-test");
-    int rc = cli_load_matrix("--x", o->x_path, &p->X) || load_targets("--y", yp, p->X.rows, 0, &p->y) ||
+    int rc = cli_load_matrix("--x", o->x_path, &p->X) || cli_load_targets("--y", yp, p->X.rows, 0, &p->y) ||
              cli_load_matrix("--x-test", xtp, &p->Xt);
     p->n = p->X.rows, p->nt = p->Xt.rows, p->k = p->y.cols;
-    if (!rc) rc = load_targets("--y-test", ytp, p->nt, p->k, &p->yt);
+    if (!rc) rc = cli_load_targets("--y-test", ytp, p->nt, p->k, &p->yt);
     if (!rc && p->Xt.cols != p->X.cols)
         rc = cli_fail("--x has d = %zu but --x-test has d = %zu", p->X.cols, p->Xt.cols);
     if (!rc && ntk_mpi_fault("load"))
@@ -280,8 +222,8 @@ static int ridges_run(const cli_args *a, const cli_kernel_opts *o, problem *p, c
         times_max(p->op, &before, &pt);
         rc = cli_mpi_agree(root && set ? stage(set, out, p, i) : 0);
         if (rc || !root) continue;
-        double tr = mse(p->f_all, p->y.data, p->n, p->k), te = mse(p->ft_all, p->yt.data, p->nt, p->k);
-        double acc = p->k >= 2 ? accuracy(p->ft_all, p->yt.data, p->nt, p->k) : NAN;
+        double tr = cli_mse(p->f_all, p->y.data, p->n, p->k), te = cli_mse(p->ft_all, p->yt.data, p->nt, p->k);
+        double acc = p->k >= 2 ? cli_accuracy(p->ft_all, p->yt.data, p->nt, p->k) : NAN;
         cJSON *e = cJSON_CreateObject();
         cJSON_AddNumberToObject(e, "ridge", ridges[i]);
         cJSON_AddNumberToObject(e, "train_mse", tr);
@@ -355,7 +297,7 @@ int cmd_mpi_krr(int argc, char **argv)
     if (!rc) rc = cli_kernel_options(&a, &o, 0) || cli_mpi_threads(&a);
     double *ridges = NULL;
     int nr = 0;
-    if (!rc) rc = ridge_list(cli_str(&a, "ridge", "1e-6"), &ridges, &nr);
+    if (!rc) rc = cli_ridge_list(cli_str(&a, "ridge", "1e-6"), &ridges, &nr);
     if (cli_mpi_agree(rc)) {
         free(ridges);
         return 1;

@@ -37,15 +37,16 @@ struct ntk_dop {
     emp_part *emp;
 };
 
-/* EMPIRICAL (two-layer networks): the transpose pass of the local rows,
- * Jᵀ U = [Φᵀ U ; Aᵀ diag(u_c) X] (m·k + m·k·d numbers, the second part only
- * when c1 ≠ 0; emp_part_len of them, into buf), and the
- * forward pass J (C ⊙ ·) on rows X_r (rows, d) from the summed buf. */
+/* EMPIRICAL (two-layer networks, src/mpi/mpi_emp.c): the transpose pass
+ * Jᵀ U of the local rows by ntk_net_vjp (emp_part_len numbers into buf: k
+ * gradients on θ = [W, v], only their v blocks when c1 = 0), and the
+ * forward pass J (C ⊙ ·) on rows X_r (rows, d) from the summed buf by
+ * ntk_net_jvp. */
 ntk_status emp_part_create(ntk_dop *op, emp_part **out);
 void emp_part_free(emp_part *e);
 size_t emp_part_len(const ntk_dop *op, size_t k);
 ntk_status emp_transpose(ntk_dop *op, const double *U_loc, size_t k, double *buf);
-ntk_status emp_forward(ntk_dop *op, const double *Xr, size_t rows, int cached, const double *buf,
-                       size_t k, double *V);
+ntk_status emp_forward(ntk_dop *op, const double *Xr, size_t rows, const double *buf, size_t k,
+                       double *V);
 
 #endif

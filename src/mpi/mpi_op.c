@@ -260,7 +260,7 @@ ntk_status ntk_dop_apply(ntk_dop *op, const double *U_loc, size_t k, double *V_l
         add_comm(op, c);
         l = now();
         if (st == NTK_OK && op->nloc)
-            st = emp_forward(op, op->X + op->r0 * op->d, op->nloc, 1, buf, k, V_loc);
+            st = emp_forward(op, op->X + op->r0 * op->d, op->nloc, buf, k, V_loc);
     } else {
         c = now();
         MPI_Allgatherv(U_loc, (int)(op->nloc * k), MPI_DOUBLE, op->Ufull, op->cntk, op->dspk,
@@ -335,7 +335,7 @@ ntk_status ntk_dop_cross(ntk_dop *op, const double *Xt_loc, size_t ntloc, const 
         if (st != NTK_OK) memset(buf, 0, emp_part_len(op, k) * sizeof(double));
         MPI_Allreduce(MPI_IN_PLACE, buf, (int)emp_part_len(op, k), MPI_DOUBLE, MPI_SUM, op->comm);
         if (st == NTK_OK && ntloc) st = ntk_check_finite(Xt_loc, ntloc * op->d, "Xt");
-        if (st == NTK_OK && ntloc) st = emp_forward(op, Xt_loc, ntloc, 0, buf, k, F_loc);
+        if (st == NTK_OK && ntloc) st = emp_forward(op, Xt_loc, ntloc, buf, k, F_loc);
     } else {
         MPI_Allgatherv(U_loc, (int)(op->nloc * k), MPI_DOUBLE, op->Ufull, op->cntk, op->dspk,
                        MPI_DOUBLE, op->comm);
