@@ -126,6 +126,26 @@ static int layer_rates(const cli_args *a, cli_setup *s)
     return 0;
 }
 
+/* Bytes of a run of this network at depth: its models (--models where the
+ * command has it, without lin; train: the network alone), on the set-up's
+ * data, plus the set-up's own θ and θ0. */
+static size_t deep_run_bytes(const cli_args *a, const cli_setup *s)
+{
+    ntk_run_config rc = ntk_run_config_default(s->cfg, s->gd);
+    const char *list = cli_str(a, "models", NULL);
+    int has_models = 0;
+    for (size_t k = 0; k < a->nflags; k++) has_models |= !strcmp(a->flags[k].name, "models");
+    if (!has_models)
+        rc.models = NTK_MODEL_NN, rc.kernel_every = 0, rc.flips = 0;
+    else if (ntk_models_parse(list ? list : "all", &rc.models) != NTK_OK)
+        rc.models = NTK_MODEL_NN;
+    rc.models &= ~(unsigned)NTK_MODEL_LIN;
+    rc.flow = cli_has(a, "flow");
+    size_t run = ntk_run_mem_bytes(&rc, s->ds.n, s->ds.n_test);
+    size_t own = ntk_size_mul(2 * ntk_net_nparams(&s->cfg), 1, 1, sizeof(double));
+    return run == SIZE_MAX || own == SIZE_MAX || run > SIZE_MAX - own ? SIZE_MAX : run + own;
+}
+
 int cli_setup_from_args(const cli_args *a, cli_setup *s)
 {
     memset(s, 0, sizeof *s);
@@ -175,15 +195,17 @@ int cli_setup_from_args(const cli_args *a, cli_setup *s)
         cli_setup_free(s);
         return cli_fail_lib(NULL);
     }
-    /* the trainer and the weights (at depth θ and θ0) */
-    size_t train_bytes = ntk_net_is_deep(&s->cfg)
-        ? ntk_trainer_mem_bytes_cfg(&s->cfg, s->ds.n) +
-              ntk_size_mul(2 * ntk_net_nparams(&s->cfg), 1, 1, sizeof(double))
+    /* the trainer and the weights; at depth, where the weights dominate,
+     * the whole run (ntk_run_mem_bytes with the models of --models) and
+     * this set-up's own θ and θ0, so that a run too large fails before its
+     * directory and its weight files are written */
+    size_t train_bytes = ntk_net_is_deep(&s->cfg) ? deep_run_bytes(a, s)
         : ntk_trainer_mem_bytes(s->ds.n, s->cfg.d, s->cfg.m) +
               ntk_size_mul(4 * s->cfg.m, s->cfg.d, 1, sizeof(double));
-    if (ntk_mem_check(train_bytes, 0, "training") != NTK_OK) {
+    if (ntk_mem_check(train_bytes, 0, ntk_net_is_deep(&s->cfg) ? "this run" : "training") != NTK_OK) {
         cli_setup_free(s);
-        return cli_fail("%s; use a smaller --n or --width", ntk_errmsg());
+        return cli_fail("%s; use a smaller --n or %s", ntk_errmsg(),
+                        ntk_net_is_deep(&s->cfg) ? "smaller widths" : "--width");
     }
     int rc = s->W0_path ? load_init_weights(s, a)
                         : (ntk_net_create(&s->cfg, &s->net) != NTK_OK ? cli_fail_lib(NULL) : 0);
