@@ -126,7 +126,7 @@ check "grep -q 'stability limit' '$T/warn.err'" "rate above the stability limit 
 
 $NTKIT sweep --param width --values 8,16 --n 40 --d 3 --steps 10 --log-every 5 --models nn,linearized --quiet --out "$T/sw" >/dev/null 2>&1
 check "[ -d '$T/sw/width=8' ] && [ -d '$T/sw/width=16' ] && [ \$(wc -l <'$T/sw/sweep.csv') -eq 3 ]" "sweep writes one run per value and a table"
-expect_fail "sweep bad param" "--param" $NTKIT sweep --param depth --values 1 --out "$T/x"
+expect_fail "sweep bad param" "--param" $NTKIT sweep --param nosuch --values 1 --out "$T/x"
 expect_fail "sweep bad value" "not a number" $NTKIT sweep --param width --values 8,x --out "$T/x"
 
 # Ctrl-C: the run stops, flushes metrics and writes a summary marked interrupted
