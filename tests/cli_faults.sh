@@ -68,9 +68,12 @@ run_fault() {
     wait $guard 2>/dev/null
     took=$(echo "$(date +%s.%N) - $start" | bc)
     echo "  $name: signals [$sigs] after ${delay}s: rc $rc, stopped in ${took}s"
-    # a run stops within a step; allow for a loaded machine, not for the
-    # minute a log interval once took
-    check "[ \$(echo '$took < 15' | bc) -eq 1 ]" "$name: stopped in ${took}s"
+    # a run stops within a step (the issue asks for about a second): the
+    # 0.2 s pauses after each signal (0.6 s for three), one step of these
+    # small runs (milliseconds) and the final writes, measured 0.2-0.62 s
+    # here; 3 s leaves a factor of about 5 for a loaded machine, and the
+    # minute a log interval once took fails it
+    check "[ \$(echo '$took < 3' | bc) -eq 1 ]" "$name: stopped in ${took}s"
 }
 
 # Seeded delays between 0.3 and 2.8 s: the signals land in set-up, in the
