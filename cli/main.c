@@ -10,6 +10,13 @@ typedef struct {
     const char *summary;
 } command;
 
+#ifdef NTK_MPI
+/* the distributed build's own commands (cli/mpi_*.c); main hands them,
+ * like krr and kernel, to cli_mpi_main below */
+int cmd_mpi_spectrum(int argc, char **argv);
+int cmd_mpi_kgd(int argc, char **argv);
+#endif
+
 static const command commands[] = {
     {"train", cmd_train, "train the two-layer network by gradient descent and write a run directory"},
     {"kernel", cmd_kernel, "write an empirical, infinite-width or linear-model kernel matrix (.npy)"},
@@ -20,6 +27,10 @@ static const command commands[] = {
     {"sweep", cmd_sweep, "repeat a run over values of width|alpha|n|d|lr1|lr2|seed"},
     {"experiment", cmd_experiment, "run a paper experiment end to end and write its report (--list)"},
     {"plot", cmd_plot, "draw a run or sweep directory into DIR/plots/ (PNG and SVG)"},
+#ifdef NTK_MPI
+    {"spectrum", cmd_mpi_spectrum, "a kernel's extreme eigenvalues by SLEPc on the matrix-free operator (mpirun -np P)"},
+    {"kgd", cmd_mpi_kgd, "kernel gradient flow's predictions at --times by SLEPc's MFN (mpirun -np P)"},
+#endif
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -1,6 +1,6 @@
 /* build-mpi/ntkit: the entry of the distributed build (make mpi). main()
  * calls cli_mpi_main first (cli/main.c, under NTK_MPI); it initialises MPI,
- * PETSc and SLEPc, runs krr, spectrum and kgd on every process, and for any
+ * PETSc and SLEPc, runs kernel, krr, spectrum and kgd on every process, and for any
  * other command either steps aside (one process: the ordinary code runs) or
  * refuses (several processes).
  *
@@ -136,6 +136,7 @@ static const mpi_command mpi_commands[] = {
     {"krr", cmd_mpi_krr},
     {"spectrum", cmd_mpi_spectrum},
     {"kgd", cmd_mpi_kgd},
+    {"kernel", cmd_mpi_kernel},
 };
 
 /* 1 when this function ran the command (its exit status in *status), 0 when
@@ -155,7 +156,7 @@ int cli_mpi_main(int argc, char **argv, int *status)
         if (!sz || atoi(sz) <= 1) return 0;
         if (!rk || atoi(rk) == 0)
             fprintf(stderr, "ntkit: error: '%s' does not run on several processes in this build "
-                    "(krr, spectrum and kgd do); run it without mpirun or with -np 1\n", cmd);
+                    "(kernel, krr, spectrum and kgd do); run it without mpirun or with -np 1\n", cmd);
         *status = 2;
         return 1;
     }

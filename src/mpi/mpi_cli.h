@@ -34,5 +34,6 @@ void cli_mpi_gather_rows(const double *loc, size_t nloc, size_t n, size_t k, dou
 int cmd_mpi_krr(int argc, char **argv);
 int cmd_mpi_spectrum(int argc, char **argv);
 int cmd_mpi_kgd(int argc, char **argv);
+int cmd_mpi_kernel(int argc, char **argv);
 
 #endif
