@@ -927,7 +927,9 @@ typedef struct {
 
 typedef struct ntk_run ntk_run;
 /* Set up every model at t = 0. W0/v0: initial weights, or NULL to draw them
- * from cfg->net. Caller owns. */
+ * from cfg->net. At depth (ntk_net_is_deep) W0 with v0 NULL is θ0, the flat
+ * parameters (ntk_net_nparams values), the only way to give them; the
+ * models are nn, linearized, ntk and ntk-inf (lin is refused). Caller owns. */
 ntk_status ntk_run_create(const ntk_run_config *cfg, const ntk_run_data *data, const double *W0,
                           const double *v0, ntk_run **out);
 void ntk_run_free(ntk_run *run);
@@ -962,7 +964,12 @@ ntk_status ntk_run_predictions(ntk_run *run, int model, double *f_train, double 
 ntk_status ntk_run_predict_at(ntk_run *run, int model, const double *X, size_t n, double *f);
 const ntk_net *ntk_run_net(const ntk_run *run);
 
-/* Theory at t = 0 (docs/theory.md §7). */
+/* Theory at t = 0 (docs/theory.md §7). At depth (docs/depth.md) the
+ * two-layer quantities D_bound, flip_bound_D, beta_bound, horizon_T and the
+ * alpha_condition built on beta_bound are NaN; the spectra, the stable rate,
+ * the envelope and weight_bound hold at any depth, and
+ * ntk_run_alpha_condition with ntk_run_beta_estimate (power iteration: a
+ * lower estimate of Lip(J_h)) gives the α condition there. */
 typedef struct {
     /* spectra of the trained-layer kernel Θ(0) and of Θ∞ (unweighted) */
     double ntk_lmin, ntk_lmax, inf_lmin, inf_lmax;
