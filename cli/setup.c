@@ -179,6 +179,13 @@ int cli_setup_from_args(const cli_args *a, cli_setup *s)
         return cli_fail("--W0/--v0 give the two-layer network's weights; drop them for --depth, "
                         "--widths, --weight-std, --bias-std or --parameterization standard");
     if (layer_rates(a, s)) return 1;
+    /* docs/depth.md §1.5: pairs at the last hidden layer cancel every
+     * gradient below it at θ0 */
+    if (s->cfg.init == NTK_INIT_SYMMETRIC && ntk_net_depth(&s->cfg) > 1)
+        fprintf(stderr, "ntkit: note: --init symmetric at --depth %zu pairs the last hidden layer's "
+                "units, which makes every gradient below that layer zero at initialisation (the "
+                "kernel at t = 0 is not the infinite-width one); --centered gives f = 0 at t = 0 "
+                "with every layer's share\n", ntk_net_depth(&s->cfg));
     /* --lr-scale alpha2: rates divided by α² so that runs with different α
      * share one time axis (lazy training, docs/theory.md §5.3) */
     const char *lrs = cli_str(a, "lr-scale", "none");

@@ -67,6 +67,8 @@ expect_fail "lrs bad item" "item 2" $NTKIT train $SMALL --depth 2 --lrs 1,abc,1 
 expect_fail "lrs with lr1" "both given" $NTKIT train $SMALL --depth 2 --lrs 1,1,1 --lr1 2 --out "$T/x"
 expect_fail "W0 at depth" "--W0/--v0" $NTKIT train $SMALL --depth 2 --W0 "$T/none.npy" --out "$T/x"
 expect_fail "odd last width symmetric" "even last hidden width" $NTKIT train $SMALL --depth 2 --widths 8,7 --init symmetric --out "$T/x"
+$NTKIT train $SMALL --depth 2 --widths 8,6 --init symmetric --out "$T/sym" >/dev/null 2>"$T/sym.err"
+check "grep -q 'note: --init symmetric at --depth 2' '$T/sym.err'" "symmetric at depth notes that the lower layers' gradients vanish at t = 0"
 expect_fail "lin named at depth" "models nn,linearized,ntk,ntk-inf" $NTKIT run $SMALL --depth 2 --width 8 --models nn,lin --out "$T/x"
 expect_fail "lin with biases" "two-layer" $NTKIT run $SMALL --bias-std 0.1 --width 8 --models lin --out "$T/x"
 expect_fail "sweep widths with width" "--widths" $NTKIT sweep --param width --values 8 --depth 2 --widths 8,8 $SMALL --out "$T/x"
