@@ -360,7 +360,7 @@ int cli_net_config(const cli_args *a, size_t d, ntk_net_config *cfg)
     if (ntk_param_parse(cli_str(a, "parameterization", "ntk"), &cfg->parameterization) != NTK_OK)
         return cli_fail_lib("--parameterization");
     double param;
-    if (cli_double(a, "act-param", 0.1, -INFINITY, &param)) return 1;
+    if (cli_double(a, "act-param", NTK_LEAKY_SLOPE, -INFINITY, &param)) return 1;
     if (ntk_act_parse(cli_str(a, "act", "relu"), param, &cfg->act) != NTK_OK)
         return cli_fail_lib("--act");
     if (ntk_init_parse(cli_str(a, "init", "gaussian"), &cfg->init) != NTK_OK)

@@ -39,7 +39,7 @@ int cmd_constants(int argc, char **argv)
     if (!name) return cli_fail("--act NAME is required, e.g. --act relu");
     double param, tf;
     int q;
-    if (cli_double(&a, "act-param", 0.1, -INFINITY, &param) ||
+    if (cli_double(&a, "act-param", NTK_LEAKY_SLOPE, -INFINITY, &param) ||
         cli_double(&a, "trace-factor", 1.0, 0.0, &tf) || cli_int(&a, "quad-order", 0, 0, 1 << 20, &q))
         return 1;
     ntk_act act;
