@@ -5,15 +5,7 @@
 # against a numpy forward pass, frozen layers, sweep --param depth, kernel
 # --weights on a deep run, and the two-layer run directory unchanged.
 set -u
-NTKIT=${NTKIT:-build/ntkit}
-PY=${PYTHON:-/usr/bin/python3}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/lib.sh"
 
 # expect_fail NAME PATTERN CMD...: nonzero exit (not a signal), exactly one
 # 'ntkit: error:' line matching PATTERN, no output directory left behind
@@ -242,5 +234,4 @@ json.dump(c, open(p, 'w'))"
 $NTKIT kernel --kind ntk --weights "$T/two" --x "$T/two/X_train.npy" --out "$T/Kold.npy" >/dev/null 2>&1
 check '[ $? -eq 0 ] && [ -s "$T/Kold.npy" ]' "old config.json without depth keys"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -5,15 +5,7 @@
 # FAILED (a control that comes out HELD fails this test: its checks could not
 # fail), and results.json agreeing with report.md.
 set -u
-NTKIT=${NTKIT:-build/ntkit}
-PY=${PYTHON:-/usr/bin/python3}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/lib.sh"
 
 if ! $PY -c 'import numpy, matplotlib' >/dev/null 2>&1; then
     echo "FAIL: python3-numpy and python3-matplotlib are needed (apt-get install -y python3-numpy python3-matplotlib)"
@@ -139,5 +131,4 @@ EOF
     check "[ \"\$(cat '$T/$e.json.out')\" = ok ]" "$e: results.json: $(cat "$T/$e.json.out")"
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -5,15 +5,7 @@
 # that comes out HELD fails this test: its checks could not fail), and
 # results.json agreeing with report.md.
 set -u
-NTKIT=${NTKIT:-build/ntkit}
-PY=${PYTHON:-/usr/bin/python3}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/lib.sh"
 
 if ! $PY -c 'import numpy, matplotlib' >/dev/null 2>&1; then
     echo "FAIL: python3-numpy and python3-matplotlib are needed (apt-get install -y python3-numpy python3-matplotlib)"
@@ -191,5 +183,4 @@ check "$PY -c \"import json,sys; c=json.load(open('$T/krr-plateaus/results.json'
 check "$PY -c \"import json,sys; a=json.load(open('$T/krr-plateaus/results.json'))['results']['prediction_large_d']['agree']; sys.exit(0 if a < 1e-12 else 1)\"" \
     "krr-plateaus: two-dimensional kernel evaluation agrees with the d-dimensional one"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -5,15 +5,7 @@
 # negative control whose verdict must come out FAILED; the shared fits are
 # checked against exact power laws.
 set -u
-NTKIT=${NTKIT:-build/ntkit}
-PY=${PYTHON:-/usr/bin/python3}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/lib.sh"
 
 if ! $PY -c 'import numpy, matplotlib' >/dev/null 2>&1; then
     echo "FAIL: python3-numpy and python3-matplotlib are needed (apt-get install -y python3-numpy python3-matplotlib)"
@@ -80,5 +72,4 @@ EOF
     check "! grep -Eiq 'seed ?00[0-9]|MATH[.]md' '$r'" "$e: no old seed or formula-sheet citations"
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -4,14 +4,7 @@
 # present as PNG and SVG; a rerun into the same directory; plot on a run and a
 # sweep directory; --list; errors.
 set -u
-NTKIT=${NTKIT:-build/ntkit}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/lib.sh"
 
 if ! /usr/bin/python3 -c 'import numpy, matplotlib' >/dev/null 2>&1; then
     echo "FAIL: python3-numpy and python3-matplotlib are needed (apt-get install -y python3-numpy python3-matplotlib)"
@@ -111,5 +104,4 @@ check "[ \$? -eq 0 ] && [ -s '$T/tr/plots/losses.png' ]" "plot a train dir"
 $NTKIT plot "$T/nothing-here" >"$T/out" 2>"$T/err"
 check "[ \$? -ne 0 ] && [ \$(grep -c '^ntkit: error:' '$T/err') -eq 1 ]" "plot on a non-run dir: one error line"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

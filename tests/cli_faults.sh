@@ -5,15 +5,7 @@
 # summary.json marked interrupted, and no temporary file; a failed write is
 # one error line and leaves no temporary file either.
 set -u
-NTKIT=${NTKIT:-build/ntkit}
-PY=${PYTHON:-/usr/bin/python3}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/lib.sh"
 no_temps() { ! find "$1" \( -name '*.tmp.*' -o -name '*.partial' \) | grep -q .; }
 
 # A run directory after an interruption (or a completion, rc 0): the CSV
@@ -136,5 +128,4 @@ else
     echo "  skipped the full-filesystem case: mounting a tmpfs needs root and a mount namespace that allows it"
 fi
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

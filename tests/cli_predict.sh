@@ -3,15 +3,7 @@
 # regression with several outputs (--out), every model's predictions on new
 # inputs (run --predict), data files that use their rows, progress lines.
 set -u
-NTKIT=${NTKIT:-build/ntkit}
-PY=${PYTHON:-/usr/bin/python3}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/lib.sh"
 pycheck() { if "$PY" - "$T" >"$T/log" 2>&1; then ok; else bad "$1: $(tail -3 "$T/log")"; fi; }
 
 $PY - "$T" <<'EOF'
@@ -104,5 +96,4 @@ check "grep -q '^  step 40/40' '$T/pg.err' && ! grep -q \"\$(printf '\\r')\" '$T
 $NTKIT train --n 50 --d 3 --width 8 --steps 40 --log-every 10 --progress none --out "$T/pg2" >/dev/null 2>"$T/pg2.err"
 check "[ ! -s '$T/pg2.err' ]" "--progress none: nothing on stderr"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

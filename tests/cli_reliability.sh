@@ -3,15 +3,7 @@
 # lost or destroyed a file, or printed a wrong number with exit status 0.
 # Every failure must be one 'ntkit: error:' line and a nonzero exit.
 set -u
-NTKIT=${NTKIT:-build/ntkit}
-PY=${PYTHON:-/usr/bin/python3}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/lib.sh"
 
 # expect_fail NAME PATTERN CMD...: nonzero exit, exactly one 'ntkit: error:'
 # line matching PATTERN, and nothing else on stderr but warnings
@@ -120,5 +112,4 @@ expect_fail "--alpha 1e308" "alpha" $NTKIT train --alpha 1e308 --n 20 --d 3 $SMA
 expect_fail "constants with slope 1e308" "overflow" $NTKIT constants --act leaky_relu --act-param 1e308
 expect_fail "kernel-drift subsample in the memory estimate" "GiB" $NTKIT run --n 200000 --d 2 --width 4 --kernel-subsample 0 --models nn --out "$T/mem"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

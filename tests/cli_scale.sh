@@ -3,15 +3,7 @@
 # every operator mode against the Cholesky solve of the stored kernel, the
 # automatic choice under --mem-limit, and the refusals with their estimates.
 set -u
-NTKIT=${NTKIT:-build/ntkit}
-PY=${PYTHON:-/usr/bin/python3}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/lib.sh"
 pycheck() { msg=$1; shift; if "$PY" - "$T" "$@" >"$T/log" 2>&1; then ok; else bad "$msg: $(tail -3 "$T/log")"; fi; }
 
 $PY - "$T" <<'PYEOF'
@@ -94,5 +86,4 @@ check "[ \$? -ne 0 ] && grep -q 'cg-rtol' '$T/err'" "--cg-rtol out of range"
 $NTKIT krr --kind ntk-inf $common --solver cg --precond-rank 401 >/dev/null 2>"$T/err"
 check "[ \$? -ne 0 ] && grep -q 'precond-rank' '$T/err'" "--precond-rank above n"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -2,15 +2,7 @@
 # Command-line tests of ntkit train, run and sweep: outputs, flags, and every
 # kind of bad input (one error line, nonzero exit, no partial output).
 set -u
-NTKIT=${NTKIT:-build/ntkit}
-PY=${PYTHON:-/usr/bin/python3}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/lib.sh"
 
 # expect_fail NAME PATTERN CMD...: nonzero exit, exactly one 'ntkit: error:' line matching PATTERN
 expect_fail() {
@@ -144,5 +136,4 @@ rc=$?
 kill $guard 2>/dev/null
 check "[ $rc -eq 130 ] && grep -q interrupted '$T/int/summary.json' && [ -s '$T/int/metrics.csv' ]" "Ctrl-C writes metrics and an interrupted summary (rc $rc)"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

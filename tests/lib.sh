@@ -1,0 +1,19 @@
+# Shared by the command-line tests tests/cli_*.sh (sourced after `set -u`):
+#   NTKIT  the binary under test (default build/ntkit)
+#   PY     the Python with numpy and matplotlib (default /usr/bin/python3)
+#   T      a scratch directory, removed on exit
+# and the counters: `ok`; `bad MESSAGE`; `check 'SHELL TEST' MESSAGE`;
+# `finish`, last: prints "N passed, N failed" and is the script's status.
+NTKIT=${NTKIT:-build/ntkit}
+PY=${PYTHON:-/usr/bin/python3}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+check() { if eval "$1"; then ok; else bad "$2"; fi; }
+finish() {
+    echo "$pass passed, $fail failed"
+    [ "$fail" -eq 0 ]
+}
