@@ -59,6 +59,14 @@ ntk_status ntk_write_spans_atomic(const char *path, const ntk_span *spans, int n
 int ntk_threads_enter(int threads);
 void ntk_threads_leave(int saved);
 
+/* The empirical kernels' tile plan (src/kernel_emp.c): scratch doubles of
+ * row blocks bI and column blocks bJ with feat feature doubles a point and
+ * pair tile doubles an entry, and the largest plan within budget doubles
+ * (*bI = 0: not even a 64-point tile fits). */
+size_t ntk_tile_scratch(size_t bI, size_t bJ, size_t feat, size_t pair, int row_scratch);
+void ntk_tile_plan(size_t budget, size_t n1, size_t N2, size_t feat, size_t pair, int sym,
+                   size_t *bI, size_t *bJ);
+
 /* The vector width of the elementwise maps, chosen once per call from the
  * CPU by src/activation.c and shared by the kernel maps of src/kernel_inf.c:
  * 0 scalar, 1 SSE2, 2 AVX2, 3 AVX-512F. ntk_act_simd_set forces one (-1:

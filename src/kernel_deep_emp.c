@@ -18,7 +18,6 @@
 #include <math.h>
 #include <string.h>
 
-#define DK_ROW_BLOCK 1024             /* rows per tile when memory allows */
 #define DK_MIN_BLOCK 64               /* the smallest tile accepted */
 #define DK_TAPE_ROWS 256              /* rows of one forward/backward pass at most */
 #define DK_DEFAULT_LIMIT ((size_t)1 << 30)
@@ -229,53 +228,8 @@ static void dk_mirror(double *K, size_t n)
     ntk_parallel_for_grain((j.nb + 1) / 2, 64 * n, dk_mirror_chunk, &j);
 }
 
-/* ---- Memory plan ---------------------------------------------------------
- * Scratch doubles of row blocks bI and column blocks bJ: the column
- * features, the row features (unless they are views into the column store),
- * the two tiles S and T (pair = 2, or 0 when only the output layer counts);
- * the tape comes on top. */
-static size_t dk_scratch(size_t bI, size_t bJ, size_t feat, size_t pair, int row_store)
-{
-    size_t cols = ntk_size_mul(bJ, feat, 1, 1);
-    size_t rows = row_store ? ntk_size_mul(bI, feat, 1, 1) : 0;
-    size_t tiles = ntk_size_mul(bI, bJ, pair, 1);
-    if (cols == SIZE_MAX || rows == SIZE_MAX || tiles == SIZE_MAX) return SIZE_MAX;
-    if (cols > SIZE_MAX - rows || cols + rows > SIZE_MAX - tiles) return SIZE_MAX;
-    return cols + rows + tiles;
-}
-
-/* Plan A keeps the features of all N2 column points (for the symmetric
- * kernel the rows are then views into them), with the largest row block
- * that fits; plan B keeps as many column points as fit beside a row block
- * and recomputes the row features once per column block. *bI = 0: not even
- * a 64-point tile fits. */
-static void dk_plan(size_t budget, size_t n1, size_t N2, size_t feat, size_t pair, int sym,
-                    size_t *bI, size_t *bJ)
-{
-    const size_t cand[] = {DK_ROW_BLOCK, DK_ROW_BLOCK / 2, DK_ROW_BLOCK / 4, DK_ROW_BLOCK / 8,
-                           DK_MIN_BLOCK};
-    const size_t ncand = sizeof cand / sizeof cand[0];
-    const size_t bJ_min = N2 < DK_MIN_BLOCK ? N2 : DK_MIN_BLOCK;
-    *bI = *bJ = 0;
-    for (size_t k = 0; k < ncand; k++) {   // plan A
-        size_t b = cand[k] < n1 ? cand[k] : n1;
-        if (dk_scratch(b, N2, feat, pair, !sym) <= budget) {
-            *bI = b, *bJ = N2;
-            return;
-        }
-    }
-    for (size_t k = 0; k < ncand; k++) {   // plan B
-        size_t b = cand[k] < n1 ? cand[k] : n1;
-        size_t fixed = ntk_size_mul(b, feat, 1, 1), per_col = feat + pair * b;
-        size_t cols = budget > fixed && per_col ? (budget - fixed) / per_col : 0;
-        size_t want = k + 1 < ncand ? (b < N2 ? b : N2) : bJ_min;
-        if (per_col == 0) cols = N2;
-        if (cols >= want) {
-            *bI = b, *bJ = cols < N2 ? cols : N2;
-            return;
-        }
-    }
-}
+/* ---- Memory plan: ntk_tile_plan and ntk_tile_scratch (src/kernel_emp.c),
+ * with the tape on top ---------------------------------------------------- */
 
 static size_t dk_limit(size_t mem_limit)
 {
@@ -306,11 +260,11 @@ static ntk_status dk_layout(const dk_ctx *c, size_t n1, size_t N2, int sym, size
     const size_t tape = deep_tape_bytes(c->cfg, *tc);
     const size_t pair = c->backward ? 2 : 0;
     *bI = *bJ = 0;
-    if (tape < limit) dk_plan((limit - tape) / sizeof(double), n1, N2, c->feat, pair, sym, bI, bJ);
+    if (tape < limit) ntk_tile_plan((limit - tape) / sizeof(double), n1, N2, c->feat, pair, sym, bI, bJ);
     if (*bI == 0) {
         const size_t bI_min = n1 < DK_MIN_BLOCK ? n1 : DK_MIN_BLOCK;
         const size_t bJ_min = N2 < DK_MIN_BLOCK ? N2 : DK_MIN_BLOCK;
-        double need = (double)dk_scratch(bI_min, bJ_min, c->feat, pair, 1) * sizeof(double) +
+        double need = (double)ntk_tile_scratch(bI_min, bJ_min, c->feat, pair, 1) * sizeof(double) +
                       (double)deep_tape_bytes(c->cfg, 1);
         return ntk_set_error(NTK_ERR_NOMEM,
                              "deep empirical NTK: the smallest tile (%zu x %zu points, %zu "
@@ -320,7 +274,7 @@ static ntk_status dk_layout(const dk_ctx *c, size_t n1, size_t N2, int sym, size
                              bI_min, bJ_min, c->feat, ntk_net_nparams(c->cfg), need / 1048576.0,
                              (double)limit / 1048576.0);
     }
-    *total = dk_scratch(*bI, *bJ, c->feat, pair, !sym || *bJ < N2);
+    *total = ntk_tile_scratch(*bI, *bJ, c->feat, pair, !sym || *bJ < N2);
     return NTK_OK;
 }
 

@@ -144,8 +144,8 @@ static void mirror_lower(double *K, size_t n)
 
 /* Scratch doubles of a plan with row blocks of bI and column blocks of bJ:
  * column features, row features (unless they are views into the column
- * cache), and the X1X2ᵀ tile G. */
-static size_t emp_scratch(size_t bI, size_t bJ, size_t feat, size_t pair, int row_scratch)
+ * cache), and the pair tiles (src/internal.h; also the deep kernel's). */
+size_t ntk_tile_scratch(size_t bI, size_t bJ, size_t feat, size_t pair, int row_scratch)
 {
     size_t cache = ntk_size_mul(bJ, feat, 1, 1);
     size_t rows = row_scratch ? ntk_size_mul(bI, feat, 1, 1) : 0;
@@ -157,14 +157,14 @@ static size_t emp_scratch(size_t bI, size_t bJ, size_t feat, size_t pair, int ro
 
 /* Memory plan: budget (doubles) -> row block *bI and column block *bJ, or
  * *bI = 0 when not even a 64-point tile fits. feat: doubles of features
- * per point; pair: doubles of G per kernel entry of a tile.
+ * per point; pair: doubles of tiles per kernel entry (0: none).
  * Plan A caches the features of all N2 column points once (for the
  * symmetric block the row features are then views into that cache) and
  * is preferred even with small row blocks. Plan B caches as many column
  * points as fit and recomputes the row features once per column block; it
  * prefers row blocks no longer than the column blocks. */
-static void emp_plan(size_t budget, size_t n1, size_t N2, size_t feat, size_t pair, int sym,
-                     size_t *bI, size_t *bJ)
+void ntk_tile_plan(size_t budget, size_t n1, size_t N2, size_t feat, size_t pair, int sym,
+                   size_t *bI, size_t *bJ)
 {
     const size_t cand[] = {EMP_ROW_BLOCK, EMP_ROW_BLOCK / 2, EMP_ROW_BLOCK / 4, EMP_ROW_BLOCK / 8,
                            EMP_MIN_BLOCK};
@@ -173,7 +173,7 @@ static void emp_plan(size_t budget, size_t n1, size_t N2, size_t feat, size_t pa
     *bI = *bJ = 0;
     for (size_t k = 0; k < ncand; k++) {   // plan A
         size_t b = cand[k] < n1 ? cand[k] : n1;
-        if (emp_scratch(b, N2, feat, pair, !sym) <= budget) {
+        if (ntk_tile_scratch(b, N2, feat, pair, !sym) <= budget) {
             *bI = b;
             *bJ = N2;
             return;
@@ -182,8 +182,9 @@ static void emp_plan(size_t budget, size_t n1, size_t N2, size_t feat, size_t pa
     for (size_t k = 0; k < ncand; k++) {   // plan B
         size_t b = cand[k] < n1 ? cand[k] : n1;
         size_t fixed = ntk_size_mul(b, feat, 1, 1), per_col = feat + pair * b;
-        size_t cols = budget > fixed ? (budget - fixed) / per_col : 0;
+        size_t cols = budget > fixed && per_col ? (budget - fixed) / per_col : 0;
         size_t want = k + 1 < ncand ? (b < N2 ? b : N2) : bJ_min;
+        if (per_col == 0) cols = N2;
         if (cols >= want) {
             *bI = b;
             *bJ = cols < N2 ? cols : N2;
@@ -240,11 +241,11 @@ static ntk_status emp_layout(size_t m, size_t n1, size_t N2, int sym, double c1,
     const size_t budget = limit / sizeof(double) > m ? limit / sizeof(double) - m : 0;   // |v|
     const size_t feat = ntk_size_mul((size_t)((c2 != 0.0) + (c1 != 0.0)), m, 1, 1);
     const size_t pair = c1 != 0.0 ? 1 : 0;
-    emp_plan(budget, n1, N2, feat, pair, sym, bI, bJ);
+    ntk_tile_plan(budget, n1, N2, feat, pair, sym, bI, bJ);
     if (*bI == 0) {
         const size_t bI_min = n1 < EMP_MIN_BLOCK ? n1 : EMP_MIN_BLOCK;
         const size_t bJ_min = N2 < EMP_MIN_BLOCK ? N2 : EMP_MIN_BLOCK;
-        size_t need = emp_scratch(bI_min, bJ_min, feat, pair, 1);
+        size_t need = ntk_tile_scratch(bI_min, bJ_min, feat, pair, 1);
         return ntk_set_error(NTK_ERR_NOMEM,
                              "empirical NTK: the smallest tile (%zu x %zu points, m = %zu) "
                              "needs %.2f MiB of scratch but the memory limit is %.2f MiB; "
@@ -252,7 +253,7 @@ static ntk_status emp_layout(size_t m, size_t n1, size_t N2, int sym, double c1,
                              bI_min, bJ_min, m, (double)need * sizeof(double) / 1048576.0,
                              (double)limit / 1048576.0);
     }
-    *total = emp_scratch(*bI, *bJ, feat, pair, !sym || *bJ < N2) + m;
+    *total = ntk_tile_scratch(*bI, *bJ, feat, pair, !sym || *bJ < N2) + m;
     return NTK_OK;
 }
 
