@@ -19,6 +19,7 @@
  * The kernels (seconds each at the default size) are timed once; the
  * product best of 2 after a warm-up; dgemm (2000³) and dsyrk of the Gram's
  * own shape (n × width) best of 3 after a warm-up. */
+#include "bench_util.h"
 #include "ntkit.h"
 
 #include <cblas.h>
@@ -29,25 +30,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
-static double peak_gib(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_maxrss / (1024.0 * 1024.0);   /* KiB on Linux */
-}
 
-static void die(const char *what)
-{
-    fprintf(stderr, "bench_deep: %s: %s\n", what, ntk_errmsg());
-    exit(1);
-}
 
 static double *filled(size_t count, int mod)
 {
@@ -60,20 +44,6 @@ static double *filled(size_t count, int mod)
     return x;
 }
 
-/* best-of-3 GFLOP/s of C = A Bᵀ, A (M,K), B (N,K) */
-static double dgemm_gflops(int M, int N, int K)
-{
-    double *A = filled((size_t)M * K, 7), *B = filled((size_t)N * K, 5), *C = filled((size_t)M * N, 3);
-    double best = 1e30;
-    for (int rep = 0; rep < 4; rep++) {
-        double t = now();
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0, A, K, B, K, 0.0, C, N);
-        t = now() - t;
-        if (rep > 0 && t < best) best = t;
-    }
-    free(A), free(B), free(C);
-    return 2.0 * M * N * K / best / 1e9;
-}
 
 /* best-of-3 GFLOP/s of the lower triangle of A Aᵀ, A (N,K): N²·K flops */
 static double dsyrk_gflops(int N, int K)
@@ -95,7 +65,7 @@ static double time_kernel(const ntk_kernel_desc *kd, const double *X1, size_t n1
                           size_t n2, double *K)
 {
     double t0 = now();
-    if (ntk_kernel(kd, X1, n1, X2, n2, K) != NTK_OK) die("kernel");
+    if (ntk_kernel(kd, X1, n1, X2, n2, K) != NTK_OK) bench_die("bench_deep", "kernel");
     return now() - t0;
 }
 
@@ -114,11 +84,11 @@ int main(int argc, char **argv)
     cfg.bias_std = 0.1;
     size_t P = ntk_net_nparams(&cfg);
     double *theta = malloc(P * sizeof(double));
-    if (!theta || ntk_init_theta(&cfg, theta) != NTK_OK) die("initial parameters");
+    if (!theta || ntk_init_theta(&cfg, theta) != NTK_OK) bench_die("bench_deep", "initial parameters");
     ntk_rng rng;
     ntk_rng_seed(&rng, 1);
     double *X = malloc(n * d * sizeof(double)), *K = malloc(n * n * sizeof(double));
-    if (!X || !K) die("inputs");
+    if (!X || !K) bench_die("bench_deep", "inputs");
     ntk_rng_normal_fill(&rng, X, n * d);
 
     double gram_k = (double)d, pass = 0.0, jac = 0.0;
@@ -154,12 +124,12 @@ int main(int argc, char **argv)
     kd.diagonal = 0;
 
     ntk_op *op = NULL;
-    if (ntk_op_create(&kd, X, n, NTK_OP_MATRIX_FREE, 0, &op) != NTK_OK) die("operator");
+    if (ntk_op_create(&kd, X, n, NTK_OP_MATRIX_FREE, 0, &op) != NTK_OK) bench_die("bench_deep", "operator");
     double *U = K, *V = K + n, best = 1e30;
     for (size_t i = 0; i < n; i++) U[i] = sin((double)i);
     for (int rep = 0; rep < 3; rep++) {
         double t0 = now();
-        if (ntk_op_apply(op, U, 1, V) != NTK_OK) die("product");
+        if (ntk_op_apply(op, U, 1, V) != NTK_OK) bench_die("bench_deep", "product");
         if (rep > 0) best = fmin(best, now() - t0);
     }
     double fo = 2.0 * dn * jac;

@@ -3,6 +3,7 @@
  * O(nm) elementwise work and gemv are not counted), next to this machine's
  * dgemm rate measured in the same run; and the elementwise maps φ, φ' alone,
  * in ns per value at each vector width this CPU has (src/activation.c). */
+#include "bench_util.h"
 #include "ntkit.h"
 
 #include <cblas.h>
@@ -16,30 +17,7 @@ int ntk_act_simd_get(void);
 int ntk_act_simd_set(int level);
 const char *ntk_act_simd_name(int level);
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
-/* best-of-3 rate of C = A Bᵀ with A (M,K), B (N,K) */
-static double dgemm_gflops(int M, int N, int K)
-{
-    double *A = malloc((size_t)M * K * sizeof(double)), *B = malloc((size_t)N * K * sizeof(double));
-    double *C = malloc((size_t)M * N * sizeof(double));
-    for (size_t i = 0; i < (size_t)M * K; i++) A[i] = (double)(i % 7) - 3.0;
-    for (size_t i = 0; i < (size_t)N * K; i++) B[i] = (double)(i % 5) - 2.0;
-    double best = 1e30;
-    for (int rep = 0; rep < 4; rep++) {
-        double t = now();
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0, A, K, B, K, 0.0, C, N);
-        t = now() - t;
-        if (rep > 0 && t < best) best = t;   /* first call warms up */
-    }
-    free(A), free(B), free(C);
-    return 2.0 * M * N * K / best / 1e9;
-}
 
 static void bench(size_t n, size_t d, size_t m, ntk_act_kind act, int steps, double ref,
                   double same)

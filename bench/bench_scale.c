@@ -19,6 +19,7 @@
  *
  * Flops are counted as 2·rows·cols·inner per GEMM; rates are best of 3
  * after a warm-up, except the long runs, which are timed once. */
+#include "bench_util.h"
 #include "ntkit.h"
 
 #include <cblas.h>
@@ -29,44 +30,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
-static double peak_gib(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_maxrss / (1024.0 * 1024.0);   /* KiB on Linux */
-}
 
-static void die(const char *what)
-{
-    fprintf(stderr, "bench_scale: %s: %s\n", what, ntk_errmsg());
-    exit(1);
-}
 
-/* best-of-3 GFLOP/s of C = A Bᵀ, A (M,K), B (N,K) */
-static double dgemm_gflops(int M, int N, int K)
-{
-    double *A = malloc((size_t)M * K * sizeof(double)), *B = malloc((size_t)N * K * sizeof(double));
-    double *C = malloc((size_t)M * N * sizeof(double));
-    if (!A || !B || !C) exit(1);
-    for (size_t i = 0; i < (size_t)M * K; i++) A[i] = (double)(i % 7) - 3.0;
-    for (size_t i = 0; i < (size_t)N * K; i++) B[i] = (double)(i % 5) - 2.0;
-    double best = 1e30;
-    for (int rep = 0; rep < 4; rep++) {
-        double t = now();
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0, A, K, B, K, 0.0, C, N);
-        t = now() - t;
-        if (rep > 0 && t < best) best = t;
-    }
-    free(A), free(B), free(C);
-    return 2.0 * M * N * K / best / 1e9;
-}
 
 static double *normal(size_t count, uint64_t seed)
 {
@@ -103,7 +69,7 @@ static ntk_kgd *kgd_on(ntk_op *op, const problem *p, double t_max, size_t kmax, 
     c.lr = 1.0, c.method = NTK_KGD_KRYLOV, c.t_max = t_max, c.krylov_kmax = kmax;
     ntk_kgd *g = NULL;
     double t0 = now();
-    if (!u0 || ntk_kgd_create_op(op, p->y, u0, &c, &g) != NTK_OK) die("kernel GD");
+    if (!u0 || ntk_kgd_create_op(op, p->y, u0, &c, &g) != NTK_OK) bench_die("bench_scale", "kernel GD");
     *secs = now() - t0;
     free(u0);
     return g;
@@ -123,7 +89,7 @@ static int bench_agree(size_t n)
     problem p = make_problem(n, nt, d);
     ntk_net_config cfg = ntk_net_config_default(d, m);
     ntk_net *net = NULL;
-    if (ntk_net_create(&cfg, &net) != NTK_OK) die("network");
+    if (ntk_net_create(&cfg, &net) != NTK_OK) bench_die("bench_scale", "network");
     double *u[2], *f[2];
     for (int i = 0; i < 2; i++) u[i] = malloc(n * sizeof(double)), f[i] = malloc(nt * sizeof(double));
     printf("dense vs matrix-free kernel GD, n = %zu, d = %zu, m = %zu, %zu test points\n", n, d, m, nt);
@@ -136,7 +102,7 @@ static int bench_agree(size_t n)
         ntk_op_mode modes[2] = {NTK_OP_DENSE, NTK_OP_MATRIX_FREE};
         for (int k = 0; k < 2; k++) {
             double t0 = now();
-            if (ntk_op_create(&kd, p.X, n, modes[k], 0, &op[k]) != NTK_OK) die("operator");
+            if (ntk_op_create(&kd, p.X, n, modes[k], 0, &op[k]) != NTK_OK) bench_die("bench_scale", "operator");
             double tc = now() - t0;
             g[k] = kgd_on(op[k], &p, times[4], 0, &setup[k]);
             size_t kk;
@@ -148,7 +114,7 @@ static int bench_agree(size_t n)
             for (int k = 0; k < 2; k++)
                 if (ntk_kgd_predict_train(g[k], times[ti], 0, u[k]) != NTK_OK ||
                     ntk_kgd_predict_cross(g[k], times[ti], 0, op[k], p.Xt, nt, NULL, f[k]) != NTK_OK)
-                    die("predictions");
+                    bench_die("bench_scale", "predictions");
             double su = max_abs(u[0], n), sf = max_abs(f[0], nt), eu = 0, ef = 0;
             for (size_t i = 0; i < n; i++) eu = fmax(eu, fabs(u[1][i] - u[0][i]));
             for (size_t i = 0; i < nt; i++) ef = fmax(ef, fabs(f[1][i] - f[0][i]));
@@ -173,20 +139,20 @@ static int bench_emp(size_t n, size_t m)
     problem p = make_problem(n, nt, d);
     ntk_net_config cfg = ntk_net_config_default(d, m);
     ntk_net *net = NULL;
-    if (ntk_net_create(&cfg, &net) != NTK_OK) die("network");
+    if (ntk_net_create(&cfg, &net) != NTK_OK) bench_die("bench_scale", "network");
     ntk_kernel_desc kd = ntk_kernel_desc_default(NTK_KERNEL_EMPIRICAL, &cfg);
     kd.W = ntk_net_W0(net), kd.v = ntk_net_v0(net);
     ntk_op *op = NULL;
     /* 512 MiB for the operator's tiles; the basis capped at 250 vectors
      * (n·250 doubles: 1.9 GiB at n = 10^6) */
-    if (ntk_op_create(&kd, p.X, n, NTK_OP_MATRIX_FREE, (size_t)512 << 20, &op) != NTK_OK) die("operator");
+    if (ntk_op_create(&kd, p.X, n, NTK_OP_MATRIX_FREE, (size_t)512 << 20, &op) != NTK_OK) bench_die("bench_scale", "operator");
     double *U = malloc(n * sizeof(double)), *V = malloc(n * sizeof(double));
     if (!U || !V) exit(1);
     memcpy(U, p.y, n * sizeof(double));
     double best = 1e30;
     for (int rep = 0; rep < 3; rep++) {
         double t0 = now();
-        if (ntk_op_apply(op, U, 1, V) != NTK_OK) die("product");
+        if (ntk_op_apply(op, U, 1, V) != NTK_OK) bench_die("bench_scale", "product");
         best = fmin(best, now() - t0);
     }
     double flops = 4.0 * (double)n * (double)m * (double)d;
@@ -203,9 +169,9 @@ static int bench_emp(size_t n, size_t m)
     double *f = malloc(nt * sizeof(double));
     for (int ti = 0; ti < 5; ti++) {
         double t0 = now();
-        if (ntk_kgd_predict_train(g, times[ti], 0, V) != NTK_OK) die("train predictions");
+        if (ntk_kgd_predict_train(g, times[ti], 0, V) != NTK_OK) bench_die("bench_scale", "train predictions");
         double t1 = now();
-        if (ntk_kgd_predict_cross(g, times[ti], 0, op, p.Xt, nt, NULL, f) != NTK_OK) die("test predictions");
+        if (ntk_kgd_predict_cross(g, times[ti], 0, op, p.Xt, nt, NULL, f) != NTK_OK) bench_die("bench_scale", "test predictions");
         double t2 = now(), mse = 0.0;
         for (size_t i = 0; i < n; i++) mse += (V[i] - p.y[i]) * (V[i] - p.y[i]);
         printf("  t = %-6g train mse %.4f (%.2fs), %zu test predictions (%.2fs)\n", times[ti],
@@ -241,7 +207,7 @@ static int bench_tiles(size_t n, size_t d)
         double tk = 1e30;
         for (int rep = 0; rep < 3; rep++) {
             double t0 = now();
-            if (ntk_kernel(&kd, X, n, X, n, K) != NTK_OK) die("kernel");
+            if (ntk_kernel(&kd, X, n, X, n, K) != NTK_OK) bench_die("bench_scale", "kernel");
             tk = fmin(tk, now() - t0);
         }
         printf("  %-4s whole tile %.3fs: GEMM %.0f%%, maps and the rest %.0f%% (%.1f ns per entry)\n",
@@ -264,7 +230,7 @@ static int bench_kernel(size_t n, size_t d)
     double tk = 1e30;
     for (int rep = 0; rep < 3; rep++) {
         double t0 = now();
-        if (ntk_kernel(&kd, X, n, NULL, 0, K) != NTK_OK) die("kernel");
+        if (ntk_kernel(&kd, X, n, NULL, 0, K) != NTK_OK) bench_die("bench_scale", "kernel");
         tk = fmin(tk, now() - t0);
     }
     printf("   the kernel alone (ntk_kernel, symmetric, relu), n = %zu, d = %zu: %.3fs (best of 3)\n", n,
