@@ -1,6 +1,10 @@
 /* ntkit sweep: 'ntkit run' over a list of values of one setting, with a
  * table of every member's final and maximum metrics. */
 #include "cli.h"
+#ifdef NTK_MPI
+int cli_mpi_sweep_prepare(const char *out, int force);
+int cli_mpi_sweep_member(int k, const cli_args *b, cli_run_result *res);
+#endif
 
 #include <math.h>
 #include <stdio.h>
@@ -100,7 +104,12 @@ int cmd_sweep(int argc, char **argv)
     /* check the values first, so that a typo fails before any run */
     char *list, **vals;
     int nv, rc = sweep_values(values, &list, &vals, &nv);
+#ifdef NTK_MPI
+    /* cli/mpi_sweep.c: process 0 prepares DIR, the others wait for it */
+    if (!rc) rc = cli_mpi_sweep_prepare(out, cli_has(&a, "force"));
+#else
     if (!rc) rc = cli_prepare_outdir(out, cli_has(&a, "force"));
+#endif
     /* members that leave Hu et al.'s two-layer model out would give the
      * table other columns: without --models, a sweep over depth or the
      * network's settings leaves it out for every member */
@@ -124,7 +133,14 @@ int cmd_sweep(int argc, char **argv)
         printf("[%d/%d] %s = %s\n", k + 1, nv, param, vals[k]);
         fflush(stdout);
         memset(&res, 0, sizeof res);
+#ifdef NTK_MPI
+        /* cli/mpi_sweep.c: member k runs on process k mod P; process 0 gets
+         * its result and writes the table, the others go on (r < 0) */
+        int r = cli_mpi_sweep_member(k, &b, &res);
+        if (r < 0) continue;
+#else
         int r = cli_run_with_args(&b, 1, &res);
+#endif
         if (!res.status) {
             rc = r ? r : 1;
             break;   /* set-up failed: the next values would fail the same way */

@@ -1,6 +1,6 @@
 /* build-mpi/ntkit: the entry of the distributed build (make mpi). main()
  * calls cli_mpi_main first (cli/main.c, under NTK_MPI); it initialises MPI,
- * PETSc and SLEPc, runs kernel, krr, spectrum and kgd on every process, and for any
+ * PETSc and SLEPc, runs kernel, krr, spectrum, kgd and sweep on every process, and for any
  * other command either steps aside (one process: the ordinary code runs) or
  * refuses (several processes).
  *
@@ -24,8 +24,7 @@ static FILE *g_captured;   /* the stderr of a process other than 0 */
 
 #define LINE_LEN 2048
 
-/* The last "ntkit: error: " line written to the captured stderr. */
-static void last_error_line(char *out, size_t cap)
+void cli_mpi_last_error(char *out, size_t cap)
 {
     snprintf(out, cap, "failed without a message (see its exit status)");
     if (!g_captured) return;
@@ -59,7 +58,7 @@ int cli_mpi_agree(int rc)
     MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, w->comm);
     if (first == w->size || first == 0) return worst;
     char line[LINE_LEN] = "";
-    if (w->rank == first) last_error_line(line, sizeof line);
+    if (w->rank == first) cli_mpi_last_error(line, sizeof line);
     MPI_Bcast(line, LINE_LEN, MPI_CHAR, first, w->comm);
     line[LINE_LEN - 1] = '\0';
     if (w->rank == 0) {
@@ -137,6 +136,7 @@ static const mpi_command mpi_commands[] = {
     {"spectrum", cmd_mpi_spectrum},
     {"kgd", cmd_mpi_kgd},
     {"kernel", cmd_mpi_kernel},
+    {"sweep", cmd_mpi_sweep},
 };
 
 /* 1 when this function ran the command (its exit status in *status), 0 when
@@ -156,7 +156,7 @@ int cli_mpi_main(int argc, char **argv, int *status)
         if (!sz || atoi(sz) <= 1) return 0;
         if (!rk || atoi(rk) == 0)
             fprintf(stderr, "ntkit: error: '%s' does not run on several processes in this build "
-                    "(kernel, krr, spectrum and kgd do); run it without mpirun or with -np 1\n", cmd);
+                    "(kernel, krr, spectrum, kgd and sweep do); run it without mpirun or with -np 1\n", cmd);
         *status = 2;
         return 1;
     }

@@ -31,9 +31,14 @@ void cli_mpi_split(size_t nt, size_t *t0, size_t *tloc);
  * all may be NULL). */
 void cli_mpi_gather_rows(const double *loc, size_t nloc, size_t n, size_t k, double *all);
 
+/* The last "ntkit: error: " line this process wrote to its captured
+ * stderr (processes other than 0), without the prefix, into out. */
+void cli_mpi_last_error(char *out, size_t cap);
+
 int cmd_mpi_krr(int argc, char **argv);
 int cmd_mpi_spectrum(int argc, char **argv);
 int cmd_mpi_kgd(int argc, char **argv);
 int cmd_mpi_kernel(int argc, char **argv);
+int cmd_mpi_sweep(int argc, char **argv);
 
 #endif
