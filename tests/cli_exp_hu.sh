@@ -7,11 +7,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-if ! $PY -c 'import numpy, matplotlib' >/dev/null 2>&1; then
-    echo "FAIL: python3-numpy and python3-matplotlib are needed (apt-get install -y python3-numpy python3-matplotlib)"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
+need_plotting
 
 # --- the helpers, against oracles that do not share their code ---------------
 # Each line printed is "ok NAME" or "FAIL NAME: detail".

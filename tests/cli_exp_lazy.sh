@@ -7,11 +7,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-if ! $PY -c 'import numpy, matplotlib' >/dev/null 2>&1; then
-    echo "FAIL: python3-numpy and python3-matplotlib are needed (apt-get install -y python3-numpy python3-matplotlib)"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
+need_plotting
 TOOLS=$(cd "$(dirname "$0")/../tools" && pwd)
 
 # --- the fits against exact power laws (no ntkit needed) -------------------

@@ -17,3 +17,12 @@ finish() {
     echo "$pass passed, $fail failed"
     [ "$fail" -eq 0 ]
 }
+# need_plotting: the experiment tests need numpy and matplotlib; without them
+# one failing line that says what to install, and exit
+need_plotting() {
+    if ! $PY -c 'import numpy, matplotlib' >/dev/null 2>&1; then
+        echo "FAIL: python3-numpy and python3-matplotlib are needed (apt-get install -y python3-numpy python3-matplotlib)"
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+}
