@@ -1,13 +1,11 @@
-# Shared by tests/mpi/*.sh (sourced): the binaries, mpirun, the counters.
-#   NTKIT       the ordinary build's ntkit, the reference (default build/ntkit)
+# Shared by tests/mpi/*.sh (sourced): the binaries and mpirun; tests/lib.sh
+# gives NTKIT (the ordinary build, the reference), PY, T and the counters.
 #   NTKIT_MPI   the distributed build's (default build-mpi/ntkit)
 #   MPIRUN      the launcher (default: mpirun --oversubscribe, plus
 #               --allow-run-as-root when run as root)
 #   NTK_MPI_TIMEOUT  seconds any one mpirun may take (default 300): a run
 #               that hangs is ended by timeout(1) and fails its check
-NTKIT=${NTKIT:-build/ntkit}
 NTKIT_MPI=${NTKIT_MPI:-build-mpi/ntkit}
-PY=${PYTHON:-/usr/bin/python3}
 TMO=${NTK_MPI_TIMEOUT:-300}
 if [ -z "${MPIRUN:-}" ]; then
     MPIRUN="mpirun --oversubscribe"
@@ -16,13 +14,7 @@ fi
 # Open MPI inside containers: shared-memory transfers without the
 # cross-memory-attach that ptrace restrictions forbid
 export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/../lib.sh"   # NTKIT, PY, T, the counters
 # pycheck MESSAGE SCRIPT.py ARGS...: the script (argv[1] = the scratch
 # directory) must exit 0; what it prints is shown (the measured agreement)
 pycheck() {
@@ -32,4 +24,3 @@ pycheck() {
 }
 # mpirun -np P under the timeout: mpi P ARGS...
 mpi() { np=$1; shift; timeout "$TMO" $MPIRUN -np "$np" "$@"; }
-finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; }
