@@ -322,7 +322,9 @@ ntk_status ntk_forward_theta(const ntk_net_config *cfg, const double *theta, con
         deep_tape_forward(&t, cfg, theta, X + i0 * cfg->d, nb, f + i0);
     }
     deep_tape_free(&t);
-    return NTK_OK;
+    return ntk_check_result(f, n, 1, "the network's output",
+                            "the outputs overflow double precision; the weights, alpha or the "
+                            "inputs are too large");
 }
 
 /* After deep_tape_forward: out (nb) = J·dθ by forward-mode differentiation,
@@ -350,10 +352,9 @@ static void tape_tangent(deep_tape *t, const ntk_net_config *cfg, const double *
     for (size_t i = 0; i < nb; i++) out[i] = cfg->alpha * t->G[L + 1][i];
 }
 
-ntk_status ntk_net_jvp(const ntk_net_config *cfg, const double *theta, const double *X,
-                       size_t n, const double *dtheta, double *out)
+ntk_status deep_jvp_unchecked(const ntk_net_config *cfg, const double *theta, const double *X,
+                              size_t n, const double *dtheta, double *out)
 {
-    ntk_clear_error();
     NTK_TRY(theta_args(cfg, theta, X, n));
     if (!dtheta || !out) return ntk_set_error(NTK_ERR_ARG, "ntk_net_jvp: dtheta or output pointer is NULL");
     NTK_TRY(ntk_check_finite(dtheta, ntk_net_nparams(cfg), "the tangent dtheta"));
@@ -369,10 +370,19 @@ ntk_status ntk_net_jvp(const ntk_net_config *cfg, const double *theta, const dou
     return NTK_OK;
 }
 
-ntk_status ntk_net_vjp(const ntk_net_config *cfg, const double *theta, const double *X,
-                       size_t n, const double *r, double *g)
+ntk_status ntk_net_jvp(const ntk_net_config *cfg, const double *theta, const double *X,
+                       size_t n, const double *dtheta, double *out)
 {
     ntk_clear_error();
+    NTK_TRY(deep_jvp_unchecked(cfg, theta, X, n, dtheta, out));
+    return ntk_check_result(out, n, 1, "the Jacobian-vector product J·dtheta",
+                            "it overflows double precision; dtheta, the weights or alpha are too "
+                            "large");
+}
+
+ntk_status deep_vjp_unchecked(const ntk_net_config *cfg, const double *theta, const double *X,
+                              size_t n, const double *r, double *g)
+{
     NTK_TRY(theta_args(cfg, theta, X, n));
     if (!r || !g) return ntk_set_error(NTK_ERR_ARG, "ntk_net_vjp: r or output pointer is NULL");
     NTK_TRY(ntk_check_finite(r, n, "the cotangent r"));
@@ -386,6 +396,15 @@ ntk_status ntk_net_vjp(const ntk_net_config *cfg, const double *theta, const dou
     }
     deep_ws_free(&w);
     return NTK_OK;
+}
+
+ntk_status ntk_net_vjp(const ntk_net_config *cfg, const double *theta, const double *X,
+                       size_t n, const double *r, double *g)
+{
+    ntk_clear_error();
+    NTK_TRY(deep_vjp_unchecked(cfg, theta, X, n, r, g));
+    return ntk_check_result(g, ntk_net_nparams(cfg), 1, "the vector-Jacobian product J^T·r",
+                            "it overflows double precision; r, the weights or alpha are too large");
 }
 
 ntk_status ntk_loss_grad_theta(const ntk_net_config *cfg, const double *theta,
@@ -408,5 +427,9 @@ ntk_status ntk_loss_grad_theta(const ntk_net_config *cfg, const double *theta,
     double L = deep_loss_grad_ws(cfg, theta, b->X, b->y, b->n, b->loss, b->f0, &w, f, g, NULL);
     deep_ws_free(&w);
     if (loss) *loss = L;
+    const char *fix = "it overflows double precision; the weights, alpha or the inputs are too large";
+    if (!isfinite(L)) return ntk_set_error(NTK_ERR_NONFINITE, "the loss is %g: %s", L, fix);
+    if (g) NTK_TRY(ntk_check_result(g, ntk_net_nparams(cfg), 1, "the gradient", fix));
+    if (f) NTK_TRY(ntk_check_result(f, b->n, 1, "the network's output", fix));
     return NTK_OK;
 }

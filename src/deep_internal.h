@@ -44,6 +44,13 @@ void deep_tape_backward(deep_tape *t, const ntk_net_config *cfg, const double *t
 /* Rows per block for n points under about `budget` bytes of tape (at least 1). */
 size_t deep_block_rows(const ntk_net_config *cfg, size_t n, size_t budget);
 
+/* ntk_net_jvp and ntk_net_vjp without the final finite check: for the
+ * linearized model, whose divergence the run detects from its loss. */
+ntk_status deep_jvp_unchecked(const ntk_net_config *cfg, const double *theta, const double *X,
+                              size_t n, const double *dtheta, double *out);
+ntk_status deep_vjp_unchecked(const ntk_net_config *cfg, const double *theta, const double *X,
+                              size_t n, const double *r, double *g);
+
 /* The deep kernels behind ntk_kernel (same arguments and output layout;
  * k->diagonal: K (n1) = K_ii). */
 ntk_status kernel_deep_empirical(const ntk_kernel_desc *k, const double *X1, size_t n1,

@@ -4,6 +4,7 @@
  * step costs the same two GEMMs as a step of the network; at depth the
  * Jacobian at θ0 acts through forward and backward passes (below). */
 #include "run_internal.h"
+#include "deep_internal.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -274,7 +275,7 @@ static ntk_status dlinz_eval(const ntk_run *r, const double *p, int test, double
 {
     size_t rows = test ? r->nt : r->n;
     if (rows == 0) return NTK_OK;
-    NTK_TRY(ntk_net_jvp(&r->cfg.net, run_theta0(r), test ? r->Xt : r->X, rows, p, f));
+    NTK_TRY(deep_jvp_unchecked(&r->cfg.net, run_theta0(r), test ? r->Xt : r->X, rows, p, f));
     ntk_axpy(rows, 1.0, test ? r->ft0 : r->f0, f);
     return NTK_OK;
 }
@@ -294,7 +295,7 @@ static ntk_status dlinz_direction(run_model *m, const double *p, double *g)
     if (!isfinite(sse))
         return ntk_set_error(NTK_ERR_DIVERGED, "the linearized model diverged at %s %g; use "
                              "smaller rates", r->cfg.flow ? "time" : "step", r->t);
-    NTK_TRY(ntk_net_vjp(&r->cfg.net, run_theta0(r), r->X, r->n, s->res, g));
+    NTK_TRY(deep_vjp_unchecked(&r->cfg.net, run_theta0(r), r->X, r->n, s->res, g));
     for (size_t l = 1; l <= r->L + 1; l++) {
         size_t nW, nb, off = ntk_net_layer_offset(&r->cfg.net, l, &nW, &nb);
         double e = r->eta[l - 1];
@@ -350,7 +351,7 @@ static ntk_status dlinz_predict_at(run_model *m, double t, const double *X, size
 {
     (void)t;
     const ntk_run *r = m->run;
-    NTK_TRY(ntk_net_jvp(&r->cfg.net, run_theta0(r), X, n, ((dlinz_state *)m->state)->p, f));
+    NTK_TRY(deep_jvp_unchecked(&r->cfg.net, run_theta0(r), X, n, ((dlinz_state *)m->state)->p, f));
     if (f0) ntk_axpy(n, 1.0, f0, f);
     return NTK_OK;
 }

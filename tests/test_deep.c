@@ -1088,8 +1088,32 @@ static void test_trainer(void)
     ntk_net_free(na), ntk_net_free(nb2);
 }
 
+/* Outputs that overflow come back as NTK_ERR_NONFINITE, never as Inf with
+ * NTK_OK: α = 1e300 and inputs of 1e10 through an identity network. */
+static void test_overflow_refused(void)
+{
+    ntk_net_config cfg = ntk_net_config_default(3, 4);
+    cfg.depth = 2;
+    cfg.act.kind = NTK_ACT_IDENTITY;
+    cfg.alpha = 1e300;
+    size_t P = ntk_net_nparams(&cfg);
+    double *th = malloc(P * sizeof(double)), *g = malloc(P * sizeof(double));
+    double X[6] = {1e10, 1e10, 1e10, -1e10, 1e10, 1e10}, y[2] = {0, 0}, f[2], r[2] = {1, 1};
+    CHECK_OK(ntk_init_theta(&cfg, th));
+    CHECK_ERR(ntk_forward_theta(&cfg, th, X, 2, f), NTK_ERR_NONFINITE);
+    CHECK_ERR(ntk_net_jvp(&cfg, th, X, 2, th, f), NTK_ERR_NONFINITE);
+    CHECK_ERR(ntk_net_vjp(&cfg, th, X, 2, r, g), NTK_ERR_NONFINITE);
+    double loss;
+    ntk_batch b = {X, y, 2, NTK_LOSS_MEAN, NULL};
+    CHECK_ERR(ntk_loss_grad_theta(&cfg, th, &b, &loss, g, f), NTK_ERR_NONFINITE);
+    cfg.alpha = 1.0;   /* the same inputs at α = 1 are finite */
+    CHECK_OK(ntk_forward_theta(&cfg, th, X, 2, f));
+    free(th), free(g);
+}
+
 int main(void)
 {
+    test_overflow_refused();
     test_tape();
     test_loss_grad();
     test_jvp_vjp();
