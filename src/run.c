@@ -9,6 +9,7 @@
  * steps approximates the flow at t = εk; the kernel models then move by
  * u(t) − y = exp(−c t (η1Θ1 + η2Θ2)) (u(0) − y). */
 #include "run_internal.h"
+#include "deep_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -166,11 +167,22 @@ static size_t run_mem_bytes_deep(const ntk_run_config *cfg, size_t n_, size_t nt
         keep += (S * (double)net->d + 4 * S * S) * D;
     }
     double peak = 0.0;
+    /* the deep empirical kernel's tiles (src/kernel_deep_emp.c), for the ntk
+     * model's set-up and for each drift measurement on S points */
+    ntk_kernel_desc kd = ntk_kernel_desc_default(NTK_KERNEL_EMPIRICAL, net);
+    double tiles = (mod & NTK_MODEL_NTK)
+                       ? (double)kernel_deep_empirical_scratch_bytes(&kd, n_, 0, cfg->mem_limit)
+                       : 0.0;
+    if (cfg->kernel_every) {
+        size_t S = cfg->kernel_subsample == 0 || cfg->kernel_subsample > n_ ? n_
+                                                                              : cfg->kernel_subsample;
+        peak = fmax(peak, (double)kernel_deep_empirical_scratch_bytes(&kd, S, 0, cfg->mem_limit));
+    }
     int nk = !!(mod & NTK_MODEL_NTK) + !!(mod & NTK_MODEL_NTK_INF);
     if (nk) {
         size_t kpeak = 0;
         keep += nk * (double)run_model_kernel_bytes(cfg, n_, nt_, &kpeak);
-        peak = fmax(peak, (double)kpeak);
+        peak = fmax(peak, (double)kpeak + tiles);
     }
     double total = keep + peak;
     return total >= 4e18 ? SIZE_MAX : (size_t)total;
