@@ -57,11 +57,10 @@ size_t ntk_op_mem_bytes(const ntk_kernel_desc *desc, size_t n, ntk_op_mode mode,
         /* one tile of 16 rows at least; the empirical kernel's JᵀU (m·d per column;
          * at depth P per column and the tile's tape) */
         b = desc && desc->source == NTK_KERNEL_EMPIRICAL && desc->net && ntk_net_is_deep(desc->net)
-                ? op_deep_empirical_bytes(desc)
+                ? op_deep_empirical_bytes(desc, n, default_limit(mem_limit))
             : desc && desc->source == NTK_KERNEL_EMPIRICAL ? (16.0 * 3.0 * m + 2.0 * m * d) * 8.0
             : desc && desc->source == NTK_KERNEL_LIN ? dn * (2.0 * d + 3.0) * 8.0
                                                       : 16.0 * dn * 8.0;
-        (void)mem_limit;
     }
     return b >= 4e18 ? SIZE_MAX : (size_t)b;
 }

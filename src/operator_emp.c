@@ -404,14 +404,26 @@ static void deep_op_destroy(ntk_op *op)
 
 static const op_impl deep_emp_impl = {deep_op_apply, deep_op_cross, deep_op_destroy, NULL};
 
-double op_deep_empirical_bytes(const ntk_kernel_desc *desc)
+/* The smallest footprint of the operator for n points: op_deep_empirical_init's
+ * tape at its smallest tile (16 rows) and the product scratch of
+ * deep_op_work_alloc at k = 1 (the M_l, g_l, h and the tile's Y and P). A
+ * larger limit buys larger tiles and a feature cache, each sized to at most a
+ * quarter of the limit, so the operator stays within any limit this fits. */
+double op_deep_empirical_bytes(const ntk_kernel_desc *desc, size_t n, size_t limit)
 {
+    (void)limit;
     const ntk_net_config *cfg = desc->net;
-    size_t L = ntk_net_depth(cfg);
-    double maxm = (double)cfg->d;
-    for (size_t l = 1; l <= L; l++) maxm = fmax(maxm, (double)ntk_net_width(cfg, l));
-    return (double)deep_tape_bytes(cfg, 16) +
-           (16.0 * 3.0 * maxm + 2.0 * (double)ntk_net_nparams(cfg)) * sizeof(double);
+    const size_t L = ntk_net_depth(cfg), B = n < 16 ? n : 16;
+    double nM = 0.0, nb = 0.0, maxm = 0.0, maxa = (double)cfg->d;
+    int bias = cfg->bias_std > 0.0;
+    for (size_t l = 1; l <= L; l++) {
+        double ml = (double)ntk_net_width(cfg, l);
+        if (kernel_layer_weight(desc, l) != 0.0)
+            nM += ml * (double)ntk_net_width(cfg, l - 1), nb += bias ? ml : 0.0;
+        maxm = fmax(maxm, ml), maxa = fmax(maxa, ml);
+    }
+    double work = nM + nb + (double)ntk_net_width(cfg, L) + 1.0 + (double)B * (maxa + maxm);
+    return (double)deep_tape_bytes(cfg, B) + work * sizeof(double);
 }
 
 ntk_status op_deep_empirical_init(ntk_op *op)

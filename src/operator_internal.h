@@ -39,7 +39,7 @@ ntk_status op_deep_empirical_init(ntk_op *op);
 /* Bytes of the deep empirical operator's smallest footprint: one tile of 16
  * rows (its tape and product scratch) and the layer blocks of a product
  * with two vectors (src/operator_emp.c). */
-double op_deep_empirical_bytes(const ntk_kernel_desc *desc);
+double op_deep_empirical_bytes(const ntk_kernel_desc *desc, size_t n, size_t limit);
 ntk_status op_tiles_init(ntk_op *op);
 ntk_status op_lin_init(ntk_op *op);
 
