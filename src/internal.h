@@ -59,6 +59,10 @@ ntk_status ntk_write_spans_atomic(const char *path, const ntk_span *spans, int n
 int ntk_threads_enter(int threads);
 void ntk_threads_leave(int saved);
 
+/* K (n,n) symmetric from one triangle: the upper one copied onto the lower
+ * (from_upper = 1) or the lower onto the upper (0), blocked and threaded. */
+void ntk_mirror(double *K, size_t n, int from_upper);
+
 /* The empirical kernels' tile plan (src/kernel_emp.c): scratch doubles of
  * row blocks bI and column blocks bJ with feat feature doubles a point and
  * pair tile doubles an entry, and the largest plan within budget doubles

@@ -197,37 +197,6 @@ static void dk_tile(dk_ctx *c, const dk_feat *Fi, size_t bI, const dk_feat *Fj, 
     }
 }
 
-/* K (n,n): the lower triangle copied onto the upper one in 64 × 64 blocks;
- * chunk k handles block columns k and nb−1−k (the pairs balance the work),
- * which write disjoint parts of the upper triangle. */
-typedef struct {
-    double *K;
-    size_t n, nb;
-} dk_mirror_job;
-
-static void dk_mirror_chunk(void *ctx, size_t k0, size_t k1)
-{
-    const dk_mirror_job *j = ctx;
-    const size_t B = 64, n = j->n;
-    for (size_t k = k0; k < k1; k++) {
-        size_t cols[2] = {k, j->nb - 1 - k};
-        for (int h = 0; h < (cols[0] == cols[1] ? 1 : 2); h++) {
-            size_t q0 = cols[h] * B, q1 = q0 + B < n ? q0 + B : n;
-            // rows q in [q0,q1) of the upper triangle, from column q of the lower one
-            for (size_t i0 = q0; i0 < n; i0 += B)
-                for (size_t q = q0; q < q1; q++)
-                    for (size_t i = i0 > q + 1 ? i0 : q + 1; i < i0 + B && i < n; i++)
-                        j->K[q * n + i] = j->K[i * n + q];
-        }
-    }
-}
-
-static void dk_mirror(double *K, size_t n)
-{
-    dk_mirror_job j = {K, n, (n + 63) / 64};
-    ntk_parallel_for_grain((j.nb + 1) / 2, 64 * n, dk_mirror_chunk, &j);
-}
-
 /* ---- Memory plan: ntk_tile_plan and ntk_tile_scratch (src/kernel_emp.c),
  * with the tape on top ---------------------------------------------------- */
 
@@ -438,7 +407,7 @@ ntk_status kernel_deep_empirical(const ntk_kernel_desc *k, const double *X1, siz
     }
     deep_tape_free(&c.tape);
     free(buf);
-    if (sym) dk_mirror(K, n1);
+    if (sym) ntk_mirror(K, n1, 0);
     return ntk_check_result(K, n1, N2, "the deep empirical NTK",
                             "an entry overflows double precision; rescale the inputs, the "
                             "parameters or alpha");

@@ -348,9 +348,7 @@ ntk_status kernel_deep_infinite(const ntk_kernel_desc *k, const double *X1, size
         return ntk_check_result(K, n1, 1, "the deep infinite-width kernel's diagonal",
                                 "an entry overflows double precision; rescale the inputs, "
                                 "sigma_w, sigma_b or alpha");
-    if (sym)
-        for (size_t i = 1; i < n1; i++)
-            for (size_t j = 0; j < i; j++) K[i * n1 + j] = K[j * n1 + i];
+    if (sym) ntk_mirror(K, n1, 1);
     return ntk_check_result(K, n1, n2, "the deep infinite-width kernel",
                             "an entry overflows double precision; rescale the inputs, sigma_w, "
                             "sigma_b or alpha (or use fewer layers)");

@@ -115,31 +115,40 @@ static void emp_tile(const emp_ctx *c, const double *PI, const double *AI, const
     }
 }
 
+typedef struct {
+    double *K;
+    size_t n;
+    int from_upper;
+} mirror_job;
+
 /* Block rows k and nb−1−k of the mirroring (pairs balance the triangle). */
-static void emp_mirror_chunk(void *ctx, size_t k0, size_t k1)
+static void mirror_chunk(void *ctx, size_t k0, size_t k1)
 {
-    const emp_rows_job *j = ctx;
-    const size_t n = j->ldk, B = j->bJ, nb = (n + B - 1) / B;
-    double *K = j->Kt;
+    const mirror_job *j = ctx;
+    const size_t n = j->n, B = 64, nb = (n + B - 1) / B;
+    double *K = j->K;
     for (size_t k = k0; k < k1; k++) {
         size_t blocks[2] = {k, nb - 1 - k};
         for (int h = 0; h < (blocks[0] == blocks[1] ? 1 : 2); h++) {
             size_t i0 = blocks[h] * B, i1 = i0 + B < n ? i0 + B : n;
-            // rows [i0,i1) of the lower triangle -> columns [i0,i1) of the upper one
+            // rows [i0,i1) of the lower triangle <-> columns [i0,i1) of the upper one
             for (size_t j0 = 0; j0 <= i0; j0 += B)
                 for (size_t i = i0; i < i1; i++)
-                    for (size_t q = j0; q < j0 + B && q < i; q++) K[q * n + i] = K[i * n + q];
+                    for (size_t q = j0; q < j0 + B && q < i; q++) {
+                        if (j->from_upper) K[i * n + q] = K[q * n + i];
+                        else K[q * n + i] = K[i * n + q];
+                    }
         }
     }
 }
 
-/* K (n,n): copy the lower triangle onto the upper one, in 64×64 blocks;
- * block rows write disjoint columns, so they run in parallel. */
-static void mirror_lower(double *K, size_t n)
+/* K (n,n): one triangle copied onto the other in 64×64 blocks (src/internal.h);
+ * block rows touch disjoint parts, so they run in parallel. */
+void ntk_mirror(double *K, size_t n, int from_upper)
 {
-    const size_t B = 64, nb = (n + B - 1) / B;
-    emp_rows_job j = {.Kt = K, .ldk = n, .bJ = B};
-    ntk_parallel_for_grain((nb + 1) / 2, B * n, emp_mirror_chunk, &j);
+    const size_t nb = (n + 63) / 64;
+    mirror_job j = {K, n, from_upper};
+    ntk_parallel_for_grain((nb + 1) / 2, 64 * n, mirror_chunk, &j);
 }
 
 /* Scratch doubles of a plan with row blocks of bI and column blocks of bJ:
@@ -329,7 +338,7 @@ ntk_status ntk_kernel_empirical(const ntk_net_config *cfg, const double *W, cons
         }
     }
     free(buf);
-    if (sym) mirror_lower(K, n1);
+    if (sym) ntk_mirror(K, n1, 0);
     return ntk_check_result(K, n1, N2, "the empirical NTK",
                             "an entry overflows double precision; rescale the inputs, the "
                             "weights or alpha");
