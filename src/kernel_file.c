@@ -77,11 +77,12 @@ static ntk_status plan_blocks(const ntk_kernel_desc *k, size_t n1, size_t ncols,
         if (*tiles < tmin) *tiles = tmin;
         fixed = *tiles;
     } else if (k->source == NTK_KERNEL_INFINITE && ntk_net_is_deep(k->net)) {
-        // the layer recursion's scratch, affine in the block's rows (src/kernel_deep_inf.c)
+        // the layer recursion's scratch, affine in the block's rows (src/kernel_deep_inf.c),
+        // plus the 3 doubles a row of its diagonal recursion once rows > ncols
         size_t s1 = kernel_deep_infinite_scratch_bytes(k, 1, ncols);
         size_t s2 = kernel_deep_infinite_scratch_bytes(k, 2, ncols);
         fixed = s1;
-        per_row = add_sat(per_row, s2 > s1 ? s2 - s1 : 0);
+        per_row = add_sat(per_row, add_sat(s2 > s1 ? s2 - s1 : 0, 3 * D));
     } else if (k->source == NTK_KERNEL_INFINITE) {
         // the norms q of both point sets
         fixed = ntk_size_mul(ncols, D, 1, 1);
