@@ -207,28 +207,7 @@ static int run_times(const cli_args *a, flow_problem *p, const double *times, si
                    cli_world.size > 1 ? "es" : "");
         }
     }
-    rc = cli_mpi_agree(rc);
-    if (!rc && root && set) {
-        char path[4096];
-        cli_path(path, sizeof path, out, "results.json");
-        char *text;
-        size_t len;
-        rc = cli_json_text(res, path, &text, &len);
-        if (!rc) {
-            rc = ntk_outset_add(set, path, text, len) != NTK_OK ? cli_fail_lib(NULL) : 0;
-            free(text);
-        }
-        if (!rc && ntk_outset_commit(set) != NTK_OK) rc = cli_fail_lib(NULL);
-    }
-    rc = cli_mpi_agree(rc);
-    if (!rc && root && json) {
-        char *text = cJSON_PrintUnformatted(res);
-        if (text) printf("%s\n", text);
-        free(text);
-    }
-    cJSON_Delete(res);
-    ntk_outset_free(set);
-    return rc;
+    return cli_mpi_finish(rc, root, set, out, res, json);
 }
 
 int cmd_mpi_kgd(int argc, char **argv)

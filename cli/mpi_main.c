@@ -71,6 +71,32 @@ int cli_mpi_agree(int rc)
     return worst;
 }
 
+int cli_mpi_finish(int rc, int root, ntk_outset *set, const char *out, cJSON *res, int json)
+{
+    rc = cli_mpi_agree(rc);
+    if (!rc && root && set) {
+        char path[4096];
+        cli_path(path, sizeof path, out, "results.json");
+        char *text;
+        size_t len;
+        rc = cli_json_text(res, path, &text, &len);
+        if (!rc) {
+            rc = ntk_outset_add(set, path, text, len) != NTK_OK ? cli_fail_lib(NULL) : 0;
+            free(text);
+        }
+        if (!rc && ntk_outset_commit(set) != NTK_OK) rc = cli_fail_lib(NULL);
+    }
+    rc = cli_mpi_agree(rc);
+    if (!rc && root && json) {
+        char *text = cJSON_PrintUnformatted(res);
+        if (text) printf("%s\n", text);
+        free(text);
+    }
+    cJSON_Delete(res);
+    ntk_outset_free(set);
+    return rc;
+}
+
 int cli_mpi_threads(const cli_args *a)
 {
     if (cli_has(a, "threads") || getenv("OPENBLAS_NUM_THREADS")) return cli_threads(a);

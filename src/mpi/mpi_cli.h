@@ -6,6 +6,8 @@
 #include "cli.h"
 #include "ntk_petsc.h"
 
+#include <cJSON.h>
+
 typedef struct {
     MPI_Comm comm;
     int rank, size;
@@ -19,6 +21,12 @@ extern cli_mpi cli_world;
  * the largest rc. So one failure, wherever it happened, gives one message
  * and the same nonzero exit everywhere. */
 int cli_mpi_agree(int rc);
+
+/* The end of a distributed command (krr, kgd): agree on rc, then process 0
+ * writes DIR/results.json (when set, --out) through the output set and
+ * prints res as one JSON line (json); res and set are freed everywhere.
+ * Returns the agreed status. */
+int cli_mpi_finish(int rc, int root, ntk_outset *set, const char *out, cJSON *res, int json);
 
 /* OpenBLAS threads: --threads, else OPENBLAS_NUM_THREADS, else the cores
  * divided among the processes of this node (at least 1). */
