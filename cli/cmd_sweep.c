@@ -66,6 +66,37 @@ static double status_code(const char *st)
     return !strcmp(st, "completed") ? 0 : !strcmp(st, "diverged") ? 1 : !strcmp(st, "interrupted") ? 2 : 3;
 }
 
+/* One row of sweep.csv: the value, the status, and the final and maximum
+ * of the first member's columns, found by name (empty where this member has
+ * no such column). Nonzero on a write error. */
+static int sweep_row(cli_csv *csv, const char *val, const cli_run_result *first,
+                     const cli_run_result *res)
+{
+    double rowv[2 + 2 * 64];
+    rowv[0] = strtod(val, NULL);
+    rowv[1] = status_code(res->status);
+    for (size_t c = 1; c < first->ncols; c++) {
+        rowv[2 * c] = rowv[2 * c + 1] = NAN;
+        for (size_t j = 1; j < res->ncols; j++)
+            if (!strcmp(res->names[j], first->names[c])) {
+                rowv[2 * c] = res->final[j];
+                rowv[2 * c + 1] = res->max[j];
+            }
+    }
+    return cli_csv_row(csv, rowv);
+}
+
+/* 0 if param is one --param accepts, else the error (one line). */
+static int sweep_param_check(const char *param)
+{
+    static const char *const allowed[] = {"width", "alpha", "n", "d", "lr1", "lr2", "seed",
+                                          "depth", "weight-std", "bias-std"};
+    for (size_t k = 0; k < sizeof allowed / sizeof allowed[0]; k++)
+        if (!strcmp(param, allowed[k])) return 0;
+    return cli_fail("--param must be one of width|alpha|n|d|lr1|lr2|seed|depth|weight-std|"
+                    "bias-std, got '%s'", param);
+}
+
 int cmd_sweep(int argc, char **argv)
 {
     cli_args a;
@@ -81,14 +112,7 @@ int cmd_sweep(int argc, char **argv)
     const char *param = cli_str(&a, "param", NULL), *values = cli_str(&a, "values", NULL);
     const char *out = cli_str(&a, "out", NULL);
     if (!param || !values || !out) return cli_fail("sweep needs --param, --values and --out");
-    const char *allowed[] = {"width", "alpha", "n", "d", "lr1", "lr2", "seed", "depth",
-                             "weight-std", "bias-std"};
-    int pk = -1;
-    for (int k = 0; k < (int)(sizeof allowed / sizeof allowed[0]); k++)
-        if (!strcmp(param, allowed[k])) pk = k;
-    if (pk < 0)
-        return cli_fail("--param must be one of width|alpha|n|d|lr1|lr2|seed|depth|weight-std|"
-                        "bias-std, got '%s'", param);
+    if (sweep_param_check(param)) return 1;
     /* indices of the flags to override */
     int fi = -1, fo = -1, fm = -1;
     for (size_t k = 0; k < NSWEEP; k++) {
@@ -151,20 +175,7 @@ int cmd_sweep(int argc, char **argv)
         }
         if (!opened) first = res;
         opened = 1;
-        /* the columns of the first member, found by name (empty where a
-         * member has no such column) */
-        double rowv[2 + 2 * 64];
-        rowv[0] = strtod(vals[k], NULL);
-        rowv[1] = status_code(res.status);
-        for (size_t c = 1; c < first.ncols; c++) {
-            rowv[2 * c] = rowv[2 * c + 1] = NAN;
-            for (size_t j = 1; j < res.ncols; j++)
-                if (!strcmp(res.names[j], first.names[c])) {
-                    rowv[2 * c] = res.final[j];
-                    rowv[2 * c + 1] = res.max[j];
-                }
-        }
-        if (cli_csv_row(&csv, rowv)) {
+        if (sweep_row(&csv, vals[k], &first, &res)) {
             cli_csv_discard(&csv);
             opened = 0;
             rc = 1;
