@@ -2,6 +2,7 @@
  * kernel GD, of lin against kernel GD under Θ_lin, flow against small-rate GD,
  * and the lazy-training rate of the centred model. */
 #include "harness.h"
+#include "kgd_spectrum.h"
 #include "ntkit.h"
 #include "internal.h"
 
@@ -45,7 +46,6 @@ static void free_data(data *D) { free(D->X), free(D->y), free(D->Xt), free(D->yt
  * change (an integrator's global error scales with its tolerance). */
 #define C_ROUND 4.0
 #define ACT_ULP 8.0
-#define ZERO_RTOL 1e-12   /* kgd.c: |λ| ≤ this·λmax counts as 0 */
 
 static double norm_inf(const double *x, size_t n)
 {
@@ -54,37 +54,10 @@ static double norm_inf(const double *x, size_t n)
     return m;
 }
 
-static double norm2(const double *x, size_t n)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += x[i] * x[i];
-    return sqrt(s);
-}
 
 /* The spectrum-dependent parts of the bound above, for K (n,n) with test
  * block Kt (nt,n) at rate x: λmax, λ⁺_min, whether K has a null space,
  * ‖K_test‖_{2,∞}. */
-typedef struct {
-    double lmax, lpos, kt;
-    int singular;
-} model_spec;
-
-static model_spec model_spectrum(const double *K, size_t n, const double *Kt, size_t nt)
-{
-    model_spec s = {0, 0, 0, 0};
-    double *A = malloc(n * n * sizeof(double)), *w = malloc(n * sizeof(double));
-    memcpy(A, K, n * n * sizeof(double));
-    CHECK_OK(ntk_eigh(A, n, w, NULL));
-    s.lmax = fmax(fabs(w[0]), fabs(w[n - 1]));
-    s.lpos = s.lmax;
-    for (size_t k = 0; k < n; k++) {
-        if (fabs(w[k]) <= ZERO_RTOL * s.lmax) s.singular = 1;
-        else s.lpos = fmin(s.lpos, fabs(w[k]));
-    }
-    for (size_t i = 0; i < nt; i++) s.kt = fmax(s.kt, norm2(Kt + i * n, n));
-    free(A), free(w);
-    return s;
-}
 
 /* C_ROUND·(n + P)·ε·(t_it + κ_t)·S for the predictions at time t */
 static double model_tol(const model_spec *s, size_t n, size_t P, double x, double t, double t_it,

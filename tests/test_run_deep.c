@@ -7,6 +7,7 @@
  * Lipschitz estimate, and the refusals (Hu et al.'s model at depth, a wrong
  * number of rates). */
 #include "harness.h"
+#include "kgd_spectrum.h"
 #include "ntkit.h"
 
 #include <float.h>
@@ -44,12 +45,6 @@ static double norm_inf(const double *x, size_t n)
     return m;
 }
 
-static double norm2(const double *x, size_t n)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += x[i] * x[i];
-    return sqrt(s);
-}
 
 /* A deep configuration: L hidden layers of the given widths, σ_b, act. */
 static ntk_net_config deep_cfg(size_t d, size_t L, const size_t *widths, double sb,
@@ -88,32 +83,10 @@ static ntk_gd_config layer_rates(size_t L, const double *eta, ntk_loss_kind loss
  * scaling, an addition). The flow adds the integrator's error, estimated by
  * the same run at a tenth of its tolerance: twice the change. */
 #define C_ROUND 4.0
-#define ZERO_RTOL 1e-12   /* kgd.c: |λ| ≤ this·λmax counts as 0 */
 
-typedef struct {
-    double lmax, lpos, kt;
-    int singular;
-} spec_info;
-
-static spec_info spectrum_info(const double *K, size_t n, const double *Kt, size_t nt)
-{
-    spec_info s = {0, 0, 0, 0};
-    double *A = malloc(n * n * sizeof(double)), *w = malloc(n * sizeof(double));
-    memcpy(A, K, n * n * sizeof(double));
-    CHECK_OK(ntk_eigh(A, n, w, NULL));
-    s.lmax = fmax(fabs(w[0]), fabs(w[n - 1]));
-    s.lpos = s.lmax;
-    for (size_t k = 0; k < n; k++) {
-        if (fabs(w[k]) <= ZERO_RTOL * s.lmax) s.singular = 1;
-        else s.lpos = fmin(s.lpos, fabs(w[k]));
-    }
-    for (size_t i = 0; i < nt; i++) s.kt = fmax(s.kt, norm2(Kt + i * n, n));
-    free(A), free(w);
-    return s;
-}
 
 /* C_ROUND·(n + P)·ε·(t_it + κ_t), and S into *S */
-static double round_rel(const spec_info *s, size_t n, size_t P, double x, double t, double t_it,
+static double round_rel(const model_spec *s, size_t n, size_t P, double x, double t, double t_it,
                         double ymax, double r0, double *S)
 {
     double ht = s->singular ? t * x : fmin(t * x, 1.0 / s->lpos);
@@ -123,7 +96,7 @@ static double round_rel(const spec_info *s, size_t n, size_t P, double x, double
     return C_ROUND * (double)(n + P) * DBL_EPSILON * (t_it + kappa);
 }
 
-static double round_tol(const spec_info *s, size_t n, size_t P, double x, double t, double t_it,
+static double round_tol(const model_spec *s, size_t n, size_t P, double x, double t, double t_it,
                         double ymax, double r0)
 {
     double S, rel = round_rel(s, n, P, x, t, t_it, ymax, r0, &S);
@@ -228,7 +201,7 @@ static void test_linearized_equals_kernel_gd(void)
         kd.layer_weights = cases[ci].eta;
         CHECK_OK(ntk_kernel(&kd, D.X, D.n, NULL, 0, K));
         CHECK_OK(ntk_kernel(&kd, D.Xt, D.nt, D.X, D.n, Kt));
-        spec_info si = spectrum_info(K, D.n, Kt, D.nt);
+        model_spec si = model_spectrum(K, D.n, Kt, D.nt);
         double x = ntk_loss_scale(gd.loss, D.n);
         double ymax = fmax(norm_inf(D.y, D.n), norm_inf(ft0, D.nt)), r0 = 0.0;
         for (size_t i = 0; i < D.n; i++) r0 += (D.y[i] - u0[i]) * (D.y[i] - u0[i]);
@@ -424,7 +397,7 @@ static void test_L1_deep_paths(void)
             kd.W = W0, kd.v = v0, kd.c1 = g2.lr1, kd.c2 = g2.lr2;
             CHECK_OK(ntk_kernel(&kd, D.X, D.n, NULL, 0, K));
             CHECK_OK(ntk_kernel(&kd, D.Xt, D.nt, D.X, D.n, Kt));
-            spec_info si = spectrum_info(K, D.n, Kt, D.nt);
+            model_spec si = model_spectrum(K, D.n, Kt, D.nt);
             double u0[50];
             CHECK_OK(ntk_forward(&two, W0, v0, D.X, D.n, u0));
             double r0 = 0.0;
