@@ -328,6 +328,10 @@ int cmd_plot(int argc, char **argv);
 /* Targets of n rows from path into y: (n,) or (n, k), k checked against want
  * (0: any); one error line naming flag on failure. */
 int cli_load_targets(const char *flag, const char *path, size_t n, size_t want, ntk_array *y);
+/* krr's --x (x_path), --y, --x-test and --y-test read and checked against
+ * each other (cli/cmd_krr.c); one error line and nonzero on failure. */
+int cli_krr_load(const cli_args *a, const char *x_path, ntk_array *X, ntk_array *y, ntk_array *Xt,
+                 ntk_array *yt);
 /* "1e-6,1e-3" -> *ridges (malloc'd, caller frees), *nr of them: non-negative
  * finite numbers, else one error line. */
 int cli_ridge_list(const char *list, double **ridges, int *nr);

@@ -124,18 +124,26 @@ static void krr_free(krr_problem *p)
     ntk_array_free(&p->X), ntk_array_free(&p->y), ntk_array_free(&p->Xt), ntk_array_free(&p->yt);
 }
 
-/* Inputs and targets, checked against each other. */
-static int krr_load(const cli_args *a, const cli_kernel_opts *o, krr_problem *p)
+/* krr's --x, --y, --x-test, --y-test, checked against each other (cli.h;
+ * also the distributed krr's). */
+int cli_krr_load(const cli_args *a, const char *x_path, ntk_array *X, ntk_array *y, ntk_array *Xt,
+                 ntk_array *yt)
 {
     const char *yp = cli_str(a, "y", NULL), *xtp = cli_str(a, "x-test", NULL),
                *ytp = cli_str(a, "y-test", NULL);
     if (!yp || !xtp || !ytp) return cli_fail("krr needs --y, --x-test and --y-test");
-    int rc = cli_load_matrix("--x", o->x_path, &p->X) || cli_load_targets("--y", yp, p->X.rows, 0, &p->y) ||
-             cli_load_matrix("--x-test", xtp, &p->Xt);
+    int rc = cli_load_matrix("--x", x_path, X) || cli_load_targets("--y", yp, X->rows, 0, y) ||
+             cli_load_matrix("--x-test", xtp, Xt);
+    if (!rc) rc = cli_load_targets("--y-test", ytp, Xt->rows, y->cols, yt);
+    if (!rc && Xt->cols != X->cols)
+        rc = cli_fail("--x has d = %zu but --x-test has d = %zu", X->cols, Xt->cols);
+    return rc;
+}
+
+static int krr_load(const cli_args *a, const cli_kernel_opts *o, krr_problem *p)
+{
+    int rc = cli_krr_load(a, o->x_path, &p->X, &p->y, &p->Xt, &p->yt);
     p->n = p->X.rows, p->nt = p->Xt.rows, p->k = p->y.cols;
-    if (!rc) rc = cli_load_targets("--y-test", ytp, p->nt, p->k, &p->yt);
-    if (!rc && p->Xt.cols != p->X.cols)
-        rc = cli_fail("--x has d = %zu but --x-test has d = %zu", p->X.cols, p->Xt.cols);
     return rc;
 }
 

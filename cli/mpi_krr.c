@@ -66,15 +66,8 @@ static void problem_free(problem *p)
  * page cache), checked against each other. */
 static int load(const cli_args *a, const cli_kernel_opts *o, problem *p)
 {
-    const char *yp = cli_str(a, "y", NULL), *xtp = cli_str(a, "x-test", NULL),
-               *ytp = cli_str(a, "y-test", NULL);
-    if (!yp || !xtp || !ytp) return cli_fail("krr needs --y, --x-test and --y-test");
-    int rc = cli_load_matrix("--x", o->x_path, &p->X) || cli_load_targets("--y", yp, p->X.rows, 0, &p->y) ||
-             cli_load_matrix("--x-test", xtp, &p->Xt);
+    int rc = cli_krr_load(a, o->x_path, &p->X, &p->y, &p->Xt, &p->yt);
     p->n = p->X.rows, p->nt = p->Xt.rows, p->k = p->y.cols;
-    if (!rc) rc = cli_load_targets("--y-test", ytp, p->nt, p->k, &p->yt);
-    if (!rc && p->Xt.cols != p->X.cols)
-        rc = cli_fail("--x has d = %zu but --x-test has d = %zu", p->X.cols, p->Xt.cols);
     if (!rc && ntk_mpi_fault("load"))
         rc = cli_fail("--x %s: this process could not read its inputs (fault injected by "
                       "NTKIT_MPI_FAULT)", o->x_path);
