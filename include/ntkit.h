@@ -345,6 +345,17 @@ const double *ntk_trainer_gv(const ntk_trainer *tr);     /* (m) */
 /* The whole gradient ∇_θ L (P) of the last evaluation, at any depth (zero
  * on frozen layers). */
 const double *ntk_trainer_grad(const ntk_trainer *tr);
+/* Data-parallel training (the MPI build, docs/scaling.md): each process
+ * holds a trainer on its own rows of a data set of n_total rows. After the
+ * local loss and gradient, ntk_trainer_eval scales them by n / n_total (for
+ * NTK_LOSS_MEAN; by 1 for NTK_LOSS_SUM) and calls reduce(ctx, buf, count),
+ * which must replace buf by its sum over the processes, once on the loss and
+ * once on the gradient (P values). The sums are the loss and gradient on all
+ * rows, so every process applies the same step. reduce NULL: none (the
+ * default). The library itself knows nothing of MPI. */
+typedef ntk_status (*ntk_reduce_fn)(void *ctx, double *buf, size_t count);
+ntk_status ntk_trainer_set_reduce(ntk_trainer *tr, ntk_reduce_fn reduce, void *ctx,
+                                  size_t n_total);
 /* η_l of layer l = 1..L+1 under gd for this network (the nlr rule above). */
 double ntk_gd_layer_rate(const ntk_gd_config *gd, const ntk_net_config *cfg, size_t l);
 

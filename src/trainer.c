@@ -24,6 +24,10 @@ struct ntk_trainer {
     double *g;                        /* (P) ∇_θ L, 0 on frozen layers */
     double rate[NTK_MAX_DEPTH + 1];   /* η_l */
     int train[NTK_MAX_DEPTH + 1];     /* η_l > 0 */
+    /* data-parallel: the sum over processes (ntk_trainer_set_reduce) */
+    ntk_reduce_fn reduce;
+    void *reduce_ctx;
+    size_t n_total;
 };
 
 size_t ntk_trainer_mem_bytes(size_t n, size_t d, size_t m)
@@ -192,6 +196,37 @@ void ntk_trainer_free(ntk_trainer *tr)
     free(tr);
 }
 
+ntk_status ntk_trainer_set_reduce(ntk_trainer *tr, ntk_reduce_fn reduce, void *ctx,
+                                  size_t n_total)
+{
+    ntk_clear_error();
+    if (!tr) return ntk_set_error(NTK_ERR_ARG, "trainer is NULL");
+    if (reduce && n_total < tr->n)
+        return ntk_set_error(NTK_ERR_ARG,
+                             "the data set has %zu rows in all but this process holds %zu; give "
+                             "the total over all processes",
+                             n_total, tr->n);
+    tr->reduce = reduce;
+    tr->reduce_ctx = ctx;
+    tr->n_total = n_total;
+    tr->evaluated = 0;
+    return NTK_OK;
+}
+
+/* The loss and the gradient g (count values) summed over the processes of a
+ * data-parallel trainer, the local ones first weighted by their share of the
+ * rows under the mean loss. */
+static ntk_status trainer_reduce(ntk_trainer *tr, double *g, size_t count)
+{
+    if (tr->gd.loss == NTK_LOSS_MEAN) {
+        double w = (double)tr->n / (double)tr->n_total;
+        tr->loss *= w;
+        ntk_scal(count, w, g);
+    }
+    NTK_TRY(tr->reduce(tr->reduce_ctx, &tr->loss, 1));
+    return tr->reduce(tr->reduce_ctx, g, count);
+}
+
 ntk_status ntk_trainer_eval(ntk_trainer *tr)
 {
     ntk_clear_error();
@@ -200,6 +235,7 @@ ntk_status ntk_trainer_eval(ntk_trainer *tr)
         /* frozen layers hold 0, so the norm of g is the norm over trained layers */
         tr->loss = deep_loss_grad_ws(cfg, tr->net->theta, tr->X, tr->y, tr->n, tr->gd.loss, tr->f0,
                                      &tr->dw, tr->f, tr->g, tr->train);
+        if (tr->reduce) NTK_TRY(trainer_reduce(tr, tr->g, tr->net->P));
         tr->grad_norm = ntk_nrm2(tr->net->P, tr->g);
     } else {
         size_t m = cfg->m, d = cfg->d;
@@ -207,6 +243,8 @@ ntk_status ntk_trainer_eval(ntk_trainer *tr)
         double *gv = tr->gd.lr2 > 0 ? tr->gv : NULL;
         tr->loss = net_loss_grad_ws(cfg, tr->net->W, tr->net->v, tr->X, tr->y, tr->n, tr->gd.loss,
                                     tr->f0, &tr->s, tr->f, gW, gv);
+        /* [gW, gv] is contiguous; a frozen layer's part stays 0 */
+        if (tr->reduce) NTK_TRY(trainer_reduce(tr, tr->gW, m * d + m));
         double g2 = 0.0;
         if (gW) {
             double a = ntk_nrm2(m * d, gW);
