@@ -228,7 +228,11 @@ static void print_theory(const cli_setup *s, const ntk_run_report *rep)
     printf("%-36s %14.6g\n", "", th->ntk_lmax);
     printf("%-36s %14.6g\n", "lambda_min / lambda_max  Theta_inf", th->inf_lmin);
     printf("%-36s %14.6g\n", "", th->inf_lmax);
-    printf("%-36s %14.6g / %.6g\n", "sigma_min / sigma_max of J0", th->jac_smin, th->jac_smax);
+    if (ntk_net_outputs(&s->cfg) > 1)
+        printf("%-36s %14s  (%zu outputs: the spectra above are of the mean per-output kernel)\n",
+               "sigma_min / sigma_max of J0", "n/a", ntk_net_outputs(&s->cfg));
+    else
+        printf("%-36s %14.6g / %.6g\n", "sigma_min / sigma_max of J0", th->jac_smin, th->jac_smax);
     printf("%-36s %14.6g\n", "largest stable common rate", th->lr_max_stable);
     printf("%-36s %14.6g  (observed/envelope max %.3g: %s)\n", "loss envelope rate",
            th->envelope_rate, rep->envelope_max_ratio,

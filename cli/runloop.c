@@ -99,8 +99,9 @@ int cli_run_create(const cli_setup *s, const ntk_run_config *rc, ntk_run **r)
 /* predict_<model>.npy for every model of the run, on X (n, d) */
 static int stage_predictions(ntk_outset *o, const cli_setup *s, ntk_run *r, const ntk_array *X)
 {
-    double *f = malloc(X->rows * sizeof(double));
-    if (!f) return cli_fail("out of memory for %zu predictions", X->rows);
+    size_t ny = ntk_net_outputs(&s->cfg);
+    double *f = malloc(X->rows * ny * sizeof(double));
+    if (!f) return cli_fail("out of memory for %zu predictions", X->rows * ny);
     int rc = 0;
     for (int k = 0; k < NTK_NMODELS && !rc; k++) {
         if (ntk_run_predict_at(r, k, X->data, X->rows, f) != NTK_OK) {
@@ -111,7 +112,7 @@ static int stage_predictions(ntk_outset *o, const cli_setup *s, ntk_run *r, cons
         char name[64], p[4096];
         snprintf(name, sizeof name, "predict_%s.npy", ntk_model_name(k));
         cli_path(p, sizeof p, s->out_dir, name);
-        if (ntk_outset_add_npy(o, p, f, X->rows, 1, 1) != NTK_OK) rc = cli_fail_lib(NULL);
+        if (ntk_outset_add_npy(o, p, f, X->rows, ny, ny > 1 ? 2 : 1) != NTK_OK) rc = cli_fail_lib(NULL);
     }
     free(f);
     return rc;

@@ -198,6 +198,8 @@ int cli_setup_from_args(const cli_args *a, cli_setup *s)
     }
     if (setup_data(a, s, d)) return 1;
     s->cfg.d = s->ds.d;
+    /* targets of k columns (one-hot classes, an (n, k) y.npy): a k-output head */
+    s->cfg.outputs = s->ds.k > 1 ? s->ds.k : 1;
     if (ntk_net_config_check(&s->cfg) != NTK_OK) {
         cli_setup_free(s);
         return cli_fail_lib(NULL);
@@ -273,11 +275,11 @@ int cli_write_inputs(const cli_setup *s)
 {
     char p[4096];
     const ntk_dataset *ds = &s->ds;
-    size_t m = s->cfg.m, d = s->cfg.d, nfiles = 6;
+    size_t m = s->cfg.m, d = s->cfg.d, nfiles = 6, ny = ds->k > 1 ? ds->k : 1, yd = ny > 1 ? 2 : 1;
     int deep = ntk_net_is_deep(&s->cfg);
     struct { const char *name; const double *x; size_t rows, cols; int ndim; } files[] = {
-        {"X_train.npy", ds->X_train, ds->n, d, 2},   {"y_train.npy", ds->y_train, ds->n, 1, 1},
-        {"X_test.npy", ds->X_test, ds->n_test, d, 2}, {"y_test.npy", ds->y_test, ds->n_test, 1, 1},
+        {"X_train.npy", ds->X_train, ds->n, d, 2},   {"y_train.npy", ds->y_train, ds->n, ny, (int)yd},
+        {"X_test.npy", ds->X_test, ds->n_test, d, 2}, {"y_test.npy", ds->y_test, ds->n_test, ny, (int)yd},
         {"W0.npy", deep ? NULL : ntk_net_W0(s->net), m, d, 2},
         {"v0.npy", deep ? NULL : ntk_net_v0(s->net), m, 1, 1},
     };
@@ -330,5 +332,6 @@ void cli_depth_json(cJSON *o, const ntk_net_config *cfg)
     cJSON_AddNumberToObject(o, "weight_std", cfg->weight_std);
     cJSON_AddNumberToObject(o, "bias_std", cfg->bias_std);
     cJSON_AddStringToObject(o, "parameterization", ntk_param_name(cfg->parameterization));
+    cJSON_AddNumberToObject(o, "outputs", (double)ntk_net_outputs(cfg));
 }
 

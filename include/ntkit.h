@@ -179,6 +179,13 @@ typedef struct {
     double weight_std;             /* σ_w > 0 (default 1) */
     double bias_std;               /* σ_b ≥ 0 (default 0: no biases, b_l not parameters) */
     ntk_param_kind parameterization;
+    /* The output head (docs/depth.md §1.6), appended: k outputs,
+     * f(x) = α h_{L+1} ∈ R^k with W_{L+1} (k, m_L) and b_{L+1} (k). 0 is
+     * read as 1, the scalar network. Targets and predictions of a k-output
+     * network are (n, k) row-major; its loss sums over the outputs
+     * (L = c/2 Σ_i ‖f(x_i) − y_i‖², c = 1/n or 1). A k-output network runs
+     * the deep code at any depth (ntk_net_is_deep). */
+    size_t outputs;
 } ntk_net_config;
 
 /* d, m as given; relu, gaussian, s = √d, α = 1, not centred, seed 0. */
@@ -198,7 +205,8 @@ const char *ntk_param_name(ntk_param_kind p);
 
 /* ---- depth (docs/depth.md) -----------------------------------------
  * Layers are numbered l = 1..L+1; layer l maps m_{l−1} to m_l values, with
- * m_0 = d and m_{L+1} = 1. All parameters sit in one flat vector θ, layer
+ * m_0 = d and m_{L+1} = k (ntk_net_outputs, 1 for the scalar network). All
+ * parameters sit in one flat vector θ, layer
  * by layer: W_l (m_l, m_{l−1}) row-major, then b_l (m_l) when σ_b > 0. For
  * the two-layer network θ = [W (m,d), v (m)], the order it always had. */
 /* 0 for the two-layer network (L = 1, σ_w = 1, σ_b = 0, NTK
@@ -210,6 +218,7 @@ size_t ntk_net_width(const ntk_net_config *cfg, size_t l);   /* m_l, l = 0..L+1 
  * (no biases); b_l starts at offset + *nW. l = L+2 gives the count P. */
 size_t ntk_net_layer_offset(const ntk_net_config *cfg, size_t l, size_t *nW, size_t *nb);
 size_t ntk_net_nparams(const ntk_net_config *cfg);          /* P */
+size_t ntk_net_outputs(const ntk_net_config *cfg);          /* k ≥ 1 */
 /* The factor σ_w·c_l that multiplies W_l in the NTK parameterisation's
  * forward pass (c_1 = 1/s, c_l = 1/√m_{l−1}); 1 in the standard one. The
  * bias factor is σ_b (NTK) or 1 (standard). */
@@ -251,11 +260,13 @@ ntk_status ntk_net_create_from_theta(const ntk_net_config *cfg, const double *th
 /* Draw θ0 (P) as the config's init prescribes, at any depth (for the
  * two-layer network the same numbers as ntk_init_weights). */
 ntk_status ntk_init_theta(const ntk_net_config *cfg, double *theta0);
-/* Uncentred f(x; θ) for X (n,d) -> f (n), in row blocks. */
+/* Uncentred f(x; θ) for X (n,d) -> f (n, k), in row blocks (k =
+ * ntk_net_outputs, 1 for the scalar network). */
 ntk_status ntk_forward_theta(const ntk_net_config *cfg, const double *theta, const double *X,
                              size_t n, double *f);
-/* The Jacobian J = ∂f(X;θ)/∂θ (n, P) without forming it: out (n) = J·dθ
- * (forward mode), g (P) = Jᵀ·r (backward mode, summed over the rows). */
+/* The Jacobian J = ∂f(X;θ)/∂θ (n·k, P) without forming it: out (n, k) =
+ * J·dθ (forward mode), g (P) = Jᵀ·r for r (n, k) (backward mode, summed
+ * over the rows). */
 ntk_status ntk_net_jvp(const ntk_net_config *cfg, const double *theta, const double *X,
                        size_t n, const double *dtheta, double *out);
 ntk_status ntk_net_vjp(const ntk_net_config *cfg, const double *theta, const double *X,
@@ -274,9 +285,9 @@ double ntk_loss_value(ntk_loss_kind loss, const double *f, const double *y, size
 /* Factor c with ∇_f L = c · (f − y): 1/n for mean, 1 for sum. */
 double ntk_loss_scale(ntk_loss_kind loss, size_t n);
 
-/* A batch to evaluate the loss on: inputs X (n,d), targets y (n), the loss
- * form, and f0 (n) subtracted from the output when non-NULL (the centred
- * model). */
+/* A batch to evaluate the loss on: inputs X (n,d), targets y (n, k), the
+ * loss form, and f0 (n, k) subtracted from the output when non-NULL (the
+ * centred model); k = ntk_net_outputs, 1 for the scalar network. */
 typedef struct {
     const double *X, *y;
     size_t n;
@@ -318,7 +329,7 @@ typedef struct {
     double lrs[NTK_MAX_DEPTH + 1];
 } ntk_gd_config;
 
-/* Full-batch gradient descent on (X (n,d), y (n)). Borrows net, X and y
+/* Full-batch gradient descent on (X (n,d), y (n, k)). Borrows net, X and y
  * (they must outlive the trainer); caches f(X;θ0) when the net is centred.
  * Caller owns. */
 typedef struct ntk_trainer ntk_trainer;
@@ -337,7 +348,7 @@ ntk_status ntk_trainer_step(ntk_trainer *tr);
 double ntk_trainer_loss(const ntk_trainer *tr);
 /* ‖∇_θ L‖ over the trained layers only. */
 double ntk_trainer_grad_norm(const ntk_trainer *tr);
-const double *ntk_trainer_pred(const ntk_trainer *tr);   /* (n) */
+const double *ntk_trainer_pred(const ntk_trainer *tr);   /* (n, k) */
 /* Gradients of the last evaluation; NULL for a frozen layer (rate 0), and
  * NULL at depth (two-layer only: use ntk_trainer_grad). */
 const double *ntk_trainer_gW(const ntk_trainer *tr);     /* (m,d) */
@@ -487,7 +498,8 @@ void ntk_target_free(ntk_target *t);
 ntk_status ntk_target_eval(const ntk_target *t, const double *X, size_t n, ntk_rng *rng,
                            double *y);
 
-/* Loaders. Classes map to ±1: pos -> +1, neg -> -1; other classes dropped.
+/* Loaders. Classes map to ±1: pos -> +1, neg -> -1; other classes dropped;
+ * pos = neg = -1 keeps every class with y its label 0..9.
  * max_n = 0 loads all. Caller owns the arrays. Every reader (these and
  * ntk_npy_read) refuses a path that is not a regular file (a FIFO, a
  * directory, a device) with NTK_ERR_IO, without blocking on a FIFO. */
@@ -519,7 +531,8 @@ void ntk_standardize_apply(double *X, size_t n, size_t d, const double *mean, do
 /* A dataset resolved from --data/--target style specs:
  *   data:   a synthetic inputs spec (above), or
  *           "npy:X.npy[:y.npy]", "csv:FILE[:OPTIONS]",
- *           "cifar10:FILE:POS,NEG", "mnist:IMAGES:LABELS:POS,NEG";
+ *           "cifar10:FILE:POS,NEG", "mnist:IMAGES:LABELS:POS,NEG" (POS,NEG
+ *           "all": every class, one-hot targets);
  *           CSV OPTIONS are key=value pairs separated by ',':
  *           target=COL (default -1, the last column) and
  *           header=yes|no|auto (default auto), e.g. csv:f.csv:target=0,header=no.
@@ -531,8 +544,11 @@ void ntk_standardize_apply(double *X, size_t n, size_t d, const double *mean, do
  * standardize: 1 to centre and rescale to Tr Σ = d with the training
  * statistics. */
 typedef struct {
-    double *X_train, *y_train, *X_test, *y_test;   /* owned */
+    double *X_train, *y_train, *X_test, *y_test;   /* owned; y (n, k), (n_test, k) */
     size_t n, n_test, d;
+    size_t k;   /* target columns: 1, or k for an (n, k) y.npy and for the one-hot
+                   targets of "cifar10:FILE:all" and "mnist:IMAGES:LABELS:all" (k = 10,
+                   1 at the class's column, 0 elsewhere) */
 } ntk_dataset;
 /* What to make: the specs above and the split. */
 typedef struct {

@@ -31,9 +31,14 @@ static ntk_status split_fields(const char *s, char **copy, char **field, int max
     return NTK_OK;
 }
 
-/* "POS,NEG" -> two class numbers (range checked by the loaders). */
+/* "POS,NEG" -> two class numbers (range checked by the loaders); "all" ->
+ * −1, −1 (every class, one-hot targets). */
 static ntk_status parse_classes(const char *spec, const char *s, int *pos, int *neg)
 {
+    if (strcmp(s, "all") == 0) {
+        *pos = *neg = -1;
+        return NTK_OK;
+    }
     char *end;
     long p = strtol(s, &end, 10), q = -1;
     int ok = end != s && *end == ',';
@@ -44,18 +49,19 @@ static ntk_status parse_classes(const char *spec, const char *s, int *pos, int *
     }
     if (!ok || p < 0 || p > 9 || q < 0 || q > 9)
         return ntk_set_error(NTK_ERR_ARG, "data '%s': classes must be 'POS,NEG' with digits "
-                             "0..9, e.g. 3,5", spec);
+                             "0..9, e.g. 3,5, or 'all' for every class (one-hot targets)", spec);
     *pos = (int)p;
     *neg = (int)q;
     return NTK_OK;
 }
 
-/* The labels of a data file as a 1-d array with `rows` entries. */
+/* The labels of a data file: `rows` of them, one column (1-d or (n, 1)) or
+ * k columns (an (n, k) target of k outputs). */
 static ntk_status check_labels(const char *path, const ntk_array *y, size_t rows)
 {
-    if (y->ndim == 2 && y->cols != 1)
-        return ntk_set_error(NTK_ERR_ARG, "%s has shape (%zu, %zu); labels must be 1-d", path,
-                             y->rows, y->cols);
+    if (y->ndim == 2 && y->cols == 0)
+        return ntk_set_error(NTK_ERR_ARG, "%s has shape (%zu, 0); targets need at least one "
+                             "column", path, y->rows);
     if (y->rows != rows)
         return ntk_set_error(NTK_ERR_ARG, "%s has %zu labels but the inputs have %zu rows", path,
                              y->rows, rows);
@@ -140,6 +146,29 @@ static ntk_status load_csv_spec(const char *spec, char **f, int nf, ntk_array *X
     return ntk_load_csv(f[1], (int)col, header, X, y);
 }
 
+/* Class labels 0..9 (n) -> one-hot targets (n, 10) in place. */
+#define NTK_CLASSES 10
+static ntk_status one_hot(const char *path, ntk_array *y)
+{
+    double *Y = ntk_calloc(ntk_size_mul(y->rows, NTK_CLASSES, 1, 1), sizeof(double),
+                           "one-hot targets");
+    if (!Y) return NTK_ERR_NOMEM;
+    for (size_t i = 0; i < y->rows; i++) {
+        double c = y->data[i];
+        if (!(c >= 0 && c < NTK_CLASSES)) {
+            free(Y);
+            return ntk_set_error(NTK_ERR_FORMAT, "%s: label %g of row %zu is not a class 0..9",
+                                 path, c, i);
+        }
+        Y[i * NTK_CLASSES + (size_t)c] = 1.0;
+    }
+    free(y->data);
+    y->data = Y;
+    y->cols = NTK_CLASSES;
+    y->ndim = 2;
+    return NTK_OK;
+}
+
 /* Inputs (and labels, when the source has them) named by a file spec. */
 static ntk_status load_file_spec(const char *spec, size_t max_n, ntk_array *X, ntk_array *y)
 {
@@ -155,11 +184,13 @@ static ntk_status load_file_spec(const char *spec, size_t max_n, ntk_array *X, n
         st = nf != 3 ? ntk_set_error(NTK_ERR_ARG, "data '%s': use cifar10:FILE:POS,NEG", spec)
                      : parse_classes(spec, f[2], &pos, &neg);
         if (st == NTK_OK) st = ntk_load_cifar10(f[1], pos, neg, max_n, X, y);
+        if (st == NTK_OK && pos < 0) st = one_hot(f[1], y);
     } else {
         st = nf != 4 ? ntk_set_error(NTK_ERR_ARG, "data '%s': use mnist:IMAGES:LABELS:POS,NEG",
                                      spec)
                      : parse_classes(spec, f[3], &pos, &neg);
         if (st == NTK_OK) st = ntk_load_mnist(f[1], f[2], pos, neg, max_n, X, y);
+        if (st == NTK_OK && pos < 0) st = one_hot(f[2], y);
     }
     if (st == NTK_OK) st = check_inputs_shape(spec, f[1], X);
     free(copy);
@@ -261,13 +292,14 @@ static ntk_status copy_rows(const double *A, size_t from, size_t count, size_t c
 /* X (≥ n + n_test, d), y -> out: train rows first, test rows next. */
 static ntk_status split_into(ntk_array *X, ntk_array *y, size_t n, size_t n_test, ntk_dataset *out)
 {
-    size_t d = X->cols;
+    size_t d = X->cols, k = y->ndim == 2 ? y->cols : 1;
     out->n = n;
     out->n_test = n_test;
     out->d = d;
+    out->k = k;
     NTK_TRY(copy_rows(X->data, n, n_test, d, &out->X_test));
-    NTK_TRY(copy_rows(y->data, n, n_test, 1, &out->y_test));
-    NTK_TRY(copy_rows(y->data, 0, n, 1, &out->y_train));
+    NTK_TRY(copy_rows(y->data, n, n_test, k, &out->y_test));
+    NTK_TRY(copy_rows(y->data, 0, n, k, &out->y_train));
     if (n < X->rows && n * d > 0) {   /* keep the first n rows; realloc(p, 0) would free p */
         double *shrunk = realloc(X->data, n * d * sizeof(double));
         if (shrunk) X->data = shrunk;
@@ -297,9 +329,13 @@ static ntk_status append_test_file(const char *test_spec, size_t *n_test, ntk_ar
         st = ntk_set_error(NTK_ERR_ARG, "the training data carry %slabels but test data '%s' "
                            "%s; give both files labels, or a target spec", y->data ? "" : "no ",
                            test_spec, yt.data ? "do" : "do not");
+    size_t k = y->ndim == 2 ? y->cols : 1, kt = yt.ndim == 2 ? yt.cols : 1;
+    if (st == NTK_OK && y->data && k != kt)
+        st = ntk_set_error(NTK_ERR_ARG, "the training targets have %zu columns but those of test "
+                           "data '%s' have %zu; give both the same outputs", k, test_spec, kt);
     size_t nt = *n_test ? *n_test : Xt.rows, rows = X->rows + nt;
     double *Xa = st == NTK_OK ? ntk_alloc(rows * X->cols, sizeof(double), "training and test inputs") : NULL;
-    double *ya = st == NTK_OK && y->data ? ntk_alloc(rows, sizeof(double), "labels") : NULL;
+    double *ya = st == NTK_OK && y->data ? ntk_alloc(rows * k, sizeof(double), "labels") : NULL;
     if (st == NTK_OK && (!Xa || (y->data && !ya))) st = NTK_ERR_NOMEM;
     if (st == NTK_OK) {
         memcpy(Xa, X->data, X->rows * X->cols * sizeof(double));
@@ -307,8 +343,8 @@ static ntk_status append_test_file(const char *test_spec, size_t *n_test, ntk_ar
         free(X->data);
         X->data = Xa, Xa = NULL;
         if (ya) {
-            memcpy(ya, y->data, X->rows * sizeof(double));
-            memcpy(ya + X->rows, yt.data, nt * sizeof(double));
+            memcpy(ya, y->data, X->rows * k * sizeof(double));
+            memcpy(ya + X->rows * k, yt.data, nt * k * sizeof(double));
             free(y->data);
             y->data = ya, ya = NULL;
             y->rows = rows;

@@ -22,10 +22,10 @@
  * The tape
  * ------------------------------------------------------------------- */
 
-/* doubles per row: H, A, D, G of each hidden layer, H and G of the output */
+/* doubles per row: H, A, D, G of each hidden layer, H and G of the k outputs */
 static size_t tape_row_values(const ntk_net_config *cfg)
 {
-    size_t L = ntk_net_depth(cfg), c = 2;
+    size_t L = ntk_net_depth(cfg), c = 2 * ntk_net_outputs(cfg);
     for (size_t l = 1; l <= L; l++) c += 4 * ntk_net_width(cfg, l);
     return c;
 }
@@ -53,7 +53,7 @@ ntk_status deep_tape_init(deep_tape *t, const ntk_net_config *cfg, size_t cap)
         t->D[l] = p, p += c;
         t->G[l] = p, p += c;
     }
-    t->H[L + 1] = p, p += cap;
+    t->H[L + 1] = p, p += cap * ntk_net_outputs(cfg);
     t->G[L + 1] = p;
     return NTK_OK;
 }
@@ -107,7 +107,7 @@ void deep_tape_forward(deep_tape *t, const ntk_net_config *cfg, const double *th
         if (l <= L) ntk_act_apply(cfg->act, nb * mo, t->H[l], t->A[l], t->D[l]);
     }
     if (f)
-        for (size_t i = 0; i < nb; i++) f[i] = cfg->alpha * t->H[L + 1][i];
+        for (size_t i = 0; i < nb * ntk_net_outputs(cfg); i++) f[i] = cfg->alpha * t->H[L + 1][i];
 }
 
 void deep_tape_backward(deep_tape *t, const ntk_net_config *cfg, const double *theta, size_t nb,
@@ -115,7 +115,7 @@ void deep_tape_backward(deep_tape *t, const ntk_net_config *cfg, const double *t
 {
     size_t L = t->L;
     double *g = t->G[L + 1];
-    for (size_t i = 0; i < nb; i++) g[i] = cfg->alpha * (r ? r[i] : 1.0);
+    for (size_t i = 0; i < nb * ntk_net_outputs(cfg); i++) g[i] = cfg->alpha * (r ? r[i] : 1.0);
     for (size_t l = L; l >= 1; l--) {
         /* δ_l = φ'(h_l) ⊙ κ_{l+1} δ_{l+1} W_{l+1}, W_{l+1} (mo, mi) */
         size_t mo = ntk_net_width(cfg, l + 1), mi = ntk_net_width(cfg, l);
@@ -152,7 +152,8 @@ size_t deep_block_rows(const ntk_net_config *cfg, size_t n, size_t budget)
 size_t deep_ws_bytes(const ntk_net_config *cfg, size_t n)
 {
     size_t cap = deep_block_rows(cfg, n, DEEP_PASS_BUDGET);
-    size_t t = deep_tape_bytes(cfg, cap), extra = ntk_size_mul(3, cap, sizeof(double), 1);
+    size_t t = deep_tape_bytes(cfg, cap);
+    size_t extra = ntk_size_mul(1 + 2 * ntk_net_outputs(cfg), cap, sizeof(double), 1);
     return t == SIZE_MAX || extra == SIZE_MAX || t > SIZE_MAX - extra ? SIZE_MAX : t + extra;
 }
 
@@ -161,12 +162,13 @@ ntk_status deep_ws_init(deep_ws *w, const ntk_net_config *cfg, size_t n)
     memset(w, 0, sizeof *w);
     size_t cap = deep_block_rows(cfg, n, DEEP_PASS_BUDGET);
     NTK_TRY(deep_tape_init(&w->t, cfg, cap));
-    w->r = ntk_alloc(3 * cap, sizeof(double), "the deep network's block buffers");
+    size_t k = ntk_net_outputs(cfg);
+    w->r = ntk_alloc((1 + 2 * k) * cap, sizeof(double), "the deep network's block buffers");
     if (!w->r) {
         deep_tape_free(&w->t);
         return NTK_ERR_NOMEM;
     }
-    w->ones = w->r + cap;
+    w->ones = w->r + k * cap;
     w->fb = w->ones + cap;
     for (size_t i = 0; i < cap; i++) w->ones[i] = 1.0;
     return NTK_OK;
@@ -209,7 +211,7 @@ double deep_loss_grad_ws(const ntk_net_config *cfg, const double *theta, const d
                          const double *y, size_t n, ntk_loss_kind loss, const double *f0,
                          deep_ws *w, double *f, double *g, const int *train)
 {
-    size_t d = cfg->d, L = ntk_net_depth(cfg), cap = w->t.cap;
+    size_t d = cfg->d, L = ntk_net_depth(cfg), cap = w->t.cap, k = ntk_net_outputs(cfg);
     double c = ntk_loss_scale(loss, n), sse = 0.0;
     int any = 0;
     if (g)
@@ -223,11 +225,11 @@ double deep_loss_grad_ws(const ntk_net_config *cfg, const double *theta, const d
         }
     for (size_t i0 = 0; i0 < n; i0 += cap) {
         size_t nb = n - i0 < cap ? n - i0 : cap;
-        double *fb = f ? f + i0 : w->fb;
+        double *fb = f ? f + i0 * k : w->fb;
         deep_tape_forward(&w->t, cfg, theta, X + i0 * d, nb, fb);
-        if (f0) cblas_daxpy((int)nb, -1.0, f0 + i0, 1, fb, 1);
-        for (size_t i = 0; i < nb; i++) {
-            double e = fb[i] - y[i0 + i];
+        if (f0) cblas_daxpy((int)(nb * k), -1.0, f0 + i0 * k, 1, fb, 1);
+        for (size_t i = 0; i < nb * k; i++) {
+            double e = fb[i] - y[i0 * k + i];
             sse += e * e;
             w->r[i] = c * e;
         }
@@ -286,10 +288,14 @@ ntk_status ntk_init_theta(const ntk_net_config *cfg, double *theta0)
                 memcpy(b + h, b, h * sizeof(double));
             }
         } else if (sym && l == L + 1) {
+            /* each output's row: the first half drawn, negated into the second */
             size_t h = mi / 2;
-            ntk_rng_normal_fill(&rng, W, h);
-            for (size_t k = 0; k < h; k++) W[h + k] = -W[k];
-            if (nb) b[0] = 0.0;
+            for (size_t o = 0; o < mo; o++) {
+                double *Wo = W + o * mi;
+                ntk_rng_normal_fill(&rng, Wo, h);
+                for (size_t k = 0; k < h; k++) Wo[h + k] = -Wo[k];
+            }
+            if (nb) memset(b, 0, mo * sizeof(double));
         } else {
             if (cfg->init == NTK_INIT_SIGN && l == L + 1)
                 for (size_t k = 0; k < nW; k++) W[k] = (ntk_rng_u64(&rng) >> 63) ? 1.0 : -1.0;
@@ -319,10 +325,10 @@ ntk_status ntk_forward_theta(const ntk_net_config *cfg, const double *theta, con
     NTK_TRY(deep_tape_init(&t, cfg, cap));
     for (size_t i0 = 0; i0 < n; i0 += cap) {
         size_t nb = n - i0 < cap ? n - i0 : cap;
-        deep_tape_forward(&t, cfg, theta, X + i0 * cfg->d, nb, f + i0);
+        deep_tape_forward(&t, cfg, theta, X + i0 * cfg->d, nb, f + i0 * ntk_net_outputs(cfg));
     }
     deep_tape_free(&t);
-    return ntk_check_result(f, n, 1, "the network's output",
+    return ntk_check_result(f, n, ntk_net_outputs(cfg), "the network's output",
                             "the outputs overflow double precision; the weights, alpha or the "
                             "inputs are too large");
 }
@@ -349,7 +355,7 @@ static void tape_tangent(deep_tape *t, const ntk_net_config *cfg, const double *
         if (l <= L)
             for (size_t k = 0; k < nb * mo; k++) T[k] *= t->D[l][k];
     }
-    for (size_t i = 0; i < nb; i++) out[i] = cfg->alpha * t->G[L + 1][i];
+    for (size_t i = 0; i < nb * ntk_net_outputs(cfg); i++) out[i] = cfg->alpha * t->G[L + 1][i];
 }
 
 ntk_status deep_jvp_unchecked(const ntk_net_config *cfg, const double *theta, const double *X,
@@ -364,7 +370,7 @@ ntk_status deep_jvp_unchecked(const ntk_net_config *cfg, const double *theta, co
     for (size_t i0 = 0; i0 < n; i0 += cap) {
         size_t nb = n - i0 < cap ? n - i0 : cap;
         deep_tape_forward(&t, cfg, theta, X + i0 * cfg->d, nb, NULL);
-        tape_tangent(&t, cfg, theta, dtheta, nb, out + i0);
+        tape_tangent(&t, cfg, theta, dtheta, nb, out + i0 * ntk_net_outputs(cfg));
     }
     deep_tape_free(&t);
     return NTK_OK;
@@ -375,7 +381,7 @@ ntk_status ntk_net_jvp(const ntk_net_config *cfg, const double *theta, const dou
 {
     ntk_clear_error();
     NTK_TRY(deep_jvp_unchecked(cfg, theta, X, n, dtheta, out));
-    return ntk_check_result(out, n, 1, "the Jacobian-vector product J·dtheta",
+    return ntk_check_result(out, n, ntk_net_outputs(cfg), "the Jacobian-vector product J·dtheta",
                             "it overflows double precision; dtheta, the weights or alpha are too "
                             "large");
 }
@@ -385,13 +391,13 @@ ntk_status deep_vjp_unchecked(const ntk_net_config *cfg, const double *theta, co
 {
     NTK_TRY(theta_args(cfg, theta, X, n));
     if (!r || !g) return ntk_set_error(NTK_ERR_ARG, "ntk_net_vjp: r or output pointer is NULL");
-    NTK_TRY(ntk_check_finite(r, n, "the cotangent r"));
+    NTK_TRY(ntk_check_finite(r, ntk_size_mul(n, ntk_net_outputs(cfg), 1, 1), "the cotangent r"));
     deep_ws w;
     NTK_TRY(deep_ws_init(&w, cfg, n));
     for (size_t i0 = 0; i0 < n; i0 += w.t.cap) {
         size_t nb = n - i0 < w.t.cap ? n - i0 : w.t.cap;
         deep_tape_forward(&w.t, cfg, theta, X + i0 * cfg->d, nb, NULL);
-        deep_tape_backward(&w.t, cfg, theta, nb, r + i0);
+        deep_tape_backward(&w.t, cfg, theta, nb, r + i0 * ntk_net_outputs(cfg));
         accum_grad(&w.t, cfg, nb, w.ones, i0 == 0, NULL, g);
     }
     deep_ws_free(&w);
@@ -421,7 +427,7 @@ ntk_status ntk_loss_grad_theta(const ntk_net_config *cfg, const double *theta,
     }
     NTK_TRY(theta_args(cfg, theta, b->X, b->n));
     if (!b->y) return ntk_set_error(NTK_ERR_ARG, "targets pointer is NULL");
-    NTK_TRY(ntk_check_finite(b->y, b->n, "targets y"));
+    NTK_TRY(ntk_check_finite(b->y, ntk_size_mul(b->n, ntk_net_outputs(cfg), 1, 1), "targets y"));
     deep_ws w;
     NTK_TRY(deep_ws_init(&w, cfg, b->n));
     double L = deep_loss_grad_ws(cfg, theta, b->X, b->y, b->n, b->loss, b->f0, &w, f, g, NULL);
@@ -430,6 +436,6 @@ ntk_status ntk_loss_grad_theta(const ntk_net_config *cfg, const double *theta,
     const char *fix = "it overflows double precision; the weights, alpha or the inputs are too large";
     if (!isfinite(L)) return ntk_set_error(NTK_ERR_NONFINITE, "the loss is %g: %s", L, fix);
     if (g) NTK_TRY(ntk_check_result(g, ntk_net_nparams(cfg), 1, "the gradient", fix));
-    if (f) NTK_TRY(ntk_check_result(f, b->n, 1, "the network's output", fix));
+    if (f) NTK_TRY(ntk_check_result(f, b->n, ntk_net_outputs(cfg), "the network's output", fix));
     return NTK_OK;
 }

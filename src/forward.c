@@ -78,15 +78,16 @@ ntk_status ntk_net_predict(const ntk_net *net, const double *X, size_t n, double
     ntk_clear_error();
     if (!net) return ntk_set_error(NTK_ERR_ARG, "network is NULL");
     NTK_TRY(ntk_forward_theta(&net->cfg, net->theta, X, n, f));
+    size_t k = ntk_net_outputs(&net->cfg), nk = ntk_size_mul(n, k, 1, 1);
     if (net->cfg.centered) {
-        double *f0 = ntk_alloc(n, sizeof(double), "centred predictions");
+        double *f0 = ntk_alloc(nk, sizeof(double), "centred predictions");
         if (!f0) return NTK_ERR_NOMEM;
         ntk_status st = ntk_forward_theta(&net->cfg, net->theta0, X, n, f0);
-        if (st == NTK_OK) ntk_axpy(n, -1.0, f0, f);
+        if (st == NTK_OK) ntk_axpy(nk, -1.0, f0, f);
         free(f0);
         NTK_TRY(st);
     }
-    return ntk_check_result(f, n, 1, "the network's output",
+    return ntk_check_result(f, n, k, "the network's output",
                             "the outputs overflow double precision; the weights, alpha or the "
                             "inputs are too large");
 }

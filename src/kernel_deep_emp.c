@@ -15,6 +15,7 @@
 #include "deep_internal.h"
 
 #include <cblas.h>
+#include <lapacke.h>
 #include <math.h>
 #include <string.h>
 
@@ -22,11 +23,20 @@
 #define DK_TAPE_ROWS 256              /* rows of one forward/backward pass at most */
 #define DK_DEFAULT_LIMIT ((size_t)1 << 30)
 
+/* A network with k > 1 outputs (docs/depth.md §1.6) gets the mean of its
+ * per-output kernels, K = (1/k) Σ_c J_c J_cᵀ (neural-tangents' default trace
+ * over the output axis): the signals of output c come from the seed e_c,
+ * and the k of them sit side by side in a row of the store, G_l (n, k·m_l),
+ * so that (1/k)·G_l G_lᵀ is still one Gram. The output layer's block is
+ * the same for every c, α²(κ² A_L A_Lᵀ + β²). */
+
 typedef struct {
     const ntk_net_config *cfg;
     const double *theta;
     size_t L, d;
-    size_t m[NTK_MAX_DEPTH + 2];      /* m_0 = d .. m_{L+1} = 1 */
+    size_t m[NTK_MAX_DEPTH + 2];      /* m_0 = d .. m_{L+1} = k */
+    size_t k;                         /* outputs; a row of the store holds k·m_l signals */
+    double *seed;                     /* (tape cap, k): e_c on every row */
     double w[NTK_MAX_DEPTH + 2];      /* w_l (index l = 1..L+1) */
     double k2[NTK_MAX_DEPTH + 2];     /* κ_l² */
     double b2;                        /* β² with biases, else 0 */
@@ -54,6 +64,7 @@ static ntk_status dk_setup(const ntk_kernel_desc *k, dk_ctx *c)
     c->theta = k->theta;
     c->L = ntk_net_depth(cfg);
     c->d = cfg->d;
+    c->k = ntk_net_outputs(cfg);
     const size_t L = c->L;
     for (size_t l = 0; l <= L + 1; l++) c->m[l] = ntk_net_width(cfg, l);
     for (size_t l = 1; l <= L + 1; l++) {
@@ -72,7 +83,7 @@ static ntk_status dk_setup(const ntk_kernel_desc *k, dk_ctx *c)
         c->keepA[l] = c->w[l + 1] != 0.0;
         c->keepG[l] = c->w[l] != 0.0;
         c->backward |= c->keepG[l];
-        c->feat += (size_t)(c->keepA[l] + c->keepG[l]) * c->m[l];
+        c->feat += (size_t)(c->keepA[l] + c->keepG[l] * c->k) * c->m[l];
     }
     return NTK_OK;
 }
@@ -84,7 +95,7 @@ static double *dk_carve(const dk_ctx *c, double *p, size_t cap, double **A, doub
     for (size_t l = 1; l <= c->L; l++) {
         A[l] = G[l] = NULL;
         if (c->keepA[l]) A[l] = p, p += cap * c->m[l];
-        if (c->keepG[l]) G[l] = p, p += cap * c->m[l];
+        if (c->keepG[l]) G[l] = p, p += cap * c->k * c->m[l];
     }
     return p;
 }
@@ -97,24 +108,65 @@ static dk_feat dk_view(const dk_ctx *c, const dk_feat *F, size_t off)
     V.A[0] = F->A[0] + off * c->d;
     for (size_t l = 1; l <= c->L; l++) {
         if (F->A[l]) V.A[l] = F->A[l] + off * c->m[l];
-        if (F->G[l]) V.G[l] = F->G[l] + off * c->m[l];
+        if (F->G[l]) V.G[l] = F->G[l] + off * c->k * c->m[l];
     }
     return V;
 }
 
+/* Bytes of the tape of t rows with the seeds of a k-output network. */
+static size_t dk_tape_bytes(const dk_ctx *c, size_t t)
+{
+    size_t a = deep_tape_bytes(c->cfg, t), b = c->k > 1 ? ntk_size_mul(t, c->k, sizeof(double), 1) : 0;
+    return a == SIZE_MAX || b == SIZE_MAX || a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+static ntk_status dk_tape_init(dk_ctx *c, size_t t)
+{
+    NTK_TRY(deep_tape_init(&c->tape, c->cfg, t));
+    if (c->k == 1) return NTK_OK;
+    c->seed = ntk_alloc(ntk_size_mul(t, c->k, 1, 1), sizeof(double), "the output seeds");
+    if (c->seed) return NTK_OK;
+    deep_tape_free(&c->tape);
+    return NTK_ERR_NOMEM;
+}
+
+static void dk_tape_free(dk_ctx *c)
+{
+    deep_tape_free(&c->tape);
+    free(c->seed);
+    c->seed = NULL;
+}
+
+/* The backward pass of output c (seed e_c on nb rows; k = 1: seed 1). */
+static void dk_backward(dk_ctx *c, size_t nb, size_t out)
+{
+    if (c->k == 1) {
+        deep_tape_backward(&c->tape, c->cfg, c->theta, nb, NULL);
+        return;
+    }
+    memset(c->seed, 0, nb * c->k * sizeof(double));
+    for (size_t i = 0; i < nb; i++) c->seed[i * c->k + out] = 1.0;
+    deep_tape_backward(&c->tape, c->cfg, c->theta, nb, c->seed);
+}
+
 /* The features of rows X (rows, d) into the store (A, G), by passes of the
- * tape over sub-blocks of at most its capacity; F views them. */
+ * tape over sub-blocks of at most its capacity; F views them. Output c's
+ * signals go to columns [c·m_l, (c+1)·m_l) of G_l's rows. */
 static void dk_features(dk_ctx *c, const double *X, size_t rows, double **A, double **G, dk_feat *F)
 {
-    const size_t cap = c->tape.cap;
+    const size_t cap = c->tape.cap, k = c->k;
     for (size_t i0 = 0; i0 < rows; i0 += cap) {
         size_t nb = rows - i0 < cap ? rows - i0 : cap;
         deep_tape_forward(&c->tape, c->cfg, c->theta, X + i0 * c->d, nb, NULL);
-        if (c->backward) deep_tape_backward(&c->tape, c->cfg, c->theta, nb, NULL);
-        for (size_t l = 1; l <= c->L; l++) {
-            size_t len = nb * c->m[l] * sizeof(double);
-            if (A[l]) memcpy(A[l] + i0 * c->m[l], c->tape.A[l], len);
-            if (G[l]) memcpy(G[l] + i0 * c->m[l], c->tape.G[l], len);
+        for (size_t l = 1; l <= c->L; l++)
+            if (A[l]) memcpy(A[l] + i0 * c->m[l], c->tape.A[l], nb * c->m[l] * sizeof(double));
+        for (size_t o = 0; c->backward && o < k; o++) {
+            dk_backward(c, nb, o);
+            for (size_t l = 1; l <= c->L; l++)
+                if (G[l])
+                    LAPACKE_dlacpy(LAPACK_ROW_MAJOR, 'A', (lapack_int)nb, (lapack_int)c->m[l],
+                                   c->tape.G[l], (lapack_int)c->m[l],
+                                   G[l] + (i0 * k + o) * c->m[l], (lapack_int)(k * c->m[l]));
         }
     }
     memset(F, 0, sizeof *F);
@@ -189,7 +241,8 @@ static void dk_tile(dk_ctx *c, const dk_feat *Fi, size_t bI, const dk_feat *Fj, 
         if (c->w[l] == 0.0) continue;
         // Θ_l = (G_l G_lᵀ) ⊙ (κ_l² A_{l−1} A_{l−1}ᵀ + β²), weight w_l
         dk_gram(diag, bI, bJ, c->m[l - 1], c->k2[l], Fi->A[l - 1], Fj->A[l - 1], 0.0, c->S, bJ);
-        dk_gram(diag, bI, bJ, c->m[l], c->w[l], Fi->G[l], Fj->G[l], 0.0, c->T, bJ);
+        dk_gram(diag, bI, bJ, c->k * c->m[l], c->w[l] / (double)c->k, Fi->G[l], Fj->G[l], 0.0,
+                c->T, bJ);
         dk_rows_job j = {.Kt = Kt, .S = c->S, .T = c->T, .ldk = ldk, .bJ = bJ, .b2 = c->b2,
                          .diag = diag, .first = first};
         dk_rows(&j, bI);
@@ -210,10 +263,10 @@ static size_t dk_limit(size_t mem_limit)
 
 /* The tape's rows: up to DK_TAPE_ROWS (and the points), halved while the
  * tape takes more than a quarter of the limit. */
-static size_t dk_tape_rows(const ntk_net_config *cfg, size_t npts, size_t limit)
+static size_t dk_tape_rows(const dk_ctx *c, size_t npts, size_t limit)
 {
     size_t t = npts < DK_TAPE_ROWS ? npts : DK_TAPE_ROWS;
-    while (t > 1 && deep_tape_bytes(cfg, t) > limit / 4) t /= 2;
+    while (t > 1 && dk_tape_bytes(c, t) > limit / 4) t /= 2;
     return t ? t : 1;
 }
 
@@ -225,8 +278,8 @@ static ntk_status dk_layout(const dk_ctx *c, size_t n1, size_t N2, int sym, size
 {
     const size_t limit = dk_limit(mem_limit);
     size_t npts = n1 > N2 ? n1 : N2;
-    *tc = dk_tape_rows(c->cfg, npts, limit);
-    const size_t tape = deep_tape_bytes(c->cfg, *tc);
+    *tc = dk_tape_rows(c, npts, limit);
+    const size_t tape = dk_tape_bytes(c, *tc);
     const size_t pair = c->backward ? 2 : 0;
     *bI = *bJ = 0;
     if (tape < limit) ntk_tile_plan((limit - tape) / sizeof(double), n1, N2, c->feat, pair, sym, bI, bJ);
@@ -234,7 +287,7 @@ static ntk_status dk_layout(const dk_ctx *c, size_t n1, size_t N2, int sym, size
         const size_t bI_min = n1 < DK_MIN_BLOCK ? n1 : DK_MIN_BLOCK;
         const size_t bJ_min = N2 < DK_MIN_BLOCK ? N2 : DK_MIN_BLOCK;
         double need = (double)ntk_tile_scratch(bI_min, bJ_min, c->feat, pair, 1) * sizeof(double) +
-                      (double)deep_tape_bytes(c->cfg, 1);
+                      (double)dk_tape_bytes(c, 1);
         return ntk_set_error(NTK_ERR_NOMEM,
                              "deep empirical NTK: the smallest tile (%zu x %zu points, %zu "
                              "feature values a point, P = %zu parameters) needs %.2f MiB of "
@@ -262,7 +315,7 @@ size_t kernel_deep_empirical_scratch_bytes(const ntk_kernel_desc *k, size_t n1, 
     int sym = n2 == 0;
     if (dk_layout(&c, n1, sym ? n1 : n2, sym, mem_limit, &tc, &bI, &bJ, &total) != NTK_OK)
         return SIZE_MAX;
-    size_t bytes = ntk_size_mul(total, sizeof(double), 1, 1), tape = deep_tape_bytes(c.cfg, tc);
+    size_t bytes = ntk_size_mul(total, sizeof(double), 1, 1), tape = dk_tape_bytes(&c, tc);
     return bytes > SIZE_MAX - tape ? SIZE_MAX : bytes + tape;
 }
 
@@ -307,38 +360,47 @@ static ntk_status dk_check_data(const ntk_kernel_desc *k, const double *X1, size
 }
 
 /* ---- The diagonal ---------------------------------------------------------
- * K_ii = Σ_l w_l ‖δ_l(x_i)‖² (κ_l² ‖a_{l−1}(x_i)‖² + β²), ‖δ_{L+1}‖² = α²:
+ * K_ii = Σ_l w_l ‖δ_l(x_i)‖² (κ_l² ‖a_{l−1}(x_i)‖² + β²), ‖δ_{L+1}‖² = α²
+ * (‖δ_l‖² the mean over the outputs):
  * one pass of the tape per row block, O(n·P) work, memory one tape. */
 static ntk_status dk_diag(dk_ctx *c, const double *X, size_t n, size_t mem_limit, double *K)
 {
     const size_t limit = dk_limit(mem_limit), L = c->L;
     size_t tc = n < DK_TAPE_ROWS ? n : DK_TAPE_ROWS;
-    while (tc > 1 && deep_tape_bytes(c->cfg, tc) > limit) tc /= 2;
-    if (deep_tape_bytes(c->cfg, tc) > limit)
+    while (tc > 1 && dk_tape_bytes(c, tc) > limit) tc /= 2;
+    if (dk_tape_bytes(c, tc) > limit)
         return ntk_set_error(NTK_ERR_NOMEM, "deep empirical NTK diagonal: one point's forward and "
                              "backward pass needs %.2f MiB but the memory limit is %.2f MiB; raise "
                              "mem_limit (0 = default) or reduce the widths",
-                             (double)deep_tape_bytes(c->cfg, 1) / 1048576.0,
+                             (double)dk_tape_bytes(c, 1) / 1048576.0,
                              (double)limit / 1048576.0);
-    NTK_TRY(deep_tape_init(&c->tape, c->cfg, tc));
+    NTK_TRY(dk_tape_init(c, tc));
     for (size_t i0 = 0; i0 < n; i0 += tc) {
         size_t nb = n - i0 < tc ? n - i0 : tc;
         const double *Xb = X + i0 * c->d;
         deep_tape_forward(&c->tape, c->cfg, c->theta, Xb, nb, NULL);
-        if (c->backward) deep_tape_backward(&c->tape, c->cfg, c->theta, nb, NULL);
+        /* the output layer's term, then the mean over outputs of the others */
         for (size_t i = 0; i < nb; i++) {
-            double acc = 0.0;
-            for (size_t l = 1; l <= L + 1; l++) {
-                if (c->w[l] == 0.0) continue;
-                size_t ma = c->m[l - 1], mg = c->m[l];
-                const double *a = l == 1 ? Xb + i * c->d : c->tape.A[l - 1] + i * ma;
-                double g2 = l == L + 1 ? c->a2 : ntk_dot(mg, c->tape.G[l] + i * mg, c->tape.G[l] + i * mg);
-                acc += c->w[l] * g2 * (c->k2[l] * ntk_dot(ma, a, a) + c->b2);
+            const double *a = c->tape.A[L] + i * c->m[L];
+            K[i0 + i] = c->w[L + 1] == 0.0 ? 0.0
+                        : c->w[L + 1] * c->a2 * (c->k2[L + 1] * ntk_dot(c->m[L], a, a) + c->b2);
+        }
+        for (size_t o = 0; c->backward && o < c->k; o++) {
+            dk_backward(c, nb, o);
+            for (size_t i = 0; i < nb; i++) {
+                double acc = 0.0;
+                for (size_t l = 1; l <= L; l++) {
+                    if (c->w[l] == 0.0) continue;
+                    size_t ma = c->m[l - 1], mg = c->m[l];
+                    const double *a = l == 1 ? Xb + i * c->d : c->tape.A[l - 1] + i * ma;
+                    const double *g = c->tape.G[l] + i * mg;
+                    acc += c->w[l] * ntk_dot(mg, g, g) * (c->k2[l] * ntk_dot(ma, a, a) + c->b2);
+                }
+                K[i0 + i] += acc / (double)c->k;
             }
-            K[i0 + i] = acc;
         }
     }
-    deep_tape_free(&c->tape);
+    dk_tape_free(c);
     return ntk_check_result(K, n, 1, "the deep empirical NTK's diagonal",
                             "an entry overflows double precision; rescale the inputs, the "
                             "parameters or alpha");
@@ -372,7 +434,7 @@ ntk_status kernel_deep_empirical(const ntk_kernel_desc *k, const double *X1, siz
     const int row_store = !sym || bJ < N2;
     double *buf = ntk_alloc(total ? total : 1, sizeof(double), "deep empirical NTK scratch");
     if (!buf) return NTK_ERR_NOMEM;
-    ntk_status st = deep_tape_init(&c.tape, c.cfg, tc);
+    ntk_status st = dk_tape_init(&c, tc);
     if (st != NTK_OK) {
         free(buf);
         return st;
@@ -405,7 +467,7 @@ ntk_status kernel_deep_empirical(const ntk_kernel_desc *k, const double *X1, siz
             }
         }
     }
-    deep_tape_free(&c.tape);
+    dk_tape_free(&c);
     free(buf);
     if (sym) ntk_mirror(K, n1, 0);
     return ntk_check_result(K, n1, N2, "the deep empirical NTK",

@@ -350,18 +350,24 @@ typedef struct {
     size_t lab_stride, pix_stride, count, d;
 } byte_images;
 
+/* pos = neg = −1: every class (y is the label 0..9) */
 static ntk_status check_classes(int pos, int neg)
 {
+    if (pos == -1 && neg == -1) return NTK_OK;
     if (pos < 0 || pos > 9 || neg < 0 || neg > 9 || pos == neg)
         return ntk_set_error(NTK_ERR_ARG, "classes must be two different digits in 0..9 (got "
                              "pos = %d, neg = %d)", pos, neg);
     return NTK_OK;
 }
 
-static int wanted(unsigned lab, int pos, int neg) { return lab == (unsigned)pos || lab == (unsigned)neg; }
+static int wanted(unsigned lab, int pos, int neg)
+{
+    return pos < 0 || lab == (unsigned)pos || lab == (unsigned)neg;
+}
 
-/* Images of class pos (y = +1) or neg (y = −1), the first max_n of them
- * (0: all), pixels/255 -> X (k,d), y (k). */
+/* Images of class pos (y = +1) or neg (y = −1), or of every class (pos =
+ * neg = −1, y = the label), the first max_n of them (0: all), pixels/255 ->
+ * X (k,d), y (k). */
 static ntk_status take_classes(const char *path, const byte_images *im, int pos, int neg,
                                size_t max_n, ntk_array *X, ntk_array *y)
 {
@@ -383,7 +389,7 @@ static ntk_status take_classes(const char *path, const byte_images *im, int pos,
         if (!wanted(lab, pos, neg)) continue;
         const unsigned char *px = im->pix + i * im->pix_stride;
         for (size_t j = 0; j < im->d; j++) X->data[r * im->d + j] = px[j] / 255.0;
-        y->data[r++] = lab == (unsigned)pos ? 1.0 : -1.0;
+        y->data[r++] = pos < 0 ? (double)lab : lab == (unsigned)pos ? 1.0 : -1.0;
     }
     return NTK_OK;
 }

@@ -131,6 +131,9 @@ ntk_status run_model_kernel(ntk_run *r, run_model *m, int inf)
     kc.t_max = r->cfg.t_max;
     kc.flow = r->cfg.flow;
     kc.allow_unstable = 1;
+    /* a k-output network: K (the mean of the per-output kernels at θ0, or
+     * Θ∞) acts on each output's column, the Θ ⊗ I_k of docs/depth.md §1.6 */
+    kc.outputs = r->k;
     ntk_op_mode mode = run_kernel_mode(&r->cfg, n, nt);
     if (mode != NTK_OP_DENSE) return kernel_on_operator(r, s, mode, &kc);
     double *K = ntk_alloc(ntk_size_mul(n, n, 1, 1), sizeof(double), "kernel matrix");

@@ -265,18 +265,18 @@ static const run_model_ops linz_ops = {linz_step, linz_flow_to, linz_save, linz_
 
 typedef struct {
     double *p;              /* Δθ = θ − θ0 (P) */
-    double *g, *f, *res;    /* gradient (P), train predictions and residuals (n) */
+    double *g, *f, *res;    /* gradient (P), train predictions and residuals (n, k) */
     double *save;           /* flow: Δθ at the start of an advance (P) */
     ntk_ode *ode;
 } dlinz_state;
 
-/* f (rows) = f0 + J(X; θ0) p on the training (test = 0) or test inputs */
+/* f (rows, k) = f0 + J(X; θ0) p on the training (test = 0) or test inputs */
 static ntk_status dlinz_eval(const ntk_run *r, const double *p, int test, double *f)
 {
     size_t rows = test ? r->nt : r->n;
     if (rows == 0) return NTK_OK;
     NTK_TRY(deep_jvp_unchecked(&r->cfg.net, run_theta0(r), test ? r->Xt : r->X, rows, p, f));
-    ntk_axpy(rows, 1.0, test ? r->ft0 : r->f0, f);
+    ntk_axpy(rows * r->k, 1.0, test ? r->ft0 : r->f0, f);
     return NTK_OK;
 }
 
@@ -288,7 +288,7 @@ static ntk_status dlinz_direction(run_model *m, const double *p, double *g)
     dlinz_state *s = m->state;
     NTK_TRY(dlinz_eval(r, p, 0, s->f));
     double sse = 0.0;
-    for (size_t i = 0; i < r->n; i++) {
+    for (size_t i = 0; i < r->n * r->k; i++) {
         s->res[i] = r->c * (s->f[i] - r->y[i]);
         sse += (s->f[i] - r->y[i]) * (s->f[i] - r->y[i]);
     }
@@ -352,7 +352,7 @@ static ntk_status dlinz_predict_at(run_model *m, double t, const double *X, size
     (void)t;
     const ntk_run *r = m->run;
     NTK_TRY(deep_jvp_unchecked(&r->cfg.net, run_theta0(r), X, n, ((dlinz_state *)m->state)->p, f));
-    if (f0) ntk_axpy(n, 1.0, f0, f);
+    if (f0) ntk_axpy(n * r->k, 1.0, f0, f);
     return NTK_OK;
 }
 
@@ -376,12 +376,12 @@ static ntk_status run_model_linearized_deep(ntk_run *r, run_model *m)
     if (!s) return NTK_ERR_NOMEM;
     m->state = s;
     size_t P = r->P;
-    s->p = ntk_calloc(ntk_size_mul(P, 3, 1, 1) + 2 * r->n, sizeof(double), "linearized model");
+    s->p = ntk_calloc(ntk_size_mul(P, 3, 1, 1) + 2 * r->n * r->k, sizeof(double), "linearized model");
     if (!s->p) return NTK_ERR_NOMEM;
     s->g = s->p + P;
     s->save = s->g + P;
     s->f = s->save + P;
-    s->res = s->f + r->n;
+    s->res = s->f + r->n * r->k;
     if (!r->cfg.flow) return NTK_OK;
     /* linear in Δθ: a smooth flow whatever φ */
     return ntk_ode_create(P, r->cfg.flow_rtol, 1, dlinz_rhs, m, &s->ode);
@@ -390,7 +390,8 @@ static ntk_status run_model_linearized_deep(ntk_run *r, run_model *m)
 size_t run_model_linearized_bytes(const ntk_run_config *cfg, size_t n, size_t nt)
 {
     if (ntk_net_is_deep(&cfg->net))
-        return ntk_size_mul(3 * ntk_net_nparams(&cfg->net) + 2 * n, 1, 1, sizeof(double));
+        return ntk_size_mul(3 * ntk_net_nparams(&cfg->net) + 2 * n * ntk_net_outputs(&cfg->net), 1,
+                            1, sizeof(double));
     size_t P = cfg->net.m * cfg->net.d + cfg->net.m;
     size_t b = ntk_linz_mem_bytes(n, nt, cfg->net.d, cfg->net.m);
     size_t extra = ntk_size_mul(P + n + (cfg->flow ? P : 0), sizeof(double), 1, 1);

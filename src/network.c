@@ -31,6 +31,7 @@ ntk_net_config ntk_net_config_default(size_t d, size_t m)
     c.weight_std = 1.0;
     c.bias_std = 0.0;
     c.parameterization = NTK_PARAM_NTK;
+    c.outputs = 1;
     return c;
 }
 
@@ -43,8 +44,10 @@ int ntk_net_is_deep(const ntk_net_config *cfg)
 {
     return ntk_net_depth(cfg) != 1 || cfg->weight_std != 1.0 || cfg->bias_std != 0.0 ||
            cfg->parameterization != NTK_PARAM_NTK ||
-           (cfg->widths[0] != 0 && cfg->widths[0] != cfg->m);
+           (cfg->widths[0] != 0 && cfg->widths[0] != cfg->m) || ntk_net_outputs(cfg) != 1;
 }
+
+size_t ntk_net_outputs(const ntk_net_config *cfg) { return cfg->outputs == 0 ? 1 : cfg->outputs; }
 
 size_t ntk_net_depth(const ntk_net_config *cfg) { return cfg->depth == 0 ? 1 : cfg->depth; }
 
@@ -52,7 +55,7 @@ size_t ntk_net_width(const ntk_net_config *cfg, size_t l)
 {
     size_t L = ntk_net_depth(cfg);
     if (l == 0) return cfg->d;
-    if (l > L) return 1;
+    if (l > L) return ntk_net_outputs(cfg);
     return cfg->widths[l - 1] ? cfg->widths[l - 1] : cfg->m;
 }
 

@@ -157,9 +157,10 @@ static size_t run_mem_bytes_deep(const ntk_run_config *cfg, size_t n_, size_t nt
     double hidden = 0.0;
     for (size_t l = 1; l <= ntk_net_depth(net); l++) hidden += (double)ntk_net_width(net, l);
     double pass = (double)run_deep_pass_bytes(net, n_ > nt_ ? n_ : nt_);
-    double keep = 3 * (n + nt) * D + 2 * P * D + (double)ntk_trainer_mem_bytes_cfg(net, n_) + pass;
+    const double k = (double)ntk_net_outputs(net);
+    double keep = 3 * (n + nt) * k * D + 2 * P * D + (double)ntk_trainer_mem_bytes_cfg(net, n_) + pass;
     if (cfg->flow) keep += 26 * P * D;   /* state, copy, the rk8pd stepper */
-    if (mod & NTK_MODEL_LINEARIZED) keep += (3 * P + n + nt) * D + (cfg->flow ? 24 * P * D : 0);
+    if (mod & NTK_MODEL_LINEARIZED) keep += (3 * P + (n + nt) * k) * D + (cfg->flow ? 24 * P * D : 0);
     if (cfg->flips && ntk_act_piecewise_linear(net->act)) keep += n * hidden;
     if (cfg->kernel_every) {
         double S = (double)(cfg->kernel_subsample == 0 || cfg->kernel_subsample > n_
@@ -288,10 +289,11 @@ static ntk_status check_run_args(const ntk_run_config *cfg, const ntk_run_data *
         return ntk_set_error(NTK_ERR_ARG, "flow tolerance flow_rtol = %g must be in (0, 1)",
                              cfg->flow_rtol);
     NTK_TRY(ntk_check_finite(D->X, D->n * cfg->net.d, "training inputs X"));
-    NTK_TRY(ntk_check_finite(D->y, D->n, "training targets y"));
+    size_t k = ntk_net_outputs(&cfg->net);
+    NTK_TRY(ntk_check_finite(D->y, ntk_size_mul(D->n, k, 1, 1), "training targets y"));
     if (D->n_test) {
         NTK_TRY(ntk_check_finite(D->X_test, D->n_test * cfg->net.d, "test inputs X_test"));
-        NTK_TRY(ntk_check_finite(D->y_test, D->n_test, "test targets y_test"));
+        NTK_TRY(ntk_check_finite(D->y_test, ntk_size_mul(D->n_test, k, 1, 1), "test targets y_test"));
     }
     ntk_status st = ntk_mem_check(ntk_run_mem_bytes(cfg, D->n, D->n_test), 0, "this run");
     if (st != NTK_OK && (cfg->models & (NTK_MODEL_NTK | NTK_MODEL_NTK_INF))) {
@@ -306,14 +308,14 @@ static ntk_status check_run_args(const ntk_run_config *cfg, const ntk_run_data *
 /* The network at θ0, its trainer and its outputs f0 at θ0 (0 when centred). */
 static ntk_status setup_network(ntk_run *r, const double *W0, const double *v0)
 {
-    size_t n = r->n, nt = r->nt;
-    r->f0 = ntk_calloc(3 * (n + nt), sizeof(double), "run predictions");
+    size_t n = r->n, nt = r->nt, nk = n * r->k, ntk = nt * r->k;
+    r->f0 = ntk_calloc(3 * (nk + ntk), sizeof(double), "run predictions");
     if (!r->f0) return NTK_ERR_NOMEM;
-    r->ft0 = r->f0 + n;
-    r->fa = r->ft0 + nt;
-    r->fb = r->fa + n;
-    r->fta = r->fb + n;
-    r->ftb = r->fta + nt;
+    r->ft0 = r->f0 + nk;
+    r->fa = r->ft0 + ntk;
+    r->fb = r->fa + nk;
+    r->fta = r->fb + nk;
+    r->ftb = r->fta + ntk;
     /* W0 without v0 is θ0, the flat parameters (at depth, the only way) */
     if (r->deep)
         NTK_TRY(W0 ? ntk_net_create_from_theta(&r->cfg.net, W0, &r->net)
@@ -363,6 +365,7 @@ ntk_status ntk_run_create(const ntk_run_config *cfg_in, const ntk_run_data *data
     r->cfg.models |= NTK_MODEL_NN;
     r->X = data->X, r->y = data->y, r->Xt = data->X_test, r->yt = data->y_test;
     r->n = data->n, r->nt = data->n_test, r->d = cfg->net.d, r->m = cfg->net.m;
+    r->k = ntk_net_outputs(&cfg->net);
     r->deep = ntk_net_is_deep(&cfg->net);
     r->L = ntk_net_depth(&cfg->net);
     r->P = ntk_net_nparams(&cfg->net);
@@ -453,12 +456,12 @@ ntk_status ntk_run_predict_at(ntk_run *r, int model, const double *X, size_t n, 
     run_model *m = &r->model[model];
     if (model == 0) return m->ops->predict_at(m, r->t, X, n, NULL, f);
     /* every surrogate starts from the network's outputs at θ0 (0 when centred) */
-    double *f0 = ntk_calloc(n, sizeof(double), "outputs at theta0");
+    double *f0 = ntk_calloc(ntk_size_mul(n, r->k, 1, 1), sizeof(double), "outputs at theta0");
     if (!f0) return NTK_ERR_NOMEM;
     ntk_status st = r->cfg.net.centered ? NTK_OK
                     : r->deep ? ntk_forward_theta(&r->cfg.net, run_theta0(r), X, n, f0)
                               : ntk_forward(&r->cfg.net, ntk_net_W0(r->net), ntk_net_v0(r->net), X, n, f0);
     if (st == NTK_OK) st = m->ops->predict_at(m, r->t, X, n, f0, f);
     free(f0);
-    return st == NTK_OK ? ntk_check_result(f, n, 1, "the predictions", "a model overflowed") : st;
+    return st == NTK_OK ? ntk_check_result(f, n, r->k, "the predictions", "a model overflowed") : st;
 }

@@ -53,8 +53,9 @@ enum { RUN_COL_MAX = 64, RUN_SPEC_MAX = 6 };
 
 struct ntk_run {
     ntk_run_config cfg;
-    const double *X, *y, *Xt, *yt;      /* borrowed: (n,d), (n), (nt,d), (nt) */
+    const double *X, *y, *Xt, *yt;      /* borrowed: (n,d), (n,k), (nt,d), (nt,k) */
     size_t n, nt, d, m;
+    size_t k;                           /* outputs: y, yt and every prediction are (·, k) */
     /* depth (docs/depth.md): deep = ntk_net_is_deep(&cfg.net), L hidden
      * layers, P parameters; eta[l−1] = η_l, the rate of layer l = 1..L+1,
      * and tw[l−1] = [η_l > 0] (the two-layer network: (η1, η2) and
@@ -79,7 +80,7 @@ struct ntk_run {
     deep_tape flip_tape;                /* at depth: the forward pass of the flips */
     size_t S;                           /* kernel-drift subsample */
     double *Xs, *K0s, *Ks;              /* (S,d), Θ(0) and Θ(t) on it (S,S) */
-    double *fa, *fb, *fta, *ftb;        /* scratch predictions (n), (nt) */
+    double *fa, *fb, *fta, *ftb;        /* scratch predictions (n,k), (nt,k) */
     size_t ncols;
     const char *cols[RUN_COL_MAX];
     char names[RUN_COL_MAX][40];

@@ -30,9 +30,17 @@ static void build_columns(ntk_run *r)
             add_col(r, "gap_%s_train", ntk_model_name(k));
             add_col(r, "gap_%s_test", ntk_model_name(k));
         }
+    /* k outputs: classification accuracy (argmax of the prediction against
+     * argmax of the target), appended so the columns above keep their places */
     const char *rest[] = {"theta_dist", "w_dist_fro", "v_dist", "w_dist_max_row", "grad_norm",
                           "flip_frac", "ntk_drift", "ntk_lambda_min", "envelope"};
     for (size_t k = 0; k < sizeof rest / sizeof rest[0]; k++) add_col(r, "%s", rest[k]);
+    if (r->k > 1)
+        for (int k = 0; k < NTK_NMODELS; k++)
+            if (run_model_on(r, k)) {
+                add_col(r, "%s_train_acc", ntk_model_name(k));
+                add_col(r, "%s_test_acc", ntk_model_name(k));
+            }
 }
 
 /* Signs of the pre-activations X Wᵀ/s, block by block: the fraction that
@@ -182,23 +190,53 @@ void run_metrics_free(ntk_run *r)
     free(r->Xs);
 }
 
-/* mean_i (a_i − b_i)², each term capped at 1 when capped (test gaps) */
-static double mean_sq_diff(const double *a, const double *b, size_t n, int capped)
+/* Σ over n points of k outputs of (a − b)², each squared entry capped at 1
+ * when capped (test gaps) */
+static double sq_sum(const double *a, const double *b, size_t n, size_t k, int capped)
 {
     double s = 0.0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n * k; i++) {
         double e = (a[i] - b[i]) * (a[i] - b[i]);
         s += capped && e > 1.0 ? 1.0 : e;
     }
-    return n ? s / (double)n : NAN;
+    return s;
+}
+
+/* mean_i ‖a_i − b_i‖² (capped as sq_sum) */
+static double mean_sq_diff(const double *a, const double *b, size_t n, size_t k, int capped)
+{
+    return n ? sq_sum(a, b, n, k, capped) / (double)n : NAN;
+}
+
+/* The loss of predictions f (n, k) against y: c/2 Σ_i ‖f_i − y_i‖² */
+static double run_loss(const ntk_run *r, const double *f, const double *y, size_t n)
+{
+    return 0.5 * ntk_loss_scale(r->cfg.gd.loss, n) * sq_sum(f, y, n, r->k, 0);
+}
+
+/* The fraction of the n points whose largest prediction sits at the
+ * target's largest entry (the class of a one-hot target); ties take the
+ * first. */
+static double accuracy(const double *f, const double *y, size_t n, size_t k)
+{
+    size_t hit = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double *fi = f + i * k, *yi = y + i * k;
+        size_t a = 0, b = 0;
+        for (size_t c = 1; c < k; c++) {
+            if (fi[c] > fi[a]) a = c;
+            if (yi[c] > yi[b]) b = c;
+        }
+        hit += a == b;
+    }
+    return n ? (double)hit / (double)n : NAN;
 }
 
 /* Losses of every model and gaps to the network into row[1...]; returns
  * the next column. A non-finite loss is a divergence of that model (NaN
  * means "not measured" in a row, so none is written). */
-static ntk_status model_columns(ntk_run *r, double *row, size_t *col)
+static ntk_status model_columns(ntk_run *r, double *row, size_t *col, double acc[][2])
 {
-    ntk_loss_kind lk = r->cfg.gd.loss;
     double gaps[NTK_NMODELS][2];
     for (int k = 0; k < NTK_NMODELS; k++) {
         if (!run_model_on(r, k)) continue;
@@ -206,11 +244,13 @@ static ntk_status model_columns(ntk_run *r, double *row, size_t *col)
         if (k > 0) {
             NTK_TRY(ntk_run_predictions(r, k, r->fb, r->nt ? r->ftb : NULL));
             ftr = r->fb, fte = r->ftb;
-            gaps[k][0] = mean_sq_diff(r->fa, r->fb, r->n, 0);
-            gaps[k][1] = r->nt ? mean_sq_diff(r->fta, r->ftb, r->nt, 1) : NAN;
+            gaps[k][0] = mean_sq_diff(r->fa, r->fb, r->n, r->k, 0);
+            gaps[k][1] = r->nt ? mean_sq_diff(r->fta, r->ftb, r->nt, r->k, 1) : NAN;
         }
-        double Ltr = ntk_loss_value(lk, ftr, r->y, r->n);
-        double Lte = r->nt ? ntk_loss_value(lk, fte, r->yt, r->nt) : NAN;
+        double Ltr = run_loss(r, ftr, r->y, r->n);
+        double Lte = r->nt ? run_loss(r, fte, r->yt, r->nt) : NAN;
+        acc[k][0] = accuracy(ftr, r->y, r->n, r->k);
+        acc[k][1] = r->nt ? accuracy(fte, r->yt, r->nt, r->k) : NAN;
         if (!isfinite(Ltr) || (r->nt && !isfinite(Lte)))
             return ntk_set_error(NTK_ERR_DIVERGED,
                                  "the %s model diverged at %s %g: its %s loss is %g; use smaller "
@@ -264,9 +304,10 @@ ntk_status ntk_run_metrics(ntk_run *r, int with_kernel, double *row)
         NTK_TRY(ntk_trainer_eval(r->tr));
         r->nn_evaluated = !r->cfg.flow;
     }
-    memcpy(r->fa, ntk_trainer_pred(r->tr), r->n * sizeof(double));
+    memcpy(r->fa, ntk_trainer_pred(r->tr), r->n * r->k * sizeof(double));
     if (r->nt) NTK_TRY(ntk_net_predict(r->net, r->Xt, r->nt, r->fta));
-    NTK_TRY(model_columns(r, row, &col));
+    double acc[NTK_NMODELS][2];
+    NTK_TRY(model_columns(r, row, &col, acc));
     if (r->deep) {
         weight_dist_deep(r, row + col);
         col += 4;
@@ -291,5 +332,11 @@ ntk_status ntk_run_metrics(ntk_run *r, int with_kernel, double *row)
         row[col++] = r->loss0 * exp(-r->env_rate * r->t);
     else
         row[col++] = r->env_rate < 1 ? r->loss0 * pow(1.0 - r->env_rate, r->t) : NAN;
+    if (r->k > 1)
+        for (int k = 0; k < NTK_NMODELS; k++)
+            if (run_model_on(r, k)) {
+                row[col++] = acc[k][0];
+                row[col++] = acc[k][1];
+            }
     return NTK_OK;
 }

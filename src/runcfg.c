@@ -42,7 +42,8 @@ static ntk_status with_source(ntk_status st, const char *source)
 
 /* The depth keys (written since depth came; a config without them is the
  * two-layer network): "depth" L (1..NTK_MAX_DEPTH), "widths" (L positive
- * whole numbers), "weight_std" σ_w, "bias_std" σ_b, "parameterization".
+ * whole numbers), "weight_std" σ_w, "bias_std" σ_b, "parameterization",
+ * "outputs" k (the output head; absent: 1).
  * Each is optional; one present with the wrong type is an error. */
 static ntk_status depth_fields(const cJSON *o, const char *source, ntk_net_config *cfg)
 {
@@ -77,6 +78,14 @@ static ntk_status depth_fields(const cJSON *o, const char *source, ntk_net_confi
         if (!cJSON_IsNumber(it))
             return ntk_set_error(NTK_ERR_FORMAT, "%s: \"%s\" must be a number", source, keys[k]);
         *vals[k] = it->valuedouble;
+    }
+    it = cJSON_GetObjectItemCaseSensitive(o, "outputs");
+    if (it) {
+        double k = it->valuedouble;
+        if (!cJSON_IsNumber(it) || !(k >= 1) || k > 1e15 || k != floor(k))
+            return ntk_set_error(NTK_ERR_FORMAT, "%s: \"outputs\" must be a positive whole number "
+                                 "(the network's output units)", source);
+        cfg->outputs = (size_t)k;
     }
     it = cJSON_GetObjectItemCaseSensitive(o, "parameterization");
     if (it) {

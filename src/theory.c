@@ -125,8 +125,10 @@ static ntk_status theory_spectra(ntk_run *r, ntk_run_theory *o, int ex[3])
 {
     NTK_TRY(run_weighted_extremes(r, 0, r->tw, &o->ntk_lmin, &o->ntk_lmax, &ex[0]));
     NTK_TRY(run_weighted_extremes(r, 1, r->tw, &o->inf_lmin, &o->inf_lmax, &ex[1]));
-    o->jac_smin = sqrt(fmax(o->ntk_lmin, 0.0));
-    o->jac_smax = sqrt(fmax(o->ntk_lmax, 0.0));
+    if (r->k == 1) {   /* k outputs: not the singular values of J (theory_deep) */
+        o->jac_smin = sqrt(fmax(o->ntk_lmin, 0.0));
+        o->jac_smax = sqrt(fmax(o->ntk_lmax, 0.0));
+    }
     o->lr_max_stable = 2.0 / (r->c * o->ntk_lmax);
     double wmin, wmax;
     NTK_TRY(run_weighted_extremes(r, 0, r->eta, &wmin, &wmax, &ex[2]));
@@ -145,6 +147,9 @@ static ntk_status theory_spectra(ntk_run *r, ntk_run_theory *o, int ex[3])
 static ntk_status theory_deep(ntk_run *r, ntk_run_theory *o, const int ex[3])
 {
     o->spectra_exact = ex[0] && ex[1] && ex[2];
+    /* k outputs: the spectra are of the mean per-output kernel, not of J Jᵀ
+     * (n·k × n·k), so σ(J) and the bound built on it are not known */
+    if (r->k > 1) return NTK_OK;
     double alpha = r->cfg.net.alpha, res0 = sqrt(2.0 * r->loss0 / r->c);
     double smin = o->jac_smin / alpha, smax = o->jac_smax / alpha, L0 = 0.5 * res0 * res0;
     o->weight_bound = 3.0 * sqrt(8.0 * smax * smax * L0) / (alpha * smin * smin);
@@ -196,7 +201,8 @@ ntk_status ntk_run_theory_get(ntk_run *r, ntk_run_theory *o)
 
 double ntk_run_alpha_condition(const ntk_run *r, const ntk_run_theory *th, double beta)
 {
-    if (!(th->jac_smin > 0) || !isfinite(beta)) return NAN;
+    /* k outputs: σ(J) is not known (theory_deep) */
+    if (!(th->jac_smin > 0) || !isfinite(beta) || r->k > 1) return NAN;
     double alpha = r->cfg.net.alpha, smin = th->jac_smin / alpha, smax = th->jac_smax / alpha;
     double L0 = th->loss0 / r->c;   /* ½‖y − u(0)‖² */
     return 6.0 * beta * sqrt(8.0 * smax * smax * L0) / (smin * smin * smin);
@@ -220,13 +226,15 @@ static ntk_status beta_estimate_deep(ntk_run *r, size_t S, double *beta)
     }
     *beta = NAN;
     if (dth2 == 0) return NTK_OK;
-    double *u = ntk_alloc(ntk_size_mul(2, r->P, 1, 1) + 2 * S, sizeof(double), "Lipschitz estimate");
+    /* u, v: one value per output of each point (S·k) */
+    const size_t Sk = S * r->k;
+    double *u = ntk_alloc(ntk_size_mul(2, r->P, 1, 1) + 2 * Sk, sizeof(double), "Lipschitz estimate");
     if (!u) return NTK_ERR_NOMEM;
-    double *v = u + S, *g = v + S, *g0 = g + r->P, lam = 0.0;
+    double *v = u + Sk, *g = v + Sk, *g0 = g + r->P, lam = 0.0;
     ntk_rng rng;
     ntk_rng_seed(&rng, 0x6c69707363686974ull);
-    ntk_rng_normal_fill(&rng, u, S);
-    ntk_scal(S, 1.0 / ntk_nrm2(S, u), u);
+    ntk_rng_normal_fill(&rng, u, Sk);
+    ntk_scal(Sk, 1.0 / ntk_nrm2(Sk, u), u);
     ntk_status st = NTK_OK;
     for (int it = 0; it < 40 && st == NTK_OK; it++) {
         st = ntk_net_vjp(cfg, th, r->X, S, u, g);
@@ -242,10 +250,10 @@ static ntk_status beta_estimate_deep(ntk_run *r, size_t S, double *beta)
         st = ntk_net_jvp(cfg, th, r->X, S, g, v);
         if (st == NTK_OK) st = ntk_net_jvp(cfg, th0, r->X, S, g, u);
         if (st != NTK_OK) break;
-        for (size_t i = 0; i < S; i++) u[i] = v[i] - u[i];
-        double un = ntk_nrm2(S, u);
+        for (size_t i = 0; i < Sk; i++) u[i] = v[i] - u[i];
+        double un = ntk_nrm2(Sk, u);
         if (!(un > 0)) break;
-        ntk_scal(S, 1.0 / un, u);
+        ntk_scal(Sk, 1.0 / un, u);
     }
     free(u);
     NTK_TRY(st);

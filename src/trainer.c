@@ -40,7 +40,8 @@ size_t ntk_trainer_mem_bytes(size_t n, size_t d, size_t m)
 size_t ntk_trainer_mem_bytes_cfg(const ntk_net_config *cfg, size_t n)
 {
     if (!ntk_net_is_deep(cfg)) return ntk_trainer_mem_bytes(n, cfg->d, cfg->m);
-    size_t a = ntk_size_mul(2 * n + ntk_net_nparams(cfg), sizeof(double), 1, 1);
+    size_t nk = ntk_size_mul(n, ntk_net_outputs(cfg), 1, 1);
+    size_t a = nk > SIZE_MAX / 4 ? SIZE_MAX : ntk_size_mul(2 * nk + ntk_net_nparams(cfg), sizeof(double), 1, 1);
     size_t b = deep_ws_bytes(cfg, n);
     return a == SIZE_MAX || b == SIZE_MAX || a > SIZE_MAX - b ? SIZE_MAX : a + b;
 }
@@ -86,7 +87,8 @@ static ntk_status trainer_create_deep(ntk_net *net, const double *X, const doubl
     if (n == 0) return ntk_set_error(NTK_ERR_ARG, "no input points (n = 0)");
     NTK_TRY(ntk_check_finite(X, ntk_size_mul(n, cfg->d, 1, 1), "inputs X"));
     if (!y) return ntk_set_error(NTK_ERR_ARG, "targets pointer is NULL");
-    NTK_TRY(ntk_check_finite(y, n, "targets y"));
+    size_t nk = ntk_size_mul(n, ntk_net_outputs(cfg), 1, 1);
+    NTK_TRY(ntk_check_finite(y, nk, "targets y"));
     double rate[NTK_MAX_DEPTH + 1];
     NTK_TRY(layer_rates(&gd, cfg, rate));
     if ((int)gd.loss < 0 || gd.loss > NTK_LOSS_SUM)
@@ -102,13 +104,13 @@ static ntk_status trainer_create_deep(ntk_net *net, const double *X, const doubl
     tr->gd = gd;
     tr->deep = 1;
     for (size_t l = 0; l <= L; l++) tr->rate[l] = rate[l], tr->train[l] = rate[l] > 0;
-    tr->f = ntk_calloc(2 * n + P, sizeof(double), "trainer buffers");
+    tr->f = ntk_calloc(2 * nk + P, sizeof(double), "trainer buffers");
     if (!tr->f || deep_ws_init(&tr->dw, cfg, n) != NTK_OK) {
         free(tr->f);
         free(tr);
         return NTK_ERR_NOMEM;
     }
-    tr->g = tr->f + n;
+    tr->g = tr->f + nk;
     if (cfg->centered) {
         tr->f0 = tr->g + P;
         ntk_status st = ntk_forward_theta(cfg, net->theta0, X, n, tr->f0);

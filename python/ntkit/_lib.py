@@ -103,7 +103,8 @@ class NetConfig(Structure):
     _fields_ = [("d", c_size_t), ("m", c_size_t), ("act", Act), ("init", c_int),
                 ("input_scale", c_int), ("alpha", c_double), ("centered", c_int),
                 ("seed", c_uint64), ("depth", c_size_t), ("widths", c_size_t * MAX_DEPTH),
-                ("weight_std", c_double), ("bias_std", c_double), ("parameterization", c_int)]
+                ("weight_std", c_double), ("bias_std", c_double), ("parameterization", c_int),
+                ("outputs", c_size_t)]
 
 
 class GDConfig(Structure):
@@ -149,7 +150,7 @@ class RunTheory(Structure):
 
 class Dataset(Structure):
     _fields_ = [("X_train", DP), ("y_train", DP), ("X_test", DP), ("y_test", DP),
-                ("n", c_size_t), ("n_test", c_size_t), ("d", c_size_t)]
+                ("n", c_size_t), ("n_test", c_size_t), ("d", c_size_t), ("k", c_size_t)]
 
 
 class DatasetSpec(Structure):
