@@ -370,6 +370,7 @@ int cli_net_config(const cli_args *a, size_t d, ntk_net_config *cfg)
     if (cli_double(a, "alpha", 1.0, -INFINITY, &cfg->alpha)) return 1;
     if (!(cfg->alpha > 0)) return cli_fail("--alpha must be positive, got %g", cfg->alpha);
     cfg->centered = cli_has(a, "centered");
+    if (cli_size(a, "outputs", 1, 1, &cfg->outputs)) return 1;
     if (cli_u64(a, "seed", 0, &cfg->seed)) return 1;
     if (ntk_net_config_check(cfg) != NTK_OK) return cli_fail_lib(NULL);
     return 0;

@@ -70,7 +70,8 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
     {"widths", 1, "M1,..", "one hidden width per layer, L values, e.g. 512,256 (default: --width for every layer)"}, \
     {"weight-std", 1, "S", "weight standard deviation sigma_w (default 1)"},              \
     {"bias-std", 1, "S", "bias standard deviation sigma_b; 0: no biases (default 0)"},    \
-    {"parameterization", 1, "P", "ntk (weights N(0,1), sigma_w/sqrt(fan-in) in the forward pass) | standard (weights N(0, sigma_w^2/fan-in)) (default ntk)"}
+    {"parameterization", 1, "P", "ntk (weights N(0,1), sigma_w/sqrt(fan-in) in the forward pass) | standard (weights N(0, sigma_w^2/fan-in)) (default ntk)"}, \
+    {"outputs", 1, "K", "output units k; kernels of a k-output network are the mean of its per-output kernels (default 1; run and train take k from (n, k) or one-hot targets)"}
 
 /* Fill cfg from the network flags (d must be set by the caller):
  * --width, --depth 1..NTK_MAX_DEPTH, --widths (L values; m = the first),
@@ -104,7 +105,7 @@ int cli_isatty_stderr(void);
     {"lrs", 1, "E1,..", "one rate per layer eta_1..eta_{L+1}, 0 freezes a layer (default: --lr1 for layers 1..L, --lr2 for the output layer)"}, \
     {"steps", 1, "K", "gradient steps (default 1000)"},                                    \
     {"log-every", 1, "K", "log metrics every K steps; the last step is always logged (default 10)"}, \
-    {"data", 1, "SPEC", "inputs: gaussian | gaussian:decay=P | sphere | unit-sphere | npy:X.npy[:y.npy] | csv:FILE[:target=COL] | cifar10:FILE:POS,NEG | mnist:IMAGES:LABELS:POS,NEG (default gaussian)"}, \
+    {"data", 1, "SPEC", "inputs: gaussian | gaussian:decay=P | sphere | unit-sphere | npy:X.npy[:y.npy] | csv:FILE[:target=COL] | cifar10:FILE:POS,NEG|all | mnist:IMAGES:LABELS:POS,NEG|all (all: every class, one-hot targets and a 10-output network) (default gaussian)"}, \
     {"target", 1, "SPEC", "labels: linear | relu-neuron | two-layer:k=K | hermite:1=c,2=c | poly:1=c | gegenbauer:1=c | noise | npy:y.npy, plus ,noise=SIGMA (default linear; files with labels need none)"}, \
     {"standardize", 0, NULL, "centre inputs and rescale so that Tr Sigma = d (training statistics)"}, \
     {"W0", 1, "FILE", "initial first-layer weights (m x d .npy) instead of drawing them (two-layer network only)"}, \

@@ -54,7 +54,7 @@ static const cli_kernel_kind kinds[] = {
 
 static const char *net_flag_names[] = {"width", "act", "act-param", "init", "input-scale",
                                        "alpha", "centered", "seed", "depth", "widths",
-                                       "weight-std", "bias-std", "parameterization"};
+                                       "weight-std", "bias-std", "parameterization", "outputs"};
 
 static const cli_kernel_kind *find_kind(const char *name)
 {

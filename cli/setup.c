@@ -199,7 +199,14 @@ int cli_setup_from_args(const cli_args *a, cli_setup *s)
     if (setup_data(a, s, d)) return 1;
     s->cfg.d = s->ds.d;
     /* targets of k columns (one-hot classes, an (n, k) y.npy): a k-output head */
-    s->cfg.outputs = s->ds.k > 1 ? s->ds.k : 1;
+    size_t ky = s->ds.k > 1 ? s->ds.k : 1;
+    if (cli_has(a, "outputs") && s->cfg.outputs != ky) {
+        cli_setup_free(s);
+        return cli_fail("--outputs %zu but the targets have %zu column%s; leave --outputs out "
+                        "(it follows the targets) or give (n, %zu) targets", s->cfg.outputs, ky,
+                        ky == 1 ? "" : "s", s->cfg.outputs);
+    }
+    s->cfg.outputs = ky;
     if (ntk_net_config_check(&s->cfg) != NTK_OK) {
         cli_setup_free(s);
         return cli_fail_lib(NULL);
