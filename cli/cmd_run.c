@@ -266,6 +266,24 @@ static void print_theory(const cli_setup *s, const ntk_run_report *rep)
            rep->gap_lin_at_T);
 }
 
+/* k outputs: each model's final accuracy (argmax against the targets' argmax). */
+static void print_accuracy(const ntk_run *r, const ntk_run_report *rep)
+{
+    if (ntk_net_outputs(ntk_net_cfg(ntk_run_net(r))) < 2 || !rep->final_row) return;
+    printf("\n%-14s %10s %10s\n", "accuracy", "train", "test");
+    for (int m = 0; m < NTK_NMODELS; m++) {
+        char tr[64], te[64];
+        snprintf(tr, sizeof tr, "%s_train_acc", ntk_model_name(m));
+        snprintf(te, sizeof te, "%s_test_acc", ntk_model_name(m));
+        double a = NAN, b = NAN;
+        for (size_t c = 0; c < ntk_run_ncolumns(r); c++) {
+            if (!strcmp(ntk_run_column(r, c), tr)) a = rep->final_row[c];
+            if (!strcmp(ntk_run_column(r, c), te)) b = rep->final_row[c];
+        }
+        if (!isnan(a)) printf("%-14s %10.4f %10.4f\n", ntk_model_name(m), a, b);
+    }
+}
+
 /* The end of a run: the theory table, and the status as exit code and message. */
 static int run_report(const cli_setup *s, const ntk_run_report *rep, double t_setup,
                       const char *why, int quiet_summary)
@@ -340,6 +358,7 @@ static int run_models(ntk_run *r, const cli_setup *s, const ntk_array *predict, 
         cJSON *sum = run_summary(r, s, &rep, t_setup);
         rc = cli_csv_close(&w.csv) || cli_write_results(s, r, rep.status, sum, predict->data ? predict : NULL);
         cJSON_Delete(sum);
+        if (!rc && !quiet_summary) print_accuracy(r, &rep);
         if (!rc) rc = run_report(s, &rep, t_setup, why, quiet_summary);
         if (res) fill_result(r, &rep, res);
     }

@@ -26,3 +26,17 @@ need_plotting() {
         exit 1
     fi
 }
+# expect_error NAME PATTERN CMD...: a nonzero exit that is not a signal,
+# exactly one 'ntkit: error:' line, matching PATTERN, and nothing else on
+# stderr but warnings
+expect_error() {
+    name=$1 pat=$2
+    shift 2
+    "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+    n=$(grep -c '^ntkit: error:' "$T/err")
+    other=$(grep -vc -e '^ntkit: error:' -e '^ntkit: warning:' -e '^ntkit: note:' "$T/err")
+    if [ $rc -ne 0 ] && [ $rc -lt 128 ] && [ "$n" -eq 1 ] && [ "$other" -eq 0 ] &&
+        grep -qi -- "$pat" "$T/err"; then ok; else
+        bad "$name: rc=$rc, $n error lines: $(cat "$T/err")"; fi
+}
