@@ -179,7 +179,7 @@ typedef struct {
     double weight_std;             /* σ_w > 0 (default 1) */
     double bias_std;               /* σ_b ≥ 0 (default 0: no biases, b_l not parameters) */
     ntk_param_kind parameterization;
-    /* The output head (docs/depth.md §1.6), appended: k outputs,
+    /* The output head (docs/depth.md §1.7), appended: k outputs,
      * f(x) = α h_{L+1} ∈ R^k with W_{L+1} (k, m_L) and b_{L+1} (k). 0 is
      * read as 1, the scalar network. Targets and predictions of a k-output
      * network are (n, k) row-major; its loss sums over the outputs

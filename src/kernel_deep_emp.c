@@ -23,7 +23,7 @@
 #define DK_TAPE_ROWS 256              /* rows of one forward/backward pass at most */
 #define DK_DEFAULT_LIMIT ((size_t)1 << 30)
 
-/* A network with k > 1 outputs (docs/depth.md §1.6) gets the mean of its
+/* A network with k > 1 outputs (docs/depth.md §1.7) gets the mean of its
  * per-output kernels, K = (1/k) Σ_c J_c J_cᵀ (neural-tangents' default trace
  * over the output axis): the signals of output c come from the seed e_c,
  * and the k of them sit side by side in a row of the store, G_l (n, k·m_l),

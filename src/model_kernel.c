@@ -132,7 +132,7 @@ ntk_status run_model_kernel(ntk_run *r, run_model *m, int inf)
     kc.flow = r->cfg.flow;
     kc.allow_unstable = 1;
     /* a k-output network: K (the mean of the per-output kernels at θ0, or
-     * Θ∞) acts on each output's column, the Θ ⊗ I_k of docs/depth.md §1.6 */
+     * Θ∞) acts on each output's column, the Θ ⊗ I_k of docs/depth.md §1.7 */
     kc.outputs = r->k;
     ntk_op_mode mode = run_kernel_mode(&r->cfg, n, nt);
     if (mode != NTK_OP_DENSE) return kernel_on_operator(r, s, mode, &kc);
