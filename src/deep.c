@@ -12,6 +12,7 @@
 #include "network_internal.h"
 
 #include <cblas.h>
+#include <lapacke.h>
 #include <math.h>
 #include <string.h>
 
@@ -133,6 +134,23 @@ void deep_tape_backward(deep_tape *t, const ntk_net_config *cfg, const double *t
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)mi, (int)mo, kappa, Gn,
                     (int)mo, W, (int)mi, 0.0, G, (int)mi);
         for (size_t k = 0; k < nb * mi; k++) G[k] *= D[k];
+    }
+}
+
+void deep_tape_signals(deep_tape *t, const ntk_net_config *cfg, const double *theta, size_t nb,
+                       double *seed, double *const *Gs)
+{
+    const size_t k = ntk_net_outputs(cfg);
+    for (size_t o = 0; o < k; o++) {
+        memset(seed, 0, nb * k * sizeof(double));
+        for (size_t i = 0; i < nb; i++) seed[i * k + o] = 1.0;
+        deep_tape_backward(t, cfg, theta, nb, seed);
+        for (size_t l = 1; l <= t->L; l++) {
+            size_t ml = ntk_net_width(cfg, l);
+            if (Gs[l])
+                LAPACKE_dlacpy(LAPACK_ROW_MAJOR, 'A', (lapack_int)nb, (lapack_int)ml, t->G[l],
+                               (lapack_int)ml, Gs[l] + o * ml, (lapack_int)(k * ml));
+        }
     }
 }
 

@@ -18,7 +18,7 @@
  * H, D and G unused): H[l] (cap, m_l) pre-activations h_l, A[l] (cap, m_l)
  * φ(h_l) (l ≤ L; A[0] points at the block's inputs, not copied), D[l]
  * (cap, m_l) φ'(h_l) (l ≤ L), G[l] (cap, m_l) back-propagated signals δ_l.
- * The output layer (m_{L+1} = 1) has H[L+1] and G[L+1] only. */
+ * The output layer (m_{L+1} = k outputs) has H[L+1] and G[L+1] only. */
 typedef struct {
     size_t cap, L;
     double *H[NTK_MAX_DEPTH + 2];
@@ -41,6 +41,13 @@ void deep_tape_forward(deep_tape *t, const ntk_net_config *cfg, const double *th
  * seed r[i] (r NULL: 1, the per-row ∂f/∂h_l). */
 void deep_tape_backward(deep_tape *t, const ntk_net_config *cfg, const double *theta, size_t nb,
                         const double *r);
+/* After deep_tape_forward on nb rows of a network of k outputs: the
+ * signals δ_l of every output side by side, output o's from the seed e_o in
+ * columns [o·m_l, (o+1)·m_l) of row i of Gs[l] (nb, k·m_l), for each l =
+ * 1..L with Gs[l] not NULL; seed: scratch of nb·k doubles. (The mean
+ * per-output kernel of docs/depth.md §1.7 is then (1/k)·Gs[l] Gs[l]ᵀ ⊙ ….) */
+void deep_tape_signals(deep_tape *t, const ntk_net_config *cfg, const double *theta, size_t nb,
+                       double *seed, double *const *Gs);
 /* Rows per block for n points under about `budget` bytes of tape (at least 1). */
 size_t deep_block_rows(const ntk_net_config *cfg, size_t n, size_t budget);
 

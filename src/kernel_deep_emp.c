@@ -15,7 +15,6 @@
 #include "deep_internal.h"
 
 #include <cblas.h>
-#include <lapacke.h>
 #include <math.h>
 #include <string.h>
 
@@ -137,7 +136,8 @@ static void dk_tape_free(dk_ctx *c)
     c->seed = NULL;
 }
 
-/* The backward pass of output c (seed e_c on nb rows; k = 1: seed 1). */
+/* The backward pass of output c (seed e_c on nb rows; k = 1: seed 1), for
+ * the diagonal's per-output sums. */
 static void dk_backward(dk_ctx *c, size_t nb, size_t out)
 {
     if (c->k == 1) {
@@ -160,14 +160,16 @@ static void dk_features(dk_ctx *c, const double *X, size_t rows, double **A, dou
         deep_tape_forward(&c->tape, c->cfg, c->theta, X + i0 * c->d, nb, NULL);
         for (size_t l = 1; l <= c->L; l++)
             if (A[l]) memcpy(A[l] + i0 * c->m[l], c->tape.A[l], nb * c->m[l] * sizeof(double));
-        for (size_t o = 0; c->backward && o < k; o++) {
-            dk_backward(c, nb, o);
+        if (!c->backward) continue;
+        if (k == 1) {
+            deep_tape_backward(&c->tape, c->cfg, c->theta, nb, NULL);
             for (size_t l = 1; l <= c->L; l++)
-                if (G[l])
-                    LAPACKE_dlacpy(LAPACK_ROW_MAJOR, 'A', (lapack_int)nb, (lapack_int)c->m[l],
-                                   c->tape.G[l], (lapack_int)c->m[l],
-                                   G[l] + (i0 * k + o) * c->m[l], (lapack_int)(k * c->m[l]));
+                if (G[l]) memcpy(G[l] + i0 * c->m[l], c->tape.G[l], nb * c->m[l] * sizeof(double));
+            continue;
         }
+        double *Gs[NTK_MAX_DEPTH + 2] = {NULL};
+        for (size_t l = 1; l <= c->L; l++) Gs[l] = G[l] ? G[l] + i0 * k * c->m[l] : NULL;
+        deep_tape_signals(&c->tape, c->cfg, c->theta, nb, c->seed, Gs);
     }
     memset(F, 0, sizeof *F);
     F->A[0] = X;

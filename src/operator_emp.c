@@ -215,16 +215,20 @@ ntk_status op_empirical_init(ntk_op *op)
 typedef struct {
     size_t B;                          /* rows per tile (the tape's capacity) */
     size_t L, d, m[NTK_MAX_DEPTH + 2];
+    /* k outputs (docs/depth.md §1.7): the signals of all of them side by
+     * side, G_l (rows, mG_l = k·m_l), and K = (1/k) Σ_c Θ_cc */
+    size_t ko, mG[NTK_MAX_DEPTH + 2];
+    double *seed, *sG[NTK_MAX_DEPTH + 2];   /* k > 1: a tile's seeds and signals */
     double w[NTK_MAX_DEPTH + 2];       /* w_l, l = 1..L+1 */
     double k2[NTK_MAX_DEPTH + 2];      /* κ_l² */
     double b2, a2;                     /* β² (0 without biases), α² */
     int keepA[NTK_MAX_DEPTH + 2];      /* A_l read: w_{l+1} ≠ 0 */
     int keepG[NTK_MAX_DEPTH + 2];      /* G_l read: w_l ≠ 0 */
     int backward;
-    size_t nM, maxm;                   /* Σ_{w_l≠0, l≤L} m_l m_{l−1}; max m_l (l ≤ L) */
+    size_t nM, maxm;                   /* Σ_{w_l≠0, l≤L} mG_l m_{l−1}; max mG_l (l ≤ L) */
     deep_tape tape;
     double *cache;                     /* the n points' kept features, or NULL */
-    double *cA[NTK_MAX_DEPTH + 2], *cG[NTK_MAX_DEPTH + 2];   /* (n, m_l) in cache */
+    double *cA[NTK_MAX_DEPTH + 2], *cG[NTK_MAX_DEPTH + 2];   /* (n, m_l), (n, mG_l) in cache */
 } deep_op_state;
 
 /* The features of one tile: A[0] the tile's inputs, A[l], G[l] (rows, m_l). */
@@ -243,13 +247,19 @@ static void deep_op_features(ntk_op *op, const double *X, size_t rows, size_t i0
     if (cached) {
         for (size_t l = 1; l <= s->L; l++) {
             if (s->cA[l]) F->A[l] = s->cA[l] + i0 * s->m[l];
-            if (s->cG[l]) F->G[l] = s->cG[l] + i0 * s->m[l];
+            if (s->cG[l]) F->G[l] = s->cG[l] + i0 * s->mG[l];
         }
         return;
     }
     deep_tape_forward(&s->tape, &op->net, op->desc.theta, X, rows, NULL);
-    if (s->backward) deep_tape_backward(&s->tape, &op->net, op->desc.theta, rows, NULL);
     for (size_t l = 1; l <= s->L; l++) F->A[l] = s->tape.A[l], F->G[l] = s->tape.G[l];
+    if (!s->backward) return;
+    if (s->ko == 1) {
+        deep_tape_backward(&s->tape, &op->net, op->desc.theta, rows, NULL);
+        return;
+    }
+    deep_tape_signals(&s->tape, &op->net, op->desc.theta, rows, s->seed, s->sG);
+    for (size_t l = 1; l <= s->L; l++) F->G[l] = s->sG[l];
 }
 
 typedef struct {
@@ -267,7 +277,7 @@ static ntk_status deep_op_work_alloc(const ntk_op *op, size_t k, deep_op_work *w
     size_t L = s->L, maxa = s->d, count = 0;
     for (size_t l = 1; l <= L; l++) maxa = s->m[l] > maxa ? s->m[l] : maxa;
     size_t nb = 0;
-    for (size_t l = 1; l <= L; l++) nb += s->w[l] != 0.0 && s->b2 != 0.0 ? s->m[l] : 0;
+    for (size_t l = 1; l <= L; l++) nb += s->w[l] != 0.0 && s->b2 != 0.0 ? s->mG[l] : 0;
     count = k * s->nM + k * nb + s->m[L] * k + k + s->B * k * maxa + s->B * s->maxm;
     memset(w, 0, sizeof *w);
     w->mem = ntk_alloc(count, sizeof(double), "kernel product scratch");
@@ -275,8 +285,8 @@ static ntk_status deep_op_work_alloc(const ntk_op *op, size_t k, deep_op_work *w
     double *p = w->mem;
     for (size_t l = 1; l <= L; l++) {
         if (s->w[l] == 0.0) continue;
-        w->M[l] = p, p += k * s->m[l] * s->m[l - 1];
-        if (s->b2 != 0.0) w->g[l] = p, p += k * s->m[l];
+        w->M[l] = p, p += k * s->mG[l] * s->m[l - 1];
+        if (s->b2 != 0.0) w->g[l] = p, p += k * s->mG[l];
     }
     w->h = p, p += s->m[L] * k;
     w->usum = p, p += k;
@@ -291,8 +301,8 @@ static void deep_op_transpose(ntk_op *op, const double *U, size_t k, deep_op_wor
     deep_op_state *s = op->state;
     const size_t L = s->L, n = op->n, d = s->d;
     for (size_t l = 1; l <= L; l++) {
-        if (w->M[l]) memset(w->M[l], 0, k * s->m[l] * s->m[l - 1] * sizeof(double));
-        if (w->g[l]) memset(w->g[l], 0, k * s->m[l] * sizeof(double));
+        if (w->M[l]) memset(w->M[l], 0, k * s->mG[l] * s->m[l - 1] * sizeof(double));
+        if (w->g[l]) memset(w->g[l], 0, k * s->mG[l] * sizeof(double));
     }
     memset(w->h, 0, s->m[L] * k * sizeof(double));
     memset(w->usum, 0, k * sizeof(double));
@@ -303,7 +313,7 @@ static void deep_op_transpose(ntk_op *op, const double *U, size_t k, deep_op_wor
         deep_op_features(op, op->X + i0 * d, rows, i0, s->cache != NULL, &F);
         for (size_t l = 1; l <= L; l++) {
             if (s->w[l] == 0.0) continue;
-            const size_t ma = s->m[l - 1], mg = s->m[l];
+            const size_t ma = s->m[l - 1], mg = s->mG[l];
             const double *A = F.A[l - 1];
             // Y[i, c·ma + q] = u_ic a_iq, then M_l += G_lᵀ Y
             for (size_t i = 0; i < rows; i++)
@@ -345,8 +355,8 @@ static void deep_op_forward(const ntk_op *op, const deep_op_feat *F, size_t rows
     }
     for (size_t l = 1; l <= L; l++) {
         if (s->w[l] == 0.0) continue;
-        const size_t ma = s->m[l - 1], mg = s->m[l];
-        const double *A = F->A[l - 1], *G = F->G[l], wk = s->w[l] * s->k2[l];
+        const size_t ma = s->m[l - 1], mg = s->mG[l];
+        const double *A = F->A[l - 1], *G = F->G[l], wk = s->w[l] * s->k2[l] / (double)s->ko;
         for (size_t c = 0; c < k; c++) {
             // Pc = A_{l−1} M_{l,c}ᵀ (rows, m_l); V[:, c] += w κ² rowsum(G_l ⊙ Pc)
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)mg, (int)ma, 1.0, A,
@@ -356,7 +366,7 @@ static void deep_op_forward(const ntk_op *op, const deep_op_feat *F, size_t rows
         }
         if (w->g[l])   // V += w β² G_l g_l
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)k, (int)mg,
-                        s->w[l] * s->b2, G, (int)mg, w->g[l], (int)k, 1.0, V, (int)k);
+                        s->w[l] * s->b2 / (double)s->ko, G, (int)mg, w->g[l], (int)k, 1.0, V, (int)k);
     }
 }
 
@@ -399,6 +409,7 @@ static void deep_op_destroy(ntk_op *op)
     if (!s) return;
     deep_tape_free(&s->tape);
     free(s->cache);
+    free(s->seed);
     free(s);
 }
 
@@ -414,15 +425,17 @@ double op_deep_empirical_bytes(const ntk_kernel_desc *desc, size_t n, size_t lim
     (void)limit;
     const ntk_net_config *cfg = desc->net;
     const size_t L = ntk_net_depth(cfg), B = n < 16 ? n : 16;
-    double nM = 0.0, nb = 0.0, maxm = 0.0, maxa = (double)cfg->d;
+    const double ko = (double)ntk_net_outputs(cfg);
+    double nM = 0.0, nb = 0.0, maxm = 0.0, maxa = (double)cfg->d, sig = ko > 1 ? ko : 0.0;
     int bias = cfg->bias_std > 0.0;
     for (size_t l = 1; l <= L; l++) {
-        double ml = (double)ntk_net_width(cfg, l);
+        double ml = ko * (double)ntk_net_width(cfg, l);
+        if (ko > 1) sig += ml;
         if (kernel_layer_weight(desc, l) != 0.0)
             nM += ml * (double)ntk_net_width(cfg, l - 1), nb += bias ? ml : 0.0;
         maxm = fmax(maxm, ml), maxa = fmax(maxa, ml);
     }
-    double work = nM + nb + (double)ntk_net_width(cfg, L) + 1.0 + (double)B * (maxa + maxm);
+    double work = nM + nb + (double)ntk_net_width(cfg, L) + 1.0 + (double)B * (maxa + maxm + sig);
     return (double)deep_tape_bytes(cfg, B) + work * sizeof(double);
 }
 
@@ -437,8 +450,9 @@ ntk_status op_deep_empirical_init(ntk_op *op)
     NTK_TRY(ntk_check_finite(op->desc.theta, ntk_net_nparams(cfg), "theta"));
     s->L = ntk_net_depth(cfg);
     s->d = cfg->d;
+    s->ko = ntk_net_outputs(cfg);
     const size_t L = s->L;
-    for (size_t l = 0; l <= L + 1; l++) s->m[l] = ntk_net_width(cfg, l);
+    for (size_t l = 0; l <= L + 1; l++) s->m[l] = ntk_net_width(cfg, l), s->mG[l] = s->ko * s->m[l];
     for (size_t l = 1; l <= L + 1; l++) {
         s->w[l] = kernel_layer_weight(&op->desc, l);
         if (!isfinite(s->w[l]))
@@ -454,18 +468,27 @@ ntk_status op_deep_empirical_init(ntk_op *op)
         s->keepA[l] = s->w[l + 1] != 0.0;
         s->keepG[l] = s->w[l] != 0.0;
         s->backward |= s->keepG[l];
-        feat += (size_t)(s->keepA[l] + s->keepG[l]) * s->m[l];
-        if (s->keepG[l]) s->nM += s->m[l] * s->m[l - 1];
-        s->maxm = s->m[l] > s->maxm ? s->m[l] : s->maxm;
+        feat += (size_t)s->keepA[l] * s->m[l] + (size_t)s->keepG[l] * s->mG[l];
+        if (s->keepG[l]) s->nM += s->mG[l] * s->m[l - 1];
+        s->maxm = s->mG[l] > s->maxm ? s->mG[l] : s->maxm;
     }
     /* a tile: its tape and a few (rows, max m) blocks, in a quarter of the
      * limit, and at most DEEP_OP_ROWS rows: the GEMMs of the passes run at
      * full speed from a few hundred rows on, and the product scratch Y
      * (rows, k·max m) grows with the tile */
-    size_t per_row = deep_tape_bytes(cfg, 1) / sizeof(double) + 4 * (s->maxm + s->d);
+    size_t sig = 0;   /* k > 1: a tile's seeds and side-by-side signals, per row */
+    for (size_t l = 1; l <= L && s->ko > 1; l++) sig += s->mG[l];
+    if (s->ko > 1) sig += s->ko;
+    size_t per_row = deep_tape_bytes(cfg, 1) / sizeof(double) + 4 * (s->maxm + s->d) + sig;
     s->B = op_tile_rows(op, 4 * per_row, n);
     if (s->B > DEEP_OP_ROWS) s->B = DEEP_OP_ROWS;
     NTK_TRY(deep_tape_init(&s->tape, cfg, s->B));
+    if (s->ko > 1) {
+        s->seed = ntk_alloc(ntk_size_mul(s->B, sig, 1, 1), sizeof(double), "output signals");
+        if (!s->seed) return NTK_ERR_NOMEM;
+        double *p = s->seed + s->B * s->ko;
+        for (size_t l = 1; l <= L; l++) s->sG[l] = p, p += s->B * s->mG[l];
+    }
     double cache = (double)n * (double)feat * sizeof(double);
     if (feat && cache <= (double)op->mem_limit / 4) {
         s->cache = ntk_alloc(ntk_size_mul(n, feat, 1, 1), sizeof(double), "cached features");
@@ -473,16 +496,15 @@ ntk_status op_deep_empirical_init(ntk_op *op)
         double *p = s->cache;
         for (size_t l = 1; l <= L; l++) {
             if (s->keepA[l]) s->cA[l] = p, p += n * s->m[l];
-            if (s->keepG[l]) s->cG[l] = p, p += n * s->m[l];
+            if (s->keepG[l]) s->cG[l] = p, p += n * s->mG[l];
         }
         for (size_t i0 = 0; i0 < n; i0 += s->B) {
             size_t rows = n - i0 < s->B ? n - i0 : s->B;
-            deep_tape_forward(&s->tape, cfg, op->desc.theta, op->X + i0 * s->d, rows, NULL);
-            if (s->backward) deep_tape_backward(&s->tape, cfg, op->desc.theta, rows, NULL);
+            deep_op_feat F;
+            deep_op_features(op, op->X + i0 * s->d, rows, 0, 0, &F);
             for (size_t l = 1; l <= L; l++) {
-                size_t len = rows * s->m[l] * sizeof(double);
-                if (s->cA[l]) memcpy(s->cA[l] + i0 * s->m[l], s->tape.A[l], len);
-                if (s->cG[l]) memcpy(s->cG[l] + i0 * s->m[l], s->tape.G[l], len);
+                if (s->cA[l]) memcpy(s->cA[l] + i0 * s->m[l], F.A[l], rows * s->m[l] * sizeof(double));
+                if (s->cG[l]) memcpy(s->cG[l] + i0 * s->mG[l], F.G[l], rows * s->mG[l] * sizeof(double));
             }
         }
     }

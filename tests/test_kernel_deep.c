@@ -652,9 +652,96 @@ static void test_operator(void)
     free(X), free(Xt), free(U), free(K), free(Kt), free(V), free(F), free(D), free(C);
 }
 
+/* The operator of a k-output network (docs/depth.md §1.7) against the dense
+ * mean per-output kernel (itself checked against an explicit Jacobian in
+ * tests/test_outputs.c). Both sum the same products J_ip J_jp u_j in other
+ * orders, so they differ by at most γ_{n+P}·Σ_j Σ_p |J_ip J_jp u_j| ≤
+ * γ_{n+P}·Σ_j √(K_ii K_jj)|u_j| (Cauchy–Schwarz on the mean of the outputs'
+ * rows); the features themselves come from the same passes in tiles of other
+ * heights, whose GEMMs may round differently: each feature within (m+3)ε of
+ * its size per layer (the error model above), so a factor 64 over the
+ * summation bound covers L ≤ 2 layers of width ≤ 8. */
+static void test_operator_outputs(void)
+{
+    const size_t d = 4, n = 70, nt = 9, k = 2;
+    const size_t widths[2] = {8, 6};
+    ntk_rng rng;
+    ntk_rng_seed(&rng, 4242);
+    double *X = randn(&rng, n * d), *Xt = randn(&rng, nt * d), *U = randn(&rng, n * k);
+    double *K = malloc(n * n * sizeof(double)), *Kt = malloc(nt * n * sizeof(double));
+    double *V = malloc(n * k * sizeof(double)), *F = malloc(nt * k * sizeof(double));
+    double *Dg = malloc(n * sizeof(double)), *Dt = malloc(nt * sizeof(double));
+    for (size_t L = 1; L <= 2; L++)
+        for (int bias = 0; bias < 2; bias++) {
+            ntk_net_config cfg = deep_cfg(d, L, widths, 1.2, bias ? 0.3 : 0.0, NTK_PARAM_NTK, ACTS[L % NACTS]);
+            cfg.outputs = 3;
+            double *theta = malloc(ntk_net_nparams(&cfg) * sizeof(double));
+            CHECK_OK(ntk_init_theta(&cfg, theta));
+            ntk_kernel_desc kd = ntk_kernel_desc_default(NTK_KERNEL_EMPIRICAL, &cfg);
+            kd.theta = theta;
+            CHECK_OK(ntk_kernel(&kd, X, n, NULL, 0, K));
+            CHECK_OK(ntk_kernel(&kd, Xt, nt, X, n, Kt));
+            kd.diagonal = 1;
+            CHECK_OK(ntk_kernel(&kd, Xt, nt, NULL, 0, Dt));
+            kd.diagonal = 0;
+            const double g = 64.0 * gam((double)(n + ntk_net_nparams(&cfg)));
+            const size_t limits[2] = {0, 30000};
+            for (int q = 0; q < 2; q++) {
+                ntk_op *op = NULL;
+                CHECK_OK(ntk_op_create(&kd, X, n, NTK_OP_MATRIX_FREE, limits[q], &op));
+                if (!op) continue;
+                CHECK_OK(ntk_op_apply(op, U, k, V));
+                CHECK_OK(ntk_op_cross_apply(op, Xt, nt, U, k, F));
+                CHECK_OK(ntk_op_diag(op, Dg));
+                double worst = 0.0, worst_t = 0.0, worst_d = 0.0;
+                for (size_t c = 0; c < k; c++) {
+                    for (size_t i = 0; i < n; i++) {
+                        double ref = 0.0, b = 0.0;
+                        for (size_t j = 0; j < n; j++) {
+                            ref += K[i * n + j] * U[j * k + c];
+                            b += sqrt(K[i * n + i] * K[j * n + j]) * fabs(U[j * k + c]);
+                        }
+                        worst = fmax(worst, fabs(V[i * k + c] - ref) / (g * b));
+                    }
+                    for (size_t i = 0; i < nt; i++) {
+                        double ref = 0.0, b = 0.0;
+                        for (size_t j = 0; j < n; j++) {
+                            ref += Kt[i * n + j] * U[j * k + c];
+                            b += sqrt(Dt[i] * K[j * n + j]) * fabs(U[j * k + c]);
+                        }
+                        worst_t = fmax(worst_t, fabs(F[i * k + c] - ref) / (g * b));
+                    }
+                }
+                for (size_t i = 0; i < n; i++)
+                    worst_d = fmax(worst_d, fabs(Dg[i] - K[i * n + i]) / (g * K[i * n + i]));
+                CHECK_LE(worst, 1.0, "3 outputs L=%zu bias=%d limit=%zu: |op U - K U| / bound", L,
+                         bias, limits[q]);
+                CHECK_LE(worst_t, 1.0, "3 outputs L=%zu bias=%d limit=%zu: cross block / bound", L,
+                         bias, limits[q]);
+                CHECK_LE(worst_d, 1.0, "3 outputs L=%zu bias=%d: diagonal / bound", L, bias);
+                ntk_op_free(op);
+            }
+            /* the control: a product off by 1e-8 relative (far below any
+             * modelling error) must already break the bound */
+            double ctl = 0.0;
+            for (size_t i = 0; i < n; i++) {
+                double ref = 0.0, b = 0.0;
+                for (size_t j = 0; j < n; j++) {
+                    ref += K[i * n + j] * U[j * k];
+                    b += sqrt(K[i * n + i] * K[j * n + j]) * fabs(U[j * k]);
+                }
+                ctl = fmax(ctl, fabs(ref * (1.0 + 1e-8) - ref) / (g * b));
+            }
+            CHECK(ctl > 1.0, "control: a 1e-8 relative error exceeds the bound (ratio %g)", ctl);
+            free(theta);
+        }
+    free(X), free(Xt), free(U), free(K), free(Kt), free(V), free(F), free(Dg), free(Dt);
+}
+
 int main(void)
 {
     test_vs_jacobian();
+    test_operator_outputs();
     test_two_layer();
     test_tiling();
     test_impossible();
