@@ -389,41 +389,45 @@ ntk_status ntk_net_set_theta(ntk_net *net, const double *theta)
     return NTK_OK;
 }
 
-/* At depth: w_fro over the hidden layers' parameters (W_l, b_l, l ≤ L),
- * v_norm over the output layer's (W_{L+1}, b_{L+1}), w_max_row the largest
- * move of one hidden unit's incoming weights (a row of some W_l, l ≤ L),
- * theta = ‖θ − θ0‖. */
-static void weight_dist_deep(const ntk_net *net, ntk_weight_dist *out)
+double net_layer_dist2(const ntk_net *net, double *lay2)
 {
     const ntk_net_config *cfg = &net->cfg;
     size_t L = ntk_net_depth(cfg);
-    double hid2 = 0.0, out2 = 0.0, maxrow2 = 0.0;
+    double maxrow2 = 0.0;
     for (size_t l = 1; l <= L + 1; l++) {
         size_t nW, nb, off = ntk_net_layer_offset(cfg, l, &nW, &nb);
         size_t mo = ntk_net_width(cfg, l), mi = ntk_net_width(cfg, l - 1);
-        double lay2 = 0.0;
+        lay2[l - 1] = 0.0;
         for (size_t j = 0; j < mo; j++) {
             double row2 = 0.0;
             for (size_t k = 0; k < mi; k++) {
                 double e = net->theta[off + j * mi + k] - net->theta0[off + j * mi + k];
                 row2 += e * e;
             }
-            lay2 += row2;
+            lay2[l - 1] += row2;
             if (l <= L && row2 > maxrow2) maxrow2 = row2;
         }
         for (size_t k = 0; k < nb; k++) {
             double e = net->theta[off + nW + k] - net->theta0[off + nW + k];
-            lay2 += e * e;
+            lay2[l - 1] += e * e;
         }
-        if (l <= L)
-            hid2 += lay2;
-        else
-            out2 += lay2;
     }
+    return maxrow2;
+}
+
+/* At depth: w_fro over the hidden layers (W_l and b_l, l ≤ L), v_norm over
+ * the output layer, w_max_row the largest move of a hidden unit's incoming
+ * weights, theta = ‖θ − θ0‖. */
+static void weight_dist_deep(const ntk_net *net, ntk_weight_dist *out)
+{
+    size_t L = ntk_net_depth(&net->cfg);
+    double lay2[NTK_MAX_DEPTH + 1], hid2 = 0.0;
+    double maxrow2 = net_layer_dist2(net, lay2);
+    for (size_t l = 1; l <= L; l++) hid2 += lay2[l - 1];
     out->w_fro = sqrt(hid2);
     out->w_max_row = sqrt(maxrow2);
-    out->v_norm = sqrt(out2);
-    out->theta = sqrt(hid2 + out2);
+    out->v_norm = sqrt(lay2[L]);
+    out->theta = sqrt(hid2 + lay2[L]);
 }
 
 void ntk_net_weight_dist(const ntk_net *net, ntk_weight_dist *out)

@@ -40,6 +40,11 @@ double net_loss_grad_ws(const ntk_net_config *cfg, const double *W, const double
                         const double *X, const double *y, size_t n, ntk_loss_kind loss,
                         const double *f0, scratch *s, double *f, double *gW, double *gv);
 
+/* ‖θ_l − θ0_l‖² of each layer l = 1..L+1 into lay2[l−1] (W_l and b_l);
+ * returns the largest squared move of one hidden unit's incoming weights (a
+ * row of W_l, l ≤ L, without its bias). Any depth. */
+double net_layer_dist2(const ntk_net *net, double *lay2);
+
 /* The deep passes over n points (src/deep.c): a tape of deep_block_rows
  * rows under about 16 MiB, the block's residuals r, a column of ones, the
  * block's outputs fb (cap each). */

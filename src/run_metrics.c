@@ -4,6 +4,7 @@
  * (docs/theory.md §5, §7). At depth the same columns: the distances per
  * group of layers and the flips of every hidden layer (below). */
 #include "run_internal.h"
+#include "network_internal.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -101,25 +102,15 @@ static double flip_fraction_deep(ntk_run *r, const double *theta, int record)
  * weights (a row of W_l, l ≤ L, without its bias). */
 static void weight_dist_deep(const ntk_run *r, double out[4])
 {
-    const ntk_net_config *cfg = &r->cfg.net;
-    const double *th = run_theta(r), *th0 = run_theta0(r);
-    double trained = 0.0, hidden = 0.0, last = 0.0, row_max = 0.0;
+    double lay2[NTK_MAX_DEPTH + 1], trained = 0.0, hidden = 0.0;
+    double row_max = net_layer_dist2(r->net, lay2);
     for (size_t l = 1; l <= r->L + 1; l++) {
-        size_t nW, nb, off = ntk_net_layer_offset(cfg, l, &nW, &nb), cols = ntk_net_width(cfg, l - 1);
-        double layer = 0.0;
-        for (size_t k = 0; k < nW; k += cols) {
-            double row = 0.0;
-            for (size_t j = k; j < k + cols; j++) row += (th[off + j] - th0[off + j]) * (th[off + j] - th0[off + j]);
-            layer += row;
-            if (l <= r->L && row > row_max) row_max = row;
-        }
-        for (size_t j = off + nW; j < off + nW + nb; j++) layer += (th[j] - th0[j]) * (th[j] - th0[j]);
-        if (r->eta[l - 1] > 0) trained += layer;
-        if (l <= r->L) hidden += layer; else last += layer;
+        if (r->eta[l - 1] > 0) trained += lay2[l - 1];
+        if (l <= r->L) hidden += lay2[l - 1];
     }
     out[0] = sqrt(trained);
     out[1] = sqrt(hidden);
-    out[2] = sqrt(last);
+    out[2] = sqrt(lay2[r->L]);
     out[3] = sqrt(row_max);
 }
 
