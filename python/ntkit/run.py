@@ -9,6 +9,14 @@ standard parameterisation) nn trains with one rate per layer (lrs), the
 linearized model is Jacobian-free, ntk and ntk_inf weigh layer l's share of
 the kernel by its rate η_l, and lin (two-layer only) is left out.
 
+Targets y of shape (n, k), k > 1 (e.g. one-hot labels), give the network k
+outputs (docs/depth.md §1.7): every model's predictions are (n, k), the
+losses sum over the outputs (c/2 Σ_i ‖f_i − y_i‖²), the ntk and ntk_inf
+models act with their kernel on each output's column (Θ ⊗ I_k; for ntk Θ is
+the mean of the per-output kernels at θ0), the metrics gain each model's
+argmax accuracy (<model>_train_acc, <model>_test_acc) after the other
+columns, and lin is left out (a k-output network runs the deep code).
+
 The package has no training loop of its own: run() and Network.train hand
 the whole schedule to the library's driver (ntk_run_execute), which
 advances every model, stops on divergence or on request, computes the
@@ -28,7 +36,7 @@ from . import _arrays
 from ._args import bool_arg, c_int_arg, float_arg, int_arg, size_arg
 from ._handle import Owned
 from ._interrupt import stoppable
-from ._lib import (DEFAULTS, NTK_ERR_DIVERGED, NTK_ERR_INTERRUPTED, ROW_FN, GDConfig,
+from ._lib import (DEFAULTS, DEPTH_NAMES, NTK_ERR_DIVERGED, NTK_ERR_INTERRUPTED, ROW_FN, GDConfig,
                    RunData, RunReport, RunTheory, as_array, check, depth_config, error, is_deep,
                    layer_shapes, lib, net_config, parse_loss, parse_models, parse_operator, ptr,
                    struct_dict)
@@ -55,13 +63,16 @@ class Run(Owned):
 
     Args:
       X: (n, d) training inputs.
-      y: (n,) training targets.
-      X_test, y_test: (nt, d) and (nt,) test data, or None (both).
+      y: (n,) training targets, or (n, k): k outputs (one-hot labels, say).
+      X_test, y_test: (nt, d) and (nt,) (or (nt, k), as y) test data, or
+        None (both).
       d: the input dimension, checked against X when given.
       width, act, act_param, init, input_scale, alpha, centered, seed: the
         network, as Network.
       depth, widths, weight_std, bias_std, parameterization: the deep
         network, as Network (defaults: the two-layer network).
+      outputs: k, the network's output units: None (default) takes it from
+        y's columns (1 for a 1-d y); when given, checked against them.
       W0, v0: initial weights (m, d) and (m,) instead of the seed's draw
         (two-layer network only; W0 alone: v0 from the seed).
       theta0: the initial parameters as one flat vector (the layout of
@@ -106,7 +117,8 @@ class Run(Owned):
                  t_max: float = 0.0, flips: bool = True, kernel_operator: str = "auto",
                  depth: int = 1, widths: Optional[Sequence[int]] = None,
                  weight_std: float = 1.0, bias_std: float = 0.0, parameterization: str = "ntk",
-                 lrs: Optional[Sequence[float]] = None, theta0: Optional[ArrayLike] = None):
+                 lrs: Optional[Sequence[float]] = None, theta0: Optional[ArrayLike] = None,
+                 outputs: Optional[int] = None):
         self._h = None
         # The C run borrows the data for its whole life: keep private copies, so that a
         # caller changing its arrays in place cannot change the run's numbers silently.
@@ -114,14 +126,16 @@ class Run(Owned):
             d = size_arg(d, "d", 1)
         X = _own(_arrays.matrix(X, "X", cols=d), X)
         n, d = X.shape
-        y = _own(_arrays.vector(y, "y", n), y)
+        k = _run_outputs(y, outputs)
+        y = _own(_targets(y, "y", n, k), y)
         if (X_test is None) != (y_test is None):
             raise ValueError("pass both X_test and y_test, or neither")
         if X_test is not None:
             X_test = _own(_arrays.matrix(X_test, "X_test", cols=d), X_test)
-            y_test = _own(_arrays.vector(y_test, "y_test", X_test.shape[0]), y_test)
+            y_test = _own(_targets(y_test, "y_test", X_test.shape[0], k, run=True), y_test)
         ncfg = net_config(d, width, act, act_param, init, input_scale, alpha, centered, seed,
                           depth, widths, weight_std, bias_std, parameterization)
+        _outputs_arg(ncfg, k)
         deep = is_deep(ncfg)
         gd = _gd_config(ncfg, deep, lr1, lr2, lrs, loss)
         cfg = lib.ntk_run_config_default(ncfg, gd)
@@ -175,6 +189,7 @@ class Run(Owned):
         self.flow = bool(cfg.flow)
         self.n, self.d = X.shape
         self.nt = nt
+        self.outputs = max(1, cfg.net.outputs)
         self._data = (X, y, X_test, y_test)   # borrowed by the C run: referenced while it lives
         rd = RunData(ptr(X), ptr(y), X.shape[0], ptr(X_test), ptr(y_test), nt)
         h = ctypes.c_void_p()
@@ -292,15 +307,16 @@ class Run(Owned):
 
     def predictions(self, model: Union[str, int] = "nn"
                     ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-        """(f_train (n,), f_test (nt,) or None) of a model now.
+        """(f_train (n,), f_test (nt,) or None) of a model now; (n, k) and
+        (nt, k) with k outputs.
 
         Args:
           model: a name of MODELS ("nn", "linearized", "lin", "ntk", "ntk_inf")
             or its index 0..4.
         """
         k = _model_index(model)
-        f = np.empty(self.n)
-        ft = np.empty(self.nt) if self.nt else None
+        f = np.empty(_shape(self.n, self.outputs))
+        ft = np.empty(_shape(self.nt, self.outputs)) if self.nt else None
         check(lib.ntk_run_predictions(self.handle, k, f, ft))
         what = "%s predictions at t = %g" % (MODELS[k], self.time)
         X, _, Xt, _ = self._data
@@ -317,11 +333,11 @@ class Run(Owned):
           model: a name of MODELS or its index; it must be part of the run.
 
         Returns:
-          f of shape (n,).
+          f of shape (n,), or (n, k) with k outputs.
         """
         k = _model_index(model)
         X = _arrays.matrix(X, "X", cols=self.d)
-        f = np.empty(X.shape[0])
+        f = np.empty(_shape(X.shape[0], self.outputs))
         check(lib.ntk_run_predict_at(self.handle, k, X, X.shape[0], f))
         return _arrays.result(f, "%s predictions at t = %g" % (MODELS[k], self.time), X=X)
 
@@ -362,8 +378,8 @@ class Run(Owned):
     def config(self) -> Dict[str, Any]:
         """The network's settings as Network.config gives them (d, width, act,
         act_param, init, input_scale, alpha, centered, seed, s, depth, widths,
-        weight_std, bias_std, parameterization) and every layer's rate, lrs
-        (η_1..η_{L+1})."""
+        weight_std, bias_std, parameterization, outputs) and every layer's
+        rate, lrs (η_1..η_{L+1})."""
         c = self.cfg.net
         out = {"d": c.d, "width": c.m, "act": lib.ntk_act_name(c.act.kind).decode(),
                "act_param": c.act.param, "init": lib.ntk_init_name(c.init).decode(),
@@ -371,6 +387,7 @@ class Run(Owned):
                "alpha": c.alpha, "centered": bool(c.centered), "seed": c.seed,
                "s": lib.ntk_net_config_s(byref(c))}
         out.update(depth_config(c))
+        out["outputs"] = self.outputs
         gd, L = self.cfg.gd, self.depth
         # ntk_gd_config's rule: nlr = 0 gives layers 1..L lr1 and layer L+1 lr2
         out["lrs"] = list(gd.lrs[:L + 1]) if gd.nlr else [gd.lr1] * L + [gd.lr2]
@@ -410,8 +427,80 @@ class Run(Owned):
 
 def _depth_words(ncfg):
     c = depth_config(ncfg)
-    return ("depth %d, widths %s, weight_std %g, bias_std %g, %s parameterization"
-            % (c["depth"], c["widths"], c["weight_std"], c["bias_std"], c["parameterization"]))
+    words = ("depth %d, widths %s, weight_std %g, bias_std %g, %s parameterization"
+             % (c["depth"], c["widths"], c["weight_std"], c["bias_std"], c["parameterization"]))
+    if ncfg.outputs > 1:
+        words += ", %d outputs" % ncfg.outputs
+    return words
+
+
+def _shape(n, k):
+    """The shape of n points' outputs or targets: (n,) for one output, (n, k) for k."""
+    return (n,) if k == 1 else (n, k)
+
+
+def _outputs_arg(ncfg, outputs):
+    """Set ncfg.outputs from the Python argument `outputs` (a whole number >= 1),
+    and check the network settings with it (the output layer's size)."""
+    ncfg.outputs = size_arg(outputs, "outputs (the number of output units)", 1)
+    check(lib.ntk_net_config_check(byref(ncfg)), names=DEPTH_NAMES)
+
+
+def _columns_of(y):
+    """The columns of targets y: 1 for a 1-d y, y.shape[1] for a 2-d one (None
+    for another shape, which _targets refuses with its message)."""
+    nd = np.ndim(y)
+    return 1 if nd == 1 else np.shape(y)[1] if nd == 2 else None
+
+
+def _run_outputs(y, outputs):
+    """k of a run: `outputs` when given (checked against y's columns), else y's columns."""
+    cols = _columns_of(y)
+    if outputs is None:
+        return 1 if cols is None or cols == 0 else cols
+    k = size_arg(outputs, "outputs (the number of output units)", 1)
+    if cols is not None and cols != k:
+        raise ValueError("y has %d column%s but outputs=%d: pass y of shape (n, %d) (one column "
+                         "per output), or outputs=%d (or None, to take it from y)"
+                         % (cols, "" if cols == 1 else "s", k, k, cols))
+    return k
+
+
+def _targets(y, name, n, k, run=False):
+    """Targets for a network of k outputs, checked: (n,) when k = 1 (an (n, 1)
+    array is taken as its column), (n, k) when k > 1; finite. A wrong number
+    of columns is a ValueError naming `name` that says how to fix it (`run`:
+    the test targets of a run, whose y has set k)."""
+    a = _arrays.as_f64(y, name)
+    cols = 1 if a.ndim == 1 else a.shape[1] if a.ndim == 2 else None
+    if cols == k or cols is None:   # (another ndim: _arrays' message)
+        if k == 1 and a.ndim == 2:
+            a = np.ascontiguousarray(a[:, 0])
+        return _arrays.vector(a, name, n) if k == 1 else _arrays.targets(a, name, n)
+    have = "is 1-d (shape %s)" % (a.shape,) if a.ndim == 1 else "has %d columns" % cols
+    want = "(n,)" if k == 1 else "(n, %d)" % k
+    if run:
+        raise ValueError("%s %s but y has %d column%s (the network's outputs): pass %s of "
+                         "shape %s, as y" % (name, have, k, "" if k == 1 else "s", name,
+                                             want.replace("n", "nt", 1)))
+    if a.ndim == 1:
+        raise ValueError("%s %s but the network has %d outputs: pass %s of shape %s, one "
+                         "column per output (one-hot labels: np.eye(%d)[labels]), or make the "
+                         "network with outputs=1" % (name, have, k, name, want, k))
+    raise ValueError("%s %s but the network has %d output%s: pass %s of shape %s, or make "
+                     "the network with outputs=%d" % (name, have, k, "" if k == 1 else "s",
+                                                      name, want, cols))
+
+
+def _loss_value(loss_kind, f, y, n):
+    """c/2 Σ_i ‖f_i − y_i‖² over n points (f, y of n·k values; c = 1/n "mean",
+    1 "sum"), as the run's metrics: the library's ntk_loss_value for one output."""
+    if f.size == n:
+        return lib.ntk_loss_value(loss_kind, f, y, n)
+    c = 1.0 if lib.ntk_loss_name(loss_kind) == b"sum" else 1.0 / n
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = (f - y).ravel()
+        return 0.5 * c * float(r @ r)
 
 
 def _gd_config(ncfg, deep, lr1, lr2, lrs, loss):
@@ -449,11 +538,12 @@ def _models_for(models, ncfg, deep):
         return mask
     if _names_lin(models):
         raise ValueError("models: Hu et al.'s linear model 'lin' is the two-layer network's "
-                         "(depth 1, weight_std 1, bias_std 0, parameterization 'ntk'), and this "
-                         "network has %s; use models='nn,linearized,ntk,ntk_inf'"
-                         % _depth_words(ncfg))
-    warnings.warn("model lin (Hu et al.'s linear model) is for the two-layer network only; "
-                  "running nn,linearized,ntk,ntk_inf", UserWarning, stacklevel=_outside())
+                         "(depth 1, weight_std 1, bias_std 0, parameterization 'ntk', one "
+                         "output), and this network has %s; use "
+                         "models='nn,linearized,ntk,ntk_inf'" % _depth_words(ncfg))
+    one = "" if ncfg.outputs <= 1 else " of one output (this one has %d)" % ncfg.outputs
+    warnings.warn("model lin (Hu et al.'s linear model) is for the two-layer network only%s; "
+                  "running nn,linearized,ntk,ntk_inf" % one, UserWarning, stacklevel=_outside())
     return mask & ~lin
 
 
@@ -484,7 +574,7 @@ class _RowLog:
     reason kept in `failure`) on a ±Inf metric or when an exception occurs.
     `on_row(run_handle, array_row)` may adjust a copied row. `record` = (X
     (nr, d), model indices): each row also records those models' outputs on X,
-    into `recorded` (rows, models, nr)."""
+    into `recorded` (rows, models, nr), or (rows, models, nr, k) with k outputs."""
 
     def __init__(self, run, rows, select=None, on_row=None, what="the metrics log",
                  record=None):
@@ -493,7 +583,8 @@ class _RowLog:
         self.rec = None
         if record is not None:
             Xr, models = record
-            self.rec = _arrays.empty((max(int(rows), 1), len(models), Xr.shape[0]),
+            self.rec = _arrays.empty((max(int(rows), 1), len(models))
+                                     + _shape(Xr.shape[0], run.outputs),
                                      "the recorded predictions")
         self.select = None if select is None else np.asarray(select)
         self.width = len(run.columns) if select is None else len(select)
@@ -536,7 +627,8 @@ class _RowLog:
 
     @property
     def recorded(self):
-        """(rows, models, nr) predictions on the record inputs, or None."""
+        """(rows, models, nr) (k outputs: (rows, models, nr, k)) predictions on the
+        record inputs, or None."""
         return None if self.rec is None else self.rec[:self.count]
 
 
@@ -638,7 +730,7 @@ def run(X: ArrayLike, y: ArrayLike, X_test: Optional[ArrayLike] = None,
         record: Optional[ArrayLike] = None, kernel_operator: str = "auto", depth: int = 1,
         widths: Optional[Sequence[int]] = None, weight_std: float = 1.0, bias_std: float = 0.0,
         parameterization: str = "ntk", lrs: Optional[Sequence[float]] = None,
-        theta0: Optional[ArrayLike] = None) -> Dict[str, Any]:
+        theta0: Optional[ArrayLike] = None, outputs: Optional[int] = None) -> Dict[str, Any]:
     """Train the network and its surrogates side by side: the `ntkit run` experiment.
 
     The library's driver (ntk_run_execute) runs the whole schedule; Ctrl-C
@@ -646,14 +738,25 @@ def run(X: ArrayLike, y: ArrayLike, X_test: Optional[ArrayLike] = None,
 
     Args:
       X: (n, d) training inputs.
-      y: (n,) training targets.
-      X_test, y_test: (nt, d) and (nt,) test data, or None (both).
+      y: (n,) training targets, or (n, k) for a network of k outputs (e.g.
+        one-hot labels, as make_dataset gives for "mnist:...:all"): every
+        model's predictions are then (n, k), the losses c/2 Σ_i ‖f_i − y_i‖²
+        (summed over the outputs), and the metrics gain the argmax accuracy
+        columns <model>_train_acc and <model>_test_acc (the fraction of
+        points whose largest output sits at the target's largest entry; NaN
+        without test data), after the other columns.
+      X_test, y_test: (nt, d) and (nt,) (or (nt, k), as y) test data, or
+        None (both).
       d: the input dimension, checked against X when given.
       width, act, act_param, init, input_scale, alpha, centered, seed: the
         network, as Network.
       depth, widths, weight_std, bias_std, parameterization: the deep
         network (docs/depth.md), as Network and `ntkit run --depth`
         (defaults: the two-layer network, whose run is unchanged).
+      outputs: k, the network's output units: None (default) takes it from
+        y's columns (1 for a 1-d y); when given, checked against them (as
+        `ntkit run --outputs`). A k-output network runs the deep code at
+        any depth, so lin is left out of "all" (with a UserWarning).
       W0, v0: initial weights (m, d) and (m,) instead of the seed's draw (W0
         alone: v0 from the seed); two-layer network only.
       theta0: the initial parameters as one flat vector (the layout of
@@ -694,13 +797,14 @@ def run(X: ArrayLike, y: ArrayLike, X_test: Optional[ArrayLike] = None,
 
     Returns:
       dict(metrics={column: array over logged rows}, theory={...} at t = 0,
-      columns=[...], models=[...], predictions={model: (f_train, f_test)} and
+      columns=[...], models=[...], predictions={model: (f_train, f_test)}
+      ((n,), (nt,); with k outputs (n, k), (nt, k)) and
       beta_estimate at the final time, params and params0 (the network's
       final and initial parameters, one (W_l, b_l) per layer as
       Network.params; the files W{l}_final.npy, b{l}_final.npy of a deep run
-      directory), recorded={model: (rows, nr) outputs
-      on `record`} when asked, and checks={...}: the theory against the run
-      (docs/theory.md §7), from the driver's report: status, t (time
+      directory), recorded={model: (rows, nr) outputs on `record`, (rows,
+      nr, k) with k outputs} when asked, and checks={...}: the theory
+      against the run (docs/theory.md §7), from the driver's report: status, t (time
       reached), rows, seconds, loss0 and loss_growth (final/initial training
       loss of the network), envelope_max_ratio (max of loss / envelope;
       <= 1: the envelope held), R_max (max row movement, against theory
@@ -730,7 +834,8 @@ def run(X: ArrayLike, y: ArrayLike, X_test: Optional[ArrayLike] = None,
              quad_order=quad_order, mem_limit=mem_limit, trace_factor=trace_factor, seed=seed,
              W0=W0, v0=v0, t_max=float(np.max(ts)), kernel_operator=kernel_operator,
              depth=depth, widths=widths, weight_std=weight_std, bias_std=bias_std,
-             parameterization=parameterization, lrs=lrs, theta0=theta0) as r:
+             parameterization=parameterization, lrs=lrs, theta0=theta0,
+             outputs=outputs) as r:
         rec = None
         if record is not None:
             rec = (_arrays.matrix(record, "record", cols=r.d),
