@@ -1,5 +1,6 @@
 """The two-layer network f(x) = α/√m · Σ_r v_r φ(w_r·x / s) (docs/theory.md §1.1),
-and the deep network of L hidden layers with biases (docs/depth.md).
+and the deep network of L hidden layers with biases (docs/depth.md), with one
+output or k (docs/depth.md §1.7).
 
 A Network owns one ntk_net handle; it is freed by close() or when the object
 is garbage-collected (never twice).
@@ -18,7 +19,7 @@ from ._handle import Owned
 from ._lib import (NTK_ERR_DIVERGED, NTK_MODEL_NN, Batch, GDConfig, LossOut,
                    NetConfig, WeightDist, as_array, check, depth_config, error, is_deep,
                    layer_shapes, lib, net_config, parse_loss, ptr, struct_dict)
-from .run import Run, _RowLog
+from .run import Run, _RowLog, _loss_value, _outputs_arg, _shape, _targets
 
 
 class Network(Owned):
@@ -34,6 +35,14 @@ class Network(Owned):
     the same seed, other gradients. Biases are parameters only when σ_b > 0.
     With depth 1, σ_w = 1, σ_b = 0 and "ntk" this is the two-layer network
     (W_1 = W, W_2 = vᵀ), bit for bit.
+
+    With outputs = k > 1 the output layer has k units, f(x) = α h_{L+1} ∈
+    R^k (W_{L+1} of shape (k, m_L), b_{L+1} (k,) with biases), docs/depth.md
+    §1.7: net(X) is then (n, k), targets are (n, k) (e.g. one-hot labels),
+    the loss sums over the outputs, L = c/2 Σ_i ‖f(x_i) − y_i‖² (c = 1/n
+    "mean", 1 "sum"), and the empirical NTK (ntkit.ntk) is the mean of the k
+    per-output kernels. Such a network always runs the deep code (is_deep),
+    also at depth 1: it has params and theta, not W, v.
 
     The two-layer network's weights W (m, d), v (m,) start at W0, v0 and move
     with train(). At any depth the parameters are `params`, a list of the L+1
@@ -66,6 +75,9 @@ class Network(Owned):
       parameterization: "ntk" or "standard".
       theta0: the initial parameters as one flat vector (nparams values, the
         layout of `theta`) instead of a draw, at any depth.
+      outputs: k, the number of output units (default 1, the scalar
+        network: net(X) is (n,)); k > 1 gives net(X) of shape (n, k) and
+        takes targets of shape (n, k).
     """
 
     _free = "ntk_net_free"
@@ -77,10 +89,12 @@ class Network(Owned):
                  v0: Optional[ArrayLike] = None, depth: int = 1,
                  widths: Optional[Sequence[int]] = None, weight_std: float = 1.0,
                  bias_std: float = 0.0, parameterization: str = "ntk",
-                 theta0: Optional[ArrayLike] = None):
+                 theta0: Optional[ArrayLike] = None, outputs: int = 1):
         self._h = None
         self._cfg = net_config(d, width, act, act_param, init, input_scale, alpha, centered, seed,
                                depth, widths, weight_std, bias_std, parameterization)
+        _outputs_arg(self._cfg, outputs)
+        self._k = self._cfg.outputs
         self._deep = is_deep(self._cfg)
         self._layers = layer_shapes(self._cfg)
         self._P = lib.ntk_net_nparams(byref(self._cfg))
@@ -117,6 +131,7 @@ class Network(Owned):
         self._cfg = NetConfig.from_buffer_copy(cfg)
         if centered is not None:
             self._cfg.centered = int(centered)
+        self._k = max(1, self._cfg.outputs)
         self._deep = is_deep(self._cfg)
         self._layers = layer_shapes(self._cfg)
         self._P = lib.ntk_net_nparams(byref(self._cfg))
@@ -149,6 +164,12 @@ class Network(Owned):
         return [shape[0] for _, shape, _ in self._layers[:-1]]
 
     @property
+    def outputs(self) -> int:
+        """k, the number of output units (1: the scalar network, net(X) of
+        shape (n,); k > 1: net(X) of shape (n, k))."""
+        return self._k
+
+    @property
     def nparams(self) -> int:
         """P, the number of parameters (the length of theta)."""
         return self._P
@@ -161,7 +182,7 @@ class Network(Owned):
 
     @property
     def config(self) -> Dict[str, Any]:
-        """Settings as a dict (names as in the constructor, plus s)."""
+        """Settings as a dict (names as in the constructor, outputs included, plus s)."""
         c = self._cfg
         out = {
             "d": c.d, "width": c.m,
@@ -172,6 +193,7 @@ class Network(Owned):
             "s": lib.ntk_net_config_s(byref(c)),
         }
         out.update(depth_config(c))
+        out["outputs"] = self._k
         return out
 
     def __repr__(self):
@@ -180,16 +202,16 @@ class Network(Owned):
         if self._deep:
             deep = ", depth=%d, widths=%r, weight_std=%g, bias_std=%g, parameterization=%r" % (
                 c["depth"], c["widths"], c["weight_std"], c["bias_std"], c["parameterization"])
+        if self._k > 1:
+            deep += ", outputs=%d" % self._k
         return ("Network(d=%d, width=%d, act=%r, init=%r, input_scale=%r, alpha=%g, "
                 "centered=%s, seed=%d%s)" % (c["d"], c["width"], c["act"], c["init"],
                                              c["input_scale"], c["alpha"], c["centered"],
                                              c["seed"], deep))
 
     def _depth_words(self):
-        c = depth_config(self._cfg)
-        return ("depth %d, widths %s, weight_std %g, bias_std %g, %s parameterization"
-                % (c["depth"], c["widths"], c["weight_std"], c["bias_std"],
-                   c["parameterization"]))
+        from .run import _depth_words
+        return _depth_words(self._cfg)
 
     def _two_layer(self, what, use):
         """ValueError for a two-layer-only attribute of a deep network."""
@@ -260,7 +282,8 @@ class Network(Owned):
     @property
     def params(self) -> List[Tuple[np.ndarray, Optional[np.ndarray]]]:
         """The current parameters as a list of the L+1 layers (W_l, b_l): W_l
-        of shape (m_l, m_{l−1}) (m_0 = d, m_{L+1} = 1), b_l of shape (m_l,), or
+        of shape (m_l, m_{l−1}) (m_0 = d, m_{L+1} = k, the outputs: 1 for the
+        scalar network), b_l of shape (m_l,), or
         None when bias_std = 0 (no biases). Copies: changing them does not
         change the network (set_params or theta does). Two-layer: [(W, None),
         (v[None, :], None)]."""
@@ -353,10 +376,10 @@ class Network(Owned):
           X: (n, d) inputs.
 
         Returns:
-          f of shape (n,).
+          f of shape (n,), or (n, k) for a network of k > 1 outputs.
         """
         X = _arrays.matrix(X, "X", cols=self.d)   # checked finite: ntk_net_predict does not scan
-        f = np.empty(X.shape[0])
+        f = np.empty(_shape(X.shape[0], self._k))
         check(lib.ntk_net_predict(self.handle, X, X.shape[0], f))
         return _arrays.result(f, "network output f", X=X, **self._weights())
 
@@ -367,18 +390,20 @@ class Network(Owned):
 
         Args:
           X: (n, d) inputs.
-          y: (n,) targets.
-          loss: "mean" (1/(2n) Σ r²) or "sum" (1/2 Σ r²).
+          y: (n,) targets; (n, k) for a network of k > 1 outputs.
+          loss: "mean" (1/(2n) Σ r²) or "sum" (1/2 Σ r²); with k outputs
+            1/(2n) Σ_i ‖f(x_i) − y_i‖² or 1/2 Σ_i ‖f(x_i) − y_i‖².
 
         Returns:
           dict(loss=float, grad_W (m, d), grad_v (m,), f (n,)), with f the
-          model's output (centred when the net is). At depth (is_deep):
-          dict(loss, grad (nparams,) ∇_θ L in the layout of theta, grads (the
-          list of (∂L/∂W_l, ∂L/∂b_l or None), as params), f).
+          model's output (centred when the net is). At depth (is_deep, and
+          any network of k > 1 outputs): dict(loss, grad (nparams,) ∇_θ L in
+          the layout of theta, grads (the list of (∂L/∂W_l, ∂L/∂b_l or None),
+          as params), f (n,) or (n, k)).
         """
         X = _arrays.matrix(X, "X", cols=self.d)
         n = X.shape[0]
-        y = _arrays.vector(y, "y", n)
+        y = _targets(y, "y", n, self._k)
         if self._deep:
             return self._loss_grad_theta(X, y, loss)
         h, m, d = self.handle, self.width, self.d
@@ -402,9 +427,9 @@ class Network(Owned):
         n, h = X.shape[0], self.handle
         f0 = None
         if self._cfg.centered:
-            f0 = np.empty(n)
+            f0 = np.empty(_shape(n, self._k))
             check(lib.ntk_forward_theta(byref(self._cfg), lib.ntk_net_theta0(h), X, n, f0))
-        g, f = _arrays.empty((self._P,), "grad"), np.empty(n)
+        g, f = _arrays.empty((self._P,), "grad"), np.empty(_shape(n, self._k))
         batch = Batch(ptr(X), ptr(y), n, parse_loss(loss), ptr(f0))
         L = ctypes.c_double()
         check(lib.ntk_loss_grad_theta(byref(self._cfg), lib.ntk_net_theta(h), byref(batch),
@@ -438,17 +463,19 @@ class Network(Owned):
 
         Args:
           X: (n, d) training inputs.
-          y: (n,) targets.
+          y: (n,) targets; (n, k) for a network of k > 1 outputs.
           lr1: rate of the first layer W (0 freezes it); at depth, of every
             hidden layer 1..L.
           lr2: rate of the second layer v (0 freezes it; not both 0); at
             depth, of the output layer L+1.
           steps: the number of updates (at most 2**53); required.
-          loss: "mean" (1/(2n) Σ r²) or "sum" (1/2 Σ r²).
+          loss: "mean" (1/(2n) Σ r²) or "sum" (1/2 Σ r²); with k outputs
+            the squares summed over the outputs, c/2 Σ_i ‖f(x_i) − y_i‖².
           log_every: steps between logged rows.
-          X_test, y_test: (nt, d) and (nt,) test data for test_loss, or None.
+          X_test, y_test: (nt, d) and (nt,) (k outputs: (nt, k)) test data
+            for test_loss, or None.
           record: (nr, d) inputs on which the network's outputs are recorded
-            at every logged row (the "f" entry).
+            at every logged row (the "f" entry, (rows, nr) or (rows, nr, k)).
           lrs: one rate per layer, L+1 values η_1..η_{L+1} (W_l and b_l
             share η_l; 0 freezes layer l; not all 0), in place of lr1, lr2.
             For the two-layer network lrs=[a, b] is lr1=a, lr2=b.
@@ -458,7 +485,8 @@ class Network(Owned):
           grad_norm (‖∇_θ L‖ over the trained layers), w_dist_fro, v_dist,
           w_dist_max_row (at depth: the hidden layers', the output layer's,
           the largest hidden unit's move, as weight_dist), plus test_loss
-          with test data and f (rows, nr) with `record`.
+          with test data and f (rows, nr), (rows, nr, k) for k outputs, with
+          `record`.
 
         Raises:
           DivergedError (a RuntimeError, with .partial holding the rows so
@@ -468,7 +496,7 @@ class Network(Owned):
         """
         X = _arrays.matrix(X, "X", cols=self.d)
         n = X.shape[0]
-        y = _arrays.vector(y, "y", n)
+        y = _targets(y, "y", n, self._k)
         if steps is None:
             raise ValueError("steps (the number of updates) is required")
         steps = int_arg(steps, "steps", 0, 2 ** 53)
@@ -478,7 +506,7 @@ class Network(Owned):
         has_test = X_test is not None
         if has_test:
             X_test = _arrays.matrix(X_test, "X_test", cols=self.d)
-            y_test = _arrays.vector(y_test, "y_test", X_test.shape[0])
+            y_test = _targets(y_test, "y_test", X_test.shape[0], self._k)
         Xr = None if record is None else _arrays.matrix(record, "record", cols=self.d)
         loss_kind = parse_loss(loss)
         rates = _rates(lr1, lr2, lrs, self.depth, signs=self._deep or lrs is not None)
@@ -552,8 +580,10 @@ class Network(Owned):
         tr = ctypes.c_void_p()
         check(lib.ntk_trainer_create(h, X, y, n, gd, byref(tr)))
         log = np.empty((steps // log_every + 2, len(names)))
-        recorded = None if Xr is None else np.empty((log.shape[0], Xr.shape[0]))
-        ft = None if X_test is None else np.empty(X_test.shape[0])
+        k_out = self._k
+        recorded = None if Xr is None else _arrays.empty(
+            (log.shape[0],) + _shape(Xr.shape[0], k_out), "the recorded outputs")
+        ft = None if X_test is None else np.empty(_shape(X_test.shape[0], k_out))
         nrow = 0
         wd = WeightDist()
         try:
@@ -574,7 +604,7 @@ class Network(Owned):
                            wd.v_norm, wd.w_max_row]
                     if ft is not None:
                         check(lib.ntk_net_predict(h, X_test, X_test.shape[0], ft))
-                        lt = lib.ntk_loss_value(loss_kind, ft, y_test, X_test.shape[0])
+                        lt = _loss_value(loss_kind, ft, y_test, X_test.shape[0])
                         row.append(_arrays.result(lt, "step %d: test loss" % k, X_test=X_test,
                                                   y_test=y_test, theta=lambda: self.theta))
                     log[nrow] = row
