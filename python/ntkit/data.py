@@ -1,5 +1,7 @@
 """Datasets as the CLI makes them (ntk_dataset_make): the same specs and
-seeds give the same arrays as `ntkit train --data ... --target ... --seed S`."""
+seeds give the same arrays as `ntkit train --data ... --target ... --seed S`.
+Targets are (n,), or (n, k) for k target columns (an (n, k) y.npy, and the
+one-hot labels of "cifar10:FILE:all" and "mnist:IMAGES:LABELS:all")."""
 from ctypes import byref
 from typing import Dict, Optional
 
@@ -36,7 +38,10 @@ def make_dataset(data: str = "gaussian", target: Optional[str] = None, n: Option
     Args:
       data: the inputs: gaussian | gaussian:decay=P | sphere | unit-sphere
         (synthetic), or a file: npy:X.npy[:y.npy] | csv:FILE[:target=COL,header=yes|no|auto]
-        | cifar10:FILE:POS,NEG | mnist:IMAGES:LABELS:POS,NEG.
+        | cifar10:FILE:POS,NEG | mnist:IMAGES:LABELS:POS,NEG. POS,NEG keeps
+        two classes with labels +1, -1; "all" in its place keeps every class
+        with one-hot targets (n, 10): 1 at the class's column, 0 elsewhere.
+        A 2-d y.npy of k columns gives targets (n, k).
       target: the labels: a teacher (linear | relu-neuron | two-layer:k=K |
         hermite:1=c1,... | poly:1=c1,... | gegenbauer:1=c1,... | noise, plus
         ",noise=SIGMA"), or npy:y.npy. None (default): the file's own labels
@@ -57,7 +62,9 @@ def make_dataset(data: str = "gaussian", target: Optional[str] = None, n: Option
 
     Returns:
       dict(X_train (n, d), y_train (n,), X_test (n_test, d) or None,
-      y_test (n_test,) or None).
+      y_test (n_test,) or None); with k > 1 target columns y_train (n, k)
+      and y_test (n_test, k), ready for ntkit.run (which then trains a
+      network of k outputs) or Network(..., outputs=k).
 
     Raises:
       FileNotFoundError / OSError for a file that cannot be read, ValueError
@@ -93,10 +100,11 @@ def make_dataset(data: str = "gaussian", target: Optional[str] = None, n: Option
                        None if test is None else _enc(test, "test"))
     check(lib.ntk_dataset_make(byref(spec), byref(ds)))
     try:
-        n, nt, d = ds.n, ds.n_test, ds.d
-        out = {"X_train": as_array(ds.X_train, (n, d)), "y_train": as_array(ds.y_train, (n,)),
+        n, nt, d, k = ds.n, ds.n_test, ds.d, max(1, ds.k)
+        ys = (lambda rows: (rows,)) if k == 1 else (lambda rows: (rows, k))
+        out = {"X_train": as_array(ds.X_train, (n, d)), "y_train": as_array(ds.y_train, ys(n)),
                "X_test": as_array(ds.X_test, (nt, d)) if nt else None,
-               "y_test": as_array(ds.y_test, (nt,)) if nt else None}
+               "y_test": as_array(ds.y_test, ys(nt)) if nt else None}
     finally:
         lib.ntk_dataset_free(byref(ds))
     for k, v in out.items():
