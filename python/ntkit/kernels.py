@@ -13,6 +13,12 @@ selects layer l's share alone and L+1 numbers give every layer its weight
 K(X, X) (n1,n1); otherwise the cross block K(X, X2) (n1,n2). Every kernel is
 computed by the library's one entry point, ntk_kernel, from a kernel
 description (ntk_kernel_desc).
+
+The empirical kernel of a network of k > 1 outputs (Network(...,
+outputs=k)) is the mean of its k per-output kernels, K = (1/k) Σ_c
+∂_θf_c(X)·∂_θf_c(X2)ᵀ (neural-tangents' default, the trace over the output
+axis; docs/depth.md §1.7), still (n1, n2); the infinite-width kernels do
+not depend on k (the k-output NTK tends to Θ∞ ⊗ I_k).
 """
 import ctypes
 from ctypes import byref, pointer
@@ -103,8 +109,16 @@ def ntk(net: "Network", X: ArrayLike, X2: Optional[ArrayLike] = None, layer: Lay
     the back-propagated signals' Gram times the previous activations' Gram,
     never the Jacobian).
 
+    A network of k > 1 outputs (net.outputs) gives the mean of its k
+    per-output kernels, K = (1/k) Σ_c J_c(X) D J_c(X2)ᵀ with J_c the
+    Jacobian of output c and D the layer weights of `layer` (neural-tangents'
+    default trace over the output axis, docs/depth.md §1.7): an (n1, n2)
+    matrix, the block that the run's ntk model applies to each output
+    column (Θ ⊗ I_k); the cross-output blocks are not formed.
+
     Args:
-      net: the ntkit.Network whose weights (W, v; at depth θ) define the kernel.
+      net: the ntkit.Network whose weights (W, v; at depth, and with k
+        outputs, θ) define the kernel.
       X: (n1, d) points.
       X2: (n2, d) points for the cross block K(X, X2), or None for the
         symmetric K(X, X).
@@ -121,7 +135,9 @@ def ntk(net: "Network", X: ArrayLike, X2: Optional[ArrayLike] = None, layer: Lay
     mem_limit = size_arg(mem_limit, "mem_limit")
     diagonal = bool_arg(diagonal, "diagonal")
     h = net.handle
-    # the weights: the net's own (read-only) arrays, read during the call only
+    # the weights: the net's own (read-only) arrays, read during the call only. A
+    # k-output network is deep (is_deep), so it passes θ, and net._cfg carries k
+    # (outputs): the library then averages the k per-output kernels.
     if w is None:
         fields = dict(W=lib.ntk_net_W(h), v=lib.ntk_net_v(h))
     else:
@@ -139,7 +155,8 @@ def nngp(net: "Network", X: ArrayLike, X2: Optional[ArrayLike] = None, mem_limit
          diagonal: bool = False) -> np.ndarray:
     """Empirical NNGP kernel Θ2 = α²/m φ(Z1)φ(Z2)ᵀ of `net` (at depth the output
     layer's share α²(A_L A_Lᵀ/m_L·σ_w² + σ_b²) in the ntk parameterisation):
-    ntk(..., layer="second").
+    ntk(..., layer="second"). With k outputs each output's share is this
+    same matrix, so their mean is too.
 
     Args:
       net: the ntkit.Network.
@@ -278,7 +295,8 @@ def infinite_kernel_fn(act: str = "relu", act_param: Optional[float] = None,
 
 def empirical_kernel_fn(net: "Network", mem_limit: int = 0
                         ) -> Callable[..., Union[np.ndarray, Kernel]]:
-    """The empirical kernels of a network as a neural-tangents kernel_fn.
+    """The empirical kernels of a network as a neural-tangents kernel_fn
+    (with k outputs: the mean per-output kernels, as ntk()).
 
     Args:
       net: the ntkit.Network (its weights when kernel_fn is called).
