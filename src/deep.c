@@ -376,21 +376,27 @@ static void tape_tangent(deep_tape *t, const ntk_net_config *cfg, const double *
     for (size_t i = 0; i < nb * ntk_net_outputs(cfg); i++) out[i] = cfg->alpha * t->G[L + 1][i];
 }
 
+void deep_jvp_ws(const ntk_net_config *cfg, const double *theta, const double *X, size_t n,
+                 const double *dtheta, double *out, deep_ws *w)
+{
+    const size_t cap = w->t.cap, k = ntk_net_outputs(cfg);
+    for (size_t i0 = 0; i0 < n; i0 += cap) {
+        size_t nb = n - i0 < cap ? n - i0 : cap;
+        deep_tape_forward(&w->t, cfg, theta, X + i0 * cfg->d, nb, NULL);
+        tape_tangent(&w->t, cfg, theta, dtheta, nb, out + i0 * k);
+    }
+}
+
 ntk_status deep_jvp_unchecked(const ntk_net_config *cfg, const double *theta, const double *X,
                               size_t n, const double *dtheta, double *out)
 {
     NTK_TRY(theta_args(cfg, theta, X, n));
     if (!dtheta || !out) return ntk_set_error(NTK_ERR_ARG, "ntk_net_jvp: dtheta or output pointer is NULL");
     NTK_TRY(ntk_check_finite(dtheta, ntk_net_nparams(cfg), "the tangent dtheta"));
-    deep_tape t;
-    size_t cap = deep_block_rows(cfg, n, DEEP_PASS_BUDGET);
-    NTK_TRY(deep_tape_init(&t, cfg, cap));
-    for (size_t i0 = 0; i0 < n; i0 += cap) {
-        size_t nb = n - i0 < cap ? n - i0 : cap;
-        deep_tape_forward(&t, cfg, theta, X + i0 * cfg->d, nb, NULL);
-        tape_tangent(&t, cfg, theta, dtheta, nb, out + i0 * ntk_net_outputs(cfg));
-    }
-    deep_tape_free(&t);
+    deep_ws w;
+    NTK_TRY(deep_ws_init(&w, cfg, n));
+    deep_jvp_ws(cfg, theta, X, n, dtheta, out, &w);
+    deep_ws_free(&w);
     return NTK_OK;
 }
 
@@ -404,6 +410,18 @@ ntk_status ntk_net_jvp(const ntk_net_config *cfg, const double *theta, const dou
                             "large");
 }
 
+void deep_vjp_ws(const ntk_net_config *cfg, const double *theta, const double *X, size_t n,
+                 const double *r, double *g, deep_ws *w)
+{
+    const size_t cap = w->t.cap, k = ntk_net_outputs(cfg);
+    for (size_t i0 = 0; i0 < n; i0 += cap) {
+        size_t nb = n - i0 < cap ? n - i0 : cap;
+        deep_tape_forward(&w->t, cfg, theta, X + i0 * cfg->d, nb, NULL);
+        deep_tape_backward(&w->t, cfg, theta, nb, r + i0 * k);
+        accum_grad(&w->t, cfg, nb, w->ones, i0 == 0, NULL, g);
+    }
+}
+
 ntk_status deep_vjp_unchecked(const ntk_net_config *cfg, const double *theta, const double *X,
                               size_t n, const double *r, double *g)
 {
@@ -412,12 +430,7 @@ ntk_status deep_vjp_unchecked(const ntk_net_config *cfg, const double *theta, co
     NTK_TRY(ntk_check_finite(r, ntk_size_mul(n, ntk_net_outputs(cfg), 1, 1), "the cotangent r"));
     deep_ws w;
     NTK_TRY(deep_ws_init(&w, cfg, n));
-    for (size_t i0 = 0; i0 < n; i0 += w.t.cap) {
-        size_t nb = n - i0 < w.t.cap ? n - i0 : w.t.cap;
-        deep_tape_forward(&w.t, cfg, theta, X + i0 * cfg->d, nb, NULL);
-        deep_tape_backward(&w.t, cfg, theta, nb, r + i0 * ntk_net_outputs(cfg));
-        accum_grad(&w.t, cfg, nb, w.ones, i0 == 0, NULL, g);
-    }
+    deep_vjp_ws(cfg, theta, X, n, r, g, &w);
     deep_ws_free(&w);
     return NTK_OK;
 }

@@ -4,7 +4,7 @@
  * step costs the same two GEMMs as a step of the network; at depth the
  * Jacobian at θ0 acts through forward and backward passes (below). */
 #include "run_internal.h"
-#include "deep_internal.h"
+#include "network_internal.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -268,14 +268,15 @@ typedef struct {
     double *g, *f, *res;    /* gradient (P), train predictions and residuals (n, k) */
     double *save;           /* flow: Δθ at the start of an advance (P) */
     ntk_ode *ode;
+    deep_ws w;              /* the passes' tape, made once (train and test rows) */
 } dlinz_state;
 
 /* f (rows, k) = f0 + J(X; θ0) p on the training (test = 0) or test inputs */
-static ntk_status dlinz_eval(const ntk_run *r, const double *p, int test, double *f)
+static ntk_status dlinz_eval(const ntk_run *r, dlinz_state *s, const double *p, int test, double *f)
 {
     size_t rows = test ? r->nt : r->n;
     if (rows == 0) return NTK_OK;
-    NTK_TRY(deep_jvp_unchecked(&r->cfg.net, run_theta0(r), test ? r->Xt : r->X, rows, p, f));
+    deep_jvp_ws(&r->cfg.net, run_theta0(r), test ? r->Xt : r->X, rows, p, f, &s->w);
     ntk_axpy(rows * r->k, 1.0, test ? r->ft0 : r->f0, f);
     return NTK_OK;
 }
@@ -286,7 +287,7 @@ static ntk_status dlinz_direction(run_model *m, const double *p, double *g)
 {
     ntk_run *r = m->run;
     dlinz_state *s = m->state;
-    NTK_TRY(dlinz_eval(r, p, 0, s->f));
+    NTK_TRY(dlinz_eval(r, s, p, 0, s->f));
     double sse = 0.0;
     for (size_t i = 0; i < r->n * r->k; i++) {
         s->res[i] = r->c * (s->f[i] - r->y[i]);
@@ -295,7 +296,7 @@ static ntk_status dlinz_direction(run_model *m, const double *p, double *g)
     if (!isfinite(sse))
         return ntk_set_error(NTK_ERR_DIVERGED, "the linearized model diverged at %s %g; use "
                              "smaller rates", r->cfg.flow ? "time" : "step", r->t);
-    NTK_TRY(deep_vjp_unchecked(&r->cfg.net, run_theta0(r), r->X, r->n, s->res, g));
+    deep_vjp_ws(&r->cfg.net, run_theta0(r), r->X, r->n, s->res, g, &s->w);
     for (size_t l = 1; l <= r->L + 1; l++) {
         size_t nW, nb, off = ntk_net_layer_offset(&r->cfg.net, l, &nW, &nb);
         double e = r->eta[l - 1];
@@ -343,7 +344,8 @@ static void dlinz_restore(run_model *m)
 static ntk_status dlinz_predict(run_model *m, double t, int test, double *f)
 {
     (void)t;
-    return dlinz_eval(m->run, ((dlinz_state *)m->state)->p, test, f);
+    dlinz_state *s = m->state;
+    return dlinz_eval(m->run, s, s->p, test, f);
 }
 
 static ntk_status dlinz_predict_at(run_model *m, double t, const double *X, size_t n,
@@ -361,6 +363,7 @@ static void dlinz_destroy(run_model *m)
     dlinz_state *s = m->state;
     if (!s) return;
     ntk_ode_free(s->ode);
+    deep_ws_free(&s->w);
     free(s->p);
     free(s);
 }
@@ -382,6 +385,7 @@ static ntk_status run_model_linearized_deep(ntk_run *r, run_model *m)
     s->save = s->g + P;
     s->f = s->save + P;
     s->res = s->f + r->n * r->k;
+    NTK_TRY(deep_ws_init(&s->w, &r->cfg.net, r->n > r->nt ? r->n : r->nt));
     if (!r->cfg.flow) return NTK_OK;
     /* linear in Δθ: a smooth flow whatever φ */
     return ntk_ode_create(P, r->cfg.flow_rtol, 1, dlinz_rhs, m, &s->ode);
@@ -389,9 +393,12 @@ static ntk_status run_model_linearized_deep(ntk_run *r, run_model *m)
 
 size_t run_model_linearized_bytes(const ntk_run_config *cfg, size_t n, size_t nt)
 {
-    if (ntk_net_is_deep(&cfg->net))
-        return ntk_size_mul(3 * ntk_net_nparams(&cfg->net) + 2 * n * ntk_net_outputs(&cfg->net), 1,
-                            1, sizeof(double));
+    if (ntk_net_is_deep(&cfg->net)) {
+        size_t a = ntk_size_mul(3 * ntk_net_nparams(&cfg->net) + 2 * n * ntk_net_outputs(&cfg->net),
+                                1, 1, sizeof(double));
+        size_t b = deep_ws_bytes(&cfg->net, n > nt ? n : nt);
+        return a == SIZE_MAX || b == SIZE_MAX || a > SIZE_MAX - b ? SIZE_MAX : a + b;
+    }
     size_t P = cfg->net.m * cfg->net.d + cfg->net.m;
     size_t b = ntk_linz_mem_bytes(n, nt, cfg->net.d, cfg->net.m);
     size_t extra = ntk_size_mul(P + n + (cfg->flow ? P : 0), sizeof(double), 1, 1);

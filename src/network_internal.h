@@ -59,6 +59,13 @@ void deep_ws_free(deep_ws *w);
  * not kept) the outputs minus f0 (NULL: none); g (P, NULL: not computed)
  * ∇_θ L, with the layers l where train[l−1] == 0 set to 0 and not computed
  * (train NULL: every layer). Returns the loss. */
+/* ntk_net_jvp and ntk_net_vjp on a workspace made by deep_ws_init: no
+ * allocation and no checks, for loops that call them every step (the
+ * linearized model); non-finite values pass through. */
+void deep_jvp_ws(const ntk_net_config *cfg, const double *theta, const double *X, size_t n,
+                 const double *dtheta, double *out, deep_ws *w);
+void deep_vjp_ws(const ntk_net_config *cfg, const double *theta, const double *X, size_t n,
+                 const double *r, double *g, deep_ws *w);
 double deep_loss_grad_ws(const ntk_net_config *cfg, const double *theta, const double *X,
                          const double *y, size_t n, ntk_loss_kind loss, const double *f0,
                          deep_ws *w, double *f, double *g, const int *train);

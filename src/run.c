@@ -160,7 +160,8 @@ static size_t run_mem_bytes_deep(const ntk_run_config *cfg, size_t n_, size_t nt
     const double k = (double)ntk_net_outputs(net);
     double keep = 3 * (n + nt) * k * D + 2 * P * D + (double)ntk_trainer_mem_bytes_cfg(net, n_) + pass;
     if (cfg->flow) keep += 26 * P * D;   /* state, copy, the rk8pd stepper */
-    if (mod & NTK_MODEL_LINEARIZED) keep += (3 * P + (n + nt) * k) * D + (cfg->flow ? 24 * P * D : 0);
+    if (mod & NTK_MODEL_LINEARIZED)
+        keep += (double)run_model_linearized_bytes(cfg, n_, nt_) + (cfg->flow ? 24 * P * D : 0);
     if (cfg->flips && ntk_act_piecewise_linear(net->act)) keep += n * hidden;
     if (cfg->kernel_every) {
         double S = (double)(cfg->kernel_subsample == 0 || cfg->kernel_subsample > n_
