@@ -124,13 +124,7 @@ void deep_tape_backward(deep_tape *t, const ntk_net_config *cfg, const double *t
         double kappa = ntk_net_weight_factor(cfg, l + 1);
         const double *Gn = t->G[l + 1], *D = t->D[l];
         double *G = t->G[l];
-        if (mo == 1) {
-            for (size_t i = 0; i < nb; i++) {
-                double gi = kappa * Gn[i];
-                for (size_t j = 0; j < mi; j++) G[i * mi + j] = D[i * mi + j] * (gi * W[j]);
-            }
-            continue;
-        }
+        /* (one output: a rank-one product) */
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)mi, (int)mo, kappa, Gn,
                     (int)mo, W, (int)mi, 0.0, G, (int)mi);
         for (size_t k = 0; k < nb * mi; k++) G[k] *= D[k];
