@@ -3,9 +3,10 @@
  * ntk_dop_apply on the local rows (PETSc's vector layout is the
  * operator's), conjugate gradients are KSPCG, the spectrum's extremes
  * SLEPc's Krylov–Schur (EPS), and kernel gradient flow SLEPc's MFN. The
- * caller has initialised PETSc and SLEPc (SlepcInitialize) on the
- * operator's communicator. Every function is collective and returns the
- * same status on every process. */
+ * whole spectrum of a dense kernel is ScaLAPACK's (src/mpi/mpi_dense.c),
+ * the library PETSc is built with. The caller has initialised PETSc and
+ * SLEPc (SlepcInitialize) on the operator's communicator. Every function
+ * is collective and returns the same status on every process. */
 #ifndef NTK_PETSC_H
 #define NTK_PETSC_H
 
@@ -60,5 +61,49 @@ ntk_status ntk_deig(ntk_dop *op, size_t nev, int which, double tol, size_t max_i
  * scaled to τ·φ1(−τ·)) to tolerance tol. */
 ntk_status ntk_dflow(ntk_dop *op, const double *r_loc, double tau, double tol, size_t max_it,
                      double *G_loc, size_t *its);
+
+/* ---- every eigenvalue of a dense kernel (src/mpi/mpi_dense.c) ---------- */
+
+/* What one process holds for ntk_dkernel_eigvals: the P processes form an
+ * nprow × npcol grid (nprow the largest divisor of P not above √P, process
+ * r at row r / npcol, column r % npcol), the kernel is stored 2-D block
+ * cyclically in nb × nb blocks (ScaLAPACK's layout), and ScaLAPACK's
+ * pdsyev (eigenvalues only) works in lwork doubles. Arithmetic only: the
+ * same numbers on every process for a given rank, before any allocation. */
+typedef struct {
+    int nprow, npcol, myrow, mycol;
+    size_t nb;
+    size_t locr, locc;          /* this process's rows and columns of the n × n kernel */
+    size_t lwork;               /* pdsyev's workspace, doubles */
+    size_t matrix_bytes;        /* max(1, locr) · locc doubles: its share of the kernel */
+    size_t points_bytes;        /* its rows' and columns' points, (locr + locc) · d doubles */
+    size_t work_bytes;          /* lwork doubles */
+    size_t total_bytes;         /* the three (SIZE_MAX on overflow); the kernel's own
+                                   scratch while it is evaluated (the empirical kinds'
+                                   tiles, desc->mem_limit) comes on top */
+} ntk_deig_plan;
+
+void ntk_deig_plan_make(size_t n, size_t d, int rank, int size, ntk_deig_plan *p);
+
+typedef struct {
+    int nprow, npcol;           /* the process grid */
+    double t_kernel, t_solve;   /* seconds: the kernel's blocks, pdsyev */
+    int heterogeneous;          /* pdsyev found processes' eigenvalues not identical
+                                   (INFO = n + 1): the values of process 0 are in evals */
+} ntk_deig_info;
+
+/* evals (n, on every process) = every eigenvalue of the symmetric kernel
+ * desc on the points X (n, d, the same on every process), ascending. Each
+ * process evaluates its own blocks of the block-cyclic layout directly
+ * (ntk_kernel of its columns' points against its rows' points; no
+ * redistribution), then ScaLAPACK's pdsyev with JOBZ = 'N' (Householder
+ * tridiagonalisation, implicit QL/QR on the tridiagonal matrix) computes
+ * the eigenvalues from the lower triangle. Backward stable: the values
+ * are the exact eigenvalues of K + E with ‖E‖₂ a modest multiple of
+ * n·ε·‖K‖₂. Memory: ntk_deig_plan. NTK_ERR_NOCONV when the QL/QR
+ * iteration fails (pdsyev's INFO in 1..n), NTK_ERR_ARG when this build's
+ * PETSc came without ScaLAPACK or n exceeds its 32-bit integers. */
+ntk_status ntk_dkernel_eigvals(MPI_Comm comm, const ntk_kernel_desc *desc, const double *X,
+                               size_t n, size_t d, double *evals, ntk_deig_info *info);
 
 #endif
