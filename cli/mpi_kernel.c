@@ -1,24 +1,36 @@
 /* mpirun -np P ntkit kernel --kind KIND --x X.npy [--x2 Z.npy] --out K.npy
- * [options]: the kernel of `ntkit kernel` assembled in row blocks, each
- * process computing the rows [r0, r0 + nloc) it owns (ntk_mpi_split)
- * against every column with the library's ntk_kernel, and written into one
- * .npy with MPI-IO: process 0 creates a temporary file next to --out and
- * writes the header, every process writes its rows at their offset
- * (MPI_File_write_at), and after an agreement on every process's status
- * process 0 renames the file onto --out, or removes it: a failure anywhere
- * leaves no file and one error line from process 0.
+ * [--spectrum FILE.csv] [--stats] [options]: the kernel of `ntkit kernel`
+ * assembled in row blocks, each process computing the rows [r0, r0 + nloc)
+ * it owns (ntk_mpi_split) against every column with the library's
+ * ntk_kernel, and written into one .npy with MPI-IO: process 0 creates a
+ * temporary file next to --out and writes the header, every process writes
+ * its rows at their offset (MPI_File_write_at), and after an agreement on
+ * every process's status process 0 renames the file onto --out, or removes
+ * it: a failure anywhere leaves no file and one error line from process 0.
  *
  * Rows are computed in blocks of B rows (--mem-limit, default 512 MiB per
- * process, holds two B × n2 blocks). For K(X, X) each block's rows against
- * themselves are the library's symmetric block (ntk_kernel with X2 NULL),
- * so a point meets itself as in the ordinary build; the rest of the block's
- * row are cross blocks. Entries agree with the ordinary build's to rounding
- * (the library computes a symmetric kernel by triangles: entry (i, j) below
- * the diagonal is the mirror of (j, i) there, here it is K(x_i, x_j)).
+ * process, holds two B × n2 blocks; with --spectrum or --stats and no
+ * --mem-limit, no more than the eigenproblem's share below). For K(X, X)
+ * each block's rows against themselves are the library's symmetric block
+ * (ntk_kernel with X2 NULL), so a point meets itself as in the ordinary
+ * build; the rest of the block's row are cross blocks. Entries agree with
+ * the ordinary build's to rounding (the library computes a symmetric
+ * kernel by triangles: entry (i, j) below the diagonal is the mirror of
+ * (j, i) there, here it is K(x_i, x_j)).
  *
- * --spectrum, --stats and --diagonal need what no row block holds (the
- * whole kernel, or nothing distributed): on one process the ordinary
- * command runs them; on several they are refused. */
+ * --spectrum and --stats: every eigenvalue by ScaLAPACK
+ * (ntk_dkernel_eigvals, src/mpi/mpi_dense.c) once the file's rows are
+ * written: each process evaluates its share of the kernel once more, in
+ * ScaLAPACK's 2-D block-cyclic layout (no n x n array on any process),
+ * and pdsyev computes the eigenvalues. The per-process memory this takes
+ * (ntk_deig_plan) is checked against --mem-limit, or else the node's
+ * available memory shared among its processes, before anything is
+ * allocated or written. The eigenvalues are those of a kernel that
+ * differs from the file's by rounding in its entries, well inside the
+ * eigensolvers' own backward error. --spectrum is written as by one
+ * process ("index,eigenvalue", ascending, %.17g); the kernel and the
+ * spectrum appear together or not at all. One process runs the ordinary
+ * command (LAPACK). --diagonal (O(n) work) runs on one process only. */
 #include "mpi_cli.h"
 
 #include <errno.h>
@@ -35,15 +47,17 @@ static const cli_flag flags[] = {
     {"x", 1, "X.npy", "inputs (n1, d) (required)"},
     {"x2", 1, "Z.npy", "second inputs (n2, d): write the cross block K(X, Z) (default: K(X, X))"},
     {"out", 1, "K.npy", "kernel to write (required)"},
-    {"spectrum", 1, "FILE.csv", "one process only: also write the eigenvalues"},
-    {"stats", 0, NULL, "one process only: lambda_min, lambda_max, condition number"},
+    {"spectrum", 1, "FILE.csv", "also write every eigenvalue, ascending (ScaLAPACK on several processes)"},
+    {"stats", 0, NULL, "print lambda_min, lambda_max and the condition number (all eigenvalues)"},
     {"diagonal", 0, NULL, "one process only: the diagonal K(x_i, x_i)"},
     {"weights", 1, "DIR", "run directory of 'ntkit train': network and weights from it"},
     {"at", 1, "WHEN", "with --weights: final | init (default final)"},
     CLI_NET_FLAGS,
     {"trace-factor", 1, "F", "lin kinds: sqrt(Tr Sigma^2/d) for nu (default: estimated from X)"},
     {"quad-order", 1, "Q", "Gauss-Hermite order for *-inf and lin kinds (default 0: library default)"},
-    {"mem-limit", 1, "BYTES", "memory per process for its row blocks (default 512M)"},
+    {"mem-limit", 1, "BYTES", "memory per process: its row blocks (default 512M) and, with --spectrum "
+                              "or --stats, its share of the eigenproblem (default: the node's "
+                              "available memory over its processes)"},
     {"dtype", 1, "TYPE", "float64 | float32 (default float64; float32 entries rounded to 2^-24 relative)"},
     {"threads", 1, "T", "OpenBLAS threads per process (default: the node's cores / its processes)"},
 };
@@ -58,6 +72,7 @@ static char g_tmp[4096];
 static void on_signal(int sig)
 {
     if (g_tmp[0]) unlink(g_tmp);
+    ntk_tmpfiles_remove();   /* the staged spectrum */
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -108,12 +123,11 @@ static int mpi_fail(const char *what, int code)
 
 /* This process's rows of K written at their offsets in fh. */
 static int write_rows(const cli_kernel_opts *o, const ntk_kernel_desc *desc, const ntk_array *X,
-                      const ntk_array *X2, int f32, MPI_File fh, size_t data_off)
+                      const ntk_array *X2, int f32, MPI_File fh, size_t data_off, size_t budget)
 {
     const size_t n1 = X->rows, n2 = X2 ? X2->rows : n1, esz = f32 ? 4 : 8;
     size_t r0, nloc;
     cli_mpi_split(n1, &r0, &nloc);
-    size_t budget = o->mem_limit ? o->mem_limit : DEFAULT_BUDGET;
     size_t B = budget / (2 * n2 * sizeof(double));
     if (B > (size_t)INT_MAX / n2) B = (size_t)INT_MAX / n2;   /* MPI counts are int */
     if (B == 0) {
@@ -182,7 +196,116 @@ static int make_temp(const char *path)
     return 0;
 }
 
-static int distributed(const cli_args *a, const cli_kernel_opts *o, int f32)
+/* --spectrum, --stats: this process's share of the eigenproblem
+ * (ntk_deig_plan, its bytes into *share) against --mem-limit, or 90% of
+ * the node's available memory over the node's processes, before anything
+ * is allocated. With --mem-limit the empirical kinds' tiles get what the
+ * share leaves, as in the ordinary build. */
+static int eig_memory(const cli_kernel_opts *o, size_t n, size_t d, ntk_kernel_desc *desc,
+                      size_t *share)
+{
+    cli_mpi *w = &cli_world;
+    ntk_deig_plan p;
+    ntk_deig_plan_make(n, d, w->rank, w->size, &p);
+    *share = p.total_bytes;
+    size_t limit = o->mem_limit;
+    int local = 1;
+    if (!limit) {
+        MPI_Comm node;
+        if (MPI_Comm_split_type(w->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+            MPI_Comm_size(node, &local);
+            MPI_Comm_free(&node);
+        }
+        size_t avail = ntk_mem_available();
+        if (!avail) return 0;   /* unknown: let the allocations decide */
+        limit = avail / 10 * 9 / (size_t)(local > 0 ? local : 1);
+    }
+    if (p.total_bytes <= limit) {
+        if (o->mem_limit) desc->mem_limit = limit > p.total_bytes ? limit - p.total_bytes : 1;
+        return 0;
+    }
+    /* the fewest processes whose largest share (process 0's) fits */
+    int more = 0;
+    for (int q = w->size + 1; q <= (1 << 20) && !more; q++) {
+        ntk_deig_plan pq;
+        ntk_deig_plan_make(n, d, 0, q, &pq);
+        if (pq.total_bytes <= limit) more = q;
+    }
+    char b[5][32], hint[96] = "";
+    if (more) snprintf(hint, sizeof hint, " or run on %d processes or more", more);
+    char lim[96];
+    if (o->mem_limit)
+        snprintf(lim, sizeof lim, "--mem-limit is %s", cli_fmt_bytes(limit, b[3]));
+    else
+        snprintf(lim, sizeof lim, "%d process%s on this node leave%s %s each", local,
+                 local > 1 ? "es" : "", local > 1 ? "" : "s", cli_fmt_bytes(limit, b[3]));
+    return cli_fail("every eigenvalue of the %zu x %zu kernel needs %s on this process (its "
+                    "%zu x %zu block-cyclic share %s, ScaLAPACK's workspace %s, the share's points "
+                    "%s) but %s; raise --mem-limit%s", n, n, cli_fmt_bytes(p.total_bytes, b[0]),
+                    p.locr, p.locc, cli_fmt_bytes(p.matrix_bytes, b[1]),
+                    cli_fmt_bytes(p.work_bytes, b[2]), cli_fmt_bytes(p.points_bytes, b[4]),
+                    lim, hint);
+}
+
+/* Process 0: the eigenvalues (ascending) as "index,eigenvalue" CSV, the
+ * format of the ordinary `ntkit kernel --spectrum`, staged in *set. */
+static int stage_spectrum(ntk_outset **set, const char *path, const double *evals, size_t n)
+{
+    size_t cap = 32 + 40 * n;
+    char *buf = malloc(cap);
+    if (!buf) return cli_fail("out of memory formatting %zu eigenvalues", n);
+    size_t len = (size_t)snprintf(buf, cap, "index,eigenvalue\n");
+    for (size_t k = 0; k < n; k++)
+        len += (size_t)snprintf(buf + len, cap - len, "%zu,%.17g\n", k, evals[k]);
+    int rc = 0;
+    if (ntk_outset_create(set) != NTK_OK || ntk_outset_add(*set, path, buf, len) != NTK_OK)
+        rc = cli_fail_lib("--spectrum");
+    free(buf);
+    return rc;
+}
+
+/* Process 0: the kernel's temporary file onto --out and the spectrum (when
+ * asked) into place, back to back; on any failure neither is left. */
+static int put_in_place(const cli_kernel_opts *o, int rc, const double *evals, size_t n)
+{
+    ntk_outset *set = NULL;
+    if (!rc && o->spec_path) rc = stage_spectrum(&set, o->spec_path, evals, n);
+    if (!rc && rename(g_tmp, o->out_path) != 0)
+        rc = cli_fail("--out %s: cannot put the kernel in place: %s", o->out_path, strerror(errno));
+    if (!rc && set && ntk_outset_commit(set) != NTK_OK) rc = cli_fail_lib("--spectrum");
+    if (rc) unlink(g_tmp);
+    ntk_outset_free(set);
+    g_tmp[0] = '\0';
+    return rc;
+}
+
+static void print_summary(const cli_kernel_opts *o, size_t n1, size_t n2, double secs,
+                          double tf_used, const double *evals, const ntk_deig_info *ei)
+{
+    cli_mpi *w = &cli_world;
+    printf("kernel %s: %zu x %zu%s, written in row blocks by %d process%s", o->kind->name, n1, n2,
+           o->x2_path ? " (cross block)" : "", w->size, w->size > 1 ? "es" : "");
+    if (evals) {
+        double lmin = evals[0], lmax = evals[n1 - 1];
+        printf(", lambda_min %.6g, lambda_max %.6g, condition number ", lmin, lmax);
+        if (lmin > 0)
+            printf("%.6g", lmax / lmin);
+        else
+            printf("inf (not positive definite)");
+    }
+    printf(", %.3fs", secs);
+    if (evals)
+        printf(" (+ %.3fs eigenvalues by ScaLAPACK on a %d x %d grid: %.3fs the kernel's blocks, "
+               "%.3fs pdsyev)", ei->t_kernel + ei->t_solve, ei->nprow, ei->npcol, ei->t_kernel,
+               ei->t_solve);
+    printf("\n");
+    if (isfinite(tf_used))
+        printf("trace factor %.6g (%s)\n", tf_used,
+               o->trace_factor >= 0 ? "--trace-factor" : "estimated from X");
+    printf("wrote %s%s%s\n", o->out_path, o->spec_path ? " and " : "", o->spec_path ? o->spec_path : "");
+}
+
+static int distributed(const cli_args *a, cli_kernel_opts *o, int f32, int eig)
 {
     cli_mpi *w = &cli_world;
     ntk_array X = {0}, X2 = {0};
@@ -195,13 +318,21 @@ static int distributed(const cli_args *a, const cli_kernel_opts *o, int f32)
     double tf_used = NAN;
     memset(&h, 0, sizeof h);
     if (!rc) rc = cli_kernel_desc(o, a, &X, 0, &h, &tf_used);
+    size_t share = 0;
+    if (!rc && eig) rc = eig_memory(o, X.rows, X.cols, &h.desc, &share);
     rc = cli_mpi_agree(rc);
     const size_t n1 = X.rows, n2 = o->x2_path ? X2.rows : n1;
+    /* the row blocks come and go before the eigenproblem's share exists;
+     * without --mem-limit they take no more than the share (at least two
+     * rows), so that the share sets the peak */
+    size_t budget = o->mem_limit ? o->mem_limit : DEFAULT_BUDGET;
+    if (eig && !o->mem_limit && share < budget)
+        budget = share > 2 * n2 * sizeof(double) ? share : 2 * n2 * sizeof(double);
     char pre[256];
     size_t plen = rc ? 0 : npy_preamble(n1, n2, f32, pre);
     if (!rc && w->rank == 0) rc = make_temp(o->out_path);
     rc = cli_mpi_agree(rc);
-    double t0 = cli_now();
+    double t0 = cli_now(), secs = 0.0;
     MPI_File fh = MPI_FILE_NULL;
     if (!rc) {
         MPI_Bcast(g_tmp, sizeof g_tmp, MPI_CHAR, 0, w->comm);
@@ -215,7 +346,7 @@ static int distributed(const cli_args *a, const cli_kernel_opts *o, int f32)
             int code = MPI_File_write_at(fh, 0, pre, (int)plen, MPI_CHAR, MPI_STATUS_IGNORE);
             if (code != MPI_SUCCESS) rc = mpi_fail("--out: writing the header failed", code);
         }
-        if (!rc) rc = write_rows(o, &h.desc, &X, o->x2_path ? &X2 : NULL, f32, fh, plen);
+        if (!rc) rc = write_rows(o, &h.desc, &X, o->x2_path ? &X2 : NULL, f32, fh, plen, budget);
         if (!rc) {
             int code = MPI_File_sync(fh);   /* collective */
             if (code != MPI_SUCCESS) rc = mpi_fail("--out: flushing the file failed", code);
@@ -224,23 +355,29 @@ static int distributed(const cli_args *a, const cli_kernel_opts *o, int f32)
         }
         MPI_File_close(&fh);
         rc = cli_mpi_agree(rc);
+        secs = cli_now() - t0;
     }
-    if (w->rank == 0 && g_tmp[0]) {
-        if (!rc && rename(g_tmp, o->out_path) != 0)
-            rc = cli_fail("--out %s: cannot put the kernel in place: %s", o->out_path, strerror(errno));
-        if (rc) unlink(g_tmp);
-        g_tmp[0] = '\0';
+    /* every eigenvalue, from the kernel evaluated once more in ScaLAPACK's layout */
+    double *evals = NULL;
+    ntk_deig_info ei;
+    memset(&ei, 0, sizeof ei);
+    if (!rc && eig) {
+        evals = malloc(n1 * sizeof(double));
+        rc = cli_mpi_agree(evals ? 0 : cli_fail("out of memory for %zu eigenvalues", n1));
+        if (!rc) {
+            ntk_status st = ntk_dkernel_eigvals(w->comm, &h.desc, X.data, n1, X.cols, evals, &ei);
+            rc = cli_mpi_agree(st != NTK_OK ? cli_fail_lib("eigenvalues") : 0);
+        }
     }
+    if (w->rank == 0 && g_tmp[0]) rc = put_in_place(o, rc, evals, n1);
     MPI_Bcast(&rc, 1, MPI_INT, 0, w->comm);
     if (!rc && w->rank == 0) {
-        printf("kernel %s: %zu x %zu%s, written in row blocks by %d process%s, %.3fs\n",
-               o->kind->name, n1, n2, o->x2_path ? " (cross block)" : "", w->size,
-               w->size > 1 ? "es" : "", cli_now() - t0);
-        if (isfinite(tf_used))
-            printf("trace factor %.6g (%s)\n", tf_used,
-                   o->trace_factor >= 0 ? "--trace-factor" : "estimated from X");
-        printf("wrote %s\n", o->out_path);
+        if (ei.heterogeneous)
+            cli_warn("ScaLAPACK found the processes' eigenvalues not identical in their last bits "
+                     "(processors of different kinds?); process 0's are written");
+        print_summary(o, n1, n2, secs, tf_used, evals, &ei);
     }
+    free(evals);
     cli_kernel_held_free(&h);
     ntk_array_free(&X), ntk_array_free(&X2);
     return rc;
@@ -250,18 +387,29 @@ int cmd_mpi_kernel(int argc, char **argv)
 {
     cli_args a;
     if (cli_parse(&a, flags, NFLAGS, argc, argv)) return 2;
-    int one = cli_has(&a, "spectrum") || cli_has(&a, "stats") || cli_has(&a, "diagonal");
-    if (a.help || (one && cli_world.size == 1)) return cmd_kernel(argc, argv);
+    const int eig = cli_has(&a, "spectrum") || cli_has(&a, "stats"), diag = cli_has(&a, "diagonal");
+    if (a.help) {
+        int rc = cmd_kernel(argc, argv);
+        if (cli_world.rank == 0)
+            printf("\nUnder mpirun -np P (P > 1) each process computes its rows and writes them\n"
+                   "into the one file with MPI-IO; --spectrum and --stats then compute every\n"
+                   "eigenvalue with ScaLAPACK from the kernel in a 2-D block-cyclic layout (no\n"
+                   "process holds it whole); --mem-limit is per process. --diagonal runs on one\n"
+                   "process. 'ntkit spectrum' gives the extremes without any n x n storage.\n");
+        return rc;
+    }
+    if ((eig || diag) && cli_world.size == 1) return cmd_kernel(argc, argv);
     if (a.npositional) return cli_mpi_agree(cli_fail("unexpected argument '%s'", a.positional[0]));
-    if (one)
-        return cli_mpi_agree(cli_fail("--spectrum, --stats and --diagonal run on one process (the "
-                                      "whole kernel in memory, or O(n) work); run them without "
-                                      "mpirun, or use 'ntkit spectrum' for the extremes on many"));
+    if (diag)
+        return cli_mpi_agree(cli_fail("--diagonal runs on one process (O(n) work and memory); run "
+                                      "it without mpirun"));
     cli_kernel_opts o;
     int rc = cli_kernel_options(&a, &o, 1) || cli_mpi_threads(&a);
+    if (!rc && o.x2_path && cli_has(&a, "stats"))
+        rc = cli_fail("--stats needs a symmetric kernel but --x2 asks for a cross block; drop one");
     const char *dtype = cli_str(&a, "dtype", "float64");
     if (!rc && strcmp(dtype, "float64") != 0 && strcmp(dtype, "float32") != 0)
         rc = cli_fail("--dtype must be float64 or float32, got '%s'", dtype);
     if (cli_mpi_agree(rc)) return 1;
-    return distributed(&a, &o, strcmp(dtype, "float32") == 0);
+    return distributed(&a, &o, strcmp(dtype, "float32") == 0, eig);
 }
