@@ -82,11 +82,97 @@ $PY -c "import numpy as np; K = np.load('$T/ref-ntk-inf.npy'); K[3, 5] *= 1 + 1e
 check '! $PY "$T/close.py" "$T" "$T/ref-ntk-inf.npy" "$T/moved.npy" "$T/X.npy" - 0 >/dev/null 2>&1' \
     "negative control: a moved entry passes the comparison"
 check '! same "$T/ref-ntk.npy" "$T/ref-ntk2.npy"' "negative control: ntk and ntk2 files are the same"
-# one process: --stats runs the ordinary command; several refuse it in one line
-mpi 1 $NTKIT_MPI kernel --kind ntk-inf --x "$T/X.npy" --out "$T/k-stats.npy" --stats >"$T/out" 2>"$T/err"
-check 'grep -q lambda_min "$T/out"' "-np 1 --stats: no lambda_min printed"
-mpi 2 $NTKIT_MPI kernel --kind ntk-inf --x "$T/X.npy" --out "$T/k-stats2.npy" --stats >"$T/out" 2>"$T/err"
-check '[ "$(grep -c "^ntkit: error:" "$T/err")" -eq 1 ] && [ ! -e "$T/k-stats2.npy" ]' "-np 2 --stats: not one refusal"
+# --spectrum and --stats: every eigenvalue (one process: the ordinary
+# command, LAPACK's dsyevd; several: ScaLAPACK's pdsyev on the kernel in a
+# 2-D block-cyclic layout) against the ordinary build's --spectrum, n = 203
+# not divisible by 2, 3 or 4 (grids 1 x 2, 1 x 3, 2 x 2 in blocks of 64).
+# Bound: both eigensolvers are backward stable, each returning the exact
+# eigenvalues of K + E with ||E||_2 <= c n eps ||K||_2, so by Weyl's
+# inequality each eigenvalue moves by at most that; c = 30 is the ratio
+# LAPACK's own eigenvalue tests accept for |error| / (n eps ||K||), and
+# the two solvers' errors add (2 x 30). The two kernels themselves differ
+# by rounding entry by entry (close.py's bound tol * max|K|, the
+# distributed eigenvalues come from the kernel evaluated in its
+# block-cyclic pieces), which moves each eigenvalue by at most
+# ||dK||_2 <= ||dK||_F <= n tol max|K|. The file must be the ordinary
+# build's format: "index,eigenvalue", indices 0..n-1, ascending.
+cat >"$T/spec.py" <<'PYEOF'
+import sys, numpy as np
+ref, got, kref, xp, m = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6])
+def read(path):
+    lines = open(path).read().splitlines()
+    assert lines[0] == "index,eigenvalue", lines[0]
+    rows = [l.split(",") for l in lines[1:]]
+    assert [int(r[0]) for r in rows] == list(range(len(rows))), "indices"
+    return np.array([float(r[1]) for r in rows])
+a, b = read(ref), read(got)
+K, X = np.load(kref), np.load(xp)
+n, eps = K.shape[0], np.finfo(float).eps
+assert a.shape == b.shape == (n,), (a.shape, b.shape)
+assert np.all(np.diff(b) >= 0), "not ascending"
+U = X / np.linalg.norm(X, axis=1)[:, None]
+C = U @ U.T
+np.fill_diagonal(C, 0)
+tol = 8 * (X.shape[1] + m + 2) * eps / np.sqrt(1 - np.abs(C).max() ** 2)
+norm2 = np.linalg.norm(K, 2)
+bound = n * tol * np.abs(K).max() + 2 * 30 * n * eps * norm2
+err = np.abs(a - b).max()
+print("spectrum %s: max |d lambda| %.2e = %.3f n eps ||K||_2 (bound %.2e)" % (got.split("/")[-1], err, err / (n * eps * norm2), bound))
+sys.exit(0 if err <= bound else 1)
+PYEOF
+for kind in ntk ntk-inf; do
+    case $kind in ntk) m=64 ;; *) m=0 ;; esac
+    $NTKIT kernel --kind $kind --x "$T/X.npy" --width 64 --out "$T/ref-$kind.npy" --spectrum "$T/ref-$kind.csv" \
+        --threads 1 >/dev/null 2>&1 || bad "ordinary build: kernel --kind $kind --spectrum"
+    for np in 1 2 4; do
+        mpi $np $NTKIT_MPI kernel --kind $kind --x "$T/X.npy" --width 64 --out "$T/ks-$kind-$np.npy" \
+            --spectrum "$T/s-$kind-$np.csv" --stats --threads 1 >"$T/out" 2>"$T/err" ||
+            bad "-np $np kernel --kind $kind --spectrum: $(grep ntkit "$T/err")"
+        pycheck "-np $np --kind $kind --spectrum" "$T/spec.py" "$T/ref-$kind.csv" "$T/s-$kind-$np.csv" \
+            "$T/ref-$kind.npy" "$T/X.npy" $m
+        pycheck "-np $np --kind $kind kernel file next to --spectrum" "$T/close.py" "$T/ref-$kind.npy" \
+            "$T/ks-$kind-$np.npy" "$T/X.npy" - $m
+        # --stats prints the extremes of the same eigenvalues (%.6g of the file's first and last)
+        st=$($PY -c "import numpy as np; e = np.loadtxt('$T/s-$kind-$np.csv', delimiter=',', skiprows=1)[:, 1]; print('lambda_min %.6g, lambda_max %.6g, condition number %.6g' % (e[0], e[-1], e[-1] / e[0]))")
+        check 'grep -q "$st" "$T/out"' "-np $np --kind $kind --stats: '$st' not in $(head -1 "$T/out")"
+    done
+done
+# float32 file: the eigenvalues are the float64 kernel's, as in the ordinary build
+mpi 3 $NTKIT_MPI kernel --kind ntk-inf --x "$T/X.npy" --out "$T/ks-f32.npy" --dtype float32 \
+    --spectrum "$T/s-f32.csv" --threads 1 >"$T/out" 2>"$T/err" || bad "-np 3 float32 --spectrum: $(grep ntkit "$T/err")"
+pycheck "-np 3 float32 --spectrum" "$T/spec.py" "$T/ref-ntk-inf.csv" "$T/s-f32.csv" "$T/ref-ntk-inf.npy" "$T/X.npy" 0
+# negative controls: the comparison rejects the largest eigenvalue moved by
+# 1e-9 of itself, and a spectrum of another kernel
+$PY -c "
+lines = open('$T/ref-ntk-inf.csv').read().splitlines()
+i, v = lines[-1].split(',')
+lines[-1] = '%s,%.17g' % (i, float(v) * (1 + 1e-9))
+open('$T/moved.csv', 'w').write('\n'.join(lines) + '\n')"
+check '! $PY "$T/spec.py" "$T" "$T/ref-ntk-inf.csv" "$T/moved.csv" "$T/ref-ntk-inf.npy" "$T/X.npy" 0 >/dev/null 2>&1' \
+    "negative control: a moved eigenvalue passes the comparison"
+check '! $PY "$T/spec.py" "$T" "$T/ref-ntk-inf.csv" "$T/s-ntk-2.csv" "$T/ref-ntk-inf.npy" "$T/X.npy" 64 >/dev/null 2>&1' \
+    "negative control: the ntk spectrum passes for ntk-inf's"
+# --stats alone (no --spectrum file), and its refusal with a cross block
+mpi 2 $NTKIT_MPI kernel --kind ntk-inf --x "$T/X.npy" --out "$T/k-stats2.npy" --stats --threads 1 >"$T/out" 2>"$T/err"
+check 'grep -q "lambda_min .*condition number" "$T/out" && [ -e "$T/k-stats2.npy" ]' "-np 2 --stats: $(cat "$T/out" "$T/err")"
+mpi 2 $NTKIT_MPI kernel --kind ntk-inf --x "$T/X.npy" --x2 "$T/Z.npy" --out "$T/k-stats3.npy" --stats >"$T/out" 2>"$T/err"
+check '[ "$(grep -c "^ntkit: error:" "$T/err")" -eq 1 ] && grep -q "cross block" "$T/err" && [ ! -e "$T/k-stats3.npy" ]' \
+    "-np 2 --stats --x2: not one refusal: $(grep ntkit "$T/err")"
+mpi 2 $NTKIT_MPI kernel --kind ntk-inf --x "$T/X.npy" --out "$T/k-diag.npy" --diagonal >"$T/out" 2>"$T/err"
+check '[ "$(grep -c "^ntkit: error:" "$T/err")" -eq 1 ] && grep -q "one process" "$T/err" && [ ! -e "$T/k-diag.npy" ]' \
+    "-np 2 --diagonal: not one refusal: $(grep ntkit "$T/err")"
+
+# the eigenproblem's share over --mem-limit: one line naming the need and the
+# limit (and how many processes would do), before any file is created
+rm -rf "$T/g" && mkdir "$T/g"
+mpi 2 $NTKIT_MPI kernel --kind ntk-inf --x "$T/X.npy" --out "$T/g/K.npy" --spectrum "$T/g/s.csv" \
+    --mem-limit 200K >"$T/out" 2>"$T/err"
+rc=$?
+check '[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$(grep -c "^ntkit: error:" "$T/err")" -eq 1 ]' \
+    "memory refusal: rc $rc, $(grep ntkit "$T/err")"
+check 'grep "^ntkit: error:" "$T/err" | grep -q "block-cyclic share.*--mem-limit is 200 KiB.*processes or more"' \
+    "memory refusal does not name the share, the limit and the processes: $(grep ntkit "$T/err")"
+check '[ -z "$(ls -A "$T/g")" ]' "memory refusal left $(ls -A "$T/g")"
 
 # faults: nonzero, one error line, no file in the directory but what was there
 fault() {
@@ -106,6 +192,28 @@ fault "process 1 fails loading" 1:load 3 "process 1 of 3"
 fault "process 2 fails in a row block" 2:apply 3 "process 2 of 3"
 fault "process 0 fails in its second row block" 0:apply:2 2 "row block failed"
 fault "process 1 killed in a row block" 1:die 3 ""
+# with --spectrum: a failure in the eigenproblem (after every row is in the
+# temporary file) or bad input leaves neither file, the earlier ones as they
+# were. With the default row budget each process has one row block, so its
+# second 'apply' is the first block of its block-cyclic share.
+sfault() {
+    name=$1 where=$2 np=$3 pat=$4 x=$5
+    rm -rf "$T/f" && mkdir "$T/f" && echo old >"$T/f/K.npy" && echo old >"$T/f/s.csv"
+    NTKIT_MPI_FAULT=$where mpi $np -x NTKIT_MPI_FAULT $NTKIT_MPI kernel --kind ntk-inf --x "$x" \
+        --out "$T/f/K.npy" --spectrum "$T/f/s.csv" >"$T/out" 2>"$T/err"
+    rc=$?
+    check '[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]' "$name: exit status $rc (0: no failure, 124: a hang)"
+    if [ -n "$pat" ]; then
+        check '[ "$(grep -c "^ntkit: error:" "$T/err")" -eq 1 ]' "$name: not one error line: $(grep ntkit "$T/err")"
+        check "grep '^ntkit: error:' '$T/err' | grep -q '$pat'" "$name: the error does not name '$pat'"
+    fi
+    check '[ "$(ls -A "$T/f" | tr "\\n" " ")" = "K.npy s.csv " ] && [ "$(cat "$T/f/K.npy" "$T/f/s.csv")" = "old
+old" ]' "$name: left $(ls -A "$T/f")"
+}
+sfault "--spectrum: process 1 fails in its share" 1:apply:2 3 "process 1 of 3.*block of the kernel failed" "$T/X.npy"
+sfault "--spectrum: process 2 killed in its share" 2:die:2 3 "" "$T/X.npy"
+$PY -c "import numpy as np; X = np.load('$T/X.npy'); X[5, 2] = np.nan; np.save('$T/Xnan.npy', X)"
+sfault "--spectrum: NaN in --x" "" 2 "contains NaN" "$T/Xnan.npy"
 mpi 2 $NTKIT_MPI kernel --kind ntk-inf --x "$T/X.npy" --out "$T/nodir/K.npy" >"$T/out" 2>"$T/err"
 rc=$?
 check '[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$(grep -c "^ntkit: error:" "$T/err")" -eq 1 ]' \
