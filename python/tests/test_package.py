@@ -48,6 +48,37 @@ class Install(unittest.TestCase):
             self.assertEqual(lib, bundled)
             self.assertEqual(float(total), 3.0)
 
+    @unittest.skipUnless(importlib.util.find_spec("ensurepip"),
+                         "needs the venv module with ensurepip (python3-venv)")
+    def test_fresh_venv_runs_the_quickstart(self):
+        # what the README promises: a new virtual environment that sees the system's numpy,
+        # `pip install ./python` in it, and examples/quickstart.py run from another directory
+        with TempDir() as tmp:
+            venv = os.path.join(tmp, "venv")
+            res = subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", venv],
+                                 capture_output=True, text=True)
+            self.assertEqual(res.returncode, 0, res.stderr[-3000:])
+            py = os.path.join(venv, "bin", "python")
+            src = os.path.join(tmp, "src")
+            shutil.copytree(PYTHON_DIR, src, ignore=shutil.ignore_patterns(
+                "build", "dist", "*.egg-info", "__pycache__", "tests", "libntkit.so*"))
+            env = dict(os.environ, NTKIT_LIBRARY=os.path.realpath(ntkit.library_path))
+            res = subprocess.run([py, "-m", "pip", "install", "--quiet", "--no-build-isolation",
+                                  "--no-deps", "--no-index", "--root-user-action=ignore", src],
+                                 env=env, capture_output=True, text=True)
+            self.assertEqual(res.returncode, 0, res.stderr[-3000:])
+            run_dir = os.path.join(tmp, "elsewhere")
+            os.mkdir(run_dir)
+            shutil.copy(os.path.join(REPO, "examples", "quickstart.py"), run_dir)
+            env = {k: v for k, v in os.environ.items() if k not in ("NTKIT_LIBRARY", "PYTHONPATH")}
+            env["MPLBACKEND"] = "Agg"
+            res = subprocess.run([py, "quickstart.py"], cwd=run_dir, env=env, capture_output=True,
+                                 text=True, timeout=600)
+            self.assertEqual(res.returncode, 0, res.stdout[-2000:] + res.stderr[-3000:])
+            res = subprocess.run([py, "-c", "import ntkit; print(ntkit.__file__)"], cwd=run_dir,
+                                 env=env, capture_output=True, text=True)
+            self.assertTrue(res.stdout.strip().startswith(venv), res.stdout + res.stderr)
+
     def test_versions_agree(self):
         # pyproject.toml, the package and the library's header carry one version
         with open(os.path.join(PYTHON_DIR, "pyproject.toml")) as fp:
