@@ -1,0 +1,262 @@
+/* The trainer's reduce hook (ntk_trainer_set_reduce), the library side of
+ * data-parallel training (mpirun ntkit train, docs/scaling.md), without
+ * MPI: the n rows split into two halves, a trainer on each, and a fake
+ * reduce standing in for MPI_Allreduce. A first evaluation captures each
+ * half's scaled contribution (its buffer as the trainer hands it over); a
+ * second adds the other half's captured one, which is what a sum over two
+ * processes gives each of them. Against one trainer on all n rows: the
+ * loss and the gradient agree to the rounding of sums taken in another
+ * order (the bound at check_against_full), the two halves agree bit for
+ * bit (each adds the same two numbers), one step keeps their networks
+ * identical, for the two-layer network and a depth-2 network with biases,
+ * under the mean and the sum loss. Also: the refusal of n_total < n, a
+ * failing reduce, and reduce NULL restoring the local evaluation. */
+#include "harness.h"
+#include "ntkit.h"
+
+#include <float.h>
+
+#define EPS DBL_EPSILON
+#define N 37       /* rows, split 18 + 19 */
+#define H 18
+#define D 4
+#define PMAX 512   /* parameters at most */
+
+typedef struct {
+    int mode;                  /* 0: capture this half's contribution; 1: add the other's */
+    int calls;
+    size_t count[2];           /* sizes of the loss's (call 0) and the gradient's (call 1) sums */
+    double mine[2][PMAX];      /* captured, per call */
+    const double *other[2];    /* the other half's captured, per call */
+    ntk_status fail;           /* returned by every call when not NTK_OK */
+} fake;
+
+/* ntkit.h: the trainer reduces the loss, then the gradient, once each per
+ * evaluation. */
+static ntk_status fake_reduce(void *ctx, double *buf, size_t count)
+{
+    fake *f = ctx;
+    int c = f->calls++ % 2;
+    if (f->fail != NTK_OK) return ntk_set_error(f->fail, "the fake reduce failed");
+    f->count[c] = count;
+    if (count > PMAX) return ntk_set_error(NTK_ERR_ARG, "fake reduce: %zu > PMAX values", count);
+    if (f->mode == 0)
+        memcpy(f->mine[c], buf, count * sizeof *buf);
+    else
+        for (size_t k = 0; k < count; k++) buf[k] += f->other[c][k];
+    return NTK_OK;
+}
+
+static ntk_net_config two_layer(void)
+{
+    ntk_net_config c = ntk_net_config_default(D, 16);
+    c.act.kind = NTK_ACT_TANH;
+    c.alpha = 1.3;
+    c.seed = 11;
+    return c;
+}
+
+static ntk_net_config depth_two(void)
+{
+    ntk_net_config c = ntk_net_config_default(D, 12);
+    c.act.kind = NTK_ACT_TANH;
+    c.depth = 2;
+    c.widths[0] = 12;
+    c.widths[1] = 8;
+    c.bias_std = 0.3;
+    c.weight_std = 1.2;
+    c.seed = 12;
+    return c;
+}
+
+/* The sum of the hidden widths (the length of the longest inner products
+ * behind one row's output, with d). */
+static size_t widths_sum(const ntk_net_config *c)
+{
+    size_t s = 0;
+    for (size_t l = 1; l <= ntk_net_depth(c); l++) s += ntk_net_width(c, l);
+    return s;
+}
+
+/* One row's and all rows' worth of a problem, at θ0 of cfg. */
+typedef struct {
+    ntk_net_config cfg;
+    ntk_gd_config gd;
+    const double *X, *y;
+    size_t P;
+} problem;
+
+/* S_k = c Σ_i |(J_iᵀ r_i)_k|, the sum of the magnitudes of the n row terms
+ * that make gradient component k (c = 1/n or 1), from n one-row trainers
+ * under the sum loss (whose gradient is J_iᵀ r_i itself). */
+static void row_magnitudes(const problem *p, ntk_net *net, double *S)
+{
+    ntk_gd_config g1 = p->gd;
+    g1.loss = NTK_LOSS_SUM;
+    double c = p->gd.loss == NTK_LOSS_MEAN ? 1.0 / N : 1.0;
+    for (size_t k = 0; k < p->P; k++) S[k] = 0.0;
+    for (size_t i = 0; i < N; i++) {
+        ntk_trainer *tr;
+        CHECK_OK(ntk_trainer_create(net, p->X + i * D, p->y + i, 1, g1, &tr));
+        CHECK_OK(ntk_trainer_eval(tr));
+        const double *g = ntk_trainer_grad(tr);
+        for (size_t k = 0; k < p->P; k++) S[k] += c * fabs(g[k]);
+        ntk_trainer_free(tr);
+    }
+}
+
+/* The two halves' summed loss L and gradient g against the full trainer's
+ * (Lf, gf). The split changes three things, each a rounding:
+ *   the order of the n-term row sums (the full trainer adds all rows in one
+ *   blocked pass, each half its own and then the two totals): at most
+ *   (n − 1)·ε·Σ|terms| for any order;
+ *   the scaling, (1/n_q)·(n_q/n) against 1/n: three roundings, 3ε
+ *   relative;
+ *   each row's term, if the BLAS blocks the inner products of length d and
+ *   m_l differently for another row count: at most (d + Σ m_l + L + 2)·ε
+ *   relative to the term (the targets are far from the outputs at θ0, so
+ *   a residual's rounding is relative to it).
+ * Hence |g_k − gf_k| ≤ γ S_k with γ = 2(n + d + Σ m_l + 8)·ε (2: second
+ * order and the products of the chain), S_k from row_magnitudes; the loss's
+ * row terms are non-negative, so their magnitudes sum to the loss itself:
+ * |L − Lf| ≤ γ Lf. */
+static double gamma_of(const ntk_net_config *c)
+{
+    return 2.0 * (double)(N + D + widths_sum(c) + ntk_net_depth(c) + 8) * EPS;
+}
+
+static void check_against_full(const char *name, const problem *p, double L, const double *g,
+                               double Lf, const double *gf, const double *S)
+{
+    double gam = gamma_of(&p->cfg), worst = 0.0;
+    for (size_t k = 0; k < p->P; k++) {
+        double e = fabs(g[k] - gf[k]);
+        if (e > 0) worst = fmax(worst, S[k] > 0 ? e / (gam * S[k]) : INFINITY);
+    }
+    CHECK_LE(fabs(L - Lf), gam * Lf, "%s: the summed loss against one trainer on all rows", name);
+    CHECK_LE(worst, 1.0, "%s: the summed gradient against one trainer on all rows (worst "
+             "|g_k - gf_k| / (gamma S_k))", name);
+}
+
+static void test_split(const char *name, ntk_net_config cfg, ntk_loss_kind loss)
+{
+    double X[N * D], y[N];
+    ntk_rng rng;
+    ntk_rng_seed(&rng, 31);
+    ntk_rng_normal_fill(&rng, X, N * D);
+    /* targets of order 1 away from the outputs at θ0 (see the bound) */
+    for (size_t i = 0; i < N; i++) y[i] = 1.5 + sin(X[i * D]) + 0.5 * X[i * D + 1];
+    problem p = {cfg, {.lr1 = 0.2, .lr2 = 0.3, .loss = loss}, X, y, ntk_net_nparams(&cfg)};
+    CHECK(p.P <= PMAX, "%s: %zu parameters", name, p.P);
+    if (p.P > PMAX) return;
+    ntk_net *net, *na, *nb, *nf;
+    CHECK_OK(ntk_net_create(&cfg, &net));
+    CHECK_OK(ntk_net_create(&cfg, &na));
+    CHECK_OK(ntk_net_create(&cfg, &nb));
+    CHECK_OK(ntk_net_create(&cfg, &nf));
+    double S[PMAX];
+    row_magnitudes(&p, net, S);
+
+    /* one trainer on all rows: the reference */
+    ntk_trainer *full, *ta, *tb;
+    CHECK_OK(ntk_trainer_create(nf, X, y, N, p.gd, &full));
+    CHECK_OK(ntk_trainer_eval(full));
+    double Lf = ntk_trainer_loss(full), gf[PMAX];
+    memcpy(gf, ntk_trainer_grad(full), p.P * sizeof(double));
+
+    /* the halves [0, H) and [H, N), each a process of two */
+    fake fa = {0}, fb = {0};
+    CHECK_OK(ntk_trainer_create(na, X, y, H, p.gd, &ta));
+    CHECK_OK(ntk_trainer_create(nb, X + H * D, y + H, N - H, p.gd, &tb));
+    CHECK_OK(ntk_trainer_set_reduce(ta, fake_reduce, &fa, N));
+    CHECK_OK(ntk_trainer_set_reduce(tb, fake_reduce, &fb, N));
+    CHECK_OK(ntk_trainer_eval(ta));   /* mode 0: captures, sums nothing */
+    CHECK_OK(ntk_trainer_eval(tb));
+    CHECK(fa.count[0] == 1 && fa.count[1] == p.P && fb.count[1] == p.P,
+          "%s: the reduce sees the loss (1 value) and the gradient (%zu values), got %zu, %zu",
+          name, p.P, fa.count[0], fa.count[1]);
+    /* negative control: one half's own share misses the other's by far
+     * more than the bound, so the comparison below sees a missing sum */
+    CHECK(fabs(ntk_trainer_loss(ta) - Lf) > 1e3 * gamma_of(&cfg) * Lf,
+          "%s: one half alone (%.17g) is not the whole loss (%.17g)", name, ntk_trainer_loss(ta), Lf);
+    fa.mode = fb.mode = 1;
+    fa.other[0] = fb.mine[0], fa.other[1] = fb.mine[1];
+    fb.other[0] = fa.mine[0], fb.other[1] = fa.mine[1];
+    CHECK_OK(ntk_trainer_eval(ta));
+    CHECK_OK(ntk_trainer_eval(tb));
+    double La = ntk_trainer_loss(ta), Lb = ntk_trainer_loss(tb);
+    const double *ga = ntk_trainer_grad(ta), *gb = ntk_trainer_grad(tb);
+    CHECK(La == Lb && memcmp(ga, gb, p.P * sizeof(double)) == 0,
+          "%s: the two halves' sums are the same bit for bit", name);
+    CHECK(ntk_trainer_grad_norm(ta) == ntk_trainer_grad_norm(tb),
+          "%s: the same gradient norm on both halves", name);
+    check_against_full(name, &p, La, ga, Lf, gf, S);
+    /* its norm: |‖g‖ − ‖gf‖| ≤ ‖g − gf‖ ≤ γ‖S‖, plus the norm's own P·ε */
+    double s2 = 0.0;
+    for (size_t k = 0; k < p.P; k++) s2 += S[k] * S[k];
+    CHECK_LE(fabs(ntk_trainer_grad_norm(ta) - ntk_trainer_grad_norm(full)),
+             gamma_of(&cfg) * sqrt(s2) + (double)(p.P + 2) * EPS * ntk_trainer_grad_norm(full),
+             "%s: the gradient norm", name);
+
+    /* one step: both halves apply the same summed gradient, so their
+     * networks stay identical; against the full trainer's step each weight
+     * moves by η_l·(g_k − gf_k) more, at most η·γ S_k, plus the update's own
+     * rounding (2ε|θ_k| for θ − ηg) */
+    CHECK_OK(ntk_trainer_apply(ta));
+    CHECK_OK(ntk_trainer_apply(tb));
+    CHECK_OK(ntk_trainer_apply(full));
+    const double *tha = ntk_net_theta(na), *thf = ntk_net_theta(nf);
+    CHECK(memcmp(tha, ntk_net_theta(nb), p.P * sizeof(double)) == 0,
+          "%s: after one step the halves' networks are the same bit for bit", name);
+    double eta = fmax(p.gd.lr1, p.gd.lr2), worst = 0.0;
+    for (size_t k = 0; k < p.P; k++) {
+        double e = fabs(tha[k] - thf[k]);
+        double tol = eta * gamma_of(&cfg) * S[k] + 2 * EPS * fabs(thf[k]);
+        if (e > 0) worst = fmax(worst, tol > 0 ? e / tol : INFINITY);
+    }
+    CHECK_LE(worst, 1.0, "%s: one step against the full trainer's", name);
+
+    /* reduce NULL: the local evaluation again, bit for bit that of a
+     * trainer that never had one */
+    ntk_trainer *plain;
+    CHECK_OK(ntk_trainer_create(na, X, y, H, p.gd, &plain));
+    CHECK_OK(ntk_trainer_set_reduce(ta, NULL, NULL, 0));
+    int calls = fa.calls;
+    CHECK_OK(ntk_trainer_eval(ta));
+    CHECK_OK(ntk_trainer_eval(plain));
+    CHECK(fa.calls == calls && ntk_trainer_loss(ta) == ntk_trainer_loss(plain) &&
+              memcmp(ntk_trainer_grad(ta), ntk_trainer_grad(plain), p.P * sizeof(double)) == 0,
+          "%s: reduce NULL evaluates the local rows alone", name);
+    ntk_trainer_free(plain);
+
+    /* n_total below this trainer's rows: refused, naming both counts */
+    CHECK_ERR(ntk_trainer_set_reduce(tb, fake_reduce, &fb, N - H - 1), NTK_ERR_ARG);
+    CHECK(strstr(ntk_errmsg(), "rows in all") && strstr(ntk_errmsg(), "holds 19"),
+          "%s: the message: %s", name, ntk_errmsg());
+    /* a reduce that fails: the evaluation returns its status and message */
+    CHECK_OK(ntk_trainer_set_reduce(tb, fake_reduce, &fb, N));
+    fb.fail = NTK_ERR_IO;
+    CHECK_ERR(ntk_trainer_eval(tb), NTK_ERR_IO);
+    CHECK(strstr(ntk_errmsg(), "fake reduce failed") != NULL, "%s: the message: %s", name,
+          ntk_errmsg());
+    /* and an apply after it has nothing to apply */
+    CHECK_ERR(ntk_trainer_apply(tb), NTK_ERR_ARG);
+
+    ntk_trainer_free(ta);
+    ntk_trainer_free(tb);
+    ntk_trainer_free(full);
+    ntk_net_free(net);
+    ntk_net_free(na);
+    ntk_net_free(nb);
+    ntk_net_free(nf);
+}
+
+int main(void)
+{
+    CHECK_ERR(ntk_trainer_set_reduce(NULL, fake_reduce, NULL, 1), NTK_ERR_ARG);
+    test_split("two-layer, mean loss", two_layer(), NTK_LOSS_MEAN);
+    test_split("two-layer, sum loss", two_layer(), NTK_LOSS_SUM);
+    test_split("depth 2, mean loss", depth_two(), NTK_LOSS_MEAN);
+    test_split("depth 2, sum loss", depth_two(), NTK_LOSS_SUM);
+    return t_finish();
+}
