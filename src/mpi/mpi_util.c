@@ -1,6 +1,8 @@
 /* What every distributed step shares: the row split, one status for all
- * processes, and the tests' fault injection (src/mpi/ntk_mpi.h). */
+ * processes, the tests' fault injection (src/mpi/ntk_mpi.h), and the
+ * data-parallel run's summed trainer. */
 #include "ntk_mpi.h"
+#include "run_internal.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -45,17 +47,39 @@ ntk_status ntk_mpi_agree(MPI_Comm comm, ntk_status st)
 
 int ntk_mpi_fault(const char *where)
 {
-    static int passages[3];   /* load, apply, die */
+    /* the kinds, each with its own count of passages; "die" is met where
+     * "apply" is */
+    static const char *const kinds[] = {"load", "apply", "die", "stop", "perturb"};
+    static int passages[sizeof kinds / sizeof kinds[0]];
     const char *spec = getenv("NTKIT_MPI_FAULT");
     if (!spec || !*spec) return 0;
     int rank = 0, want = -1, count = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     char name[16] = "";
     if (sscanf(spec, "%d:%15[a-z]:%d", &want, name, &count) < 2 || want != rank) return 0;
-    if (strcmp(name, where) != 0 && !(strcmp(name, "die") == 0 && strcmp(where, "apply") == 0))
-        return 0;
-    int slot = strcmp(name, "load") == 0 ? 0 : strcmp(name, "apply") == 0 ? 1 : 2;
+    int slot = -1;
+    for (int k = 0; k < (int)(sizeof kinds / sizeof kinds[0]); k++)
+        if (strcmp(name, kinds[k]) == 0) slot = k;
+    if (slot < 0) return 0;
+    if (strcmp(name, where) != 0 && !(slot == 2 && strcmp(where, "apply") == 0)) return 0;
     if (++passages[slot] != count) return 0;
     if (slot == 2) raise(SIGKILL);   /* a process that dies in the middle of a product */
     return 1;
+}
+
+ntk_status ntk_mpi_run_set_reduce(MPI_Comm comm, ntk_run *r, ntk_reduce_fn reduce, void *ctx,
+                                  size_t n_total)
+{
+    ntk_clear_error();
+    if (!r) return ntk_set_error(NTK_ERR_ARG, "run is NULL");
+    /* a refusal on one process must not leave the others in the sum below */
+    NTK_TRY(ntk_mpi_agree(comm, ntk_trainer_set_reduce(r->tr, reduce, ctx, n_total)));
+    /* ntk_run_create evaluated the trainer at θ0 on this process's rows
+     * alone; evaluated again, summed, it gives the first step and the
+     * initial loss of the whole data set */
+    r->nn_evaluated = 0;
+    NTK_TRY(ntk_trainer_eval(r->tr));
+    r->nn_evaluated = !r->cfg.flow;
+    r->loss0 = ntk_trainer_loss(r->tr);
+    return NTK_OK;
 }

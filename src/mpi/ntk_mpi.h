@@ -35,9 +35,23 @@ ntk_status ntk_mpi_agree(MPI_Comm comm, ntk_status st);
 /* Fault injection for the tests: the environment variable NTKIT_MPI_FAULT =
  * "RANK:WHERE[:COUNT]" makes process RANK fail at its COUNT-th (default
  * first) passage through the point named WHERE ("load", "apply", "die"
- * ends the process with SIGKILL inside a product). Returns 1 when this
- * passage is to fail. */
+ * ends the process with SIGKILL inside a product; the data-parallel
+ * train's "stop", a signal to this process alone at a gradient sum, and
+ * "perturb", its weights seen as moved at the final check, cli/mpi_train.c).
+ * Returns 1 when this passage is to fail. */
 int ntk_mpi_fault(const char *where);
+
+/* Data-parallel training (mpirun ntkit train, cli/mpi_train.c): the
+ * trainer of run r, made on this process's rows, from now on sums its loss
+ * and gradient over the processes of comm by reduce (ntk_trainer_set_reduce,
+ * n_total rows in all), and is evaluated again at θ0 so that the run's first
+ * step and its initial loss (the report's loss0) are the whole data set's.
+ * Collective. The run's own training-loss column stays this process's
+ * (src/run_metrics.c computes it from the local predictions): the caller
+ * sums it. This reaches into the run (src/run_internal.h) for what a
+ * library ntk_run_set_reduce would do; the library itself knows no MPI. */
+ntk_status ntk_mpi_run_set_reduce(MPI_Comm comm, ntk_run *r, ntk_reduce_fn reduce, void *ctx,
+                                  size_t n_total);
 
 /* The rows [*r0, *r0 + *nloc) of n that process rank of size owns (PETSc's
  * PETSC_DECIDE split). */
