@@ -1,6 +1,19 @@
 /* ntkit train: 'ntkit run' with the network alone, written as a training
  * directory (config.json, data, weights, metrics.csv, summary.json). */
 #include "cli.h"
+#ifdef NTK_MPI
+/* mpirun -np P ntkit train (cli/mpi_train.c): this command on every
+ * process, set up from the whole data set, trained on the process's block
+ * of rows with the loss and gradient summed over the processes; process 0
+ * alone writes (ON_WRITER), the others' status agreed with its own */
+#include "mpi_cli.h"
+#define ON_WRITER(expr) cli_mpi_agree(cli_mpi_writes() ? (expr) : 0)
+#else
+#define cli_mpi_train_setup cli_setup_from_args
+#define cli_mpi_train_create cli_run_create
+#define cli_mpi_train_execute(r, s, w, rep) cli_execute(r, s, 0, w, rep)
+#define ON_WRITER(expr) (expr)
+#endif
 
 #include <cJSON.h>
 #include <math.h>
@@ -79,17 +92,17 @@ static int train_report(const cli_setup *s, const ntk_run_report *rep)
 /* Train, write the rows, then the weights and the summary. */
 static int train(const cli_setup *s, ntk_run *r)
 {
-    cli_rows w;
-    if (cli_rows_open(&w, s, r, col_names, col_from, NCOLS)) return 1;
+    cli_rows w = {0};
+    if (ON_WRITER(cli_rows_open(&w, s, r, col_names, col_from, NCOLS))) return 1;
     ntk_run_report rep;
-    cli_execute(r, s, 0, &w, &rep);
+    cli_mpi_train_execute(r, s, &w, &rep);
     int rc;
     if (rep.status == NTK_RUN_FAILED) {
         /* one message was printed (a failed write), or the library has one */
         rc = w.failed ? 1 : cli_fail_lib(NULL);
     } else {
         cJSON *sum = train_summary(r, &rep);
-        rc = cli_csv_close(&w.csv) || cli_write_results(s, r, rep.status, sum, NULL);
+        rc = ON_WRITER(cli_csv_close(&w.csv) || cli_write_results(s, r, rep.status, sum, NULL));
         cJSON_Delete(sum);
         if (!rc) rc = train_report(s, &rep);
     }
@@ -116,7 +129,7 @@ int cmd_train(int argc, char **argv)
     }
     if (a.npositional) return cli_fail("unexpected argument '%s'", a.positional[0]);
     cli_setup s;
-    if (cli_setup_from_args(&a, &s)) return 1;
+    if (cli_mpi_train_setup(&a, &s)) return 1;
     /* the network alone: no surrogate, no kernel drift, no flips, no theory */
     ntk_run_config rc = ntk_run_config_default(s.cfg, s.gd);
     rc.models = NTK_MODEL_NN;
@@ -124,8 +137,8 @@ int cmd_train(int argc, char **argv)
     rc.flips = 0;
     cJSON *cfg = cli_setup_config_json(&s, "train");
     ntk_run *r = NULL;
-    int code = cli_write_json(s.out_dir, "config.json", cfg) || cli_write_inputs(&s) ||
-               cli_run_create(&s, &rc, &r);
+    int code = ON_WRITER(cli_write_json(s.out_dir, "config.json", cfg) || cli_write_inputs(&s)) ||
+               cli_mpi_train_create(&s, &rc, &r);
     cJSON_Delete(cfg);
     if (!code) code = train(&s, r);
     ntk_run_free(r);

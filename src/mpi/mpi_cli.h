@@ -48,5 +48,18 @@ int cmd_mpi_spectrum(int argc, char **argv);
 int cmd_mpi_kgd(int argc, char **argv);
 int cmd_mpi_kernel(int argc, char **argv);
 int cmd_mpi_sweep(int argc, char **argv);
+int cmd_mpi_train(int argc, char **argv);
+
+/* mpirun -np P ntkit train (cli/mpi_train.c): the hooks of cli/cmd_train.c.
+ * Every process sets up the whole data set and θ0 (process 0 alone
+ * prepares --out, once all have); the run trains on this process's block
+ * of rows with its loss and gradient summed over the processes; the
+ * driver's stops are agreed and its rows' training loss summed; process 0
+ * alone writes (cli_mpi_writes). Each is collective, prints one error line
+ * and returns the same status on every process. */
+int cli_mpi_train_setup(const cli_args *a, cli_setup *s);
+int cli_mpi_train_create(const cli_setup *s, const ntk_run_config *rc, ntk_run **r);
+ntk_status cli_mpi_train_execute(ntk_run *r, const cli_setup *s, cli_rows *w, ntk_run_report *rep);
+int cli_mpi_writes(void);
 
 #endif
