@@ -18,13 +18,13 @@ int cmd_mpi_kgd(int argc, char **argv);
 #endif
 
 static const command commands[] = {
-    {"train", cmd_train, "train the two-layer network by gradient descent and write a run directory"},
+    {"train", cmd_train, "train the network (any depth, k outputs) by gradient descent and write a run directory"},
     {"kernel", cmd_kernel, "write an empirical, infinite-width or linear-model kernel matrix (.npy)"},
     {"constants", cmd_constants, "print an activation's Gaussian constants (zeta, nu, theta0..2) as JSON"},
     {"compare-kernels", cmd_compare_kernels, "operator, Frobenius and normalised distances between two kernels"},
     {"krr", cmd_krr, "kernel ridge regression with any kernel kind; train and test errors"},
     {"run", cmd_run, "train nn, linearized, lin, ntk and ntk-inf side by side and measure the gaps"},
-    {"sweep", cmd_sweep, "repeat a run over values of width|alpha|n|d|lr1|lr2|seed"},
+    {"sweep", cmd_sweep, "repeat a run over values of width|alpha|n|d|lr1|lr2|seed|depth|weight-std|bias-std"},
     {"experiment", cmd_experiment, "run a paper experiment end to end and write its report (--list)"},
     {"plot", cmd_plot, "draw a run or sweep directory into DIR/plots/ (PNG and SVG)"},
 #ifdef NTK_MPI
@@ -74,7 +74,7 @@ static const char *nearest(const char *cmd)
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "ntkit %s: wide two-layer networks, neural tangent kernels and lazy training\n\n"
+            "ntkit %s: wide neural networks, their neural tangent kernels and lazy training\n\n"
             "usage: ntkit COMMAND [options]   (ntkit COMMAND --help for its options)\n\n"
             "commands:\n",
             NTK_VERSION);
