@@ -1,6 +1,6 @@
 /* mpirun -np P ntkit kgd --kind KIND --x X.npy --y y.npy [options]: kernel
- * gradient flow from u(0) = 0 on the distributed matrix-free operator
- * (docs/theory.md §6):
+ * gradient flow (--times) or descent (--steps) from u(0) = 0 on the
+ * distributed matrix-free operator (docs/theory.md §6). Flow:
  *   u(t) = (I − e^{−τK}) Y = K·G(t),  f_test(t) = K(Xt, X)·G(t),
  *   G(t) = h(K) Y,  h(λ) = (1 − e^{−τλ})/λ,  τ = c·η·t,
  * c = 1/n for the mean loss and 1 for the sum, η = --lr. G(t) comes from
@@ -12,6 +12,7 @@
 #include "mpi_cli.h"
 
 #include <cJSON.h>
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ static const cli_flag flags[] = {
     {"x-test", 1, "Xt.npy", "test inputs (nt, d)"},
     {"y-test", 1, "yt.npy", "test targets (nt) or (nt, k) (with --x-test)"},
     {"times", 1, "LIST", "flow times t, comma-separated, ascending (default 1,10,100)"},
+    {"steps", 1, "LIST", "instead of --times: gradient descent, predictions after these whole numbers of steps (ascending), one distributed product a step"},
     {"lr", 1, "ETA", "learning rate eta multiplying K (default 1)"},
     {"loss", 1, "FORM", "mean (c = 1/n) | sum (c = 1) (default mean)"},
     {"weights", 1, "DIR", "run directory of 'ntkit train': network and weights from it"},
@@ -62,12 +64,24 @@ static int time_list(const char *list, double **t, size_t *nt)
     return 0;
 }
 
+/* --steps: whole numbers of steps, ascending, at most 10^9 */
+static int step_list(const char *list, double **t, size_t *nt)
+{
+    if (time_list(list, t, nt)) return 1;
+    for (size_t i = 0; i < *nt; i++)
+        if ((*t)[i] != floor((*t)[i]) || (*t)[i] > 1e9)
+            return cli_fail("--steps expects whole numbers of steps up to 10^9, ascending and "
+                            "separated by commas (e.g. 1,10,100), got '%s'", list);
+    return 0;
+}
+
 typedef struct {
     ntk_array X, y, Xt, yt;
     size_t n, nt, k, r0, nloc, t0, tloc;
     cli_kernel_held held;
     ntk_dop *op;
     double *r, *g, *G, *f, *ft, *f_all, *ft_all;
+    double *R, *V;   /* --steps: the residuals Y − u and K·R (nloc, k) */
 } flow_problem;
 
 static void problem_free(flow_problem *p)
@@ -75,6 +89,7 @@ static void problem_free(flow_problem *p)
     ntk_dop_free(p->op);
     cli_kernel_held_free(&p->held);
     free(p->r), free(p->g), free(p->G), free(p->f), free(p->ft), free(p->f_all), free(p->ft_all);
+    free(p->R), free(p->V);
     ntk_array_free(&p->X), ntk_array_free(&p->y), ntk_array_free(&p->Xt), ntk_array_free(&p->yt);
 }
 
@@ -115,14 +130,16 @@ static int setup(const cli_args *a, const cli_kernel_opts *o, flow_problem *p)
     size_t nl = p->nloc ? p->nloc : 1, tl = p->tloc ? p->tloc : 1;
     p->r = malloc(nl * sizeof(double));
     p->g = malloc(nl * sizeof(double));
-    p->G = malloc(nl * k * sizeof(double));
-    p->f = malloc(nl * k * sizeof(double));
+    p->G = calloc(nl * k, sizeof(double));   /* u(0) = 0: G = 0, f = 0 (--steps starts there) */
+    p->f = calloc(nl * k, sizeof(double));
     p->ft = malloc(tl * k * sizeof(double));
+    p->R = malloc(nl * k * sizeof(double));
+    p->V = malloc(nl * k * sizeof(double));
     if (cli_world.rank == 0) {
         p->f_all = malloc(ntk_size_mul(n, k, 1, sizeof(double)));
         p->ft_all = malloc(ntk_size_mul(p->nt ? p->nt : 1, k, 1, sizeof(double)));
     }
-    int rc = !p->r || !p->g || !p->G || !p->f || !p->ft ||
+    int rc = !p->r || !p->g || !p->G || !p->f || !p->ft || !p->R || !p->V ||
                      (cli_world.rank == 0 && (!p->f_all || !p->ft_all))
                  ? cli_fail("out of memory for %zu x %zu predictions", n, k)
                  : 0;
@@ -130,6 +147,8 @@ static int setup(const cli_args *a, const cli_kernel_opts *o, flow_problem *p)
     ntk_status st = ntk_dop_create(cli_world.comm, &p->held.desc, p->X.data, n, o->mem_limit, &p->op);
     return cli_mpi_agree(st != NTK_OK ? cli_fail_lib("kernel operator") : 0);
 }
+
+static int gather(flow_problem *p);
 
 /* G = h(K) Y column by column, then the predictions, gathered */
 static int predict(flow_problem *p, double tau, double tol, size_t maxit, size_t *its)
@@ -145,11 +164,43 @@ static int predict(flow_problem *p, double tau, double tol, size_t maxit, size_t
         if (it > *its) *its = it;
     }
     ntk_status st = ntk_dop_apply(p->op, p->G, k, p->f);
-    if (st == NTK_OK && p->nt)
-        st = ntk_dop_cross(p->op, p->Xt.data + p->t0 * p->Xt.cols, p->tloc, p->G, k, p->ft);
     if (cli_mpi_agree(st != NTK_OK ? cli_fail_lib("predictions") : 0)) return 1;
-    cli_mpi_gather_rows(p->f, p->nloc, p->n, k, p->f_all);
-    if (p->nt) cli_mpi_gather_rows(p->ft, p->tloc, p->nt, k, p->ft_all);
+    return gather(p);
+}
+
+/* The test predictions K(Xt, X)·G (when there is a test set) and both
+ * prediction sets gathered on process 0. */
+static int gather(flow_problem *p)
+{
+    ntk_status st = NTK_OK;
+    if (p->nt) st = ntk_dop_cross(p->op, p->Xt.data + p->t0 * p->Xt.cols, p->tloc, p->G, p->k, p->ft);
+    if (cli_mpi_agree(st != NTK_OK ? cli_fail_lib("predictions") : 0)) return 1;
+    cli_mpi_gather_rows(p->f, p->nloc, p->n, p->k, p->f_all);
+    if (p->nt) cli_mpi_gather_rows(p->ft, p->tloc, p->nt, p->k, p->ft_all);
+    return 0;
+}
+
+/* Gradient descent from step `from` to step `to`, from u(0) = 0 (u held in
+ * f, K·R in V):
+ *   R = Y − u,  G += cη R,  u += cη K R,
+ * so that u = K G and f_test = K(Xt, X) G at every step; one distributed
+ * product a step (docs/theory.md §6: u(t) = (I − (I − cηK)^t) Y). */
+static int descend(flow_problem *p, double c_eta, size_t from, size_t to)
+{
+    const size_t k = p->k, nk = p->nloc * k;
+    const double *Y = p->y.data + p->r0 * k;
+    for (size_t t = from; t < to; t++) {
+        for (size_t i = 0; i < nk; i++) p->R[i] = Y[i] - p->f[i];
+        cblas_daxpy((int)nk, c_eta, p->R, 1, p->G, 1);
+        ntk_status st = ntk_dop_apply(p->op, p->R, k, p->V);
+        if (cli_mpi_agree(st != NTK_OK ? cli_fail_lib("a gradient step") : 0)) return 1;
+        cblas_daxpy((int)nk, c_eta, p->V, 1, p->f, 1);
+        int bad = ntk_check_finite(p->f, nk, "predictions") != NTK_OK;
+        if (cli_mpi_agree(bad ? cli_fail("kernel gradient descent diverged at step %zu: the "
+                                         "predictions are not finite; use a smaller --lr (stable "
+                                         "below 2/(c lambda_max))", t + 1) : 0))
+            return 1;
+    }
     return 0;
 }
 
@@ -167,8 +218,10 @@ static int stage(ntk_outset *set, const char *dir, const flow_problem *p, size_t
     return 0;
 }
 
+/* steps: the times are whole numbers of gradient steps (--steps), reached
+ * one after the other by descend; else flow times, each solved by MFN. */
 static int run_times(const cli_args *a, flow_problem *p, const double *times, size_t ntimes,
-                     double c_eta, double tol, size_t maxit)
+                     double c_eta, double tol, size_t maxit, int steps)
 {
     const char *out = cli_str(a, "out", NULL);
     int json = cli_has(a, "json"), rc = 0, root = cli_world.rank == 0;
@@ -183,9 +236,15 @@ static int run_times(const cli_args *a, flow_problem *p, const double *times, si
     }
     cJSON *res = root ? cJSON_CreateArray() : NULL;
     for (size_t i = 0; i < ntimes && !rc; i++) {
-        size_t its;
+        size_t its = 0;
         double t0 = MPI_Wtime();
-        rc = predict(p, c_eta * times[i], tol, maxit, &its);
+        if (steps) {
+            rc = descend(p, c_eta, i ? (size_t)times[i - 1] : 0, (size_t)times[i]);
+            if (!rc) rc = gather(p);
+            its = (size_t)times[i] - (i ? (size_t)times[i - 1] : 0);
+        } else {
+            rc = predict(p, c_eta * times[i], tol, maxit, &its);
+        }
         double secs = MPI_Wtime() - t0;
         if (rc) break;
         rc = cli_mpi_agree(root && set ? stage(set, out, p, i) : 0);
@@ -193,17 +252,18 @@ static int run_times(const cli_args *a, flow_problem *p, const double *times, si
         double tr = cli_mse(p->f_all, p->y.data, p->n, p->k);
         double te = p->nt ? cli_mse(p->ft_all, p->yt.data, p->nt, p->k) : NAN;
         cJSON *e = cJSON_CreateObject();
-        cJSON_AddNumberToObject(e, "t", times[i]);
+        cJSON_AddNumberToObject(e, steps ? "step" : "t", times[i]);
         cJSON_AddNumberToObject(e, "train_mse", tr);
         if (p->nt) cJSON_AddNumberToObject(e, "test_mse", te);
-        cJSON_AddNumberToObject(e, "mfn_iterations", (double)its);
+        cJSON_AddNumberToObject(e, steps ? "products" : "mfn_iterations", (double)its);
         cJSON_AddNumberToObject(e, "processes", cli_world.size);
         cJSON_AddNumberToObject(e, "seconds", secs);
         cJSON_AddItemToArray(res, e);
         if (!json) {
-            printf("t %-10.4g train mse %-12.6g", times[i], tr);
+            printf("%s %-10.4g train mse %-12.6g", steps ? "step" : "t", times[i], tr);
             if (p->nt) printf(" test mse %-12.6g", te);
-            printf(" (mfn: %zu iterations, %.3g s on %d process%s)\n", its, secs, cli_world.size,
+            printf(" (%s: %zu %s, %.3g s on %d process%s)\n", steps ? "descent" : "mfn", its,
+                   steps ? "products" : "iterations", secs, cli_world.size,
                    cli_world.size > 1 ? "es" : "");
         }
     }
@@ -220,16 +280,23 @@ int cmd_mpi_kgd(int argc, char **argv)
                       "Kernel gradient flow from u(0) = 0: u(t) = (I - exp(-c eta t K)) y on the training\n"
                       "points and K(Xt, X) K^-1 (I - exp(-c eta t K)) y on the test points, at each\n"
                       "--times value, by SLEPc's MFN on the matrix-free kernel operator distributed\n"
-                      "over the processes (mpirun -np P). c = 1/n (--loss mean) or 1 (--loss sum).",
+                      "over the processes (mpirun -np P). c = 1/n (--loss mean) or 1 (--loss sum).\n"
+                      "--steps instead: gradient descent, u(t) = (I - (I - c eta K)^t) y after t steps,\n"
+                      "one distributed product K.r a step.",
                       flags, NFLAGS);
         return 0;
     }
     cli_kernel_opts o;
     double *times = NULL, lr = 1.0, tol = 1e-10;
     size_t ntimes = 0, maxit = 1000;
+    int steps = cli_has(&a, "steps");
     int rc = a.npositional ? cli_fail("unexpected argument '%s'", a.positional[0]) : 0;
+    if (!rc && steps && cli_has(&a, "times"))
+        rc = cli_fail("--times (gradient flow) and --steps (gradient descent) exclude each other; "
+                      "give one");
+    if (!rc && steps) rc = step_list(cli_str(&a, "steps", ""), &times, &ntimes);
     if (!rc) rc = cli_kernel_options(&a, &o, 0) || cli_mpi_threads(&a) ||
-                  time_list(cli_str(&a, "times", "1,10,100"), &times, &ntimes) ||
+                  (!steps && time_list(cli_str(&a, "times", "1,10,100"), &times, &ntimes)) ||
                   cli_double(&a, "lr", 1.0, 0.0, &lr) || cli_double(&a, "mfn-tol", 1e-10, 0.0, &tol) ||
                   cli_size(&a, "max-it", 1000, 1, &maxit);
     ntk_loss_kind loss = NTK_LOSS_MEAN;
@@ -244,7 +311,7 @@ int cmd_mpi_kgd(int argc, char **argv)
     rc = setup(&a, &o, &p);
     if (!rc) {
         double c = ntk_loss_scale(loss, p.n);
-        rc = run_times(&a, &p, times, ntimes, c * lr, tol, maxit);
+        rc = run_times(&a, &p, times, ntimes, c * lr, tol, maxit, steps);
     }
     problem_free(&p);
     free(times);
