@@ -434,6 +434,9 @@ def _depth_words(ncfg):
     return words
 
 
+_LOSS_SUM = parse_loss("sum")
+
+
 def _shape(n, k):
     """The shape of n points' outputs or targets: (n,) for one output, (n, k) for k."""
     return (n,) if k == 1 else (n, k)
@@ -494,13 +497,14 @@ def _targets(y, name, n, k, run=False):
 
 def _loss_value(loss_kind, f, y, n):
     """c/2 Σ_i ‖f_i − y_i‖² over n points (f, y of n·k values; c = 1/n "mean",
-    1 "sum"), as the run's metrics: the library's ntk_loss_value for one output."""
+    1 "sum"), the number the run's metrics give: the library's ntk_loss_value
+    for one output; for k outputs its "sum" form over the n·k values (0.5·s,
+    s the squares summed in order) scaled as the run does, (0.5·c)·s."""
     if f.size == n:
         return lib.ntk_loss_value(loss_kind, f, y, n)
-    c = 1.0 if lib.ntk_loss_name(loss_kind) == b"sum" else 1.0 / n
-    with np.errstate(over="ignore", invalid="ignore"):
-        r = (f - y).ravel()
-        return 0.5 * c * float(r @ r)
+    s = 2.0 * lib.ntk_loss_value(_LOSS_SUM, np.ravel(f), np.ravel(y), f.size)   # exact: 2·(0.5·s)
+    c = 1.0 if loss_kind == _LOSS_SUM else 1.0 / n
+    return 0.5 * c * s
 
 
 def _gd_config(ncfg, deep, lr1, lr2, lrs, loss):
