@@ -20,6 +20,14 @@ J(X; θ*)(θ − θ*) on the flat parameters θ, with J·Δθ by the library's
 forward-mode pass (ntk_net_jvp) and Jᵀ·r by its backward pass (ntk_net_vjp),
 never the Jacobian; training is the same closed form with D = diag(η_l) per
 layer and K the per-layer-weighted empirical NTK.
+
+A network of k > 1 outputs (Network(..., outputs=k), always deep) gives
+f_lin(X) of shape (n, k), J·Δθ by the same forward-mode pass. Its training
+needs the whole nk × nk kernel J D Jᵀ, cross-output blocks included (the
+mean per-output kernel of ntkit.ntk drops them, and they do not vanish at
+finite width, docs/depth.md §1.7): it is built one column at a time, a
+backward pass on one point and output (D J_{(j,c)}ᵀ) followed by a forward
+pass over the inputs, in O(n·k·(n + nt)·P) time and (n·k)² + nt·k·n·k doubles.
 """
 from ctypes import byref
 from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple, Union
@@ -32,6 +40,7 @@ from ._args import bool_arg, float_arg, int_arg
 from ._lib import NetConfig, check, layer_shapes, lib, parse_loss
 from .dynamics import KernelGD
 from .kernels import ntk
+from .run import _loss_value, _shape, _targets
 
 if TYPE_CHECKING:
     from .network import Network
@@ -55,6 +64,7 @@ class LinearizedNetwork:
       theta_lin, theta: at depth (and for the two-layer network too) the
         expansion point θ* and the current parameters θ, flat as
         Network.theta; at depth they replace W_lin, v_lin, W, v.
+      outputs: k, the network's output units (f_lin is (n, k) when k > 1).
     """
 
     def __init__(self, net: "Network"):
@@ -63,6 +73,7 @@ class LinearizedNetwork:
             raise TypeError("linearize takes an ntkit.Network, got %r" % (net,))
         self._cfg = NetConfig.from_buffer_copy(net._cfg)
         self.d, self.width = net.d, net.width
+        self.outputs = net.outputs
         self._deep = net.is_deep
         if self._deep:
             self.depth = net.depth
@@ -120,7 +131,7 @@ class LinearizedNetwork:
         f = self._at(X)
         if self._deep:
             if self._theta0 is not None:
-                f0 = np.empty(X.shape[0])
+                f0 = np.empty(_shape(X.shape[0], self.outputs))
                 check(lib.ntk_forward_theta(byref(self._cfg), self._theta0, X, X.shape[0], f0))
                 f = f - f0
             return f
@@ -154,7 +165,7 @@ class LinearizedNetwork:
             the current ones); at depth the only form.
 
         Returns:
-          f_lin of shape (n,).
+          f_lin of shape (n,), or (n, k) for a network of k > 1 outputs.
         """
         X = _arrays.matrix(X, "X", cols=self.d)
         if theta is not None or self._deep:
@@ -180,7 +191,7 @@ class LinearizedNetwork:
         theta = self.theta if theta is None else _arrays.vector(theta, "theta", self._at.nparams)
         dtheta = theta - self._at.theta
         f = self._base(X)
-        Jd = np.empty(X.shape[0])
+        Jd = np.empty(_shape(X.shape[0], self.outputs))
         check(lib.ntk_net_jvp(byref(self._at._cfg), self._at.theta, X, X.shape[0], dtheta, Jd))
         return _arrays.result(f + Jd, "linearized outputs f_lin", X=X, theta=theta)
 
@@ -208,15 +219,18 @@ class LinearizedNetwork:
 
         Args:
           X: (n, d) training inputs.
-          y: (n,) targets.
+          y: (n,) targets; (n, k) for a network of k > 1 outputs (trained
+            with the whole nk × nk kernel, see the module's notes).
           lr1: rate of W (0 freezes it); at depth of the hidden layers 1..L.
           lr2: rate of v (0 freezes it); at depth of the output layer L+1.
           steps: GD steps (a whole number), or the final time with flow=True;
             required.
-          loss: "mean" (1/(2n) Σ r²) or "sum" (1/2 Σ r²).
+          loss: "mean" (1/(2n) Σ r²) or "sum" (1/2 Σ r²); with k outputs
+            the squares summed over the outputs, c/2 Σ_i ‖f_i − y_i‖².
           flow: True for gradient flow.
           log_every: the interval of the returned log (None: only 0 and steps).
-          X_test, y_test: (nt, d) and (nt,) test data for test_loss, or None.
+          X_test, y_test: (nt, d) and (nt,) (k outputs: (nt, k)) test data
+            for test_loss, or None.
           allow_unstable: accept a GD rate above the stability limit
             c·λ_max(K) > 2 (refused with a ValueError otherwise).
           lrs: one rate per layer (L+1 values, 0 freezes a layer) in place of
@@ -228,7 +242,7 @@ class LinearizedNetwork:
         """
         X = _arrays.matrix(X, "X", cols=self.d)
         n = X.shape[0]
-        y = _arrays.vector(y, "y", n)
+        y = _targets(y, "y", n, self.outputs)
         flow = bool_arg(flow, "flow")
         if self._deep or lrs is not None:
             from .network import _rates
@@ -247,6 +261,9 @@ class LinearizedNetwork:
         if (X_test is None) != (y_test is None):
             raise ValueError("pass both X_test and y_test, or neither")
         loss_kind = parse_loss(loss)
+        if self.outputs > 1:
+            return self._train_outputs(X, y, rates, ts, loss_kind, flow, X_test, y_test,
+                                       allow_unstable)
         K = ntk(self._at, X, layer=rates)                 # J D Jᵀ at the expansion point
         f_start = self(X)
         kgd = KernelGD(K, y, 1.0, loss, flow, "eig", 0.0, allow_unstable)
@@ -280,6 +297,71 @@ class LinearizedNetwork:
         _arrays.result(self.W, "linearized weights W", hint="lower the rates lr1, lr2")
         _arrays.result(self.v, "linearized weights v", hint="lower the rates lr1, lr2")
         return {k: _arrays.result(v, "linearized model: " + k) for k, v in out.items()}
+
+    def _full_kernel(self, X, Xt, rates):
+        """The whole kernel J D Jᵀ of a k-output network at the expansion point:
+        K (nk, nk) on X and K_test (nt·k, nk) of Xt (or None) against X, rows
+        and columns in the order of the (n, k) arrays raveled (point-major).
+        Column (j, c) is J (D J_{(j,c)}ᵀ): one backward pass (ntk_net_vjp) on
+        x_j with the seed e_c, the per-layer rates, then one forward-mode pass
+        (ntk_net_jvp) over X (and Xt)."""
+        k, n, P = self.outputs, X.shape[0], self._at.nparams
+        cfg, theta = byref(self._at._cfg), self._at.theta
+        nk = n * k
+        KT = _arrays.empty((nk, nk), "the nk x nk kernel of the k-output linearized model")
+        KtT = None
+        if Xt is not None:
+            KtT = _arrays.empty((nk, Xt.shape[0] * k), "its test block (nt·k x nk)")
+        seed, g = np.zeros((1, k)), np.empty(P)
+        col, colt = np.empty((n, k)), None if Xt is None else np.empty((Xt.shape[0], k))
+        for j in range(n):
+            for c in range(k):
+                seed[0, :] = 0.0
+                seed[0, c] = 1.0
+                check(lib.ntk_net_vjp(cfg, theta, X[j:j + 1], 1, seed, g))   # J_{(j,c)}ᵀ
+                for rate, (off, (mo, mi), nb) in zip(rates, self._layers):
+                    g[off:off + mo * mi + nb] *= rate
+                check(lib.ntk_net_jvp(cfg, theta, X, n, g, col))
+                KT[j * k + c] = col.ravel()
+                if Xt is not None:
+                    check(lib.ntk_net_jvp(cfg, theta, Xt, Xt.shape[0], g, colt))
+                    KtT[j * k + c] = colt.ravel()
+        # the same number by two roundings on either side of the diagonal: its symmetric part
+        K = 0.5 * (KT + KT.T)
+        return K, None if KtT is None else np.ascontiguousarray(KtT.T)
+
+    def _train_outputs(self, X, y, rates, ts, loss_kind, flow, X_test, y_test,
+                       allow_unstable):
+        """train() of a k-output network: kernel GD on the nk outputs with the whole
+        kernel J D Jᵀ (the loss c/2 ‖u − y‖² of the raveled outputs, c = 1/n or 1:
+        the "sum" form with the rate c), then Δθ = D Jᵀ h_T(K)(y − f_start)."""
+        n, k = X.shape[0], self.outputs
+        c = 1.0 if lib.ntk_loss_name(loss_kind) == b"sum" else 1.0 / n
+        if X_test is not None:
+            X_test = _arrays.matrix(X_test, "X_test", cols=self.d)
+            y_test = _targets(y_test, "y_test", X_test.shape[0], k)
+        K, Kt = self._full_kernel(X, X_test, rates)
+        f_start = self(X)
+        kgd = KernelGD(K, y.ravel(), c, "sum", flow, "eig", 0.0, allow_unstable)
+        if X_test is not None:
+            u, ut = kgd(ts, f_start.ravel(), self(X_test).ravel(), Kt)
+        else:
+            u = kgd(ts, f_start.ravel())
+        out = {"time" if flow else "step": ts if flow else ts.astype(np.int64),
+               "train_loss": np.array([_loss_value(loss_kind, uj, y, n) for uj in u])}
+        if X_test is not None:
+            nt = X_test.shape[0]
+            out["test_loss"] = np.array([_loss_value(loss_kind, uj, y_test, nt) for uj in ut])
+        # Σ_s c·(y − u_s) over the steps: the identity kernel's test prediction
+        beta = kgd(ts[-1], f_start.ravel(), np.zeros(n * k), np.eye(n * k))[1]
+        g = np.empty(self._at.nparams)
+        check(lib.ntk_net_vjp(byref(self._at._cfg), self._at.theta, X, n,
+                              np.ascontiguousarray(beta.reshape(n, k)), g))
+        for rate, (off, (mo, mi), nb) in zip(rates, self._layers):
+            g[off:off + mo * mi + nb] *= rate            # D Jᵀ β, layer by layer
+        self._theta = self._theta + g
+        _arrays.result(self._theta, "linearized parameters theta", hint="lower the rates")
+        return {name: _arrays.result(v, "linearized model: " + name) for name, v in out.items()}
 
     def reset(self):
         """Put the weights back to the expansion point."""
