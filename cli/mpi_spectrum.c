@@ -2,8 +2,10 @@
  * of a kernel's spectrum by SLEPc's Krylov–Schur on the distributed
  * matrix-free operator (src/mpi/mpi_petsc.c), with no n × n array anywhere:
  * the --nev largest and smallest eigenvalues, each to relative residual
- * --tol. `ntkit kernel --stats` gives the same two numbers from a stored
- * kernel's full eigendecomposition on one process. */
+ * --tol. `ntkit kernel --stats` gives the same two numbers from the full
+ * eigendecomposition of the stored kernel: LAPACK on one process, or
+ * ScaLAPACK on the kernel spread over P processes (cli/mpi_kernel.c),
+ * which with --spectrum also writes every eigenvalue. */
 #include "mpi_cli.h"
 
 #include <cJSON.h>
@@ -95,8 +97,10 @@ int cmd_mpi_spectrum(int argc, char **argv)
             cli_usage("spectrum", "--kind KIND --x X.npy [options]",
                       "The largest and smallest eigenvalues of a kernel on n points by SLEPc's\n"
                       "Krylov-Schur on the matrix-free kernel operator distributed over the\n"
-                      "processes (mpirun -np P): nothing of size n x n is stored. 'ntkit kernel\n"
-                      "--stats' gives lambda_min and lambda_max of a stored kernel on one process.",
+                      "processes (mpirun -np P): nothing of size n x n is stored. For every\n"
+                      "eigenvalue, 'mpirun -np P ntkit kernel ... --spectrum FILE.csv' stores the\n"
+                      "kernel spread over the processes and runs ScaLAPACK ('--stats' prints\n"
+                      "lambda_min, lambda_max and the condition number from the same).",
                       flags, NFLAGS);
         return 0;
     }
