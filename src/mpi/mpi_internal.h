@@ -27,6 +27,12 @@ struct ntk_dop {
     size_t *tile0;               /* (ntiles + 1) row boundaries */
     double *T;                   /* (b, b) one tile */
     size_t b;
+    /* TILES, stored: when this process's tile pairs fit in half its memory
+     * limit they are computed at the first product and kept (pair q at
+     * stored + off[q]); later products are GEMMs alone */
+    double *stored;
+    size_t *off, npairs;
+    int filled;
     /* TILES and LIN: U gathered (n, k), V summed (n, k) */
     double *Ufull, *Vfull;
     size_t kcap;

@@ -88,6 +88,8 @@ static ntk_status set_k(ntk_dop *op, size_t k)
     return NTK_OK;
 }
 
+static ntk_status tiles_store(ntk_dop *op);
+
 /* TILES: split each process's rows into tiles of at most b rows, of
  * nearly equal size, so that the cyclic sharing below balances. */
 static ntk_status tiles_layout(ntk_dop *op)
@@ -114,7 +116,7 @@ static ntk_status tiles_layout(ntk_dop *op)
     op->ntiles = total;
     op->b = maxb;
     op->T = ntk_alloc(ntk_size_mul(maxb, maxb, 1, 1), sizeof(double), "kernel tile");
-    return op->T ? NTK_OK : NTK_ERR_NOMEM;
+    return op->T ? tiles_store(op) : NTK_ERR_NOMEM;
 }
 
 static ntk_status create_local(ntk_dop *op)
@@ -192,24 +194,30 @@ void ntk_dop_free(ntk_dop *op)
     emp_part_free(op->emp);
     ntk_op_free(op->full);
     free(op->cnt), free(op->tile0), free(op->T), free(op->Ufull);
+    free(op->stored), free(op->off);
     free(op);
 }
 
 /* ---- products ---------------------------------------------------------- */
 
-/* Vfull rows += K(I, J) U_J, and (I != J) rows J += K(I, J)ᵀ U_I. */
-static ntk_status tile_pair(ntk_dop *op, size_t ti, size_t tj, size_t k)
+/* Vfull rows += K(I, J) U_J, and (I != J) rows J += K(I, J)ᵀ U_I; q counts
+ * this process's pairs (the tile's place when stored). */
+static ntk_status tile_pair(ntk_dop *op, size_t ti, size_t tj, size_t k, size_t *q)
 {
     size_t i0 = op->tile0[ti], bi = op->tile0[ti + 1] - i0, j0 = op->tile0[tj],
            bj = op->tile0[tj + 1] - j0, d = op->d;
-    ntk_kernel_desc kd = op->desc;
-    kd.mem_limit = op->mem_limit / 4;
     int diag = ti == tj;
-    NTK_TRY(ntk_kernel(&kd, op->X + i0 * d, bi, diag ? NULL : op->X + j0 * d, diag ? 0 : bj, op->T));
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)bi, (int)k, (int)bj, 1.0, op->T,
+    double *T = op->stored ? op->stored + op->off[*q] : op->T;
+    (*q)++;
+    if (!op->stored || !op->filled) {
+        ntk_kernel_desc kd = op->desc;
+        kd.mem_limit = op->mem_limit / 4;
+        NTK_TRY(ntk_kernel(&kd, op->X + i0 * d, bi, diag ? NULL : op->X + j0 * d, diag ? 0 : bj, T));
+    }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)bi, (int)k, (int)bj, 1.0, T,
                 (int)bj, op->Ufull + j0 * k, (int)k, 1.0, op->Vfull + i0 * k, (int)k);
     if (!diag)
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)bj, (int)k, (int)bi, 1.0, op->T,
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)bj, (int)k, (int)bi, 1.0, T,
                     (int)bj, op->Ufull + i0 * k, (int)k, 1.0, op->Vfull + j0 * k, (int)k);
     return NTK_OK;
 }
@@ -220,18 +228,74 @@ static ntk_status tile_pair(ntk_dop *op, size_t ti, size_t tj, size_t k)
  * for T even the pairs at distance T/2 go to the lower tile when it is
  * even and to the upper one otherwise, so that no end of the row split
  * gets them all. */
-static ntk_status tiles_local(ntk_dop *op, size_t k)
+/* The pairs of tile ti: fn(op, ti, tj, ctx) for each tj it owns. */
+typedef ntk_status (*pair_fn)(ntk_dop *op, size_t ti, size_t tj, void *ctx);
+static ntk_status owned_pairs(ntk_dop *op, pair_fn fn, void *ctx)
 {
     size_t T = op->ntiles, h = (T - 1) / 2;
-    memset(op->Vfull, 0, op->n * k * sizeof(double));
     for (size_t ti = op->tile_first; ti < op->tile_end; ti++) {
-        NTK_TRY(tile_pair(op, ti, ti, k));
-        for (size_t j = 1; j <= h; j++) NTK_TRY(tile_pair(op, ti, (ti + j) % T, k));
+        NTK_TRY(fn(op, ti, ti, ctx));
+        for (size_t j = 1; j <= h; j++) NTK_TRY(fn(op, ti, (ti + j) % T, ctx));
         if (T % 2 == 0) {
             size_t lo = ti < T / 2 ? ti : ti - T / 2;
-            if ((ti < T / 2) == (lo % 2 == 0)) NTK_TRY(tile_pair(op, ti, (ti + T / 2) % T, k));
+            if ((ti < T / 2) == (lo % 2 == 0)) NTK_TRY(fn(op, ti, (ti + T / 2) % T, ctx));
         }
     }
+    return NTK_OK;
+}
+
+typedef struct {
+    size_t k, q;
+} apply_ctx;
+
+static ntk_status apply_pair(ntk_dop *op, size_t ti, size_t tj, void *ctx)
+{
+    apply_ctx *a = ctx;
+    return tile_pair(op, ti, tj, a->k, &a->q);
+}
+
+static ntk_status tiles_local(ntk_dop *op, size_t k)
+{
+    memset(op->Vfull, 0, op->n * k * sizeof(double));
+    apply_ctx a = {k, 0};
+    NTK_TRY(owned_pairs(op, apply_pair, &a));
+    op->filled = op->stored != NULL;
+    return NTK_OK;
+}
+
+/* counting the owned pairs and their doubles (off NULL) or their offsets */
+typedef struct {
+    size_t count, total;
+} size_ctx;
+
+static ntk_status size_pair(ntk_dop *op, size_t ti, size_t tj, void *ctx)
+{
+    size_ctx *c = ctx;
+    size_t bi = op->tile0[ti + 1] - op->tile0[ti], bj = op->tile0[tj + 1] - op->tile0[tj];
+    if (op->off) op->off[c->count] = c->total;
+    c->count++;
+    c->total += bi * bj;
+    return NTK_OK;
+}
+
+/* Keep this process's tiles when they fit in half of its memory limit. */
+static ntk_status tiles_store(ntk_dop *op)
+{
+    size_ctx c = {0, 0};
+    NTK_TRY(owned_pairs(op, size_pair, &c));
+    if ((double)c.total * sizeof(double) > 0.5 * (double)op->mem_limit || c.count == 0) return NTK_OK;
+    op->off = ntk_alloc(c.count, sizeof(size_t), "stored tile offsets");
+    op->stored = op->off ? ntk_alloc(c.total, sizeof(double), "stored kernel tiles") : NULL;
+    if (!op->stored) {
+        /* not kept after all: the products compute the tiles every time */
+        free(op->off);
+        op->off = NULL;
+        ntk_clear_error();
+        return NTK_OK;
+    }
+    size_ctx o = {0, 0};
+    NTK_TRY(owned_pairs(op, size_pair, &o));
+    op->npairs = c.count;
     return NTK_OK;
 }
 
