@@ -151,7 +151,7 @@ install: all
 # build never sees MPI, PETSc or SLEPc.
 MPI_BUILD   ?= build-mpi
 MPICC       ?= mpicc
-MPI_PKGS    := PETSc SLEPc
+MPI_PKGS    := PETSc SLEPc scalapack-openmpi
 MPI_CFLAGS   = $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(MPI_PKGS) 2>/dev/null))
 MPI_LIBS     = $(shell pkg-config --libs $(MPI_PKGS) 2>/dev/null)
 MPI_SRC     := $(sort $(wildcard src/mpi/*.c))
@@ -164,7 +164,7 @@ mpi: check-deps mpi-check-deps
 	@$(MAKE) --no-print-directory mpi-bin
 
 mpi-check-deps:
-	@command -v $(MPICC) >/dev/null 2>&1 && pkg-config --exists $(MPI_PKGS) || { echo "ntkit: make mpi needs MPI, PETSc and SLEPc; run as root: apt-get install -y openmpi-bin libopenmpi-dev libpetsc-real-dev libslepc-real-dev" >&2; exit 1; }
+	@command -v $(MPICC) >/dev/null 2>&1 && pkg-config --exists $(MPI_PKGS) || { echo "ntkit: make mpi needs MPI, PETSc, SLEPc and ScaLAPACK; run as root: apt-get install -y openmpi-bin libopenmpi-dev libpetsc-real-dev libslepc-real-dev libscalapack-openmpi-dev" >&2; exit 1; }
 
 ifneq ($(BUILD),$(MPI_BUILD))
 mpi-bin: $(MPI_BUILD)/ntkit

@@ -10,12 +10,10 @@
  * original modified, which EPSSolve then refuses. With JOBZ = 'N' a
  * process holds its n²/P share and O(n·nb) workspace.
  *
- * Linking: ScaLAPACK (with BLACS) is a dependency of PETSc when PETSc is
- * built with it (PETSC_HAVE_SCALAPACK, as Debian's is); the build links
- * only PETSc and SLEPc, so the few routines used here are weak references
- * that the dynamic loader resolves from PETSc's own libscalapack. A build
- * that links -lscalapack-openmpi itself resolves them at link time
- * instead; one whose PETSc has no ScaLAPACK gets a clear error, no crash. */
+ * Linking: `make mpi` links ScaLAPACK (with BLACS) itself (pkg-config
+ * scalapack-openmpi, Debian's libscalapack-openmpi-dev). The routines are
+ * declared weak so that a build linked without it (another MPI_PKGS) still
+ * links, and then reports their absence in one line instead of crashing. */
 #include "internal.h"
 #include "ntk_petsc.h"
 
