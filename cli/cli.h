@@ -310,6 +310,10 @@ typedef struct {
     const char *status;
 } cli_run_result;
 
+/* Eigenvalues (ascending) as "index,eigenvalue" CSV (the --spectrum file of
+ * `ntkit kernel`, one process or many), staged in o. */
+int cli_stage_spectrum(ntk_outset *o, const char *path, const double *evals, size_t n);
+
 /* The whole run from parsed flags; fills res (when not NULL) for a sweep. */
 int cli_run_with_args(const cli_args *a, int quiet_summary, cli_run_result *res);
 

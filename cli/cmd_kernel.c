@@ -81,8 +81,7 @@ static const cli_flag kernel_flags[] = {
 };
 #define NKERNEL_FLAGS (sizeof kernel_flags / sizeof kernel_flags[0])
 
-/* Eigenvalues (ascending) as "index,eigenvalue" CSV, staged in o. */
-static int stage_spectrum(ntk_outset *o, const char *path, const double *evals, size_t n)
+int cli_stage_spectrum(ntk_outset *o, const char *path, const double *evals, size_t n)
 {
     size_t cap = 32 + 40 * n;
     char *buf = malloc(cap);
@@ -110,7 +109,7 @@ static int write_kernel_files(const char *out_path, const char *spec_path, const
     ntk_status st = f32 ? ntk_outset_add_npy_f32(set, out_path, K, n1, n2, ndim)
                         : ntk_outset_add_npy(set, out_path, K, n1, n2, ndim);
     if (st != NTK_OK) rc = cli_fail_lib("--out");
-    if (!rc && spec_path) rc = stage_spectrum(set, spec_path, evals, n1);
+    if (!rc && spec_path) rc = cli_stage_spectrum(set, spec_path, evals, n1);
     if (!rc && ntk_outset_commit(set) != NTK_OK) rc = cli_fail_lib(NULL);
     ntk_outset_free(set);
     return rc;

@@ -247,29 +247,15 @@ static int eig_memory(const cli_kernel_opts *o, size_t n, size_t d, ntk_kernel_d
                     lim, hint);
 }
 
-/* Process 0: the eigenvalues (ascending) as "index,eigenvalue" CSV, the
- * format of the ordinary `ntkit kernel --spectrum`, staged in *set. */
-static int stage_spectrum(ntk_outset **set, const char *path, const double *evals, size_t n)
-{
-    size_t cap = 32 + 40 * n;
-    char *buf = malloc(cap);
-    if (!buf) return cli_fail("out of memory formatting %zu eigenvalues", n);
-    size_t len = (size_t)snprintf(buf, cap, "index,eigenvalue\n");
-    for (size_t k = 0; k < n; k++)
-        len += (size_t)snprintf(buf + len, cap - len, "%zu,%.17g\n", k, evals[k]);
-    int rc = 0;
-    if (ntk_outset_create(set) != NTK_OK || ntk_outset_add(*set, path, buf, len) != NTK_OK)
-        rc = cli_fail_lib("--spectrum");
-    free(buf);
-    return rc;
-}
-
 /* Process 0: the kernel's temporary file onto --out and the spectrum (when
  * asked) into place, back to back; on any failure neither is left. */
 static int put_in_place(const cli_kernel_opts *o, int rc, const double *evals, size_t n)
 {
     ntk_outset *set = NULL;
-    if (!rc && o->spec_path) rc = stage_spectrum(&set, o->spec_path, evals, n);
+    if (!rc && o->spec_path) {
+        if (ntk_outset_create(&set) != NTK_OK) rc = cli_fail_lib("--spectrum");
+        else rc = cli_stage_spectrum(set, o->spec_path, evals, n);
+    }
     if (!rc && rename(g_tmp, o->out_path) != 0)
         rc = cli_fail("--out %s: cannot put the kernel in place: %s", o->out_path, strerror(errno));
     if (!rc && set && ntk_outset_commit(set) != NTK_OK) rc = cli_fail_lib("--spectrum");
