@@ -961,6 +961,14 @@ ntk_status ntk_run_create(const ntk_run_config *cfg, const ntk_run_data *data, c
                           const double *v0, ntk_run **out);
 void ntk_run_free(ntk_run *run);
 
+/* Data-parallel training of the network (the MPI build): from now on the
+ * run's trainer sums its loss and gradient over the processes through
+ * reduce (ntk_trainer_set_reduce, n_total rows in all) and is evaluated
+ * again at θ0, so the first step and the initial loss are the whole data
+ * set's; reduce is called inside (every process must call this). Right
+ * after ntk_run_create only. The metrics' columns stay this process's rows'
+ * (the caller sums what it reports). */
+ntk_status ntk_run_set_reduce(ntk_run *run, ntk_reduce_fn reduce, void *ctx, size_t n_total);
 /* Move every model to time t (a step count for GD, a time for flow); t must
  * not decrease. NTK_ERR_DIVERGED if the network's loss or weights become
  * non-finite (the state before the failing step is kept).

@@ -390,6 +390,23 @@ ntk_status ntk_run_create(const ntk_run_config *cfg_in, const ntk_run_data *data
     return NTK_OK;
 }
 
+ntk_status ntk_run_set_reduce(ntk_run *r, ntk_reduce_fn reduce, void *ctx, size_t n_total)
+{
+    ntk_clear_error();
+    if (!r) return ntk_set_error(NTK_ERR_ARG, "run is NULL");
+    if (r->t != 0.0)
+        return ntk_set_error(NTK_ERR_ARG, "ntk_run_set_reduce: the run has moved (t = %g); set "
+                             "the reduce right after ntk_run_create", r->t);
+    NTK_TRY(ntk_trainer_set_reduce(r->tr, reduce, ctx, n_total));
+    /* evaluated again at θ0, now summed: the first step and the initial
+     * loss are the whole data set's */
+    r->nn_evaluated = 0;
+    NTK_TRY(ntk_trainer_eval(r->tr));
+    r->nn_evaluated = !r->cfg.flow;
+    r->loss0 = ntk_trainer_loss(r->tr);
+    return NTK_OK;
+}
+
 /* ---- advancing -------------------------------------------------------- */
 
 /* Every model one step at a time, so that a stop or a divergence leaves them

@@ -251,8 +251,69 @@ static void test_split(const char *name, ntk_net_config cfg, ntk_loss_kind loss)
     ntk_net_free(nf);
 }
 
+/* ntk_run_set_reduce: a run on half the rows whose trainer sums with the
+ * other half takes the whole data set's first step. The other half's run
+ * captures its share at θ0 when its reduce is set; this half's, set next,
+ * adds it; one step of GD then moves θ by −η·g with g the summed gradient,
+ * within η·γ·S_k of a run on all rows (the gradient's bound above, times
+ * the rate; plus ε|θ_k| for the update's own rounding). Without the
+ * re-evaluation the step would use this half's own gradient, which the
+ * control shows is far outside that bound. */
+static void test_run_split(const char *name, ntk_net_config cfg, ntk_loss_kind loss)
+{
+    double X[N * D], y[N];
+    ntk_rng rng;
+    ntk_rng_seed(&rng, 32);
+    ntk_rng_normal_fill(&rng, X, N * D);
+    for (size_t i = 0; i < N; i++) y[i] = 1.5 + sin(X[i * D]) + 0.5 * X[i * D + 1];
+    ntk_gd_config gd = {.lr1 = 0.2, .lr2 = 0.3, .loss = loss};
+    problem p = {cfg, gd, X, y, ntk_net_nparams(&cfg)};
+    if (p.P > PMAX) return;
+    ntk_net *net;
+    CHECK_OK(ntk_net_create(&cfg, &net));
+    double S[PMAX];
+    row_magnitudes(&p, net, S);
+    ntk_net_free(net);
+    ntk_run_config rc = ntk_run_config_default(cfg, gd);
+    rc.models = NTK_MODEL_NN;
+    rc.kernel_every = 0;
+    rc.flips = 0;
+    ntk_run_data all = {X, y, N, NULL, NULL, 0}, a = {X, y, H, NULL, NULL, 0},
+                 b = {X + H * D, y + H, N - H, NULL, NULL, 0};
+    ntk_run *rf, *ra, *rb, *rl;
+    CHECK_OK(ntk_run_create(&rc, &all, NULL, NULL, &rf));
+    CHECK_OK(ntk_run_create(&rc, &a, NULL, NULL, &ra));
+    CHECK_OK(ntk_run_create(&rc, &b, NULL, NULL, &rb));
+    CHECK_OK(ntk_run_create(&rc, &a, NULL, NULL, &rl));   /* the control: no sum */
+    fake fa = {0}, fb = {0};
+    CHECK_OK(ntk_run_set_reduce(rb, fake_reduce, &fb, N));   /* captures b's share */
+    fa.mode = 1;
+    fa.other[0] = fb.mine[0], fa.other[1] = fb.mine[1];
+    CHECK_OK(ntk_run_set_reduce(ra, fake_reduce, &fa, N));   /* adds it */
+    CHECK_OK(ntk_run_advance(rf, 1));
+    CHECK_OK(ntk_run_advance(ra, 1));
+    CHECK_OK(ntk_run_advance(rl, 1));
+    const double *tf = ntk_net_theta(ntk_run_net(rf)), *ta = ntk_net_theta(ntk_run_net(ra)),
+                 *tl = ntk_net_theta(ntk_run_net(rl));
+    double gam = gamma_of(&cfg), worst = 0.0, ctl = 0.0;
+    for (size_t k = 0; k < p.P; k++) {
+        double bound = 0.3 * gam * S[k] + EPS * fabs(tf[k]);
+        if (bound > 0) worst = fmax(worst, fabs(ta[k] - tf[k]) / bound);
+        if (bound > 0) ctl = fmax(ctl, fabs(tl[k] - tf[k]) / bound);
+    }
+    CHECK_LE(worst, 1.0, "%s: a half-row run with the summed trainer steps as the whole data set's "
+             "(worst |theta_k - theta_full_k| / bound)", name);
+    CHECK(ctl > 1e3, "%s: control: the half-row run alone is far from it (%g bounds)", name, ctl);
+    /* only right after creation */
+    CHECK_ERR(ntk_run_set_reduce(rf, fake_reduce, &fa, N), NTK_ERR_ARG);
+    CHECK_ERR(ntk_run_set_reduce(NULL, fake_reduce, &fa, N), NTK_ERR_ARG);
+    ntk_run_free(rf), ntk_run_free(ra), ntk_run_free(rb), ntk_run_free(rl);
+}
+
 int main(void)
 {
+    test_run_split("run, two-layer, mean loss", two_layer(), NTK_LOSS_MEAN);
+    test_run_split("run, depth 2, sum loss", depth_two(), NTK_LOSS_SUM);
     CHECK_ERR(ntk_trainer_set_reduce(NULL, fake_reduce, NULL, 1), NTK_ERR_ARG);
     test_split("two-layer, mean loss", two_layer(), NTK_LOSS_MEAN);
     test_split("two-layer, sum loss", two_layer(), NTK_LOSS_SUM);

@@ -1,8 +1,8 @@
 /* What every distributed step shares: the row split, one status for all
  * processes, the tests' fault injection (src/mpi/ntk_mpi.h), and the
  * data-parallel run's summed trainer. */
+#include "internal.h"
 #include "ntk_mpi.h"
-#include "run_internal.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -71,15 +71,8 @@ ntk_status ntk_mpi_run_set_reduce(MPI_Comm comm, ntk_run *r, ntk_reduce_fn reduc
                                   size_t n_total)
 {
     ntk_clear_error();
-    if (!r) return ntk_set_error(NTK_ERR_ARG, "run is NULL");
-    /* a refusal on one process must not leave the others in the sum below */
-    NTK_TRY(ntk_mpi_agree(comm, ntk_trainer_set_reduce(r->tr, reduce, ctx, n_total)));
-    /* ntk_run_create evaluated the trainer at θ0 on this process's rows
-     * alone; evaluated again, summed, it gives the first step and the
-     * initial loss of the whole data set */
-    r->nn_evaluated = 0;
-    NTK_TRY(ntk_trainer_eval(r->tr));
-    r->nn_evaluated = !r->cfg.flow;
-    r->loss0 = ntk_trainer_loss(r->tr);
-    return NTK_OK;
+    /* what may fail on one process alone is agreed before the sum inside */
+    ntk_status st = r ? NTK_OK : ntk_set_error(NTK_ERR_ARG, "run is NULL");
+    NTK_TRY(ntk_mpi_agree(comm, st));
+    return ntk_run_set_reduce(r, reduce, ctx, n_total);
 }

@@ -42,14 +42,11 @@ ntk_status ntk_mpi_agree(MPI_Comm comm, ntk_status st);
 int ntk_mpi_fault(const char *where);
 
 /* Data-parallel training (mpirun ntkit train, cli/mpi_train.c): the
- * trainer of run r, made on this process's rows, from now on sums its loss
- * and gradient over the processes of comm by reduce (ntk_trainer_set_reduce,
- * n_total rows in all), and is evaluated again at θ0 so that the run's first
- * step and its initial loss (the report's loss0) are the whole data set's.
- * Collective. The run's own training-loss column stays this process's
- * (src/run_metrics.c computes it from the local predictions): the caller
- * sums it. This reaches into the run (src/run_internal.h) for what a
- * library ntk_run_set_reduce would do; the library itself knows no MPI. */
+ * library's ntk_run_set_reduce on every process of comm, after an agreement
+ * on the arguments (the sum inside is collective; n_total, the rows of all
+ * processes, is at least any process's own). The run's training-loss column
+ * stays this process's (src/run_metrics.c computes it from the local
+ * predictions): the caller sums it. */
 ntk_status ntk_mpi_run_set_reduce(MPI_Comm comm, ntk_run *r, ntk_reduce_fn reduce, void *ctx,
                                   size_t n_total);
 
