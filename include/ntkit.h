@@ -405,6 +405,13 @@ ntk_status ntk_npy_read(const char *path, ntk_array *out);
  * not be truncated while the array lives: pages not yet copied are read from
  * it. The NaN/Inf check reads every value once. */
 ntk_status ntk_npy_map(const char *path, ntk_array *out);
+/* Rows [r0, r0 + count) of a .npy that ntk_npy_read accepts (the elements
+ * [r0, r0 + count) of a 1-d one), read by seeking past the others, so that
+ * a process of a distributed run holds its own rows only: out (count, cols),
+ * loaded (never mapped), ndim that of the file; count = 0 gives data NULL.
+ * The header and the file's size are checked as by ntk_npy_read, NaN/Inf in
+ * the rows read; a range beyond the array's rows is refused (NTK_ERR_ARG). */
+ntk_status ntk_npy_read_rows(const char *path, size_t r0, size_t count, ntk_array *out);
 /* Write float64 .npy (ndim 1: shape (rows,), ndim 2: (rows, cols)) through a
  * temporary file renamed into place. */
 ntk_status ntk_npy_write(const char *path, const double *data, size_t rows, size_t cols,

@@ -321,24 +321,35 @@ static int map_values(npy_src *src, const npy_header *h, size_t data_off, size_t
 
 /* Header checked against the file size, then the values -> out, mapped
  * when map = 1 and map_values allows it, else loaded. */
-static ntk_status read_npy(npy_src *src, const char *path, size_t fsize, int map, ntk_array *out)
+/* Preamble and header, the data's size checked against the file's ->
+ * *h, *data_off, *need (bytes of data). */
+static ntk_status read_head(npy_src *src, const char *path, size_t fsize, npy_header *h,
+                            size_t *data_off, size_t *need)
 {
-    size_t hlen = 0, data_off = 0;
-    npy_header h = {0};
-    NTK_TRY(read_preamble(src, path, fsize, &hlen, &data_off));
-    NTK_TRY(read_header(src, path, hlen, &h));
-    size_t rows = h.shape[0], cols = h.ndim == 2 ? h.shape[1] : 1;
-    size_t need = ntk_size_mul(rows, cols, (size_t)h.esz, 1);
+    size_t hlen = 0;
+    NTK_TRY(read_preamble(src, path, fsize, &hlen, data_off));
+    NTK_TRY(read_header(src, path, hlen, h));
+    size_t rows = h->shape[0], cols = h->ndim == 2 ? h->shape[1] : 1;
+    *need = ntk_size_mul(rows, cols, (size_t)h->esz, 1);
     char desc[96];
-    describe_shape(&h, desc, sizeof desc);
-    if (need == SIZE_MAX)
+    describe_shape(h, desc, sizeof desc);
+    if (*need == SIZE_MAX)
         return ntk_set_error(NTK_ERR_FORMAT, "%s: shape %s overflows the address space; the "
                              "header is corrupt", path, desc);
-    if (need > fsize - data_off)
+    if (*need > fsize - *data_off)
         return ntk_set_error(NTK_ERR_FORMAT,
                              "%s: truncated: header says %s (%zu bytes of data) but only %zu "
                              "bytes follow; the file is incomplete, re-save it",
-                             path, desc, need, fsize - data_off);
+                             path, desc, *need, fsize - *data_off);
+    return NTK_OK;
+}
+
+static ntk_status read_npy(npy_src *src, const char *path, size_t fsize, int map, ntk_array *out)
+{
+    size_t data_off = 0, need = 0;
+    npy_header h = {0};
+    NTK_TRY(read_head(src, path, fsize, &h, &data_off, &need));
+    size_t rows = h.shape[0], cols = h.ndim == 2 ? h.shape[1] : 1;
     if (!(map && map_values(src, &h, data_off, need, out))) {
         NTK_TRY(ntk_mem_check(ntk_size_mul(rows, cols, sizeof(double), 1), 0, path));
         out->data = ntk_alloc(rows * cols, sizeof(double), path);
@@ -374,6 +385,42 @@ ntk_status ntk_npy_read(const char *path, ntk_array *out)
 ntk_status ntk_npy_map(const char *path, ntk_array *out)
 {
     return read_file(path, 1, out, "ntk_npy_map");
+}
+
+ntk_status ntk_npy_read_rows(const char *path, size_t r0, size_t count, ntk_array *out)
+{
+    if (!out) return ntk_set_error(NTK_ERR_ARG, "ntk_npy_read_rows: output array is NULL");
+    memset(out, 0, sizeof *out);
+    if (!path) return ntk_set_error(NTK_ERR_ARG, "ntk_npy_read_rows: path is NULL");
+    FILE *fp;
+    size_t size, data_off = 0, need = 0;
+    NTK_TRY(ntk_input_open(path, &fp, &size));
+    npy_src src = {fp, NULL, 0, 0};
+    npy_header h = {0};
+    ntk_status st = read_head(&src, path, size, &h, &data_off, &need);
+    size_t rows = h.shape[0], cols = h.ndim == 2 ? h.shape[1] : 1;
+    if (st == NTK_OK && (r0 > rows || count > rows - r0))
+        st = ntk_set_error(NTK_ERR_ARG, "%s: rows [%zu, %zu) asked for, but the array has %zu "
+                           "rows; ask for rows within [0, %zu)", path, r0,
+                           count > SIZE_MAX - r0 ? SIZE_MAX : r0 + count, rows, rows);
+    /* every offset below is within the data, whose size was checked */
+    size_t values = count * cols;
+    if (st == NTK_OK && values) {
+        st = ntk_mem_check(ntk_size_mul(values, sizeof(double), 1, 1), 0, path);
+        if (st == NTK_OK && !(out->data = ntk_alloc(values, sizeof(double), path))) st = NTK_ERR_NOMEM;
+        if (st == NTK_OK && fseeko(fp, (off_t)(data_off + r0 * cols * (size_t)h.esz), SEEK_SET) != 0)
+            st = ntk_set_error(NTK_ERR_IO, "%s: cannot seek to row %zu: %s", path, r0, strerror(errno));
+        if (st == NTK_OK) st = read_values(&src, path, &h, values, out->data);
+    }
+    fclose(fp);
+    if (st == NTK_OK) {
+        out->rows = count;
+        out->cols = cols;
+        out->ndim = h.ndim;
+        st = ntk_check_finite(out->data, values, path);
+    }
+    if (st != NTK_OK) ntk_array_free(out);
+    return st;
 }
 
 ntk_status ntk_npy_parse(const char *name, const unsigned char *buf, size_t len, ntk_array *out)

@@ -556,6 +556,92 @@ static void test_writer(void)
     CHECK(count_entries(g_dir) == before, "no file after a refused open");
 }
 
+/* ntk_npy_read_rows: every row range of every dtype and byte order, both
+ * format versions, 2-d and 1-d, equals the same rows of the full read (the
+ * oracle: ntk_npy_read, tested above), bit for bit; bad ranges, truncation,
+ * Fortran order and NaN in the rows read are refused with a message. */
+static void test_read_rows(void)
+{
+    enum { R = 7, C = 3 };
+    static const char *descr[] = {"<f8", ">f8", "<f4", ">f4"};
+    double A[R * C];
+    ntk_rng rng;
+    ntk_rng_seed(&rng, 11);
+    ntk_rng_normal_fill(&rng, A, R * C);
+    unsigned char raw[8 * R * C];
+    int all_same = 1;
+    for (int t = 0; t < 4; t++)
+        for (int major = 1; major <= 2; major++)
+            for (int nd = 1; nd <= 2; nd++) {
+                int esz = descr[t][2] - '0', big = descr[t][0] == '>';
+                size_t cols = nd == 2 ? C : 1;
+                for (size_t i = 0; i < R * cols; i++) {
+                    if (esz == 8) put_f8(raw + 8 * i, A[i], big);
+                    else put_f4(raw + 4 * i, (float)A[i], big);
+                }
+                char dict[128];
+                if (nd == 2)
+                    snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, "
+                             "'shape': (%d, %d), }", descr[t], R, C);
+                else
+                    snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, "
+                             "'shape': (%d,), }", descr[t], R);
+                craft_file("rows.npy", major, dict, raw, (size_t)esz * R * cols);
+                ntk_array full, part;
+                CHECK_OK(ntk_npy_read(in_dir("rows.npy"), &full));
+                for (size_t r0 = 0; r0 <= R; r0++)
+                    for (size_t cnt = 0; r0 + cnt <= R; cnt++) {
+                        ntk_status st = ntk_npy_read_rows(in_dir("rows.npy"), r0, cnt, &part);
+                        int same = st == NTK_OK && part.rows == cnt && part.cols == cols &&
+                                   part.ndim == nd && part.map == NULL &&
+                                   (cnt ? part.data && memcmp(part.data, full.data + r0 * cols,
+                                                              cnt * cols * sizeof(double)) == 0
+                                        : part.data == NULL);
+                        if (!same) {
+                            all_same = 0;
+                            CHECK(same, "%s v%d %d-d rows [%zu, %zu): %s", descr[t], major, nd, r0,
+                                  r0 + cnt, ntk_errmsg());
+                        }
+                        ntk_array_free(&part);
+                    }
+                ntk_array_free(&full);
+            }
+    CHECK(all_same, "every range of every layout equals the full read's rows");
+
+    /* bad ranges: one message naming the range and the rows */
+    const char *p = in_dir("rows2.npy");
+    CHECK_OK(ntk_npy_write(p, A, R, C, 2));
+    ntk_array a;
+    const size_t bad[][2] = {{0, R + 1}, {R, 1}, {R + 1, 0}, {3, SIZE_MAX}, {SIZE_MAX, 2}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        a.data = (double *)1;
+        CHECK_ERR(ntk_npy_read_rows(p, bad[i][0], bad[i][1], &a), NTK_ERR_ARG);
+        CHECK(strstr(ntk_errmsg(), "the array has 7 rows") && strstr(ntk_errmsg(), "rows2.npy") &&
+                  a.data == NULL && a.rows == 0,
+              "range [%zu, +%zu): %s", bad[i][0], bad[i][1], ntk_errmsg());
+    }
+    /* NaN: refused in the rows read, not looked at elsewhere */
+    double B[R * C];
+    memcpy(B, A, sizeof B);
+    B[5 * C + 1] = NAN;
+    CHECK_OK(ntk_npy_write(p, B, R, C, 2));
+    CHECK_ERR(ntk_npy_read_rows(p, 4, 2, &a), NTK_ERR_NONFINITE);
+    CHECK(a.data == NULL, "no data after NaN");
+    CHECK_OK(ntk_npy_read_rows(p, 0, 5, &a));
+    CHECK(a.rows == 5 && memcmp(a.data, A, 5 * C * sizeof(double)) == 0, "rows before the NaN");
+    ntk_array_free(&a);
+    /* the file's size is checked against the header, whatever the range */
+    CHECK(truncate(p, 128 + 8 * (R * C - 1)) == 0, "truncate");
+    CHECK_ERR(ntk_npy_read_rows(p, 0, 1, &a), NTK_ERR_FORMAT);
+    CHECK(strstr(ntk_errmsg(), "truncated") != NULL, "message: %s", ntk_errmsg());
+    craft_file("fort.npy", 1, "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2), }", raw, 32);
+    CHECK_ERR(ntk_npy_read_rows(in_dir("fort.npy"), 0, 1, &a), NTK_ERR_FORMAT);
+    CHECK(strstr(ntk_errmsg(), "Fortran") != NULL, "message: %s", ntk_errmsg());
+    CHECK_ERR(ntk_npy_read_rows(in_dir("missing.npy"), 0, 1, &a), NTK_ERR_IO);
+    CHECK_ERR(ntk_npy_read_rows(NULL, 0, 1, &a), NTK_ERR_ARG);
+    CHECK_ERR(ntk_npy_read_rows(p, 0, 1, NULL), NTK_ERR_ARG);
+}
+
 int main(void)
 {
     tmpdir_make("ntk_npy");
@@ -567,6 +653,7 @@ int main(void)
     test_atomic();
     test_map();
     test_writer();
+    test_read_rows();
     remove_tree(g_dir);
     return t_finish();
 }
