@@ -412,6 +412,10 @@ ntk_status ntk_npy_map(const char *path, ntk_array *out);
  * The header and the file's size are checked as by ntk_npy_read, NaN/Inf in
  * the rows read; a range beyond the array's rows is refused (NTK_ERR_ARG). */
 ntk_status ntk_npy_read_rows(const char *path, size_t r0, size_t count, ntk_array *out);
+/* The shape of a .npy that ntk_npy_read accepts, from its header alone
+ * (checked as there, with the file's size; the values are not read):
+ * rows, cols (1 for a 1-d array) and ndim. */
+ntk_status ntk_npy_shape(const char *path, size_t *rows, size_t *cols, int *ndim);
 /* Write float64 .npy (ndim 1: shape (rows,), ndim 2: (rows, cols)) through a
  * temporary file renamed into place. */
 ntk_status ntk_npy_write(const char *path, const double *data, size_t rows, size_t cols,

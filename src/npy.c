@@ -387,6 +387,22 @@ ntk_status ntk_npy_map(const char *path, ntk_array *out)
     return read_file(path, 1, out, "ntk_npy_map");
 }
 
+ntk_status ntk_npy_shape(const char *path, size_t *rows, size_t *cols, int *ndim)
+{
+    if (!path || !rows || !cols || !ndim)
+        return ntk_set_error(NTK_ERR_ARG, "ntk_npy_shape: path or output is NULL");
+    *rows = *cols = 0, *ndim = 0;
+    FILE *fp;
+    size_t size, data_off = 0, need = 0;
+    NTK_TRY(ntk_input_open(path, &fp, &size));
+    npy_src src = {fp, NULL, 0, 0};
+    npy_header h = {0};
+    ntk_status st = read_head(&src, path, size, &h, &data_off, &need);
+    fclose(fp);
+    if (st == NTK_OK) *rows = h.shape[0], *cols = h.ndim == 2 ? h.shape[1] : 1, *ndim = h.ndim;
+    return st;
+}
+
 ntk_status ntk_npy_read_rows(const char *path, size_t r0, size_t count, ntk_array *out)
 {
     if (!out) return ntk_set_error(NTK_ERR_ARG, "ntk_npy_read_rows: output array is NULL");

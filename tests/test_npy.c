@@ -589,6 +589,10 @@ static void test_read_rows(void)
                 craft_file("rows.npy", major, dict, raw, (size_t)esz * R * cols);
                 ntk_array full, part;
                 CHECK_OK(ntk_npy_read(in_dir("rows.npy"), &full));
+                size_t sr, sc;
+                int snd;
+                CHECK_OK(ntk_npy_shape(in_dir("rows.npy"), &sr, &sc, &snd));
+                CHECK(sr == R && sc == cols && snd == nd, "shape %zux%zu, %d-d", sr, sc, snd);
                 for (size_t r0 = 0; r0 <= R; r0++)
                     for (size_t cnt = 0; r0 + cnt <= R; cnt++) {
                         ntk_status st = ntk_npy_read_rows(in_dir("rows.npy"), r0, cnt, &part);
@@ -634,6 +638,9 @@ static void test_read_rows(void)
     CHECK(truncate(p, 128 + 8 * (R * C - 1)) == 0, "truncate");
     CHECK_ERR(ntk_npy_read_rows(p, 0, 1, &a), NTK_ERR_FORMAT);
     CHECK(strstr(ntk_errmsg(), "truncated") != NULL, "message: %s", ntk_errmsg());
+    size_t sr, sc;
+    int snd;
+    CHECK_ERR(ntk_npy_shape(p, &sr, &sc, &snd), NTK_ERR_FORMAT);
     craft_file("fort.npy", 1, "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2), }", raw, 32);
     CHECK_ERR(ntk_npy_read_rows(in_dir("fort.npy"), 0, 1, &a), NTK_ERR_FORMAT);
     CHECK(strstr(ntk_errmsg(), "Fortran") != NULL, "message: %s", ntk_errmsg());
