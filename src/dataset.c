@@ -310,9 +310,11 @@ static ntk_status split_into(ntk_array *X, ntk_array *y, size_t n, size_t n_test
 }
 
 /* The rows of a separate test file appended to X (and its labels to y):
- * n_test rows of it, or all when n_test = 0. *n_test gets the count. */
+ * n_test rows of it, or all when n_test = 0. *n_test gets the count.
+ * labels_used 0 (a target spec will label every row): both files' labels
+ * are dropped, whatever their shapes. */
 static ntk_status append_test_file(const char *test_spec, size_t *n_test, ntk_array *X,
-                                   ntk_array *y)
+                                   ntk_array *y, int labels_used)
 {
     if (!is_file_spec(test_spec))
         return ntk_set_error(NTK_ERR_ARG, "test data '%s' must be a file: npy:X.npy[:y.npy], "
@@ -325,6 +327,11 @@ static ntk_status append_test_file(const char *test_spec, size_t *n_test, ntk_ar
     if (st == NTK_OK && *n_test > Xt.rows)
         st = ntk_set_error(NTK_ERR_ARG, "test data '%s' have %zu rows but n_test = %zu were "
                            "asked", test_spec, Xt.rows, *n_test);
+    if (!labels_used) {
+        /* a target spec replaces the labels of both files: theirs are not read */
+        ntk_array_free(y);
+        ntk_array_free(&yt);
+    }
     if (st == NTK_OK && !!y->data != !!yt.data)
         st = ntk_set_error(NTK_ERR_ARG, "the training data carry %slabels but test data '%s' "
                            "%s; give both files labels, or a target spec", y->data ? "" : "no ",
@@ -374,7 +381,7 @@ static ntk_status dataset_build(const char *data_spec, const char *target_spec, 
         NTK_TRY(check_split(data_spec, X, &n, 0, d));
         X->rows = n;   /* the rows past n are not used */
         if (y->data) y->rows = n;
-        NTK_TRY(append_test_file(test_spec, &n_test, X, y));
+        NTK_TRY(append_test_file(test_spec, &n_test, X, y, !target_spec || !*target_spec));
     } else {
         NTK_TRY(load_inputs(data_spec, n, n_test, d, &rng, X, y));
         NTK_TRY(check_split(data_spec, X, &n, n_test, d));

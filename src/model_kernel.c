@@ -70,18 +70,20 @@ ntk_status run_model_kernel_extremes(const run_model *m, double *lmin, double *l
 }
 
 /* Bytes the stored mode keeps and peaks at for one model: K (and the
- * eigensolver's 3n² up to NTK_KGD_EIG_MAX_N, or the Lanczos basis), K_test. */
-static double stored_bytes(size_t n_, size_t nt_)
+ * eigensolver's 3n² up to NTK_KGD_EIG_MAX_N with its coefficients, 2n per
+ * output, or a Lanczos basis per output: src/kgd.c keeps one for each of
+ * the k columns), K_test. */
+static double stored_bytes(size_t n_, size_t nt_, size_t k_out)
 {
-    double n = (double)n_, nt = (double)nt_, k = NTK_KGD_KRYLOV_KMAX;
+    double n = (double)n_, nt = (double)nt_, k = NTK_KGD_KRYLOV_KMAX, ko = (double)k_out;
     int eig = n_ <= NTK_KGD_EIG_MAX_N;
-    return (n * n + (eig ? 3 * n * n + 2 * n : k * n + k * k) + nt * n) * 8.0;
+    return (n * n + (eig ? 3 * n * n + 2 * n * ko : ko * (k * n + k * k)) + nt * n) * 8.0;
 }
 
 ntk_op_mode run_kernel_mode(const ntk_run_config *cfg, size_t n, size_t nt)
 {
     if (cfg->kernel_operator != NTK_OP_AUTO) return cfg->kernel_operator;
-    double need = stored_bytes(n, nt);
+    double need = stored_bytes(n, nt, ntk_net_outputs(&cfg->net));
     size_t avail = ntk_mem_available();
     double room = cfg->mem_limit ? (double)cfg->mem_limit : avail ? 0.5 * (double)avail : 4e9;
     return need <= room ? NTK_OP_DENSE : NTK_OP_MATRIX_FREE;
@@ -89,18 +91,19 @@ ntk_op_mode run_kernel_mode(const ntk_run_config *cfg, size_t n, size_t nt)
 
 size_t run_model_kernel_bytes(const ntk_run_config *cfg, size_t n_, size_t nt_, size_t *peak)
 {
-    double n = (double)n_, k = NTK_KGD_KRYLOV_KMAX;
+    const size_t k_out = ntk_net_outputs(&cfg->net);
+    double n = (double)n_, k = NTK_KGD_KRYLOV_KMAX, ko = (double)k_out;
     ntk_op_mode mode = run_kernel_mode(cfg, n_, nt_);
     if (mode == NTK_OP_DENSE) {
-        *peak = (size_t)fmin(stored_bytes(n_, nt_), 1.8e19);
-        return (size_t)fmin(((n_ <= NTK_KGD_EIG_MAX_N ? n * n + 2 * n : k * n + k * k) +
+        *peak = (size_t)fmin(stored_bytes(n_, nt_, k_out), 1.8e19);
+        return (size_t)fmin(((n_ <= NTK_KGD_EIG_MAX_N ? n * n + 2 * n * ko : ko * (k * n + k * k)) +
                              (double)nt_ * n) * 8.0, 1.8e19);
     }
-    /* the operator (its storage or its caches), and the Lanczos basis */
+    /* the operator (its storage or its caches), and a Lanczos basis per output */
     ntk_kernel_desc kd = ntk_kernel_desc_default(NTK_KERNEL_EMPIRICAL, &cfg->net);
     double op = (double)ntk_op_mem_bytes(&kd, n_, mode, cfg->mem_limit);
     *peak = 0;
-    return (size_t)fmin(op + (k * n + k * k) * 8.0, 1.8e19);
+    return (size_t)fmin(op + ko * (k * n + k * k) * 8.0, 1.8e19);
 }
 
 /* The operator mode: K = c1Θ1 + c2Θ2 behind an operator, Lanczos on it. */

@@ -122,6 +122,16 @@ check '[ ! -e "$T/x" ]' "a refused run writes no directory"
 expect_error "outputs 0" "outputs" $NTKIT kernel --kind ntk --x "$T/X.npy" --outputs 0 --out "$T/K.npy"
 expect_error "classes" "or 'all'" $NTKIT run --data "mnist:$T/img.idx:$T/lab.idx:every" --steps 2 --out "$T/x"
 
+# a separate test file whose labels have other columns: refused, unless a
+# target spec labels every row anyway
+$PY -c "import numpy as np; np.save('$T/yt1.npy', np.ones(9)); np.save('$T/Xt9.npy', np.ones((9, 6)))"
+expect_error "test labels' columns" "3 columns but those of test data" \
+    $NTKIT run --data "npy:$T/X.npy:$T/Y.npy" --test "npy:$T/Xt9.npy:$T/yt1.npy" --steps 2 --out "$T/x"
+$NTKIT run --data "npy:$T/X.npy:$T/Y.npy" --test "npy:$T/Xt9.npy:$T/yt1.npy" --target linear \
+    --width 16 --steps 2 --quiet --models nn --out "$T/tl" >/dev/null 2>"$T/err"
+check '[ $? -eq 0 ] && grep -q "\"outputs\":[[:space:]]*1" "$T/tl/config.json"' \
+    "a target spec replaces both files' labels (one output): $(cat "$T/err")"
+
 # --- kernels: --outputs 1 is the scalar network; k outputs average ------------
 $NTKIT kernel --kind ntk --x "$T/X.npy" --width 32 --out "$T/K1.npy" >/dev/null 2>&1 &&
     $NTKIT kernel --kind ntk --x "$T/X.npy" --width 32 --outputs 1 --out "$T/K1b.npy" >/dev/null 2>&1 &&

@@ -129,9 +129,10 @@ ntk_status ntk_dkernel_eigvals(MPI_Comm comm, const ntk_kernel_desc *desc, const
     info->nprow = pl.nprow, info->npcol = pl.npcol;
     ntk_status st = NTK_OK;
     if (!scalapack_linked())
-        st = ntk_set_error(NTK_ERR_ARG, "the full spectrum needs ScaLAPACK, and this build's "
-                           "PETSc came without it; use a PETSc configured with ScaLAPACK, or "
-                           "'ntkit spectrum' for the extremes");
+        st = ntk_set_error(NTK_ERR_ARG, "the full spectrum needs ScaLAPACK, and this build was "
+                           "linked without it; install libscalapack-openmpi-dev and rebuild with "
+                           "'make mpi' (MPI_PKGS names scalapack-openmpi), or use 'ntkit "
+                           "spectrum' for the extremes");
     else if (n == 0 || n > INT_MAX || pl.lwork > INT_MAX || pl.total_bytes == SIZE_MAX)
         st = ntk_set_error(NTK_ERR_ARG, "the full spectrum of %zu points: ScaLAPACK takes at "
                            "most %d rows and a workspace of %d numbers a process", n, INT_MAX,

@@ -3,8 +3,8 @@
  * ntk_dop_apply on the local rows (PETSc's vector layout is the
  * operator's), conjugate gradients are KSPCG, the spectrum's extremes
  * SLEPc's Krylov–Schur (EPS), and kernel gradient flow SLEPc's MFN. The
- * whole spectrum of a dense kernel is ScaLAPACK's (src/mpi/mpi_dense.c),
- * the library PETSc is built with. The caller has initialised PETSc and
+ * whole spectrum of a dense kernel is ScaLAPACK's (src/mpi/mpi_dense.c;
+ * `make mpi` links libscalapack-openmpi). The caller has initialised PETSc and
  * SLEPc (SlepcInitialize) on the operator's communicator. Every function
  * is collective and returns the same status on every process. */
 #ifndef NTK_PETSC_H
