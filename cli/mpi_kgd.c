@@ -78,6 +78,7 @@ static int step_list(const char *list, double **t, size_t *nt)
 typedef struct {
     ntk_array X, y, Xt, yt;
     size_t n, nt, k, r0, nloc, t0, tloc;
+    int local;       /* X and Xt hold this process's rows (else X all) */
     cli_kernel_held held;
     ntk_dop *op;
     double *r, *g, *G, *f, *ft, *f_all, *ft_all;
@@ -93,26 +94,37 @@ static void problem_free(flow_problem *p)
     ntk_array_free(&p->X), ntk_array_free(&p->y), ntk_array_free(&p->Xt), ntk_array_free(&p->yt);
 }
 
+/* --x or --x-test of flag: this process's rows (local) or all of them. */
+static int read_x(const char *flag, const char *path, int local, ntk_array *A, size_t *n)
+{
+    if (ntk_mpi_read_x(cli_world.comm, path, local, A, n) != NTK_OK)
+        return cli_fail("%s: %s", flag, ntk_errmsg());
+    return 0;
+}
+
+/* Each process reads its own rows of --x (all of them for the lin kinds
+ * and, see setup, the two-layer ntk kinds) and of --x-test; the targets
+ * whole. */
 static int load(const cli_args *a, const cli_kernel_opts *o, flow_problem *p)
 {
     const char *yp = cli_str(a, "y", NULL), *xtp = cli_str(a, "x-test", NULL),
                *ytp = cli_str(a, "y-test", NULL);
     if (!yp) return cli_fail("kgd needs --y, the training targets");
     if (!xtp != !ytp) return cli_fail("--x-test and --y-test go together");
-    if (cli_load_matrix("--x", o->x_path, &p->X)) return 1;
+    p->local = o->kind->src != NTK_KERNEL_LIN;
+    if (read_x("--x", o->x_path, p->local, &p->X, &p->n)) return 1;
     if (ntk_npy_read(yp, &p->y) != NTK_OK) return cli_fail("--y: %s", ntk_errmsg());
-    if (p->y.rows != p->X.rows)
-        return cli_fail("--y %s has %zu rows but the inputs have %zu", yp, p->y.rows, p->X.rows);
-    p->n = p->X.rows, p->k = p->y.cols;
+    if (p->y.rows != p->n)
+        return cli_fail("--y %s has %zu rows but the inputs have %zu", yp, p->y.rows, p->n);
+    p->k = p->y.cols;
     if (xtp) {
-        if (cli_load_matrix("--x-test", xtp, &p->Xt)) return 1;
+        if (read_x("--x-test", xtp, 1, &p->Xt, &p->nt)) return 1;
         if (p->Xt.cols != p->X.cols)
             return cli_fail("--x has d = %zu but --x-test has d = %zu", p->X.cols, p->Xt.cols);
         if (ntk_npy_read(ytp, &p->yt) != NTK_OK) return cli_fail("--y-test: %s", ntk_errmsg());
-        if (p->yt.rows != p->Xt.rows || p->yt.cols != p->k)
+        if (p->yt.rows != p->nt || p->yt.cols != p->k)
             return cli_fail("--y-test %s has shape (%zu, %zu) but (%zu, %zu) is needed", ytp,
-                            p->yt.rows, p->yt.cols, p->Xt.rows, p->k);
-        p->nt = p->Xt.rows;
+                            p->yt.rows, p->yt.cols, p->nt, p->k);
     }
     if (ntk_mpi_fault("load"))
         return cli_fail("--x %s: this process could not read its inputs (fault injected by "
@@ -124,6 +136,12 @@ static int setup(const cli_args *a, const cli_kernel_opts *o, flow_problem *p)
 {
     if (cli_mpi_agree(load(a, o, p))) return 1;
     if (cli_mpi_agree(cli_kernel_desc(o, a, &p->X, 0, &p->held, NULL))) return 1;
+    /* the two-layer empirical kernel's operator reads every row */
+    if (p->local && ntk_dop_kind_of(&p->held.desc) != NTK_DOP_TILES) {
+        ntk_array_free(&p->X);
+        p->local = 0;
+        if (cli_mpi_agree(read_x("--x", o->x_path, 0, &p->X, &p->n))) return 1;
+    }
     size_t n = p->n, k = p->k;
     ntk_mpi_split(n, cli_world.rank, cli_world.size, &p->r0, &p->nloc);
     cli_mpi_split(p->nt, &p->t0, &p->tloc);
@@ -144,7 +162,10 @@ static int setup(const cli_args *a, const cli_kernel_opts *o, flow_problem *p)
                  ? cli_fail("out of memory for %zu x %zu predictions", n, k)
                  : 0;
     if (cli_mpi_agree(rc)) return 1;
-    ntk_status st = ntk_dop_create(cli_world.comm, &p->held.desc, p->X.data, n, o->mem_limit, &p->op);
+    ntk_status st = p->local ? ntk_dop_create_local(cli_world.comm, &p->held.desc, p->X.data, n,
+                                                    o->mem_limit, &p->op)
+                             : ntk_dop_create(cli_world.comm, &p->held.desc, p->X.data, n,
+                                              o->mem_limit, &p->op);
     return cli_mpi_agree(st != NTK_OK ? cli_fail_lib("kernel operator") : 0);
 }
 
@@ -173,7 +194,7 @@ static int predict(flow_problem *p, double tau, double tol, size_t maxit, size_t
 static int gather(flow_problem *p)
 {
     ntk_status st = NTK_OK;
-    if (p->nt) st = ntk_dop_cross(p->op, p->Xt.data + p->t0 * p->Xt.cols, p->tloc, p->G, p->k, p->ft);
+    if (p->nt) st = ntk_dop_cross(p->op, p->Xt.data, p->tloc, p->G, p->k, p->ft);
     if (cli_mpi_agree(st != NTK_OK ? cli_fail_lib("predictions") : 0)) return 1;
     cli_mpi_gather_rows(p->f, p->nloc, p->n, p->k, p->f_all);
     if (p->nt) cli_mpi_gather_rows(p->ft, p->tloc, p->nt, p->k, p->ft_all);

@@ -45,6 +45,7 @@ static const cli_flag flags[] = {
 typedef struct {
     ntk_array X, y, Xt, yt;
     size_t n, nt, k, r0, nloc, t0, tloc;
+    int local;                        /* X and Xt hold this process's rows (else X all) */
     cli_kernel_held held;
     ntk_dop *op;
     ntk_dnystrom *nys;
@@ -52,6 +53,37 @@ typedef struct {
     double *coef, *f, *ft;            /* local (nloc, k), (nloc, k), (tloc, k) */
     double *f_all, *ft_all;           /* process 0: (n, k), (nt, k) */
 } problem;
+
+/* --x or --x-test of flag: this process's rows (local) or all of them. */
+static int read_x(const char *flag, const char *path, int local, ntk_array *A, size_t *n)
+{
+    if (ntk_mpi_read_x(cli_world.comm, path, local, A, n) != NTK_OK)
+        return cli_fail("%s: %s", flag, ntk_errmsg());
+    return 0;
+}
+
+/* Collective: on process 0, the bytes of X each process holds and has
+ * received, and whether it keeps its tiles (NULL elsewhere). */
+static cJSON *x_report(const ntk_dop *op)
+{
+    int P = cli_world.size, root = cli_world.rank == 0;
+    double *all = root ? malloc(3 * (size_t)P * sizeof(double)) : NULL;
+    double dummy[3];
+    ntk_dop_x_gather(op, all ? all : dummy);
+    if (!root || !all) {
+        free(all);
+        return NULL;
+    }
+    cJSON *r = cJSON_CreateObject(), *held = cJSON_AddArrayToObject(r, "x_bytes"),
+          *recv = cJSON_AddArrayToObject(r, "x_received_bytes"), *kept = cJSON_AddArrayToObject(r, "tiles_kept");
+    for (int q = 0; q < P; q++) {
+        cJSON_AddItemToArray(held, cJSON_CreateNumber(all[3 * q]));
+        cJSON_AddItemToArray(recv, cJSON_CreateNumber(all[3 * q + 1]));
+        cJSON_AddItemToArray(kept, cJSON_CreateBool(all[3 * q + 2] != 0));
+    }
+    free(all);
+    return r;
+}
 
 static void problem_free(problem *p)
 {
@@ -62,12 +94,22 @@ static void problem_free(problem *p)
     ntk_array_free(&p->X), ntk_array_free(&p->y), ntk_array_free(&p->Xt), ntk_array_free(&p->yt);
 }
 
-/* Inputs on every process (memory-mapped: on one node, one copy in the
- * page cache), checked against each other. */
+/* Inputs, checked against each other: each process reads its own rows of
+ * --x (all of them, memory-mapped, for the lin kinds, whose features need
+ * every row, and for the two-layer ntk kinds, see setup) and of --x-test;
+ * the targets whole. */
 static int load(const cli_args *a, const cli_kernel_opts *o, problem *p)
 {
-    int rc = cli_krr_load(a, o->x_path, &p->X, &p->y, &p->Xt, &p->yt);
-    p->n = p->X.rows, p->nt = p->Xt.rows, p->k = p->y.cols;
+    const char *yp = cli_str(a, "y", NULL), *xtp = cli_str(a, "x-test", NULL),
+               *ytp = cli_str(a, "y-test", NULL);
+    if (!yp || !xtp || !ytp) return cli_fail("krr needs --y, --x-test and --y-test");
+    p->local = o->kind->src != NTK_KERNEL_LIN;
+    int rc = read_x("--x", o->x_path, p->local, &p->X, &p->n) ||
+             cli_load_targets("--y", yp, p->n, 0, &p->y) || read_x("--x-test", xtp, 1, &p->Xt, &p->nt);
+    if (!rc) rc = cli_load_targets("--y-test", ytp, p->nt, p->y.cols, &p->yt);
+    if (!rc && p->Xt.cols != p->X.cols)
+        rc = cli_fail("--x has d = %zu but --x-test has d = %zu", p->X.cols, p->Xt.cols);
+    p->k = p->y.cols;
     if (!rc && ntk_mpi_fault("load"))
         rc = cli_fail("--x %s: this process could not read its inputs (fault injected by "
                       "NTKIT_MPI_FAULT)", o->x_path);
@@ -108,6 +150,12 @@ static int setup(const cli_args *a, const cli_kernel_opts *o, problem *p)
     int rc = cli_mpi_agree(load(a, o, p));
     if (!rc) rc = cli_mpi_agree(settings(a, p, &rank));
     if (!rc) rc = cli_mpi_agree(cli_kernel_desc(o, a, &p->X, 0, &p->held, NULL));
+    /* the two-layer empirical kernel's operator reads every row */
+    if (!rc && p->local && ntk_dop_kind_of(&p->held.desc) != NTK_DOP_TILES) {
+        ntk_array_free(&p->X);
+        p->local = 0;
+        rc = cli_mpi_agree(read_x("--x", o->x_path, 0, &p->X, &p->n));
+    }
     if (rc) return rc;
     size_t n = p->n, k = p->k;
     ntk_mpi_split(n, cli_world.rank, cli_world.size, &p->r0, &p->nloc);
@@ -123,7 +171,10 @@ static int setup(const cli_args *a, const cli_kernel_opts *o, problem *p)
              ? cli_fail("out of memory for %zu x %zu predictions", n, k)
              : 0;
     if (cli_mpi_agree(rc)) return 1;
-    ntk_status st = ntk_dop_create(cli_world.comm, &p->held.desc, p->X.data, n, o->mem_limit, &p->op);
+    ntk_status st = p->local ? ntk_dop_create_local(cli_world.comm, &p->held.desc, p->X.data, n,
+                                                    o->mem_limit, &p->op)
+                             : ntk_dop_create(cli_world.comm, &p->held.desc, p->X.data, n,
+                                              o->mem_limit, &p->op);
     if (cli_mpi_agree(st != NTK_OK ? cli_fail_lib("kernel operator") : 0)) return 1;
     if (p->cg.pc == NTK_DPC_NYSTROM) {
         st = ntk_dnystrom_create(p->op, rank, 1, &p->nys);
@@ -169,7 +220,7 @@ static int solve(problem *p, double ridge, ntk_dcg_info *info)
     if (st != NTK_OK) return cli_mpi_agree(cli_fail_lib("--ridge"));
     st = ntk_dop_apply(p->op, p->coef, p->k, p->f);
     if (st == NTK_OK)
-        st = ntk_dop_cross(p->op, p->Xt.data + p->t0 * p->Xt.cols, p->tloc, p->coef, p->k, p->ft);
+        st = ntk_dop_cross(p->op, p->Xt.data, p->tloc, p->coef, p->k, p->ft);
     if (cli_mpi_agree(st != NTK_OK ? cli_fail_lib("predictions") : 0)) return 1;
     cli_mpi_gather_rows(p->f, p->nloc, p->n, p->k, p->f_all);
     cli_mpi_gather_rows(p->ft, p->tloc, p->nt, p->k, p->ft_all);
@@ -213,8 +264,12 @@ static int ridges_run(const cli_args *a, const cli_kernel_opts *o, problem *p, c
         t = MPI_Wtime() - t;
         if (rc) break;
         times_max(p->op, &before, &pt);
+        cJSON *xr = x_report(p->op);
         rc = cli_mpi_agree(root && set ? stage(set, out, p, i) : 0);
-        if (rc || !root) continue;
+        if (rc || !root) {
+            cJSON_Delete(xr);
+            continue;
+        }
         double tr = cli_mse(p->f_all, p->y.data, p->n, p->k), te = cli_mse(p->ft_all, p->yt.data, p->nt, p->k);
         double acc = p->k >= 2 ? cli_accuracy(p->ft_all, p->yt.data, p->nt, p->k) : NAN;
         cJSON *e = cJSON_CreateObject();
@@ -236,6 +291,7 @@ static int ridges_run(const cli_args *a, const cli_kernel_opts *o, problem *p, c
         cJSON_AddNumberToObject(e, "product_cpu_seconds", pt.cpu);
         cJSON_AddNumberToObject(e, "product_local_seconds", pt.local);
         cJSON_AddNumberToObject(e, "exchange_seconds", pt.comm);
+        cJSON_AddItemToObject(e, "memory", xr);
         cJSON_AddItemToArray(res, e);
         if (!json) {
             printf("kernel %s ridge %-10.4g train mse %-12.6g test mse %.6g", o->kind->name,

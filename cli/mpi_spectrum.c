@@ -59,8 +59,18 @@ static int write_csv(const char *path, const ends *e)
     return st == NTK_OK ? 0 : cli_fail_lib("--out");
 }
 
+/* --x: this process's rows (local) or all of them. */
+static int read_x(const char *path, int local, ntk_array *A, size_t *n)
+{
+    if (ntk_mpi_read_x(cli_world.comm, path, local, A, n) != NTK_OK)
+        return cli_fail("--x: %s", ntk_errmsg());
+    return 0;
+}
+
+/* xall: per process the bytes of X held and received, tiles kept (0/1);
+ * NULL when it could not be allocated */
 static void report(const cli_kernel_opts *o, size_t n, const ends *e, double secs, size_t prods,
-                   int json)
+                   int json, const double *xall)
 {
     if (json) {
         cJSON *r = cJSON_CreateObject();
@@ -73,6 +83,16 @@ static void report(const cli_kernel_opts *o, size_t n, const ends *e, double sec
         if (e->want_hi) cJSON_AddItemToObject(r, "largest_residual", cJSON_CreateDoubleArray(e->ehi, (int)e->nev));
         cJSON_AddNumberToObject(r, "seconds", secs);
         cJSON_AddNumberToObject(r, "products", (double)prods);
+        if (xall) {
+            cJSON *held = cJSON_AddArrayToObject(r, "x_bytes"),
+                  *recv = cJSON_AddArrayToObject(r, "x_received_bytes"),
+                  *kept = cJSON_AddArrayToObject(r, "tiles_kept");
+            for (int q = 0; q < cli_world.size; q++) {
+                cJSON_AddItemToArray(held, cJSON_CreateNumber(xall[3 * q]));
+                cJSON_AddItemToArray(recv, cJSON_CreateNumber(xall[3 * q + 1]));
+                cJSON_AddItemToArray(kept, cJSON_CreateBool(xall[3 * q + 2] != 0));
+            }
+        }
         char *text = cJSON_PrintUnformatted(r);
         if (text) printf("%s\n", text);
         free(text);
@@ -124,12 +144,22 @@ int cmd_mpi_spectrum(int argc, char **argv)
     memset(&held, 0, sizeof held);
     ntk_dop *op = NULL;
     ntk_dnystrom *pre = NULL;
-    rc = cli_mpi_agree(cli_load_matrix("--x", o.x_path, &X));
-    if (!rc && rank > X.rows) rank = X.rows;
-    if (!rc && nev > X.rows) rc = cli_mpi_agree(cli_fail("--nev %zu exceeds the %zu points", nev, X.rows));
+    /* each process reads its own rows, unless the operator needs every one
+     * (the lin kinds; the two-layer ntk kinds, found from the description) */
+    size_t n = 0;
+    int local = o.kind->src != NTK_KERNEL_LIN;
+    rc = cli_mpi_agree(read_x(o.x_path, local, &X, &n));
+    if (!rc && rank > n) rank = n;
+    if (!rc && nev > n) rc = cli_mpi_agree(cli_fail("--nev %zu exceeds the %zu points", nev, n));
     if (!rc) rc = cli_mpi_agree(cli_kernel_desc(&o, &a, &X, 0, &held, NULL));
+    if (!rc && local && ntk_dop_kind_of(&held.desc) != NTK_DOP_TILES) {
+        ntk_array_free(&X);
+        local = 0;
+        rc = cli_mpi_agree(read_x(o.x_path, 0, &X, &n));
+    }
     if (!rc) {
-        ntk_status st = ntk_dop_create(cli_world.comm, &held.desc, X.data, X.rows, o.mem_limit, &op);
+        ntk_status st = local ? ntk_dop_create_local(cli_world.comm, &held.desc, X.data, n, o.mem_limit, &op)
+                              : ntk_dop_create(cli_world.comm, &held.desc, X.data, n, o.mem_limit, &op);
         rc = cli_mpi_agree(st != NTK_OK ? cli_fail_lib("kernel operator") : 0);
     }
     if (!rc) {
@@ -158,7 +188,12 @@ int cmd_mpi_spectrum(int argc, char **argv)
                  "raise --max-it or --precond-rank", worst, tol);
     const char *out = cli_str(&a, "out", NULL);
     if (!rc && out) rc = cli_mpi_agree(cli_world.rank == 0 ? write_csv(out, &e) : 0);
-    if (!rc && cli_world.rank == 0) report(&o, X.rows, &e, t, ntk_dop_products(op), cli_has(&a, "json"));
+    double *xall = NULL;
+    if (!rc && cli_world.rank == 0) xall = malloc(3 * (size_t)cli_world.size * sizeof(double));
+    double dummy[3];
+    if (!rc) ntk_dop_x_gather(op, xall ? xall : dummy);
+    if (!rc && cli_world.rank == 0) report(&o, n, &e, t, ntk_dop_products(op), cli_has(&a, "json"), xall);
+    free(xall);
     free(e.lo);
     ntk_dnystrom_free(pre);
     ntk_dop_free(op);

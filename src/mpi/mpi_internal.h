@@ -17,13 +17,21 @@ struct ntk_dop {
     int *cntk, *dspk;            /* the same times k, for the current k */
     ntk_net_config net;          /* copy; desc.net points here */
     ntk_kernel_desc desc;
-    const double *X;             /* (n, d), replicated, borrowed */
+    const double *X;             /* (n, d) replicated and borrowed (ntk_dop_create), or
+                                    NULL (ntk_dop_create_local) */
+    const double *Xloc;          /* (nloc, d): this process's rows, borrowed */
+    /* TILES with local rows: the visiting row blocks of the ring exchange
+     * (nvis buffers of maxloc·d), the bytes of X received so far */
+    double *vis[2];
+    int nvis;
+    size_t maxloc, x_recv;
     size_t mem_limit;            /* bytes of scratch on this process */
     size_t products;
     double t_cpu, t_local, t_comm;  /* seconds: CPU of the local work, its wall time, the
                                        exchanges' wall time (waits included) */
     /* TILES: the row tiles of every process, in global order */
     size_t ntiles, tile_first, tile_end;   /* all tiles; this process's [first, end) */
+    size_t *ptile;               /* (size + 1): process q's tiles are [ptile[q], ptile[q + 1]) */
     size_t *tile0;               /* (ntiles + 1) row boundaries */
     double *T;                   /* (b, b) one tile */
     size_t b;
@@ -36,8 +44,8 @@ struct ntk_dop {
     /* TILES and LIN: U gathered (n, k), V summed (n, k) */
     double *Ufull, *Vfull;
     size_t kcap;
-    /* TILES, LIN: the library's matrix-free operator on the replicated X,
-     * for cross blocks (and LIN's products) */
+    /* LIN: the library's matrix-free operator on the replicated X, for the
+     * products and cross blocks */
     ntk_op *full;
     /* EMPIRICAL */
     emp_part *emp;

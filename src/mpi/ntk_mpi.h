@@ -8,10 +8,11 @@
  * training points, the same split PETSc gives a vector of global size n
  * with PETSC_DECIDE (n/p rows, the first n mod p processes one more), so a
  * local array of the operator is exactly a PETSc vector's local part. The
- * inputs X (n, d) are replicated on every process (memory-mapped .npy
- * files: on one node the page cache holds one copy; on many nodes each
- * holds n·d·8 bytes), which docs/scaling.md's "replicated when n·d·8 bytes
- * fit" case; the ring exchange of X blocks is not done.
+ * inputs X (n, d) are either replicated on every process (ntk_dop_create:
+ * memory-mapped .npy files; on one node the page cache holds one copy, on
+ * many nodes each holds n·d·8 bytes) or, for the TILES kind, held by rows
+ * (ntk_dop_create_local: each process its nloc rows plus at most two
+ * visiting blocks of a ring exchange, docs/scaling.md §6).
  *
  * Errors. Every function here is collective over the operator's
  * communicator and returns the same status on every process: a failure on
@@ -64,15 +65,25 @@ typedef struct ntk_dop ntk_dop;
  *              its rows (ntk_net_vjp), one MPI_Allreduce of P = m·d + m
  *              numbers per column sums them, and each applies J to its rows
  *              (ntk_net_jvp);
- *   TILES      the infinite-width kernels: U is gathered (MPI_Allgatherv of
- *              n·k numbers), each process computes the tiles K(I, J) of
- *              its row tiles I against half of the other tiles (the
- *              upper triangle shared out cyclically so that each unordered
- *              pair is computed once), adds K_IJ U_J to its rows and
- *              K_IJᵀ U_I to a full-length buffer, and MPI_Reduce_scatter
+ *   TILES      the infinite-width kernels and the deep empirical NTK: U is
+ *              gathered (MPI_Allgatherv of n·k numbers); in steps
+ *              s = 0, ..., ⌊p/2⌋ process q computes the tiles K(I, J) of
+ *              its row tiles I against those of process (q + s) mod p (at
+ *              s = 0 its own upper triangle; at s = p/2, p even, the two
+ *              partners split their block by rows), so that each unordered
+ *              pair of tiles is computed once; it adds K_IJ U_J to its rows
+ *              and K_IJᵀ U_I to a full-length buffer, and MPI_Reduce_scatter
  *              returns each process its rows: n²/(2p) kernel entries per
  *              process, the single-process tiled operator's n²/2 split p
- *              ways. Diagonal tiles are symmetric blocks (ntk_kernel with
+ *              ways. With local rows (ntk_dop_create_local) the block of
+ *              step s + 1 travels round a ring (MPI_Isend/MPI_Irecv from
+ *              q + 1 to q − 1) while step s is computed: ⌊p/2⌋ blocks,
+ *              about n·d/2 numbers received per process per product; none
+ *              when the tiles are kept (below) after the first product.
+ *              A process keeps its tiles when they fit in half of its
+ *              memory limit (and, with local rows, in what its rows, the
+ *              visiting blocks, the vectors and a tile leave of it).
+ *              Diagonal tiles are symmetric blocks (ntk_kernel with
  *              X2 NULL), so a point meets itself as in the stored kernel;
  *   LIN        Hu et al.'s kernels: U gathered, then the library's
  *              matrix-free operator's cross block K(X_local, X) U =
@@ -85,6 +96,33 @@ typedef enum { NTK_DOP_EMPIRICAL = 0, NTK_DOP_TILES, NTK_DOP_LIN } ntk_dop_kind;
  * Collective. */
 ntk_status ntk_dop_create(MPI_Comm comm, const ntk_kernel_desc *desc, const double *X, size_t n,
                           size_t mem_limit, ntk_dop **out);
+/* As ntk_dop_create, but each process gives only its own rows: X_loc
+ * (nloc, d) = rows [r0, r0 + nloc) of ntk_mpi_split(n, rank, size), NULL
+ * when nloc = 0; n the same on every process (checked). TILES kind only
+ * (ntk_dop_kind_of; the others are refused: LIN's products need every
+ * row, EMPIRICAL's passes read the replicated X). Refused before the large
+ * allocations when the rows, the visiting blocks, U and V for one column
+ * and one tile exceed mem_limit. Collective. */
+ntk_status ntk_dop_create_local(MPI_Comm comm, const ntk_kernel_desc *desc, const double *X_loc,
+                                size_t n, size_t mem_limit, ntk_dop **out);
+/* The kind an operator on desc will have. */
+ntk_dop_kind ntk_dop_kind_of(const ntk_kernel_desc *desc);
+/* This process's rows of a .npy (ntk_npy_read_rows of the ntk_mpi_split
+ * range over comm; *n the file's rows): not collective, no agreement. */
+ntk_status ntk_mpi_read_rows(MPI_Comm comm, const char *path, ntk_array *X_loc, size_t *n);
+/* Inputs (n, d) from a .npy, refused unless 2-d and non-empty: this
+ * process's rows (local, ntk_mpi_read_rows) or all of them memory-mapped
+ * (ntk_npy_map); *n the file's rows either way. Not collective. */
+ntk_status ntk_mpi_read_x(MPI_Comm comm, const char *path, int local, ntk_array *X, size_t *n);
+/* Bytes of X this process holds (n·d·8 replicated; else its rows and the
+ * visiting buffers) and has received from the others so far. */
+void ntk_dop_x_bytes(const ntk_dop *op, size_t *held, size_t *received);
+/* 1 when this process keeps its tiles (TILES). */
+int ntk_dop_tiles_kept(const ntk_dop *op);
+/* Collective: process 0 gets all (3·size): for each process its
+ * ntk_dop_x_bytes (held, received) and 1 when it keeps its tiles; the
+ * others' all may be NULL. */
+void ntk_dop_x_gather(const ntk_dop *op, double *all);
 void ntk_dop_free(ntk_dop *op);
 ntk_dop_kind ntk_dop_get_kind(const ntk_dop *op);
 const char *ntk_dop_kind_name(ntk_dop_kind kind);
