@@ -972,13 +972,31 @@ ntk_status ntk_run_create(const ntk_run_config *cfg, const ntk_run_data *data, c
                           const double *v0, ntk_run **out);
 void ntk_run_free(ntk_run *run);
 
-/* Data-parallel training of the network (the MPI build): from now on the
- * run's trainer sums its loss and gradient over the processes through
- * reduce (ntk_trainer_set_reduce, n_total rows in all) and is evaluated
- * again at θ0, so the first step and the initial loss are the whole data
- * set's; reduce is called inside (every process must call this). Right
- * after ntk_run_create only. The metrics' columns stay this process's rows'
- * (the caller sums what it reports). */
+/* Data-parallel runs (the MPI build, docs/scaling.md §6.4). Every process
+ * holds the whole data set and makes the run with ntk_run_create_part on
+ * its own contiguous block of training rows [row0, row0 + nrows) of data
+ * (the test set stays whole on every process); the models are nn and
+ * linearized only. Then, on every process, ntk_run_set_reduce(run, reduce,
+ * ctx, data->n): from then on the run sums over the processes through
+ * reduce (which must replace buf by its sum over the processes and return
+ * the same status on all of them): the network's loss and gradient at every
+ * evaluation (ntk_trainer_set_reduce), the linearized model's gradient and
+ * loss at every step or right-hand side (P + 1 values), and at every logged
+ * row one array of sums (each model's squared residuals, accuracy hits and
+ * gap to the network, the flips, the kernel drift; 19 values). The
+ * first points' quantities (the kernel drift, ntk_run_theory_get,
+ * ntk_run_beta_estimate) are computed by the process with row0 = 0 from the
+ * whole set and handed to the others through the same sum. So every call
+ * that advances, measures or asks for the theory is collective, and each
+ * returns the same status and numbers on every process: those of one run on
+ * all rows up to the order of the sums. ntk_run_predictions gives this
+ * process's training rows. A run made by ntk_run_create and given a reduce
+ * with n_total above its rows holds its rows alone: it may train (nn,
+ * linearized, flips) but not measure the drift or the theory. The run is
+ * evaluated again at θ0 inside (every process must call it), right after
+ * the creation only. */
+ntk_status ntk_run_create_part(const ntk_run_config *cfg, const ntk_run_data *data, size_t row0,
+                               size_t nrows, const double *W0, const double *v0, ntk_run **out);
 ntk_status ntk_run_set_reduce(ntk_run *run, ntk_reduce_fn reduce, void *ctx, size_t n_total);
 /* Move every model to time t (a step count for GD, a time for flow); t must
  * not decrease. NTK_ERR_DIVERGED if the network's loss or weights become

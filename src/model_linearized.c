@@ -20,6 +20,9 @@ struct ntk_linz {
     double *P;            /* (max(n,nt),m) scratch: X ΔWᵀ/s, then G */
     double *r;            /* (n) residuals */
     double *p;            /* (md + m) parameters ΔW, Δv */
+    double c;             /* the loss scale (0: that of its own n rows; a data-parallel
+                             run's: 1/n_all or 1, so that the sum over processes is
+                             the whole set's) */
 };
 
 size_t ntk_linz_mem_bytes(size_t n, size_t nt, size_t d, size_t m)
@@ -127,7 +130,7 @@ double ntk_linz_loss_grad(ntk_linz *lz, const double *p, const double *y, ntk_lo
                           double *f, double *g)
 {
     size_t m = lz->cfg.m, d = lz->cfg.d, n = lz->n;
-    double c = ntk_loss_scale(loss, n);
+    double c = lz->c > 0 ? lz->c : ntk_loss_scale(loss, n);
     double k = lz->cfg.alpha / sqrt((double)m);
     ntk_linz_predict(lz, p, 0, f);
     double sse = 0.0;
@@ -147,10 +150,26 @@ double ntk_linz_loss_grad(ntk_linz *lz, const double *p, const double *y, ntk_lo
 
 typedef struct {
     ntk_linz *lz;
-    double *g, *f;          /* gradient (m·d + m), train predictions (n) */
+    double *g, *f;          /* gradient and loss (m·d + m + 1), train predictions (n) */
     ntk_ode *ode;
     double *save;           /* flow: parameters at the start of an advance */
 } linz_state;
+
+/* s->g = ∇L of this process's rows and s->g[P] = L (the loss scaled by all
+ * rows' c), summed over the processes when the run has a reduce: then every
+ * process holds the whole data set's gradient and loss. Returns that loss's
+ * status: a loss that is not finite is a divergence. */
+static ntk_status linz_grad(ntk_run *r, linz_state *s, const double *p)
+{
+    size_t P = r->m * r->d + r->m;
+    s->lz->c = r->c;
+    s->g[P] = ntk_linz_loss_grad(s->lz, p, r->y, r->cfg.gd.loss, s->f, s->g);
+    if (r->reduce) NTK_TRY(r->reduce(r->reduce_ctx, s->g, P + 1));
+    if (!isfinite(s->g[P]))
+        return ntk_set_error(NTK_ERR_DIVERGED, "the linearized %s diverged%s; use smaller rates",
+                             r->cfg.flow ? "flow" : "model", r->cfg.flow ? "" : " at this step");
+    return NTK_OK;
+}
 
 static ntk_status linz_step(run_model *m)
 {
@@ -158,10 +177,11 @@ static ntk_status linz_step(run_model *m)
     linz_state *s = m->state;
     size_t md = r->m * r->d;
     double *p = s->lz->p;
-    double L = ntk_linz_loss_grad(s->lz, p, r->y, r->cfg.gd.loss, s->f, s->g);
-    if (!isfinite(L))
+    ntk_status st = linz_grad(r, s, p);
+    if (st == NTK_ERR_DIVERGED)
         return ntk_set_error(NTK_ERR_DIVERGED, "the linearized model diverged at step %g; use "
                              "smaller rates", r->t);
+    NTK_TRY(st);
     ntk_axpy(md, -r->cfg.gd.lr1, s->g, p);
     ntk_axpy(r->m, -r->cfg.gd.lr2, s->g + md, p + md);
     return NTK_OK;
@@ -175,9 +195,8 @@ static ntk_status linz_rhs(void *ctx, double t, const double *p, double *dp)
     linz_state *s = m->state;
     size_t md = r->m * r->d;
     NTK_TRY(run_check_cancel(r));
-    double L = ntk_linz_loss_grad(s->lz, p, r->y, r->cfg.gd.loss, s->f, dp);
-    if (!isfinite(L))
-        return ntk_set_error(NTK_ERR_DIVERGED, "the linearized flow diverged; use smaller rates");
+    NTK_TRY(linz_grad(r, s, p));
+    memcpy(dp, s->g, (md + r->m) * sizeof(double));
     ntk_scal(md, -r->cfg.gd.lr1, dp);
     ntk_scal(r->m, -r->cfg.gd.lr2, dp + md);
     return NTK_OK;
@@ -265,7 +284,8 @@ static const run_model_ops linz_ops = {linz_step, linz_flow_to, linz_save, linz_
 
 typedef struct {
     double *p;              /* Δθ = θ − θ0 (P) */
-    double *g, *f, *res;    /* gradient (P), train predictions and residuals (n, k) */
+    double *g, *f, *res;    /* gradient (P, and the loss's sum), train predictions and
+                               residuals (n, k) */
     double *save;           /* flow: Δθ at the start of an advance (P) */
     ntk_ode *ode;
     deep_ws w;              /* the passes' tape, made once (train and test rows) */
@@ -282,7 +302,9 @@ static ntk_status dlinz_eval(const ntk_run *r, dlinz_state *s, const double *p, 
 }
 
 /* g = −η ⊙ c J0ᵀ(f_lin(p) − y), layer by layer; the loss not finite is a
- * divergence */
+ * divergence. In a data-parallel run c J0ᵀ(f_lin − y) on this process's
+ * rows (c of all rows) and Σ(f_lin − y)² are summed over the processes in
+ * one reduce (s->g holds P + 1 values), before the check and the rates. */
 static ntk_status dlinz_direction(run_model *m, const double *p, double *g)
 {
     ntk_run *r = m->run;
@@ -293,10 +315,17 @@ static ntk_status dlinz_direction(run_model *m, const double *p, double *g)
         s->res[i] = r->c * (s->f[i] - r->y[i]);
         sse += (s->f[i] - r->y[i]) * (s->f[i] - r->y[i]);
     }
+    if (r->reduce) {
+        deep_vjp_ws(&r->cfg.net, run_theta0(r), r->X, r->n, s->res, s->g, &s->w);
+        s->g[r->P] = sse;
+        NTK_TRY(r->reduce(r->reduce_ctx, s->g, r->P + 1));
+        sse = s->g[r->P];
+        if (g != s->g) memcpy(g, s->g, r->P * sizeof(double));
+    }
     if (!isfinite(sse))
         return ntk_set_error(NTK_ERR_DIVERGED, "the linearized model diverged at %s %g; use "
                              "smaller rates", r->cfg.flow ? "time" : "step", r->t);
-    deep_vjp_ws(&r->cfg.net, run_theta0(r), r->X, r->n, s->res, g, &s->w);
+    if (!r->reduce) deep_vjp_ws(&r->cfg.net, run_theta0(r), r->X, r->n, s->res, g, &s->w);
     for (size_t l = 1; l <= r->L + 1; l++) {
         size_t nW, nb, off = ntk_net_layer_offset(&r->cfg.net, l, &nW, &nb);
         double e = r->eta[l - 1];
@@ -379,10 +408,11 @@ static ntk_status run_model_linearized_deep(ntk_run *r, run_model *m)
     if (!s) return NTK_ERR_NOMEM;
     m->state = s;
     size_t P = r->P;
-    s->p = ntk_calloc(ntk_size_mul(P, 3, 1, 1) + 2 * r->n * r->k, sizeof(double), "linearized model");
+    s->p = ntk_calloc(ntk_size_mul(P, 3, 1, 1) + 1 + 2 * r->n * r->k, sizeof(double),
+                      "linearized model");
     if (!s->p) return NTK_ERR_NOMEM;
     s->g = s->p + P;
-    s->save = s->g + P;
+    s->save = s->g + P + 1;
     s->f = s->save + P;
     s->res = s->f + r->n * r->k;
     NTK_TRY(deep_ws_init(&s->w, &r->cfg.net, r->n > r->nt ? r->n : r->nt));
@@ -394,14 +424,14 @@ static ntk_status run_model_linearized_deep(ntk_run *r, run_model *m)
 size_t run_model_linearized_bytes(const ntk_run_config *cfg, size_t n, size_t nt)
 {
     if (ntk_net_is_deep(&cfg->net)) {
-        size_t a = ntk_size_mul(3 * ntk_net_nparams(&cfg->net) + 2 * n * ntk_net_outputs(&cfg->net),
+        size_t a = ntk_size_mul(3 * ntk_net_nparams(&cfg->net) + 1 + 2 * n * ntk_net_outputs(&cfg->net),
                                 1, 1, sizeof(double));
         size_t b = deep_ws_bytes(&cfg->net, n > nt ? n : nt);
         return a == SIZE_MAX || b == SIZE_MAX || a > SIZE_MAX - b ? SIZE_MAX : a + b;
     }
     size_t P = cfg->net.m * cfg->net.d + cfg->net.m;
     size_t b = ntk_linz_mem_bytes(n, nt, cfg->net.d, cfg->net.m);
-    size_t extra = ntk_size_mul(P + n + (cfg->flow ? P : 0), sizeof(double), 1, 1);
+    size_t extra = ntk_size_mul(P + 1 + n + (cfg->flow ? P : 0), sizeof(double), 1, 1);
     return b == SIZE_MAX || extra == SIZE_MAX ? SIZE_MAX : b + extra;
 }
 
@@ -416,9 +446,9 @@ ntk_status run_model_linearized(ntk_run *r, run_model *m)
     NTK_TRY(ntk_linz_create(&r->cfg.net, ntk_net_W0(r->net), ntk_net_v0(r->net), r->X, r->n,
                             r->Xt, r->nt, r->f0, r->ft0, &s->lz));
     size_t P = r->m * r->d + r->m;
-    s->g = ntk_alloc(P + r->n + (r->cfg.flow ? P : 0), sizeof(double), "linearized gradient");
+    s->g = ntk_alloc(P + 1 + r->n + (r->cfg.flow ? P : 0), sizeof(double), "linearized gradient");
     if (!s->g) return NTK_ERR_NOMEM;
-    s->f = s->g + P;
+    s->f = s->g + P + 1;
     if (!r->cfg.flow) return NTK_OK;
     s->save = s->f + r->n;
     /* the Taylor model is linear in its parameters: a smooth (linear) flow

@@ -352,21 +352,35 @@ static ntk_status setup_models(ntk_run *r)
     return NTK_OK;
 }
 
-ntk_status ntk_run_create(const ntk_run_config *cfg_in, const ntk_run_data *data, const double *W0,
-                          const double *v0, ntk_run **out)
+/* A run on the training rows [row0, row0 + nrows) of data (all of them
+ * for ntk_run_create); the test set whole. */
+static ntk_status run_create(const ntk_run_config *cfg_in, const ntk_run_data *data, size_t row0,
+                             size_t nrows, const double *W0, const double *v0, ntk_run **out)
 {
     ntk_clear_error();
     if (!out || !cfg_in) return ntk_set_error(NTK_ERR_ARG, "ntk_run_create: NULL argument");
     *out = NULL;
     const ntk_run_config norm = run_config_normalized(cfg_in), *cfg = &norm;
-    NTK_TRY(check_run_args(cfg, data));
+    if (!data || !data->X || !data->y)
+        return ntk_set_error(NTK_ERR_ARG, "a run needs training data X, y with n > 0 points");
+    if (nrows == 0 || row0 > data->n || nrows > data->n - row0)
+        return ntk_set_error(NTK_ERR_ARG, "this process's rows [%zu, %zu) are not a non-empty part "
+                             "of the %zu training rows", row0, row0 + nrows, data->n);
+    size_t k = ntk_net_outputs(&cfg->net);
+    ntk_run_data loc = *data;
+    loc.X = data->X + row0 * cfg->net.d;
+    loc.y = data->y + row0 * k;
+    loc.n = nrows;
+    NTK_TRY(check_run_args(cfg, &loc));
     ntk_run *r = ntk_calloc(1, sizeof *r, "run");
     if (!r) return NTK_ERR_NOMEM;
     r->cfg = *cfg;
     r->cfg.models |= NTK_MODEL_NN;
-    r->X = data->X, r->y = data->y, r->Xt = data->X_test, r->yt = data->y_test;
-    r->n = data->n, r->nt = data->n_test, r->d = cfg->net.d, r->m = cfg->net.m;
-    r->k = ntk_net_outputs(&cfg->net);
+    r->X = loc.X, r->y = loc.y, r->Xt = data->X_test, r->yt = data->y_test;
+    r->n = nrows, r->nt = data->n_test, r->d = cfg->net.d, r->m = cfg->net.m;
+    r->Xall = data->X, r->yall = data->y, r->n_all = data->n, r->row0 = row0;
+    r->first = row0 == 0;
+    r->k = k;
     r->deep = ntk_net_is_deep(&cfg->net);
     r->L = ntk_net_depth(&cfg->net);
     r->P = ntk_net_nparams(&cfg->net);
@@ -374,7 +388,7 @@ ntk_status ntk_run_create(const ntk_run_config *cfg_in, const ntk_run_data *data
         r->eta[l - 1] = ntk_gd_layer_rate(&cfg->gd, &cfg->net, l);
         r->tw[l - 1] = r->eta[l - 1] > 0 ? 1.0 : 0.0;
     }
-    r->c = ntk_loss_scale(cfg->gd.loss, r->n);
+    r->c = ntk_loss_scale(cfg->gd.loss, r->n_all);
     r->env_rate = NAN;
     ntk_status st = setup_network(r, W0, v0);
     if (st == NTK_OK) st = setup_models(r);
@@ -390,6 +404,23 @@ ntk_status ntk_run_create(const ntk_run_config *cfg_in, const ntk_run_data *data
     return NTK_OK;
 }
 
+ntk_status ntk_run_create(const ntk_run_config *cfg, const ntk_run_data *data, const double *W0,
+                          const double *v0, ntk_run **out)
+{
+    return run_create(cfg, data, 0, data ? data->n : 0, W0, v0, out);
+}
+
+ntk_status ntk_run_create_part(const ntk_run_config *cfg, const ntk_run_data *data, size_t row0,
+                               size_t nrows, const double *W0, const double *v0, ntk_run **out)
+{
+    ntk_clear_error();
+    if (cfg && (cfg->models & ~(unsigned)(NTK_MODEL_NN | NTK_MODEL_LINEARIZED)))
+        return ntk_set_error(NTK_ERR_ARG, "a run on part of the rows has the models nn and "
+                             "linearized only (the kernel models and lin solve on all rows at "
+                             "once)");
+    return run_create(cfg, data, row0, nrows, W0, v0, out);
+}
+
 ntk_status ntk_run_set_reduce(ntk_run *r, ntk_reduce_fn reduce, void *ctx, size_t n_total)
 {
     ntk_clear_error();
@@ -397,7 +428,30 @@ ntk_status ntk_run_set_reduce(ntk_run *r, ntk_reduce_fn reduce, void *ctx, size_
     if (r->t != 0.0)
         return ntk_set_error(NTK_ERR_ARG, "ntk_run_set_reduce: the run has moved (t = %g); set "
                              "the reduce right after ntk_run_create", r->t);
+    int part = r->Xall && r->n_all != r->n;   /* made by ntk_run_create_part */
+    if (part && (!reduce || n_total != r->n_all))
+        return ntk_set_error(NTK_ERR_ARG, "ntk_run_set_reduce: this run holds rows [%zu, %zu) of "
+                             "%zu: give a reduce and n_total = %zu", r->row0, r->row0 + r->n,
+                             r->n_all, r->n_all);
+    if (!part && n_total < r->n && reduce)
+        return ntk_set_error(NTK_ERR_ARG, "the data set has %zu rows in all but this process holds "
+                             "%zu; give the total over all processes", n_total, r->n);
+    if (reduce && n_total > r->n && !part &&
+        (r->cfg.kernel_every || (r->cfg.models & ~(unsigned)(NTK_MODEL_NN | NTK_MODEL_LINEARIZED))))
+        return ntk_set_error(NTK_ERR_ARG, "ntk_run_set_reduce: this run holds only its own %zu "
+                             "rows, but its kernel drift or kernel models need the whole data "
+                             "set: make it with ntk_run_create_part", r->n);
     NTK_TRY(ntk_trainer_set_reduce(r->tr, reduce, ctx, n_total));
+    r->reduce = reduce;
+    r->reduce_ctx = ctx;
+    if (!part) {
+        /* given its own rows alone: the whole set is not held (the theory
+         * and the Lipschitz estimate are refused) */
+        r->n_all = reduce ? n_total : r->n;
+        r->Xall = reduce && n_total > r->n ? NULL : r->X;
+        r->yall = r->Xall ? r->y : NULL;
+        r->c = ntk_loss_scale(r->cfg.gd.loss, r->n_all);
+    }
     /* evaluated again at θ0, now summed: the first step and the initial
      * loss are the whole data set's */
     r->nn_evaluated = 0;
@@ -405,6 +459,20 @@ ntk_status ntk_run_set_reduce(ntk_run *r, ntk_reduce_fn reduce, void *ctx, size_
     r->nn_evaluated = !r->cfg.flow;
     r->loss0 = ntk_trainer_loss(r->tr);
     return NTK_OK;
+}
+
+ntk_status run_reduce(ntk_run *r, ntk_status local, double *v, size_t count)
+{
+    if (!r->reduce) return local;
+    char why[1024] = "";
+    if (local != NTK_OK) snprintf(why, sizeof why, "%s", ntk_errmsg());
+    v[count] = local != NTK_OK;
+    /* the reduce returns the same status on every process (ntkit.h) */
+    NTK_TRY(r->reduce(r->reduce_ctx, v, count + 1));
+    if (!(v[count] > 0)) return NTK_OK;
+    if (local != NTK_OK) return ntk_set_error(local, "%s", why);
+    return ntk_set_error(NTK_ERR_IO, "another process of the run failed (its message is the "
+                         "one reported)");
 }
 
 /* ---- advancing -------------------------------------------------------- */

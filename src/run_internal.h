@@ -90,9 +90,33 @@ struct ntk_run {
     run_spectrum spec[RUN_SPEC_MAX];
     int nspec;
     double *rows;                       /* the driver's last row and maxima (2·ncols) */
+    /* data-parallel (ntk_run_create_part, ntk_run_set_reduce; docs/scaling.md
+     * §6.4): X, y above are this process's training rows [row0, row0 + n)
+     * of the whole set Xall, yall (n_all rows; Xall NULL when the run was
+     * given its own rows alone), c is the loss scale of all n_all rows, and
+     * reduce (NULL: one process) sums over the processes: the network's
+     * trainer, the linearized model's gradient, a logged row's sums. The
+     * quantities of the first points of the whole set (the drift
+     * subsample, the theory's spectra, the Lipschitz estimate) are computed
+     * by the process holding row 0 (first) and handed to the others through
+     * the same sum (theirs count 0). */
+    const double *Xall, *yall;
+    size_t n_all, row0;
+    int first;
+    ntk_reduce_fn reduce;
+    void *reduce_ctx;
 };
 
 static inline int run_model_on(const ntk_run *r, int k) { return r->model[k].ops != NULL; }
+
+/* The sum over the processes of v (count values) through the run's reduce
+ * (nothing to do without one), with this process's status: local is
+ * NTK_OK or the status of a computation that failed here (its message
+ * set), which still takes part in the sum so that no process waits for
+ * it; then every process returns the same status, the failing process its
+ * own message and the others one that points to it. v needs count + 1
+ * places (the last carries the failure). */
+ntk_status run_reduce(ntk_run *r, ntk_status local, double *v, size_t count);
 
 /* NTK_ERR_INTERRUPTED once the caller's stop flag is set. */
 ntk_status run_check_cancel(const ntk_run *r);

@@ -44,9 +44,9 @@ static void build_columns(ntk_run *r)
             }
 }
 
-/* Signs of the pre-activations X Wᵀ/s, block by block: the fraction that
- * differs from sign0, or (record = 1) sign0 itself. */
-static double flip_fraction(ntk_run *r, const double *W, int record)
+/* Signs of the pre-activations X Wᵀ/s on this process's rows, block by
+ * block: the number that differs from sign0, or (record = 1) sign0 itself. */
+static double flip_count(ntk_run *r, const double *W, int record)
 {
     size_t n = r->n, m = r->m, d = r->d;
     double s = ntk_net_config_s(&r->cfg.net);
@@ -64,13 +64,13 @@ static double flip_fraction(ntk_run *r, const double *W, int record)
                 flips += sg != s0[k];
         }
     }
-    return (double)flips / ((double)n * (double)m);
+    return (double)flips;
 }
 
 /* At depth: the signs of every hidden layer's pre-activations h_l (l =
- * 1..L, Σ_l m_l per point) from forward passes in row blocks; the fraction
+ * 1..L, Σ_l m_l per point) from forward passes in row blocks; the number
  * that differs from sign0, or (record = 1) sign0 itself. */
-static double flip_fraction_deep(ntk_run *r, const double *theta, int record)
+static double flip_count_deep(ntk_run *r, const double *theta, int record)
 {
     const ntk_net_config *cfg = &r->cfg.net;
     deep_tape *t = &r->flip_tape;
@@ -93,7 +93,18 @@ static double flip_fraction_deep(ntk_run *r, const double *theta, int record)
                 }
             }
     }
-    return (double)flips / ((double)n * (double)hid);
+    return (double)flips;
+}
+
+/* The flip fraction's denominator: the signs of all rows (n_all points). */
+static double flip_signs(const ntk_run *r)
+{
+    size_t hid = r->m;
+    if (r->deep) {
+        hid = 0;
+        for (size_t l = 1; l <= r->L; l++) hid += ntk_net_width(&r->cfg.net, l);
+    }
+    return (double)r->n_all * (double)hid;
 }
 
 /* At depth: theta_dist over the trained layers, w_dist_fro over the hidden
@@ -150,23 +161,24 @@ ntk_status run_metrics_setup(ntk_run *r)
         if (!r->sign0) return NTK_ERR_NOMEM;
         NTK_TRY(deep_tape_init(&r->flip_tape, &r->cfg.net,
                                deep_block_rows(&r->cfg.net, n, (size_t)16 << 20)));
-        flip_fraction_deep(r, run_theta0(r), 1);
+        flip_count_deep(r, run_theta0(r), 1);
     } else if (tracks_flips(&r->cfg)) {
         r->zrows = (size_t)(1u << 18) / m + 1;
         if (r->zrows > n) r->zrows = n;
         r->sign0 = ntk_alloc(n * m, 1, "activation signs");
         r->zblock = ntk_alloc(r->zrows * m, sizeof(double), "pre-activation block");
         if (!r->sign0 || !r->zblock) return NTK_ERR_NOMEM;
-        flip_fraction(r, ntk_net_W0(r->net), 1);
+        flip_count(r, ntk_net_W0(r->net), 1);
     }
-    /* the kernel drift on the first S training points */
-    r->S = drift_points(&r->cfg, n);
-    if (r->cfg.kernel_every) {
+    /* the kernel drift on the first S points of the whole training set, by
+     * the process that holds row 0 (the only one when there is no split) */
+    r->S = drift_points(&r->cfg, r->n_all);
+    if (r->cfg.kernel_every && r->first) {
         r->Xs = ntk_alloc(2 * r->S * r->S + r->S * d, sizeof(double), "kernel drift subsample");
         if (!r->Xs) return NTK_ERR_NOMEM;
         r->K0s = r->Xs + r->S * d;
         r->Ks = r->K0s + r->S * r->S;
-        memcpy(r->Xs, r->X, r->S * d * sizeof(double));
+        memcpy(r->Xs, r->Xall, r->S * d * sizeof(double));
         NTK_TRY(run_kernel(r, 0, r->Xs, r->S, NULL, 0, r->tw, r->K0s));
     }
     build_columns(r);
@@ -205,10 +217,10 @@ static double run_loss(const ntk_run *r, const double *f, const double *y, size_
     return 0.5 * ntk_loss_scale(r->cfg.gd.loss, n) * sq_sum(f, y, n, r->k, 0);
 }
 
-/* The fraction of the n points whose largest prediction sits at the
+/* The number of the n points whose largest prediction sits at the
  * target's largest entry (the class of a one-hot target); ties take the
  * first. */
-static double accuracy(const double *f, const double *y, size_t n, size_t k)
+static double hits(const double *f, const double *y, size_t n, size_t k)
 {
     size_t hit = 0;
     for (size_t i = 0; i < n; i++) {
@@ -220,41 +232,51 @@ static double accuracy(const double *f, const double *y, size_t n, size_t k)
         }
         hit += a == b;
     }
-    return n ? (double)hit / (double)n : NAN;
+    return (double)hit;
 }
 
-/* Losses of every model and gaps to the network into row[1...]; returns
- * the next column. A non-finite loss is a divergence of that model (NaN
- * means "not measured" in a row, so none is written). */
-static ntk_status model_columns(ntk_run *r, double *row, size_t *col, double acc[][2])
+/* A logged row's sums over the training rows, which a data-parallel run
+ * adds up over its processes in one reduce (run_reduce): per model k
+ * (SUM_MODEL·k + ...) the squared residuals, the accuracy hits and the
+ * squared gap to the network; then the flips and the drift subsample's two
+ * numbers (computed by the first process alone: the others add 0). Every
+ * process lays them out the same, whatever is on. */
+enum { SUM_SSE = 0, SUM_HITS, SUM_GAP, SUM_MODEL };
+enum { SUM_FLIPS = SUM_MODEL * NTK_NMODELS, SUM_DRIFT, SUM_LMIN, SUM_COUNT };
+
+/* The divergence of model k: a loss that is not finite. */
+static ntk_status diverged(const ntk_run *r, int k, double Ltr, double Lte)
 {
-    double gaps[NTK_NMODELS][2];
+    if (isfinite(Ltr) && (!r->nt || isfinite(Lte))) return NTK_OK;
+    return ntk_set_error(NTK_ERR_DIVERGED,
+                         "the %s model diverged at %s %g: its %s loss is %g; use smaller "
+                         "rates", ntk_model_name(k), r->cfg.flow ? "time" : "step", r->t,
+                         isfinite(Ltr) ? "test" : "training", isfinite(Ltr) ? Lte : Ltr);
+}
+
+/* Every model's sums over this process's training rows into sum[], and its
+ * test loss, gap and accuracy (the test set is whole on every process)
+ * into test[k]. Without a reduce a divergence stops here, model by model
+ * (sum[] is then the whole set's); with one it is checked on the sums. */
+static ntk_status model_sums(ntk_run *r, double *sum, double test[][3])
+{
     for (int k = 0; k < NTK_NMODELS; k++) {
         if (!run_model_on(r, k)) continue;
         const double *ftr = r->fa, *fte = r->fta;
+        double *sk = sum + SUM_MODEL * k;
+        test[k][1] = NAN;
         if (k > 0) {
             NTK_TRY(ntk_run_predictions(r, k, r->fb, r->nt ? r->ftb : NULL));
             ftr = r->fb, fte = r->ftb;
-            gaps[k][0] = mean_sq_diff(r->fa, r->fb, r->n, r->k, 0);
-            gaps[k][1] = r->nt ? mean_sq_diff(r->fta, r->ftb, r->nt, r->k, 1) : NAN;
+            sk[SUM_GAP] = sq_sum(r->fa, r->fb, r->n, r->k, 0);
+            test[k][1] = r->nt ? mean_sq_diff(r->fta, r->ftb, r->nt, r->k, 1) : NAN;
         }
-        double Ltr = run_loss(r, ftr, r->y, r->n);
-        double Lte = r->nt ? run_loss(r, fte, r->yt, r->nt) : NAN;
-        acc[k][0] = accuracy(ftr, r->y, r->n, r->k);
-        acc[k][1] = r->nt ? accuracy(fte, r->yt, r->nt, r->k) : NAN;
-        if (!isfinite(Ltr) || (r->nt && !isfinite(Lte)))
-            return ntk_set_error(NTK_ERR_DIVERGED,
-                                 "the %s model diverged at %s %g: its %s loss is %g; use smaller "
-                                 "rates", ntk_model_name(k), r->cfg.flow ? "time" : "step", r->t,
-                                 isfinite(Ltr) ? "test" : "training", isfinite(Ltr) ? Lte : Ltr);
-        row[(*col)++] = Ltr;
-        row[(*col)++] = Lte;
+        sk[SUM_SSE] = sq_sum(ftr, r->y, r->n, r->k, 0);
+        sk[SUM_HITS] = hits(ftr, r->y, r->n, r->k);
+        test[k][0] = r->nt ? run_loss(r, fte, r->yt, r->nt) : NAN;
+        test[k][2] = r->nt ? hits(fte, r->yt, r->nt, r->k) / (double)r->nt : NAN;
+        if (!r->reduce) NTK_TRY(diverged(r, k, 0.5 * r->c * sk[SUM_SSE], test[k][0]));
     }
-    for (int k = 1; k < NTK_NMODELS; k++)
-        if (run_model_on(r, k)) {
-            row[(*col)++] = gaps[k][0];
-            row[(*col)++] = gaps[k][1];
-        }
     return NTK_OK;
 }
 
@@ -290,15 +312,39 @@ ntk_status ntk_run_metrics(ntk_run *r, int with_kernel, double *row)
     size_t col = 0;
     for (size_t k = 0; k < r->ncols; k++) row[k] = NAN;
     row[col++] = r->t;
-    /* the network's training predictions come with the trainer's evaluation */
+    /* the network's training predictions come with the trainer's evaluation
+     * (summed over the processes of a data-parallel run: the same on each) */
     if (!r->nn_evaluated) {
         NTK_TRY(ntk_trainer_eval(r->tr));
         r->nn_evaluated = !r->cfg.flow;
     }
+    /* what is measured here, on this process's rows or (drift) by the first
+     * process; a failure still takes part in the sum (run_reduce) */
+    double sum[SUM_COUNT + 1] = {0}, test[NTK_NMODELS][3];
     memcpy(r->fa, ntk_trainer_pred(r->tr), r->n * r->k * sizeof(double));
-    if (r->nt) NTK_TRY(ntk_net_predict(r->net, r->Xt, r->nt, r->fta));
-    double acc[NTK_NMODELS][2];
-    NTK_TRY(model_columns(r, row, &col, acc));
+    ntk_status st = r->nt ? ntk_net_predict(r->net, r->Xt, r->nt, r->fta) : NTK_OK;
+    if (st == NTK_OK) st = model_sums(r, sum, test);
+    if (st == NTK_OK && r->sign0)
+        sum[SUM_FLIPS] = r->deep ? flip_count_deep(r, run_theta(r), 0)
+                                 : flip_count(r, ntk_net_W(r->net), 0);
+    int kern = with_kernel && r->cfg.kernel_every;
+    if (st == NTK_OK && kern && r->K0s) st = drift(r, &sum[SUM_DRIFT], &sum[SUM_LMIN]);
+    NTK_TRY(run_reduce(r, st, sum, SUM_COUNT));
+    /* from the sums: the whole training set's losses (c of all n_all rows),
+     * mean gaps and accuracies */
+    double nall = (double)r->n_all;
+    for (int k = 0; k < NTK_NMODELS; k++)
+        if (run_model_on(r, k)) {
+            double Ltr = 0.5 * r->c * sum[SUM_MODEL * k + SUM_SSE];
+            if (r->reduce) NTK_TRY(diverged(r, k, Ltr, test[k][0]));
+            row[col++] = Ltr;
+            row[col++] = test[k][0];
+        }
+    for (int k = 1; k < NTK_NMODELS; k++)
+        if (run_model_on(r, k)) {
+            row[col++] = sum[SUM_MODEL * k + SUM_GAP] / nall;
+            row[col++] = test[k][1];
+        }
     if (r->deep) {
         weight_dist_deep(r, row + col);
         col += 4;
@@ -312,9 +358,11 @@ ntk_status ntk_run_metrics(ntk_run *r, int with_kernel, double *row)
         row[col++] = wd.w_max_row;
     }
     row[col++] = ntk_trainer_grad_norm(r->tr);
-    row[col++] = !r->sign0 ? NAN : r->deep ? flip_fraction_deep(r, run_theta(r), 0)
-                                           : flip_fraction(r, ntk_net_W(r->net), 0);
-    if (with_kernel && r->K0s) NTK_TRY(drift(r, &row[col], &row[col + 1]));
+    row[col++] = r->sign0 ? sum[SUM_FLIPS] / flip_signs(r) : NAN;
+    if (kern) {
+        row[col] = sum[SUM_DRIFT];
+        row[col + 1] = sum[SUM_LMIN];
+    }
     col += 2;
     /* docs/theory.md §7: the loss envelope, once the theory gave its rate */
     if (isnan(r->env_rate))
@@ -326,8 +374,8 @@ ntk_status ntk_run_metrics(ntk_run *r, int with_kernel, double *row)
     if (r->k > 1)
         for (int k = 0; k < NTK_NMODELS; k++)
             if (run_model_on(r, k)) {
-                row[col++] = acc[k][0];
-                row[col++] = acc[k][1];
+                row[col++] = sum[SUM_MODEL * k + SUM_HITS] / nall;
+                row[col++] = test[k][2];
             }
     return NTK_OK;
 }

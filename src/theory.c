@@ -28,7 +28,7 @@ static ntk_status spectrum_on_points(ntk_run *r, int inf, const double *w, doubl
             *lmin = r->spec[k].lmin, *lmax = r->spec[k].lmax, *exact = r->spec[k].exact;
             return NTK_OK;
         }
-    size_t N = r->n < NTK_THEORY_MAX_POINTS ? r->n : NTK_THEORY_MAX_POINTS;
+    size_t N = r->n_all < NTK_THEORY_MAX_POINTS ? r->n_all : NTK_THEORY_MAX_POINTS;
     /* the kernel, its copy and LAPACKE's transposed copy, and the tiles (at
      * depth the passes' row blocks; the kernel bounds its Grams by
      * mem_limit) */
@@ -40,13 +40,13 @@ static ntk_status spectrum_on_points(ntk_run *r, int inf, const double *w, doubl
     double *K = ntk_alloc(N * N, sizeof(double), "theory kernel");
     if (!K) return NTK_ERR_NOMEM;
     ntk_spectrum_summary sp;
-    ntk_status st = run_kernel(r, inf, r->X, N, NULL, 0, w, K);
+    ntk_status st = run_kernel(r, inf, r->Xall, N, NULL, 0, w, K);
     if (st == NTK_OK) st = ntk_spectrum_summary_of(K, N, &sp);
     free(K);
     NTK_TRY(st);
     *lmin = sp.lmin;
     *lmax = sp.lmax;
-    *exact = N == r->n;
+    *exact = N == r->n_all;
     if (r->nspec < RUN_SPEC_MAX) {
         run_spectrum *c = &r->spec[r->nspec++];
         memset(c, 0, sizeof *c);
@@ -93,8 +93,9 @@ static run_geometry geometry(const ntk_run *r)
 {
     run_geometry g = {0, 0, 0, 0};
     double s = ntk_net_config_s(&r->cfg.net);
-    for (size_t i = 0; i < r->n; i++) {
-        double q = ntk_dot(r->d, r->X + i * r->d, r->X + i * r->d) / (s * s);
+    for (size_t i = 0; i < r->n_all; i++) {
+        const double *x = r->Xall + i * r->d;
+        double q = ntk_dot(r->d, x, x) / (s * s);
         g.sumq += q, g.sumq2 += q * q;
         if (q > g.qmax) g.qmax = q;
     }
@@ -156,11 +157,43 @@ static ntk_status theory_deep(ntk_run *r, ntk_run_theory *o, const int ex[3])
     return NTK_OK;
 }
 
+/* A data-parallel run's theory and Lipschitz estimate are of the first
+ * points of the whole training set (and of its geometry): the first
+ * process computes them from the whole set it holds, the others add 0, so
+ * that after the sum every process has the first one's numbers exactly
+ * (x + 0 = x) and the same status. */
+static ntk_status need_whole(const ntk_run *r, const char *what)
+{
+    if (r->Xall) return NTK_OK;
+    return ntk_set_error(NTK_ERR_ARG, "%s needs the whole training set, which this run does not "
+                         "hold (it was given its own rows alone): make it with "
+                         "ntk_run_create_part", what);
+}
+
+static ntk_status theory_here(ntk_run *r, ntk_run_theory *o);
+
 ntk_status ntk_run_theory_get(ntk_run *r, ntk_run_theory *o)
 {
     ntk_clear_error();
     if (!r || !o) return ntk_set_error(NTK_ERR_ARG, "ntk_run_theory_get: NULL argument");
+    NTK_TRY(need_whole(r, "the theory"));
     for (double *p = (double *)o; p < (double *)(o + 1); p++) *p = NAN;
+    ntk_status st = r->first ? theory_here(r, o) : NTK_OK;
+    if (!r->reduce) return st;
+    enum { NV = sizeof *o / sizeof(double) };
+    double v[NV + 1];
+    if (r->first && st == NTK_OK)
+        memcpy(v, o, sizeof *o);
+    else
+        memset(v, 0, sizeof v);
+    NTK_TRY(run_reduce(r, st, v, NV));
+    memcpy(o, v, sizeof *o);
+    r->env_rate = o->envelope_rate;
+    return NTK_OK;
+}
+
+static ntk_status theory_here(ntk_run *r, ntk_run_theory *o)
+{
     int ex[4];
     NTK_TRY(theory_spectra(r, o, ex));
     if (r->deep) return theory_deep(r, o, ex);
@@ -178,7 +211,7 @@ ntk_status ntk_run_theory_get(ntk_run *r, ntk_run_theory *o)
     NTK_TRY(run_weighted_extremes(r, 1, w1, &l1inf, &l1max, &ex[3]));
     o->spectra_exact = ex[0] && ex[1] && ex[2] && ex[3];
     if (l1inf > 0) {
-        o->D_bound = 4.0 * alpha * g.V * L1 * sqrt(g.qmax) * sqrt((double)r->n) * res0 /
+        o->D_bound = 4.0 * alpha * g.V * L1 * sqrt(g.qmax) * sqrt((double)r->n_all) * res0 /
                      (sqrt((double)r->m) * l1inf);
         o->flip_bound_D = fmin(1.0, 2.0 * o->D_bound / sqrt(2.0 * M_PI));
     }
@@ -195,7 +228,7 @@ ntk_status ntk_run_theory_get(ntk_run *r, ntk_run_theory *o)
      * loss's units (the sum loss at rate η is the mean loss at rate n·η),
      * η = η1, or η2 for the second-layer theorem when only v trains */
     double eta = r->cfg.gd.lr1 > 0 ? r->cfg.gd.lr1 : r->cfg.gd.lr2;
-    o->horizon_T = (double)r->d * log((double)r->d) / (r->c * (double)r->n * eta);
+    o->horizon_T = (double)r->d * log((double)r->d) / (r->c * (double)r->n_all * eta);
     return NTK_OK;
 }
 
@@ -237,8 +270,8 @@ static ntk_status beta_estimate_deep(ntk_run *r, size_t S, double *beta)
     ntk_scal(Sk, 1.0 / ntk_nrm2(Sk, u), u);
     ntk_status st = NTK_OK;
     for (int it = 0; it < 40 && st == NTK_OK; it++) {
-        st = ntk_net_vjp(cfg, th, r->X, S, u, g);
-        if (st == NTK_OK) st = ntk_net_vjp(cfg, th0, r->X, S, u, g0);
+        st = ntk_net_vjp(cfg, th, r->Xall, S, u, g);
+        if (st == NTK_OK) st = ntk_net_vjp(cfg, th0, r->Xall, S, u, g0);
         if (st != NTK_OK) break;
         for (size_t l = 1; l <= r->L + 1; l++) {
             size_t nW, nb, off = ntk_net_layer_offset(cfg, l, &nW, &nb);
@@ -247,8 +280,8 @@ static ntk_status beta_estimate_deep(ntk_run *r, size_t S, double *beta)
         double prev = lam, gn = ntk_nrm2(r->P, g);
         lam = gn * gn;   /* uᵀ ΔJ ΔJᵀ u, ‖u‖ = 1 */
         if (lam == 0 || fabs(lam - prev) <= 1e-4 * lam) break;
-        st = ntk_net_jvp(cfg, th, r->X, S, g, v);
-        if (st == NTK_OK) st = ntk_net_jvp(cfg, th0, r->X, S, g, u);
+        st = ntk_net_jvp(cfg, th, r->Xall, S, g, v);
+        if (st == NTK_OK) st = ntk_net_jvp(cfg, th0, r->Xall, S, g, u);
         if (st != NTK_OK) break;
         for (size_t i = 0; i < Sk; i++) u[i] = v[i] - u[i];
         double un = ntk_nrm2(Sk, u);
@@ -263,11 +296,25 @@ static ntk_status beta_estimate_deep(ntk_run *r, size_t S, double *beta)
 
 /* docs/theory.md §7.4: ‖ΔJ‖_op² = λ_max(α²/m [c1 (E Eᵀ ⊙ XXᵀ/s²) + c2 ΔA ΔAᵀ])
  * on the subsample, with E = φ'(Z) diag(v) − φ'(Z0) diag(v0), ΔA = φ(Z) − φ(Z0). */
+static ntk_status beta_here(ntk_run *r, double *beta);
+
 ntk_status ntk_run_beta_estimate(ntk_run *r, double *beta)
 {
     ntk_clear_error();
     if (!r || !beta) return ntk_set_error(NTK_ERR_ARG, "ntk_run_beta_estimate: NULL argument");
-    size_t S = r->S ? r->S : (r->n < NTK_KERNEL_SUBSAMPLE ? r->n : NTK_KERNEL_SUBSAMPLE), m = r->m, d = r->d;
+    NTK_TRY(need_whole(r, "the Lipschitz estimate"));
+    *beta = NAN;
+    ntk_status st = r->first ? beta_here(r, beta) : NTK_OK;
+    if (!r->reduce) return st;
+    double v[2] = {r->first && st == NTK_OK ? *beta : 0.0, 0.0};
+    NTK_TRY(run_reduce(r, st, v, 1));
+    *beta = v[0];
+    return NTK_OK;
+}
+
+static ntk_status beta_here(ntk_run *r, double *beta)
+{
+    size_t S = r->S ? r->S : (r->n_all < NTK_KERNEL_SUBSAMPLE ? r->n_all : NTK_KERNEL_SUBSAMPLE), m = r->m, d = r->d;
     if (r->deep) return beta_estimate_deep(r, S, beta);
     double s = ntk_net_config_s(&r->cfg.net);
     ntk_weight_dist wd;
@@ -282,7 +329,7 @@ ntk_status ntk_run_beta_estimate(ntk_run *r, double *beta)
     const double *v[2] = {ntk_net_v(r->net), ntk_net_v0(r->net)};
     double *Eo[2] = {E, E0}, *Ao[2] = {dA, A0};
     for (int k = 0; k < 2; k++) {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)S, (int)m, (int)d, 1.0 / s, r->X,
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)S, (int)m, (int)d, 1.0 / s, r->Xall,
                     (int)d, W[k], (int)d, 0.0, Eo[k], (int)m);
         ntk_act_apply(r->cfg.net.act, S * m, Eo[k], Ao[k], Eo[k]);
         for (size_t i = 0; i < S; i++)
@@ -291,7 +338,7 @@ ntk_status ntk_run_beta_estimate(ntk_run *r, double *beta)
     ntk_axpy(S * m, -1.0, E0, E);
     ntk_axpy(S * m, -1.0, A0, dA);
     double a2m = r->cfg.net.alpha * r->cfg.net.alpha / (double)m;
-    cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)S, (int)d, 1.0 / (s * s), r->X, (int)d, 0.0, G, (int)S);
+    cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)S, (int)d, 1.0 / (s * s), r->Xall, (int)d, 0.0, G, (int)S);
     cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)S, (int)m, a2m, E, (int)m, 0.0, K, (int)S);
     for (size_t i = 0; i < S; i++)
         for (size_t j = 0; j <= i; j++) K[i * S + j] *= run_tc1(r) * G[i * S + j];

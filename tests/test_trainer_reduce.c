@@ -10,11 +10,21 @@
  * bit (each adds the same two numbers), one step keeps their networks
  * identical, for the two-layer network and a depth-2 network with biases,
  * under the mean and the sum loss. Also: the refusal of n_total < n, a
- * failing reduce, and reduce NULL restoring the local evaluation. */
+ * failing reduce, and reduce NULL restoring the local evaluation.
+ *
+ * The run's sums (ntk_run_create_part, test_run_parallel): two processes
+ * made by fork(), joined by pipes whose reduce adds the two buffers in the
+ * order of their ranks (an all-reduce of two), each running its half of
+ * the rows of a whole run (nn and linearized, a test set, flips, the
+ * kernel drift, the theory) through the driver: both hold the same rows,
+ * theory and weights bit for bit, and those of one run on all rows up to
+ * the rounding of sums in another order. */
 #include "harness.h"
 #include "ntkit.h"
 
 #include <float.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define EPS DBL_EPSILON
 #define N 37       /* rows, split 18 + 19 */
@@ -310,8 +320,244 @@ static void test_run_split(const char *name, ntk_net_config cfg, ntk_loss_kind l
     ntk_run_free(rf), ntk_run_free(ra), ntk_run_free(rb), ntk_run_free(rl);
 }
 
+/* ---- two processes: fork() and pipes ---------------------------------- */
+
+enum { NT = 9, STEPS = 6, EVERY = 2, MAXROWS = STEPS / EVERY + 1, MAXCOLS = 40, KOUT = 3 };
+
+typedef struct {
+    int rank, rd, wr;   /* this process's rank, the pipe from and to the other */
+    double other[PMAX + 64];
+} pipe_ctx;
+
+static int xfer(int fd, void *p, size_t bytes, int out)
+{
+    char *c = p;
+    while (bytes) {
+        ssize_t k = out ? write(fd, c, bytes) : read(fd, c, bytes);
+        if (k <= 0) return -1;
+        c += k, bytes -= (size_t)k;
+    }
+    return 0;
+}
+
+/* buf ← buf_0 + buf_1, the same sum on both (a message of at most PMAX + 64
+ * numbers fits in a pipe's buffer, so both may write first) */
+static ntk_status pipe_reduce(void *ctx, double *buf, size_t count)
+{
+    pipe_ctx *p = ctx;
+    if (count > PMAX + 64) return ntk_set_error(NTK_ERR_ARG, "pipe reduce: %zu values", count);
+    if (xfer(p->wr, buf, count * sizeof *buf, 1) || xfer(p->rd, p->other, count * sizeof *buf, 0))
+        return ntk_set_error(NTK_ERR_IO, "pipe reduce: the other process is gone");
+    for (size_t k = 0; k < count; k++)
+        buf[k] = p->rank == 0 ? buf[k] + p->other[k] : p->other[k] + buf[k];
+    return NTK_OK;
+}
+
+static ntk_status identity_reduce(void *ctx, double *buf, size_t count)
+{
+    (void)ctx, (void)buf, (void)count;
+    return NTK_OK;
+}
+
+/* What a run ends with: its rows, theory, Lipschitz estimate, weights and
+ * the linearized model's test predictions. */
+typedef struct {
+    int status;
+    size_t nrows, ncols;
+    double rows[MAXROWS][MAXCOLS];
+    ntk_run_theory th;
+    double beta, theta[PMAX], ftest[NT * KOUT];
+} outcome;
+
+static int keep_row(void *ctx, const ntk_run *r, const double *row)
+{
+    outcome *o = ctx;
+    if (o->nrows < MAXROWS && ntk_run_ncolumns(r) <= MAXCOLS)
+        memcpy(o->rows[o->nrows++], row, ntk_run_ncolumns(r) * sizeof *row);
+    return 0;
+}
+
+/* the run made (whole: rows [0, N); else the rows [r0, r0 + nr) with reduce)
+ * and executed */
+static void run_one(const ntk_run_config *rc, const ntk_run_data *data, size_t r0, size_t nr,
+                    ntk_reduce_fn reduce, void *ctx, outcome *o)
+{
+    memset(o, 0, sizeof *o);
+    ntk_run *r = NULL;
+    ntk_status st = reduce ? ntk_run_create_part(rc, data, r0, nr, NULL, NULL, &r)
+                           : ntk_run_create(rc, data, NULL, NULL, &r);
+    if (st == NTK_OK && reduce) st = ntk_run_set_reduce(r, reduce, ctx, data->n);
+    ntk_run_report rep;
+    ntk_schedule sch = ntk_schedule_default(STEPS, EVERY);
+    sch.on_row = keep_row;
+    sch.ctx = o;
+    if (st == NTK_OK) st = ntk_run_execute(r, &sch, &rep);
+    if (st == NTK_OK) {
+        o->ncols = ntk_run_ncolumns(r);
+        o->th = rep.theory;
+        o->beta = rep.beta_estimate;
+        size_t P = ntk_net_nparams(&rc->net);
+        memcpy(o->theta, ntk_net_theta(ntk_run_net(r)), P * sizeof(double));
+        st = ntk_run_predictions(r, 1, NULL, o->ftest);
+    }
+    o->status = (int)st;
+    ntk_run_free(r);
+}
+
+/* the largest difference of a against b relative to b's largest entry, over
+ * n values (NaN in the same places) */
+static double rel_diff(const double *a, const double *b, size_t n)
+{
+    double e = 0.0, s = 0.0;
+    for (size_t k = 0; k < n; k++) {
+        if (isnan(a[k]) != isnan(b[k])) return INFINITY;
+        if (isnan(b[k])) continue;
+        e = fmax(e, fabs(a[k] - b[k]));
+        s = fmax(s, fabs(b[k]));
+    }
+    return s > 0 ? e / s : e > 0 ? INFINITY : 0.0;
+}
+
+/* the largest relative difference of two outcomes, column by column */
+static double outcome_diff(const outcome *a, const outcome *b, size_t P, size_t nf)
+{
+    if (a->nrows != b->nrows || a->ncols != b->ncols) return INFINITY;
+    double w = 0.0, ca[MAXROWS], cb[MAXROWS];
+    for (size_t c = 0; c < a->ncols; c++) {
+        for (size_t i = 0; i < a->nrows; i++) ca[i] = a->rows[i][c], cb[i] = b->rows[i][c];
+        w = fmax(w, rel_diff(ca, cb, a->nrows));
+    }
+    const double *ta = (const double *)&a->th, *tb = (const double *)&b->th;
+    for (size_t k = 0; k < sizeof a->th / sizeof(double); k++) w = fmax(w, rel_diff(ta + k, tb + k, 1));
+    w = fmax(w, rel_diff(&a->beta, &b->beta, 1));
+    w = fmax(w, rel_diff(a->theta, b->theta, P));
+    return fmax(w, rel_diff(a->ftest, b->ftest, nf));
+}
+
+/* Rows [0, H) on this process (rank 0), [H, N) on a forked one (rank 1),
+ * summing through pipes, against one run on all rows. The bound: each
+ * step's sums differ from one process's by at most γ (test_split's bound,
+ * relative to the rows' magnitudes); over STEPS steps at a stable rate the
+ * weights and every smooth function of them (losses, gaps, distances,
+ * predictions) differ by at most about STEPS·γ; the eigenvalues of the
+ * theory and the drift carry their condition (λ_max/λ_min below 1e3 on
+ * these 37 points), so 1e3·STEPS·γ ≈ 1e-10 bounds every difference. The
+ * flips and the hits are counts: equal unless a pre-activation or two
+ * outputs sit within that rounding of each other (none here: the test
+ * checks them with the rest). */
+static void test_run_parallel(const char *name, ntk_net_config cfg, ntk_loss_kind loss)
+{
+    const size_t k = ntk_net_outputs(&cfg);
+    double X[N * D], y[N * KOUT], Xt[NT * D], yt[NT * KOUT];
+    ntk_rng rng;
+    ntk_rng_seed(&rng, 33);
+    ntk_rng_normal_fill(&rng, X, N * D);
+    ntk_rng_normal_fill(&rng, Xt, NT * D);
+    for (size_t i = 0; i < N + NT; i++) {
+        const double *x = i < N ? X + i * D : Xt + (i - N) * D;
+        double *t = i < N ? y + i * k : yt + (i - N) * k;
+        size_t cls = 0;   /* k outputs: one-hot targets, the largest of x_1..x_k */
+        for (size_t c = 1; c < k; c++)
+            if (x[c] > x[cls]) cls = c;
+        for (size_t c = 0; c < k; c++) t[c] = k == 1 ? 1.5 + sin(x[0]) + 0.5 * x[1] : (double)(c == cls);
+    }
+    /* stable rates: the sum loss's gradient is n times the mean's */
+    double f = loss == NTK_LOSS_SUM ? 1.0 / N : 1.0;
+    ntk_gd_config gd = {.lr1 = 0.2 * f, .lr2 = 0.3 * f, .loss = loss};
+    ntk_run_config rc = ntk_run_config_default(cfg, gd);
+    rc.models = NTK_MODEL_NN | NTK_MODEL_LINEARIZED;
+    rc.kernel_every = 1;
+    rc.kernel_subsample = 20;   /* the first 20 rows: both halves' (H = 18) */
+    ntk_run_data all = {X, y, N, Xt, yt, NT};
+    size_t P = ntk_net_nparams(&cfg), nf = NT * k;
+    static outcome full, mine, other, ctl;
+    run_one(&rc, &all, 0, N, NULL, NULL, &full);
+    CHECK(full.status == NTK_OK && full.nrows == MAXROWS, "%s: the whole run: status %d, %zu rows",
+          name, full.status, full.nrows);
+
+    int ab[2], ba[2], res[2];
+    if (pipe(ab) || pipe(ba) || pipe(res)) {
+        CHECK(0, "%s: pipes", name);
+        return;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        static pipe_ctx pc;
+        pc.rank = 1, pc.rd = ab[0], pc.wr = ba[1];
+        run_one(&rc, &all, H, N - H, pipe_reduce, &pc, &other);
+        _exit(xfer(res[1], &other, sizeof other, 1) ? 3 : 0);
+    }
+    CHECK(pid > 0, "%s: fork", name);
+    if (pid <= 0) return;
+    static pipe_ctx pc;
+    pc.rank = 0, pc.rd = ba[0], pc.wr = ab[1];
+    run_one(&rc, &all, 0, H, pipe_reduce, &pc, &mine);
+    int got = xfer(res[0], &other, sizeof other, 0) == 0, wst = 0;
+    waitpid(pid, &wst, 0);
+    for (int q = 0; q < 2; q++) close(ab[q]), close(ba[q]), close(res[q]);
+    CHECK(got && WIFEXITED(wst) && WEXITSTATUS(wst) == 0, "%s: the second process ended", name);
+    CHECK(mine.status == NTK_OK && other.status == NTK_OK, "%s: both halves ran: %d, %d", name,
+          mine.status, other.status);
+    CHECK(got && memcmp(&mine, &other, sizeof mine) == 0,
+          "%s: both processes hold the same rows, theory, weights and predictions bit for bit", name);
+    double tol = 1e3 * STEPS * gamma_of(&cfg), w = outcome_diff(&mine, &full, P, nf);
+    CHECK_LE(w, tol, "%s: the two-process run against one run on all rows (worst relative "
+             "difference)", name);
+    printf("  %s: worst relative difference %.3g (bound %.3g)\n", name, w, tol);
+    /* the columns: accuracies with k outputs, a flip fraction and a drift */
+    CHECK(mine.ncols == (k > 1 ? 20u : 16u), "%s: %zu columns", name, mine.ncols);
+    CHECK(!isnan(mine.rows[1][12]) && !isnan(mine.rows[1][13]) && mine.rows[1][13] > 0,
+          "%s: flips and drift measured: %g, %g", name, mine.rows[1][12], mine.rows[1][13]);
+    /* control: the same half with sums that leave each process's own
+     * (an identity reduce) is far from the whole run */
+    run_one(&rc, &all, 0, H, identity_reduce, NULL, &ctl);
+    CHECK(ctl.status == NTK_OK && outcome_diff(&ctl, &full, P, nf) > 1e3 * tol,
+          "%s: control: a half without the other's share differs by %g", name,
+          outcome_diff(&ctl, &full, P, nf));
+}
+
+/* What ntk_run_create_part and ntk_run_set_reduce refuse. */
+static void test_run_part_args(void)
+{
+    double X[N * D], y[N];
+    ntk_rng rng;
+    ntk_rng_seed(&rng, 34);
+    ntk_rng_normal_fill(&rng, X, N * D);
+    ntk_rng_normal_fill(&rng, y, N);
+    ntk_gd_config gd = {.lr1 = 0.2, .lr2 = 0.3};
+    ntk_run_config rc = ntk_run_config_default(two_layer(), gd);
+    ntk_run_data all = {X, y, N, NULL, NULL, 0}, half = {X, y, H, NULL, NULL, 0};
+    ntk_run *r = NULL;
+    CHECK_ERR(ntk_run_create_part(&rc, &all, 0, H, NULL, NULL, &r), NTK_ERR_ARG);   /* models all */
+    CHECK(strstr(ntk_errmsg(), "nn and linearized only") != NULL, "kernel models: %s", ntk_errmsg());
+    rc.models = NTK_MODEL_NN | NTK_MODEL_LINEARIZED;
+    CHECK_ERR(ntk_run_create_part(&rc, &all, H, N, NULL, NULL, &r), NTK_ERR_ARG);
+    CHECK(strstr(ntk_errmsg(), "not a non-empty part") != NULL, "rows past the end: %s", ntk_errmsg());
+    CHECK_ERR(ntk_run_create_part(&rc, &all, 0, 0, NULL, NULL, &r), NTK_ERR_ARG);
+    CHECK_OK(ntk_run_create_part(&rc, &all, H, N - H, NULL, NULL, &r));
+    CHECK_ERR(ntk_run_set_reduce(r, identity_reduce, NULL, N - 1), NTK_ERR_ARG);
+    CHECK(strstr(ntk_errmsg(), "n_total = 37") != NULL, "n_total: %s", ntk_errmsg());
+    CHECK_ERR(ntk_run_set_reduce(r, NULL, NULL, N), NTK_ERR_ARG);
+    ntk_run_free(r);
+    /* a run given its own rows alone: no drift, no theory */
+    CHECK_OK(ntk_run_create(&rc, &half, NULL, NULL, &r));
+    CHECK_ERR(ntk_run_set_reduce(r, identity_reduce, NULL, N), NTK_ERR_ARG);
+    CHECK(strstr(ntk_errmsg(), "ntk_run_create_part") != NULL, "drift: %s", ntk_errmsg());
+    ntk_run_free(r);
+    rc.kernel_every = 0;
+    CHECK_OK(ntk_run_create(&rc, &half, NULL, NULL, &r));
+    CHECK_OK(ntk_run_set_reduce(r, identity_reduce, NULL, N));
+    ntk_run_theory th;
+    CHECK_ERR(ntk_run_theory_get(r, &th), NTK_ERR_ARG);
+    CHECK(strstr(ntk_errmsg(), "whole training set") != NULL, "theory: %s", ntk_errmsg());
+    ntk_run_free(r);
+}
+
 int main(void)
 {
+    /* one OpenBLAS thread: the forked process's BLAS starts no pool */
+    ntk_set_threads(1);
     test_run_split("run, two-layer, mean loss", two_layer(), NTK_LOSS_MEAN);
     test_run_split("run, depth 2, sum loss", depth_two(), NTK_LOSS_SUM);
     CHECK_ERR(ntk_trainer_set_reduce(NULL, fake_reduce, NULL, 1), NTK_ERR_ARG);
@@ -319,5 +565,13 @@ int main(void)
     test_split("two-layer, sum loss", two_layer(), NTK_LOSS_SUM);
     test_split("depth 2, mean loss", depth_two(), NTK_LOSS_MEAN);
     test_split("depth 2, sum loss", depth_two(), NTK_LOSS_SUM);
+    ntk_net_config relu2 = two_layer();
+    relu2.act.kind = NTK_ACT_RELU;
+    test_run_parallel("parallel run, two-layer relu, mean loss", relu2, NTK_LOSS_MEAN);
+    ntk_net_config deep3 = depth_two();
+    deep3.act.kind = NTK_ACT_RELU;
+    deep3.outputs = KOUT;
+    test_run_parallel("parallel run, depth 2, 3 outputs, sum loss", deep3, NTK_LOSS_SUM);
+    test_run_part_args();
     return t_finish();
 }
