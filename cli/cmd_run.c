@@ -2,6 +2,29 @@
  * closed-form kernel GD (empirical and infinite-width NTK) trained side by
  * side through the library's driver, written as a run directory. */
 #include "cli.h"
+#ifdef NTK_MPI
+/* mpirun -np P ntkit run --models nn,linearized (cli/mpi_train.c,
+ * docs/scaling.md §6.4): while the command runs data-parallel (DP; not in
+ * a sweep's member, which runs on one process) every process sets up the
+ * whole data set, trains on its block of rows with the sums taken over the
+ * processes and holds the same rows; process 0 alone writes (ON_WRITER),
+ * every step that may fail on one process alone is agreed (AGREED) */
+#include "mpi_cli.h"
+#define DP cli_mpi_dp_active()
+#define ON_WRITER(expr) (DP ? cli_mpi_agree(cli_mpi_writes() ? (expr) : 0) : (expr))
+#define AGREED(expr) (DP ? cli_mpi_agree(expr) : (expr))
+#define RUN_SETUP(a, s) (DP ? cli_mpi_train_setup(a, s) : cli_setup_from_args(a, s))
+#define RUN_CREATE(s, rc, r) (DP ? cli_mpi_train_create(s, rc, r) : cli_run_create(s, rc, r))
+#define RUN_EXECUTE(r, s, w, rep) \
+    (DP ? cli_mpi_run_execute(r, s, 1, w, rep) : cli_execute(r, s, 1, w, rep))
+#else
+#define DP 0
+#define ON_WRITER(expr) (expr)
+#define AGREED(expr) (expr)
+#define RUN_SETUP cli_setup_from_args
+#define RUN_CREATE cli_run_create
+#define RUN_EXECUTE(r, s, w, rep) cli_execute(r, s, 1, w, rep)
+#endif
 
 #include <cJSON.h>
 #include <math.h>
@@ -174,6 +197,15 @@ static int models_precheck(const cli_args *a)
     if (cli_size(a, "d", 20, 1, &d) || cli_net_config(a, d, &cfg)) return 1;
     if (ntk_models_parse(cli_str(a, "models", "all"), &models) != NTK_OK)
         return cli_fail_lib("--models");
+    /* data-parallel: the network and its linearization only (each process
+     * decides the same from the same flags) */
+    if (DP && (models & ~(unsigned)(NTK_MODEL_NN | NTK_MODEL_LINEARIZED)))
+        return cli_fail("'run' does not run on several processes with the models lin, ntk or "
+                        "ntk-inf (%s%s): pass --models nn,linearized to run the network and "
+                        "its linearization data-parallel ('ntkit train' trains the network "
+                        "data-parallel); for the kernel models use 'mpirun ntkit kgd' or "
+                        "'mpirun ntkit krr'", cli_has(a, "models") ? "--models " : "the default ",
+                        cli_str(a, "models", "--models all"));
     return models_for_network(a, &cfg, &models, 0);
 }
 
@@ -343,12 +375,12 @@ static int run_models(ntk_run *r, const cli_setup *s, const ntk_array *predict, 
     const char *names[RUN_MAX_COLS + 1];
     for (size_t k = 0; k < nc && k < RUN_MAX_COLS; k++) names[k] = ntk_run_column(r, k);
     names[nc] = "seconds";
-    cli_rows w;
-    if (cli_rows_open(&w, s, r, names, names, nc + 1)) return 1;
-    w.map[nc] = -1;   /* "seconds" is the wall clock, not a run column */
+    cli_rows w = {0};
+    if (ON_WRITER(cli_rows_open(&w, s, r, names, names, nc + 1))) return 1;
+    if (w.map) w.map[nc] = -1;   /* "seconds" is the wall clock, not a run column */
     double t_setup = cli_now() - t_start;
     ntk_run_report rep;
-    cli_execute(r, s, 1, &w, &rep);
+    RUN_EXECUTE(r, s, &w, &rep);
     char why[1024];
     snprintf(why, sizeof why, "%s", ntk_errmsg());
     int rc;
@@ -356,7 +388,8 @@ static int run_models(ntk_run *r, const cli_setup *s, const ntk_array *predict, 
         rc = w.failed ? 1 : cli_fail_lib(NULL);
     } else {
         cJSON *sum = run_summary(r, s, &rep, t_setup);
-        rc = cli_csv_close(&w.csv) || cli_write_results(s, r, rep.status, sum, predict->data ? predict : NULL);
+        rc = ON_WRITER(cli_csv_close(&w.csv) ||
+                       cli_write_results(s, r, rep.status, sum, predict->data ? predict : NULL));
         cJSON_Delete(sum);
         if (!rc && !quiet_summary) print_accuracy(r, &rep);
         if (!rc) rc = run_report(s, &rep, t_setup, why, quiet_summary);
@@ -386,15 +419,17 @@ int cli_run_with_args(const cli_args *a, int quiet_summary, cli_run_result *res)
 {
     double t_start = cli_now();
     cli_setup s;
-    if (models_precheck(a) || cli_setup_from_args(a, &s)) return 1;
+    if (models_precheck(a) || RUN_SETUP(a, &s)) return 1;
     ntk_run_config rc;
     ntk_run *r = NULL;
     if (!s.quiet && cli_isatty_stderr())
         fprintf(stderr, "  setting up models (kernels and eigendecompositions for n = %zu)...\n", s.ds.n);
     ntk_array predict = {0};
-    int code = run_options(a, &s, &rc) || predict_inputs(a, &s, &predict) ||
-               write_run_config(a, &s, &rc) || cli_run_create(&s, &rc, &r) ||
-               stability_warning(r, &rc);
+    /* (the theory is collective in a data-parallel run: stability_warning
+     * runs on every process) */
+    int code = run_options(a, &s, &rc) || AGREED(predict_inputs(a, &s, &predict)) ||
+               ON_WRITER(write_run_config(a, &s, &rc)) || RUN_CREATE(&s, &rc, &r) ||
+               AGREED(stability_warning(r, &rc));
     if (!code) code = run_models(r, &s, &predict, t_start, quiet_summary, res);
     ntk_array_free(&predict);
     ntk_run_free(r);

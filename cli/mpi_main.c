@@ -1,7 +1,7 @@
 /* build-mpi/ntkit: the entry of the distributed build (make mpi). main()
  * calls cli_mpi_main first (cli/main.c, under NTK_MPI); it initialises MPI,
- * PETSc and SLEPc, runs train, kernel, krr, spectrum, kgd and sweep on
- * every process, and for any other command either steps aside (one
+ * PETSc and SLEPc, runs train, run (--models nn,linearized), kernel, krr,
+ * spectrum, kgd and sweep on every process, and for any other command either steps aside (one
  * process: the ordinary code runs) or refuses (several processes).
  *
  * Output. Only process 0 writes to stdout and stderr: the others' stdout
@@ -164,6 +164,7 @@ static const mpi_command mpi_commands[] = {
     {"kernel", cmd_mpi_kernel},
     {"sweep", cmd_mpi_sweep},
     {"train", cmd_mpi_train},
+    {"run", cmd_mpi_run},
 };
 
 /* 1 when this function ran the command (its exit status in *status), 0 when
@@ -181,15 +182,10 @@ int cli_mpi_main(int argc, char **argv, int *status)
         const char *sz = getenv("OMPI_COMM_WORLD_SIZE"), *rk = getenv("OMPI_COMM_WORLD_RANK");
         if (!sz) sz = getenv("PMI_SIZE"), rk = getenv("PMI_RANK");
         if (!sz || atoi(sz) <= 1) return 0;
-        if ((!rk || atoi(rk) == 0) && strcmp(cmd, "run") == 0)
-            fprintf(stderr, "ntkit: error: 'run' does not run on several processes in this build: "
-                    "under mpirun, 'ntkit train' trains the network data-parallel and 'ntkit kgd' "
-                    "and 'ntkit krr' run the kernel models; run 'ntkit run' without mpirun or with "
-                    "-np 1\n");
-        else if (!rk || atoi(rk) == 0)
+        if (!rk || atoi(rk) == 0)
             fprintf(stderr, "ntkit: error: '%s' does not run on several processes in this build "
-                    "(train, kernel, krr, spectrum, kgd and sweep do); run it without mpirun or "
-                    "with -np 1\n", cmd);
+                    "(train, run, kernel, krr, spectrum, kgd and sweep do); run it without mpirun "
+                    "or with -np 1\n", cmd);
         *status = 2;
         return 1;
     }

@@ -1,6 +1,8 @@
-/* mpirun -np P ntkit train ...: the network trained data-parallel
- * (docs/scaling.md, "Data-parallel training"). cli/cmd_train.c runs as it
- * is on every process but for its hooks under NTK_MPI, which are these:
+/* mpirun -np P ntkit train ... and mpirun -np P ntkit run --models
+ * nn,linearized ...: the network (and its linearization) trained
+ * data-parallel (docs/scaling.md §6.3, §6.4). cli/cmd_train.c and
+ * cli/cmd_run.c run as they are on every process but for their hooks under
+ * NTK_MPI, which are these (shared by the two commands):
  *
  *   cli_mpi_train_setup    every process makes the whole data set and θ0
  *                          as the ordinary command does (cli_setup_from_args,
@@ -9,25 +11,30 @@
  *                          succeeded process 0 alone prepares --out;
  *   cli_mpi_train_create   the run on this process's contiguous block of
  *                          training rows (ntk_mpi_split, the split of the
- *                          other distributed commands), its trainer summing
- *                          the loss and the gradient over the processes at
- *                          every evaluation (ntk_trainer_set_reduce; one
- *                          MPI_Allreduce of P + 3 numbers), so that every
- *                          process takes the same step;
+ *                          other distributed commands) of the whole data set
+ *                          it holds (ntk_run_create_part), summing over the
+ *                          processes through one reduce (dp_sum, one
+ *                          MPI_Allreduce): the trainer's loss and gradient at
+ *                          every evaluation, the linearized model's gradient
+ *                          and loss at every step, and each logged row's
+ *                          sums; the first points' quantities (kernel drift,
+ *                          theory, Lipschitz estimate) come from process 0
+ *                          through the same sum. So every process takes the
+ *                          same step and holds the same row;
  *   cli_mpi_train_execute  the library's driver with cli_execute's schedule,
  *                          but with the stop flags agreed among the processes
- *                          and each logged row's training loss summed before
- *                          process 0 writes it; then a check that every
- *                          process holds process 0's weights bit for bit;
+ *                          and each row written by process 0; then a check
+ *                          that every process holds process 0's weights bit
+ *                          for bit;
  *   cli_mpi_writes         1 on process 0, which alone writes config.json,
  *                          the data, metrics.csv, the weights and
  *                          summary.json (each atomically, as on one process).
  *
  * The test set is whole on every process (its loss is the same everywhere,
  * so it needs no sum). Stops: a signal reaches cli_interrupted on one
- * process; the run reads only the agreed flag, which each gradient sum
- * carries, so every process stops after the same step and process 0 writes
- * what the ordinary command writes when interrupted. */
+ * process; the run reads only the agreed flag, which each sum carries, so
+ * every process stops after the same step and process 0 writes what the
+ * ordinary command writes when interrupted. */
 #include "mpi_cli.h"
 
 #include <errno.h>
@@ -47,16 +54,13 @@ typedef struct {
     size_t cap;
     volatile int stop, hurry;   /* the agreed stop flags the run reads */
     cli_rows *w;                /* process 0's metrics.csv */
-    double *row, *fin;          /* the row handed to w; the report's last row */
-    size_t ncols;
-    int loss_col;               /* nn_train_loss among the run's columns */
-    double share;               /* this process's weight of its own loss: n_q/n (mean) or 1 (sum) */
-    double loss;                /* the summed training loss of the last row */
+    int active;                 /* inside mpirun ntkit train or run */
 } train_dp;
-
 static train_dp g_dp;
 
 int cli_mpi_writes(void) { return cli_world.rank == 0; }
+
+int cli_mpi_dp_active(void) { return g_dp.active; }
 
 static int flag_at(const cli_args *a, const char *name)
 {
@@ -121,7 +125,7 @@ int cli_mpi_train_setup(const cli_args *a, cli_setup *s)
     int rc = 0, fo = flag_at(a, "out"), ff = flag_at(a, "force");
     if (out && fo >= 0) {
         const char *tmp = getenv("TMPDIR");
-        snprintf(scratch, sizeof scratch, "%s/ntkit-train-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        snprintf(scratch, sizeof scratch, "%s/ntkit-dp-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         if (!mkdtemp(scratch)) {
             rc = cli_fail("cannot make a scratch directory %s: %s; set TMPDIR to a writable "
                           "directory", scratch, strerror(errno));
@@ -196,53 +200,48 @@ static ntk_status dp_sum(void *ctx, double *v, size_t count)
     return NTK_OK;
 }
 
+/* The sums of a run: the gradient and loss of the linearized model (P + 1)
+ * are the largest, a logged row's or the theory's fewer than 64 numbers */
+#define SUM_SMALL 64
+
 int cli_mpi_train_create(const cli_setup *s, const ntk_run_config *rc, ntk_run **r)
 {
     cli_mpi *w = &cli_world;
     train_dp *d = &g_dp;
-    size_t n = s->ds.n, dim = s->cfg.d, ky = s->ds.k ? s->ds.k : 1, r0, nloc;
+    const ntk_dataset *ds = &s->ds;
+    size_t n = ds->n, r0, nloc;
     ntk_mpi_split(n, w->rank, w->size, &r0, &nloc);
-    /* the same set-up, on this process's rows [r0, r0 + nloc) */
-    cli_setup loc = *s;
-    loc.ds.X_train = s->ds.X_train + r0 * dim;
-    loc.ds.y_train = s->ds.y_train + r0 * ky;
-    loc.ds.n = nloc;
+    /* the whole data set (every process holds it); this process's rows
+     * [r0, r0 + nloc) */
+    ntk_run_data data = {ds->X_train, ds->y_train, n, ds->X_test, ds->y_test, ds->n_test};
+    int deep = ntk_net_is_deep(&s->cfg);
     *r = NULL;
-    int code = cli_run_create(&loc, rc, r);
+    int code = 0;
+    if (ntk_run_create_part(rc, &data, r0, nloc, deep ? ntk_net_theta0(s->net) : ntk_net_W0(s->net),
+                            deep ? NULL : ntk_net_v0(s->net), r) != NTK_OK)
+        code = cli_fail_lib(NULL);
     size_t P = ntk_net_nparams(&s->cfg);
-    if (!code && P > (size_t)INT_MAX - SUM_FLAGS) {
+    if (!code && P + 1 > (size_t)INT_MAX - SUM_FLAGS) {
         code = cli_fail("the network has %zu parameters, more than one MPI message of doubles "
                         "holds; use smaller widths", P);
     } else if (!code) {
-        d->ncols = ntk_run_ncolumns(*r);
-        d->cap = P + SUM_FLAGS;
+        d->cap = (P + 1 > SUM_SMALL ? P + 1 : SUM_SMALL) + SUM_FLAGS;
         d->buf = malloc(d->cap * sizeof(double));
-        d->row = malloc(2 * d->ncols * sizeof(double));
-        d->fin = d->row ? d->row + d->ncols : NULL;
-        if (!d->buf || !d->row) code = cli_fail("out of memory for the sums of %zu gradients", P);
-        d->loss_col = -1;
-        for (size_t c = 0; c < d->ncols; c++)
-            if (strcmp(ntk_run_column(*r, c), "nn_train_loss") == 0) d->loss_col = (int)c;
-        if (!code && d->loss_col < 0) code = cli_fail("the run has no nn_train_loss column");
-        /* the weight the trainer gives its own loss (ntk_trainer_set_reduce) */
-        d->share = s->gd.loss == NTK_LOSS_MEAN ? (double)nloc / (double)n : 1.0;
+        if (!d->buf) code = cli_fail("out of memory for the sums of %zu gradients", P);
+        ntk_run_set_cancel(*r, &d->stop);
     }
     if (cli_mpi_agree(code)) return 1;
     if (ntk_mpi_run_set_reduce(w->comm, *r, dp_sum, d, n) != NTK_OK) return cli_fail_lib(NULL);
     return 0;
 }
 
-/* The row callback: the row's training loss (this process's, weighted by
- * its share) summed over the processes, the row written by process 0, and
- * its success shared so that every process goes on or stops together. */
+/* The row callback: every process holds the same row (the library summed
+ * it); process 0 writes it and shares its success, so that every process
+ * goes on or stops together. */
 static int dp_row(void *ctx, const ntk_run *r, const double *row)
 {
     train_dp *d = ctx;
-    memcpy(d->row, row, d->ncols * sizeof *row);
-    double loss = row[d->loss_col] * d->share;
-    MPI_Allreduce(MPI_IN_PLACE, &loss, 1, MPI_DOUBLE, MPI_SUM, cli_world.comm);
-    d->row[d->loss_col] = d->loss = loss;
-    int failed = cli_world.rank == 0 ? cli_rows_write(d->w, r, d->row) : 0;
+    int failed = cli_world.rank == 0 ? cli_rows_write(d->w, r, row) : 0;
     MPI_Bcast(&failed, 1, MPI_INT, 0, cli_world.comm);
     return failed;
 }
@@ -276,30 +275,21 @@ static ntk_status same_weights(const ntk_run *r)
     return ntk_mpi_agree(cli_world.comm, st);
 }
 
-ntk_status cli_mpi_train_execute(ntk_run *r, const cli_setup *s, cli_rows *w, ntk_run_report *rep)
+ntk_status cli_mpi_run_execute(ntk_run *r, const cli_setup *s, int theory, cli_rows *w,
+                               ntk_run_report *rep)
 {
     train_dp *d = &g_dp;
     d->w = w;
     /* cli_execute's schedule (cli/runloop.c), with the agreed stop flags and
-     * the summing row callback */
+     * the row callback of process 0 */
     ntk_schedule sch = ntk_schedule_default(s->t_final, s->t_every);
-    sch.theory = 0;
+    sch.theory = theory;
     sch.cancel = &d->stop;
     sch.hurry = &d->hurry;
     sch.on_row = dp_row;
     sch.ctx = d;
     ntk_status st = ntk_run_execute(r, &sch, rep);
     if (rep->status == NTK_RUN_INTERRUPTED && !s->quiet && cli_isatty_stderr()) fputc('\n', stderr);
-    if (rep->final_row) {
-        /* the report's last row and loss growth with the summed loss (a row
-         * whose metrics failed has no loss: its loss column stays NaN); the
-         * maxima (max_row), which train does not use, keep this process's */
-        memcpy(d->fin, rep->final_row, d->ncols * sizeof *d->fin);
-        if (!isnan(d->fin[d->loss_col])) d->fin[d->loss_col] = d->loss;
-        rep->final_row = d->fin;
-        double L = d->fin[d->loss_col];
-        rep->loss_growth = rep->loss0 > 0 && isfinite(L) ? L / rep->loss0 : NAN;
-    }
     char why[1024];
     snprintf(why, sizeof why, "%s", ntk_errmsg());
     if (same_weights(r) != NTK_OK) {
@@ -310,11 +300,20 @@ ntk_status cli_mpi_train_execute(ntk_run *r, const cli_setup *s, cli_rows *w, nt
     return st;
 }
 
-int cmd_mpi_train(int argc, char **argv)
+ntk_status cli_mpi_train_execute(ntk_run *r, const cli_setup *s, cli_rows *w, ntk_run_report *rep)
 {
-    int rc = cli_mpi_agree(cmd_train(argc, argv));
+    return cli_mpi_run_execute(r, s, 0, w, rep);
+}
+
+/* one of the data-parallel commands on every process, its status agreed */
+static int dp_command(int (*cmd)(int, char **), int argc, char **argv)
+{
+    g_dp.active = 1;
+    int rc = cli_mpi_agree(cmd(argc, argv));
     free(g_dp.buf);
-    free(g_dp.row);
     memset(&g_dp, 0, sizeof g_dp);
     return rc;
 }
+
+int cmd_mpi_train(int argc, char **argv) { return dp_command(cmd_train, argc, argv); }
+int cmd_mpi_run(int argc, char **argv) { return dp_command(cmd_run, argc, argv); }

@@ -49,17 +49,28 @@ int cmd_mpi_kgd(int argc, char **argv);
 int cmd_mpi_kernel(int argc, char **argv);
 int cmd_mpi_sweep(int argc, char **argv);
 int cmd_mpi_train(int argc, char **argv);
+int cmd_mpi_run(int argc, char **argv);
 
 /* mpirun -np P ntkit train (cli/mpi_train.c): the hooks of cli/cmd_train.c.
  * Every process sets up the whole data set and θ0 (process 0 alone
  * prepares --out, once all have); the run trains on this process's block
- * of rows with its loss and gradient summed over the processes; the
- * driver's stops are agreed and its rows' training loss summed; process 0
- * alone writes (cli_mpi_writes). Each is collective, prints one error line
- * and returns the same status on every process. */
+ * of rows with its sums (loss, gradients, a row's metrics) taken over the
+ * processes, so every process holds the same row; the driver's stops are
+ * agreed; process 0 alone writes (cli_mpi_writes). Each is collective,
+ * prints one error line and returns the same status on every process. */
 int cli_mpi_train_setup(const cli_args *a, cli_setup *s);
 int cli_mpi_train_create(const cli_setup *s, const ntk_run_config *rc, ntk_run **r);
 ntk_status cli_mpi_train_execute(ntk_run *r, const cli_setup *s, cli_rows *w, ntk_run_report *rep);
 int cli_mpi_writes(void);
+
+/* mpirun -np P ntkit run --models nn,linearized (cli/mpi_train.c): the
+ * same machinery for cli/cmd_run.c. cli_mpi_dp_active is 1 while one of
+ * these two commands runs data-parallel (not in a sweep's member, which
+ * runs on one process); cli_mpi_run_execute is cli_mpi_train_execute with
+ * the theory at t = 0 (theory = 1) or without. Setting up and creating the
+ * run are cli_mpi_train_setup and cli_mpi_train_create. */
+int cli_mpi_dp_active(void);
+ntk_status cli_mpi_run_execute(ntk_run *r, const cli_setup *s, int theory, cli_rows *w,
+                               ntk_run_report *rep);
 
 #endif

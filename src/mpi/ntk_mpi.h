@@ -42,12 +42,12 @@ ntk_status ntk_mpi_agree(MPI_Comm comm, ntk_status st);
  * Returns 1 when this passage is to fail. */
 int ntk_mpi_fault(const char *where);
 
-/* Data-parallel training (mpirun ntkit train, cli/mpi_train.c): the
+/* Data-parallel runs (mpirun ntkit train and run, cli/mpi_train.c): the
  * library's ntk_run_set_reduce on every process of comm, after an agreement
  * on the arguments (the sum inside is collective; n_total, the rows of all
- * processes, is at least any process's own). The run's training-loss column
- * stays this process's (src/run_metrics.c computes it from the local
- * predictions): the caller sums it. */
+ * processes). From then on the run sums through reduce everything that
+ * runs over the training rows (the gradients, each logged row's sums), so
+ * every process holds the same row (ntkit.h, ntk_run_create_part). */
 ntk_status ntk_mpi_run_set_reduce(MPI_Comm comm, ntk_run *r, ntk_reduce_fn reduce, void *ctx,
                                   size_t n_total);
 

@@ -45,8 +45,8 @@ check '[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]' "non-empty --out: exit status $rc"
 check '[ "$(grep -c "^ntkit: error:" "$T/err")" -eq 1 ]' "non-empty --out: one error line: $(cat "$T/err")"
 check '[ "$(ls "$T/full")" = mine.txt ] && [ "$(cat "$T/full/mine.txt")" = keep ]' "non-empty --out: left as it was"
 # a command that does not run distributed
-mpi 2 $NTKIT_MPI run --n 50 --steps 5 --out "$T/o4" >"$T/out" 2>"$T/err"
-expect "run under mpirun -np 2" $? "$T/err" "$T/o4" "does not run on several processes"
+mpi 2 $NTKIT_MPI experiment --out "$T/o4" >"$T/out" 2>"$T/err"
+expect "experiment under mpirun -np 2" $? "$T/err" "$T/o4" "does not run on several processes"
 
 # one process alone fails: while loading, inside CG's products (process 1,
 # and process 0), inside the preconditioner's column products (process 2)
