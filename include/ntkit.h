@@ -359,9 +359,10 @@ const double *ntk_trainer_grad(const ntk_trainer *tr);
 /* Data-parallel training (the MPI build, docs/scaling.md): each process
  * holds a trainer on its own rows of a data set of n_total rows. After the
  * local loss and gradient, ntk_trainer_eval scales them by n / n_total (for
- * NTK_LOSS_MEAN; by 1 for NTK_LOSS_SUM) and calls reduce(ctx, buf, count),
- * which must replace buf by its sum over the processes, once on the loss and
- * once on the gradient (P values). The sums are the loss and gradient on all
+ * NTK_LOSS_MEAN; by 1 for NTK_LOSS_SUM) and calls reduce(ctx, buf, count)
+ * once, which must replace buf by its sum over the processes: buf holds the
+ * gradient (P values) and then the loss (count = P + 1). The sums are the
+ * loss and gradient on all
  * rows, so every process applies the same step. reduce NULL: none (the
  * default). The library itself knows nothing of MPI. */
 typedef ntk_status (*ntk_reduce_fn)(void *ctx, double *buf, size_t count);

@@ -33,7 +33,7 @@ struct ntk_trainer {
 size_t ntk_trainer_mem_bytes(size_t n, size_t d, size_t m)
 {
     size_t B = net_block_rows(n, m);
-    size_t count = 2 * n + m * d + m + 2 * B * m + B;
+    size_t count = 2 * n + m * d + m + 1 + 2 * B * m + B;
     return ntk_size_mul(count, sizeof(double), 1, 1);
 }
 
@@ -41,7 +41,7 @@ size_t ntk_trainer_mem_bytes_cfg(const ntk_net_config *cfg, size_t n)
 {
     if (!ntk_net_is_deep(cfg)) return ntk_trainer_mem_bytes(n, cfg->d, cfg->m);
     size_t nk = ntk_size_mul(n, ntk_net_outputs(cfg), 1, 1);
-    size_t a = nk > SIZE_MAX / 4 ? SIZE_MAX : ntk_size_mul(2 * nk + ntk_net_nparams(cfg), sizeof(double), 1, 1);
+    size_t a = nk > SIZE_MAX / 4 ? SIZE_MAX : ntk_size_mul(2 * nk + ntk_net_nparams(cfg) + 1, sizeof(double), 1, 1);
     size_t b = deep_ws_bytes(cfg, n);
     return a == SIZE_MAX || b == SIZE_MAX || a > SIZE_MAX - b ? SIZE_MAX : a + b;
 }
@@ -104,7 +104,7 @@ static ntk_status trainer_create_deep(ntk_net *net, const double *X, const doubl
     tr->gd = gd;
     tr->deep = 1;
     for (size_t l = 0; l <= L; l++) tr->rate[l] = rate[l], tr->train[l] = rate[l] > 0;
-    tr->f = ntk_calloc(2 * nk + P, sizeof(double), "trainer buffers");
+    tr->f = ntk_calloc(2 * nk + P + 1, sizeof(double), "trainer buffers");
     if (!tr->f || deep_ws_init(&tr->dw, cfg, n) != NTK_OK) {
         free(tr->f);
         free(tr);
@@ -112,7 +112,7 @@ static ntk_status trainer_create_deep(ntk_net *net, const double *X, const doubl
     }
     tr->g = tr->f + nk;
     if (cfg->centered) {
-        tr->f0 = tr->g + P;
+        tr->f0 = tr->g + P + 1;
         ntk_status st = ntk_forward_theta(cfg, net->theta0, X, n, tr->f0);
         if (st != NTK_OK) {
             ntk_trainer_free(tr);
@@ -161,7 +161,7 @@ ntk_status ntk_trainer_create(ntk_net *net, const double *X, const double *y, si
     tr->y = y;
     tr->n = n;
     tr->gd = gd;
-    tr->f = ntk_alloc(2 * n + m * d + m, sizeof(double), "trainer buffers");
+    tr->f = ntk_alloc(2 * n + m * d + m + 1, sizeof(double), "trainer buffers");
     if (!tr->f || net_scratch_init(&tr->s, n, m) != NTK_OK) {
         free(tr->f);
         free(tr);
@@ -172,7 +172,7 @@ ntk_status ntk_trainer_create(ntk_net *net, const double *X, const double *y, si
     /* a frozen layer's gradient is never written: ntk_trainer_grad reads 0 */
     memset(tr->gW, 0, (m * d + m) * sizeof(double));
     if (net->cfg.centered) {
-        tr->f0 = tr->gv + m;
+        tr->f0 = tr->gv + m + 1;
         ntk_forward(&net->cfg, net->W0, net->v0, X, n, tr->f0);
     }
     /* a loss that is not finite before any step is not a divergence but an
@@ -215,9 +215,10 @@ ntk_status ntk_trainer_set_reduce(ntk_trainer *tr, ntk_reduce_fn reduce, void *c
     return NTK_OK;
 }
 
-/* The loss and the gradient g (count values) summed over the processes of a
- * data-parallel trainer, the local ones first weighted by their share of the
- * rows under the mean loss. */
+/* The loss and the gradient g (count values) summed over the processes of
+ * a data-parallel trainer in one call, the local ones first weighted by
+ * their share of the rows under the mean loss: the loss travels in g[count],
+ * a slot the trainer's buffers keep after the gradient. */
 static ntk_status trainer_reduce(ntk_trainer *tr, double *g, size_t count)
 {
     if (tr->gd.loss == NTK_LOSS_MEAN) {
@@ -225,8 +226,10 @@ static ntk_status trainer_reduce(ntk_trainer *tr, double *g, size_t count)
         tr->loss *= w;
         ntk_scal(count, w, g);
     }
-    NTK_TRY(tr->reduce(tr->reduce_ctx, &tr->loss, 1));
-    return tr->reduce(tr->reduce_ctx, g, count);
+    g[count] = tr->loss;
+    NTK_TRY(tr->reduce(tr->reduce_ctx, g, count + 1));
+    tr->loss = g[count];
+    return NTK_OK;
 }
 
 ntk_status ntk_trainer_eval(ntk_trainer *tr)

@@ -132,9 +132,10 @@ PYEOF
     pycheck "the interrupted run against the ordinary build's $steps steps" "$T/agree.py" "$T/stop" "$T/stop-ref" 1e-10
 fi
 
-# ntkit run stays on one process, and says what runs on several
-mpi 2 $NTKIT_MPI run --n 20 --steps 5 --out "$T/run" >"$T/out" 2>"$T/err"
-expect "run under mpirun -np 2" $? "$T/err" "$T/run" "does not run on several processes"
+# ntkit run's kernel models stay on one process (tests/mpi/mpi_run.sh runs
+# nn and linearized data-parallel), and the refusal says what runs on several
+mpi 2 $NTKIT_MPI run --n 20 --steps 5 --models all --out "$T/run" >"$T/out" 2>"$T/err"
+expect "run --models all under mpirun -np 2" $? "$T/err" "$T/run" "does not run on several processes"
 check 'grep -q "ntkit train. trains the network data-parallel" "$T/err" && grep -q "kgd" "$T/err" && grep -q "krr" "$T/err"' \
     "run under mpirun: the message names train, kgd and krr: $(cat "$T/err")"
 check '[ ! -e "$T/run" ]' "run under mpirun: --out was made"
