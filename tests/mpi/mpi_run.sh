@@ -34,44 +34,7 @@ set -u
 # (ntk_lambda_min; 3e-13 under a tanh flow); 1e-10 leaves a margin of
 # more than 300. A rate
 # changed by one part in 10^8 must fail the comparison (negative control).
-cat >"$T/agree.py" <<'PYEOF'
-import sys, os, glob, json, numpy as np
-t, mine, ref, tol = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
-worst, what = 0.0, ""
-def cmp(a, b, name):
-    global worst, what
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if a.shape != b.shape: sys.exit(f"{name}: shape {a.shape} against {b.shape}")
-    if not np.array_equal(np.isnan(a), np.isnan(b)): sys.exit(f"{name}: NaN in other places")
-    a, b = np.nan_to_num(a, nan=0.0), np.nan_to_num(b, nan=0.0)
-    scale = np.max(np.abs(b)) if b.size else 0.0
-    e = np.max(np.abs(a - b)) / scale if scale > 0 else (0.0 if np.all(a == 0) else np.inf)
-    if not e <= worst: worst, what = e, name
-files = sorted(os.path.basename(f) for f in glob.glob(f"{ref}/*.npy")
-               if f.endswith("_final.npy") or os.path.basename(f) in ("W.npy", "v.npy")
-               or os.path.basename(f).startswith("predict_"))
-if not any(f.endswith("_final.npy") or f == "W.npy" for f in files): sys.exit("no final weights in " + ref)
-for f in files: cmp(np.load(f"{mine}/{f}"), np.load(f"{ref}/{f}"), f)
-A = np.genfromtxt(f"{mine}/metrics.csv", delimiter=",", names=True)
-B = np.genfromtxt(f"{ref}/metrics.csv", delimiter=",", names=True)
-if A.dtype.names != B.dtype.names or len(A) != len(B): sys.exit("metrics.csv: other columns or rows")
-for c in B.dtype.names:
-    if c != "seconds": cmp(A[c], B[c], "metrics.csv " + c)
-timing = {"setup_seconds", "loop_seconds", "seconds", "steps_per_second"}
-def walk(a, b, path):
-    if isinstance(b, dict):
-        if set(a) != set(b): sys.exit(f"summary.json{path}: keys {sorted(set(a) ^ set(b))}")
-        for k in b:
-            if k not in timing: walk(a[k], b[k], f"{path}.{k}")
-    elif isinstance(b, (int, float)) and not isinstance(b, bool):
-        if not isinstance(a, (int, float)) or isinstance(a, bool): sys.exit(f"summary.json{path}: {a!r} against {b!r}")
-        cmp(a, b, "summary.json" + path)
-    elif a != b:
-        sys.exit(f"summary.json{path}: {a!r} against {b!r}")
-walk(json.load(open(f"{mine}/summary.json")), json.load(open(f"{ref}/summary.json")), "")
-print(f"  {mine}: worst relative difference {worst:.3g} ({what})")
-sys.exit(0 if worst <= tol else f"{worst:.3g} > {tol:g} in {what}")
-PYEOF
+AGREE="$(dirname "$0")/rundir_agree.py"
 # k = 3 classes: one-hot targets of the largest of three noisy inputs
 $PY - "$T" <<'PYEOF'
 import sys, numpy as np
@@ -100,14 +63,14 @@ for net in two deep flow; do
         check '! grep -q "ntkit: " "$T/err"' "$net -np $np: stderr: $(cat "$T/err")"
         check '[ "$(tail -1 "$T/out" | sed "s/.*run directory //")" = "$d" ]' "$net -np $np: stdout: $(tail -2 "$T/out")"
         check '[ "$(cd "$T/$net-ref" && ls)" = "$(cd "$d" && ls)" ]' "$net -np $np: other files: $(ls "$d")"
-        pycheck "$net -np $np against the ordinary build" "$T/agree.py" "$d" "$T/$net-ref" 1e-10
+        pycheck "$net -np $np against the ordinary build" "$AGREE" "$d" "$T/$net-ref" 1e-10
     done
 done
 check 'head -1 "$T/deep-np4/metrics.csv" | grep -q "nn_train_acc,nn_test_acc,linearized_train_acc"' \
     "deep: no accuracy columns: $(head -1 "$T/deep-np4/metrics.csv")"
 # negative control: the first rate changed by one part in 10^8 fails the comparison
 $NTKIT run $two --lr1 1.00000001 --out "$T/two-lr" >/dev/null 2>&1
-check '! $PY "$T/agree.py" "$T" "$T/two-lr" "$T/two-ref" 1e-10 >/dev/null 2>&1' \
+check '! $PY "$AGREE" "$T" "$T/two-lr" "$T/two-ref" 1e-10 >/dev/null 2>&1' \
     "negative control: a rate changed by 1e-8 passes the 1e-10 comparison"
 
 # expect NAME RC ERR DIR PATTERN: nonzero and not a timeout, one error line
@@ -161,6 +124,6 @@ if [ -n "$steps" ] && [ "$steps" -gt 0 ]; then
 import json, sys
 s = json.load(open(sys.argv[1])); s["status"] = "completed"; json.dump(s, open(sys.argv[1], "w"))
 PYEOF
-    pycheck "the interrupted run against the ordinary build's $steps steps" "$T/agree.py" "$T/stop" "$T/stop-ref" 1e-10
+    pycheck "the interrupted run against the ordinary build's $steps steps" "$AGREE" "$T/stop" "$T/stop-ref" 1e-10
 fi
 finish

@@ -23,34 +23,7 @@ set -u
 # and for growth along directions of negative curvature in so few steps. The
 # script prints the measured worst, which is near 1e-16 here. A negative
 # control (a rate changed by one part in 10^8) must fail the comparison.
-cat >"$T/agree.py" <<'PYEOF'
-import sys, os, glob, json, numpy as np
-t, mine, ref, tol = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
-worst, what = 0.0, ""
-def cmp(a, b, name):
-    global worst, what
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if a.shape != b.shape:
-        sys.exit(f"{name}: shape {a.shape} against {b.shape}")
-    e = np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300)
-    if not e <= worst: worst, what = e, name
-weights = sorted(os.path.basename(f) for f in glob.glob(f"{ref}/*.npy")
-                 if f.endswith("_final.npy") or os.path.basename(f) in ("W.npy", "v.npy"))
-if not weights: sys.exit("no final weights in " + ref)
-for f in weights: cmp(np.load(f"{mine}/{f}"), np.load(f"{ref}/{f}"), f)
-A = np.genfromtxt(f"{mine}/metrics.csv", delimiter=",", names=True)
-B = np.genfromtxt(f"{ref}/metrics.csv", delimiter=",", names=True)
-if A.dtype.names != B.dtype.names or len(A) != len(B): sys.exit("metrics.csv: other columns or rows")
-if not np.array_equal(A["step"], B["step"]): sys.exit("metrics.csv: other steps")
-for c in B.dtype.names:
-    if c != "seconds": cmp(A[c], B[c], "metrics.csv " + c)
-sa, sb = json.load(open(f"{mine}/summary.json")), json.load(open(f"{ref}/summary.json"))
-if sa["status"] != sb["status"] or sa["steps_run"] != sb["steps_run"]: sys.exit("summary: status")
-for k in ("initial_train_loss", "final_train_loss", "final_test_loss", "loss_growth"):
-    cmp(sa[k], sb[k], "summary.json " + k)
-print(f"  {mine}: worst relative difference {worst:.3g} ({what})")
-sys.exit(0 if worst <= tol else f"{worst:.3g} > {tol:g} in {what}")
-PYEOF
+AGREE="$(dirname "$0")/rundir_agree.py"
 
 two="--n 51 --n-test 20 --d 5 --width 64 --steps 40 --log-every 5 --threads 1 --quiet"
 deep="--n 51 --n-test 20 --d 5 --depth 2 --width 32 --bias-std 0.5 --loss sum --lr1 0.02 --lr2 0.02 \
@@ -66,7 +39,7 @@ for net in two deep; do
         check '[ ! -s "$T/err" ] || ! grep -q "ntkit: " "$T/err"' "$net -np $np: stderr: $(cat "$T/err")"
         check '[ "$(tail -1 "$T/out")" = "run directory: $d" ]' "$net -np $np: stdout: $(cat "$T/out")"
         check '[ "$(cd "$T/$net-ref" && ls)" = "$(cd "$d" && ls)" ]' "$net -np $np: other files: $(ls "$d")"
-        pycheck "$net -np $np against the ordinary build" "$T/agree.py" "$d" "$T/$net-ref" 1e-10
+        pycheck "$net -np $np against the ordinary build" "$AGREE" "$d" "$T/$net-ref" 1e-10
     done
     # the data and the initial weights are the ordinary build's, byte for byte
     for f in X_train.npy y_train.npy X_test.npy y_test.npy; do
@@ -75,7 +48,7 @@ for net in two deep; do
 done
 # negative control: the first rate changed by one part in 10^8 fails the comparison
 $NTKIT train $two --lr1 1.00000001 --out "$T/two-lr" >/dev/null 2>&1
-check '! $PY "$T/agree.py" "$T" "$T/two-lr" "$T/two-ref" 1e-10 >/dev/null 2>&1' \
+check '! $PY "$AGREE" "$T" "$T/two-lr" "$T/two-ref" 1e-10 >/dev/null 2>&1' \
     "negative control: a rate changed by 1e-8 passes the 1e-10 comparison"
 
 # expect NAME RC ERR DIR PATTERN: nonzero and not a timeout, one error line
@@ -129,7 +102,7 @@ if [ -n "$steps" ] && [ "$steps" -gt 0 ]; then
 import json, sys
 s = json.load(open(sys.argv[1])); s["status"] = "completed"; json.dump(s, open(sys.argv[1], "w"))
 PYEOF
-    pycheck "the interrupted run against the ordinary build's $steps steps" "$T/agree.py" "$T/stop" "$T/stop-ref" 1e-10
+    pycheck "the interrupted run against the ordinary build's $steps steps" "$AGREE" "$T/stop" "$T/stop-ref" 1e-10
 fi
 
 # ntkit run's kernel models stay on one process (tests/mpi/mpi_run.sh runs
