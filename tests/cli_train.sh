@@ -4,17 +4,6 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-# expect_fail NAME PATTERN CMD...: nonzero exit, exactly one 'ntkit: error:' line matching PATTERN
-expect_fail() {
-    name=$1 pat=$2
-    shift 2
-    "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-    n=$(grep -c '^ntkit: error:' "$T/err")
-    if [ $rc -ne 0 ] && [ "$n" -eq 1 ] && grep -qi -- "$pat" "$T/err"; then ok; else
-        bad "$name: rc=$rc, $n error lines: $(cat "$T/err")"; fi
-}
-
 # --- train writes a complete run directory --------------------------------
 $NTKIT train --n 120 --n-test 30 --d 6 --width 16 --steps 25 --log-every 10 --seed 4 \
     --act tanh --quiet --out "$T/r1" >/dev/null 2>&1
@@ -57,29 +46,29 @@ $NTKIT train --data "csv:$T/d.csv" --n 4 --n-test 1 --width 4 --steps 2 --quiet 
 check '[ $? -eq 0 ] && [ -s "$T/r5/metrics.csv" ]' "train on csv data"
 
 # --- bad input ---------------------------------------------------------------
-expect_fail "unknown flag" "unknown option" $NTKIT train --bogus 1 --out "$T/x"
-expect_fail "missing --out" "--out" $NTKIT train --n 10
-expect_fail "odd symmetric width" "even width" $NTKIT train --init symmetric --width 7 --out "$T/x"
-expect_fail "zero width" "width" $NTKIT train --width 0 --out "$T/x"
-expect_fail "negative rate" "non-negative" $NTKIT train --lr1 -1 --out "$T/x"
-expect_fail "bad number" "finite number" $NTKIT train --alpha abc --out "$T/x"
-expect_fail "unknown activation" "unknown activation" $NTKIT train --act swish --out "$T/x"
-expect_fail "unknown loss" "loss" $NTKIT train --loss l1 --out "$T/x"
-expect_fail "huge sizes" "GiB" $NTKIT train --n 100000000 --d 100000 --out "$T/x"
-expect_fail "huge width" "BLAS can index" $NTKIT train --n 10 --d 10 --width 100000000000 --out "$T/x"
+expect_error "unknown flag" "unknown option" $NTKIT train --bogus 1 --out "$T/x"
+expect_error "missing --out" "--out" $NTKIT train --n 10
+expect_error "odd symmetric width" "even width" $NTKIT train --init symmetric --width 7 --out "$T/x"
+expect_error "zero width" "width" $NTKIT train --width 0 --out "$T/x"
+expect_error "negative rate" "non-negative" $NTKIT train --lr1 -1 --out "$T/x"
+expect_error "bad number" "finite number" $NTKIT train --alpha abc --out "$T/x"
+expect_error "unknown activation" "unknown activation" $NTKIT train --act swish --out "$T/x"
+expect_error "unknown loss" "loss" $NTKIT train --loss l1 --out "$T/x"
+expect_error "huge sizes" "GiB" $NTKIT train --n 100000000 --d 100000 --out "$T/x"
+expect_error "huge width" "BLAS can index" $NTKIT train --n 10 --d 10 --width 100000000000 --out "$T/x"
 check "[ ! -e '$T/x' ]" "failed runs leave no output directory"
 printf 'not a numpy file' >"$T/bad.npy"
-expect_fail "malformed npy" "npy" $NTKIT train --data "npy:$T/bad.npy" --out "$T/x"
+expect_error "malformed npy" "npy" $NTKIT train --data "npy:$T/bad.npy" --out "$T/x"
 $PY -c "import numpy as np; a=np.ones((20,3)); a[5,1]=np.nan; np.save('$T/nan.npy', a); np.save('$T/y.npy', np.ones(20)); np.save('$T/y7.npy', np.ones(7)); np.save('$T/w.npy', np.ones((4,5)))"
-expect_fail "NaN in data" "NaN" $NTKIT train --data "npy:$T/nan.npy:$T/y.npy" --n 10 --n-test 5 --out "$T/x"
-expect_fail "shape mismatch X/y" "" $NTKIT train --data "npy:$T/y.npy:$T/y7.npy" --n 3 --n-test 2 --out "$T/x"
-expect_fail "W0 shape mismatch" "W0" $NTKIT train --d 3 --W0 "$T/w.npy" --out "$T/x"
+expect_error "NaN in data" "NaN" $NTKIT train --data "npy:$T/nan.npy:$T/y.npy" --n 10 --n-test 5 --out "$T/x"
+expect_error "shape mismatch X/y" "" $NTKIT train --data "npy:$T/y.npy:$T/y7.npy" --n 3 --n-test 2 --out "$T/x"
+expect_error "W0 shape mismatch" "W0" $NTKIT train --d 3 --W0 "$T/w.npy" --out "$T/x"
 printf '1,2,3\n4,5\n' >"$T/ragged.csv"
-expect_fail "ragged csv" "" $NTKIT train --data "csv:$T/ragged.csv" --out "$T/x"
-expect_fail "unknown data spec" "" $NTKIT train --data "mystery" --out "$T/x"
+expect_error "ragged csv" "" $NTKIT train --data "csv:$T/ragged.csv" --out "$T/x"
+expect_error "unknown data spec" "" $NTKIT train --data "mystery" --out "$T/x"
 
 # divergence: stops, names the step, suggests a smaller rate, keeps the metrics
-expect_fail "divergence" "diverged at step" $NTKIT train --n 50 --d 4 --width 8 --lr1 1e6 --lr2 1e6 --loss sum --steps 200 --log-every 1 --quiet --out "$T/div"
+expect_error "divergence" "diverged at step" $NTKIT train --n 50 --d 4 --width 8 --lr1 1e6 --lr2 1e6 --loss sum --steps 200 --log-every 1 --quiet --out "$T/div"
 check "[ -s '$T/div/metrics.csv' ] && [ \$(wc -l <'$T/div/metrics.csv') -ge 2 ]" "divergence keeps metrics"
 check "grep -q diverged '$T/div/summary.json'" "summary marks divergence"
 
@@ -110,16 +99,16 @@ assert t["ntk_lambda_min"] > 0 and t["jacobian_sigma_max"] ** 2 - t["ntk_lambda_
 PYEOF
 $NTKIT run --n 60 --d 4 --width 16 --steps 2 --log-every 1 --flow --models nn,ntk --quiet --out "$T/flow" >/dev/null 2>&1
 check "head -1 '$T/flow/metrics.csv' | grep -q '^time,nn_train_loss,nn_test_loss,ntk_train_loss'" "flow run uses a time column and only the chosen models"
-expect_fail "unknown model" "unknown model" $NTKIT run --models nn,rbf --out "$T/x"
-expect_fail "both rates zero" "both rates" $NTKIT run --lr1 0 --lr2 0 --n 20 --d 3 --width 4 --out "$T/x"
-expect_fail "fractional steps without flow" "integers" $NTKIT run --steps 2.5 --out "$T/x"
+expect_error "unknown model" "unknown model" $NTKIT run --models nn,rbf --out "$T/x"
+expect_error "both rates zero" "both rates" $NTKIT run --lr1 0 --lr2 0 --n 20 --d 3 --width 4 --out "$T/x"
+expect_error "fractional steps without flow" "integers" $NTKIT run --steps 2.5 --out "$T/x"
 $NTKIT run --n 40 --d 3 --width 8 --lr1 100 --lr2 100 --steps 2 --quiet --models nn,ntk --out "$T/warn" >/dev/null 2>"$T/warn.err"
 check "grep -q 'stability limit' '$T/warn.err'" "rate above the stability limit warns with the limit"
 
 $NTKIT sweep --param width --values 8,16 --n 40 --d 3 --steps 10 --log-every 5 --models nn,linearized --quiet --out "$T/sw" >/dev/null 2>&1
 check "[ -d '$T/sw/width=8' ] && [ -d '$T/sw/width=16' ] && [ \$(wc -l <'$T/sw/sweep.csv') -eq 3 ]" "sweep writes one run per value and a table"
-expect_fail "sweep bad param" "--param" $NTKIT sweep --param nosuch --values 1 --out "$T/x"
-expect_fail "sweep bad value" "not a number" $NTKIT sweep --param width --values 8,x --out "$T/x"
+expect_error "sweep bad param" "--param" $NTKIT sweep --param nosuch --values 1 --out "$T/x"
+expect_error "sweep bad value" "not a number" $NTKIT sweep --param width --values 8,x --out "$T/x"
 
 # Ctrl-C: the run stops, flushes metrics and writes a summary marked interrupted
 $NTKIT run --n 3000 --d 20 --width 256 --steps 100000 --log-every 5 --models nn,linearized --quiet --out "$T/int" >/dev/null 2>&1 &
