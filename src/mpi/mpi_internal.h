@@ -41,6 +41,10 @@ struct ntk_dop {
     double *stored;
     size_t *off, npairs;
     int filled;
+    /* with local rows: the ring turns at every product when some process
+     * does not keep its tiles (agreed at creation: need_x anywhere), else
+     * until a product has succeeded everywhere (x_done) */
+    int need_x, ring_every, x_done;
     /* TILES and LIN: U gathered (n, k), V summed (n, k) */
     double *Ufull, *Vfull;
     size_t kcap;

@@ -255,6 +255,9 @@ static ntk_status dop_create(MPI_Comm comm, const ntk_kernel_desc *desc, const d
         ntk_dop_free(op);
         return st;
     }
+    /* whether the blocks must travel at every product: one process that
+     * does not keep its tiles needs the others' rows each time */
+    MPI_Allreduce(&op->need_x, &op->ring_every, 1, MPI_INT, MPI_MAX, comm);
     *out = op;
     return NTK_OK;
 }
@@ -391,7 +394,8 @@ static ntk_status tiles_local(ntk_dop *op, size_t k)
 {
     memset(op->Vfull, 0, op->n * k * sizeof(double));
     apply_ctx a = {k, 0};
-    int S = op->size / 2, kept = op->stored && op->filled, ring = !op->X && !kept && S > 0;
+    int S = op->size / 2, kept = op->stored && op->filled,
+        ring = !op->X && S > 0 && (op->ring_every || !op->x_done);
     const double *cur = op->Xloc;
     ntk_status st = NTK_OK;
     for (int s = 0; s <= S; s++) {
@@ -442,6 +446,7 @@ static ntk_status tiles_store(ntk_dop *op, size_t fixed)
 {
     size_ctx c = {0, 0};
     NTK_TRY(all_pairs(op, size_pair, &c));
+    op->need_x = c.count > 0;   /* until kept below */
     double bytes = (double)c.total * sizeof(double);
     if (bytes > 0.5 * (double)op->mem_limit || (!op->X && bytes + (double)fixed > (double)op->mem_limit) ||
         c.count == 0)
@@ -458,6 +463,7 @@ static ntk_status tiles_store(ntk_dop *op, size_t fixed)
     size_ctx o = {0, 0};
     NTK_TRY(all_pairs(op, size_pair, &o));
     op->npairs = c.count;
+    op->need_x = 0;
     return NTK_OK;
 }
 
@@ -544,6 +550,8 @@ ntk_status ntk_dop_apply(ntk_dop *op, const double *U_loc, size_t k, double *V_l
     c = now();
     st = ntk_mpi_agree(op->comm, st);
     add_comm(op, c);
+    /* every process that keeps its tiles has them now */
+    if (st == NTK_OK && op->kind == NTK_DOP_TILES) op->x_done = 1;
     return st;
 }
 
