@@ -136,12 +136,6 @@ static int setup(const cli_args *a, const cli_kernel_opts *o, flow_problem *p)
 {
     if (cli_mpi_agree(load(a, o, p))) return 1;
     if (cli_mpi_agree(cli_kernel_desc(o, a, &p->X, 0, &p->held, NULL))) return 1;
-    /* the two-layer empirical kernel's operator reads every row */
-    if (p->local && ntk_dop_kind_of(&p->held.desc) != NTK_DOP_TILES) {
-        ntk_array_free(&p->X);
-        p->local = 0;
-        if (cli_mpi_agree(read_x("--x", o->x_path, 0, &p->X, &p->n))) return 1;
-    }
     size_t n = p->n, k = p->k;
     ntk_mpi_split(n, cli_world.rank, cli_world.size, &p->r0, &p->nloc);
     cli_mpi_split(p->nt, &p->t0, &p->tloc);

@@ -150,12 +150,6 @@ static int setup(const cli_args *a, const cli_kernel_opts *o, problem *p)
     int rc = cli_mpi_agree(load(a, o, p));
     if (!rc) rc = cli_mpi_agree(settings(a, p, &rank));
     if (!rc) rc = cli_mpi_agree(cli_kernel_desc(o, a, &p->X, 0, &p->held, NULL));
-    /* the two-layer empirical kernel's operator reads every row */
-    if (!rc && p->local && ntk_dop_kind_of(&p->held.desc) != NTK_DOP_TILES) {
-        ntk_array_free(&p->X);
-        p->local = 0;
-        rc = cli_mpi_agree(read_x("--x", o->x_path, 0, &p->X, &p->n));
-    }
     if (rc) return rc;
     size_t n = p->n, k = p->k;
     ntk_mpi_split(n, cli_world.rank, cli_world.size, &p->r0, &p->nloc);

@@ -152,11 +152,6 @@ int cmd_mpi_spectrum(int argc, char **argv)
     if (!rc && rank > n) rank = n;
     if (!rc && nev > n) rc = cli_mpi_agree(cli_fail("--nev %zu exceeds the %zu points", nev, n));
     if (!rc) rc = cli_mpi_agree(cli_kernel_desc(&o, &a, &X, 0, &held, NULL));
-    if (!rc && local && ntk_dop_kind_of(&held.desc) != NTK_DOP_TILES) {
-        ntk_array_free(&X);
-        local = 0;
-        rc = cli_mpi_agree(read_x(o.x_path, 0, &X, &n));
-    }
     if (!rc) {
         ntk_status st = local ? ntk_dop_create_local(cli_world.comm, &held.desc, X.data, n, o.mem_limit, &op)
                               : ntk_dop_create(cli_world.comm, &held.desc, X.data, n, o.mem_limit, &op);

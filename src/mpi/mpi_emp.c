@@ -67,7 +67,7 @@ ntk_status emp_transpose(ntk_dop *op, const double *U_loc, size_t k, double *buf
     emp_part *e = op->emp;
     memset(buf, 0, emp_part_len(op, k) * sizeof(double));
     if (!op->nloc) return NTK_OK;
-    const double *X = op->X + op->r0 * op->d;
+    const double *X = op->Xloc;   /* this process's rows, replicated X or not */
     for (size_t c = 0; c < k; c++) {
         for (size_t i = 0; i < op->nloc; i++) e->col[i] = U_loc[i * k + c];
         NTK_TRY(ntk_net_vjp(&op->net, e->theta, X, op->nloc, e->col, e->g));

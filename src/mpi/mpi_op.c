@@ -226,12 +226,11 @@ static ntk_status dop_create(MPI_Comm comm, const ntk_kernel_desc *desc, const d
         op->nvis = X || op->kind != NTK_DOP_TILES ? 0 : size - 1 < 2 ? size - 1 : 2;
         if (op->kind == NTK_DOP_EMPIRICAL && (!desc->W || !desc->v))
             st = ntk_set_error(NTK_ERR_ARG, "empirical kernel operator: the weights W and v are NULL");
-        else if (!X && op->kind != NTK_DOP_TILES)
+        else if (!X && op->kind == NTK_DOP_LIN)
             st = ntk_set_error(NTK_ERR_ARG, "distributed kernel operator: the %s kind needs every "
-                               "row of X on every process (%s); create it with ntk_dop_create",
-                               ntk_dop_kind_name(op->kind),
-                               op->kind == NTK_DOP_LIN ? "its products need every row's features"
-                                                       : "src/mpi/mpi_emp.c reads the rows through op->X");
+                               "row of X on every process (its products need every row's "
+                               "features); create it with ntk_dop_create",
+                               ntk_dop_kind_name(op->kind));
         else if ((double)op->maxloc * (double)op->d > 2147483647.0)
             st = ntk_set_error(NTK_ERR_ARG, "distributed kernel operator: a process's rows of X "
                                "(%zu·%zu) exceed the range of MPI counts; run on more processes",
