@@ -304,9 +304,10 @@ static int distributed(const cli_args *a, cli_kernel_opts *o, int f32, int eig)
     double tf_used = NAN;
     memset(&h, 0, sizeof h);
     if (!rc) rc = cli_kernel_desc(o, a, &X, 0, &h, &tf_used);
-    size_t share = 0;
-    if (!rc && eig) rc = eig_memory(o, X.rows, X.cols, &h.desc, &share);
+    /* agreed before eig_memory, which is collective (the node's processes) */
     rc = cli_mpi_agree(rc);
+    size_t share = 0;
+    if (!rc && eig) rc = cli_mpi_agree(eig_memory(o, X.rows, X.cols, &h.desc, &share));
     const size_t n1 = X.rows, n2 = o->x2_path ? X2.rows : n1;
     /* the row blocks come and go before the eigenproblem's share exists;
      * without --mem-limit they take no more than the share (at least two

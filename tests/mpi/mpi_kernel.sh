@@ -218,4 +218,13 @@ mpi 2 $NTKIT_MPI kernel --kind ntk-inf --x "$T/X.npy" --out "$T/nodir/K.npy" >"$
 rc=$?
 check '[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$(grep -c "^ntkit: error:" "$T/err")" -eq 1 ]' \
     "missing output directory: rc $rc, $(grep ntkit "$T/err")"
+# a process that fails to read its inputs before the eigenproblem's memory
+# check (collective when --mem-limit is not given): one message, no hang
+rm -rf "$T/h"; mkdir "$T/h"
+NTKIT_MPI_FAULT=1:load mpi 2 -x NTKIT_MPI_FAULT $NTKIT_MPI kernel --kind ntk-inf --x "$T/X.npy" \
+    --out "$T/h/K.npy" --spectrum "$T/h/s.csv" >"$T/out" 2>"$T/err"
+rc=$?
+check '[ $rc -ne 0 ] && [ $rc -ne 124 ] && [ "$(grep -c "^ntkit: error:" "$T/err")" -eq 1 ] && [ -z "$(ls "$T/h")" ]' \
+    "a load failure on one process with --spectrum and no --mem-limit: rc=$rc $(cat "$T/err")"
+
 finish
