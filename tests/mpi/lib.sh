@@ -24,3 +24,19 @@ pycheck() {
 }
 # mpirun -np P under the timeout: mpi P ARGS...
 mpi() { np=$1; shift; timeout "$TMO" $MPIRUN -np "$np" "$@"; }
+# expect NAME RC ERR DIR PATTERN [final]: a failure that is not a timeout
+# (124), one error line on ERR matching PATTERN, and DIR without any file,
+# or with `final` without the final files of a run (metrics.csv,
+# summary.json, final weights)
+expect() {
+    name=$1 rc=$2 err=$3 dir=$4 pat=$5 what=${6:-}
+    check '[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]' "$name: exit status $rc (0: no failure, 124: a hang)"
+    check '[ "$(grep -c "^ntkit: error:" "$err")" -eq 1 ]' "$name: one error line, got: $(grep "ntkit: error" "$err")"
+    check "grep '^ntkit: error:' '$err' | grep -q '$pat'" "$name: the error names '$pat': $(grep "ntkit: error" "$err")"
+    if [ "$what" = final ]; then
+        check '[ -z "$(ls "$dir" 2>/dev/null | grep -e "^metrics.csv$" -e summary.json -e _final.npy -e "^W.npy")" ]' \
+            "$name: written: $(ls "$dir" 2>/dev/null)"
+    else
+        check '[ -z "$(ls -A "$dir" 2>/dev/null)" ]' "$name: no output file: $(ls "$dir" 2>/dev/null)"
+    fi
+}

@@ -20,15 +20,6 @@ np.save(t + "/y.npy", np.sin(X[:, 0])); np.save(t + "/yt.npy", np.sin(Xt[:, 0]))
 PYEOF
 args="--kind ntk-inf --x $T/X.npy --y $T/y.npy --x-test $T/Xt.npy --y-test $T/yt.npy --ridge 1e-2,1 --cg-rtol 1e-10"
 
-# expect NAME RC_FILE ERR_FILE OUTDIR PATTERN: nonzero, not a timeout, one
-# error line matching PATTERN, no file in OUTDIR
-expect() {
-    name=$1 rc=$2 err=$3 dir=$4 pat=$5
-    check '[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]' "$name: exit status $rc (0: no failure, 124: a hang)"
-    check '[ "$(grep -c "^ntkit: error:" "$err")" -eq 1 ]' "$name: one error line, got: $(grep "ntkit: error" "$err")"
-    check "grep '^ntkit: error:' '$err' | grep -q '$pat'" "$name: the error names '$pat': $(grep "ntkit: error" "$err")"
-    check '[ -z "$(ls -A "$dir" 2>/dev/null)" ]' "$name: no output file: $(ls "$dir" 2>/dev/null)"
-}
 
 # every process sees it
 mpi 2 $NTKIT_MPI krr $args --x "$T/missing.npy" --out "$T/o1" >"$T/out" 2>"$T/err"

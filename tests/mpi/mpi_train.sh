@@ -51,31 +51,21 @@ $NTKIT train $two --lr1 1.00000001 --out "$T/two-lr" >/dev/null 2>&1
 check '! $PY "$AGREE" "$T" "$T/two-lr" "$T/two-ref" 1e-10 >/dev/null 2>&1' \
     "negative control: a rate changed by 1e-8 passes the 1e-10 comparison"
 
-# expect NAME RC ERR DIR PATTERN: nonzero and not a timeout, one error line
-# matching PATTERN, and DIR without metrics.csv, summary.json or final weights
-expect() {
-    name=$1 rc=$2 err=$3 dir=$4 pat=$5
-    check '[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]' "$name: exit status $rc (0: no failure, 124: a hang)"
-    check '[ "$(grep -c "^ntkit: error:" "$err")" -eq 1 ]' "$name: one error line, got: $(grep "ntkit: error" "$err")"
-    check "grep '^ntkit: error:' '$err' | grep -q '$pat'" "$name: the error names '$pat': $(grep "ntkit: error" "$err")"
-    check '[ -z "$(ls "$dir" 2>/dev/null | grep -e "^metrics.csv$" -e summary.json -e _final.npy -e "^W.npy")" ]' \
-        "$name: written: $(ls "$dir" 2>/dev/null)"
-}
 
 # more processes than rows: refused before anything is written
 mpi 4 $NTKIT_MPI train $two --n 3 --out "$T/few" >"$T/out" 2>"$T/err"
-expect "-np 4 on 3 rows" $? "$T/err" "$T/few" "3 training rows cannot be split over 4 processes"
+expect "-np 4 on 3 rows" $? "$T/err" "$T/few" "3 training rows cannot be split over 4 processes" final
 check '[ ! -e "$T/few" ]' "-np 4 on 3 rows: --out was made"
 # a bad input on process 1 alone (its data set): one message naming it, no directory
 NTKIT_MPI_FAULT=1:load mpi 2 -x NTKIT_MPI_FAULT $NTKIT_MPI train $two --out "$T/load" >"$T/out" 2>"$T/err"
-expect "bad input on process 1" $? "$T/err" "$T/load" "process 1 of 2"
+expect "bad input on process 1" $? "$T/err" "$T/load" "process 1 of 2" final
 check '[ ! -e "$T/load" ]' "bad input on process 1: --out was made"
 # an input every process sees: as the ordinary build, one line
 mpi 2 $NTKIT_MPI train $two --data npy:"$T/none.npy" --out "$T/none" >"$T/out" 2>"$T/err"
-expect "a missing --data file" $? "$T/err" "$T/none" "none.npy"
+expect "a missing --data file" $? "$T/err" "$T/none" "none.npy" final
 # a gradient sum failing on process 2 of 4 in the middle of training
 NTKIT_MPI_FAULT=2:apply:7 mpi 4 -x NTKIT_MPI_FAULT $NTKIT_MPI train $two --out "$T/sum" >"$T/out" 2>"$T/err"
-expect "a failed sum on process 2" $? "$T/err" "$T/sum" "process 2 of 4: the sum of the gradients failed"
+expect "a failed sum on process 2" $? "$T/err" "$T/sum" "process 2 of 4: the sum of the gradients failed" final
 # a process killed in the middle: mpirun ends the others, nothing final is written
 NTKIT_MPI_FAULT=1:die:7 mpi 2 -x NTKIT_MPI_FAULT $NTKIT_MPI train $two --out "$T/dead" >"$T/out" 2>"$T/err"
 rc=$?
@@ -84,7 +74,7 @@ check '[ -z "$(ls "$T/dead" | grep -e "^metrics.csv$" -e summary.json -e "^W.npy
 # the final check that every process holds process 0's weights, made to
 # see process 1's first weight one rounding away
 NTKIT_MPI_FAULT=1:perturb mpi 2 -x NTKIT_MPI_FAULT $NTKIT_MPI train $two --out "$T/moved" >"$T/out" 2>"$T/err"
-expect "weights that differ on process 1" $? "$T/err" "$T/moved" "process 1 of 2: after training its weights differ"
+expect "weights that differ on process 1" $? "$T/err" "$T/moved" "process 1 of 2: after training its weights differ" final
 
 # a signal that reaches process 1 alone (at its 9th gradient sum): every
 # process stops after the same step, process 0 writes the interrupted run,
@@ -108,7 +98,7 @@ fi
 # ntkit run's kernel models stay on one process (tests/mpi/mpi_run.sh runs
 # nn and linearized data-parallel), and the refusal says what runs on several
 mpi 2 $NTKIT_MPI run --n 20 --steps 5 --models all --out "$T/run" >"$T/out" 2>"$T/err"
-expect "run --models all under mpirun -np 2" $? "$T/err" "$T/run" "does not run on several processes"
+expect "run --models all under mpirun -np 2" $? "$T/err" "$T/run" "does not run on several processes" final
 check 'grep -q "ntkit train. trains the network data-parallel" "$T/err" && grep -q "kgd" "$T/err" && grep -q "krr" "$T/err"' \
     "run under mpirun: the message names train, kgd and krr: $(cat "$T/err")"
 check '[ ! -e "$T/run" ]' "run under mpirun: --out was made"
