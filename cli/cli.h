@@ -313,6 +313,9 @@ typedef struct {
 /* Eigenvalues (ascending) as "index,eigenvalue" CSV (the --spectrum file of
  * `ntkit kernel`, one process or many), staged in o. */
 int cli_stage_spectrum(ntk_outset *o, const char *path, const double *evals, size_t n);
+/* ", lambda_min A, lambda_max B, condition number C" of ascending
+ * eigenvalues, on the summary line of `ntkit kernel` (one process or many). */
+void cli_print_extremes(const double *evals, size_t n);
 
 /* The whole run from parsed flags; fills res (when not NULL) for a sweep. */
 int cli_run_with_args(const cli_args *a, int quiet_summary, cli_run_result *res);

@@ -81,6 +81,16 @@ static const cli_flag kernel_flags[] = {
 };
 #define NKERNEL_FLAGS (sizeof kernel_flags / sizeof kernel_flags[0])
 
+void cli_print_extremes(const double *evals, size_t n)
+{
+    double lmin = evals[0], lmax = evals[n - 1];
+    printf(", lambda_min %.6g, lambda_max %.6g, condition number ", lmin, lmax);
+    if (lmin > 0)
+        printf("%.6g", lmax / lmin);
+    else
+        printf("inf (not positive definite)");
+}
+
 int cli_stage_spectrum(ntk_outset *o, const char *path, const double *evals, size_t n)
 {
     size_t cap = 32 + 40 * n;
@@ -152,12 +162,7 @@ static void print_kernel(const cli_kernel_opts *o, const double *K, size_t n1, s
     else
         printf("kernel %s: %zu x %zu%s", o->kind->name, n1, n2, o->x2_path ? " (cross block)" : "");
     if (eig) {
-        double lmin = evals[0], lmax = evals[n1 - 1];
-        printf(", lambda_min %.6g, lambda_max %.6g, condition number ", lmin, lmax);
-        if (lmin > 0)
-            printf("%.6g", lmax / lmin);
-        else
-            printf("inf (not positive definite)");
+        cli_print_extremes(evals, n1);
     } else if (K) {
         double ss = 0.0;
         for (size_t i = 0; i < n1 * n2; i++) ss += K[i] * K[i];

@@ -271,14 +271,7 @@ static void print_summary(const cli_kernel_opts *o, size_t n1, size_t n2, double
     cli_mpi *w = &cli_world;
     printf("kernel %s: %zu x %zu%s, written in row blocks by %d process%s", o->kind->name, n1, n2,
            o->x2_path ? " (cross block)" : "", w->size, w->size > 1 ? "es" : "");
-    if (evals) {
-        double lmin = evals[0], lmax = evals[n1 - 1];
-        printf(", lambda_min %.6g, lambda_max %.6g, condition number ", lmin, lmax);
-        if (lmin > 0)
-            printf("%.6g", lmax / lmin);
-        else
-            printf("inf (not positive definite)");
-    }
+    if (evals) cli_print_extremes(evals, n1);
     printf(", %.3fs", secs);
     if (evals)
         printf(" (+ %.3fs eigenvalues by ScaLAPACK on a %d x %d grid: %.3fs the kernel's blocks, "
