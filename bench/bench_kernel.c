@@ -10,6 +10,7 @@
  * 2(n1+n2)md + 4·n1·n2·m + 2·n1·n2·d. Not counted: φ, φ', the |v| scaling,
  * the Hadamard product and the mirroring (all O(nm) or O(n²)). */
 #include "ntkit.h"
+#include "internal.h"   /* the kernels by source, under ntk_kernel */
 
 #include <cblas.h>
 #include <stdio.h>

@@ -14,6 +14,7 @@
  * Each row averages independent draws of X and W0 (fixed seeds, so the table
  * is the same on every run up to BLAS rounding). */
 #include "ntkit.h"
+#include "internal.h"   /* the kernels by source, under ntk_kernel */
 
 #include <math.h>
 #include <stdio.h>
