@@ -976,8 +976,9 @@ void ntk_run_free(ntk_run *run);
 /* Data-parallel runs (the MPI build, docs/scaling.md §6.4). Every process
  * holds the whole data set and makes the run with ntk_run_create_part on
  * its own contiguous block of training rows [row0, row0 + nrows) of data
- * (the test set stays whole on every process); the models are nn and
- * linearized only. Then, on every process, ntk_run_set_reduce(run, reduce,
+ * (the test set stays whole on every process); the models are nn,
+ * linearized and, under gradient descent, ntk and ntk-inf through the
+ * caller's kernel operator (ntk_run_set_kernel_ops below). Then, on every process, ntk_run_set_reduce(run, reduce,
  * ctx, data->n): from then on the run sums over the processes through
  * reduce (which must replace buf by its sum over the processes and return
  * the same status on all of them): the network's loss and gradient at every
@@ -999,6 +1000,34 @@ void ntk_run_free(ntk_run *run);
 ntk_status ntk_run_create_part(const ntk_run_config *cfg, const ntk_run_data *data, size_t row0,
                                size_t nrows, const double *W0, const double *v0, ntk_run **out);
 ntk_status ntk_run_set_reduce(ntk_run *run, ntk_reduce_fn reduce, void *ctx, size_t n_total);
+/* The kernel models of a data-parallel run (docs/scaling.md §6.4). A run
+ * made by ntk_run_create_part may have the models ntk and ntk-inf under
+ * gradient descent (not flow): each then descends step by step on this
+ * process's rows, u += c·K(Y − u), G += c(Y − u) from u = the network's
+ * outputs at θ0 (0 when centred) and G = 0, with K the run's kernel
+ * (ntk_run_kernel_desc) applied by the caller's operator:
+ *   apply(ctx, U_loc, k, V_loc)   V_loc (nloc, k) = this process's rows of
+ *                                 K·U, U given by its rows U_loc (nloc, k);
+ *   cross(ctx, X, n, U_loc, k, F) F (n, k) = K(X, X_train)·U on inputs X
+ *                                 (n, d) that every process holds whole;
+ *                                 F whole on every process;
+ * both collective (every process calls them in the same order: the run's
+ * models step and log in a fixed order) and returning the same status on
+ * every process. Test predictions and ntk_run_predict_at are f0 + cross(G).
+ * ops (copied) must be set on every process for each kernel model that is
+ * on (model 3: ntk, 4: ntk_inf) before the run moves or measures; ctx must
+ * outlive the run. */
+typedef struct {
+    ntk_status (*apply)(void *ctx, const double *U_loc, size_t k, double *V_loc);
+    ntk_status (*cross)(void *ctx, const double *X, size_t n, const double *U_loc, size_t k,
+                        double *F);
+    void *ctx;
+} ntk_kernel_ops;
+ntk_status ntk_run_set_kernel_ops(ntk_run *run, int model, const ntk_kernel_ops *ops);
+/* The kernel of the run's kernel model ntk (inf = 0: empirical at θ0) or
+ * ntk_inf (inf = 1), its layers weighted by their rates; what it points to
+ * (θ0, the weights) lives as long as the run. */
+ntk_status ntk_run_kernel_desc(const ntk_run *run, int inf, ntk_kernel_desc *desc);
 /* Move every model to time t (a step count for GD, a time for flow); t must
  * not decrease. NTK_ERR_DIVERGED if the network's loss or weights become
  * non-finite (the state before the failing step is kept).

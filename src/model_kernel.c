@@ -14,6 +14,7 @@
 #include "run_internal.h"
 
 #include <math.h>
+#include <string.h>
 
 typedef struct {
     ntk_kgd *kgd;
@@ -148,4 +149,104 @@ ntk_status run_model_kernel(ntk_run *r, run_model *m, int inf)
     s->Ktest = ntk_alloc(ntk_size_mul(nt, n, 1, 1), sizeof(double), "test kernel");
     if (!s->Ktest) return NTK_ERR_NOMEM;
     return run_kernel(r, inf, r->Xt, nt, r->X, n, r->eta, s->Ktest);
+}
+
+/* ---- data-parallel: kernel GD step by step through the caller's operator
+ * (ntk_run_set_kernel_ops; docs/scaling.md §6.4). On this process's rows
+ * (nloc, k): R = Y − u, G += cR, u += c·K R from u = f0, G = 0, so that
+ * u = f0 + K G at every step, the closed form's (I − (I − cK)^t)(Y − f0)
+ * step by step, and the test predictions f0_test + K(X_test, X) G. */
+typedef struct {
+    double *u, *G, *R, *V;   /* (nloc, k) each */
+    ntk_kernel_ops ops;      /* apply == NULL until set */
+    int inf;
+} kstep_state;
+
+static ntk_status kstep_ready(const run_model *m)
+{
+    const kstep_state *s = m->state;
+    if (s->ops.apply && s->ops.cross) return NTK_OK;
+    return ntk_set_error(NTK_ERR_ARG, "the %s model of a run on part of the rows needs its "
+                         "kernel operator: call ntk_run_set_kernel_ops before the run moves",
+                         ntk_model_name(s->inf ? 4 : 3));
+}
+
+static ntk_status kstep_step(run_model *m)
+{
+    const ntk_run *r = m->run;
+    kstep_state *s = m->state;
+    NTK_TRY(kstep_ready(m));
+    size_t nk = r->n * r->k;
+    for (size_t i = 0; i < nk; i++) s->R[i] = r->y[i] - s->u[i];
+    ntk_axpy(nk, r->c, s->R, s->G);
+    NTK_TRY(s->ops.apply(s->ops.ctx, s->R, r->k, s->V));
+    ntk_axpy(nk, r->c, s->V, s->u);
+    return NTK_OK;
+}
+
+/* F = f0 + K(X, X_train) G (f0 NULL: 0) */
+static ntk_status kstep_cross(run_model *m, const double *X, size_t n, const double *f0, double *F)
+{
+    const ntk_run *r = m->run;
+    kstep_state *s = m->state;
+    NTK_TRY(kstep_ready(m));
+    NTK_TRY(s->ops.cross(s->ops.ctx, X, n, s->G, r->k, F));
+    if (f0) ntk_axpy(n * r->k, 1.0, f0, F);
+    return NTK_OK;
+}
+
+static ntk_status kstep_predict(run_model *m, double t, int test, double *f)
+{
+    (void)t;
+    const ntk_run *r = m->run;
+    const kstep_state *s = m->state;
+    NTK_TRY(kstep_ready(m));
+    if (!test) {
+        memcpy(f, s->u, r->n * r->k * sizeof(double));
+        return NTK_OK;
+    }
+    return r->nt ? kstep_cross(m, r->Xt, r->nt, r->ft0, f) : NTK_OK;
+}
+
+static ntk_status kstep_predict_at(run_model *m, double t, const double *X, size_t n,
+                                   const double *f0, double *f)
+{
+    (void)t;
+    return kstep_cross(m, X, n, f0, f);
+}
+
+static void kstep_destroy(run_model *m)
+{
+    kstep_state *s = m->state;
+    if (!s) return;
+    free(s->u);
+    free(s);
+}
+
+static const run_model_ops kstep_ops = {kstep_step, NULL, NULL, NULL, kstep_predict,
+                                        kstep_predict_at, kstep_destroy};
+
+int run_model_kernel_stepped(const run_model *m) { return m->ops == &kstep_ops; }
+
+ntk_status run_model_kernel_stepped_create(ntk_run *r, run_model *m, int inf)
+{
+    m->ops = &kstep_ops;
+    m->run = r;
+    kstep_state *s = ntk_calloc(1, sizeof *s, "kernel model");
+    if (!s) return NTK_ERR_NOMEM;
+    m->state = s;
+    s->inf = inf;
+    size_t nk = r->n * r->k;
+    s->u = ntk_calloc(ntk_size_mul(nk, 4, 1, 1), sizeof(double), "kernel model state");
+    if (!s->u) return NTK_ERR_NOMEM;
+    s->G = s->u + nk, s->R = s->G + nk, s->V = s->R + nk;
+    memcpy(s->u, r->f0, nk * sizeof(double));
+    return NTK_OK;
+}
+
+ntk_status run_model_kernel_set_ops(run_model *m, const ntk_kernel_ops *ops)
+{
+    kstep_state *s = m->state;
+    s->ops = *ops;
+    return NTK_OK;
 }

@@ -336,7 +336,9 @@ static ntk_status setup_network(ntk_run *r, const double *W0, const double *v0)
     return NTK_OK;
 }
 
-static ntk_status setup_models(ntk_run *r)
+/* part: a run on part of the rows (ntk_run_create_part), whose kernel
+ * models descend step by step through the caller's operator. */
+static ntk_status setup_models(ntk_run *r, int part)
 {
     const unsigned on = r->cfg.models;
     NTK_TRY(run_model_nn(r, &r->model[0]));
@@ -347,15 +349,20 @@ static ntk_status setup_models(ntk_run *r)
         NTK_TRY(ntk_constants_compute(r->cfg.net.act, tf, r->cfg.quad_order, &r->consts));
         NTK_TRY(run_model_lin(r, &r->model[2]));
     }
-    if (on & NTK_MODEL_NTK) NTK_TRY(run_model_kernel(r, &r->model[3], 0));
-    if (on & NTK_MODEL_NTK_INF) NTK_TRY(run_model_kernel(r, &r->model[4], 1));
+    for (int inf = 0; inf <= 1; inf++)
+        if (on & (inf ? NTK_MODEL_NTK_INF : NTK_MODEL_NTK))
+            NTK_TRY(part ? run_model_kernel_stepped_create(r, &r->model[3 + inf], inf)
+                         : run_model_kernel(r, &r->model[3 + inf], inf));
     return NTK_OK;
 }
 
 /* A run on the training rows [row0, row0 + nrows) of data (all of them
- * for ntk_run_create); the test set whole. */
+ * for ntk_run_create); the test set whole. part: made by
+ * ntk_run_create_part (its kernel models step through the caller's
+ * operator, whatever its rows). */
 static ntk_status run_create(const ntk_run_config *cfg_in, const ntk_run_data *data, size_t row0,
-                             size_t nrows, const double *W0, const double *v0, ntk_run **out)
+                             size_t nrows, const double *W0, const double *v0, int part,
+                             ntk_run **out)
 {
     ntk_clear_error();
     if (!out || !cfg_in) return ntk_set_error(NTK_ERR_ARG, "ntk_run_create: NULL argument");
@@ -391,7 +398,7 @@ static ntk_status run_create(const ntk_run_config *cfg_in, const ntk_run_data *d
     r->c = ntk_loss_scale(cfg->gd.loss, r->n_all);
     r->env_rate = NAN;
     ntk_status st = setup_network(r, W0, v0);
-    if (st == NTK_OK) st = setup_models(r);
+    if (st == NTK_OK) st = setup_models(r, part);
     if (st == NTK_OK) st = run_metrics_setup(r);
     if (st == NTK_OK) st = ntk_trainer_eval(r->tr);
     if (st != NTK_OK) {
@@ -407,18 +414,45 @@ static ntk_status run_create(const ntk_run_config *cfg_in, const ntk_run_data *d
 ntk_status ntk_run_create(const ntk_run_config *cfg, const ntk_run_data *data, const double *W0,
                           const double *v0, ntk_run **out)
 {
-    return run_create(cfg, data, 0, data ? data->n : 0, W0, v0, out);
+    return run_create(cfg, data, 0, data ? data->n : 0, W0, v0, 0, out);
 }
 
 ntk_status ntk_run_create_part(const ntk_run_config *cfg, const ntk_run_data *data, size_t row0,
                                size_t nrows, const double *W0, const double *v0, ntk_run **out)
 {
     ntk_clear_error();
-    if (cfg && (cfg->models & ~(unsigned)(NTK_MODEL_NN | NTK_MODEL_LINEARIZED)))
-        return ntk_set_error(NTK_ERR_ARG, "a run on part of the rows has the models nn and "
-                             "linearized only (the kernel models and lin solve on all rows at "
-                             "once)");
-    return run_create(cfg, data, row0, nrows, W0, v0, out);
+    if (cfg && (cfg->models & NTK_MODEL_LIN))
+        return ntk_set_error(NTK_ERR_ARG, "a run on part of the rows has the models nn, "
+                             "linearized, ntk and ntk-inf (Hu et al.'s model lin solves on all "
+                             "rows at once): leave lin out");
+    if (cfg && cfg->flow && (cfg->models & (NTK_MODEL_NTK | NTK_MODEL_NTK_INF)))
+        return ntk_set_error(NTK_ERR_ARG, "a run on part of the rows has the kernel models ntk "
+                             "and ntk-inf under gradient descent only (they step through a "
+                             "distributed product); leave them out of a gradient-flow run");
+    return run_create(cfg, data, row0, nrows, W0, v0, 1, out);
+}
+
+ntk_status ntk_run_set_kernel_ops(ntk_run *r, int model, const ntk_kernel_ops *ops)
+{
+    ntk_clear_error();
+    if (!r || !ops || !ops->apply || !ops->cross)
+        return ntk_set_error(NTK_ERR_ARG, "ntk_run_set_kernel_ops: NULL run, ops or callback");
+    if ((model != 3 && model != 4) || !run_model_on(r, model) ||
+        !run_model_kernel_stepped(&r->model[model]))
+        return ntk_set_error(NTK_ERR_ARG, "ntk_run_set_kernel_ops: model %d is not a kernel model "
+                             "of a run made by ntk_run_create_part (ntk is 3, ntk_inf 4)", model);
+    if (r->t != 0.0)
+        return ntk_set_error(NTK_ERR_ARG, "ntk_run_set_kernel_ops: the run has moved (t = %g); "
+                             "set the operator right after ntk_run_create_part", r->t);
+    return run_model_kernel_set_ops(&r->model[model], ops);
+}
+
+ntk_status ntk_run_kernel_desc(const ntk_run *r, int inf, ntk_kernel_desc *desc)
+{
+    ntk_clear_error();
+    if (!r || !desc) return ntk_set_error(NTK_ERR_ARG, "ntk_run_kernel_desc: NULL argument");
+    *desc = run_kernel_desc(r, inf != 0, r->eta);
+    return NTK_OK;
 }
 
 ntk_status ntk_run_set_reduce(ntk_run *r, ntk_reduce_fn reduce, void *ctx, size_t n_total)
@@ -436,7 +470,9 @@ ntk_status ntk_run_set_reduce(ntk_run *r, ntk_reduce_fn reduce, void *ctx, size_
     if (!part && n_total < r->n && reduce)
         return ntk_set_error(NTK_ERR_ARG, "the data set has %zu rows in all but this process holds "
                              "%zu; give the total over all processes", n_total, r->n);
-    if (reduce && n_total > r->n && !part &&
+    int stepped = (run_model_on(r, 3) && run_model_kernel_stepped(&r->model[3])) ||
+                  (run_model_on(r, 4) && run_model_kernel_stepped(&r->model[4]));
+    if (reduce && n_total > r->n && !part && !stepped &&
         (r->cfg.kernel_every || (r->cfg.models & ~(unsigned)(NTK_MODEL_NN | NTK_MODEL_LINEARIZED))))
         return ntk_set_error(NTK_ERR_ARG, "ntk_run_set_reduce: this run holds only its own %zu "
                              "rows, but its kernel drift or kernel models need the whole data "

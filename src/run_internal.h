@@ -126,6 +126,14 @@ ntk_status run_model_nn(ntk_run *r, run_model *m);
 ntk_status run_model_linearized(ntk_run *r, run_model *m);
 ntk_status run_model_lin(ntk_run *r, run_model *m);
 ntk_status run_model_kernel(ntk_run *r, run_model *m, int inf);
+/* A data-parallel run's kernel model (ntk_run_create_part): gradient
+ * descent step by step on this process's rows through the caller's
+ * operator (ntk_run_set_kernel_ops), set with run_model_kernel_set_ops;
+ * run_model_kernel_stepped says a kernel model is one (it has no spectrum
+ * of its own: the theory computes it on the points). */
+ntk_status run_model_kernel_stepped_create(ntk_run *r, run_model *m, int inf);
+ntk_status run_model_kernel_set_ops(run_model *m, const ntk_kernel_ops *ops);
+int run_model_kernel_stepped(const run_model *m);
 /* The kernel models' storage for n train, nt test points: DENSE (K stored)
  * or an operator mode (src/model_kernel.c). */
 ntk_op_mode run_kernel_mode(const ntk_run_config *cfg, size_t n, size_t nt);

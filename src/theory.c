@@ -69,7 +69,8 @@ ntk_status run_weighted_extremes(ntk_run *r, int inf, const double *w, double *l
     double f = w[l0] / r->eta[l0];
     int prop = f > 0;
     for (size_t l = 0; l <= r->L; l++) prop = prop && fabs(w[l] - f * r->eta[l]) <= 1e-15 * fabs(w[l]);
-    if (!run_model_on(r, 3 + inf) || !prop) return spectrum_on_points(r, inf, w, lmin, lmax, exact);
+    if (!run_model_on(r, 3 + inf) || run_model_kernel_stepped(&r->model[3 + inf]) || !prop)
+        return spectrum_on_points(r, inf, w, lmin, lmax, exact);
     double a, b;
     NTK_TRY(run_model_kernel_extremes(&r->model[3 + inf], &a, &b, exact));
     *lmin = a * f;
