@@ -231,6 +231,15 @@ ntk_status cli_execute(ntk_run *r, const cli_setup *s, int theory, cli_rows *w,
  * is not NULL) and summary.json, committed together. */
 int cli_write_results(const cli_setup *s, ntk_run *r, ntk_run_status status,
                       const struct cJSON *summary, const ntk_array *predict);
+/* Every model's predictions on X (n, d) made now into *out (NTK_NMODELS
+ * blocks of n·k, a model that is off left unset; caller frees): in a
+ * data-parallel run the kernel models' are collective, so every process
+ * makes them before process 0 writes them (cli_write_results_pred with
+ * pred = *out; pred NULL: made while writing). Prints the error. */
+int cli_predict_models(const cli_setup *s, ntk_run *r, const ntk_array *X, double **out);
+int cli_write_results_pred(const cli_setup *s, ntk_run *r, ntk_run_status status,
+                           const struct cJSON *summary, const ntk_array *predict,
+                           const double *pred);
 
 /* --progress auto|plain|tty|none (cli/rundir.c); prints the error. */
 int cli_progress_mode(const char *mode);

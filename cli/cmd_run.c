@@ -3,14 +3,17 @@
  * side through the library's driver, written as a run directory. */
 #include "cli.h"
 #ifdef NTK_MPI
-/* mpirun -np P ntkit run --models nn,linearized (cli/mpi_train.c,
- * docs/scaling.md §6.4): while the command runs data-parallel (DP; not in
- * a sweep's member, which runs on one process) every process sets up the
+/* mpirun -np P ntkit run --models nn,linearized,ntk,ntk-inf
+ * (cli/mpi_train.c, docs/scaling.md §6.4; the kernel models by gradient
+ * descent, one distributed product a step): while the command runs
+ * data-parallel (DP; not in a sweep's member, which runs on one process)
+ * every process sets up the
  * whole data set, trains on its block of rows with the sums taken over the
  * processes and holds the same rows; process 0 alone writes (ON_WRITER),
  * every step that may fail on one process alone is agreed (AGREED) */
 #include "mpi_cli.h"
 #define DP cli_mpi_dp_active()
+#define NOTES (DP ? cli_mpi_writes() : 1)   /* process 0 alone prints a note */
 #define ON_WRITER(expr) (DP ? cli_mpi_agree(cli_mpi_writes() ? (expr) : 0) : (expr))
 #define AGREED(expr) (DP ? cli_mpi_agree(expr) : (expr))
 #define RUN_SETUP(a, s) (DP ? cli_mpi_train_setup(a, s) : cli_setup_from_args(a, s))
@@ -19,6 +22,7 @@
     (DP ? cli_mpi_run_execute(r, s, 1, w, rep) : cli_execute(r, s, 1, w, rep))
 #else
 #define DP 0
+#define NOTES 1
 #define ON_WRITER(expr) (expr)
 #define AGREED(expr) (expr)
 #define RUN_SETUP cli_setup_from_args
@@ -197,16 +201,21 @@ static int models_precheck(const cli_args *a)
     if (cli_size(a, "d", 20, 1, &d) || cli_net_config(a, d, &cfg)) return 1;
     if (ntk_models_parse(cli_str(a, "models", "all"), &models) != NTK_OK)
         return cli_fail_lib("--models");
-    /* data-parallel: the network and its linearization only (each process
-     * decides the same from the same flags) */
-    if (DP && (models & ~(unsigned)(NTK_MODEL_NN | NTK_MODEL_LINEARIZED)))
-        return cli_fail("'run' does not run on several processes with the models lin, ntk or "
-                        "ntk-inf (%s%s): pass --models nn,linearized to run the network and "
-                        "its linearization data-parallel ('ntkit train' trains the network "
-                        "data-parallel); for the kernel models use 'mpirun ntkit kgd' or "
-                        "'mpirun ntkit krr'", cli_has(a, "models") ? "--models " : "the default ",
+    if (models_for_network(a, &cfg, &models, 0)) return 1;
+    /* data-parallel: the network, its linearization and, under gradient
+     * descent, the kernel models through the distributed operator (each
+     * process decides the same from the same flags) */
+    if (DP && (models & NTK_MODEL_LIN))
+        return cli_fail("'run' does not run on several processes with Hu et al.'s model lin "
+                        "(%s%s): pass --models nn,linearized,ntk,ntk-inf, or run lin on one "
+                        "process", cli_has(a, "models") ? "--models " : "the default ",
                         cli_str(a, "models", "--models all"));
-    return models_for_network(a, &cfg, &models, 0);
+    if (DP && cli_has(a, "flow") && (models & (NTK_MODEL_NTK | NTK_MODEL_NTK_INF)))
+        return cli_fail("'run' on several processes runs the kernel models ntk and ntk-inf by "
+                        "gradient descent only, not --flow: pass --models nn,linearized with "
+                        "--flow, or drop --flow (kernel gradient flow: 'mpirun ntkit kgd "
+                        "--times')");
+    return 0;
 }
 
 static int run_options(const cli_args *a, const cli_setup *s, ntk_run_config *rc)
@@ -214,7 +223,7 @@ static int run_options(const cli_args *a, const cli_setup *s, ntk_run_config *rc
     *rc = ntk_run_config_default(s->cfg, s->gd);
     if (ntk_models_parse(cli_str(a, "models", "all"), &rc->models) != NTK_OK)
         return cli_fail_lib("--models");
-    if (models_for_network(a, &s->cfg, &rc->models, 1)) return 1;
+    if (models_for_network(a, &s->cfg, &rc->models, NOTES)) return 1;
     rc->flow = s->flow;
     rc->t_max = s->t_final;
     if (cli_double(a, "flow-tol", 1e-6, 1e-14, &rc->flow_rtol) ||
@@ -388,8 +397,17 @@ static int run_models(ntk_run *r, const cli_setup *s, const ntk_array *predict, 
         rc = w.failed ? 1 : cli_fail_lib(NULL);
     } else {
         cJSON *sum = run_summary(r, s, &rep, t_setup);
-        rc = ON_WRITER(cli_csv_close(&w.csv) ||
-                       cli_write_results(s, r, rep.status, sum, predict->data ? predict : NULL));
+        /* data-parallel: the kernel models' --predict outputs are
+         * collective, made by every process before process 0 writes */
+        double *pred = NULL;
+        rc = DP && predict->data && rep.status != NTK_RUN_DIVERGED
+                 ? AGREED(cli_predict_models(s, r, predict, &pred))
+                 : 0;
+        if (!rc)
+            rc = ON_WRITER(cli_csv_close(&w.csv) ||
+                           cli_write_results_pred(s, r, rep.status, sum,
+                                                  predict->data ? predict : NULL, pred));
+        free(pred);
         cJSON_Delete(sum);
         if (!rc && !quiet_summary) print_accuracy(r, &rep);
         if (!rc) rc = run_report(s, &rep, t_setup, why, quiet_summary);

@@ -1,6 +1,6 @@
 /* build-mpi/ntkit: the entry of the distributed build (make mpi). main()
  * calls cli_mpi_main first (cli/main.c, under NTK_MPI); it initialises MPI,
- * PETSc and SLEPc, runs train, run (--models nn,linearized), kernel, krr,
+ * PETSc and SLEPc, runs train, run (--models nn,linearized,ntk,ntk-inf), kernel, krr,
  * spectrum, kgd and sweep on every process, and for any other command either steps aside (one
  * process: the ordinary code runs) or refuses (several processes).
  *

@@ -1,6 +1,8 @@
 /* mpirun -np P ntkit train ... and mpirun -np P ntkit run --models
- * nn,linearized ...: the network (and its linearization) trained
- * data-parallel (docs/scaling.md §6.3, §6.4). cli/cmd_train.c and
+ * nn,linearized,ntk,ntk-inf ...: the network (and its linearization)
+ * trained data-parallel, the kernel models by gradient descent with one
+ * distributed product a step (kernel_models below; docs/scaling.md §6.3,
+ * §6.4). cli/cmd_train.c and
  * cli/cmd_run.c run as they are on every process but for their hooks under
  * NTK_MPI, which are these (shared by the two commands):
  *
@@ -49,12 +51,22 @@
 /* the flags that ride on every gradient sum, after its values */
 enum { SUM_FAILED = 0, SUM_STOP, SUM_HURRY, SUM_FLAGS };
 
+/* The distributed product of one kernel model (ntk, ntk_inf) of the run:
+ * the operator on the whole training set, and the split of the inputs of a
+ * cross product over the processes. */
+typedef struct {
+    ntk_dop *op;
+    size_t d;
+    int *counts, *displs;       /* MPI_Allgatherv's, one per process */
+} kernel_dp;
+
 typedef struct {
     double *buf;                /* one sum: its values, then SUM_FLAGS flags */
     size_t cap;
     volatile int stop, hurry;   /* the agreed stop flags the run reads */
     cli_rows *w;                /* process 0's metrics.csv */
     int active;                 /* inside mpirun ntkit train or run */
+    kernel_dp kern[2];          /* the kernel models ntk, ntk_inf (op NULL: off) */
 } train_dp;
 static train_dp g_dp;
 
@@ -200,6 +212,68 @@ static ntk_status dp_sum(void *ctx, double *v, size_t count)
     return NTK_OK;
 }
 
+/* ntk_kernel_ops.apply: this process's rows of K·U (ntk_dop_apply, collective) */
+static ntk_status kernel_apply(void *ctx, const double *U_loc, size_t k, double *V_loc)
+{
+    kernel_dp *kd = ctx;
+    return ntk_dop_apply(kd->op, U_loc, k, V_loc);
+}
+
+/* ntk_kernel_ops.cross: F (n, k) = K(X, X_train)·U on inputs X every
+ * process holds whole: each process computes its block of rows of X
+ * (cli_mpi_split) by ntk_dop_cross, then every process gathers all of
+ * them, so that each holds the same F bit for bit. */
+static ntk_status kernel_cross(void *ctx, const double *X, size_t n, const double *U_loc,
+                               size_t k, double *F)
+{
+    kernel_dp *kd = ctx;
+    size_t t0, tloc;
+    cli_mpi_split(n, &t0, &tloc);
+    int bad = n * k > (size_t)INT_MAX;
+    ntk_status st = ntk_mpi_agree(cli_world.comm,
+                                  bad ? ntk_set_error(NTK_ERR_ARG, "%zu x %zu predictions are more "
+                                                      "than one MPI message holds", n, k)
+                                      : NTK_OK);
+    if (st == NTK_OK) st = ntk_dop_cross(kd->op, X + t0 * kd->d, tloc, U_loc, k, F + t0 * k);
+    if (st != NTK_OK) return st;
+    for (int q = 0; q < cli_world.size; q++) {
+        size_t a, b;
+        ntk_mpi_split(n, q, cli_world.size, &a, &b);
+        kd->counts[q] = (int)(b * k);
+        kd->displs[q] = (int)(a * k);
+    }
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, F, kd->counts, kd->displs, MPI_DOUBLE,
+                   cli_world.comm);
+    return NTK_OK;
+}
+
+/* The kernel models of the run: each its distributed operator on the whole
+ * training set (every process holds it), the run's own kernel
+ * (ntk_run_kernel_desc: η-weighted, at θ0 or infinite width), given to the
+ * run as its product. Collective. */
+static int kernel_models(const cli_setup *s, const ntk_run_config *rc, ntk_run *r)
+{
+    for (int inf = 0; inf <= 1; inf++) {
+        if (!(rc->models & (inf ? NTK_MODEL_NTK_INF : NTK_MODEL_NTK))) continue;
+        kernel_dp *kd = &g_dp.kern[inf];
+        ntk_kernel_desc desc;
+        int code = ntk_run_kernel_desc(r, inf, &desc) != NTK_OK ? cli_fail_lib(NULL) : 0;
+        kd->d = s->ds.d;
+        kd->counts = malloc(2 * (size_t)cli_world.size * sizeof(int));
+        kd->displs = kd->counts ? kd->counts + cli_world.size : NULL;
+        if (!code && !kd->counts) code = cli_fail("out of memory for the kernel model's exchange");
+        if (cli_mpi_agree(code)) return 1;
+        desc.mem_limit = 0;   /* the operator's own limit bounds its tiles */
+        if (ntk_dop_create(cli_world.comm, &desc, s->ds.X_train, s->ds.n, rc->mem_limit,
+                           &kd->op) != NTK_OK)
+            return cli_fail_lib("the kernel operator");
+        ntk_kernel_ops ops = {kernel_apply, kernel_cross, kd};
+        if (cli_mpi_agree(ntk_run_set_kernel_ops(r, 3 + inf, &ops) != NTK_OK ? cli_fail_lib(NULL) : 0))
+            return 1;
+    }
+    return 0;
+}
+
 /* The sums of a run: the gradient and loss of the linearized model (P + 1)
  * are the largest, a logged row's or the theory's fewer than 64 numbers */
 #define SUM_SMALL 64
@@ -232,7 +306,7 @@ int cli_mpi_train_create(const cli_setup *s, const ntk_run_config *rc, ntk_run *
     }
     if (cli_mpi_agree(code)) return 1;
     if (ntk_mpi_run_set_reduce(w->comm, *r, dp_sum, d, n) != NTK_OK) return cli_fail_lib(NULL);
-    return 0;
+    return kernel_models(s, rc, *r);
 }
 
 /* The row callback: every process holds the same row (the library summed
@@ -310,6 +384,10 @@ static int dp_command(int (*cmd)(int, char **), int argc, char **argv)
 {
     g_dp.active = 1;
     int rc = cli_mpi_agree(cmd(argc, argv));
+    for (int inf = 0; inf <= 1; inf++) {
+        ntk_dop_free(g_dp.kern[inf].op);
+        free(g_dp.kern[inf].counts);
+    }
     free(g_dp.buf);
     memset(&g_dp, 0, sizeof g_dp);
     return rc;

@@ -96,15 +96,35 @@ int cli_run_create(const cli_setup *s, const ntk_run_config *rc, ntk_run **r)
     return 0;
 }
 
-/* predict_<model>.npy for every model of the run, on X (n, d) */
-static int stage_predictions(ntk_outset *o, const cli_setup *s, ntk_run *r, const ntk_array *X)
+int cli_predict_models(const cli_setup *s, ntk_run *r, const ntk_array *X, double **out)
+{
+    size_t ny = ntk_net_outputs(&s->cfg), nf = X->rows * ny;
+    *out = malloc(NTK_NMODELS * nf * sizeof(double));
+    if (!*out) return cli_fail("out of memory for %zu predictions", NTK_NMODELS * nf);
+    for (int k = 0; k < NTK_NMODELS; k++)
+        if (ntk_run_predictions(r, k, NULL, NULL) == NTK_OK &&
+            ntk_run_predict_at(r, k, X->data, X->rows, *out + k * nf) != NTK_OK) {
+            free(*out);
+            *out = NULL;
+            return cli_fail_lib("--predict");
+        }
+    return 0;
+}
+
+/* predict_<model>.npy for every model of the run, on X (n, d): from pred
+ * (cli_predict_models) when given, else made here */
+static int stage_predictions(ntk_outset *o, const cli_setup *s, ntk_run *r, const ntk_array *X,
+                             const double *pred)
 {
     size_t ny = ntk_net_outputs(&s->cfg);
     double *f = malloc(X->rows * ny * sizeof(double));
     if (!f) return cli_fail("out of memory for %zu predictions", X->rows * ny);
     int rc = 0;
     for (int k = 0; k < NTK_NMODELS && !rc; k++) {
-        if (ntk_run_predict_at(r, k, X->data, X->rows, f) != NTK_OK) {
+        if (pred) {
+            if (ntk_run_predictions(r, k, NULL, NULL) != NTK_OK) continue;
+            memcpy(f, pred + k * X->rows * ny, X->rows * ny * sizeof(double));
+        } else if (ntk_run_predict_at(r, k, X->data, X->rows, f) != NTK_OK) {
             if (strstr(ntk_errmsg(), "not part of this run")) continue;
             rc = cli_fail_lib("--predict");
             break;
@@ -125,6 +145,13 @@ static int stage_predictions(ntk_outset *o, const cli_setup *s, ntk_run *r, cons
 int cli_write_results(const cli_setup *s, ntk_run *r, ntk_run_status status,
                       const struct cJSON *summary, const ntk_array *predict)
 {
+    return cli_write_results_pred(s, r, status, summary, predict, NULL);
+}
+
+int cli_write_results_pred(const cli_setup *s, ntk_run *r, ntk_run_status status,
+                           const struct cJSON *summary, const ntk_array *predict,
+                           const double *pred)
+{
     ntk_outset *o = NULL;
     char p[4096];
     const ntk_net *net = ntk_run_net(r);
@@ -133,7 +160,7 @@ int cli_write_results(const cli_setup *s, ntk_run *r, ntk_run_status status,
         /* at depth: W{l}_final.npy, b{l}_final.npy */
         rc = cli_stage_layers(o, s->out_dir, &s->cfg, ntk_net_theta(net), "final");
         if (rc) cli_fail_lib(NULL);
-        if (!rc && predict) rc = stage_predictions(o, s, r, predict);
+        if (!rc && predict) rc = stage_predictions(o, s, r, predict, pred);
     } else if (!rc && status != NTK_RUN_DIVERGED) {
         /* the weights of a diverged run are not finite: not written */
         cli_path(p, sizeof p, s->out_dir, "W.npy");
@@ -141,7 +168,7 @@ int cli_write_results(const cli_setup *s, ntk_run *r, ntk_run_status status,
         cli_path(p, sizeof p, s->out_dir, "v.npy");
         if (!rc) rc = ntk_outset_add_npy(o, p, ntk_net_v(net), s->cfg.m, 1, 1) != NTK_OK;
         if (rc) cli_fail_lib(NULL);
-        if (!rc && predict) rc = stage_predictions(o, s, r, predict);
+        if (!rc && predict) rc = stage_predictions(o, s, r, predict, pred);
     } else if (rc) {
         cli_fail_lib(NULL);
     }

@@ -63,7 +63,7 @@ int cli_mpi_train_create(const cli_setup *s, const ntk_run_config *rc, ntk_run *
 ntk_status cli_mpi_train_execute(ntk_run *r, const cli_setup *s, cli_rows *w, ntk_run_report *rep);
 int cli_mpi_writes(void);
 
-/* mpirun -np P ntkit run --models nn,linearized (cli/mpi_train.c): the
+/* mpirun -np P ntkit run --models nn,linearized,ntk,ntk-inf (cli/mpi_train.c): the
  * same machinery for cli/cmd_run.c. cli_mpi_dp_active is 1 while one of
  * these two commands runs data-parallel (not in a sweep's member, which
  * runs on one process); cli_mpi_run_execute is cli_mpi_train_execute with

@@ -9,9 +9,10 @@
 # each with the kernel drift every other row and the theory at t = 0. The
 # comparison covers every metrics.csv column but the seconds, every number
 # of summary.json but the timings, the final weights and the --predict
-# outputs. Then: a negative control, more processes than rows, the kernel
-# models (and the default --models all) refused, a bad input on one
-# process, a sum failing on one, a process killed, a signal on one process.
+# outputs. Then: a negative control, more processes than rows, a bad input
+# on one process, a sum failing on one, a process killed, a signal on one
+# process. The kernel models under mpirun (and what stays refused: lin,
+# the kernel models under --flow): tests/mpi/mpi_run_kernel.sh.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -73,14 +74,6 @@ $NTKIT run $two --lr1 1.00000001 --out "$T/two-lr" >/dev/null 2>&1
 check '! $PY "$AGREE" "$T" "$T/two-lr" "$T/two-ref" 1e-10 >/dev/null 2>&1' \
     "negative control: a rate changed by 1e-8 passes the 1e-10 comparison"
 
-
-# the kernel models, asked for or by default: refused before anything is made
-mpi 2 $NTKIT_MPI run --n 20 --steps 5 --out "$T/all" >"$T/out" 2>"$T/err"
-expect "the default --models all" $? "$T/err" "$T/all" "pass --models nn,linearized" final
-check 'grep -q "kgd" "$T/err" && grep -q "krr" "$T/err"' "--models all: the message names kgd and krr: $(cat "$T/err")"
-check '[ ! -e "$T/all" ]' "--models all: --out was made"
-mpi 2 $NTKIT_MPI run --n 20 --steps 5 --models nn,ntk --out "$T/ntk" >"$T/out" 2>"$T/err"
-expect "--models nn,ntk" $? "$T/err" "$T/ntk" "with the models lin, ntk or ntk-inf (--models nn,ntk)" final
 # more processes than rows
 mpi 4 $NTKIT_MPI run $two --n 3 --out "$T/few" >"$T/out" 2>"$T/err"
 expect "-np 4 on 3 rows" $? "$T/err" "$T/few" "3 training rows cannot be split over 4 processes" final

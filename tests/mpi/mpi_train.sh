@@ -95,11 +95,12 @@ PYEOF
     pycheck "the interrupted run against the ordinary build's $steps steps" "$AGREE" "$T/stop" "$T/stop-ref" 1e-10
 fi
 
-# ntkit run's kernel models stay on one process (tests/mpi/mpi_run.sh runs
-# nn and linearized data-parallel), and the refusal says what runs on several
+# ntkit run's lin stays on one process (tests/mpi/mpi_run.sh and
+# mpi_run_kernel.sh run nn, linearized, ntk and ntk-inf data-parallel), and
+# the refusal says which models run on several
 mpi 2 $NTKIT_MPI run --n 20 --steps 5 --models all --out "$T/run" >"$T/out" 2>"$T/err"
 expect "run --models all under mpirun -np 2" $? "$T/err" "$T/run" "does not run on several processes" final
-check 'grep -q "ntkit train. trains the network data-parallel" "$T/err" && grep -q "kgd" "$T/err" && grep -q "krr" "$T/err"' \
-    "run under mpirun: the message names train, kgd and krr: $(cat "$T/err")"
+check 'grep -q "pass --models nn,linearized,ntk,ntk-inf" "$T/err"' \
+    "run under mpirun: the message names the models that run: $(cat "$T/err")"
 check '[ ! -e "$T/run" ]' "run under mpirun: --out was made"
 finish
