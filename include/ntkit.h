@@ -978,8 +978,8 @@ void ntk_run_free(ntk_run *run);
  * its own contiguous block of training rows [row0, row0 + nrows) of data
  * (the test set stays whole on every process); the models are nn,
  * linearized and, under gradient descent, ntk and ntk-inf through the
- * caller's kernel operator (ntk_run_set_kernel_ops below). Then, on every process, ntk_run_set_reduce(run, reduce,
- * ctx, data->n): from then on the run sums over the processes through
+ * caller's kernel operator (ntk_run_set_kernel_ops below). Then, on every
+ * process, ntk_run_set_reduce(run, reduce, ctx, data->n): from then on the run sums over the processes through
  * reduce (which must replace buf by its sum over the processes and return
  * the same status on all of them): the network's loss and gradient at every
  * evaluation (ntk_trainer_set_reduce), the linearized model's gradient and
