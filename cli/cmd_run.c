@@ -191,6 +191,28 @@ static int models_for_network(const cli_args *a, const ntk_net_config *cfg, unsi
     return 0;
 }
 
+/* Under mpirun (P > 1): what --models all (the default, or named "all")
+ * cannot run on several processes is left out with a note, lin always and
+ * the kernel models under --flow; a model named by itself is kept, and
+ * refused by models_precheck with the reason. */
+static int models_distributed(const cli_args *a, unsigned *models, int note)
+{
+    if (!DP) return 0;
+    const char *list = cli_str(a, "models", "all");
+    if (!names_model(list, "all")) return 0;
+    unsigned drop = NTK_MODEL_LIN;
+    if (cli_has(a, "flow")) drop |= NTK_MODEL_NTK | NTK_MODEL_NTK_INF;
+    if (!(*models & drop)) return 0;
+    *models &= ~drop;
+    if (note)
+        fprintf(stderr, "ntkit: note: on several processes --models all runs %s (%s on one "
+                "process%s)\n", cli_has(a, "flow") ? "nn,linearized" : "nn,linearized,ntk,ntk-inf",
+                cli_has(a, "flow") ? "Hu et al.'s lin and the kernel models' flow run only"
+                                   : "Hu et al.'s lin runs only",
+                cli_has(a, "flow") ? "; 'mpirun ntkit kgd --times' gives the kernel flow" : "");
+    return 0;
+}
+
 /* --models against the network's flags, before the set-up makes the run
  * directory: a refused model leaves nothing behind. */
 static int models_precheck(const cli_args *a)
@@ -201,10 +223,12 @@ static int models_precheck(const cli_args *a)
     if (cli_size(a, "d", 20, 1, &d) || cli_net_config(a, d, &cfg)) return 1;
     if (ntk_models_parse(cli_str(a, "models", "all"), &models) != NTK_OK)
         return cli_fail_lib("--models");
-    if (models_for_network(a, &cfg, &models, 0)) return 1;
     /* data-parallel: the network, its linearization and, under gradient
      * descent, the kernel models through the distributed operator (each
-     * process decides the same from the same flags) */
+     * process decides the same from the same flags); named models that
+     * cannot run are refused here, those of --models all left out */
+    if (models_distributed(a, &models, 0)) return 1;
+    if (models_for_network(a, &cfg, &models, 0)) return 1;
     if (DP && (models & NTK_MODEL_LIN))
         return cli_fail("'run' does not run on several processes with Hu et al.'s model lin "
                         "(%s%s): pass --models nn,linearized,ntk,ntk-inf, or run lin on one "
@@ -223,6 +247,7 @@ static int run_options(const cli_args *a, const cli_setup *s, ntk_run_config *rc
     *rc = ntk_run_config_default(s->cfg, s->gd);
     if (ntk_models_parse(cli_str(a, "models", "all"), &rc->models) != NTK_OK)
         return cli_fail_lib("--models");
+    if (models_distributed(a, &rc->models, NOTES)) return 1;
     if (models_for_network(a, &s->cfg, &rc->models, NOTES)) return 1;
     rc->flow = s->flow;
     rc->t_max = s->t_final;

@@ -113,10 +113,20 @@ done
 mpi 2 $NTKIT_MPI run --n 20 --steps 2 --flow --models nn,ntk --out "$T/flow" >"$T/out" 2>"$T/err"
 expect "--flow with the kernel models" $? "$T/err" "$T/flow" "gradient descent only, not --flow" final
 check '[ ! -e "$T/flow" ]' "--flow with the kernel models: --out was made"
-# lin, asked for or by default (--models all): refused
+# lin asked for: refused; the default (--models all) runs the other models
+# with a note (nn and linearized alone under --flow), as the same flags do
+# on one process with lin among them
 mpi 2 $NTKIT_MPI run --n 20 --steps 5 --models nn,lin --out "$T/lin" >"$T/out" 2>"$T/err"
 expect "--models nn,lin" $? "$T/err" "$T/lin" "with Hu et al.* model lin" final
-mpi 2 $NTKIT_MPI run --n 20 --steps 5 --out "$T/all" >"$T/out" 2>"$T/err"
-expect "the default --models all" $? "$T/err" "$T/all" "pass --models nn,linearized,ntk,ntk-inf" final
-check '[ ! -e "$T/all" ]' "--models all: --out was made"
+for fl in "" "--flow"; do
+    rm -rf "$T/all"
+    mpi 2 $NTKIT_MPI run --n 20 --n-test 5 --steps 5 $fl --out "$T/all" >"$T/out" 2>"$T/err"
+    rc=$?
+    want=ntk_inf_train_loss
+    [ -n "$fl" ] && want=linearized_train_loss
+    check '[ $rc -eq 0 ] && [ "$(grep -c "^ntkit: note: on several processes --models all" "$T/err")" -eq 1 ] &&
+        head -1 "$T/all/metrics.csv" | grep -q "$want" && ! head -1 "$T/all/metrics.csv" | grep -q "lin_train_loss"' \
+        "the default --models all $fl: rc=$rc $(cat "$T/err") $(head -1 "$T/all/metrics.csv" 2>/dev/null)"
+done
+check '! head -1 "$T/all/metrics.csv" | grep -q "ntk_train_loss"' "--flow: no kernel model column"
 finish
