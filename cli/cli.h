@@ -319,6 +319,10 @@ typedef struct {
     const char *status;
 } cli_run_result;
 
+/* DIR/results.json from res, added to set, then every file of set put in
+ * place together (krr on one process or many, the distributed commands). */
+int cli_commit_results(ntk_outset *set, const char *dir, const struct cJSON *res);
+
 /* Eigenvalues (ascending) as "index,eigenvalue" CSV (the --spectrum file of
  * `ntkit kernel`, one process or many), staged in o. */
 int cli_stage_spectrum(ntk_outset *o, const char *path, const double *evals, size_t n);

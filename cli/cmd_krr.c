@@ -329,16 +329,7 @@ static int krr_ridges(const cli_args *a, const cli_kernel_opts *o, krr_problem *
         }
     }
     if (!rc && set) {
-        char path[4096];
-        cli_path(path, sizeof path, out, "results.json");
-        char *text;
-        size_t len;
-        rc = cli_json_text(res, path, &text, &len);
-        if (!rc) {
-            rc = ntk_outset_add(set, path, text, len) != NTK_OK ? cli_fail_lib(NULL) : 0;
-            free(text);
-        }
-        if (!rc && ntk_outset_commit(set) != NTK_OK) rc = cli_fail_lib(NULL);
+        rc = cli_commit_results(set, out, res);
     }
     if (!rc && json) {
         char *text = cJSON_PrintUnformatted(res);

@@ -75,16 +75,7 @@ int cli_mpi_finish(int rc, int root, ntk_outset *set, const char *out, cJSON *re
 {
     rc = cli_mpi_agree(rc);
     if (!rc && root && set) {
-        char path[4096];
-        cli_path(path, sizeof path, out, "results.json");
-        char *text;
-        size_t len;
-        rc = cli_json_text(res, path, &text, &len);
-        if (!rc) {
-            rc = ntk_outset_add(set, path, text, len) != NTK_OK ? cli_fail_lib(NULL) : 0;
-            free(text);
-        }
-        if (!rc && ntk_outset_commit(set) != NTK_OK) rc = cli_fail_lib(NULL);
+        rc = cli_commit_results(set, out, res);
     }
     rc = cli_mpi_agree(rc);
     if (!rc && root && json) {

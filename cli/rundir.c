@@ -303,3 +303,18 @@ void cli_progress(size_t step, size_t total, double loss, double elapsed, int fi
     if (final && mode == 1) fputc('\n', stderr);
     fflush(stderr);
 }
+
+int cli_commit_results(ntk_outset *set, const char *dir, const cJSON *res)
+{
+    char path[4096];
+    cli_path(path, sizeof path, dir, "results.json");
+    char *text;
+    size_t len;
+    int rc = cli_json_text(res, path, &text, &len);
+    if (!rc) {
+        rc = ntk_outset_add(set, path, text, len) != NTK_OK ? cli_fail_lib(NULL) : 0;
+        free(text);
+    }
+    if (!rc && ntk_outset_commit(set) != NTK_OK) rc = cli_fail_lib(NULL);
+    return rc;
+}
